@@ -1,0 +1,187 @@
+"""The command line: ``python -m tuning_core run|list|export|stop|delete|lr-find``.
+
+Bad input exits with status 2 and one sentence on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tuning_core.errors import DatasetError, SpecError
+from tuning_core.storage import Store, default_storage_path
+
+# Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
+# the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
+DEFAULT_RECYCLE_EVERY = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tuning_core", description="Tuning Lab's engine.")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help=f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run or resume the study a spec file describes")
+    run.add_argument("spec", help="study spec JSON file")
+    run.add_argument(
+        "--recycle-every",
+        type=int,
+        default=DEFAULT_RECYCLE_EVERY,
+        help="start a fresh worker process after this many Keras trials (0: never)",
+    )
+    commands.add_parser("list", help="show each study with its state, trials done and best value")
+    export = commands.add_parser("export", help="export a study's trials")
+    export.add_argument("name")
+    export.add_argument("--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    stop = commands.add_parser("stop", help="ask the worker running a study to stop")
+    stop.add_argument("name")
+    delete = commands.add_parser("delete", help="delete a study and all its trials")
+    delete.add_argument("name")
+    lr_find = commands.add_parser("lr-find", help="LR range test: suggest learning rates for a Keras spec")
+    lr_find.add_argument("spec")
+    lr_find.add_argument("--json", action="store_true", help="print the suggestions and curve as JSON")
+    lr_find.add_argument("--save", action="store_true", help="keep the test's curve in the store for the dashboard")
+    return parser
+
+
+def _storage(args: argparse.Namespace) -> str:
+    return args.storage or default_storage_path()
+
+
+def _require_study(store: Store, name: str):  # noqa: ANN202
+    study = store.get_study(name)
+    if study is None:
+        names = ", ".join(s.name for s in store.studies()) or "none yet"
+        raise SpecError(f"name: there is no study called {name!r} in this store (studies: {names}).")
+    return study
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from tuning_core.objectives import objective_for
+    from tuning_core.spec import load_spec
+    from tuning_core.study import run_study
+
+    if args.recycle_every < 0:
+        raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
+    spec = load_spec(args.spec)
+    recycle = args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
+    with Store(_storage(args)) as store:
+        objective = objective_for(spec)
+        outcome = run_study(spec, store, objective, log=lambda line: print(line, flush=True), max_trials_this_process=recycle)
+    if outcome.recycle:
+        print(f"recycling the worker after {outcome.trials_run} trials to release Keras memory", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    from tuning_core.analysis import study_summaries
+
+    with Store(_storage(args)) as store:
+        rows = study_summaries(store)
+    if not rows:
+        print("no studies yet")
+        return 0
+    print(f"{'name':<28} {'status':<10} {'trials':>9} {'best':>12}  metric")
+    for row in rows:
+        best = "-" if row["best_value"] is None else f"{row['best_value']:.6g}"
+        print(f"{row['name']:<28} {row['status']:<10} {row['done']:>4}/{row['budget']:<4} {best:>12}  {row['metric']} ({row['direction']})")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from tuning_core import export
+
+    with Store(_storage(args)) as store:
+        study = _require_study(store, args.name)
+        if args.format == "csv":
+            text = export.export_csv(store, study)
+        elif args.format == "json":
+            text = export.export_json(store, study)
+        elif args.format == "keras-script":
+            from tuning_core.keras_export import keras_script
+
+            text = keras_script(store, study)
+        else:
+            from tuning_core.keras_export import best_model_path
+
+            source = best_model_path(_storage(args), study.name)
+            if not source.is_file():
+                raise SpecError(f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one).")
+            target = Path(args.output or f"{study.name}.keras")
+            target.write_bytes(source.read_bytes())
+            print(f"wrote {target}")
+            return 0
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def command_stop(args: argparse.Namespace) -> int:
+    with Store(_storage(args)) as store:
+        _require_study(store, args.name)
+        store.request_stop(args.name)
+    print(f"asked the worker of {args.name!r} to stop")
+    return 0
+
+
+def command_delete(args: argparse.Namespace) -> int:
+    with Store(_storage(args)) as store:
+        _require_study(store, args.name)
+        store.delete_study(args.name)
+    print(f"deleted {args.name!r}")
+    return 0
+
+
+def command_lr_find(args: argparse.Namespace) -> int:
+    from tuning_core.lr_find import lr_range_test_for_spec
+    from tuning_core.spec import load_spec
+
+    spec = load_spec(args.spec)
+    result = lr_range_test_for_spec(spec)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"valley:        {result.valley:.3g}")
+        print(f"steep:         {result.steep:.3g}")
+        print(f"minimum/10:    {result.minimum_div10:.3g}")
+        print(f"points: {len(result.learning_rates)}, stopped: {result.stop_reason}")
+    return 0
+
+
+COMMANDS = {
+    "run": command_run,
+    "list": command_list,
+    "export": command_export,
+    "stop": command_stop,
+    "delete": command_delete,
+    "lr-find": command_lr_find,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (SpecError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

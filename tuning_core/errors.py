@@ -1,0 +1,14 @@
+"""Errors a user can cause, each carrying one sentence that names the field."""
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """A study spec, CLI argument or form value is invalid.
+
+    The message is one sentence that names the field and says what would be right;
+    the CLI and the dashboard show it as is, without a traceback.
+    """
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be loaded; the message says where to put the files."""

@@ -1,0 +1,267 @@
+"""The study spec: one JSON document that the CLI runs and the dashboard writes.
+
+:func:`parse_spec` validates a whole spec and returns a :class:`StudySpec`; every problem
+raises :class:`SpecError` with one sentence naming the field. Defaults are filled in, so
+``StudySpec.to_json()`` is the complete, canonical form that the store keeps.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuning_core import hyperparams
+from tuning_core.errors import SpecError
+from tuning_core.objectives import TEST_FUNCTIONS, input_names
+from tuning_core.space import NumericDimension, SearchSpace, parse_space
+
+STRATEGIES = ("grid", "random", "bayesian")
+SURROGATES = ("GP", "RF", "ET", "GBRT")
+ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
+KERAS_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
+BUILTIN_DATASETS = ("digits", "mnist", "fashion_mnist")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+# Bayesian defaults chosen by benchmarks/search_strategies.py (see README): a GP with EI,
+# whose acquisition is optimised by sampling plus a short L-BFGS polish.
+DEFAULT_BAYESIAN = {"surrogate": "GP", "acquisition": "EI", "initial_points": 10}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    objective: dict[str, Any]
+    space: SearchSpace
+    strategy: dict[str, Any]
+    budget: dict[str, Any]
+
+    @property
+    def direction(self) -> str:
+        return self.objective["direction"]
+
+    @property
+    def metric(self) -> str:
+        return self.objective["metric"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.strategy["seed"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "objective": dict(self.objective),
+            "space": self.space.to_json(),
+            "strategy": dict(self.strategy),
+            "budget": dict(self.budget),
+        }
+
+    def search_identity(self) -> str:
+        """What must match for a re-run to resume this study: everything but the budget."""
+        data = self.to_json()
+        del data["budget"]
+        return json.dumps(data, sort_keys=True)
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise SpecError(message)
+
+
+def _int_field(raw: dict[str, Any], key: str, field: str, default: Any, minimum: int) -> Any:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+        f"{field}.{key} must be a whole number of at least {minimum}, not {value!r}.",
+    )
+    return value
+
+
+def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
+    _expect(isinstance(raw, dict), "objective must be an object with a type of keras or function.")
+    kind = raw.get("type")
+    if kind == "function":
+        name = raw.get("name")
+        _expect(
+            name in TEST_FUNCTIONS,
+            f"objective.name must be one of {', '.join(TEST_FUNCTIONS)}, not {name!r}.",
+        )
+        test_function = TEST_FUNCTIONS[name]
+        names = space.all_names()
+        inputs = input_names({n: 0 for n in names})
+        extra = [n for n in names if n not in inputs]
+        _expect(not extra, f"space.{extra[0] if extra else ''} is not an input of {name}; name its inputs x1, x2, ….")
+        expected = test_function.dimensions or max(len(inputs), test_function.min_dimensions)
+        wanted = [f"x{i}" for i in range(1, expected + 1)]
+        _expect(inputs == wanted, f"space must define exactly {', '.join(wanted)} for {name}.")
+        for dimension in space.dimensions:
+            _expect(
+                isinstance(dimension, NumericDimension),
+                f"space.{dimension.name} must be a float or int range for {name}, not a choice.",
+            )
+        direction = raw.get("direction", "minimize")
+        _expect(direction == "minimize", f"objective.direction must be minimize for {name}, not {direction!r}.")
+        return {"type": "function", "name": name, "metric": "value", "direction": "minimize"}
+    if kind == "keras":
+        return _parse_keras_objective(raw, space)
+    raise SpecError(f"objective.type must be keras or function, not {kind!r}.")
+
+
+def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+    known = {"type", "dataset", "model", "epochs", "metric", "direction", "validation_split", "train_limit"}
+    unknown = sorted(set(raw) - known)
+    _expect(not unknown, f"objective.{unknown[0] if unknown else ''} is not a known key; use {', '.join(sorted(known))}.")
+    dataset = raw.get("dataset", "digits")
+    _expect(
+        isinstance(dataset, str) and dataset != "",
+        "objective.dataset must be digits, mnist, fashion_mnist or a folder path.",
+    )
+    model = raw.get("model", "mlp")
+    _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {model!r}.")
+    epochs = _int_field(raw, "epochs", "objective", 10, 1)
+    metric = raw.get("metric", "val_accuracy")
+    _expect(metric in KERAS_METRICS, f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {metric!r}.")
+    natural = "maximize" if metric.endswith("accuracy") else "minimize"
+    direction = raw.get("direction", natural)
+    _expect(direction in ("maximize", "minimize"), f"objective.direction must be maximize or minimize, not {direction!r}.")
+    validation_split = raw.get("validation_split", 0.2)
+    _expect(
+        isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and 0 < validation_split < 1,
+        f"objective.validation_split must be a number between 0 and 1, not {validation_split!r}.",
+    )
+    train_limit = _int_field(raw, "train_limit", "objective", None, 10)
+    allowed = hyperparams.names_for(model)
+    for name in space.all_names():
+        _expect(
+            name in allowed,
+            f"space.{name} is not a hyperparameter of the {model} model; use {', '.join(allowed)}.",
+        )
+    _check_keras_values(space)
+    return {
+        "type": "keras",
+        "dataset": dataset,
+        "model": model,
+        "epochs": epochs,
+        "metric": metric,
+        "direction": direction,
+        "validation_split": float(validation_split),
+        "train_limit": train_limit,
+    }
+
+
+# Allowed values of the categorical Keras hyperparameters, and lower bounds of the numeric ones.
+_CATEGORICAL = {"optimizer": hyperparams.OPTIMIZERS, "activation": hyperparams.ACTIVATIONS, "pooling": hyperparams.POOLINGS}
+_NUMERIC_BOUNDS: dict[str, tuple[float, float | None, bool]] = {
+    # name: (lowest allowed, highest allowed or None, whole numbers only)
+    "learning_rate": (1e-12, None, False),
+    "momentum": (0.0, 0.999, False),
+    "batch_size": (1, None, True),
+    "epochs": (1, None, True),
+    "dropout": (0.0, 0.95, False),
+    "l2": (0.0, None, False),
+    "units": (1, None, True),
+    "hidden_layers": (0, None, True),
+    "filters": (1, None, True),
+    "kernel_size": (1, None, True),
+    "conv_blocks": (1, None, True),
+    "dense_units": (1, None, True),
+}
+
+
+def _check_keras_values(space: SearchSpace) -> None:
+    """Every fixed value and range of a Keras hyperparameter must be usable by Keras."""
+    for name, (lowest, highest, whole) in _NUMERIC_BOUNDS.items():
+        dimension = space.dimension(name)
+        if dimension is not None:
+            _expect(isinstance(dimension, NumericDimension), f"space.{name} must be a number or a numeric range.")
+            _expect(not whole or dimension.kind == "int", f"space.{name} must be an int range, not a float range.")
+            values = [dimension.low, dimension.high]
+        elif name in space.fixed:
+            values = [space.fixed[name]]
+        else:
+            continue
+        for value in values:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and value >= lowest and (highest is None or value <= highest)
+            ok = ok and (not whole or float(value) == int(value))
+            bound = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
+            kind = "a whole number" if whole else "a number"
+            _expect(ok, f"space.{name} must be {kind} {bound}, not {value!r}.")
+    for name, allowed in _CATEGORICAL.items():
+        dimension = space.dimension(name)
+        values = list(dimension.values) if dimension is not None and hasattr(dimension, "values") else []
+        if dimension is not None and not values:
+            raise SpecError(f"space.{name} must be a choice of {', '.join(allowed)}.")
+        if name in space.fixed:
+            values = [space.fixed[name]]
+        for value in values:
+            _expect(value in allowed, f"space.{name} must be one of {', '.join(allowed)}, not {value!r}.")
+
+
+def _parse_strategy(raw: Any) -> dict[str, Any]:
+    _expect(isinstance(raw, dict), "strategy must be an object with a type of grid, random or bayesian.")
+    kind = raw.get("type")
+    _expect(kind in STRATEGIES, f"strategy.type must be one of {', '.join(STRATEGIES)}, not {kind!r}.")
+    seed = _int_field(raw, "seed", "strategy", 0, 0)
+    strategy: dict[str, Any] = {"type": kind, "seed": seed}
+    if kind == "grid":
+        strategy["levels"] = _int_field(raw, "levels", "strategy", 3, 1)
+    if kind == "bayesian":
+        surrogate = raw.get("surrogate", DEFAULT_BAYESIAN["surrogate"])
+        _expect(surrogate in SURROGATES, f"strategy.surrogate must be one of {', '.join(SURROGATES)}, not {surrogate!r}.")
+        acquisition = raw.get("acquisition", DEFAULT_BAYESIAN["acquisition"])
+        _expect(
+            acquisition in ACQUISITIONS,
+            f"strategy.acquisition must be one of {', '.join(ACQUISITIONS)}, not {acquisition!r}.",
+        )
+        strategy["surrogate"] = surrogate
+        strategy["acquisition"] = acquisition
+        strategy["initial_points"] = _int_field(raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1)
+    return strategy
+
+
+def _parse_budget(raw: Any) -> dict[str, Any]:
+    raw = {} if raw is None else raw
+    _expect(isinstance(raw, dict), "budget must be an object with trials and optionally seconds.")
+    trials = _int_field(raw, "trials", "budget", 20, 1)
+    seconds = raw.get("seconds")
+    _expect(
+        seconds is None or (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0),
+        f"budget.seconds must be a positive number of seconds or null, not {seconds!r}.",
+    )
+    return {"trials": trials, "seconds": seconds}
+
+
+def parse_spec(raw: Any) -> StudySpec:
+    """Validate a spec document (already parsed from JSON) and fill in its defaults."""
+    _expect(isinstance(raw, dict), "The spec must be a JSON object with name, objective, space, strategy and budget.")
+    unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget"})
+    _expect(not unknown, f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, strategy and budget.")
+    name = raw.get("name")
+    _expect(
+        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
+        f"name must be 1 to 64 letters, digits, dots, dashes or underscores, not {name!r}.",
+    )
+    space = parse_space(raw.get("space"))
+    objective = _parse_objective(raw.get("objective"), space)
+    strategy = _parse_strategy(raw.get("strategy"))
+    budget = _parse_budget(raw.get("budget"))
+    return StudySpec(name, objective, space, strategy, budget)
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"The spec file {str(path)!r} does not exist.")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise SpecError(f"The spec file {str(path)!r} is not valid JSON (line {error.lineno}: {error.msg}).") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"The spec file {str(path)!r} is not UTF-8 text.") from None
+    return parse_spec(raw)

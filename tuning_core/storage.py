@@ -1,0 +1,317 @@
+"""SQLite store: studies, trials and per-epoch metrics; the single source of truth.
+
+The worker is the only writer of its study; the dashboard and CLI read. WAL mode lets readers
+run while a worker writes, and every write commits at once so readers see live progress.
+A trigger makes finished trials immutable, whatever code path tries to change them.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORAGE_FILE = "tuning_lab.db"
+STORAGE_ENV = "TUNING_LAB_STORAGE"
+
+
+class TrialState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+    PRUNED = "pruned"
+    INTERRUPTED = "interrupted"
+
+    def is_finished(self) -> bool:
+        return self not in (TrialState.QUEUED, TrialState.RUNNING)
+
+
+class StudyStatus(str, Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    worker_pid INTEGER,
+    message TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    value REAL,
+    error TEXT,
+    note TEXT,
+    retry_of INTEGER,
+    started_at REAL,
+    finished_at REAL,
+    UNIQUE (study_id, number)
+);
+CREATE TABLE IF NOT EXISTS epoch_metrics (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (trial_id, epoch, name)
+);
+CREATE TABLE IF NOT EXISTS batch_losses (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    progress REAL NOT NULL,
+    loss REAL
+);
+CREATE INDEX IF NOT EXISTS batch_losses_trial ON batch_losses (trial_id);
+CREATE TRIGGER IF NOT EXISTS finished_trials_are_final
+BEFORE UPDATE ON trials WHEN OLD.state NOT IN ('queued', 'running')
+BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
+CREATE TRIGGER IF NOT EXISTS finished_trials_take_no_metrics
+BEFORE INSERT ON epoch_metrics
+WHEN (SELECT state FROM trials WHERE id = NEW.trial_id) NOT IN ('queued', 'running')
+BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
+"""
+
+
+def default_storage_path() -> str:
+    """The store the CLI and dashboard share: $TUNING_LAB_STORAGE, else ./tuning_lab.db."""
+    return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE_FILE
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    id: int
+    name: str
+    spec: dict[str, Any]
+    status: str
+    stop_requested: bool
+    worker_pid: int | None
+    message: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: int
+    number: int
+    params: dict[str, Any]
+    state: TrialState
+    value: float | None
+    error: str | None
+    note: str | None
+    retry_of: int | None
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.time()
+        return end - self.started_at
+
+
+class Store:
+    """A handle on one SQLite file. Cheap to open; one per process or thread."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: each write is visible to readers at once; multi-row writes use `with self._tx()`.
+        self.connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA busy_timeout = 30000")
+        self.connection.execute("PRAGMA foreign_keys = ON")
+        if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.connection.execute("PRAGMA journal_mode = WAL")
+        self.connection.execute("PRAGMA synchronous = NORMAL")
+        if not self.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+            self.connection.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self) -> sqlite3.Connection:
+        # `with connection:` commits or rolls back; BEGIN IMMEDIATE takes the write lock up front.
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    # Studies -----------------------------------------------------------------------------
+
+    def create_study(self, name: str, spec: dict[str, Any]) -> int:
+        now = time.time()
+        cursor = self.connection.execute(
+            "INSERT INTO studies (name, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (name, json.dumps(spec), StudyStatus.CREATED.value, now, now),
+        )
+        return int(cursor.lastrowid)
+
+    def update_spec(self, study_id: int, spec: dict[str, Any]) -> None:
+        self.connection.execute(
+            "UPDATE studies SET spec = ?, updated_at = ? WHERE id = ?", (json.dumps(spec), time.time(), study_id)
+        )
+
+    @staticmethod
+    def _study(row: sqlite3.Row) -> StudyRecord:
+        return StudyRecord(
+            id=row["id"],
+            name=row["name"],
+            spec=json.loads(row["spec"]),
+            status=row["status"],
+            stop_requested=bool(row["stop_requested"]),
+            worker_pid=row["worker_pid"],
+            message=row["message"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def get_study(self, name: str) -> StudyRecord | None:
+        row = self.connection.execute("SELECT * FROM studies WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self._study(row)
+
+    def studies(self) -> list[StudyRecord]:
+        rows = self.connection.execute("SELECT * FROM studies ORDER BY created_at, id").fetchall()
+        return [self._study(row) for row in rows]
+
+    def set_status(self, study_id: int, status: StudyStatus, worker_pid: int | None = None, message: str | None = None) -> None:
+        self.connection.execute(
+            "UPDATE studies SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id = ?",
+            (status.value, worker_pid, message, time.time(), study_id),
+        )
+
+    def request_stop(self, name: str) -> bool:
+        """Ask the study's worker to stop; False when no such study exists."""
+        cursor = self.connection.execute(
+            "UPDATE studies SET stop_requested = 1, updated_at = ? WHERE name = ?", (time.time(), name)
+        )
+        return cursor.rowcount > 0
+
+    def clear_stop(self, study_id: int) -> None:
+        self.connection.execute("UPDATE studies SET stop_requested = 0 WHERE id = ?", (study_id,))
+
+    def stop_requested(self, study_id: int) -> bool:
+        row = self.connection.execute("SELECT stop_requested FROM studies WHERE id = ?", (study_id,)).fetchone()
+        return bool(row and row[0])
+
+    def delete_study(self, name: str) -> bool:
+        with self._tx():
+            cursor = self.connection.execute("DELETE FROM studies WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    # Trials ------------------------------------------------------------------------------
+
+    def start_trial(self, study_id: int, number: int, params: dict[str, Any], retry_of: int | None = None) -> int:
+        cursor = self.connection.execute(
+            "INSERT INTO trials (study_id, number, params, state, retry_of, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (study_id, number, json.dumps(params), TrialState.RUNNING.value, retry_of, time.time()),
+        )
+        return int(cursor.lastrowid)
+
+    def finish_trial(
+        self, trial_id: int, state: TrialState, value: float | None = None, error: str | None = None, note: str | None = None
+    ) -> None:
+        assert state.is_finished(), state
+        self.connection.execute(
+            "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE id = ?",
+            (state.value, _finite_or_none(value), error, note, time.time(), trial_id),
+        )
+
+    def interrupt_running_trials(self, study_id: int, reason: str) -> int:
+        """Mark trials that a dead worker left running as interrupted; returns how many."""
+        cursor = self.connection.execute(
+            "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state IN (?, ?)",
+            (TrialState.INTERRUPTED.value, reason, time.time(), study_id, TrialState.RUNNING.value, TrialState.QUEUED.value),
+        )
+        return cursor.rowcount
+
+    @staticmethod
+    def _trial(row: sqlite3.Row) -> TrialRecord:
+        return TrialRecord(
+            id=row["id"],
+            number=row["number"],
+            params=json.loads(row["params"]),
+            state=TrialState(row["state"]),
+            value=row["value"],
+            error=row["error"],
+            note=row["note"],
+            retry_of=row["retry_of"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+
+    def trials(self, study_id: int) -> list[TrialRecord]:
+        rows = self.connection.execute("SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)).fetchall()
+        return [self._trial(row) for row in rows]
+
+    # Metrics -----------------------------------------------------------------------------
+
+    def add_epoch_metrics(self, trial_id: int, epoch: int, metrics: dict[str, float]) -> None:
+        rows = [(trial_id, epoch, name, _finite_or_none(value)) for name, value in metrics.items()]
+        with self._tx():
+            self.connection.executemany(
+                "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def add_batch_loss(self, trial_id: int, progress: float, loss: float) -> None:
+        self.connection.execute(
+            "INSERT INTO batch_losses (trial_id, progress, loss) VALUES (?, ?, ?)",
+            (trial_id, progress, _finite_or_none(loss)),
+        )
+
+    def epoch_metrics(self, study_id: int, after_trial_number: int = -1) -> list[tuple[int, int, str, float | None]]:
+        """(trial number, epoch, metric name, value) rows, ordered, for trials after a number."""
+        return [
+            tuple(row)
+            for row in self.connection.execute(
+                """SELECT t.number, m.epoch, m.name, m.value FROM epoch_metrics m
+                   JOIN trials t ON t.id = m.trial_id
+                   WHERE t.study_id = ? AND t.number > ? ORDER BY t.number, m.epoch, m.name""",
+                (study_id, after_trial_number),
+            )
+        ]
+
+    def batch_losses(self, study_id: int, trial_number: int) -> list[tuple[float, float | None]]:
+        return [
+            tuple(row)
+            for row in self.connection.execute(
+                """SELECT b.progress, b.loss FROM batch_losses b JOIN trials t ON t.id = b.trial_id
+                   WHERE t.study_id = ? AND t.number = ? ORDER BY b.progress""",
+                (study_id, trial_number),
+            )
+        ]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits; cheap to poll."""
+        return int(self.connection.execute("PRAGMA data_version").fetchone()[0])

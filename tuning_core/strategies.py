@@ -1,0 +1,180 @@
+"""Search strategies behind one interface: ``ask()`` proposes params, ``tell()`` learns a loss.
+
+Every strategy minimises: the study loop negates values of maximised metrics before telling.
+scikit-optimize is used only here (and imported only for Bayesian search), so its quirks and
+any future replacement stay in this module.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Iterator, Protocol
+
+import numpy as np
+
+from tuning_core.space import ChoiceDimension, NumericDimension, Scalar, SearchSpace
+
+# How the GP's acquisition function is optimised. scikit-optimize's default (10,000 random
+# candidates, then 5 L-BFGS restarts, for all three acquisitions of gp_hedge) costs ~0.45 s per
+# trial on Hartmann-6; benchmarks/search_strategies.py measured these as both faster and as good.
+GP_ACQUISITION_OPTIMIZER = {"n_points": 2000, "n_restarts_optimizer": 2}
+# Fitting the GP's kernel hyperparameters (several L-BFGS restarts over the marginal likelihood)
+# is ~90% of the tuner's time. Between refits the GP keeps its last kernel and is only
+# conditioned on the new data, which costs one Cholesky factorisation.
+GP_KERNEL_REFIT_EVERY = 5
+
+
+class Strategy(Protocol):
+    def ask(self) -> dict[str, Scalar] | None:
+        """The next tuned params to try, or None when the strategy has nothing left."""
+
+    def tell(self, params: dict[str, Scalar], loss: float) -> None:
+        """Record the (finite) loss of params that ``ask`` proposed."""
+
+
+def _python_scalar(value: Any) -> Scalar:
+    """numpy scalars to plain Python, so params serialise to JSON unchanged."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class GridStrategy:
+    """Every combination of ``levels`` points per numeric dimension and every choice."""
+
+    def __init__(self, space: SearchSpace, levels: int) -> None:
+        self.space = space
+        axes = [dimension.grid(levels) for dimension in space.dimensions]
+        self._points: Iterator[tuple[Scalar, ...]] = itertools.product(*axes)
+
+    def ask(self) -> dict[str, Scalar] | None:
+        point = next(self._points, None)
+        return None if point is None else dict(zip(self.space.names, point))
+
+    def tell(self, params: dict[str, Scalar], loss: float) -> None:
+        pass
+
+
+class RandomStrategy:
+    """Independent draws from each dimension (log-uniform for log dimensions), seeded."""
+
+    def __init__(self, space: SearchSpace, seed: int) -> None:
+        self.space = space
+        self.rng = np.random.default_rng(seed)
+
+    def _draw(self, dimension: NumericDimension | ChoiceDimension) -> Scalar:
+        if isinstance(dimension, ChoiceDimension):
+            return dimension.values[int(self.rng.integers(len(dimension.values)))]
+        if dimension.kind == "int" and not dimension.log:
+            return int(self.rng.integers(int(dimension.low), int(dimension.high) + 1))
+        if dimension.log:
+            value = math.exp(self.rng.uniform(math.log(dimension.low), math.log(dimension.high)))
+        else:
+            value = float(self.rng.uniform(dimension.low, dimension.high))
+        if dimension.kind == "int":
+            return int(min(max(round(value), dimension.low), dimension.high))
+        return value
+
+    def ask(self) -> dict[str, Scalar] | None:
+        return {dimension.name: self._draw(dimension) for dimension in self.space.dimensions}
+
+    def tell(self, params: dict[str, Scalar], loss: float) -> None:
+        pass
+
+
+class BayesianStrategy:
+    """scikit-optimize's ``Optimizer``: a surrogate model plus an acquisition function."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        surrogate: str,
+        acquisition: str,
+        initial_points: int,
+        seed: int,
+        acquisition_optimizer: dict[str, Any] | None = None,
+        kernel_refit_every: int = GP_KERNEL_REFIT_EVERY,
+    ) -> None:
+        import warnings
+
+        from skopt import Optimizer
+        from skopt.space import Categorical, Integer, Real
+
+        self.space = space
+        dimensions = []
+        for dimension in space.dimensions:
+            if isinstance(dimension, ChoiceDimension):
+                dimensions.append(Categorical(list(dimension.values), name=dimension.name))
+                continue
+            prior = "log-uniform" if dimension.log else "uniform"
+            kind = Integer if dimension.kind == "int" else Real
+            dimensions.append(kind(dimension.low, dimension.high, prior=prior, name=dimension.name))
+        self._optimizer = None
+        self._told = 0
+        self._kernel_refit_every = kernel_refit_every if surrogate == "GP" else 1
+        if dimensions:
+            options: dict[str, Any] = {}
+            if surrogate == "GP":
+                kwargs = GP_ACQUISITION_OPTIMIZER if acquisition_optimizer is None else acquisition_optimizer
+                options = {"acq_optimizer": "lbfgs", "acq_optimizer_kwargs": dict(kwargs)}
+            self._optimizer = Optimizer(
+                dimensions,
+                base_estimator=surrogate,
+                acq_func=acquisition,
+                n_initial_points=initial_points,
+                random_state=seed,
+                **options,
+            )
+        # skopt warns each time it proposes a point it has seen; the study records repeats anyway.
+        warnings.filterwarnings("ignore", message="The objective has been evaluated at this point before.")
+
+    def ask(self) -> dict[str, Scalar] | None:
+        if self._optimizer is None:
+            return {}
+        point = self._optimizer.ask()
+        return {name: _python_scalar(value) for name, value in zip(self.space.names, point)}
+
+    def tell(self, params: dict[str, Scalar], loss: float) -> None:
+        if self._optimizer is None:
+            return
+        self._told += 1
+        if self._kernel_refit_every > 1:
+            self._schedule_kernel_fit()
+        self._optimizer.tell([params[name] for name in self.space.names], float(loss))
+
+    def _schedule_kernel_fit(self) -> None:
+        """Freeze the GP's kernel at its last fitted value, except on every n-th tell."""
+        optimizer = self._optimizer
+        template = optimizer.base_estimator_
+        if not hasattr(self, "_gp_defaults"):
+            self._gp_defaults = {k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")}
+        last_model = optimizer.models[-1] if optimizer.models else None
+        refit = last_model is None or self._told % self._kernel_refit_every == 0
+        if refit:
+            template.set_params(**self._gp_defaults)
+            return
+        kernel = last_model.kernel_
+        noise = getattr(last_model, "noise_", None)
+        if noise is not None and hasattr(kernel, "k1"):
+            # skopt adds the WhiteKernel itself on every fit; pass the fitted level as fixed noise.
+            kernel = kernel.k1
+        else:
+            noise = self._gp_defaults["noise"]
+        template.set_params(kernel=kernel, noise=noise, optimizer=None)
+
+    @property
+    def optimizer(self) -> Any:
+        """The underlying ``skopt.Optimizer`` (for partial dependence plots)."""
+        return self._optimizer
+
+
+def make_strategy(space: SearchSpace, config: dict[str, Any]) -> Strategy:
+    """Build the strategy that a spec's ``strategy`` object (already validated) names."""
+    kind = config["type"]
+    if kind == "grid":
+        return GridStrategy(space, int(config["levels"]))
+    if kind == "random":
+        return RandomStrategy(space, int(config["seed"]))
+    return BayesianStrategy(
+        space, config["surrogate"], config["acquisition"], int(config["initial_points"]), int(config["seed"])
+    )
