@@ -8,6 +8,7 @@ blew up and :class:`TrialStopped` when it honoured a stop request.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -104,13 +105,22 @@ def input_names(params: dict[str, Any]) -> list[str]:
     return sorted((n for n in params if n[:1] == "x" and n[1:].isdigit()), key=lambda n: int(n[1:]))
 
 
-def function_objective(name: str) -> Objective:
-    """An objective evaluating the named test function at ``x1, x2, ...``."""
+def function_objective(name: str, trial_seconds: float = 0.0) -> Objective:
+    """An objective evaluating the named test function at ``x1, x2, ...``.
+
+    ``trial_seconds`` makes each trial take that long (honouring stop requests), so a class can
+    watch a search unfold and tests can stop a worker in the middle of a trial.
+    """
     test_function = TEST_FUNCTIONS[name]
 
     def objective(params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
         x = np.array([float(params[n]) for n in input_names(params)])
         value = test_function.function(x)
+        deadline = time.monotonic() + trial_seconds
+        while time.monotonic() < deadline:
+            if reporter.should_stop():
+                raise TrialStopped("stopped on request")
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         reporter.report(0, {"value": value})
         return TrialOutcome(value)
 
@@ -120,7 +130,7 @@ def function_objective(name: str) -> Objective:
 def objective_for(spec: Any) -> Objective:
     """The objective a validated :class:`StudySpec` names. Keras is imported only here, lazily."""
     if spec.objective["type"] == "function":
-        return function_objective(spec.objective["name"])
+        return function_objective(spec.objective["name"], float(spec.objective.get("trial_seconds", 0)))
     from tuning_core.training import KerasObjective  # noqa: PLC0415 - keeps TensorFlow out of light paths
 
     return KerasObjective(spec)

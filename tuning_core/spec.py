@@ -105,7 +105,12 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             )
         direction = raw.get("direction", "minimize")
         _expect(direction == "minimize", f"objective.direction must be minimize for {name}, not {direction!r}.")
-        return {"type": "function", "name": name, "metric": "value", "direction": "minimize"}
+        trial_seconds = raw.get("trial_seconds", 0)
+        _expect(
+            isinstance(trial_seconds, (int, float)) and not isinstance(trial_seconds, bool) and 0 <= trial_seconds <= 60,
+            f"objective.trial_seconds must be a number of seconds from 0 to 60, not {trial_seconds!r}.",
+        )
+        return {"type": "function", "name": name, "metric": "value", "direction": "minimize", "trial_seconds": trial_seconds}
     if kind == "keras":
         return _parse_keras_objective(raw, space)
     raise SpecError(f"objective.type must be keras or function, not {kind!r}.")

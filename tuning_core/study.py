@@ -242,7 +242,7 @@ def run_study(
         except TrialDiverged as diverged:
             state, error = TrialState.DIVERGED, f"diverged at epoch {diverged.epoch}: {diverged}"
         except TrialStopped as stopped:
-            state, error = TrialState.INTERRUPTED, str(stopped) or reporter.stop_reason or "stopped"
+            state, error = TrialState.INTERRUPTED, reporter.stop_reason or str(stopped) or "stopped"
         except KeyboardInterrupt:
             store.finish_trial(trial_id, TrialState.INTERRUPTED, error="the worker was interrupted")
             store.set_status(study_id, StudyStatus.STOPPED, message="the worker was interrupted")

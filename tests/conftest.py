@@ -1,0 +1,74 @@
+"""Shared fixtures: a private store and Keras home per test, and a real CLI runner."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+# Keras writes ~/.keras on import; keep every test (and every worker it starts) away from it.
+os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="keras-home-"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store.db"
+    monkeypatch.setenv("TUNING_LAB_STORAGE", str(path))
+    return path
+
+
+def cli_env(storage: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    if storage is not None:
+        env["TUNING_LAB_STORAGE"] = str(storage)
+    return env
+
+
+def run_cli(*args: str, storage: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tuning_core ARGS`` in a real subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "tuning_core", *args],
+        cwd=ROOT,
+        env=cli_env(storage),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_spec(directory: Path, spec: dict[str, Any], name: str = "spec.json") -> Path:
+    path = directory / name
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def branin_spec(name: str = "branin", strategy: dict[str, Any] | None = None, trials: int = 10, **objective: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "objective": {"type": "function", "name": "branin", **objective},
+        "space": {"x1": {"type": "float", "low": -5, "high": 10}, "x2": {"type": "float", "low": 0, "high": 15}},
+        "strategy": strategy or {"type": "random", "seed": 0},
+        "budget": {"trials": trials},
+    }
+
+
+def digits_spec(name: str = "digits", space: dict[str, Any] | None = None, trials: int = 2, **objective: Any) -> dict[str, Any]:
+    """A small, fast Keras study on the bundled digits."""
+    return {
+        "name": name,
+        "objective": {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 2, "train_limit": 300, **objective},
+        "space": space or {"learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True}, "units": 32},
+        "strategy": {"type": "random", "seed": 0},
+        "budget": {"trials": trials},
+    }

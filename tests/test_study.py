@@ -1,0 +1,183 @@
+"""The study loop and store, driven in-process and through real worker subprocesses."""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, branin_spec, cli_env, run_cli, write_spec
+from tuning_core.objectives import TrialOutcome, function_objective
+from tuning_core.spec import parse_spec
+from tuning_core.storage import Store, TrialState
+from tuning_core.study import run_study
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(storage: Path) -> None:
+    spec = parse_spec(branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 0}, trials=12))
+    branin = function_objective("branin")
+    told: list[float] = []
+
+    def flaky(params, reporter):  # noqa: ANN001, ANN202
+        if params["x1"] > 6:
+            raise RuntimeError("simulated out-of-memory")
+        outcome = branin(params, reporter)
+        return TrialOutcome(math.nan) if params["x2"] > 12 else outcome
+
+    with Store(storage) as store:
+        strategy_tell = []
+        outcome = run_study(spec, store, flaky, log=strategy_tell.append)
+        trials = store.trials(outcome.study_id)
+    assert len(trials) == 12
+    states = {t.state for t in trials}
+    assert TrialState.FAILED in states and TrialState.COMPLETE in states
+    failed = next(t for t in trials if t.state == TrialState.FAILED)
+    assert failed.value is None and "simulated out-of-memory" in failed.error
+    for trial in trials:
+        if trial.state == TrialState.COMPLETE:
+            assert math.isfinite(trial.value)
+    assert len(strategy_tell) == 12  # one progress line per trial
+    del told
+
+
+def test_finished_trials_are_never_modified(storage: Path) -> None:
+    spec = parse_spec(branin_spec(trials=2))
+    with Store(storage) as store:
+        outcome = run_study(spec, store, function_objective("branin"), log=_quiet)
+        trial = store.trials(outcome.study_id)[0]
+        with pytest.raises(sqlite3.IntegrityError, match="never modified"):
+            store.connection.execute("UPDATE trials SET value = 0 WHERE id = ?", (trial.id,))
+        with pytest.raises(sqlite3.IntegrityError, match="never modified"):
+            store.add_epoch_metrics(trial.id, 5, {"loss": 1.0})
+        assert store.trials(outcome.study_id)[0] == trial
+
+
+def test_same_spec_twice_resumes_one_study_and_extends_the_budget(storage: Path, tmp_path: Path) -> None:
+    raw = branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 2}, trials=5)
+    path = write_spec(tmp_path, raw)
+    first = run_cli("run", str(path), storage=storage)
+    assert first.returncode == 0, first.stderr
+    assert len([line for line in first.stdout.splitlines() if line.startswith("trial ")]) == 5
+    again = run_cli("run", str(path), storage=storage)
+    assert again.returncode == 0 and not any(l.startswith("trial ") for l in again.stdout.splitlines())
+    raw["budget"]["trials"] = 8
+    write_spec(tmp_path, raw)
+    extended = run_cli("run", str(path), storage=storage)
+    assert [line.split()[1] for line in extended.stdout.splitlines() if line.startswith("trial ")] == ["5", "6", "7"]
+    with Store(storage) as store:
+        assert [s.name for s in store.studies()] == ["branin"]
+        assert len(store.trials(store.get_study("branin").id)) == 8
+    raw["space"]["x1"]["high"] = 9
+    write_spec(tmp_path, raw)
+    clash = run_cli("run", str(path), storage=storage)
+    assert clash.returncode == 2 and "already exists with a different" in clash.stderr
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_path: Path) -> None:
+    raw = branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4)
+    path = write_spec(tmp_path, raw)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.05)
+            if not storage.exists():
+                continue
+            with Store(storage) as store:
+                study = store.get_study("branin")
+                trials = store.trials(study.id) if study else []
+            if sum(t.state == TrialState.COMPLETE for t in trials) >= 4 and trials[-1].state == TrialState.RUNNING:
+                break
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=10)
+    with Store(storage) as store:
+        killed = store.trials(store.get_study("branin").id)
+    assert killed[-1].state == TrialState.RUNNING  # the worker died mid-trial
+
+    resumed = run_cli("run", str(path), storage=storage)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "interrupted" in resumed.stdout
+    reference_store = tmp_path / "reference.db"
+    assert run_cli("run", str(path), storage=reference_store).returncode == 0
+
+    def finished(db: Path) -> list[tuple]:
+        with Store(db) as store:
+            trials = store.trials(store.get_study("branin").id)
+        return [(round(t.params["x1"], 9), round(t.params["x2"], 9), t.value) for t in trials if t.state != TrialState.INTERRUPTED]
+
+    with Store(storage) as store:
+        after = store.trials(store.get_study("branin").id)
+    interrupted = [t for t in after if t.state == TrialState.INTERRUPTED]
+    assert len(interrupted) == 1 and interrupted[0].number == killed[-1].number
+    assert any(t.retry_of == interrupted[0].number for t in after)
+    assert finished(storage) == finished(reference_store)
+
+
+def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> None:
+    path = write_spec(tmp_path, branin_spec(trials=150, trial_seconds=0.02))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen: list[int] = []
+    listed = exported = 0
+    try:
+        while worker.poll() is None:
+            if storage.exists():
+                with Store(storage) as reader:
+                    study = reader.get_study("branin")
+                    if study:
+                        seen.append(len(reader.trials(study.id)))
+                        reader.epoch_metrics(study.id)
+                if seen and seen[-1] > 0 and listed < 2:
+                    listing = run_cli("list", storage=storage, timeout=60)
+                    assert listing.returncode == 0, listing.stderr
+                    export = run_cli("export", "branin", "--format", "json", storage=storage, timeout=60)
+                    assert export.returncode == 0, export.stderr
+                    json.loads(export.stdout)
+                    listed += 1
+                    exported += 1
+    finally:
+        worker.wait(timeout=60)
+    assert worker.returncode == 0, worker.stderr.read()
+    assert len(set(seen)) > 2  # the reader saw the study grow, not just its end
+    assert listed >= 1
+
+
+def test_stop_request_ends_a_running_study(storage: Path, tmp_path: Path) -> None:
+    path = write_spec(tmp_path, branin_spec(trials=50, trial_seconds=0.3))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline and "trial 1 " not in (Path(storage).exists() and _trial_lines(storage) or ""):
+        time.sleep(0.1)
+    assert run_cli("stop", "branin", storage=storage).returncode == 0
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert "stopped" in out
+    with Store(storage) as store:
+        study = store.get_study("branin")
+        assert study.status == "stopped"
+        assert len(store.trials(study.id)) < 50
+
+
+def _trial_lines(storage: Path) -> str:
+    with Store(storage) as store:
+        study = store.get_study("branin")
+        return "" if study is None else " ".join(f"trial {t.number} " for t in store.trials(study.id))
