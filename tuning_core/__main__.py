@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tuning_core.errors import DatasetError, SpecError
-from tuning_core.storage import Store, default_storage_path
+from tuning_core.storage import Store, artifacts_dir, default_storage_path
 
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
@@ -73,6 +73,8 @@ def command_run(args: argparse.Namespace) -> int:
     recycle = args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
     with Store(_storage(args)) as store:
         objective = objective_for(spec)
+        if spec.objective["type"] == "keras":
+            _attach_best_model(objective, store, spec)
         outcome = run_study(spec, store, objective, log=lambda line: print(line, flush=True), max_trials_this_process=recycle)
     if outcome.recycle:
         print(f"recycling the worker after {outcome.trials_run} trials to release Keras memory", flush=True)
@@ -81,6 +83,16 @@ def command_run(args: argparse.Namespace) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
+
+
+def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
+    """Have the Keras objective save a trial's model whenever it beats the stored best."""
+    from tuning_core.study import best_trial
+
+    study = store.get_study(spec.name)
+    best = best_trial(store.trials(study.id), spec.direction) if study else None
+    objective.best_model_path = artifacts_dir(store.path, spec.name) / "best.keras"
+    objective.best_value = None if best is None or not objective.best_model_path.is_file() else best.value
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -112,9 +124,7 @@ def command_export(args: argparse.Namespace) -> int:
 
             text = keras_script(store, study)
         else:
-            from tuning_core.keras_export import best_model_path
-
-            source = best_model_path(_storage(args), study.name)
+            source = artifacts_dir(_storage(args), study.name) / "best.keras"
             if not source.is_file():
                 raise SpecError(f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one).")
             target = Path(args.output or f"{study.name}.keras")

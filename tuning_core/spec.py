@@ -181,10 +181,11 @@ def _check_keras_values(space: SearchSpace) -> None:
     """Every fixed value and range of a Keras hyperparameter must be usable by Keras."""
     for name, (lowest, highest, whole) in _NUMERIC_BOUNDS.items():
         dimension = space.dimension(name)
-        if dimension is not None:
-            _expect(isinstance(dimension, NumericDimension), f"space.{name} must be a number or a numeric range.")
+        if isinstance(dimension, NumericDimension):
             _expect(not whole or dimension.kind == "int", f"space.{name} must be an int range, not a float range.")
             values = [dimension.low, dimension.high]
+        elif dimension is not None:
+            values = list(dimension.values)
         elif name in space.fixed:
             values = [space.fixed[name]]
         else:

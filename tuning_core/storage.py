@@ -95,6 +95,11 @@ def default_storage_path() -> str:
     return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE_FILE
 
 
+def artifacts_dir(storage_path: str | os.PathLike[str], study_name: str) -> Path:
+    """Files kept beside the store for one study (the best trial's .keras model, logs)."""
+    return Path(f"{storage_path}.artifacts") / study_name
+
+
 def _finite_or_none(value: Any) -> float | None:
     if value is None:
         return None

@@ -1,0 +1,211 @@
+"""``export --format keras-script``: a standalone Keras 3 script for a study's best trial.
+
+The script spells the model out layer by layer, so a student can read exactly what was
+trained: the same data split and scaling, the same reshape, the same optimizer and learning
+rate. It needs keras, numpy and scikit-learn, not Tuning Lab. No TensorFlow is imported here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tuning_core import hyperparams
+from tuning_core.errors import SpecError
+from tuning_core.storage import Store, StudyRecord
+from tuning_core.study import best_trial
+
+_LOADERS = {
+    "digits": '''\
+def load_images():
+    """scikit-learn's bundled 8x8 digits; pixel values 0..16."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images / 16.0, digits.target
+''',
+    "keras": '''\
+def load_images():
+    """Keras' own download and cache; the training split is tuned on."""
+    (x, y), _ = keras.datasets.{name}.load_data()
+    return x / 255.0, y
+''',
+    "folder": '''\
+def read_idx(path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    ndim = data[3]
+    shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_images():
+    """MNIST-format IDX files (train split if present, else t10k) or an .npz, from DATASET."""
+    folder = pathlib.Path(DATASET).expanduser()
+    if folder.suffix == ".npz" or not folder.is_dir():
+        npz = folder if folder.suffix == ".npz" else next(folder.glob("*.npz"))
+        with np.load(npz, allow_pickle=False) as archive:
+            x, y = archive["x_train"], archive["y_train"]
+    else:
+        for split in ("train", "t10k"):
+            images = sorted(folder.glob(split + "-images-idx3-ubyte*"))
+            labels = sorted(folder.glob(split + "-labels-idx1-ubyte*"))
+            if images and labels:
+                x, y = read_idx(images[0]), read_idx(labels[0])
+                break
+    x = x.astype("float32")
+    return (x / 255.0 if x.max() > 1 else x), y
+''',
+}
+
+_TEMPLATE = '''\
+#!/usr/bin/env python3
+"""Rebuild and train trial {number} of the Tuning Lab study {study!r}.
+
+It scored {metric} = {value:.6g} (best epoch). Hyperparameters:
+{param_lines}
+Run: python {filename} [--epochs N] [--train-limit N] [--save model.keras]
+"""
+import argparse
+import gzip
+import pathlib
+import struct
+
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+DATASET = {dataset!r}
+VALIDATION_SPLIT = {validation_split!r}
+TRAIN_LIMIT = {train_limit!r}
+SEED = {seed!r}
+EPOCHS = {epochs!r}
+BATCH_SIZE = {batch_size!r}
+
+
+{loader}
+
+def build_model(image_shape, num_classes):
+    model = keras.Sequential(
+        [
+{layers}
+        ]
+    )
+    model.compile(
+        optimizer={optimizer},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--train-limit", type=int, default=TRAIN_LIMIT)
+    parser.add_argument("--save", help="write the trained model to this .keras file")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(SEED)
+    x, y = load_images()
+    x = x.astype("float32")
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=VALIDATION_SPLIT, stratify=y, random_state=SEED
+    )
+    if args.train_limit and args.train_limit < len(x_train):
+        x_train, _, y_train, _ = train_test_split(
+            x_train, y_train, train_size=args.train_limit, stratify=y_train, random_state=SEED
+        )
+    {reshape}
+    model = build_model(x.shape[1:3], int(y.max()) + 1)
+    model.fit(
+        x_train, y_train, batch_size=BATCH_SIZE, epochs=args.epochs, validation_data=(x_val, y_val), verbose=2
+    )
+    loss, accuracy = model.evaluate(x_val, y_val, verbose=0)
+    print(f"val_loss={{loss:.4f}} val_accuracy={{accuracy:.4f}}")
+    if args.save:
+        model.save(args.save)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def _regularizer(hp: dict[str, Any]) -> str:
+    return f", kernel_regularizer=keras.regularizers.L2({float(hp['l2'])!r})" if float(hp["l2"]) > 0 else ""
+
+
+def _layers(model: str, hp: dict[str, Any]) -> list[str]:
+    """The model's layers as source lines, mirroring tuning_core.training.build_model."""
+    regularizer = _regularizer(hp)
+    dropout = float(hp["dropout"])
+    if model == "mlp":
+        lines = ["keras.Input(shape=(image_shape[0] * image_shape[1],)),"]
+        for _ in range(int(hp["hidden_layers"])):
+            lines.append(f"keras.layers.Dense({int(hp['units'])}, activation={hp['activation']!r}{regularizer}),")
+            if dropout > 0:
+                lines.append(f"keras.layers.Dropout({dropout!r}),")
+    else:
+        pool = "MaxPooling2D" if hp["pooling"] == "max" else "AveragePooling2D"
+        lines = ["keras.Input(shape=(image_shape[0], image_shape[1], 1)),"]
+        for block in range(int(hp["conv_blocks"])):
+            filters = int(hp["filters"]) * 2**block
+            lines.append(
+                f"keras.layers.Conv2D({filters}, {int(hp['kernel_size'])}, padding=\"same\", activation=\"relu\"{regularizer}),"
+            )
+            # Pool only while the feature map is at least 2 pixels wide (as the engine does).
+            lines.append(f"*([keras.layers.{pool}(2)] if min(image_shape) // 2**{block} >= 2 else []),")
+        lines += ["keras.layers.Flatten(),", f"keras.layers.Dense({int(hp['dense_units'])}, activation=\"relu\"{regularizer}),"]
+        if dropout > 0:
+            lines.append(f"keras.layers.Dropout({dropout!r}),")
+    lines.append('keras.layers.Dense(num_classes, activation="softmax"),')
+    return lines
+
+
+def _optimizer(hp: dict[str, Any]) -> str:
+    learning_rate = float(hp["learning_rate"])
+    if hp["optimizer"] == "sgd":
+        return f"keras.optimizers.SGD(learning_rate={learning_rate!r}, momentum={float(hp.get('momentum', 0.0))!r})"
+    name = "Adam" if hp["optimizer"] == "adam" else "RMSprop"
+    return f"keras.optimizers.{name}(learning_rate={learning_rate!r})"
+
+
+def keras_script(store: Store, study: StudyRecord) -> str:
+    """The script's source text for the study's best complete trial."""
+    objective = study.spec["objective"]
+    if objective["type"] != "keras":
+        raise SpecError(f"name: the study {study.name!r} has a function objective; only Keras studies export a script.")
+    best = best_trial(store.trials(study.id), objective["direction"])
+    if best is None:
+        raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")
+    model = objective["model"]
+    hp = {**hyperparams.defaults_for(model), "epochs": objective["epochs"], **best.params}
+    dataset = objective["dataset"]
+    if dataset == "digits":
+        loader = _LOADERS["digits"]
+    elif dataset in ("mnist", "fashion_mnist"):
+        loader = _LOADERS["keras"].format(name=dataset)
+    else:
+        loader = _LOADERS["folder"]
+    reshape = (
+        "x_train, x_val = x_train.reshape(len(x_train), -1), x_val.reshape(len(x_val), -1)  # flat pixels for the MLP"
+        if model == "mlp"
+        else "x_train, x_val = x_train[..., np.newaxis], x_val[..., np.newaxis]  # one channel for the CNN"
+    )
+    return _TEMPLATE.format(
+        number=best.number,
+        study=study.name,
+        metric=objective["metric"],
+        value=best.value,
+        param_lines="\n".join(f"  {name} = {value!r}" for name, value in sorted(hp.items())),
+        filename=f"{study.name}_best.py",
+        dataset=dataset,
+        validation_split=objective["validation_split"],
+        train_limit=objective.get("train_limit"),
+        seed=study.spec["strategy"]["seed"],
+        epochs=int(hp["epochs"]),
+        batch_size=int(hp["batch_size"]),
+        loader=loader,
+        layers="\n".join(" " * 12 + line for line in _layers(model, hp)),
+        optimizer=_optimizer(hp),
+        reshape=reshape,
+    )

@@ -1,0 +1,216 @@
+"""Keras objective: builds the model a trial's params describe, fits it, reports live metrics.
+
+Only the worker process imports this module (and so Keras and TensorFlow).
+
+Divergence rule: a trial is ``diverged`` as soon as its training loss (Keras' running mean
+within the epoch) is NaN or infinite, or exceeds ``DIVERGENCE_FACTOR`` times the loss of
+guessing uniformly, ln(number of classes) (~46 for 10 classes). Cross-entropy clips
+probabilities, so SGD at a huge learning rate drives the loss to ~1e14 without a NaN; the
+factor catches that. A run that finishes at chance accuracy is kept ``complete`` with a note.
+
+Trial value: the best epoch's value of the study's metric (max for maximize, min for minimize),
+as Keras Tuner reports it.
+"""
+from __future__ import annotations
+
+import gc
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tuning_core import hyperparams
+from tuning_core.datasets import Dataset, load_dataset
+from tuning_core.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
+
+DIVERGENCE_FACTOR = 20.0
+# A final validation accuracy below this multiple of 1/classes is flagged as chance level.
+CHANCE_FACTOR = 1.5
+# Intra-epoch training-loss points written per epoch, so long epochs still move the chart.
+BATCH_POINTS_PER_EPOCH = 10
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def trial_hyperparams(model: str, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Defaults of ``model`` overlaid with the objective's epochs and the trial's params."""
+    return {**hyperparams.defaults_for(model), "epochs": epochs, **params}
+
+
+def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
+    """Flatten images for the MLP; add a channel axis for the CNN."""
+    return x.reshape(len(x), -1) if model == "mlp" else x[..., np.newaxis]
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.RMSprop(learning_rate=learning_rate)
+
+
+def build_model(model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int) -> keras.Model:
+    """A compiled MLP or CNN for ``hp`` (see hyperparams for the names)."""
+    regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
+    dropout = float(hp["dropout"])
+    height, width = image_shape
+    if model == "mlp":
+        inputs = keras.Input(shape=(height * width,))
+        x = inputs
+        for _ in range(int(hp["hidden_layers"])):
+            x = keras.layers.Dense(int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer)(x)
+            if dropout > 0:
+                x = keras.layers.Dropout(dropout)(x)
+    else:
+        inputs = keras.Input(shape=(height, width, 1))
+        x = inputs
+        pool = keras.layers.MaxPooling2D if hp["pooling"] == "max" else keras.layers.AveragePooling2D
+        side = min(height, width)
+        for block in range(int(hp["conv_blocks"])):
+            filters = int(hp["filters"]) * 2**block
+            x = keras.layers.Conv2D(
+                filters, int(hp["kernel_size"]), padding="same", activation="relu", kernel_regularizer=regularizer
+            )(x)
+            if side >= 2:  # small images (8x8 digits) run out of pixels to pool
+                x = pool(2)(x)
+                side //= 2
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dense(int(hp["dense_units"]), activation="relu", kernel_regularizer=regularizer)(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    network = keras.Model(inputs, outputs)
+    network.compile(
+        optimizer=make_optimizer(hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return network
+
+
+def divergence_reason(loss: float, num_classes: int) -> str | None:
+    """Why ``loss`` counts as diverged, or None (see the module docstring for the rule)."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    limit = DIVERGENCE_FACTOR * math.log(num_classes)
+    if loss > limit:
+        return f"the loss exploded to {loss:.3g} (over {limit:.3g}, {DIVERGENCE_FACTOR:g}x chance level)"
+    return None
+
+
+class LiveMetrics(keras.callbacks.Callback):
+    """Writes each epoch's metrics (and some batch losses) to the reporter; stops on divergence or request."""
+
+    def __init__(self, reporter: Reporter, steps_per_epoch: int, num_classes: int) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.steps_per_epoch = steps_per_epoch
+        self.num_classes = num_classes
+        self.batch_every = max(1, steps_per_epoch // BATCH_POINTS_PER_EPOCH)
+        self.epoch = 0
+        self.diverged: tuple[str, int] | None = None
+        self.stopped = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        reason = divergence_reason(loss, self.num_classes)
+        if reason:
+            self.diverged = (reason, self.epoch)
+            self.model.stop_training = True
+            return
+        if (batch + 1) % self.batch_every == 0:
+            self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
+        if self.reporter.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.diverged or self.stopped:
+            return
+        metrics = {name: float(logs[name]) for name in EPOCH_METRICS if logs and name in logs}
+        self.reporter.report(epoch, metrics)
+        for name in ("loss", "val_loss"):
+            reason = divergence_reason(metrics.get(name, 0.0), self.num_classes)
+            if reason:
+                self.diverged = (f"{name}: {reason}", epoch)
+                self.model.stop_training = True
+
+
+def best_epoch_value(history: dict[str, list[float]], metric: str, direction: str) -> float:
+    values = [v for v in history.get(metric, []) if math.isfinite(v)]
+    if not values:
+        return math.nan
+    return max(values) if direction == "maximize" else min(values)
+
+
+class KerasObjective:
+    """The ``{"type": "keras"}`` objective of a study spec; loads its dataset once per process."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.objective = spec.objective
+        self._dataset: Dataset | None = None
+        # Where to save the best trial's model, and the value it must beat (set by the CLI).
+        self.best_model_path: Path | None = None
+        self.best_value: float | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            self._dataset = load_dataset(
+                self.objective["dataset"],
+                validation_split=self.objective["validation_split"],
+                train_limit=self.objective.get("train_limit"),
+                seed=self.spec.seed,
+            )
+        return self._dataset
+
+    def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
+        data = self.dataset
+        model_name = self.objective["model"]
+        hp = trial_hyperparams(model_name, self.objective["epochs"], params)
+        # One seed for every trial: trials differ only by their params, not their initial weights.
+        keras.utils.set_random_seed(self.spec.seed)
+        network = build_model(model_name, hp, data.image_shape, data.num_classes)
+        x_train, x_val = prepare_inputs(model_name, data.x_train), prepare_inputs(model_name, data.x_val)
+        batch_size = int(hp["batch_size"])
+        callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
+        try:
+            history = network.fit(
+                x_train,
+                data.y_train,
+                batch_size=batch_size,
+                epochs=int(hp["epochs"]),
+                validation_data=(x_val, data.y_val),
+                callbacks=[callback],
+                verbose=0,
+            ).history
+            if callback.diverged:
+                raise TrialDiverged(*callback.diverged)
+            if callback.stopped:
+                raise TrialStopped("stopped on request")
+            value = best_epoch_value(history, self.objective["metric"], self.objective["direction"])
+            note = None
+            final_accuracy = history.get("val_accuracy", [math.nan])[-1]
+            if final_accuracy < CHANCE_FACTOR / data.num_classes:
+                note = f"ended at chance accuracy ({final_accuracy:.1%} validation accuracy, chance is {1 / data.num_classes:.0%})"
+            self._maybe_save(network, value)
+            return TrialOutcome(value, note)
+        finally:
+            del network
+            keras.backend.clear_session()
+            gc.collect()
+
+    def _maybe_save(self, network: keras.Model, value: float) -> None:
+        if self.best_model_path is None or not math.isfinite(value):
+            return
+        direction = self.objective["direction"]
+        if self.best_value is None or (value > self.best_value if direction == "maximize" else value < self.best_value):
+            self.best_model_path.parent.mkdir(parents=True, exist_ok=True)
+            network.save(self.best_model_path)
+            self.best_value = value
