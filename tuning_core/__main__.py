@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     lr_find = commands.add_parser("lr-find", help="LR range test: suggest learning rates for a Keras spec")
     lr_find.add_argument("spec")
     lr_find.add_argument("--json", action="store_true", help="print the suggestions and curve as JSON")
-    lr_find.add_argument("--save", action="store_true", help="keep the test's curve in the store for the dashboard")
+    lr_find.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    lr_find.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
+    lr_find.add_argument("--steps", type=int, default=100, help="batches from start to end (default 100)")
+    lr_find.add_argument("--output", help="also write the JSON result to this file (the dashboard reads it)")
     return parser
 
 
@@ -159,8 +162,14 @@ def command_lr_find(args: argparse.Namespace) -> int:
     from tuning_core.lr_find import lr_range_test_for_spec
     from tuning_core.spec import load_spec
 
+    if not 0 < args.start < args.end:
+        raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
+    if args.steps < 5:
+        raise SpecError(f"--steps must be at least 5, not {args.steps}.")
     spec = load_spec(args.spec)
-    result = lr_range_test_for_spec(spec)
+    result = lr_range_test_for_spec(spec, start=args.start, end=args.end, steps=args.steps)
+    if args.output:
+        Path(args.output).write_text(json.dumps(result.to_json()), encoding="utf-8")
     if args.json:
         print(json.dumps(result.to_json()))
     else:
