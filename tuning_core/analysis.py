@@ -120,3 +120,65 @@ def load_study_frames(store: Store, study: StudyRecord) -> tuple[pd.DataFrame, p
     trials = trials_frame(store.trials(study.id), study.spec)
     curves = curves_frame(store.epoch_metrics(study.id), trials)
     return trials, curves
+
+
+def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points: int = 20, samples: int = 200) -> pd.DataFrame:
+    """scikit-optimize's partial dependence of the score on each tuned dimension.
+
+    Refits the study's own surrogate on its complete trials, then, for each dimension and each
+    of ``points`` values along it, averages the surrogate's prediction over ``samples`` random
+    settings of the other dimensions. Returns dimension, x, score (in the metric's own sign);
+    empty when the study is not Bayesian or has too few trials for a surrogate.
+    """
+    from tuning_core.space import parse_space
+    from tuning_core.strategies import BayesianStrategy
+
+    strategy_config = spec["strategy"]
+    done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    if strategy_config["type"] != "bayesian" or len(done) < max(int(strategy_config["initial_points"]), 3):
+        return pd.DataFrame(columns=["dimension", "x", "score"])
+    space = parse_space(spec["space"])
+    strategy = BayesianStrategy(
+        space, strategy_config["surrogate"], strategy_config["acquisition"], 1, int(strategy_config["seed"]), kernel_refit_every=1
+    )
+    optimizer = strategy.optimizer
+    sign = -1.0 if spec["objective"]["direction"] == "maximize" else 1.0
+    xs = [[row[name] for name in space.names] for _, row in done.iterrows()]
+    optimizer.tell(xs, [sign * float(v) for v in done["value"]])
+    model = optimizer.models[-1]
+    skopt_space = optimizer.space
+    rng = np.random.default_rng(0)
+    base = skopt_space.rvs(n_samples=samples, random_state=int(rng.integers(1 << 30)))
+    rows = []
+    for index, dimension in enumerate(skopt_space.dimensions):
+        if hasattr(dimension, "categories"):
+            values = list(dimension.categories)
+        elif getattr(dimension, "prior", "uniform") == "log-uniform":
+            values = list(np.geomspace(dimension.low, dimension.high, points))
+        else:
+            values = list(np.linspace(dimension.low, dimension.high, points))
+        if type(dimension).__name__ == "Integer":
+            values = sorted({int(round(v)) for v in values})
+        for value in values:
+            grid = [list(sample) for sample in base]
+            for sample in grid:
+                sample[index] = value
+            prediction = model.predict(skopt_space.transform(grid))
+            rows.append({"dimension": space.names[index], "x": value, "score": float(sign * np.mean(prediction))})
+    return pd.DataFrame(rows, columns=["dimension", "x", "score"])
+
+
+def final_metrics(curves: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_accuracy") -> pd.DataFrame:
+    """Each trial's last recorded ``metric`` with its learning rate and state (diverged runs score 0)."""
+    columns = ["number", "learning_rate", metric, "state"]
+    if trials.empty or "learning_rate" not in trials:
+        return pd.DataFrame(columns=columns)
+    last = (
+        curves[curves["metric"] == metric].sort_values("epoch").groupby("number", as_index=False).last()[["number", "value"]]
+        if not curves.empty
+        else pd.DataFrame(columns=["number", "value"])
+    )
+    frame = trials[["number", "learning_rate", "state"]].merge(last, on="number", how="left")
+    frame = frame[frame["state"] != TrialState.RUNNING.value]
+    frame[metric] = frame["value"].where(frame["state"] != TrialState.DIVERGED.value, 0.0).fillna(0.0)
+    return frame[columns].reset_index(drop=True)

@@ -127,3 +127,27 @@ def describe(path: DescentPath) -> str:
     if last < first:
         return f"Still descending: the loss fell from {first:.3g} to {last:.3g}; more steps or a larger α would help."
     return "No progress: the loss did not fall."
+
+
+def path_frame(path: DescentPath) -> "pd.DataFrame":
+    """step, x (, y), loss for charts."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"step": range(len(path.losses)), "loss": path.losses, "x": path.thetas[:, 0]})
+    if path.thetas.shape[1] > 1:
+        frame["y"] = path.thetas[:, 1]
+    return frame
+
+
+def surface_frame(function: PlaygroundFunction, resolution: int = 40) -> "pd.DataFrame":
+    """A grid over the function's view: x, y, loss, log_loss (for 2-D) or x, loss (for 1-D)."""
+    import pandas as pd
+
+    if function.dimensions == 1:
+        xs = np.linspace(*function.view[0], 200)
+        return pd.DataFrame({"x": xs, "loss": [function.loss(np.array([x])) for x in xs]})
+    xs, ys = np.linspace(*function.view[0], resolution), np.linspace(*function.view[1], resolution)
+    rows = [(x, y, function.loss(np.array([x, y]))) for y in ys for x in xs]
+    frame = pd.DataFrame(rows, columns=["x", "y", "loss"])
+    frame["log_loss"] = np.log10(frame["loss"] + 1e-3)
+    return frame

@@ -317,6 +317,18 @@ class Store:
             )
         ]
 
-    def data_version(self) -> int:
-        """Changes whenever another connection commits; cheap to poll."""
-        return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
+    def fingerprint(self, study_id: int) -> tuple[Any, ...]:
+        """Changes whenever the study, its trials or its metrics change; one cheap query.
+
+        Readers key their caches on it, so an idle study is never re-read.
+        """
+        row = self.connection.execute(
+            """SELECT s.updated_at, s.status,
+                      (SELECT count(*) FROM trials t WHERE t.study_id = s.id),
+                      (SELECT count(*) FROM trials t WHERE t.study_id = s.id AND t.state NOT IN ('queued', 'running')),
+                      (SELECT max(m.rowid) FROM epoch_metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = s.id),
+                      (SELECT max(b.rowid) FROM batch_losses b JOIN trials t ON t.id = b.trial_id WHERE t.study_id = s.id)
+               FROM studies s WHERE s.id = ?""",
+            (study_id,),
+        ).fetchone()
+        return tuple(row) if row else ()

@@ -1,0 +1,71 @@
+"""Helpers shared by the pages: the store path, cached reads keyed on the store's fingerprint.
+
+Reads go through ``st.cache_data`` keyed on :meth:`Store.fingerprint`, so a rerun of an idle
+study costs one small query; logic lives in tuning_core, layout in the pages.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from tuning_core import analysis
+from tuning_core.storage import Store, StudyRecord, default_storage_path
+
+REFRESH_SECONDS = 1.0
+
+
+def storage_path() -> str:
+    """The store the CLI uses too: $TUNING_LAB_STORAGE, else ./tuning_lab.db."""
+    return str(Path(os.environ.get("TUNING_LAB_STORAGE") or default_storage_path()).resolve())
+
+
+def open_store() -> Store:
+    return Store(storage_path())
+
+
+def list_studies() -> list[dict[str, Any]]:
+    if not Path(storage_path()).exists():
+        return []
+    with open_store() as store:
+        return analysis.study_summaries(store)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _frames(path: str, name: str, fingerprint: tuple[Any, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with Store(path) as store:
+        study = store.get_study(name)
+        return analysis.load_study_frames(store, study)
+
+
+def study_frames(name: str) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFrame, tuple[Any, ...]]:
+    """(study, trials, curves, fingerprint); the DataFrames are cached until the study changes."""
+    with open_store() as store:
+        study = store.get_study(name)
+        if study is None:
+            return None, pd.DataFrame(), pd.DataFrame(), ()
+        fingerprint = store.fingerprint(study.id)
+    trials, curves = _frames(storage_path(), name, fingerprint)
+    return study, trials, curves, fingerprint
+
+
+def selected_study(label: str = "Study", key: str = "study") -> str | None:
+    """A study picker that remembers its choice in the URL (?study=...), so a refresh keeps it."""
+    names = [row["name"] for row in list_studies()]
+    if not names:
+        st.info("No studies yet: create one on the New study page, or run `python -m tuning_core run SPEC.json`.")
+        return None
+    wanted = st.query_params.get("study") or st.session_state.get("current_study")
+    index = names.index(wanted) if wanted in names else len(names) - 1
+    name = st.selectbox(label, names, index=index, key=key)
+    st.query_params["study"] = name
+    st.session_state["current_study"] = name
+    return name
+
+
+def open_study_in(page: str, name: str) -> None:
+    st.session_state["current_study"] = name
+    st.switch_page(page, query_params={"study": name})

@@ -1,0 +1,82 @@
+"""Compare trials: convergence, slices, parallel coordinates, importance, partial dependence."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import list_studies, selected_study, storage_path, study_frames
+from tuning_core import analysis, charts
+
+st.title("Compare trials")
+name = selected_study()
+
+
+@st.cache_data(max_entries=16, show_spinner="Fitting the surrogate…")
+def cached_partial_dependence(path: str, study_name: str, fingerprint: tuple[Any, ...], spec: dict, trials: pd.DataFrame) -> pd.DataFrame:
+    return analysis.partial_dependence_frame(spec, trials)
+
+
+if name:
+    study, trials, curves, fingerprint = study_frames(name)
+    spec = study.spec
+    direction = spec["objective"]["direction"]
+    dimensions = analysis.tuned_dimensions(spec)
+    log_dimensions = analysis.log_scaled_dimensions(spec)
+    complete = trials[trials["state"] == "complete"] if not trials.empty else trials
+
+    st.subheader("Convergence")
+    if complete.empty:
+        st.info("No complete trial yet.")
+        st.stop()
+    st.altair_chart(charts.convergence_chart(analysis.convergence_frame(trials, direction), direction), width="stretch")
+    st.caption("Each dot is a trial, the line the best so far: a line that stops improving early means the search has settled.")
+
+    st.subheader("Each hyperparameter against the score")
+    columns = st.columns(3)
+    for index, dimension in enumerate(dimensions):
+        columns[index % 3].altair_chart(charts.slice_chart(trials, dimension, dimension in log_dimensions), width="stretch")
+    st.caption("Where the good scores cluster along an axis, that range matters; a flat cloud means the score barely depends on it.")
+
+    st.subheader("Parallel coordinates")
+    parallel = charts.parallel_frame(trials, dimensions, log_dimensions)
+    if {"loss"} <= set(curves.get("metric", [])):
+        st.altair_chart(charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"), width="stretch")
+        st.caption("Click a trial's line to highlight its loss curve below (double-click to clear): follow the best-coloured lines back to their settings.")
+    else:
+        st.altair_chart(charts.parallel_coordinates_chart(parallel, [*dimensions, "value"], charts.trial_selection()), width="stretch")
+        st.caption("Follow the best-coloured lines back to their settings.")
+
+    st.subheader("Hyperparameter importance")
+    importance = analysis.importance(trials, dimensions)
+    if len(complete) < analysis.MIN_TRIALS_FOR_IMPORTANCE:
+        st.warning(f"Only {len(complete)} complete trials: importance needs at least {analysis.MIN_TRIALS_FOR_IMPORTANCE} to mean much.")
+    if not importance.empty:
+        st.altair_chart(charts.importance_chart(importance), width="stretch")
+    st.caption(
+        "Computed as each hyperparameter's share of the score's variance that its value alone explains "
+        "(the correlation ratio η² over quartile bins, normalised to 100%). It ignores interactions."
+    )
+
+    if spec["strategy"]["type"] == "bayesian":
+        st.subheader("Partial dependence")
+        dependence = cached_partial_dependence(storage_path(), name, fingerprint, spec, trials)
+        if dependence.empty:
+            st.info("The surrogate needs more complete trials than the initial random points.")
+        else:
+            st.altair_chart(charts.partial_dependence_chart(dependence, log_dimensions))
+            st.caption("The surrogate's predicted score along each dimension, averaged over the others: the shape the search believes in.")
+
+st.subheader("Several studies")
+all_names = [row["name"] for row in list_studies()]
+picked = st.multiselect("Overlay the convergence of", all_names, default=[name] if name else [], key="overlay")
+frames = []
+for other in picked:
+    other_study, other_trials, _, _ = study_frames(other)
+    if other_study is not None and not other_trials.empty:
+        frame = analysis.convergence_frame(other_trials, other_study.spec["objective"]["direction"])
+        frames.append(frame.assign(study=other))
+if frames:
+    st.altair_chart(charts.studies_convergence_chart(pd.concat(frames, ignore_index=True)), width="stretch")
+    st.caption("Compare how fast each study's best value improves per trial; compare like with like (same metric).")

@@ -1,0 +1,63 @@
+"""Live study view: status, progress, the current trial, every trial's curves, the trial table."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from pages.common import REFRESH_SECONDS, selected_study, storage_path, study_frames
+from tuning_core import analysis, charts, live
+from tuning_core.workers import request_stop, worker_log_tail
+
+st.title("Live study")
+name = selected_study()
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_view(study_name: str) -> None:
+    study, trials, curves, _ = study_frames(study_name)
+    if study is None:
+        st.warning(f"The study {study_name!r} no longer exists.")
+        return
+    status = live.study_status(study, trials, time.time())
+    head, stop_column = st.columns([4, 1])
+    head.markdown(f"**{study_name}** · {status.status_line}")
+    if status.running and stop_column.button("Stop", key="stop", help="Ask the worker to stop between batches; the study can be resumed later."):
+        request_stop(storage_path(), study_name)
+        st.toast("Stop requested")
+    st.progress(status.progress, text=status.progress_text)
+    if study.status == "failed" or (status.done == 0 and not status.running and study.status != "created"):
+        log = worker_log_tail(storage_path(), study_name)
+        if log:
+            st.code(log, language=None)
+    best, current = st.columns(2)
+    best.metric("Best so far", status.best_text, help=status.best_help)
+    with current:
+        if status.current_params:
+            st.markdown("**Current trial** " + status.current_text)
+
+    metric_names = set(curves["metric"]) if not curves.empty else set()
+    color_field, color_log = live.curve_colouring(study.spec)
+    if {"loss", "val_accuracy"} <= metric_names:
+        selection = charts.trial_selection()
+        left, right = st.columns(2)
+        left.altair_chart(charts.curves_chart(curves, "loss", color_field, color_log, selection, title="training loss"), width="stretch")
+        right.altair_chart(charts.curves_chart(curves, "val_accuracy", color_field, color_log, title="validation accuracy"), width="stretch")
+        st.caption(
+            f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} trials. "
+            "Look for curves that fall fast and keep falling; dashed lines with an × diverged. Click a loss curve to pick it out."
+        )
+        if status.current_number is not None:
+            current_curves = curves[curves["number"] == status.current_number]
+            if not current_curves.empty:
+                st.altair_chart(charts.curves_chart(current_curves, "val_accuracy", None, False, title=f"trial {status.current_number}: validation accuracy"), width="stretch")
+    elif not trials.empty:
+        convergence = analysis.convergence_frame(trials, study.spec["objective"]["direction"])
+        st.altair_chart(charts.convergence_chart(convergence, study.spec["objective"]["direction"]), width="stretch")
+        st.caption("Each dot is a trial; the red line is the best value so far: look for it to step down and flatten.")
+    if not trials.empty:
+        st.dataframe(live.trial_table(trials), hide_index=True, width="stretch", key="trial_table")
+
+
+if name:
+    live_view(name)

@@ -1,0 +1,59 @@
+"""Studies: list, open, export and delete."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import list_studies, open_store, open_study_in
+from tuning_core import export
+from tuning_core.errors import SpecError
+from tuning_core.keras_export import keras_script
+from tuning_core.study import process_alive
+
+st.title("Studies")
+rows = list_studies()
+if not rows:
+    st.info("No studies yet: create one on the New study page.")
+    st.stop()
+
+table = pd.DataFrame(rows)[["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]]
+st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
+
+names = [row["name"] for row in rows]
+wanted = st.query_params.get("study")
+name = st.selectbox("Study", names, index=names.index(wanted) if wanted in names else len(names) - 1, key="study_choice")
+
+with open_store() as store:
+    study = store.get_study(name)
+    csv_text = export.export_csv(store, study)
+    json_text = export.export_json(store, study)
+    try:
+        script_text, script_problem = keras_script(store, study), None
+    except SpecError as error:
+        script_text, script_problem = None, str(error)
+
+open_column, csv_column, json_column, script_column = st.columns(4)
+if open_column.button("Open in live view", key="open"):
+    open_study_in("pages/live.py", name)
+csv_column.download_button("Export CSV", csv_text, file_name=f"{name}.csv", mime="text/csv", key="csv")
+json_column.download_button("Export JSON", json_text, file_name=f"{name}.json", mime="application/json", key="json")
+script_column.download_button(
+    "Keras script", script_text or "", file_name=f"{name}_best.py", mime="text/x-python", key="script",
+    disabled=script_text is None, help=script_problem or "A standalone Keras 3 script that retrains the best trial.",
+)
+
+with st.expander("Spec"):
+    st.code(json.dumps(study.spec, indent=2), language="json")
+
+st.subheader("Delete")
+confirm = st.checkbox(f"Yes, delete {name!r} and all its trials", key=f"confirm_delete_{name}")
+if st.button("Delete study", disabled=not confirm, key="delete"):
+    if study.status == "running" and process_alive(study.worker_pid):
+        st.error(f"{name!r} is running: stop it in the live view before deleting it.")
+    else:
+        with open_store() as store:
+            store.delete_study(name)
+        st.success(f"Deleted {name!r}.")
+        st.rerun()

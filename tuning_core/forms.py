@@ -1,0 +1,267 @@
+"""The New-study form's logic, kept out of the page: value ladders, spec building, checks, estimates.
+
+Each hyperparameter control yields a :class:`Control`: fixed at one value, or tuned over a
+range (numbers) or a set (choices). :func:`build_spec` turns the form into a spec document in
+exactly the format the CLI runs; :func:`form_problems` explains what blocks the Start button.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuning_core import hyperparams
+from tuning_core.datasets import IDX_NAMES
+from tuning_core.errors import SpecError
+from tuning_core.spec import parse_spec
+from tuning_core.storage import Store
+
+# Slider ladders: real values, never exponents for a student to decode.
+LEARNING_RATES = [m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)] + [10.0]
+BATCH_SIZES = [2**k for k in range(3, 11)]
+UNIT_COUNTS = [2**k for k in range(3, 12)]
+FILTER_COUNTS = [2**k for k in range(2, 8)]
+L2_VALUES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
+# Hyperparameters whose ranges are searched on a log scale.
+LOG_SCALED = {"learning_rate", "batch_size", "units", "filters", "dense_units", "l2"}
+INT_VALUED = {"batch_size", "epochs", "units", "hidden_layers", "filters", "kernel_size", "conv_blocks", "dense_units"}
+CHOICES = {"optimizer": hyperparams.OPTIMIZERS, "activation": hyperparams.ACTIVATIONS, "pooling": hyperparams.POOLINGS}
+# Training examples per dataset after the default 80/20 split, for run-time estimates.
+KNOWN_SIZES = {"digits": 1437, "mnist": 48000, "fashion_mnist": 48000}
+MAX_GRID_POINTS = 1000
+
+
+def format_number(value: float) -> str:
+    """1e-05 -> '0.00001'; 0.0005 -> '0.0005'; 1.0 -> '1'; 512 -> '512'."""
+    if value == 0:
+        return "0"
+    if float(value).is_integer():
+        return str(int(value))
+    decimals = max(0, -math.floor(math.log10(abs(value)))) + 2
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Control:
+    """One hyperparameter's setting on the form."""
+
+    name: str
+    tuned: bool
+    value: Any = None  # fixed value
+    low: Any = None  # tuned numeric range
+    high: Any = None
+    values: list[Any] | None = None  # tuned choice set
+
+    def to_space_entry(self) -> Any:
+        if not self.tuned:
+            return self.value
+        if self.values is not None:
+            return {"type": "choice", "values": list(self.values)}
+        kind = "int" if self.name in INT_VALUED else "float"
+        log = self.name in LOG_SCALED and float(self.low) > 0
+        low, high = (int(self.low), int(self.high)) if kind == "int" else (float(self.low), float(self.high))
+        return {"type": kind, "low": low, "high": high, "log": log}
+
+
+def build_spec(
+    name: str,
+    dataset: str,
+    model: str,
+    controls: list[Control],
+    strategy: dict[str, Any],
+    trials: int,
+    minutes: float | None,
+    train_limit: int | None = None,
+) -> dict[str, Any]:
+    """A spec document from the form; epochs come from its control (fixed, or the range's top)."""
+    space = {control.name: control.to_space_entry() for control in controls if control.name != "epochs"}
+    epochs_control = next((c for c in controls if c.name == "epochs"), None)
+    epochs = 10
+    if epochs_control is not None:
+        if epochs_control.tuned:
+            space["epochs"] = epochs_control.to_space_entry()
+            epochs = int(epochs_control.high)
+        else:
+            epochs = int(epochs_control.value)
+    objective: dict[str, Any] = {"type": "keras", "dataset": dataset, "model": model, "epochs": epochs}
+    if train_limit:
+        objective["train_limit"] = int(train_limit)
+    return {
+        "name": name,
+        "objective": objective,
+        "space": space,
+        "strategy": strategy,
+        "budget": {"trials": int(trials), "seconds": None if not minutes else float(minutes) * 60},
+    }
+
+
+def spec_to_controls(raw: dict[str, Any]) -> dict[str, Control]:
+    """Controls that reproduce a loaded spec's space (for the form's "load spec" button)."""
+    controls: dict[str, Control] = {}
+    for name, entry in raw.get("space", {}).items():
+        if isinstance(entry, dict) and entry.get("type") == "choice":
+            controls[name] = Control(name, True, values=list(entry.get("values", [])))
+        elif isinstance(entry, dict):
+            controls[name] = Control(name, True, low=entry.get("low"), high=entry.get("high"))
+        else:
+            controls[name] = Control(name, False, value=entry)
+    objective = raw.get("objective", {})
+    if "epochs" not in controls and "epochs" in objective:
+        controls["epochs"] = Control("epochs", False, value=objective["epochs"])
+    return controls
+
+
+def count_training_examples(dataset: str, validation_split: float = 0.2) -> int | None:
+    """Training examples after the split, from known sizes or an IDX header; None if unknown."""
+    if dataset in KNOWN_SIZES:
+        return KNOWN_SIZES[dataset]
+    folder = Path(dataset).expanduser()
+    for split in ("train", "test"):
+        for suffix in ("", ".gz"):
+            path = folder / f"{IDX_NAMES[split + '_labels']}{suffix}"
+            if path.is_file():
+                opener = gzip.open if suffix else open
+                with opener(path, "rb") as handle:
+                    count = int.from_bytes(handle.read(8)[4:8], "big")
+                return int(count * (1 - validation_split))
+    return None
+
+
+def space_size(raw: dict[str, Any]) -> str:
+    """How big the search space is, in words (the exact point count for grid search)."""
+    try:
+        spec = parse_spec(raw)
+    except SpecError:
+        return "—"
+    if spec.strategy["type"] == "grid":
+        points = spec.space.grid_size(int(spec.strategy["levels"]))
+        return f"{points} grid points ({min(points, spec.budget['trials'])} will run)"
+    if any(d.to_json()["type"] == "float" for d in spec.space.dimensions):
+        return f"continuous ({len(spec.space.dimensions)} tuned dimensions)"
+    finite = 1
+    for dimension in spec.space.dimensions:
+        finite *= len(dimension.values) if hasattr(dimension, "values") else int(dimension.high - dimension.low + 1)
+    return f"{finite} distinct configurations"
+
+
+def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-9, seconds_per_step: float = 1.5e-3) -> float | None:
+    """A rough run time: trials x epochs x (steps x per-step overhead + samples x model size x cost).
+
+    The constants were read off this project's own runs on a 2-core CPU; the page labels the
+    result as an estimate. None when the dataset size is unknown.
+    """
+    try:
+        spec = parse_spec(raw)
+    except SpecError:
+        return None
+    examples = count_training_examples(spec.objective["dataset"], spec.objective["validation_split"])
+    if examples is None:
+        return None
+    if spec.objective.get("train_limit"):
+        examples = min(examples, spec.objective["train_limit"])
+    pixels = 64 if spec.objective["dataset"] == "digits" else 784
+
+    def typical(name: str) -> float:
+        dimension = spec.space.dimension(name)
+        if dimension is None:
+            value = spec.space.fixed.get(name, hyperparams.defaults_for(spec.objective["model"]).get(name, spec.objective["epochs"]))
+            return float(value) if isinstance(value, (int, float)) else 1.0
+        grid = dimension.grid(3)
+        return float(grid[len(grid) // 2]) if isinstance(grid[0], (int, float)) else 1.0
+
+    if spec.objective["model"] == "mlp":
+        weights = pixels * typical("units") + typical("units") ** 2 * max(typical("hidden_layers") - 1, 0)
+    else:
+        weights = pixels * typical("filters") * 9 * 4  # convolutions cost more per weight
+    epochs = typical("epochs") if "epochs" in spec.space.names else spec.objective["epochs"]
+    steps = examples / typical("batch_size")
+    per_epoch = steps * seconds_per_step + examples * weights * seconds_per_sample_unit * 3
+    trials = spec.budget["trials"]
+    if spec.strategy["type"] == "grid":
+        trials = min(trials, spec.space.grid_size(int(spec.strategy["levels"])))
+    total = trials * (epochs * per_epoch + 1.0) + 5.0  # + process start and TensorFlow import
+    if spec.budget.get("seconds"):
+        total = min(total, float(spec.budget["seconds"]))
+    return total
+
+
+def nearest(value: float, ladder: list[float]) -> float:
+    """The ladder value closest to ``value`` on a log scale (for snapping suggestions to sliders)."""
+    return min(ladder, key=lambda step: abs(math.log(step / value)) if step > 0 and value > 0 else math.inf)
+
+
+def log_spaced(low: float, high: float, count: int) -> list[float]:
+    """``count`` values from low to high, evenly spaced in log, rounded to 2 significant digits."""
+    if count == 1:
+        return [low]
+    ratio = (high / low) ** (1 / (count - 1))
+    return [float(f"{low * ratio**i:.2g}") for i in range(count)]
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def form_problems(raw: dict[str, Any], controls: list[Control], storage: str | None = None) -> list[str]:
+    """Sentences explaining what is wrong with the form; an empty list means it can start."""
+    problems = []
+    for control in controls:
+        if control.tuned and control.values is not None and len(control.values) == 0:
+            problems.append(f"{control.name}: pick at least one value to tune over, or fix it.")
+        elif control.tuned and control.values is None and control.low == control.high:
+            problems.append(f"{control.name}: the range is a single value; widen it or switch tuning off.")
+    try:
+        spec = parse_spec(raw)
+    except SpecError as error:
+        return problems + [str(error)]
+    if not spec.space.dimensions and spec.strategy["type"] != "grid" and spec.budget["trials"] > 1:
+        problems.append("Every hyperparameter is fixed, so each trial would repeat the same run: tune at least one, or set trials to 1.")
+    if spec.strategy["type"] == "bayesian" and spec.strategy["initial_points"] > spec.budget["trials"]:
+        problems.append(
+            f"initial points ({spec.strategy['initial_points']}) exceed the trial budget ({spec.budget['trials']}): "
+            "the surrogate would never be used."
+        )
+    if spec.strategy["type"] == "grid" and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_GRID_POINTS:
+        problems.append(f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer hyperparameters.")
+    dataset = spec.objective["dataset"]
+    if dataset not in KNOWN_SIZES and not Path(dataset).expanduser().exists():
+        problems.append(f"dataset: the folder {dataset!r} does not exist.")
+    if storage is not None and Path(storage).exists():
+        with Store(storage) as store:
+            existing = store.get_study(spec.name)
+        if existing is not None:
+            stored = parse_spec(existing.spec)
+            if stored.search_identity() != spec.search_identity():
+                problems.append(f"name: a study called {spec.name!r} already exists with other settings; choose another name.")
+            elif existing.status == "running":
+                problems.append(f"name: the study {spec.name!r} is already running; open it in the live view.")
+    return problems
+
+
+def learning_rate_comparison_spec(
+    name: str, dataset: str, model: str, optimizer: str, learning_rates: list[float], epochs: int,
+    batch_size: int, train_limit: int | None, seed: int = 0,
+) -> dict[str, Any]:
+    """One trial per learning rate, same model and seed: a grid over a learning-rate choice."""
+    objective: dict[str, Any] = {"type": "keras", "dataset": dataset, "model": model, "epochs": int(epochs)}
+    if train_limit:
+        objective["train_limit"] = int(train_limit)
+    return {
+        "name": name,
+        "objective": objective,
+        "space": {
+            "learning_rate": {"type": "choice", "values": [float(lr) for lr in learning_rates]},
+            "optimizer": optimizer,
+            "batch_size": int(batch_size),
+        },
+        "strategy": {"type": "grid", "seed": int(seed)},
+        "budget": {"trials": len(learning_rates)},
+    }

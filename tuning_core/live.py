@@ -1,0 +1,99 @@
+"""What the live view shows, computed from the study's DataFrames: pure and testable."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tuning_core.forms import format_duration
+from tuning_core.storage import StudyRecord, TrialState
+
+FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
+
+
+@dataclass
+class StudyStatus:
+    running: bool
+    done: int
+    budget: int
+    progress: float
+    progress_text: str
+    status_line: str
+    best_text: str
+    best_help: str
+    current_number: int | None
+    current_params: dict[str, Any] | None
+    current_text: str
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyStatus:
+    """Progress, elapsed and remaining time, best so far and the running trial."""
+    spec = study.spec
+    objective = spec["objective"]
+    budget = int(spec["budget"]["trials"])
+    if trials.empty:
+        done, running_rows = 0, trials
+    else:
+        done = int(trials["state"].isin(FINISHED).sum())
+        running_rows = trials[trials["state"] == TrialState.RUNNING.value]
+    running = study.status == "running"
+    durations = trials.loc[trials["state"].isin(FINISHED), "duration_s"].dropna() if not trials.empty else pd.Series(dtype=float)
+    elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
+    remaining = None
+    if running and len(durations):
+        remaining = float(durations.mean()) * max(budget - done, 0)
+        seconds_budget = spec["budget"].get("seconds")
+        if seconds_budget:
+            remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
+    progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
+    if running:
+        progress_text += f" · about {format_duration(remaining)} left" if remaining is not None else " · time left: after the first trial"
+    status_line = f"status: {study.status}" + (f" ({study.message})" if study.message else "")
+    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()] if not trials.empty else trials
+    best_text, best_help = "—", "No complete trial yet."
+    if not complete.empty:
+        index = complete["value"].idxmax() if objective["direction"] == "maximize" else complete["value"].idxmin()
+        best = complete.loc[index]
+        best_text = f"{best['value']:.4f}"
+        best_help = f"Trial {int(best['number'])}: {objective['metric']} ({objective['direction']})"
+    current_number, current_params, current_text = None, None, ""
+    if running and not running_rows.empty:
+        row = running_rows.iloc[-1]
+        current_number = int(row["number"])
+        params = {k: row[k] for k in trials.columns if k not in ("number", "state", "value", "duration_s", "note", "error")}
+        current_params = {k: v for k, v in params.items() if not (isinstance(v, float) and math.isnan(v))}
+        current_text = f"{current_number}: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in current_params.items())
+    return StudyStatus(
+        running, done, budget, min(done / budget, 1.0) if budget else 0.0, progress_text, status_line,
+        best_text, best_help, current_number, current_params, current_text,
+    )
+
+
+def curve_colouring(spec: dict[str, Any]) -> tuple[str | None, bool]:
+    """Colour curves by learning rate (log scale) when it varies, else by trial."""
+    entry = spec.get("space", {}).get("learning_rate")
+    if isinstance(entry, dict):
+        return "learning_rate", bool(entry.get("log", True)) or entry.get("type") == "choice"
+    return None, False
+
+
+def epochs_recorded(curves: pd.DataFrame) -> int:
+    """How many (trial, epoch) points the curves hold."""
+    if curves.empty:
+        return 0
+    return int(curves[["number", "epoch"]].drop_duplicates().shape[0])
+
+
+def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trial table as shown: newest first, error and note merged into one column."""
+    table = trials.copy()
+    table["flag"] = (table["error"].fillna("") + " " + table["note"].fillna("")).str.strip()
+    return table.drop(columns=["error", "note"]).sort_values("number", ascending=False).reset_index(drop=True)
