@@ -69,3 +69,13 @@ def selected_study(label: str = "Study", key: str = "study") -> str | None:
 def open_study_in(page: str, name: str) -> None:
     st.session_state["current_study"] = name
     st.switch_page(page, query_params={"study": name})
+
+
+def load_into_form(values: dict[str, Any]) -> None:
+    """Make ``values`` (widget name -> value) the New-study form's defaults.
+
+    The form's widget keys carry a version; bumping it re-creates every widget with these
+    defaults, which avoids writing widget state through the Session State API.
+    """
+    st.session_state["form_defaults"] = values
+    st.session_state["form_version"] = st.session_state.get("form_version", 0) + 1

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, list_studies, storage_path, study_frames
+from pages.common import REFRESH_SECONDS, list_studies, load_into_form, storage_path, study_frames
 from tuning_core import analysis, charts, forms, hyperparams, playground
 from tuning_core.forms import format_number
 from tuning_core.spec import parse_spec
@@ -110,13 +110,14 @@ with range_tab:
         choice = st.radio("Suggestion", list(suggestions), horizontal=True, key="lr_suggestion")
         if st.button("Tune around it in a new study", key="lr_to_study", help="Opens New study with the learning rate tuned from suggestion/10 to suggestion×10."):
             value = suggestions[choice]
-            st.session_state.update(
+            load_into_form(
                 {
                     "tune_learning_rate": True,
                     "learning_rate_range": (forms.nearest(value / 10, forms.LEARNING_RATES), forms.nearest(value * 10, forms.LEARNING_RATES)),
                     "optimizer": [started["optimizer"]],
                     "dataset": started["dataset"],
                     "model": started["model"],
+                    "name": f"tune-{started['dataset']}-{started['model']}",
                 }
             )
             st.switch_page("pages/new_study.py")

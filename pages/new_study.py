@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import open_study_in, storage_path
+from pages.common import load_into_form, open_study_in, storage_path
 from tuning_core import forms, hyperparams
 from tuning_core.forms import Control, format_number
 from tuning_core.workers import launch_study
@@ -31,16 +31,33 @@ NUMERIC_CONTROLS = {
 }
 
 
-def initial(key: str, **default: object) -> dict:
-    """The widget's default, unless a loaded spec already put a value in session state
-    (passing both makes Streamlit warn)."""
-    return {} if key in st.session_state else default
+def form_key(name: str) -> str:
+    """Widget keys carry the form's version: loading a spec bumps it, so every widget is
+    re-created with the loaded values as its defaults (no Session State writes to widgets)."""
+    version = st.session_state.get("form_version", 0)
+    return name if version == 0 else f"{name}@{version}"
+
+
+def initial(name: str, **default: object) -> dict:
+    """The widget's default: the loaded spec's value when there is one."""
+    loaded = st.session_state.get("form_defaults", {})
+    ((argument, fallback),) = default.items()
+    if name not in loaded:
+        return {argument: fallback, "key": form_key(name)}
+    value = loaded[name]
+    return {argument: tuple(value) if isinstance(value, list) and isinstance(fallback, tuple) else value, "key": form_key(name)}
+
+
+def initial_choice(name: str, options: list, fallback: object) -> dict:
+    """index and key for a selectbox or radio, honouring a loaded spec."""
+    value = st.session_state.get("form_defaults", {}).get(name, fallback)
+    return {"index": options.index(value) if value in options else options.index(fallback), "key": form_key(name)}
 
 
 def apply_loaded_spec(raw: dict) -> None:
     """Put a loaded spec's values into the widgets' state before they are drawn."""
     objective = raw.get("objective", {})
-    state = st.session_state
+    state: dict = {}
     state["name"] = raw.get("name", "")
     dataset = objective.get("dataset", "digits")
     state["dataset"] = dataset if dataset in DATASETS else "folder"
@@ -67,40 +84,41 @@ def apply_loaded_spec(raw: dict) -> None:
     budget = raw.get("budget", {})
     state["trials"] = int(budget.get("trials", 10))
     state["minutes"] = float(budget.get("seconds") or 0) / 60
+    load_into_form(state)
 
 
 def numeric_control(name: str) -> Control:
     ladder, fixed_default, range_default = NUMERIC_CONTROLS[name]
     help_text = hyperparams.HELP.get(name)
     # The learning rate is tuned by default: it is the hyperparameter that matters most.
-    tuned = st.toggle("tune", key=f"tune_{name}", help=f"Search over a range of {name} instead of fixing it.", **initial(f"tune_{name}", value=name == "learning_rate"))
+    tuned = st.toggle("tune", help=f"Search over a range of {name} instead of fixing it.", **initial(f"tune_{name}", value=name == "learning_rate"))
     label = name.replace("_", " ")
     if isinstance(ladder, list):
         if tuned:
-            low, high = st.select_slider(label, ladder, format_func=format_number, key=f"{name}_range", help=help_text, **initial(f"{name}_range", value=range_default))
+            low, high = st.select_slider(label, ladder, format_func=format_number, help=help_text, **initial(f"{name}_range", value=range_default))
             return Control(name, True, low=low, high=high)
-        value = st.select_slider(label, ladder, format_func=format_number, key=name, help=help_text, **initial(name, value=fixed_default))
+        value = st.select_slider(label, ladder, format_func=format_number, help=help_text, **initial(name, value=fixed_default))
         return Control(name, False, value=value)
     low_bound, high_bound, step = ladder
     if tuned:
-        low, high = st.slider(label, low_bound, high_bound, step=step, key=f"{name}_range", help=help_text, **initial(f"{name}_range", value=range_default))
+        low, high = st.slider(label, low_bound, high_bound, step=step, help=help_text, **initial(f"{name}_range", value=range_default))
         return Control(name, True, low=low, high=high)
-    return Control(name, False, value=st.slider(label, low_bound, high_bound, step=step, key=name, help=help_text, **initial(name, value=fixed_default)))
+    return Control(name, False, value=st.slider(label, low_bound, high_bound, step=step, help=help_text, **initial(name, value=fixed_default)))
 
 
 def choice_control(name: str) -> Control:
     options = list(forms.CHOICES[name])
     default = hyperparams.defaults_for("cnn" if name == "pooling" else "mlp")[name]
-    tuned = st.toggle("tune", key=f"tune_{name}", help=f"Try several {name} values instead of one.")
+    tuned = st.toggle("tune", help=f"Try several {name} values instead of one.", **initial(f"tune_{name}", value=False))
     if tuned:
-        values = st.multiselect(name, options, key=f"{name}_set", help=hyperparams.HELP.get(name), **initial(f"{name}_set", default=options[:2]))
+        values = st.multiselect(name, options, help=hyperparams.HELP.get(name), **initial(f"{name}_set", default=options[:2]))
         return Control(name, True, values=values)
-    return Control(name, False, value=st.selectbox(name, options, key=name, help=hyperparams.HELP.get(name), **initial(name, index=options.index(default))))
+    return Control(name, False, value=st.selectbox(name, options, help=hyperparams.HELP.get(name), **initial_choice(name, options, default)))
 
 
 def optimizer_control() -> Control:
     chosen = st.multiselect(
-        "optimizers", list(hyperparams.OPTIMIZERS), key="optimizer", **initial("optimizer", default=["sgd"]),
+        "optimizers", list(hyperparams.OPTIMIZERS), **initial("optimizer", default=["sgd"]),
         help=hyperparams.HELP["optimizer"] + " Pick one to fix it, several to tune over them.",
     )
     if len(chosen) == 1:
@@ -123,32 +141,32 @@ if uploaded is not None and st.session_state.get("loaded_spec") != uploaded.file
 setup, budget_column = st.columns([2, 1])
 with setup:
     st.subheader("Data and model")
-    name = st.text_input("Study name", key="name", **initial("name", value="my-study"), help="Letters, digits, dots, dashes or underscores. Re-using a name resumes that study.")
-    dataset_key = st.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="dataset")
+    name = st.text_input("Study name", **initial("name", value="my-study"), help="Letters, digits, dots, dashes or underscores. Re-using a name resumes that study.")
+    dataset_key = st.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, **initial_choice("dataset", list(DATASETS), "digits"))
     dataset = dataset_key
     if dataset_key == "folder":
         dataset = st.text_input(
-            "Folder with MNIST-format IDX files or an .npz", key="folder", **initial("folder", value=str(SHARED_MNIST)),
+            "Folder with MNIST-format IDX files or an .npz", **initial("folder", value=str(SHARED_MNIST)),
             help="train-images-idx3-ubyte[.gz] and friends, or an .npz with x_train and y_train.",
         )
-    model = st.radio("Model", list(hyperparams.MODELS), horizontal=True, key="model", format_func=lambda m: {"mlp": "MLP (dense layers)", "cnn": "CNN (convolutions)"}[m])
+    model = st.radio("Model", list(hyperparams.MODELS), horizontal=True, **initial_choice("model", list(hyperparams.MODELS), "mlp"), format_func=lambda m: {"mlp": "MLP (dense layers)", "cnn": "CNN (convolutions)"}[m])
     train_limit = st.number_input(
-        "Training examples (0 = all)", min_value=0, step=100, key="train_limit", **initial("train_limit", value=0),
+        "Training examples (0 = all)", min_value=0, step=100, **initial("train_limit", value=0),
         help="Train on a stratified subset for fast demos; the validation set stays whole.",
     )
 
 with budget_column:
     st.subheader("Search")
-    strategy_type = st.radio("Strategy", ["bayesian", "random", "grid"], key="strategy", horizontal=True, help="Grid tries every combination; random samples; Bayesian fits a model of the score and samples where it looks promising.")
-    strategy: dict = {"type": strategy_type, "seed": int(st.number_input("Seed", min_value=0, step=1, key="seed", **initial("seed", value=0), help="The same seed gives the same sequence of trials and the same initial weights."))}
+    strategy_type = st.radio("Strategy", ["bayesian", "random", "grid"], **initial_choice("strategy", ["bayesian", "random", "grid"], "bayesian"), horizontal=True, help="Grid tries every combination; random samples; Bayesian fits a model of the score and samples where it looks promising.")
+    strategy: dict = {"type": strategy_type, "seed": int(st.number_input("Seed", min_value=0, step=1, **initial("seed", value=0), help="The same seed gives the same sequence of trials and the same initial weights."))}
     if strategy_type == "grid":
-        strategy["levels"] = st.slider("Levels per numeric range", 1, 7, key="levels", **initial("levels", value=3), help="Points per tuned number range (log-spaced for log ranges).")
+        strategy["levels"] = st.slider("Levels per numeric range", 1, 7, **initial("levels", value=3), help="Points per tuned number range (log-spaced for log ranges).")
     if strategy_type == "bayesian":
-        strategy["surrogate"] = st.selectbox("Surrogate", ["GP", "RF", "ET", "GBRT"], key="surrogate", help="The model of score against hyperparameters: Gaussian process, random forest, extra trees or gradient-boosted trees.")
-        strategy["acquisition"] = st.selectbox("Acquisition", ["EI", "PI", "LCB", "gp_hedge"], key="acquisition", help="How the next point is chosen: expected improvement, probability of improvement, lower confidence bound, or a mix.")
-        strategy["initial_points"] = int(st.number_input("Initial random points", min_value=1, key="initial_points", **initial("initial_points", value=5), help="Random trials before the surrogate takes over."))
-    trials = st.number_input("Trials", min_value=1, max_value=1000, key="trials", **initial("trials", value=10))
-    minutes = st.number_input("Time limit (minutes, 0 = none)", min_value=0.0, step=1.0, key="minutes", **initial("minutes", value=0.0))
+        strategy["surrogate"] = st.selectbox("Surrogate", ["GP", "RF", "ET", "GBRT"], **initial_choice("surrogate", ["GP", "RF", "ET", "GBRT"], "GP"), help="The model of score against hyperparameters: Gaussian process, random forest, extra trees or gradient-boosted trees.")
+        strategy["acquisition"] = st.selectbox("Acquisition", ["EI", "PI", "LCB", "gp_hedge"], **initial_choice("acquisition", ["EI", "PI", "LCB", "gp_hedge"], "EI"), help="How the next point is chosen: expected improvement, probability of improvement, lower confidence bound, or a mix.")
+        strategy["initial_points"] = int(st.number_input("Initial random points", min_value=1, **initial("initial_points", value=5), help="Random trials before the surrogate takes over."))
+    trials = st.number_input("Trials", min_value=1, max_value=1000, **initial("trials", value=10))
+    minutes = st.number_input("Time limit (minutes, 0 = none)", min_value=0.0, step=1.0, **initial("minutes", value=0.0))
 
 st.subheader("Hyperparameters")
 names = [n for n in hyperparams.names_for(model) if n != "optimizer"]

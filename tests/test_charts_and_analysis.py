@@ -1,0 +1,144 @@
+"""Pure data and chart functions, asserted on DataFrames and chart.to_dict()."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.seeding import seed_store
+from tuning_core import analysis, charts, forms, live
+from tuning_core.spec import parse_spec
+from tuning_core.storage import Store
+
+
+@pytest.fixture
+def seeded(storage: Path):  # noqa: ANN201
+    seed_store(storage)
+    with Store(storage) as store:
+        study = store.get_study("seeded")
+        trials, curves = analysis.load_study_frames(store, study)
+    return study, trials, curves
+
+
+def _layers(chart_dict: dict) -> list[dict]:
+    return chart_dict.get("layer") or [chart_dict]
+
+
+def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:  # noqa: ANN001
+    _, _, curves = seeded
+    spec = charts.curves_chart(curves, "loss", "learning_rate", True, charts.trial_selection()).to_dict()
+    lines, crosses = _layers(spec)
+    assert lines["encoding"]["color"]["field"] == "learning_rate"
+    assert lines["encoding"]["color"]["scale"]["type"] == "log"
+    assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
+    assert crosses["mark"]["shape"] == "cross"
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]] if "data" in spec else next(iter(spec["datasets"].values())))
+    assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
+    assert data.loc[data["diverged"], "number"].unique().tolist() == [9]
+    assert (data[data["number"] == 0]["epoch"].tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_convergence_and_slices(seeded) -> None:  # noqa: ANN001
+    study, trials, _ = seeded
+    convergence = analysis.convergence_frame(trials, "maximize")
+    assert convergence["best_so_far"].is_monotonic_increasing
+    assert convergence["best_so_far"].iloc[-1] == pytest.approx(trials["value"].max())
+    assert 9 not in convergence["number"].tolist()  # the diverged trial has no value
+    slice_spec = charts.slice_chart(trials, "learning_rate", log=True).to_dict()
+    assert slice_spec["encoding"]["x"]["scale"]["type"] == "log"
+    assert charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]["scale"]["type"] == "linear"
+    assert charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]["x"]["type"] == "nominal"
+    assert analysis.log_scaled_dimensions(study.spec) == ["learning_rate", "units"]
+
+
+def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:  # noqa: ANN001
+    _, trials, _ = seeded
+    frame = charts.parallel_frame(trials, ["learning_rate", "units", "optimizer"], ["learning_rate", "units"])
+    assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer", "value"}
+    assert frame["position"].between(0, 1).all()
+    lr = frame[frame["dimension"] == "learning_rate"].sort_values("position")
+    assert lr["position"].iloc[0] == 0 and lr["position"].iloc[-1] == 1
+    # log scale: the geometric middle of 1e-4..1 sits at the middle of the axis
+    middle = lr.iloc[len(lr) // 2]
+    assert float(middle["label"]) == pytest.approx(0.01) and middle["position"] == pytest.approx(0.5)
+    linked = charts.linked_parallel_and_curves(frame, ["learning_rate", "units", "optimizer", "value"], seeded[2], "loss").to_dict()
+    top, bottom = linked["vconcat"]
+    params = linked.get("params", []) + top.get("params", [])  # Altair hoists concat params to the top
+    assert [p["name"] for p in params] == ["trials"]
+    assert top["encoding"]["opacity"]["condition"]["param"] == "trials"
+    assert bottom["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
+
+
+def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"number": range(40), "state": "complete", "x": rng.uniform(0, 1, 40), "noise": rng.uniform(0, 1, 40), "kind": rng.choice(["a", "b"], 40)}
+    )
+    frame["value"] = 3 * frame["x"] + 0.05 * rng.normal(size=40)
+    importance = analysis.importance(frame, ["x", "noise", "kind"])
+    assert importance["hyperparameter"].iloc[0] == "x"
+    assert importance["importance"].sum() == pytest.approx(1.0)
+    assert importance.set_index("hyperparameter").loc["x", "importance"] > 0.7
+    spec = charts.importance_chart(importance).to_dict()
+    assert spec["encoding"]["y"]["sort"] == "-x"
+
+
+def test_partial_dependence_follows_the_score(seeded) -> None:  # noqa: ANN001
+    study, trials, _ = seeded
+    frame = analysis.partial_dependence_frame(study.spec, trials, points=9, samples=50)
+    assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer"}
+    lr = frame[frame["dimension"] == "learning_rate"].reset_index(drop=True)
+    best_x = lr.loc[lr["score"].idxmax(), "x"]
+    assert 1e-3 <= best_x <= 1e-1  # the seeded score peaks at lr 0.01
+    chart = charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
+    assert chart["hconcat"][0]["encoding"]["x"]["scale"]["type"] == "log"
+
+
+def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:  # noqa: ANN001
+    _, trials, curves = seeded
+    finals = analysis.final_metrics(curves, trials)
+    assert 10 not in finals["number"].tolist()  # still running
+    assert finals.set_index("number").loc[9, "val_accuracy"] == 0.0
+    assert finals.set_index("number").loc[4, "val_accuracy"] == pytest.approx(trials.set_index("number").loc[4, "value"])
+    bars = charts.final_accuracy_bars(finals).to_dict()
+    assert bars["encoding"]["x"]["scale"]["type"] == "log"
+
+
+def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:  # noqa: ANN001
+    study, trials, curves = seeded
+    status = live.study_status(study, trials, 0.0)
+    assert (status.done, status.budget, status.running) == (10, 12, True)
+    assert status.progress == pytest.approx(10 / 12)
+    assert status.current_number == 10 and status.current_params["learning_rate"] == 0.02
+    assert status.best_text == f"{trials['value'].max():.4f}"
+    assert live.epochs_recorded(curves) == 9 * 5 + 1 + 1
+    assert live.curve_colouring(study.spec) == ("learning_rate", True)
+    table = live.trial_table(trials)
+    assert table["number"].iloc[0] == 10 and "exploded" in table.set_index("number").loc[9, "flag"]
+
+
+def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
+    controls = [
+        forms.Control("learning_rate", True, low=0.0001, high=1.0),
+        forms.Control("optimizer", True, values=["sgd", "adam"]),
+        forms.Control("batch_size", False, value=32),
+        forms.Control("epochs", True, low=2, high=6),
+    ]
+    raw = forms.build_spec("form-test", "digits", "mlp", controls, {"type": "grid", "levels": 3}, 20, 5.0)
+    spec = parse_spec(raw)
+    assert spec.space.dimension("learning_rate").log and spec.space.fixed["batch_size"] == 32
+    assert spec.objective["epochs"] == 6 and spec.budget["seconds"] == 300
+    assert forms.space_size(raw).startswith("18 grid points")
+    assert forms.form_problems(raw, controls, str(storage)) == []
+    single = [forms.Control("learning_rate", True, low=0.01, high=0.01)]
+    problems = forms.form_problems(forms.build_spec("x", "digits", "mlp", single, {"type": "random"}, 5, None), single)
+    assert any("learning_rate: the range is a single value" in p for p in problems)
+    bad_name = forms.form_problems(forms.build_spec("bad name!", "digits", "mlp", controls, {"type": "random"}, 5, None), controls)
+    assert bad_name and bad_name[0].startswith("name must be")
+    short, long = (forms.estimate_seconds({**raw, "budget": {"trials": t}}) for t in (2, 20))
+    assert 0 < short < long
+    assert forms.format_number(1e-5) == "0.00001" and forms.format_number(0.0005) == "0.0005" and forms.format_number(1.0) == "1"
+    assert forms.log_spaced(1e-4, 1.0, 5) == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert forms.count_training_examples(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")) == 8000

@@ -1,0 +1,205 @@
+"""AppTest drives every page through app.py against a real store (and, for Start, a real worker)."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, cli_env
+from tests.seeding import seed_store
+from tuning_core.spec import parse_spec
+from tuning_core.storage import Store
+
+APP = str(ROOT / "app.py")
+PAGES = ["pages/new_study.py", "pages/live.py", "pages/compare.py", "pages/lr_lab.py", "pages/studies.py"]
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts_on(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """Each Altair chart on the page: its Vega-Lite spec and its first dataset."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        frames = [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_pandas() for d in element.proto.datasets]
+        found.append((spec, frames[0] if frames else pd.DataFrame()))
+    return found
+
+
+def find_encoding(spec: dict, channel: str) -> list[dict]:
+    layers = spec.get("layer") or spec.get("vconcat") or spec.get("hconcat") or [spec]
+    out = []
+    for layer in layers:
+        out += find_encoding(layer, channel) if ("layer" in layer or "vconcat" in layer) else [layer.get("encoding", {}).get(channel, {})]
+    return out
+
+
+def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
+    at = open_page("pages/new_study.py")
+    at.text_input(key="name").set_value("apptest-study")
+    at.radio(key="strategy").set_value("random")
+    at.number_input(key="trials").set_value(2)
+    at.number_input(key="train_limit").set_value(200)
+    at.slider(key="epochs").set_value(1)
+    at.select_slider(key="learning_rate_range").set_range(0.001, 0.5)
+    at.multiselect(key="optimizer").set_value(["sgd", "adam"])
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    assert "2 will run" not in at.metric[0].value and at.metric[0].value.startswith("continuous")
+    start = at.button(key="start")
+    assert not start.disabled
+    start.click().run()
+    spec_file = Path(f"{storage}.specs") / "apptest-study.json"
+    written = json.loads(spec_file.read_text())
+    assert written["space"]["learning_rate"] == {"type": "float", "low": 0.001, "high": 0.5, "log": True}
+    assert written["space"]["optimizer"] == {"type": "choice", "values": ["sgd", "adam"]}
+    assert written["objective"] == {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 1, "train_limit": 200}
+    assert written["strategy"]["type"] == "random" and written["budget"]["trials"] == 2
+    parse_spec(written)
+    deadline = time.time() + 120  # the worker really runs: wait for both trials
+    while time.time() < deadline:
+        time.sleep(0.5)
+        with Store(storage) as store:
+            study = store.get_study("apptest-study")
+            if study and study.status == "finished":
+                assert len(store.trials(study.id)) == 2
+                break
+    else:
+        pytest.fail("the worker started from the page did not finish its 2 trials")
+
+
+def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> None:
+    at = open_page("pages/new_study.py")
+    at.text_input(key="name").set_value("bad name!").run()
+    assert any("name must be" in e.value for e in at.error)
+    assert at.button(key="start").disabled
+    at.text_input(key="name").set_value("fine-name")
+    at.select_slider(key="learning_rate_range").set_range(0.01, 0.01).run()
+    assert any("learning_rate: the range is a single value" in e.value for e in at.error)
+    assert at.button(key="start").disabled
+    at.select_slider(key="learning_rate_range").set_range(0.001, 0.1)
+    at.radio(key="strategy").set_value("bayesian")
+    at.number_input(key="initial_points").set_value(50).run()
+    assert any("initial points (50) exceed the trial budget" in e.value for e in at.error)
+    at.number_input(key="initial_points").set_value(3)
+    at.selectbox(key="dataset").set_value("folder")
+    at.run()
+    at.text_input(key="folder").set_value("/no/such/folder").run()
+    assert any("does not exist" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_live_page_charts_the_seeded_study(storage: Path) -> None:
+    seed_store(storage)
+    at = open_page("pages/live.py", study="seeded")
+    assert "10 of 12 trials" in at.get("progress")[0].proto.text
+    assert at.metric[0].value.startswith("0.95")
+    found = charts_on(at)
+    loss_spec, loss_data = next((s, d) for s, d in found if s.get("title") == "training loss" or s["layer"][0].get("title") == "training loss")
+    color = find_encoding(loss_spec, "color")[0]
+    assert color["field"] == "learning_rate" and color["scale"]["type"] == "log"
+    assert set(loss_data["number"]) == set(range(11))
+    assert loss_data.loc[loss_data["diverged"], "number"].unique().tolist() == [9]
+    table = at.dataframe[0].value
+    assert table["number"].iloc[0] == 10 and set(table["state"]) == {"complete", "diverged", "running"}
+    assert any("epochs recorded across 11 trials" in c.value for c in at.caption)
+    # The worker adds an epoch; the fragment's next run shows it.
+    with Store(storage) as store:
+        study = store.get_study("seeded")
+        running = store.trials(study.id)[-1]
+        store.add_epoch_metrics(running.id, 1, {"loss": 0.8, "accuracy": 0.75, "val_loss": 0.9, "val_accuracy": 0.74})
+    at.run()
+    assert any("epochs recorded across 11 trials" in c.value and c.value.startswith("48") for c in at.caption)
+
+
+def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: Path) -> None:
+    seed_store(storage, running=False)
+    at = open_page("pages/compare.py", study="seeded")
+    specs = [s for s, _ in charts_on(at)]
+    x_scales = {enc.get("field"): enc.get("scale", {}).get("type") for s in specs for enc in find_encoding(s, "x")}
+    assert x_scales["learning_rate"] == "log"
+    assert any(s.get("title") == "hyperparameter importance" for s in specs)
+    assert any("hconcat" in s for s in specs)  # partial dependence, one panel per dimension
+    assert not any("importance needs at least" in w.value for w in at.warning)  # 9 complete trials are enough
+    assert any("correlation ratio" in c.value for c in at.caption)
+
+
+def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
+    seed_store(storage, running=False)
+    at = open_page("pages/studies.py")
+    assert at.dataframe[0].value["name"].tolist() == ["seeded"]
+    assert at.button(key="delete").disabled
+    at.checkbox(key="confirm_delete_seeded").check().run()
+    at.button(key="delete").click().run()
+    with Store(storage) as store:
+        assert store.get_study("seeded") is None
+
+
+def test_lr_lab_playground_presets(storage: Path) -> None:
+    at = open_page("pages/lr_lab.py")
+    assert any("theta_{t+1}" in latex.value for latex in at.latex)
+    at.radio(key="pg_preset").set_value("diverging").run()
+    assert any(e.value.startswith("Diverging") for e in at.error)
+    at.radio(key="pg_preset").set_value("just right").run()
+    assert any(s.value == "Converged to the minimum." for s in at.success)
+    at.selectbox(key="pg_function").set_value("bowl").run()
+    assert not at.exception
+
+
+def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
+    at = open_page("pages/lr_lab.py")
+    at.number_input(key="lr_train_limit").set_value(200)
+    at.slider(key="lr_epochs").set_value(2)
+    at.select_slider(key="lr_range").set_range(0.001, 10.0)
+    at.slider(key="lr_count").set_value(3).run()
+    at.button(key="lr_start").click().run()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        with Store(storage) as store:
+            study = store.get_study("lr-digits-mlp-sgd")
+            if study and study.status == "finished":
+                break
+    at.run()
+    specs = [s for s, _ in charts_on(at)]
+    bars = next(s for s in specs if s.get("title") == "final validation accuracy by learning rate")
+    assert bars["encoding"]["x"]["scale"]["type"] == "log"
+    with Store(storage) as store:
+        trials = store.trials(store.get_study("lr-digits-mlp-sgd").id)
+    assert sorted(t.params["learning_rate"] for t in trials) == [0.001, 0.1, 10.0]
+    assert next(t for t in trials if t.params["learning_rate"] == 10.0).state.value == "diverged"
+
+
+def test_no_tensorflow_in_the_ui_process(storage: Path) -> None:
+    """Run every page in a fresh interpreter (this one may have imported Keras for other tests)."""
+    seed_store(storage)
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=60)
+at.query_params["study"] = "seeded"
+at.run()
+for page in {PAGES!r}:
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+print("HEAVY:" + ",".join(heavy))
+"""
+    result = subprocess.run([sys.executable, "-c", script], env=cli_env(storage), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "HEAVY:\n" in result.stdout or result.stdout.strip().endswith("HEAVY:"), result.stdout
