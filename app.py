@@ -1,15 +1,15 @@
 """Tuning Lab: `streamlit run app.py`. Pages are listed here; each lives in pages/."""
 import streamlit as st
 
-st.set_page_config(page_title="Tuning Lab", page_icon="🎛️", layout="wide")
+st.set_page_config(page_title="Tuning Lab", page_icon=":material/tune:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/new_study.py", title="New study", icon="➕", default=True),
-        st.Page("pages/live.py", title="Live study", icon="📈"),
-        st.Page("pages/compare.py", title="Compare trials", icon="🔍"),
-        st.Page("pages/lr_lab.py", title="Learning-rate lab", icon="🎚️"),
-        st.Page("pages/studies.py", title="Studies", icon="🗂️"),
+        st.Page("pages/new_study.py", title="New study", icon=":material/add_circle:", default=True),
+        st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
+        st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
+        st.Page("pages/lr_lab.py", title="Learning-rate lab", icon=":material/tune:"),
+        st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
     ]
 )
 navigation.run()

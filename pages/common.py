@@ -14,6 +14,7 @@ import streamlit as st
 
 from tuning_core import analysis
 from tuning_core.storage import Store, StudyRecord, default_storage_path
+from tuning_core.workers import worker_log_tail
 
 REFRESH_SECONDS = 1.0
 
@@ -55,15 +56,29 @@ def study_frames(name: str) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFr
 def selected_study(label: str = "Study", key: str = "study") -> str | None:
     """A study picker that remembers its choice in the URL (?study=...), so a refresh keeps it."""
     names = [row["name"] for row in list_studies()]
+    wanted = st.query_params.get("study") or st.session_state.get("current_study")
+    if wanted and wanted not in names and st.session_state.get("launched") == wanted:
+        _wait_for_worker(wanted)
+        return None
     if not names:
         st.info("No studies yet: create one on the New study page, or run `python -m tuning_core run SPEC.json`.")
         return None
-    wanted = st.query_params.get("study") or st.session_state.get("current_study")
     index = names.index(wanted) if wanted in names else len(names) - 1
     name = st.selectbox(label, names, index=index, key=key)
     st.query_params["study"] = name
     st.session_state["current_study"] = name
     return name
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _wait_for_worker(name: str) -> None:
+    """Until a just-launched worker has created its study (it imports TensorFlow first)."""
+    if name in [row["name"] for row in list_studies()]:
+        st.rerun()
+    st.info(f"Starting the worker for {name!r}…")
+    log = worker_log_tail(storage_path(), name)
+    if "error" in log:
+        st.error(log)
 
 
 def open_study_in(page: str, name: str) -> None:

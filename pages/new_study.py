@@ -193,5 +193,5 @@ with download_column:
 with start_column:
     if st.button("Start", type="primary", disabled=bool(problems), key="start"):
         launch_study(storage_path(), raw_spec)
-        st.session_state["last_started"] = raw_spec
+        st.session_state["launched"] = raw_spec["name"]
         open_study_in("pages/live.py", raw_spec["name"])

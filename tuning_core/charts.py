@@ -76,7 +76,7 @@ def curves_chart(
 
 def convergence_chart(convergence: pd.DataFrame, direction: str) -> alt.Chart:
     """Every complete trial as a dot and the best value so far as a step line."""
-    base = alt.Chart(convergence).encode(x=alt.X("number:Q", title="trial"))
+    base = alt.Chart(convergence).encode(x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d")))
     dots = base.mark_circle(size=45, opacity=0.6).encode(
         y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
         tooltip=["number:Q", alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("best_so_far:Q", format=".4f")],
@@ -91,7 +91,7 @@ def studies_convergence_chart(convergence: pd.DataFrame) -> alt.Chart:
         alt.Chart(convergence, title="best so far, by study")
         .mark_line(interpolate="step-after", point=True)
         .encode(
-            x=alt.X("number:Q", title="trial"),
+            x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("best_so_far:Q", title="best value so far", scale=alt.Scale(zero=False)),
             color=alt.Color("study:N"),
             tooltip=["study:N", "number:Q", alt.Tooltip("best_so_far:Q", format=".4f")],
@@ -115,7 +115,7 @@ def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
         .encode(
             x=x,
             y=alt.Y("value:Q", scale=alt.Scale(zero=False)),
-            color=alt.Color("number:Q", title="trial", scale=alt.Scale(scheme="blues")),
+            color=alt.Color("number:Q", title="trial", scale=alt.Scale(scheme="viridis")),
             tooltip=["number:Q", alt.Tooltip("value:Q", format=".4f"), f"{parameter}:{'Q' if numeric else 'N'}"],
         )
         .properties(height=220, width=260)
