@@ -51,10 +51,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--strategies", default="bayesian,random")
+    parser.add_argument(
+        "--split", default="stratified", choices=["stratified", "ordered"],
+        help="validation split: stratified (the default) or ordered, the last 2,000 images as Keras' validation_split takes them",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mnist-search-"))
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", KERAS_HOME=str(work / "keras"))
-    objective = {"type": "keras", "dataset": str(MNIST), "model": "mlp", "epochs": args.epochs}
+    objective = {"type": "keras", "dataset": str(MNIST), "model": "mlp", "epochs": args.epochs, "split": args.split}
+    print(f"split: {args.split}")
     for label, space in (("seed config (SGD 0.01)", {"learning_rate": 0.01}), ("Adam 1e-3", {"learning_rate": 0.001, "optimizer": "adam"})):
         name = "baseline-" + label.split()[0].lower()
         best, seconds, _ = run({"name": name, "objective": objective, "space": space, "strategy": {"type": "grid"}, "budget": {"trials": 1}}, work, env)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from tuning_core import analysis
+from tuning_core import analysis, charts
 from tuning_core.storage import Store, StudyRecord, default_storage_path
 from tuning_core.workers import worker_log_tail
 
@@ -36,10 +36,23 @@ def list_studies() -> list[dict[str, Any]]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+def _finished_curves(path: str, study_id: int, finished_count: int, trials: pd.DataFrame) -> pd.DataFrame:
+    """Curves of finished trials: they never change, so one read per newly finished trial."""
+    with Store(path) as store:
+        return analysis.curves_frame(store.epoch_metrics(study_id, finished=True), trials)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def _frames(path: str, name: str, fingerprint: tuple[Any, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(path) as store:
         study = store.get_study(name)
-        return analysis.load_study_frames(store, study)
+        trials = analysis.trials_frame(store.trials(study.id), study.spec)
+        live_rows = store.epoch_metrics(study.id, finished=False)
+    finished = trials[~trials["state"].isin(["queued", "running"])] if not trials.empty else trials
+    done = _finished_curves(path, study.id, len(finished), finished)
+    running = analysis.curves_frame(live_rows, trials)
+    curves = pd.concat([done, running], ignore_index=True) if len(running) else done
+    return trials, curves
 
 
 def study_frames(name: str) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFrame, tuple[Any, ...]]:
@@ -94,3 +107,17 @@ def load_into_form(values: dict[str, Any]) -> None:
     """
     st.session_state["form_defaults"] = values
     st.session_state["form_version"] = st.session_state.get("form_version", 0) + 1
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _curves_template(metric: str, color_field: str | None, color_log: bool, title: str, selectable: bool, columns: tuple[str, ...]) -> dict:
+    empty = pd.DataFrame({column: pd.Series(dtype="float64" if column not in ("metric", "state") else "object") for column in columns})
+    selection = charts.trial_selection() if selectable else None
+    return charts.spec_without_data(charts.curves_chart(empty, metric, color_field, color_log, selection, title=title))
+
+
+def curves_view(curves: pd.DataFrame, metric: str, color_field: str | None, color_log: bool, title: str, selectable: bool = False) -> None:
+    """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows."""
+    columns = tuple(c for c in ("number", "epoch", "metric", "value", "state", color_field) if c)
+    spec = _curves_template(metric, color_field, color_log, title, selectable, columns)
+    st.vega_lite_chart(charts.curves_data(curves, metric, color_field), spec, width="stretch")

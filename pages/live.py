@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, selected_study, storage_path, study_frames
+from pages.common import REFRESH_SECONDS, curves_view, selected_study, storage_path, study_frames
 from tuning_core import analysis, charts, live
 from tuning_core.workers import request_stop, worker_log_tail
 
@@ -39,10 +39,11 @@ def live_view(study_name: str) -> None:
     metric_names = set(curves["metric"]) if not curves.empty else set()
     color_field, color_log = live.curve_colouring(study.spec)
     if {"loss", "val_accuracy"} <= metric_names:
-        selection = charts.trial_selection()
         left, right = st.columns(2)
-        left.altair_chart(charts.curves_chart(curves, "loss", color_field, color_log, selection, title="training loss"), width="stretch")
-        right.altair_chart(charts.curves_chart(curves, "val_accuracy", color_field, color_log, title="validation accuracy"), width="stretch")
+        with left:
+            curves_view(curves, "loss", color_field, color_log, "training loss", selectable=True)
+        with right:
+            curves_view(curves, "val_accuracy", color_field, color_log, "validation accuracy")
         st.caption(
             f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} trials. "
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. Click a loss curve to pick it out."
@@ -50,7 +51,7 @@ def live_view(study_name: str) -> None:
         if status.current_number is not None:
             current_curves = curves[curves["number"] == status.current_number]
             if not current_curves.empty:
-                st.altair_chart(charts.curves_chart(current_curves, "val_accuracy", None, False, title=f"trial {status.current_number}: validation accuracy"), width="stretch")
+                curves_view(current_curves, "val_accuracy", None, False, f"current trial {status.current_number}: validation accuracy")
     elif not trials.empty:
         convergence = analysis.convergence_frame(trials, study.spec["objective"]["direction"])
         st.altair_chart(charts.convergence_chart(convergence, study.spec["objective"]["direction"]), width="stretch")

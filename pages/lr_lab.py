@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, list_studies, load_into_form, storage_path, study_frames
+from pages.common import REFRESH_SECONDS, curves_view, list_studies, load_into_form, storage_path, study_frames
 from tuning_core import analysis, charts, forms, hyperparams, playground
 from tuning_core.forms import format_number
 from tuning_core.spec import parse_spec
@@ -69,7 +69,8 @@ with compare_tab:
             st.caption(f"status: {study.status} · {int(trials['state'].isin(['complete', 'diverged', 'failed']).sum())} of {len(study.spec['space']['learning_rate'].get('values', [])) or '?'} runs done")
             grid = st.columns(2)
             for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
-                grid[index % 2].altair_chart(charts.curves_chart(curves, metric, "learning_rate", True, title=metric), width="stretch")
+                with grid[index % 2]:
+                    curves_view(curves, metric, "learning_rate", True, metric)
             st.caption("One colour per learning rate (log scale). Small rates fall slowly; large ones jump around or diverge (dashed, ×).")
             finals = analysis.final_metrics(curves, trials)
             if not finals.empty:

@@ -33,6 +33,8 @@ def test_real_mnist_idx_folder_gives_the_8k_2k_split() -> None:
     assert data.x_train.max() == pytest.approx(1.0) and data.x_train.min() == 0.0
     labels = read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    ordered = load_dataset(str(MNIST_DIR), validation_split=0.2, split="ordered")
+    assert np.array_equal(ordered.y_val, labels[8000:])  # Keras' own validation_split: the last 20%
     limited = load_dataset(str(MNIST_DIR), train_limit=500, seed=0)
     assert len(limited.x_train) == 500 and len(limited.x_val) == 2000
 

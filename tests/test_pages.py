@@ -36,7 +36,8 @@ def charts_on(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
     found = []
     for element in at.get("vega_lite_chart"):
         spec = json.loads(element.proto.spec)
-        frames = [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_pandas() for d in element.proto.datasets]
+        blobs = ([element.proto.data.data] if element.proto.HasField("data") else []) + [d.data.data for d in element.proto.datasets]
+        frames = [pa.ipc.open_stream(io.BytesIO(blob)).read_pandas() for blob in blobs if blob]
         found.append((spec, frames[0] if frames else pd.DataFrame()))
     return found
 

@@ -10,6 +10,10 @@ import pandas as pd
 
 from tuning_core.storage import TrialState
 
+# A study of 200 trials x 30 epochs has 6,000 points per curve chart; the data goes to the
+# browser as Arrow through Streamlit, so Altair's 5,000-row guard for inline JSON does not apply.
+alt.data_transformers.disable_max_rows()
+
 CURVE_HEIGHT = 260
 DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
@@ -26,6 +30,26 @@ def trial_selection() -> alt.Parameter:
     return alt.selection_point(fields=["number"], name="trials", on="click", clear="dblclick")
 
 
+def curves_data(curves: pd.DataFrame, metric: str, color_field: str | None) -> pd.DataFrame:
+    """The rows :func:`curves_chart` draws: one metric, the columns it encodes, a diverged flag."""
+    data = curves[curves["metric"] == metric]
+    keep = ["number", "epoch", "value", "state"] + ([color_field] if color_field and color_field in data else [])
+    data = data[keep].assign(diverged=data["state"] == TrialState.DIVERGED.value)
+    return data
+
+
+def spec_without_data(chart: alt.TopLevelMixin) -> dict:
+    """A chart's Vega-Lite spec with its data removed, to be reused with fresh data.
+
+    Building and validating an Altair chart costs ~100 ms; a live page that redraws every
+    second builds the spec once and only swaps the rows (st.vega_lite_chart(data, spec)).
+    """
+    spec = chart.to_dict()
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    return spec
+
+
 def curves_chart(
     curves: pd.DataFrame,
     metric: str,
@@ -40,10 +64,7 @@ def curves_chart(
     ``curves`` is the long form from :func:`analysis.curves_frame` (number, epoch, metric, value,
     state and param columns). Lines take their colour from ``color_field`` (log scale if asked).
     """
-    data = curves[curves["metric"] == metric].copy()
-    keep = ["number", "epoch", "value", "state"] + ([color_field] if color_field and color_field in data else [])
-    data = data[keep]
-    data["diverged"] = data["state"] == TrialState.DIVERGED.value
+    data = curves_data(curves, metric, color_field)
     tooltip = [alt.Tooltip("number:Q", title="trial"), alt.Tooltip("epoch:Q"), alt.Tooltip("value:Q", title=metric, format=".4f")]
     if color_field and color_field in data:
         color = _color(color_field, color_log, LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field)

@@ -174,10 +174,20 @@ def stratified_split(
     return x_train, y_train, x_val, y_val
 
 
+def ordered_split(x: np.ndarray, y: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The last fraction as validation, unshuffled: what Keras' ``fit(validation_split=...)`` does."""
+    cut = int(round(len(x) * (1 - validation_split)))
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
 def load_dataset(
-    name: str, validation_split: float = 0.2, train_limit: int | None = None, seed: int = 0
+    name: str, validation_split: float = 0.2, train_limit: int | None = None, seed: int = 0, split: str = "stratified"
 ) -> Dataset:
-    """Load, scale and split a dataset by name or path (see module docstring)."""
+    """Load, scale and split a dataset by name or path (see module docstring).
+
+    ``split`` is ``stratified`` (shuffled, class-balanced, seeded) or ``ordered`` (the last
+    fraction, as Keras' own validation_split takes it).
+    """
     if name == "digits":
         arrays = load_digits_arrays()
     elif name in KERAS_DATASETS:
@@ -191,11 +201,21 @@ def load_dataset(
     x, y = _as_images(x), np.asarray(y).astype(np.int64).reshape(-1)
     if len(x) != len(y):
         raise DatasetError(f"objective.dataset: {len(x)} images but {len(y)} labels.")
-    x_train, y_train, x_val, y_val = stratified_split(x, y, validation_split, seed)
+    if split == "ordered":
+        x_train, y_train, x_val, y_val = ordered_split(x, y, validation_split)
+    else:
+        x_train, y_train, x_val, y_val = stratified_split(x, y, validation_split, seed)
     if train_limit is not None and train_limit < len(x_train):
         # Keep the validation set whole, so a fast demo is still judged on the same data.
         x_train, _, y_train, _ = stratified_subset(x_train, y_train, train_limit, seed)
     return Dataset(x_train, y_train, x_val, y_val, name)
+
+
+def dataset_for(objective: dict, seed: int) -> Dataset:
+    """The dataset a validated Keras objective describes."""
+    return load_dataset(
+        objective["dataset"], objective["validation_split"], objective.get("train_limit"), seed, objective.get("split", "stratified")
+    )
 
 
 def stratified_subset(x: np.ndarray, y: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, None, np.ndarray, None]:

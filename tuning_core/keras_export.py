@@ -76,6 +76,7 @@ from sklearn.model_selection import train_test_split
 
 DATASET = {dataset!r}
 VALIDATION_SPLIT = {validation_split!r}
+SPLIT = {split!r}  # "stratified" (shuffled, class-balanced) or "ordered" (the last fraction)
 TRAIN_LIMIT = {train_limit!r}
 SEED = {seed!r}
 EPOCHS = {epochs!r}
@@ -107,9 +108,13 @@ def main():
     keras.utils.set_random_seed(SEED)
     x, y = load_images()
     x = x.astype("float32")
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=VALIDATION_SPLIT, stratify=y, random_state=SEED
-    )
+    if SPLIT == "ordered":
+        cut = int(round(len(x) * (1 - VALIDATION_SPLIT)))
+        x_train, x_val, y_train, y_val = x[:cut], x[cut:], y[:cut], y[cut:]
+    else:
+        x_train, x_val, y_train, y_val = train_test_split(
+            x, y, test_size=VALIDATION_SPLIT, stratify=y, random_state=SEED
+        )
     if args.train_limit and args.train_limit < len(x_train):
         x_train, _, y_train, _ = train_test_split(
             x_train, y_train, train_size=args.train_limit, stratify=y_train, random_state=SEED
@@ -200,6 +205,7 @@ def keras_script(store: Store, study: StudyRecord) -> str:
         filename=f"{study.name}_best.py",
         dataset=dataset,
         validation_split=objective["validation_split"],
+        split=objective.get("split", "stratified"),
         train_limit=objective.get("train_limit"),
         seed=study.spec["strategy"]["seed"],
         epochs=int(hp["epochs"]),

@@ -142,14 +142,14 @@ def lr_range_test(
 
 def lr_range_test_for_spec(spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
-    from tuning_core.datasets import load_dataset
+    from tuning_core.datasets import dataset_for
     from tuning_core.errors import SpecError
     from tuning_core.training import trial_hyperparams
 
     objective = spec.objective
     if objective["type"] != "keras":
         raise SpecError("objective.type must be keras for an LR range test.")
-    dataset = load_dataset(objective["dataset"], objective["validation_split"], objective.get("train_limit"), spec.seed)
+    dataset = dataset_for(objective, spec.seed)
     params = dict(spec.space.fixed)
     for dimension in spec.space.dimensions:
         if dimension.name != "learning_rate":

@@ -117,7 +117,7 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
 
 
 def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
-    known = {"type", "dataset", "model", "epochs", "metric", "direction", "validation_split", "train_limit"}
+    known = {"type", "dataset", "model", "epochs", "metric", "direction", "validation_split", "split", "train_limit"}
     unknown = sorted(set(raw) - known)
     _expect(not unknown, f"objective.{unknown[0] if unknown else ''} is not a known key; use {', '.join(sorted(known))}.")
     dataset = raw.get("dataset", "digits")
@@ -138,6 +138,8 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and 0 < validation_split < 1,
         f"objective.validation_split must be a number between 0 and 1, not {validation_split!r}.",
     )
+    split = raw.get("split", "stratified")
+    _expect(split in ("stratified", "ordered"), f"objective.split must be stratified or ordered, not {split!r}.")
     train_limit = _int_field(raw, "train_limit", "objective", None, 10)
     allowed = hyperparams.names_for(model)
     for name in space.all_names():
@@ -154,6 +156,7 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         "metric": metric,
         "direction": direction,
         "validation_split": float(validation_split),
+        "split": split,
         "train_limit": train_limit,
     }
 

@@ -295,15 +295,20 @@ class Store:
             (trial_id, progress, _finite_or_none(loss)),
         )
 
-    def epoch_metrics(self, study_id: int, after_trial_number: int = -1) -> list[tuple[int, int, str, float | None]]:
-        """(trial number, epoch, metric name, value) rows, ordered, for trials after a number."""
+    def epoch_metrics(self, study_id: int, finished: bool | None = None) -> list[tuple[int, int, str, float | None]]:
+        """(trial number, epoch, metric name, value) rows, ordered by trial and epoch.
+
+        ``finished=True`` reads only finished trials (whose rows never change, so readers can
+        cache them), ``False`` only queued and running ones, ``None`` all.
+        """
+        states = {True: "AND t.state NOT IN ('queued', 'running')", False: "AND t.state IN ('queued', 'running')", None: ""}
         return [
             tuple(row)
             for row in self.connection.execute(
-                """SELECT t.number, m.epoch, m.name, m.value FROM epoch_metrics m
+                f"""SELECT t.number, m.epoch, m.name, m.value FROM epoch_metrics m
                    JOIN trials t ON t.id = m.trial_id
-                   WHERE t.study_id = ? AND t.number > ? ORDER BY t.number, m.epoch, m.name""",
-                (study_id, after_trial_number),
+                   WHERE t.study_id = ? {states[finished]} ORDER BY t.number, m.epoch""",
+                (study_id,),
             )
         ]
 

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from tuning_core import hyperparams
-from tuning_core.datasets import Dataset, load_dataset
+from tuning_core.datasets import Dataset, dataset_for
 from tuning_core.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
 
 DIVERGENCE_FACTOR = 20.0
@@ -162,12 +162,7 @@ class KerasObjective:
     @property
     def dataset(self) -> Dataset:
         if self._dataset is None:
-            self._dataset = load_dataset(
-                self.objective["dataset"],
-                validation_split=self.objective["validation_split"],
-                train_limit=self.objective.get("train_limit"),
-                seed=self.spec.seed,
-            )
+            self._dataset = dataset_for(self.objective, self.spec.seed)
         return self._dataset
 
     def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:

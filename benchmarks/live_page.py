@@ -1,0 +1,91 @@
+"""Server-side time of a Live-study rerun with 200 trials x 30 epochs in the store.
+
+Seeds a real store, then times AppTest reruns of the live page (the script run, the store
+reads, the DataFrames and the chart specs, as the server does them) in three cases: the
+first render, a rerun with nothing new (cached on the store's fingerprint) and a rerun after
+the worker adds an epoch (cache miss). Target: <= 250 ms.
+Usage: python benchmarks/live_page.py [--trials 200] [--epochs 30] [--repeats 7]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def seed(path: Path, trials: int, epochs: int) -> int:
+    from tuning_core.spec import parse_spec
+    from tuning_core.storage import Store, StudyStatus, TrialState
+
+    spec = parse_spec(
+        {
+            "name": "big",
+            "objective": {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": epochs},
+            "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True}, "units": {"type": "int", "low": 32, "high": 512}},
+            "strategy": {"type": "random"},
+            "budget": {"trials": trials + 10},
+        }
+    )
+    with Store(path) as store:
+        study_id = store.create_study("big", spec.to_json())
+        store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
+        for number in range(trials):
+            learning_rate = 10 ** (-4 + 4 * number / trials)
+            trial_id = store.start_trial(study_id, number, {"learning_rate": learning_rate, "units": 32 + number})
+            for epoch in range(epochs):
+                fraction = (epoch + 1) / epochs
+                store.add_epoch_metrics(trial_id, epoch, {"loss": 2.3 * math.exp(-fraction), "accuracy": fraction * 0.9, "val_loss": 2.4 * math.exp(-fraction), "val_accuracy": fraction * 0.88})
+            if number < trials - 1:
+                store.finish_trial(trial_id, TrialState.COMPLETE, 0.88)
+        return trial_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="live-page-"))
+    storage = work / "store.db"
+    os.environ["TUNING_LAB_STORAGE"] = str(storage)
+    running_trial = seed(storage, args.trials, args.epochs)
+
+    from streamlit.testing.v1 import AppTest
+
+    from tuning_core.storage import Store
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["study"] = "big"
+    at.run()
+    started = time.perf_counter()
+    at.switch_page("pages/live.py").run()
+    first = time.perf_counter() - started
+    assert not at.exception, [e.value for e in at.exception]
+    unchanged, changed = [], []
+    for repeat in range(args.repeats):
+        started = time.perf_counter()
+        at.run()
+        unchanged.append(time.perf_counter() - started)
+        with Store(storage) as store:
+            store.add_epoch_metrics(running_trial, args.epochs + repeat, {"loss": 0.1, "accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.88})
+        started = time.perf_counter()
+        at.run()
+        changed.append(time.perf_counter() - started)
+    rows = args.trials * args.epochs * 4
+    print(f"store: {args.trials} trials x {args.epochs} epochs ({rows} metric rows)")
+    print(f"first render            {first * 1000:7.0f} ms")
+    print(f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of {args.repeats})")
+    print(f"rerun after a new epoch {statistics.median(changed) * 1000:7.0f} ms (median of {args.repeats}; target <= 250 ms)")
+
+
+if __name__ == "__main__":
+    main()
