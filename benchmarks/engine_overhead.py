@@ -55,16 +55,18 @@ def main() -> None:
     parser.add_argument("--fits", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--mnist", default=str(MNIST), help="folder with the MNIST IDX files")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="engine-overhead-"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", KERAS_HOME=str(work / "keras"))
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="2", KERAS_HOME=str(work / "keras"))
     plain = work / "plain.py"
-    plain.write_text(PLAIN.format(root=str(ROOT), mnist=str(MNIST), fits=args.fits, epochs=args.epochs))
+    plain.write_text(PLAIN.format(root=str(ROOT), mnist=str(Path(args.mnist).resolve()), fits=args.fits, epochs=args.epochs))
     engine_times, plain_times = [], []
     for repeat in range(args.repeats):
         spec = {
             "name": f"overhead-{repeat}",
-            "objective": {"type": "keras", "dataset": str(MNIST), "model": "mlp", "epochs": args.epochs},
+            "objective": {"type": "keras", "dataset": str(Path(args.mnist).resolve()), "model": "mlp", "epochs": args.epochs},
             # Everything fixed: random search over an empty space proposes the same config each time.
             "space": {"units": 512, "dropout": 0.2, "learning_rate": 0.01, "batch_size": 32, "optimizer": "sgd"},
             "strategy": {"type": "random", "seed": 0},
