@@ -121,3 +121,12 @@ def curves_view(curves: pd.DataFrame, metric: str, color_field: str | None, colo
     columns = tuple(c for c in ("number", "epoch", "metric", "value", "state", color_field) if c)
     spec = _curves_template(metric, color_field, color_log, title, selectable, columns)
     st.vega_lite_chart(charts.curves_data(curves, metric, color_field), spec, width="stretch")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def batch_losses(path: str, name: str, trial_number: int, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
+    """The in-epoch training losses of one trial: progress (in epochs) and loss."""
+    with Store(path) as store:
+        study = store.get_study(name)
+        rows = store.batch_losses(study.id, trial_number) if study else []
+    return pd.DataFrame(rows, columns=["progress", "loss"])

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, curves_view, selected_study, storage_path, study_frames
+from pages.common import REFRESH_SECONDS, batch_losses, curves_view, selected_study, storage_path, study_frames
 from tuning_core import analysis, charts, live
 from tuning_core.workers import request_stop, worker_log_tail
 
@@ -15,7 +15,7 @@ name = selected_study()
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_view(study_name: str) -> None:
-    study, trials, curves, _ = study_frames(study_name)
+    study, trials, curves, fingerprint = study_frames(study_name)
     if study is None:
         st.warning(f"The study {study_name!r} no longer exists.")
         return
@@ -49,9 +49,9 @@ def live_view(study_name: str) -> None:
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. Click a loss curve to pick it out."
         )
         if status.current_number is not None:
-            current_curves = curves[curves["number"] == status.current_number]
-            if not current_curves.empty:
-                curves_view(current_curves, "val_accuracy", None, False, f"current trial {status.current_number}: validation accuracy")
+            losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
+            if not losses.empty:
+                st.altair_chart(charts.batch_loss_chart(losses, f"current trial {status.current_number}: training loss within epochs"), width="stretch")
     elif not trials.empty:
         convergence = analysis.convergence_frame(trials, study.spec["objective"]["direction"])
         st.altair_chart(charts.convergence_chart(convergence, study.spec["objective"]["direction"]), width="stretch")

@@ -47,3 +47,5 @@ def seed_store(path: Path, complete: int = 9, epochs: int = 5, running: bool = T
         if running:
             current = store.start_trial(study_id, number, {"learning_rate": 0.02, "units": 128, "optimizer": "adam"})
             store.add_epoch_metrics(current, 0, {"loss": 1.0, "accuracy": 0.7, "val_loss": 1.1, "val_accuracy": 0.68})
+            for step in range(1, 6):
+                store.add_batch_loss(current, 1 + step / 5, 1.0 - 0.05 * step)

@@ -95,6 +95,20 @@ def curves_chart(
     return alt.layer(lines, last_points).properties(height=CURVE_HEIGHT)
 
 
+def batch_loss_chart(losses: pd.DataFrame, title: str) -> alt.Chart:
+    """The running training loss within epochs (x in fractional epochs), for the current trial."""
+    return (
+        alt.Chart(losses, title=title)
+        .mark_line(point=alt.OverlayMarkDef(size=12))
+        .encode(
+            x=alt.X("progress:Q", title="epoch (within-epoch points)"),
+            y=alt.Y("loss:Q", title="training loss", scale=alt.Scale(zero=False)),
+            tooltip=[alt.Tooltip("progress:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4f")],
+        )
+        .properties(height=200)
+    )
+
+
 def convergence_chart(convergence: pd.DataFrame, direction: str) -> alt.Chart:
     """Every complete trial as a dot and the best value so far as a step line."""
     base = alt.Chart(convergence).encode(x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d")))
