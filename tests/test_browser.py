@@ -120,4 +120,12 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
             page.wait_for_timeout(1500)
             _shot(page, f"{index}-{title.lower().replace(' ', '-')}")
             assert page.locator("[data-testid='stException']").count() == 0, f"{title} shows an exception"
+        page.get_by_role("link", name="Learning-rate lab").first.click()
+        page.get_by_role("tab", name="Gradient-descent playground").click()
+        page.get_by_text("diverging", exact=True).click()
+        expect(page.get_by_text(re.compile(r"^Diverging"))).to_be_visible(timeout=15_000)
+        _shot(page, "8-playground-diverging")
+        page.get_by_text("oscillating", exact=True).click()
+        expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
+        _shot(page, "9-playground-oscillating")
         browser.close()
