@@ -117,14 +117,17 @@ class LiveMetrics(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # Reading the loss syncs the host with the device; doing it every few batches (about
+        # ten times an epoch, and at an epoch's end) keeps that cost small on a GPU.
+        if (batch + 1) % self.batch_every and batch + 1 != self.steps_per_epoch:
+            return
         loss = float((logs or {}).get("loss", 0.0))
         reason = divergence_reason(loss, self.num_classes)
         if reason:
             self.diverged = (reason, self.epoch)
             self.model.stop_training = True
             return
-        if (batch + 1) % self.batch_every == 0:
-            self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
+        self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
         if self.reporter.should_stop():
             self.stopped = True
             self.model.stop_training = True
