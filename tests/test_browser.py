@@ -112,6 +112,15 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
         assert len(set(seen)) >= 3, f"the live chart did not grow: {seen}"
         assert seen == sorted(seen)
         assert page.locator("[data-testid='stVegaLiteChart']").count() >= 2
+        # A second tab and a refresh show the same live study: nothing lives in the page.
+        second = browser.new_page(viewport={"width": 1400, "height": 1000})
+        second.goto(f"{server}/live?study=browser-study")
+        expect(second.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(timeout=30_000)
+        assert _epochs_recorded(second) >= seen[-1]
+        second.close()
+        page.reload()
+        expect(page.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("browser-study").first).to_be_visible()
 
         expect(page.get_by_text(re.compile(r"status: finished"))).to_be_visible(timeout=180_000)
         for index, title in enumerate(PAGES, start=3):

@@ -26,7 +26,6 @@ def _quiet(_: str) -> None:
 def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(storage: Path) -> None:
     spec = parse_spec(branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 0}, trials=12))
     branin = function_objective("branin")
-    told: list[float] = []
 
     def flaky(params, reporter):  # noqa: ANN001, ANN202
         if params["x1"] > 6:
@@ -35,8 +34,8 @@ def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(storage:
         return TrialOutcome(math.nan) if params["x2"] > 12 else outcome
 
     with Store(storage) as store:
-        strategy_tell = []
-        outcome = run_study(spec, store, flaky, log=strategy_tell.append)
+        progress_lines: list[str] = []
+        outcome = run_study(spec, store, flaky, log=progress_lines.append)
         trials = store.trials(outcome.study_id)
     assert len(trials) == 12
     states = {t.state for t in trials}
@@ -46,8 +45,8 @@ def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(storage:
     for trial in trials:
         if trial.state == TrialState.COMPLETE:
             assert math.isfinite(trial.value)
-    assert len(strategy_tell) == 12  # one progress line per trial
-    del told
+    assert len(progress_lines) == 12  # one progress line per trial
+    assert any(t.state == TrialState.DIVERGED and "returned nan" in t.error for t in trials)
 
 
 def test_finished_trials_are_never_modified(storage: Path) -> None:
