@@ -28,6 +28,8 @@ PROBLEMS = {"branin": 30, "hartmann6": 100}
 BAYESIAN_CONFIGS: dict[str, dict[str, Any]] = {
     "gp-default": {},
     "gp-refit-every-trial": {"kernel_refit_every": 1},
+    "gp-refit-every-10": {"kernel_refit_every": 10},
+    "gp-light": {"kernel_refit_every": 10, "acquisition_optimizer": {"n_points": 1000, "n_restarts_optimizer": 1}},
     "skopt-default": {
         "acquisition": "gp_hedge",
         "acquisition_optimizer": {"n_points": 10000, "n_restarts_optimizer": 5},

@@ -6,7 +6,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.common import list_studies, selected_study, storage_path, study_frames
+from pages.common import list_studies, selected_study, storage_path
+from pages.data import study_frames
 from tuning_core import analysis, charts
 
 st.title("Compare trials")

@@ -7,11 +7,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, curves_view, list_studies, load_into_form, storage_path, study_frames
+from pages.common import REFRESH_SECONDS, list_studies, load_into_form, storage_path
+from pages.data import curves_view, study_frames
 from tuning_core import analysis, charts, forms, hyperparams, playground
 from tuning_core.forms import format_number
-from tuning_core.spec import parse_spec
 from tuning_core.errors import SpecError
+from tuning_core.spec import parse_spec
 from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]

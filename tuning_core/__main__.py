@@ -99,7 +99,7 @@ def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
 
 
 def command_list(args: argparse.Namespace) -> int:
-    from tuning_core.analysis import study_summaries
+    from tuning_core.study import study_summaries
 
     with Store(_storage(args)) as store:
         rows = study_summaries(store)

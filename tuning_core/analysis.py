@@ -9,34 +9,9 @@ import pandas as pd
 
 from tuning_core.export import param_names
 from tuning_core.storage import Store, StudyRecord, TrialRecord, TrialState
-from tuning_core.study import best_trial, counts_against_budget
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
-
-
-def study_summaries(store: Store) -> list[dict[str, Any]]:
-    """One dict per study: name, status, done, budget, best_value, metric, direction."""
-    rows = []
-    for study in store.studies():
-        trials = store.trials(study.id)
-        objective = study.spec["objective"]
-        best = best_trial(trials, objective["direction"])
-        rows.append(
-            {
-                "name": study.name,
-                "status": study.status,
-                "done": sum(counts_against_budget(t) for t in trials),
-                "budget": study.spec["budget"]["trials"],
-                "best_value": None if best is None else best.value,
-                "metric": objective["metric"],
-                "direction": objective["direction"],
-                "strategy": study.spec["strategy"]["type"],
-                "created_at": study.created_at,
-                "message": study.message,
-            }
-        )
-    return rows
 
 
 def trials_frame(trials: list[TrialRecord], spec: dict[str, Any]) -> pd.DataFrame:

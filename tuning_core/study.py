@@ -148,6 +148,30 @@ def open_study(store: Store, spec: StudySpec) -> int:
     return existing.id
 
 
+def study_summaries(store: Store) -> list[dict[str, Any]]:
+    """One dict per study: name, status, done, budget, best_value, metric, direction."""
+    rows = []
+    for study in store.studies():
+        trials = store.trials(study.id)
+        objective = study.spec["objective"]
+        best = best_trial(trials, objective["direction"])
+        rows.append(
+            {
+                "name": study.name,
+                "status": study.status,
+                "done": sum(counts_against_budget(t) for t in trials),
+                "budget": study.spec["budget"]["trials"],
+                "best_value": None if best is None else best.value,
+                "metric": objective["metric"],
+                "direction": objective["direction"],
+                "strategy": study.spec["strategy"]["type"],
+                "created_at": study.created_at,
+                "message": study.message,
+            }
+        )
+    return rows
+
+
 def _format_params(params: dict[str, Any], names: list[str]) -> str:
     def fmt(value: Any) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value)
