@@ -28,7 +28,7 @@ PROBLEMS = {"branin": 30, "hartmann6": 100}
 BAYESIAN_CONFIGS: dict[str, dict[str, Any]] = {
     "gp-default": {},
     "gp-refit-every-trial": {"kernel_refit_every": 1},
-    "gp-refit-every-10": {"kernel_refit_every": 10},
+    "gp-refit-every-5": {"kernel_refit_every": 5},
     "gp-light": {"kernel_refit_every": 10, "acquisition_optimizer": {"n_points": 1000, "n_restarts_optimizer": 1}},
     "skopt-default": {
         "acquisition": "gp_hedge",
