@@ -1,4 +1,4 @@
-"""Helpers shared by the pages: the store path, cached reads keyed on the store's fingerprint.
+"""Helpers shared by the pages: the store path, the study picker, launching into other pages.
 
 This module stays light (no pandas, no Altair) so the first page draws fast; the cached
 DataFrame reads and chart helpers are in pages/data.py.

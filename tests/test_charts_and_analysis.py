@@ -18,7 +18,8 @@ def seeded(storage: Path):  # noqa: ANN201
     seed_store(storage)
     with Store(storage) as store:
         study = store.get_study("seeded")
-        trials, curves = analysis.load_study_frames(store, study)
+        trials = analysis.trials_frame(store.trials(study.id), study.spec)
+        curves = analysis.curves_frame(store.epoch_metrics(study.id), trials)
     return study, trials, curves
 
 

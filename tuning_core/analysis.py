@@ -1,14 +1,13 @@
 """Pure functions from store rows to pandas DataFrames, for the CLI, charts and pages."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tuning_core.export import param_names
-from tuning_core.storage import Store, StudyRecord, TrialRecord, TrialState
+from tuning_core.storage import TrialRecord, TrialState
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -84,17 +83,6 @@ def log_scaled_dimensions(spec: dict[str, Any]) -> list[str]:
 
 def tuned_dimensions(spec: dict[str, Any]) -> list[str]:
     return [name for name, entry in spec.get("space", {}).items() if isinstance(entry, dict)]
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float, np.floating)) and math.isfinite(float(value))
-
-
-def load_study_frames(store: Store, study: StudyRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trials, curves) DataFrames for one study, from two queries."""
-    trials = trials_frame(store.trials(study.id), study.spec)
-    curves = curves_frame(store.epoch_metrics(study.id), trials)
-    return trials, curves
 
 
 def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points: int = 20, samples: int = 200) -> pd.DataFrame:

@@ -278,7 +278,7 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.Ch
 
 
 def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
-    """A 2-D function as a heat map of log loss, with the descent path drawn over it."""
+    """A 2-D function as a grid of dots shaded by log loss, with the descent path drawn over it."""
     background = (
         alt.Chart(grid)
         .mark_circle(size=30, opacity=0.5)

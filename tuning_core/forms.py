@@ -166,7 +166,7 @@ def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-
     def typical(name: str) -> float:
         dimension = spec.space.dimension(name)
         if dimension is None:
-            value = spec.space.fixed.get(name, hyperparams.defaults_for(spec.objective["model"]).get(name, spec.objective["epochs"]))
+            value = hyperparams.trial_hyperparams(spec.objective["model"], spec.objective["epochs"], spec.space.fixed)[name]
             return float(value) if isinstance(value, (int, float)) else 1.0
         grid = dimension.grid(3)
         return float(grid[len(grid) // 2]) if isinstance(grid[0], (int, float)) else 1.0

@@ -65,6 +65,11 @@ def defaults_for(model: str) -> dict[str, Any]:
     return {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model]}
 
 
+def trial_hyperparams(model: str, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
+    """What a trial trains with: ``model``'s defaults, the objective's epochs, then the trial's params."""
+    return {**defaults_for(model), "epochs": epochs, **params}
+
+
 def names_for(model: str) -> list[str]:
     """The hyperparameter names a space may fix or tune for ``model``, epochs included."""
     return [*defaults_for(model), "epochs"]

@@ -183,7 +183,7 @@ def keras_script(store: Store, study: StudyRecord) -> str:
     if best is None:
         raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")
     model = objective["model"]
-    hp = {**hyperparams.defaults_for(model), "epochs": objective["epochs"], **best.params}
+    hp = hyperparams.trial_hyperparams(model, objective["epochs"], best.params)
     dataset = objective["dataset"]
     if dataset == "digits":
         loader = _LOADERS["digits"]

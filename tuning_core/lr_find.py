@@ -144,7 +144,7 @@ def lr_range_test_for_spec(spec: Any, start: float = START_LR, end: float = END_
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
     from tuning_core.datasets import dataset_for
     from tuning_core.errors import SpecError
-    from tuning_core.training import trial_hyperparams
+    from tuning_core.hyperparams import trial_hyperparams
 
     objective = spec.objective
     if objective["type"] != "keras":

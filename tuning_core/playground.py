@@ -7,9 +7,12 @@ for 0 < α < 2/L, oscillates in sign for 1/L < α < 2/L, and diverges for α > 2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported only where frames are built
+    import pandas as pd
 
 # Beyond this size a path is diverging; stop before it overflows to inf.
 DIVERGED_NORM = 1e6
@@ -129,7 +132,7 @@ def describe(path: DescentPath) -> str:
     return "No progress: the loss did not fall."
 
 
-def path_frame(path: DescentPath) -> "pd.DataFrame":
+def path_frame(path: DescentPath) -> pd.DataFrame:
     """step, x (, y), loss for charts."""
     import pandas as pd
 
@@ -139,7 +142,7 @@ def path_frame(path: DescentPath) -> "pd.DataFrame":
     return frame
 
 
-def surface_frame(function: PlaygroundFunction, resolution: int = 40) -> "pd.DataFrame":
+def surface_frame(function: PlaygroundFunction, resolution: int = 40) -> pd.DataFrame:
     """A grid over the function's view: x, y, loss, log_loss (for 2-D) or x, loss (for 1-D)."""
     import pandas as pd
 

@@ -127,6 +127,9 @@ class BayesianStrategy:
                 random_state=seed,
                 **options,
             )
+            if self._kernel_refit_every > 1:
+                template = self._optimizer.base_estimator_
+                self._gp_defaults = {k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")}
         # skopt warns each time it proposes a point it has seen; the study records repeats anyway.
         warnings.filterwarnings("ignore", message="The objective has been evaluated at this point before.")
 
@@ -148,8 +151,6 @@ class BayesianStrategy:
         """Freeze the GP's kernel at its last fitted value, except on every n-th tell."""
         optimizer = self._optimizer
         template = optimizer.base_estimator_
-        if not hasattr(self, "_gp_defaults"):
-            self._gp_defaults = {k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")}
         last_model = optimizer.models[-1] if optimizer.models else None
         refit = last_model is None or self._told % self._kernel_refit_every == 0
         if refit:

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tuning_core import hyperparams
+from tuning_core.hyperparams import trial_hyperparams
 from tuning_core.datasets import Dataset, dataset_for
 from tuning_core.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
 
@@ -31,11 +31,6 @@ CHANCE_FACTOR = 1.5
 # Intra-epoch training-loss points written per epoch, so long epochs still move the chart.
 BATCH_POINTS_PER_EPOCH = 10
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-def trial_hyperparams(model: str, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
-    """Defaults of ``model`` overlaid with the objective's epochs and the trial's params."""
-    return {**hyperparams.defaults_for(model), "epochs": epochs, **params}
 
 
 def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
