@@ -10,7 +10,7 @@ from pages.common import list_studies, open_store, open_study_in
 from tuning_core import export
 from tuning_core.errors import SpecError
 from tuning_core.keras_export import keras_script
-from tuning_core.study import process_alive
+from tuning_core.study import worker_running
 
 st.title("Studies")
 rows = list_studies()
@@ -50,7 +50,7 @@ with st.expander("Spec"):
 st.subheader("Delete")
 confirm = st.checkbox(f"Yes, delete {name!r} and all its trials", key=f"confirm_delete_{name}")
 if st.button("Delete study", disabled=not confirm, key="delete"):
-    if study.status == "running" and process_alive(study.worker_pid):
+    if worker_running(study):
         st.error(f"{name!r} is running: stop it in the live view before deleting it.")
     else:
         with open_store() as store:

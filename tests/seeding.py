@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from tuning_core.spec import parse_spec
@@ -20,12 +21,16 @@ SEEDED_SPEC = {
 }
 
 
-def seed_store(path: Path, complete: int = 9, epochs: int = 5, running: bool = True) -> None:
-    """``complete`` finished trials whose score peaks near lr 0.01, one diverged, one running."""
+def seed_store(path: Path, complete: int = 9, epochs: int = 5, running: bool = True, worker_pid: int | None = None) -> None:
+    """``complete`` finished trials whose score peaks near lr 0.01, one diverged, one running.
+
+    A running study is owned by ``worker_pid``, by default this (live) test process.
+    """
     spec = parse_spec(SEEDED_SPEC).to_json()
     with Store(path) as store:
         study_id = store.create_study("seeded", spec)
-        store.set_status(study_id, StudyStatus.RUNNING if running else StudyStatus.FINISHED, worker_pid=None)
+        owner = (worker_pid or os.getpid()) if running else None
+        store.set_status(study_id, StudyStatus.RUNNING if running else StudyStatus.FINISHED, worker_pid=owner)
         number = 0
         for index in range(complete):
             learning_rate = 10 ** (-4 + 4 * index / max(complete - 1, 1))

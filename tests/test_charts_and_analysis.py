@@ -1,16 +1,18 @@
 """Pure data and chart functions, asserted on DataFrames and chart.to_dict()."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.seeding import seed_store
+from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core import analysis, charts, forms, live
 from tuning_core.spec import parse_spec
-from tuning_core.storage import Store
+from tuning_core.storage import Store, StudyStatus
 
 
 @pytest.fixture
@@ -143,3 +145,29 @@ def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
     assert forms.format_number(1e-5) == "0.00001" and forms.format_number(0.0005) == "0.0005" and forms.format_number(1.0) == "1"
     assert forms.log_spaced(1e-4, 1.0, 5) == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
     assert forms.count_training_examples(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")) == 8000
+
+
+def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(storage: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    seed_store(storage, worker_pid=dead.pid)
+    with Store(storage) as store:
+        study = store.get_study("seeded")
+        trials = analysis.trials_frame(store.trials(study.id), study.spec)
+    status = live.study_status(study, trials, 0.0)
+    assert not status.running and "worker is gone" in status.status_line
+    controls = [forms.Control("learning_rate", True, low=0.0001, high=10.0)]
+    raw = parse_spec(SEEDED_SPEC).to_json()
+    assert forms.form_problems(raw, controls, str(storage)) == []  # resuming it is allowed
+
+
+def test_a_study_with_a_live_worker_cannot_be_started_twice(storage: Path) -> None:
+    seed_store(storage)  # owned by this live process
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Store(storage) as store:
+            store.set_status(store.get_study("seeded").id, StudyStatus.RUNNING, worker_pid=other.pid)
+        problems = forms.form_problems(parse_spec(SEEDED_SPEC).to_json(), [], str(storage))
+    finally:
+        other.kill()
+    assert problems == [f"name: the study 'seeded' is already running in worker process {other.pid}; stop it first."]

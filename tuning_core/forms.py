@@ -17,6 +17,7 @@ from tuning_core.datasets import IDX_NAMES
 from tuning_core.errors import SpecError
 from tuning_core.spec import parse_spec
 from tuning_core.storage import Store
+from tuning_core.study import start_conflict
 
 # Slider ladders: real values, never exponents for a student to decode.
 LEARNING_RATES = [m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)] + [10.0]
@@ -236,13 +237,9 @@ def form_problems(raw: dict[str, Any], controls: list[Control], storage: str | N
         problems.append(f"dataset: the folder {dataset!r} does not exist.")
     if storage is not None and Path(storage).exists():
         with Store(storage) as store:
-            existing = store.get_study(spec.name)
-        if existing is not None:
-            stored = parse_spec(existing.spec)
-            if stored.search_identity() != spec.search_identity():
-                problems.append(f"name: a study called {spec.name!r} already exists with other settings; choose another name.")
-            elif existing.status == "running":
-                problems.append(f"name: the study {spec.name!r} is already running; open it in the live view.")
+            conflict = start_conflict(store, spec)
+        if conflict:
+            problems.append(conflict)
     return problems
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tuning_core.forms import format_duration
 from tuning_core.storage import StudyRecord, TrialState
+from tuning_core.study import worker_running
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
 
@@ -44,7 +45,7 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     else:
         done = int(trials["state"].isin(FINISHED).sum())
         running_rows = trials[trials["state"] == TrialState.RUNNING.value]
-    running = study.status == "running"
+    running = worker_running(study)
     durations = trials.loc[trials["state"].isin(FINISHED), "duration_s"].dropna() if not trials.empty else pd.Series(dtype=float)
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
     remaining = None
@@ -56,7 +57,10 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
     if running:
         progress_text += f" · about {format_duration(remaining)} left" if remaining is not None else " · time left: after the first trial"
-    status_line = f"status: {study.status}" + (f" ({study.message})" if study.message else "")
+    if study.status == "running" and not running:
+        status_line = "status: stopped (its worker is gone; start the same spec again to resume)"
+    else:
+        status_line = f"status: {study.status}" + (f" ({study.message})" if study.message else "")
     complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()] if not trials.empty else trials
     best_text, best_help = "—", "No complete trial yet."
     if not complete.empty:

@@ -17,7 +17,7 @@ from tuning_core.errors import SpecError
 from tuning_core.objectives import Objective, TrialDiverged, TrialOutcome, TrialStopped
 from tuning_core.space import SearchSpace
 from tuning_core.spec import StudySpec, parse_spec
-from tuning_core.storage import Store, StudyStatus, TrialRecord, TrialState
+from tuning_core.storage import Store, StudyRecord, StudyStatus, TrialRecord, TrialState
 from tuning_core.strategies import Strategy, make_strategy
 
 STOP_POLL_SECONDS = 0.5
@@ -128,22 +128,40 @@ def counts_against_budget(trial: TrialRecord) -> bool:
     return trial.state.is_finished() and trial.state != TrialState.INTERRUPTED
 
 
-def open_study(store: Store, spec: StudySpec) -> int:
-    """Create the study, or find the existing one with the same name; returns its id.
+def worker_running(study: StudyRecord) -> bool:
+    """Whether a live worker is running the study (a killed one leaves status "running")."""
+    return study.status == StudyStatus.RUNNING.value and process_alive(study.worker_pid)
+
+
+def start_conflict(store: Store, spec: StudySpec) -> str | None:
+    """Why ``spec`` cannot be started now, in one sentence, or None.
 
     A study with the same name but another objective, space or strategy is refused, so one
-    spec never makes two studies and a typo never mixes two searches in one history.
+    spec never makes two studies and a typo never mixes two searches in one history; so is a
+    study that another live worker is running. The CLI and the New-study form both ask this.
     """
     existing = store.get_study(spec.name)
     if existing is None:
-        return store.create_study(spec.name, spec.to_json())
-    stored = parse_spec(existing.spec)
-    if stored.search_identity() != spec.search_identity():
-        raise SpecError(
+        return None
+    if parse_spec(existing.spec).search_identity() != spec.search_identity():
+        return (
             f"name: a study called {spec.name!r} already exists with a different objective, space or strategy; "
             "give this spec another name."
         )
-    if stored.budget != spec.budget:
+    if worker_running(existing) and existing.worker_pid != os.getpid():
+        return f"name: the study {spec.name!r} is already running in worker process {existing.worker_pid}; stop it first."
+    return None
+
+
+def open_study(store: Store, spec: StudySpec) -> int:
+    """Create the study, or find the existing one with the same name; returns its id."""
+    conflict = start_conflict(store, spec)
+    if conflict:
+        raise SpecError(conflict)
+    existing = store.get_study(spec.name)
+    if existing is None:
+        return store.create_study(spec.name, spec.to_json())
+    if parse_spec(existing.spec).budget != spec.budget:
         store.update_spec(existing.id, spec.to_json())
     return existing.id
 
@@ -192,13 +210,6 @@ def run_study(
     caller can start a fresh process (Keras leaks memory per fit) that resumes the study.
     """
     study_id = open_study(store, spec)
-    record = store.get_study(spec.name)
-    assert record is not None
-    if record.status == StudyStatus.RUNNING.value and record.worker_pid not in (None, os.getpid()):
-        if process_alive(record.worker_pid):
-            raise SpecError(
-                f"name: the study {spec.name!r} is already running in worker process {record.worker_pid}; stop it first."
-            )
     interrupted = store.interrupt_running_trials(study_id, "the worker stopped before the trial finished")
     if interrupted:
         log(f"{interrupted} trial(s) left running by a stopped worker are now interrupted and will be retried")
