@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from tuning_core.storage import Store, default_storage_path
+from tuning_core.storage import Store, StudyRecord, default_storage_path
 from tuning_core.study import study_summaries
 from tuning_core.workers import worker_log_tail
 
@@ -28,15 +28,24 @@ def open_store() -> Store:
 
 
 def list_studies() -> list[dict[str, Any]]:
+    """Every study with its progress and best value (reads all trials: for the Studies table)."""
     if not Path(storage_path()).exists():
         return []
     with open_store() as store:
         return study_summaries(store)
 
 
+def study_records() -> list[StudyRecord]:
+    """Every study's row, without its trials: enough for pickers."""
+    if not Path(storage_path()).exists():
+        return []
+    with open_store() as store:
+        return store.studies()
+
+
 def selected_study(label: str = "Study", key: str = "study") -> str | None:
     """A study picker that remembers its choice in the URL (?study=...), so a refresh keeps it."""
-    names = [row["name"] for row in list_studies()]
+    names = [study.name for study in study_records()]
     wanted = st.query_params.get("study") or st.session_state.get("current_study")
     if wanted and wanted not in names and st.session_state.get("launched") == wanted:
         _wait_for_worker(wanted)
@@ -54,7 +63,7 @@ def selected_study(label: str = "Study", key: str = "study") -> str | None:
 @st.fragment(run_every=REFRESH_SECONDS)
 def _wait_for_worker(name: str) -> None:
     """Until a just-launched worker has created its study (it imports TensorFlow first)."""
-    if name in [row["name"] for row in list_studies()]:
+    if name in [study.name for study in study_records()]:
         st.rerun()
     st.info(f"Starting the worker for {name!r}…")
     log = worker_log_tail(storage_path(), name)

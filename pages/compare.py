@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.common import list_studies, selected_study, storage_path
+from pages.common import selected_study, storage_path, study_records
 from pages.data import study_frames
 from tuning_core import analysis, charts
 
@@ -70,7 +70,7 @@ if name:
             st.caption("The surrogate's predicted score along each dimension, averaged over the others: the shape the search believes in.")
 
 st.subheader("Several studies")
-all_names = [row["name"] for row in list_studies()]
+all_names = [study.name for study in study_records()]
 picked = st.multiselect("Overlay the convergence of", all_names, default=[name] if name else [], key="overlay")
 frames = []
 for other in picked:

@@ -7,12 +7,10 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, list_studies, load_into_form, storage_path
+from pages.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
 from pages.data import curves_view, study_frames
 from tuning_core import analysis, charts, forms, hyperparams, playground
 from tuning_core.forms import format_number
-from tuning_core.errors import SpecError
-from tuning_core.spec import parse_spec
 from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]
@@ -45,18 +43,14 @@ with compare_tab:
     st.write("Learning rates: " + ", ".join(format_number(lr) for lr in learning_rates))
     name = st.text_input("Study name", value=f"lr-{dataset}-{model}-{optimizer}", key="lr_name")
     raw = forms.learning_rate_comparison_spec(name, dataset, model, optimizer, learning_rates, epochs, batch_size, train_limit or None)
-    try:
-        parse_spec(raw)
-        problem = None if len(set(learning_rates)) >= 2 else "Pick a range wide enough for at least two different learning rates."
-    except SpecError as error:
-        problem = str(error)
+    problem = forms.learning_rate_comparison_problem(raw)
     if problem:
         st.error(problem)
     if st.button("Train one model per learning rate", type="primary", disabled=bool(problem), key="lr_start"):
         launch_study(storage_path(), raw)
         st.session_state["lr_study"] = name
 
-    comparisons = [row["name"] for row in list_studies() if row["strategy"] == "grid"]
+    comparisons = [study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)]
     current = st.session_state.get("lr_study")
     if comparisons:
         shown = st.selectbox("Comparison to show", comparisons, index=comparisons.index(current) if current in comparisons else len(comparisons) - 1, key="lr_shown")

@@ -171,3 +171,14 @@ def test_a_study_with_a_live_worker_cannot_be_started_twice(storage: Path) -> No
     finally:
         other.kill()
     assert problems == [f"name: the study 'seeded' is already running in worker process {other.pid}; stop it first."]
+
+
+def test_learning_rate_comparisons_are_recognised_and_checked() -> None:
+    def comparison(rates: list[float]) -> dict:
+        return forms.learning_rate_comparison_spec("lr-test", "digits", "mlp", "sgd", rates, 2, 32, None)
+
+    assert forms.learning_rate_comparison_problem(comparison([1e-3, 1e-1])) is None
+    assert forms.is_learning_rate_comparison(parse_spec(comparison([1e-3, 1e-1])).to_json())
+    assert forms.learning_rate_comparison_problem(comparison([0.01])).startswith("Pick a range wide enough")
+    assert "must not repeat" in forms.learning_rate_comparison_problem(comparison([0.01, 0.01]))
+    assert not forms.is_learning_rate_comparison(parse_spec(SEEDED_SPEC).to_json())

@@ -262,3 +262,20 @@ def learning_rate_comparison_spec(
         "strategy": {"type": "grid", "seed": int(seed)},
         "budget": {"trials": len(learning_rates)},
     }
+
+
+def learning_rate_comparison_problem(raw: dict[str, Any]) -> str | None:
+    """Why a learning-rate comparison cannot start, in one sentence, or None."""
+    try:
+        spec = parse_spec(raw)
+    except SpecError as error:
+        return str(error)
+    if not is_learning_rate_comparison(spec.to_json()) or len(spec.space.dimension("learning_rate").values) < 2:
+        return "Pick a range wide enough for at least two different learning rates."
+    return None
+
+
+def is_learning_rate_comparison(spec: dict[str, Any]) -> bool:
+    """A grid over a choice of learning rates, as the learning-rate lab starts them."""
+    entry = spec.get("space", {}).get("learning_rate")
+    return spec.get("strategy", {}).get("type") == "grid" and isinstance(entry, dict) and entry.get("type") == "choice"
