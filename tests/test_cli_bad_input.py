@@ -71,3 +71,18 @@ def test_malformed_json_and_missing_file(seeded_store: Path, tmp_path: Path) -> 
     _assert_one_sentence_error(run_cli("run", str(broken), storage=seeded_store), "not valid JSON")
     _assert_one_sentence_error(run_cli("run", str(tmp_path / "missing.json"), storage=seeded_store), "does not exist")
     _assert_one_sentence_error(run_cli("export", "nope", storage=seeded_store), "no study called 'nope'")
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "/no/such/folder"])
+def test_unloadable_dataset_stops_the_study_with_one_sentence(storage: Path, tmp_path: Path, dataset: str) -> None:
+    spec = {
+        "name": "no-data",
+        "objective": {"type": "keras", "dataset": dataset, "model": "mlp", "epochs": 1},
+        "space": {"learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True}},
+        "strategy": {"type": "random"},
+        "budget": {"trials": 5},
+    }
+    result = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
+    _assert_one_sentence_error(result, "objective.dataset")
+    listing = run_cli("list", storage=storage).stdout
+    assert "no-data" in listing and "failed" in listing and "0/5" in listing  # stopped at the first try; nothing counted

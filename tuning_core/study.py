@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tuning_core.errors import SpecError
+from tuning_core.errors import DatasetError, SpecError
 from tuning_core.objectives import Objective, TrialDiverged, TrialOutcome, TrialStopped
 from tuning_core.space import SearchSpace
 from tuning_core.spec import StudySpec, parse_spec
@@ -278,6 +278,12 @@ def run_study(
             state, error = TrialState.DIVERGED, f"diverged at epoch {diverged.epoch}: {diverged}"
         except TrialStopped as stopped:
             state, error = TrialState.INTERRUPTED, reporter.stop_reason or str(stopped) or "stopped"
+        except DatasetError as error:
+            # The data cannot be loaded, so no trial can run: stop the study with that sentence.
+            # The trial is interrupted, not failed: once the data is there, a re-run retries it.
+            store.finish_trial(trial_id, TrialState.INTERRUPTED, error=str(error))
+            store.set_status(study_id, StudyStatus.FAILED, message=str(error))
+            raise
         except KeyboardInterrupt:
             store.finish_trial(trial_id, TrialState.INTERRUPTED, error="the worker was interrupted")
             store.set_status(study_id, StudyStatus.STOPPED, message="the worker was interrupted")
