@@ -43,7 +43,7 @@ if name:
     st.subheader("Parallel coordinates")
     parallel = charts.parallel_frame(trials, dimensions, log_dimensions)
     if {"loss"} <= set(curves.get("metric", [])):
-        st.altair_chart(charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"), width="stretch")
+        st.altair_chart(charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"), width="content")
         st.caption("Click a trial's line to highlight its loss curve below (double-click to clear): follow the best-coloured lines back to their settings.")
     else:
         st.altair_chart(charts.parallel_coordinates_chart(parallel, [*dimensions, "value"], charts.trial_selection()), width="stretch")

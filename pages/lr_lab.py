@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
 from pages.data import curves_view, study_frames
-from tuning_core import analysis, charts, forms, hyperparams, playground
+from tuning_core import analysis, charts, forms, hyperparams, live, playground
 from tuning_core.forms import format_number
 from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
@@ -50,29 +50,34 @@ with compare_tab:
         launch_study(storage_path(), raw)
         st.session_state["lr_study"] = name
 
-    comparisons = [study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)]
-    current = st.session_state.get("lr_study")
-    if comparisons:
-        shown = st.selectbox("Comparison to show", comparisons, index=comparisons.index(current) if current in comparisons else len(comparisons) - 1, key="lr_shown")
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def comparison_panel() -> None:
+        """Inside the fragment, so a comparison the worker has just created shows up by itself."""
+        comparisons = [study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)]
+        current = st.session_state.get("lr_study")
+        if current and current not in comparisons:
+            st.info(f"Starting the worker for {current!r}…")
+            return
+        if not comparisons:
+            return
+        index = comparisons.index(current) if current in comparisons else len(comparisons) - 1
+        shown = st.selectbox("Comparison to show", comparisons, index=index, key=f"lr_shown_{current}")
+        study, trials, curves, _ = study_frames(shown)
+        if study is None or curves.empty:
+            st.info("Waiting for the first epoch…")
+            return
+        st.caption(f"{shown} · {live.study_status(study, trials, time.time()).progress_text}")
+        grid = st.columns(2)
+        for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
+            with grid[index % 2]:
+                curves_view(curves, metric, "learning_rate", True, metric)
+        st.caption("One colour per learning rate (log scale). Small rates fall slowly; large ones jump around or diverge (dashed, ×).")
+        finals = analysis.final_metrics(curves, trials)
+        if not finals.empty:
+            st.altair_chart(charts.final_accuracy_bars(finals), width="stretch")
+            st.caption("The final validation accuracy of each run: the best learning rate sits between too slow and unstable.")
 
-        @st.fragment(run_every=REFRESH_SECONDS)
-        def comparison(study_name: str) -> None:
-            study, trials, curves, _ = study_frames(study_name)
-            if study is None or curves.empty:
-                st.info("Waiting for the first epoch…")
-                return
-            st.caption(f"status: {study.status} · {int(trials['state'].isin(['complete', 'diverged', 'failed']).sum())} of {len(study.spec['space']['learning_rate'].get('values', [])) or '?'} runs done")
-            grid = st.columns(2)
-            for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
-                with grid[index % 2]:
-                    curves_view(curves, metric, "learning_rate", True, metric)
-            st.caption("One colour per learning rate (log scale). Small rates fall slowly; large ones jump around or diverge (dashed, ×).")
-            finals = analysis.final_metrics(curves, trials)
-            if not finals.empty:
-                st.altair_chart(charts.final_accuracy_bars(finals), width="stretch")
-                st.caption("The final validation accuracy of each run: the best learning rate sits between too slow and unstable.")
-
-        comparison(shown)
+    comparison_panel()
 
 with range_tab:
     st.markdown(

@@ -130,11 +130,16 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
             _shot(page, f"{index}-{title.lower().replace(' ', '-')}")
             assert page.locator("[data-testid='stException']").count() == 0, f"{title} shows an exception"
         page.get_by_role("link", name="Learning-rate lab").first.click()
+        _fill(page, "Training examples (0 = all)", "200")
+        page.get_by_role("button", name="Train one model per learning rate").click()
+        # No click after Start: the comparison must appear, and finish, by itself.
+        expect(page.get_by_text("final validation accuracy by learning rate")).to_be_visible(timeout=180_000)
+        _shot(page, "8-learning-rate-comparison")
         page.get_by_role("tab", name="Gradient-descent playground").click()
         page.get_by_text("diverging", exact=True).click()
         expect(page.get_by_text(re.compile(r"^Diverging"))).to_be_visible(timeout=15_000)
-        _shot(page, "8-playground-diverging")
+        _shot(page, "9-playground-diverging")
         page.get_by_text("oscillating", exact=True).click()
         expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
-        _shot(page, "9-playground-oscillating")
+        _shot(page, "10-playground-oscillating")
         browser.close()

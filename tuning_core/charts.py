@@ -15,6 +15,7 @@ from tuning_core.storage import TrialState
 alt.data_transformers.disable_max_rows()
 
 CURVE_HEIGHT = 260
+LINKED_WIDTH = 640
 DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
 
@@ -22,7 +23,9 @@ LEARNING_RATE_TITLE = "learning rate"
 def _color(field: str, log: bool, title: str | None = None) -> alt.Color:
     """A continuous colour, on a log scale for log-scaled hyperparameters such as the learning rate."""
     scale = alt.Scale(type="log", scheme="viridis") if log else alt.Scale(scheme="viridis")
-    return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=alt.Legend(format=".1e" if log else ""))
+    # A gradient legend: line charts otherwise list one symbol per tick, which overflows.
+    legend = alt.Legend(type="gradient", format=".0e" if log else "", gradientLength=150)
+    return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=legend)
 
 
 def trial_selection() -> alt.Parameter:
@@ -200,8 +203,9 @@ def parallel_coordinates_chart(parallel: pd.DataFrame, order: list[str], selecti
 def linked_parallel_and_curves(parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str) -> alt.VConcatChart:
     """Parallel coordinates above the loss curves; selecting trials in one highlights them in both."""
     selection = trial_selection()
-    top = parallel_coordinates_chart(parallel, order, selection)
-    bottom = curves_chart(curves, metric, selection=selection, define_selection=False)
+    # Concatenated views cannot stretch to their container, so both get the same fixed width.
+    top = parallel_coordinates_chart(parallel, order, selection).properties(width=LINKED_WIDTH)
+    bottom = curves_chart(curves, metric, selection=selection, define_selection=False).properties(width=LINKED_WIDTH)
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 
 
