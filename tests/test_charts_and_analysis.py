@@ -32,13 +32,15 @@ def _layers(chart_dict: dict) -> list[dict]:
 def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:  # noqa: ANN001
     _, _, curves = seeded
     spec = charts.curves_chart(curves, "loss", "learning_rate", True, charts.trial_selection()).to_dict()
-    lines, crosses = _layers(spec)
+    lines, crosses, legend = _layers(spec)
+    assert legend["encoding"]["color"]["scale"]["type"] == "log" and lines["encoding"]["color"].get("legend") is None
     assert lines["encoding"]["color"]["field"] == "learning_rate"
     assert lines["encoding"]["color"]["scale"]["type"] == "log"
     assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
     assert crosses["mark"]["shape"] == "cross"
     data = pd.DataFrame(spec["datasets"][spec["data"]["name"]] if "data" in spec else next(iter(spec["datasets"].values())))
     assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
+    assert data["value"].max() <= 1.5 * data.loc[~data["diverged"], "value"].max()  # a diverged loss is clipped
     assert data.loc[data["diverged"], "number"].unique().tolist() == [9]
     assert (data[data["number"] == 0]["epoch"].tolist()) == [0, 1, 2, 3, 4]
 

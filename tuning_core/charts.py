@@ -20,12 +20,11 @@ DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
 
 
-def _color(field: str, log: bool, title: str | None = None) -> alt.Color:
+def _color(field: str, log: bool, title: str | None = None, legend: bool = True) -> alt.Color:
     """A continuous colour, on a log scale for log-scaled hyperparameters such as the learning rate."""
     scale = alt.Scale(type="log", scheme="viridis") if log else alt.Scale(scheme="viridis")
-    # A gradient legend: line charts otherwise list one symbol per tick, which overflows.
-    legend = alt.Legend(type="gradient", format=".0e" if log else "", gradientLength=150)
-    return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=legend)
+    shown = alt.Legend(format=".0e" if log else "") if legend else None
+    return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=shown)
 
 
 def trial_selection() -> alt.Parameter:
@@ -37,7 +36,13 @@ def curves_data(curves: pd.DataFrame, metric: str, color_field: str | None) -> p
     """The rows :func:`curves_chart` draws: one metric, the columns it encodes, a diverged flag."""
     data = curves[curves["metric"] == metric]
     keep = ["number", "epoch", "value", "state"] + ([color_field] if color_field and color_field in data else [])
-    data = data[keep].assign(diverged=data["state"] == TrialState.DIVERGED.value)
+    diverged = data["state"] == TrialState.DIVERGED.value
+    data = data[keep].assign(diverged=diverged)
+    if metric.endswith("loss") and (~diverged).any() and diverged.any():
+        # A diverged loss (up to ~1e14) would flatten every other curve: draw it at the top of
+        # the others' range, where its dashed line and × still say what happened.
+        ceiling = 1.5 * float(data.loc[~diverged, "value"].max())
+        data["value"] = data["value"].where(~diverged, data["value"].clip(upper=ceiling))
     return data
 
 
@@ -69,8 +74,15 @@ def curves_chart(
     """
     data = curves_data(curves, metric, color_field)
     tooltip = [alt.Tooltip("number:Q", title="trial"), alt.Tooltip("epoch:Q"), alt.Tooltip("value:Q", title=metric, format=".4f")]
+    legend_layer = None
     if color_field and color_field in data:
-        color = _color(color_field, color_log, LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field)
+        color_title = LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field
+        # Line marks can only have a symbol legend (one entry per tick, which overflows); the
+        # colour's gradient legend comes from an invisible point layer instead.
+        color = _color(color_field, color_log, color_title, legend=False)
+        legend_layer = alt.Chart(data).transform_filter("datum.epoch == 0").mark_point(opacity=0).encode(
+            color=_color(color_field, color_log, color_title)
+        )
         tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3g"))
     else:
         color = alt.Color("number:N", title="trial")
@@ -95,7 +107,9 @@ def curves_chart(
         lines = lines.encode(opacity=alt.condition(selection, alt.value(1.0), alt.value(0.12)))
         if define_selection:
             lines = lines.add_params(selection)
-    return alt.layer(lines, last_points).properties(height=CURVE_HEIGHT)
+    layers = [lines, last_points] + ([legend_layer] if legend_layer is not None else [])
+    # Independent legends: the lines' (switched off) must not suppress the gradient one.
+    return alt.layer(*layers).resolve_legend(color="independent").properties(height=CURVE_HEIGHT)
 
 
 def batch_loss_chart(losses: pd.DataFrame, title: str) -> alt.Chart:
