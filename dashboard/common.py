@@ -1,7 +1,7 @@
 """Helpers shared by the pages: the store path, the study picker, launching into other pages.
 
 This module stays light (no pandas, no Altair) so the first page draws fast; the cached
-DataFrame reads and chart helpers are in pages/data.py.
+DataFrame reads and chart helpers are in dashboard/data.py.
 """
 from __future__ import annotations
 

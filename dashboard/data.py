@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.common import open_store, storage_path
+from dashboard.common import open_store, storage_path
 from tuning_core import analysis, charts
 from tuning_core.storage import Store, StudyRecord
 

@@ -6,8 +6,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.common import selected_study, storage_path, study_records
-from pages.data import study_frames
+from dashboard.common import selected_study, storage_path, study_records
+from dashboard.data import study_frames
 from tuning_core import analysis, charts
 
 st.title("Compare trials")

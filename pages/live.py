@@ -5,8 +5,8 @@ import time
 
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, selected_study, storage_path
-from pages.data import batch_losses, curves_view, study_frames
+from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
+from dashboard.data import batch_losses, curves_view, study_frames
 from tuning_core import analysis, charts, live
 from tuning_core.workers import request_stop, worker_log_tail
 

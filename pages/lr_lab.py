@@ -7,8 +7,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from pages.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
-from pages.data import curves_view, study_frames
+from dashboard.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
+from dashboard.data import curves_view, study_frames
 from tuning_core import analysis, charts, forms, hyperparams, live, playground
 from tuning_core.forms import format_number
 from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail

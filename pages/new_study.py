@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import load_into_form, open_study_in, storage_path
+from dashboard.common import load_into_form, open_study_in, storage_path
 from tuning_core import forms, hyperparams
 from tuning_core.forms import Control, format_number
 from tuning_core.workers import launch_study

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages.common import list_studies, open_store, open_study_in
+from dashboard.common import list_studies, open_store, open_study_in
 from tuning_core import export
 from tuning_core.errors import SpecError
 from tuning_core.keras_export import keras_script
