@@ -1,7 +1,7 @@
 """Engine overhead: N fixed-config fits through `python -m tuning_core run` vs a plain Keras script.
 
 Both are whole processes, timed as a user waits for them (TensorFlow import included), on the
-same data: the 8k/2k split of real MNIST in ../shared/data/mnist, with the seed's MLP
+same data: the 8k/2k split of real MNIST in tests/data/mnist, with the seed's MLP
 (Dense 512 relu, Dropout 0.2, SGD lr 0.01, batch 32). The engine runs with live metrics on.
 Prints each wall time and the ratio engine / plain (target <= 1.05).
 Usage: python benchmarks/engine_overhead.py [--fits 3] [--epochs 3] [--repeats 2]
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+MNIST = ROOT / "tests" / "data" / "mnist"
 
 PLAIN = '''
 import sys

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+MNIST = ROOT / "tests" / "data" / "mnist"
 
 # "wide": every optimizer over four decades of learning rate. "focused": what the worked example
 # already teaches (adaptive optimizers win at 1e-3-ish, wider layers help), as a user would narrow it.

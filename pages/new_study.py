@@ -8,11 +8,11 @@ import streamlit as st
 
 from dashboard.common import load_into_form, open_study_in, storage_path
 from tuning_core import forms, hyperparams
+from tuning_core.datasets import REPOSITORY_MNIST
 from tuning_core.forms import Control, format_number
 from tuning_core.workers import launch_study
 
 DATASETS = {"digits": "digits (bundled 8×8, offline)", "mnist": "MNIST (Keras download)", "fashion_mnist": "Fashion-MNIST (Keras download)", "folder": "a folder of IDX / npz files"}
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 # name: (ladder or (min, max, step), fixed default, tuned default range)
 NUMERIC_CONTROLS = {
@@ -146,7 +146,7 @@ with setup:
     dataset = dataset_key
     if dataset_key == "folder":
         dataset = st.text_input(
-            "Folder with MNIST-format IDX files or an .npz", **initial("folder", value=str(SHARED_MNIST)),
+            "Folder with MNIST-format IDX files or an .npz", **initial("folder", value=str(REPOSITORY_MNIST)),
             help="train-images-idx3-ubyte[.gz] and friends, or an .npz with x_train and y_train.",
         )
     model = st.radio("Model", list(hyperparams.MODELS), horizontal=True, **initial_choice("model", list(hyperparams.MODELS), "mlp"), format_func=lambda m: {"mlp": "MLP (dense layers)", "cnn": "CNN (convolutions)"}[m])

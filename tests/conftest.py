@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+MNIST_DIR = ROOT / "tests" / "data" / "mnist"
 
 # Keras writes ~/.keras on import; keep every test (and every worker it starts) away from it.
 if "KERAS_HOME" not in os.environ:
     os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="keras-home-")
     atexit.register(shutil.rmtree, os.environ["KERAS_HOME"], ignore_errors=True)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -33,7 +32,9 @@ def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cli_env(storage: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    """The environment a user's shell would give the CLI: no TF_* settings that quieten TensorFlow."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     if storage is not None:
         env["TUNING_LAB_STORAGE"] = str(storage)
     return env

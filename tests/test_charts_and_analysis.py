@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import MNIST_DIR
 from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core import analysis, charts, forms, live
 from tuning_core.spec import parse_spec
@@ -146,7 +147,7 @@ def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
     assert 0 < short < long
     assert forms.format_number(1e-5) == "0.00001" and forms.format_number(0.0005) == "0.0005" and forms.format_number(1.0) == "1"
     assert forms.log_spaced(1e-4, 1.0, 5) == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
-    assert forms.count_training_examples(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")) == 8000
+    assert forms.count_training_examples(str(MNIST_DIR)) == 8000
 
 
 def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(storage: Path) -> None:

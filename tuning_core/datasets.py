@@ -23,6 +23,9 @@ IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# The real MNIST test split (10,000 images) that this repository carries for its tests,
+# benchmarks and offline demos; see tests/data/mnist/README.md for its provenance.
+REPOSITORY_MNIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist"
 KERAS_DATASETS = {"mnist": "mnist.npz", "fashion_mnist": None}
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -121,7 +124,9 @@ def load_keras_dataset(name: str) -> dict[str, np.ndarray]:
     Offline, the download fails at once (or after DOWNLOAD_TIMEOUT_S), and the user is told
     where to put the files instead.
     """
-    import keras
+    from tuning_core.native_logs import import_keras
+
+    keras = import_keras()
 
     loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
     previous = socket.getdefaulttimeout()

@@ -1,0 +1,57 @@
+"""The repository stands on its own: tests and benchmarks read nothing outside it."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+
+from tests.conftest import MNIST_DIR, ROOT
+
+# Published with the MNIST distribution (see tests/data/mnist/README.md).
+MNIST_MD5 = {
+    "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
+}
+# Anything that would reach a folder beside the checkout: ../shared, or a path built from
+# ROOT.parent / parents[2] and the name "shared".
+OUTSIDE_THE_REPOSITORY = re.compile(r"\.\./shared|parent\S*\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/")
+
+
+def test_no_test_or_benchmark_reads_outside_the_repository() -> None:
+    offenders = []
+    for folder in ("tests", "benchmarks", "pages", "dashboard", "tuning_core"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name == "test_repository.py":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if OUTSIDE_THE_REPOSITORY.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "reads outside the repository:\n" + "\n".join(offenders)
+
+
+def test_the_pattern_catches_the_ways_a_path_reaches_shared() -> None:
+    for line in (
+        'MNIST = "../shared/data/mnist"',
+        'MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"',
+        'Path(__file__).resolve().parents[2] / "shared" / "data"',
+    ):
+        assert OUTSIDE_THE_REPOSITORY.search(line), line
+    assert not OUTSIDE_THE_REPOSITORY.search('MNIST_DIR = ROOT / "tests" / "data" / "mnist"')
+
+
+def test_the_carried_mnist_copy_is_the_real_test_split() -> None:
+    for name, expected in MNIST_MD5.items():
+        with gzip.open(MNIST_DIR / name, "rb") as handle:
+            assert hashlib.md5(handle.read()).hexdigest() == expected, name
+    readme = (MNIST_DIR / "README.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 3.0" in readme and "LeCun" in readme
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    test_commands = [block for block in blocks if "pytest" in block]
+    assert len(test_commands) == 1, "the README has one command that installs and runs every test"
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test_commands[0] in ci_lines
+    assert "requirements-dev.txt" in test_commands[0] and "apt-get install -y -qq chromium" in test_commands[0]
