@@ -38,6 +38,7 @@ def test_lr_find_on_digits_suggests_a_sensible_rate_and_stops_at_divergence(tmp_
     # A schedule that runs on to lr 1000, so that this small MLP surely diverges on the way.
     result = run_cli("lr-find", str(spec), "--json", "--end", "1000", "--steps", "120", "--output", str(tmp_path / "lr.json"))
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no TensorFlow start-up chatter
     found = json.loads(result.stdout)
     assert set(found) >= {"valley", "steep", "minimum_div10", "curve"}
     assert json.loads((tmp_path / "lr.json").read_text()) == found

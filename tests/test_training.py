@@ -112,17 +112,20 @@ def test_epoch_rows_appear_live_and_a_stop_is_honoured_between_batches(storage: 
 
 def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) -> None:
     raw = digits_spec(space={"learning_rate": {"type": "float", "low": 0.05, "high": 0.2, "log": True}, "units": 32}, trials=2, epochs=2)
-    assert run_cli("run", str(write_spec(tmp_path, raw)), storage=storage).returncode == 0
+    ran = run_cli("run", str(write_spec(tmp_path, raw)), storage=storage)
+    assert ran.returncode == 0 and ran.stderr == ""  # no TensorFlow start-up chatter
     script = tmp_path / "best.py"
     exported = run_cli("export", "digits", "--format", "keras-script", "--output", str(script), storage=storage)
     assert exported.returncode == 0, exported.stderr
     source = script.read_text()
     assert "keras.optimizers.SGD(learning_rate=" in source and "reshape(len(x_train), -1)" in source
+    assert "Run: python best.py " in source  # the name it was saved under
     result = subprocess.run(
         [sys.executable, str(script), "--epochs", "2", "--save", str(tmp_path / "m.keras")], capture_output=True,
         text=True, timeout=300, env=cli_env(),
     )
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # the script starts as quietly as the CLI
     accuracy = float(result.stdout.strip().splitlines()[-1].split("val_accuracy=")[1])
     with Store(storage) as store:
         study = store.get_study("digits")

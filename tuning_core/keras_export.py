@@ -6,9 +6,10 @@ rate. It needs keras, numpy and scikit-learn, not Tuning Lab. No TensorFlow is i
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from tuning_core import hyperparams
+from tuning_core import hyperparams, native_logs
 from tuning_core.errors import SpecError
 from tuning_core.storage import Store, StudyRecord
 from tuning_core.study import best_trial
@@ -70,9 +71,12 @@ import gzip
 import pathlib
 import struct
 
-import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
+
+{quiet_import}
+
+keras = import_keras()
 
 DATASET = {dataset!r}
 VALIDATION_SPLIT = {validation_split!r}
@@ -174,8 +178,19 @@ def _optimizer(hp: dict[str, Any]) -> str:
     return f"keras.optimizers.{name}(learning_rate={learning_rate!r})"
 
 
-def keras_script(store: Store, study: StudyRecord) -> str:
-    """The script's source text for the study's best complete trial."""
+def _quiet_import_source() -> str:
+    """tuning_core.native_logs as script text, so the script starts as quietly as the CLI."""
+    source = inspect.getsource(native_logs)
+    body = source.split('"""', 2)[2].replace("from __future__ import annotations\n", "")
+    header = "# Import Keras with TensorFlow's native start-up chatter filtered out (fd 2)."
+    return header + "\n" + body.strip()
+
+
+def keras_script(store: Store, study: StudyRecord, filename: str | None = None) -> str:
+    """The script's source text for the study's best complete trial.
+
+    ``filename`` is what the docstring's "Run:" line names (default ``<study>_best.py``).
+    """
     objective = study.spec["objective"]
     if objective["type"] != "keras":
         raise SpecError(f"name: the study {study.name!r} has a function objective; only Keras studies export a script.")
@@ -202,7 +217,8 @@ def keras_script(store: Store, study: StudyRecord) -> str:
         metric=objective["metric"],
         value=best.value,
         param_lines="\n".join(f"  {name} = {value!r}" for name, value in sorted(hp.items())),
-        filename=f"{study.name}_best.py",
+        filename=filename or f"{study.name}_best.py",
+        quiet_import=_quiet_import_source(),
         dataset=dataset,
         validation_split=objective["validation_split"],
         split=objective.get("split", "stratified"),

@@ -112,7 +112,9 @@ def lr_range_test(
     steps: int = STEPS,
 ) -> LRRangeResult:
     """Train ``steps`` batches with a rising learning rate and analyse the loss curve."""
-    import keras
+    from tuning_core.native_logs import import_keras
+
+    keras = import_keras()
 
     from tuning_core.training import build_model, prepare_inputs
 

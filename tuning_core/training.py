@@ -18,12 +18,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from tuning_core.hyperparams import trial_hyperparams
 from tuning_core.datasets import Dataset, dataset_for
+from tuning_core.native_logs import import_keras
 from tuning_core.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
+
+keras = import_keras()
 
 DIVERGENCE_FACTOR = 20.0
 # A final validation accuracy below this multiple of 1/classes is flagged as chance level.

@@ -33,7 +33,6 @@ def _launch(arguments: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with open(log_path, "ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "tuning_core", *arguments],
