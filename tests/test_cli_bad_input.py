@@ -86,3 +86,52 @@ def test_unloadable_dataset_stops_the_study_with_one_sentence(storage: Path, tmp
     _assert_one_sentence_error(result, "objective.dataset")
     listing = run_cli("list", storage=storage).stdout
     assert "no-data" in listing and "failed" in listing and "0/5" in listing  # stopped at the first try; nothing counted
+
+
+def test_tensorflow_start_up_chatter_is_told_from_real_errors() -> None:
+    from tuning_core.native_logs import is_startup_chatter
+
+    # Lines TensorFlow 2.21 printed on this machine's import, before any filtering.
+    chatter = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795835697.020782    4309 port.cc:153] oneDNN custom operations are on. You may see",
+        "I0000 00:00:1795835697.066148    4309 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow "
+        "with the appropriate compiler flags.",
+        "W0000 00:00:1795835697.1 4309 cuda_executor.cc:1309] could not find cuda drivers on your machine",
+    ]
+    assert all(is_startup_chatter(line) for line in chatter)
+    errors = [
+        "E0000 00:00:1795835697.020782    4309 cuda_dnn.cc:8310] Unable to load cuDNN",
+        "Traceback (most recent call last):",
+        "error: objective.dataset: /nope could not be read.",
+    ]
+    assert not any(is_startup_chatter(line) for line in errors)
+
+
+def test_storage_may_follow_the_subcommand(seeded_store: Path) -> None:
+    before = run_cli("--storage", str(seeded_store), "list")
+    after = run_cli("list", "--storage", str(seeded_store))
+    assert after.returncode == 0, after.stderr
+    assert "kept" in after.stdout and after.stdout == before.stdout
+    exported = run_cli("export", "kept", "--storage", str(seeded_store), "--format", "csv")
+    assert exported.returncode == 0 and exported.stdout.count("\n") == 4  # header and 3 trials
+
+
+@pytest.mark.parametrize("command", [["list"], ["export", "kept"], ["stop", "kept"], ["delete", "kept"]])
+def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "typo.db"
+    result = run_cli(*command, "--storage", str(missing))
+    _assert_one_sentence_error(result, "--storage")
+    assert "no store at" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_storage_path_that_is_no_store_gets_one_sentence(seeded_store: Path, tmp_path: Path) -> None:
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database\n" * 100)
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(seeded_store.read_bytes()[:3000])
+    for path in (text_file, tmp_path, truncated, Path("/dev/null")):
+        _assert_one_sentence_error(run_cli("list", "--storage", str(path)), "--storage")
+    assert text_file.read_text() == "not a database\n" * 100  # refused without writing to it

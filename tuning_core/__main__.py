@@ -5,6 +5,7 @@ Bad input exits with status 2 and one sentence on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -19,14 +20,16 @@ DEFAULT_RECYCLE_EVERY = 20
 
 
 def _parser() -> argparse.ArgumentParser:
+    storage_help = f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})"
     parser = argparse.ArgumentParser(prog="python -m tuning_core", description="Tuning Lab's engine.")
-    parser.add_argument(
-        "--storage",
-        default=None,
-        help=f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})",
-    )
+    parser.add_argument("--storage", default=None, help=storage_help)
+    # --storage may also follow the subcommand (as in Optuna's CLI); SUPPRESS keeps an absent
+    # one there from overwriting a value given before the subcommand.
+    storage_after = argparse.ArgumentParser(add_help=False)
+    storage_after.add_argument("--storage", default=argparse.SUPPRESS, help=storage_help)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run or resume the study a spec file describes")
+    add_command = functools.partial(commands.add_parser, parents=[storage_after])
+    run = add_command("run", help="run or resume the study a spec file describes")
     run.add_argument("spec", help="study spec JSON file")
     run.add_argument(
         "--recycle-every",
@@ -34,16 +37,25 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_RECYCLE_EVERY,
         help="start a fresh worker process after this many Keras trials (0: never)",
     )
-    commands.add_parser("list", help="show each study with its state, trials done and best value")
-    export = commands.add_parser("export", help="export a study's trials")
+    add_command("list", help="show each study with its state, trials done and best value")
+    export = add_command("export", help="export a study's trials")
     export.add_argument("name")
     export.add_argument("--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv")
     export.add_argument("--output", help="file to write (default: standard output)")
-    stop = commands.add_parser("stop", help="ask the worker running a study to stop")
+    stop = add_command("stop", help="ask the worker running a study to stop")
     stop.add_argument("name")
-    delete = commands.add_parser("delete", help="delete a study and all its trials")
+    delete = add_command("delete", help="delete a study and all its trials")
     delete.add_argument("name")
-    lr_find = commands.add_parser("lr-find", help="LR range test: suggest learning rates for a Keras spec")
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="LR range test: suggest learning rates for a Keras spec",
+        description=(
+            "LR range test: train the spec's model for --steps batches while the learning rate rises "
+            "from --start to --end, and suggest learning rates from the loss curve. The learning rate "
+            "is the only thing varied: every other hyperparameter the spec fixes is used as is, and "
+            "every other tuned one is held at the middle of its range (a choice at its first value)."
+        ),
+    )
     lr_find.add_argument("spec")
     lr_find.add_argument("--json", action="store_true", help="print the suggestions and curve as JSON")
     lr_find.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
@@ -101,7 +113,7 @@ def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
 def command_list(args: argparse.Namespace) -> int:
     from tuning_core.study import study_summaries
 
-    with Store(_storage(args)) as store:
+    with Store(_storage(args), create=False) as store:
         rows = study_summaries(store)
     if not rows:
         print("no studies yet")
@@ -116,7 +128,7 @@ def command_list(args: argparse.Namespace) -> int:
 def command_export(args: argparse.Namespace) -> int:
     from tuning_core import export
 
-    with Store(_storage(args)) as store:
+    with Store(_storage(args), create=False) as store:
         study = _require_study(store, args.name)
         if args.format == "csv":
             text = export.export_csv(store, study)
@@ -125,7 +137,7 @@ def command_export(args: argparse.Namespace) -> int:
         elif args.format == "keras-script":
             from tuning_core.keras_export import keras_script
 
-            text = keras_script(store, study)
+            text = keras_script(store, study, Path(args.output).name if args.output else None)
         else:
             source = artifacts_dir(_storage(args), study.name) / "best.keras"
             if not source.is_file():
@@ -143,7 +155,7 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def command_stop(args: argparse.Namespace) -> int:
-    with Store(_storage(args)) as store:
+    with Store(_storage(args), create=False) as store:
         _require_study(store, args.name)
         store.request_stop(args.name)
     print(f"asked the worker of {args.name!r} to stop")
@@ -151,7 +163,7 @@ def command_stop(args: argparse.Namespace) -> int:
 
 
 def command_delete(args: argparse.Namespace) -> int:
-    with Store(_storage(args)) as store:
+    with Store(_storage(args), create=False) as store:
         _require_study(store, args.name)
         store.delete_study(args.name)
     print(f"deleted {args.name!r}")

@@ -16,6 +16,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tuning_core.errors import SpecError
+
 DEFAULT_STORAGE_FILE = "tuning_lab.db"
 STORAGE_ENV = "TUNING_LAB_STORAGE"
 
@@ -100,6 +102,18 @@ def artifacts_dir(storage_path: str | os.PathLike[str], study_name: str) -> Path
     return Path(f"{storage_path}.artifacts") / study_name
 
 
+def _check_store_path(path: Path, create: bool) -> None:
+    """Refuse, in one sentence, a store path that is not (and cannot become) a SQLite file."""
+    if path.is_dir():
+        raise SpecError(f"--storage: {str(path)!r} is a directory; name a file such as tuning_lab.db.")
+    if path.exists() and not path.is_file():
+        raise SpecError(f"--storage: {str(path)!r} is not a regular file; name a file such as tuning_lab.db.")
+    if not path.exists() and not create:
+        raise SpecError(
+            f"--storage: there is no store at {str(path)!r}; run a study first, or check the path."
+        )
+
+
 def _finite_or_none(value: Any) -> float | None:
     if value is None:
         return None
@@ -144,20 +158,33 @@ class TrialRecord:
 class Store:
     """A handle on one SQLite file. Cheap to open; one per process or thread."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+        """Open the store at ``path``; with ``create=False`` a missing file is an error.
+
+        A path that is not a store (a directory, a device, a text file, a damaged database)
+        raises :class:`SpecError` naming ``--storage``, before anything is written there.
+        """
         self.path = str(path)
         if self.path != ":memory:":
+            _check_store_path(Path(self.path), create)
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: each write is visible to readers at once; multi-row writes use `with self._tx()`.
         self.connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.connection.row_factory = sqlite3.Row
-        self.connection.execute("PRAGMA busy_timeout = 30000")
-        self.connection.execute("PRAGMA foreign_keys = ON")
-        if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.connection.execute("PRAGMA journal_mode = WAL")
-        self.connection.execute("PRAGMA synchronous = NORMAL")
-        if not self.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
-            self.connection.executescript(_SCHEMA)
+        try:
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("PRAGMA busy_timeout = 30000")
+            self.connection.execute("PRAGMA foreign_keys = ON")
+            if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.connection.execute("PRAGMA journal_mode = WAL")
+            self.connection.execute("PRAGMA synchronous = NORMAL")
+            if not self.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+                self.connection.executescript(_SCHEMA)
+            self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
+        except sqlite3.DatabaseError as error:
+            self.connection.close()
+            raise SpecError(
+                f"--storage: {self.path!r} is not a Tuning Lab store ({error}); name another file."
+            ) from None
 
     def close(self) -> None:
         self.connection.close()
