@@ -1,7 +1,13 @@
-"""Tuning Lab: `streamlit run app.py`. Pages are listed here; each lives in pages/."""
+"""Tuning Lab: `streamlit run app.py`. Pages are listed here; each lives in pages/.
+
+The favicon is a bundled file: a Material icon as page_icon is fetched from fonts.gstatic.com,
+which fails offline.
+"""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Tuning Lab", page_icon=":material/tune:", layout="wide")
+st.set_page_config(page_title="Tuning Lab", page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"), layout="wide")
 
 navigation = st.navigation(
     [

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -60,6 +61,11 @@ def server(storage: Path):  # noqa: ANN201
     log.close()
 
 
+def _leaves_this_machine(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname
+    return host is not None and host not in ("127.0.0.1", "localhost")
+
+
 def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -83,6 +89,9 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # Offline machines must get the whole app: nothing may be fetched from another host.
+        external: list[str] = []
+        page.on("request", lambda request: external.append(request.url) if _leaves_this_machine(request.url) else None)
         started = time.monotonic()
         page.goto(server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
@@ -143,3 +152,4 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
         expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
         _shot(page, "10-playground-oscillating")
         browser.close()
+    assert external == [], f"the app fetched from the internet: {sorted(set(external))}"
