@@ -3,7 +3,7 @@
 Runs a 6-trial random search (MLP on the 8k/2k MNIST split, 10 epochs, learning rate and
 optimizer tuned) through `python -m tuning_core run`, then prints the per-trial lines, the
 wall time and the backend's devices. Works with any Keras 3 backend (set KERAS_BACKEND).
-Usage: python benchmarks/device_study.py [--mnist tests/data/mnist] [--trials 6]
+Usage: python -m benchmarks.device_study [--mnist tests/data/mnist] [--trials 6]
 """
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuning_core.training.datasets import REPOSITORY_MNIST
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist", default=str(ROOT / "tests" / "data" / "mnist"))
+    parser.add_argument("--mnist", default=str(REPOSITORY_MNIST))
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()

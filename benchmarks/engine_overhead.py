@@ -4,7 +4,7 @@ Both are whole processes, timed as a user waits for them (TensorFlow import incl
 same data: the 8k/2k split of real MNIST in tests/data/mnist, with the seed's MLP
 (Dense 512 relu, Dropout 0.2, SGD lr 0.01, batch 32). The engine runs with live metrics on.
 Prints each wall time and the ratio engine / plain (target <= 1.05).
-Usage: python benchmarks/engine_overhead.py [--fits 3] [--epochs 3] [--repeats 2]
+Usage: python -m benchmarks.engine_overhead [--fits 3] [--epochs 3] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuning_core.training.datasets import REPOSITORY_MNIST
+
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT / "tests" / "data" / "mnist"
+MNIST = REPOSITORY_MNIST
 
 PLAIN = '''
-import sys
-sys.path.insert(0, {root!r})
 import keras
-from tuning_core.datasets import load_dataset  # the same loader and split, so only training differs
+from tuning_core.training.datasets import load_dataset  # the same loader and split, so only training differs
 data = load_dataset({mnist!r}, validation_split=0.2, seed=0)
 x_train = data.x_train.reshape(len(data.x_train), -1)
 x_val = data.x_val.reshape(len(data.x_val), -1)

@@ -2,7 +2,7 @@
 
 Starts the server, opens the page in headless chromium as soon as the port answers, and
 stops the clock when the New-study heading is visible. Target: <= 2 s.
-Usage: python benchmarks/first_render.py [--repeats 3]
+Usage: python -m benchmarks.first_render [--repeats 3]
 """
 from __future__ import annotations
 

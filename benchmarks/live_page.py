@@ -4,7 +4,7 @@ Seeds a real store, then times AppTest reruns of the live page (the script run, 
 reads, the DataFrames and the chart specs, as the server does them) in three cases: the
 first render, a rerun with nothing new (cached on the store's fingerprint) and a rerun after
 the worker adds an epoch (cache miss). Target: <= 250 ms.
-Usage: python benchmarks/live_page.py [--trials 200] [--epochs 30] [--repeats 7]
+Usage: python -m benchmarks.live_page [--trials 200] [--epochs 30] [--repeats 7]
 """
 from __future__ import annotations
 
@@ -12,18 +12,16 @@ import argparse
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def seed(path: Path, trials: int, epochs: int) -> int:
-    from tuning_core.spec import parse_spec
-    from tuning_core.storage import Store, StudyStatus, TrialState
+    from tuning_core.engine.spec import parse_spec
+    from tuning_core.engine.storage import Store, StudyStatus, TrialState
 
     spec = parse_spec(
         {
@@ -61,7 +59,7 @@ def main() -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    from tuning_core.storage import Store
+    from tuning_core.engine.storage import Store
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["study"] = "big"

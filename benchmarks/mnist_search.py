@@ -3,7 +3,7 @@
 Each (strategy, seed) is a whole `python -m tuning_core run` of 20 trials. The seed's config
 (SGD lr 0.01, batch 32, Dense 512, dropout 0.2) and Adam at 1e-3 are trained once as baselines.
 Prints each run's best validation accuracy and the medians (target: >= 0.968).
-Usage: python benchmarks/mnist_search.py [--seeds 3] [--trials 20] [--epochs 10]
+Usage: python -m benchmarks.mnist_search [--seeds 3] [--trials 20] [--epochs 10]
 """
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuning_core.training.datasets import REPOSITORY_MNIST
+
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT / "tests" / "data" / "mnist"
+MNIST = REPOSITORY_MNIST
 
 # "wide": every optimizer over four decades of learning rate. "focused": what the worked example
 # already teaches (adaptive optimizers win at 1e-3-ish, wider layers help), as a user would narrow it.

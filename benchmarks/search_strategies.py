@@ -2,25 +2,21 @@
 
 Prints, per function and strategy: the median best value, the median regret (best minus the
 known optimum) and the tuner's own overhead per trial (time in ask/tell, not in the function).
-Usage: python benchmarks/search_strategies.py [--seeds 5] [--configs default,skopt-default]
+Usage: python -m benchmarks.search_strategies [--seeds 5] [--configs default,skopt-default]
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from tuning_core.objectives import TEST_FUNCTIONS, input_names  # noqa: E402
-from tuning_core.space import NumericDimension, SearchSpace  # noqa: E402
-from tuning_core.strategies import BayesianStrategy, GridStrategy, RandomStrategy  # noqa: E402
+from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names  # noqa: E402
+from tuning_core.engine.space import NumericDimension, SearchSpace  # noqa: E402
+from tuning_core.engine.strategies import BayesianStrategy, GridStrategy, RandomStrategy  # noqa: E402
 
 PROBLEMS = {"branin": 30, "hartmann6": 100}
 

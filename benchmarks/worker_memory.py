@@ -3,7 +3,7 @@
 Runs the same 100-trial study on bundled digits twice (`--recycle-every 20` and `0`), samples
 the worker's resident memory (the PID survives the re-exec) and prints it at several trial
 counts, plus the growth per trial between trial 20 and the end.
-Usage: python benchmarks/worker_memory.py [--trials 100] [--recycle-every 20]
+Usage: python -m benchmarks.worker_memory [--trials 100] [--recycle-every 20]
 """
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from tuning_core.storage import Store  # noqa: E402
+from tuning_core.engine.storage import Store  # noqa: E402
 
 
 def measure(trials: int, recycle_every: int, work: Path) -> dict[int, float]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from tuning_core.storage import Store, StudyRecord, default_storage_path
-from tuning_core.study import study_summaries
-from tuning_core.workers import worker_log_tail
+from tuning_core.engine.storage import Store, StudyRecord, default_storage_path
+from tuning_core.engine.study import study_summaries
+from tuning_core.engine.workers import worker_log_tail
 
 REFRESH_SECONDS = 1.0
 

@@ -11,26 +11,27 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import open_store, storage_path
-from tuning_core import analysis, charts
-from tuning_core.storage import Store, StudyRecord
+from tuning_core.reports import frames
+from tuning_core.views import charts
+from tuning_core.engine.storage import Store, StudyRecord
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _finished_curves(path: str, study_id: int, finished_count: int, trials: pd.DataFrame) -> pd.DataFrame:
     """Curves of finished trials: they never change, so one read per newly finished trial."""
     with Store(path) as store:
-        return analysis.curves_frame(store.epoch_metrics(study_id, finished=True), trials)
+        return frames.curves_frame(store.epoch_metrics(study_id, finished=True), trials)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _frames(path: str, name: str, fingerprint: tuple[Any, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(path) as store:
         study = store.get_study(name)
-        trials = analysis.trials_frame(store.trials(study.id), study.spec)
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
         live_rows = store.epoch_metrics(study.id, finished=False)
     finished = trials[~trials["state"].isin(["queued", "running"])] if not trials.empty else trials
     done = _finished_curves(path, study.id, len(finished), finished)
-    running = analysis.curves_frame(live_rows, trials)
+    running = frames.curves_frame(live_rows, trials)
     curves = pd.concat([done, running], ignore_index=True) if len(running) else done
     return trials, curves
 

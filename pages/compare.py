@@ -8,7 +8,8 @@ import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import study_frames
-from tuning_core import analysis, charts
+from tuning_core.reports import frames
+from tuning_core.views import charts
 
 st.title("Compare trials")
 name = selected_study()
@@ -16,22 +17,22 @@ name = selected_study()
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the surrogate…")
 def cached_partial_dependence(path: str, study_name: str, fingerprint: tuple[Any, ...], spec: dict, trials: pd.DataFrame) -> pd.DataFrame:
-    return analysis.partial_dependence_frame(spec, trials)
+    return frames.partial_dependence_frame(spec, trials)
 
 
 if name:
     study, trials, curves, fingerprint = study_frames(name)
     spec = study.spec
     direction = spec["objective"]["direction"]
-    dimensions = analysis.tuned_dimensions(spec)
-    log_dimensions = analysis.log_scaled_dimensions(spec)
+    dimensions = frames.tuned_dimensions(spec)
+    log_dimensions = frames.log_scaled_dimensions(spec)
     complete = trials[trials["state"] == "complete"] if not trials.empty else trials
 
     st.subheader("Convergence")
     if complete.empty:
         st.info("No complete trial yet.")
         st.stop()
-    st.altair_chart(charts.convergence_chart(analysis.convergence_frame(trials, direction), direction), width="stretch")
+    st.altair_chart(charts.convergence_chart(frames.convergence_frame(trials, direction), direction), width="stretch")
     st.caption("Each dot is a trial, the line the best so far: a line that stops improving early means the search has settled.")
 
     st.subheader("Each hyperparameter against the score")
@@ -50,9 +51,9 @@ if name:
         st.caption("Follow the best-coloured lines back to their settings.")
 
     st.subheader("Hyperparameter importance")
-    importance = analysis.importance(trials, dimensions)
-    if len(complete) < analysis.MIN_TRIALS_FOR_IMPORTANCE:
-        st.warning(f"Only {len(complete)} complete trials: importance needs at least {analysis.MIN_TRIALS_FOR_IMPORTANCE} to mean much.")
+    importance = frames.importance(trials, dimensions)
+    if len(complete) < frames.MIN_TRIALS_FOR_IMPORTANCE:
+        st.warning(f"Only {len(complete)} complete trials: importance needs at least {frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much.")
     if not importance.empty:
         st.altair_chart(charts.importance_chart(importance), width="stretch")
     st.caption(
@@ -72,12 +73,12 @@ if name:
 st.subheader("Several studies")
 all_names = [study.name for study in study_records()]
 picked = st.multiselect("Overlay the convergence of", all_names, default=[name] if name else [], key="overlay")
-frames = []
+overlays = []
 for other in picked:
     other_study, other_trials, _, _ = study_frames(other)
     if other_study is not None and not other_trials.empty:
-        frame = analysis.convergence_frame(other_trials, other_study.spec["objective"]["direction"])
-        frames.append(frame.assign(study=other))
-if frames:
-    st.altair_chart(charts.studies_convergence_chart(pd.concat(frames, ignore_index=True)), width="stretch")
+        frame = frames.convergence_frame(other_trials, other_study.spec["objective"]["direction"])
+        overlays.append(frame.assign(study=other))
+if overlays:
+    st.altair_chart(charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch")
     st.caption("Compare how fast each study's best value improves per trial; compare like with like (same metric).")

@@ -7,8 +7,9 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import batch_losses, curves_view, study_frames
-from tuning_core import analysis, charts, live
-from tuning_core.workers import request_stop, worker_log_tail
+from tuning_core.reports import frames
+from tuning_core.views import charts, live
+from tuning_core.engine.workers import request_stop, worker_log_tail
 
 st.title("Live study")
 name = selected_study()
@@ -54,7 +55,7 @@ def live_view(study_name: str) -> None:
             if not losses.empty:
                 st.altair_chart(charts.batch_loss_chart(losses, f"current trial {status.current_number}: training loss within epochs"), width="stretch")
     elif not trials.empty:
-        convergence = analysis.convergence_frame(trials, study.spec["objective"]["direction"])
+        convergence = frames.convergence_frame(trials, study.spec["objective"]["direction"])
         st.altair_chart(charts.convergence_chart(convergence, study.spec["objective"]["direction"]), width="stretch")
         st.caption("Each dot is a trial; the red line is the best value so far: look for it to step down and flatten.")
     if not trials.empty:

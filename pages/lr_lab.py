@@ -9,9 +9,11 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
 from dashboard.data import curves_view, study_frames
-from tuning_core import analysis, charts, forms, hyperparams, live, playground
-from tuning_core.forms import format_number
-from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
+from tuning_core.engine import hyperparams
+from tuning_core.reports import frames
+from tuning_core.views import charts, forms, live, playground
+from tuning_core.views.forms import format_number
+from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]
 SGD_DEFAULTS = (0.0001, 1.0)
@@ -72,7 +74,7 @@ with compare_tab:
             with grid[index % 2]:
                 curves_view(curves, metric, "learning_rate", True, metric)
         st.caption("One colour per learning rate (log scale). Small rates fall slowly; large ones jump around or diverge (dashed, ×).")
-        finals = analysis.final_metrics(curves, trials)
+        finals = frames.final_metrics(curves, trials)
         if not finals.empty:
             st.altair_chart(charts.final_accuracy_bars(finals), width="stretch")
             st.caption("The final validation accuracy of each run: the best learning rate sits between too slow and unstable.")

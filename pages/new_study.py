@@ -7,10 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.common import load_into_form, open_study_in, storage_path
-from tuning_core import forms, hyperparams
-from tuning_core.datasets import REPOSITORY_MNIST
-from tuning_core.forms import Control, format_number
-from tuning_core.workers import launch_study
+from tuning_core.engine import hyperparams
+from tuning_core.views import forms
+from tuning_core.training.datasets import REPOSITORY_MNIST
+from tuning_core.views.forms import Control, format_number
+from tuning_core.engine.workers import launch_study
 
 DATASETS = {"digits": "digits (bundled 8×8, offline)", "mnist": "MNIST (Keras download)", "fashion_mnist": "Fashion-MNIST (Keras download)", "folder": "a folder of IDX / npz files"}
 

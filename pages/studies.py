@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
-from tuning_core import export
-from tuning_core.errors import SpecError
-from tuning_core.keras_export import keras_script
-from tuning_core.study import worker_running
+from tuning_core.reports import export
+from tuning_core.engine.errors import SpecError
+from tuning_core.reports.keras_script import keras_script
+from tuning_core.engine.study import worker_running
 
 st.title("Studies")
 rows = list_studies()

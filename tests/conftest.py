@@ -20,8 +20,6 @@ MNIST_DIR = ROOT / "tests" / "data" / "mnist"
 if "KERAS_HOME" not in os.environ:
     os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="keras-home-")
     atexit.register(shutil.rmtree, os.environ["KERAS_HOME"], ignore_errors=True)
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture

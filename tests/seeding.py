@@ -5,8 +5,8 @@ import math
 import os
 from pathlib import Path
 
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store, StudyStatus, TrialState
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store, StudyStatus, TrialState
 
 SEEDED_SPEC = {
     "name": "seeded",

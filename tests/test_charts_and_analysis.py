@@ -11,9 +11,10 @@ import pytest
 
 from tests.conftest import MNIST_DIR
 from tests.seeding import SEEDED_SPEC, seed_store
-from tuning_core import analysis, charts, forms, live
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store, StudyStatus
+from tuning_core.reports import frames
+from tuning_core.views import charts, forms, live
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store, StudyStatus
 
 
 @pytest.fixture
@@ -21,8 +22,8 @@ def seeded(storage: Path):  # noqa: ANN201
     seed_store(storage)
     with Store(storage) as store:
         study = store.get_study("seeded")
-        trials = analysis.trials_frame(store.trials(study.id), study.spec)
-        curves = analysis.curves_frame(store.epoch_metrics(study.id), trials)
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
+        curves = frames.curves_frame(store.epoch_metrics(study.id), trials)
     return study, trials, curves
 
 
@@ -48,7 +49,7 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
 
 def test_convergence_and_slices(seeded) -> None:  # noqa: ANN001
     study, trials, _ = seeded
-    convergence = analysis.convergence_frame(trials, "maximize")
+    convergence = frames.convergence_frame(trials, "maximize")
     assert convergence["best_so_far"].is_monotonic_increasing
     assert convergence["best_so_far"].iloc[-1] == pytest.approx(trials["value"].max())
     assert 9 not in convergence["number"].tolist()  # the diverged trial has no value
@@ -56,7 +57,7 @@ def test_convergence_and_slices(seeded) -> None:  # noqa: ANN001
     assert slice_spec["encoding"]["x"]["scale"]["type"] == "log"
     assert charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]["scale"]["type"] == "linear"
     assert charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]["x"]["type"] == "nominal"
-    assert analysis.log_scaled_dimensions(study.spec) == ["learning_rate", "units"]
+    assert frames.log_scaled_dimensions(study.spec) == ["learning_rate", "units"]
 
 
 def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:  # noqa: ANN001
@@ -83,7 +84,7 @@ def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
         {"number": range(40), "state": "complete", "x": rng.uniform(0, 1, 40), "noise": rng.uniform(0, 1, 40), "kind": rng.choice(["a", "b"], 40)}
     )
     frame["value"] = 3 * frame["x"] + 0.05 * rng.normal(size=40)
-    importance = analysis.importance(frame, ["x", "noise", "kind"])
+    importance = frames.importance(frame, ["x", "noise", "kind"])
     assert importance["hyperparameter"].iloc[0] == "x"
     assert importance["importance"].sum() == pytest.approx(1.0)
     assert importance.set_index("hyperparameter").loc["x", "importance"] > 0.7
@@ -93,7 +94,7 @@ def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
 
 def test_partial_dependence_follows_the_score(seeded) -> None:  # noqa: ANN001
     study, trials, _ = seeded
-    frame = analysis.partial_dependence_frame(study.spec, trials, points=9, samples=50)
+    frame = frames.partial_dependence_frame(study.spec, trials, points=9, samples=50)
     assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer"}
     lr = frame[frame["dimension"] == "learning_rate"].reset_index(drop=True)
     best_x = lr.loc[lr["score"].idxmax(), "x"]
@@ -104,7 +105,7 @@ def test_partial_dependence_follows_the_score(seeded) -> None:  # noqa: ANN001
 
 def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:  # noqa: ANN001
     _, trials, curves = seeded
-    finals = analysis.final_metrics(curves, trials)
+    finals = frames.final_metrics(curves, trials)
     assert 10 not in finals["number"].tolist()  # still running
     assert finals.set_index("number").loc[9, "val_accuracy"] == 0.0
     assert finals.set_index("number").loc[4, "val_accuracy"] == pytest.approx(trials.set_index("number").loc[4, "value"])
@@ -156,7 +157,7 @@ def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(sto
     seed_store(storage, worker_pid=dead.pid)
     with Store(storage) as store:
         study = store.get_study("seeded")
-        trials = analysis.trials_frame(store.trials(study.id), study.spec)
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
     status = live.study_status(study, trials, 0.0)
     assert not status.running and "worker is gone" in status.status_line
     controls = [forms.Control("learning_rate", True, low=0.0001, high=10.0)]

@@ -89,7 +89,7 @@ def test_unloadable_dataset_stops_the_study_with_one_sentence(storage: Path, tmp
 
 
 def test_tensorflow_start_up_chatter_is_told_from_real_errors() -> None:
-    from tuning_core.native_logs import is_startup_chatter
+    from tuning_core.training.keras_runtime import is_startup_chatter
 
     # Lines TensorFlow 2.21 printed on this machine's import, before any filtering.
     chatter = [

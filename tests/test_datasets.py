@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import MNIST_DIR
-from tuning_core.datasets import load_dataset, read_idx
-from tuning_core.errors import DatasetError
+from tuning_core.training.datasets import load_dataset, read_idx
+from tuning_core.engine.errors import DatasetError
 
 
 def test_digits_is_scaled_split_and_stratified() -> None:

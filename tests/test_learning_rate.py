@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import MNIST_DIR, digits_spec, run_cli, write_spec
-from tuning_core import playground
-from tuning_core.lr_find import analyse, lr_schedule, smooth_losses
+from tuning_core.views import playground
+from tuning_core.training.lr_find import analyse, lr_schedule, smooth_losses
 
 
 def test_schedule_and_smoothing() -> None:

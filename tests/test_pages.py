@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, cli_env
 from tests.seeding import seed_store
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store
 
 APP = str(ROOT / "app.py")
 PAGES = ["pages/new_study.py", "pages/live.py", "pages/compare.py", "pages/lr_lab.py", "pages/studies.py"]

@@ -5,10 +5,10 @@ import math
 import pytest
 
 from tests.conftest import branin_spec
-from tuning_core.errors import SpecError
-from tuning_core.space import ChoiceDimension, NumericDimension, parse_space
-from tuning_core.spec import parse_spec
-from tuning_core.strategies import GridStrategy
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.space import ChoiceDimension, NumericDimension, parse_space
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.strategies import GridStrategy
 
 
 def test_space_round_trips_through_json() -> None:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import branin_spec
-from tuning_core.objectives import TEST_FUNCTIONS, branin, hartmann6
-from tuning_core.space import parse_space
-from tuning_core.spec import ACQUISITIONS, SURROGATES, parse_spec
-from tuning_core.strategies import BayesianStrategy, RandomStrategy, make_strategy
+from tuning_core.engine.objectives import TEST_FUNCTIONS, branin, hartmann6
+from tuning_core.engine.space import parse_space
+from tuning_core.engine.spec import ACQUISITIONS, SURROGATES, parse_spec
+from tuning_core.engine.strategies import BayesianStrategy, RandomStrategy, make_strategy
 
 
 def _search(strategy, trials: int) -> float:  # noqa: ANN001

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, branin_spec, cli_env, run_cli, write_spec
-from tuning_core.objectives import TrialOutcome, function_objective
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store, TrialState
-from tuning_core.study import run_study
+from tuning_core.engine.objectives import TrialOutcome, function_objective
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store, TrialState
+from tuning_core.engine.study import run_study
 
 
 def _quiet(_: str) -> None:

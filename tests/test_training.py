@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MNIST_DIR, ROOT, cli_env, digits_spec, run_cli, write_spec
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store, TrialState
-from tuning_core.study import run_study
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store, TrialState
+from tuning_core.engine.study import run_study
 
 
 def _run_in_process(raw: dict, storage: Path):  # noqa: ANN202
-    from tuning_core.training import KerasObjective
+    from tuning_core.training.keras_objective import KerasObjective
 
     spec = parse_spec(raw)
     with Store(storage) as store:

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tuning_core.errors import DatasetError, SpecError
-from tuning_core.objectives import Objective, TrialDiverged, TrialOutcome, TrialStopped
-from tuning_core.space import SearchSpace
-from tuning_core.spec import StudySpec, parse_spec
-from tuning_core.storage import Store, StudyRecord, StudyStatus, TrialRecord, TrialState
-from tuning_core.strategies import Strategy, make_strategy
+from tuning_core.engine.errors import DatasetError, SpecError
+from tuning_core.engine.objectives import Objective, TrialDiverged, TrialOutcome, TrialStopped
+from tuning_core.engine.space import SearchSpace
+from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.storage import Store, StudyRecord, StudyStatus, TrialRecord, TrialState
+from tuning_core.engine.strategies import Strategy, make_strategy
 
 STOP_POLL_SECONDS = 0.5
 

@@ -112,11 +112,11 @@ def lr_range_test(
     steps: int = STEPS,
 ) -> LRRangeResult:
     """Train ``steps`` batches with a rising learning rate and analyse the loss curve."""
-    from tuning_core.native_logs import import_keras
+    from tuning_core.training.keras_runtime import import_keras
 
     keras = import_keras()
 
-    from tuning_core.training import build_model, prepare_inputs
+    from tuning_core.training.keras_objective import build_model, prepare_inputs
 
     keras.utils.set_random_seed(seed)
     network = build_model(model, {**hp, "learning_rate": start}, dataset.image_shape, dataset.num_classes)
@@ -144,9 +144,9 @@ def lr_range_test(
 
 def lr_range_test_for_spec(spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
-    from tuning_core.datasets import dataset_for
-    from tuning_core.errors import SpecError
-    from tuning_core.hyperparams import trial_hyperparams
+    from tuning_core.training.datasets import dataset_for
+    from tuning_core.engine.errors import SpecError
+    from tuning_core.engine.hyperparams import trial_hyperparams
 
     objective = spec.objective
     if objective["type"] != "keras":

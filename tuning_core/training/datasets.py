@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tuning_core.errors import DatasetError
+from tuning_core.engine.errors import DatasetError
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -25,7 +25,7 @@ IDX_NAMES = {
 }
 # The real MNIST test split (10,000 images) that this repository carries for its tests,
 # benchmarks and offline demos; see tests/data/mnist/README.md for its provenance.
-REPOSITORY_MNIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist"
+REPOSITORY_MNIST = Path(__file__).resolve().parents[2] / "tests" / "data" / "mnist"
 KERAS_DATASETS = {"mnist": "mnist.npz", "fashion_mnist": None}
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -124,7 +124,7 @@ def load_keras_dataset(name: str) -> dict[str, np.ndarray]:
     Offline, the download fails at once (or after DOWNLOAD_TIMEOUT_S), and the user is told
     where to put the files instead.
     """
-    from tuning_core.native_logs import import_keras
+    from tuning_core.training.keras_runtime import import_keras
 
     keras = import_keras()
 

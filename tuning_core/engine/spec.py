@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning_core import hyperparams
-from tuning_core.errors import SpecError
-from tuning_core.objectives import TEST_FUNCTIONS, input_names
-from tuning_core.space import NumericDimension, SearchSpace, parse_space
+from tuning_core.engine import hyperparams
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
+from tuning_core.engine.space import NumericDimension, SearchSpace, parse_space
 
 STRATEGIES = ("grid", "random", "bayesian")
 SURROGATES = ("GP", "RF", "ET", "GBRT")

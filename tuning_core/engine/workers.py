@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tuning_core.storage import Store, artifacts_dir
+from tuning_core.engine.storage import Store, artifacts_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _children: list[subprocess.Popen[bytes]] = []
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from tuning_core import hyperparams, native_logs
-from tuning_core.errors import SpecError
-from tuning_core.storage import Store, StudyRecord
-from tuning_core.study import best_trial
+from tuning_core.engine import hyperparams
+from tuning_core.training import keras_runtime
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.storage import Store, StudyRecord
+from tuning_core.engine.study import best_trial
 
 _LOADERS = {
     "digits": '''\
@@ -179,8 +180,8 @@ def _optimizer(hp: dict[str, Any]) -> str:
 
 
 def _quiet_import_source() -> str:
-    """tuning_core.native_logs as script text, so the script starts as quietly as the CLI."""
-    source = inspect.getsource(native_logs)
+    """tuning_core.training.keras_runtime as script text, so the script starts as quietly as the CLI."""
+    source = inspect.getsource(keras_runtime)
     body = source.split('"""', 2)[2].replace("from __future__ import annotations\n", "")
     header = "# Import Keras with TensorFlow's native start-up chatter filtered out (fd 2)."
     return header + "\n" + body.strip()

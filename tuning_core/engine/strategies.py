@@ -12,7 +12,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from tuning_core.space import ChoiceDimension, NumericDimension, Scalar, SearchSpace
+from tuning_core.engine.space import ChoiceDimension, NumericDimension, Scalar, SearchSpace
 
 # How the GP's acquisition function is optimised. scikit-optimize's default (10,000 random
 # candidates, then 5 L-BFGS restarts, for all three acquisitions of gp_hedge) costs ~0.45 s per

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from tuning_core.errors import SpecError
+from tuning_core.engine.errors import SpecError
 
 DEFAULT_STORAGE_FILE = "tuning_lab.db"
 STORAGE_ENV = "TUNING_LAB_STORAGE"

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Union
 
-from tuning_core.errors import SpecError
+from tuning_core.engine.errors import SpecError
 
 Scalar = Union[int, float, str, bool]
 

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from tuning_core.storage import Store, StudyRecord, TrialRecord
+from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
 
 
 def param_names(trials: list[TrialRecord], spec: dict[str, Any]) -> list[str]:

@@ -125,12 +125,3 @@ def function_objective(name: str, trial_seconds: float = 0.0) -> Objective:
         return TrialOutcome(value)
 
     return objective
-
-
-def objective_for(spec: Any) -> Objective:
-    """The objective a validated :class:`StudySpec` names. Keras is imported only here, lazily."""
-    if spec.objective["type"] == "function":
-        return function_objective(spec.objective["name"], float(spec.objective.get("trial_seconds", 0)))
-    from tuning_core.training import KerasObjective  # noqa: PLC0415 - keeps TensorFlow out of light paths
-
-    return KerasObjective(spec)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from tuning_core.hyperparams import trial_hyperparams
-from tuning_core.datasets import Dataset, dataset_for
-from tuning_core.native_logs import import_keras
-from tuning_core.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
+from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.training.datasets import Dataset, dataset_for
+from tuning_core.training.keras_runtime import import_keras
+from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
 
 keras = import_keras()
 

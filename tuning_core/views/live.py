@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from tuning_core.forms import format_duration
-from tuning_core.storage import StudyRecord, TrialState
-from tuning_core.study import worker_running
+from tuning_core.views.forms import format_duration
+from tuning_core.engine.storage import StudyRecord, TrialState
+from tuning_core.engine.study import worker_running
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
 

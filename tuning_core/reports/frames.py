@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuning_core.export import param_names
-from tuning_core.storage import TrialRecord, TrialState
+from tuning_core.reports.export import param_names
+from tuning_core.engine.storage import TrialRecord, TrialState
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -93,8 +93,8 @@ def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points:
     settings of the other dimensions. Returns dimension, x, score (in the metric's own sign);
     empty when the study is not Bayesian or has too few trials for a surrogate.
     """
-    from tuning_core.space import parse_space
-    from tuning_core.strategies import BayesianStrategy
+    from tuning_core.engine.space import parse_space
+    from tuning_core.engine.strategies import BayesianStrategy
 
     strategy_config = spec["strategy"]
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]

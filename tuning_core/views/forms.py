@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning_core import hyperparams
-from tuning_core.datasets import IDX_NAMES
-from tuning_core.errors import SpecError
-from tuning_core.spec import parse_spec
-from tuning_core.storage import Store
-from tuning_core.study import start_conflict
+from tuning_core.engine import hyperparams
+from tuning_core.training.datasets import IDX_NAMES
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store
+from tuning_core.engine.study import start_conflict
 
 # Slider ladders: real values, never exponents for a student to decode.
 LEARNING_RATES = [m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)] + [10.0]

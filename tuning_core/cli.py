@@ -1,0 +1,225 @@
+"""The command line: ``python -m tuning_core run|list|export|stop|delete|lr-find``.
+
+Bad input exits with status 2 and one sentence on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+from tuning_core.engine.errors import DatasetError, SpecError
+from tuning_core.engine.objectives import Objective, function_objective
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.storage import Store, artifacts_dir, default_storage_path
+
+# Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
+# the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
+DEFAULT_RECYCLE_EVERY = 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    storage_help = f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})"
+    parser = argparse.ArgumentParser(prog="python -m tuning_core", description="Tuning Lab's engine.")
+    parser.add_argument("--storage", default=None, help=storage_help)
+    # --storage may also follow the subcommand (as in Optuna's CLI); SUPPRESS keeps an absent
+    # one there from overwriting a value given before the subcommand.
+    storage_after = argparse.ArgumentParser(add_help=False)
+    storage_after.add_argument("--storage", default=argparse.SUPPRESS, help=storage_help)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_command = functools.partial(commands.add_parser, parents=[storage_after])
+    run = add_command("run", help="run or resume the study a spec file describes")
+    run.add_argument("spec", help="study spec JSON file")
+    run.add_argument(
+        "--recycle-every",
+        type=int,
+        default=DEFAULT_RECYCLE_EVERY,
+        help="start a fresh worker process after this many Keras trials (0: never)",
+    )
+    add_command("list", help="show each study with its state, trials done and best value")
+    export = add_command("export", help="export a study's trials")
+    export.add_argument("name")
+    export.add_argument("--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    stop = add_command("stop", help="ask the worker running a study to stop")
+    stop.add_argument("name")
+    delete = add_command("delete", help="delete a study and all its trials")
+    delete.add_argument("name")
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="LR range test: suggest learning rates for a Keras spec",
+        description=(
+            "LR range test: train the spec's model for --steps batches while the learning rate rises "
+            "from --start to --end, and suggest learning rates from the loss curve. The learning rate "
+            "is the only thing varied: every other hyperparameter the spec fixes is used as is, and "
+            "every other tuned one is held at the middle of its range (a choice at its first value)."
+        ),
+    )
+    lr_find.add_argument("spec")
+    lr_find.add_argument("--json", action="store_true", help="print the suggestions and curve as JSON")
+    lr_find.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    lr_find.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
+    lr_find.add_argument("--steps", type=int, default=100, help="batches from start to end (default 100)")
+    lr_find.add_argument("--output", help="also write the JSON result to this file (the dashboard reads it)")
+    return parser
+
+
+def _storage(args: argparse.Namespace) -> str:
+    return args.storage or default_storage_path()
+
+
+def _require_study(store: Store, name: str):  # noqa: ANN202
+    study = store.get_study(name)
+    if study is None:
+        names = ", ".join(s.name for s in store.studies()) or "none yet"
+        raise SpecError(f"name: there is no study called {name!r} in this store (studies: {names}).")
+    return study
+
+
+def objective_for(spec: StudySpec) -> Objective:
+    """The objective a validated spec names; Keras (and TensorFlow) load only for Keras studies."""
+    if spec.objective["type"] == "function":
+        return function_objective(spec.objective["name"], float(spec.objective.get("trial_seconds", 0)))
+    from tuning_core.training.keras_objective import KerasObjective
+
+    return KerasObjective(spec)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from tuning_core.engine.spec import load_spec
+    from tuning_core.engine.study import run_study
+
+    if args.recycle_every < 0:
+        raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
+    spec = load_spec(args.spec)
+    recycle = args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
+    with Store(_storage(args)) as store:
+        objective = objective_for(spec)
+        if spec.objective["type"] == "keras":
+            _attach_best_model(objective, store, spec)
+        outcome = run_study(spec, store, objective, log=lambda line: print(line, flush=True), max_trials_this_process=recycle)
+    if outcome.recycle:
+        print(f"recycling the worker after {outcome.trials_run} trials to release Keras memory", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    return 0
+
+
+def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
+    """Have the Keras objective save a trial's model whenever it beats the stored best."""
+    from tuning_core.engine.study import best_trial
+
+    study = store.get_study(spec.name)
+    best = best_trial(store.trials(study.id), spec.direction) if study else None
+    objective.best_model_path = artifacts_dir(store.path, spec.name) / "best.keras"
+    objective.best_value = None if best is None or not objective.best_model_path.is_file() else best.value
+
+
+def command_list(args: argparse.Namespace) -> int:
+    from tuning_core.engine.study import study_summaries
+
+    with Store(_storage(args), create=False) as store:
+        rows = study_summaries(store)
+    if not rows:
+        print("no studies yet")
+        return 0
+    print(f"{'name':<28} {'status':<10} {'trials':>9} {'best':>12}  metric")
+    for row in rows:
+        best = "-" if row["best_value"] is None else f"{row['best_value']:.6g}"
+        print(f"{row['name']:<28} {row['status']:<10} {row['done']:>4}/{row['budget']:<4} {best:>12}  {row['metric']} ({row['direction']})")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from tuning_core.reports import export
+
+    with Store(_storage(args), create=False) as store:
+        study = _require_study(store, args.name)
+        if args.format == "csv":
+            text = export.export_csv(store, study)
+        elif args.format == "json":
+            text = export.export_json(store, study)
+        elif args.format == "keras-script":
+            from tuning_core.reports.keras_script import keras_script
+
+            text = keras_script(store, study, Path(args.output).name if args.output else None)
+        else:
+            source = artifacts_dir(_storage(args), study.name) / "best.keras"
+            if not source.is_file():
+                raise SpecError(f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one).")
+            target = Path(args.output or f"{study.name}.keras")
+            target.write_bytes(source.read_bytes())
+            print(f"wrote {target}")
+            return 0
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def command_stop(args: argparse.Namespace) -> int:
+    with Store(_storage(args), create=False) as store:
+        _require_study(store, args.name)
+        store.request_stop(args.name)
+    print(f"asked the worker of {args.name!r} to stop")
+    return 0
+
+
+def command_delete(args: argparse.Namespace) -> int:
+    with Store(_storage(args), create=False) as store:
+        _require_study(store, args.name)
+        store.delete_study(args.name)
+    print(f"deleted {args.name!r}")
+    return 0
+
+
+def command_lr_find(args: argparse.Namespace) -> int:
+    from tuning_core.training.lr_find import lr_range_test_for_spec
+    from tuning_core.engine.spec import load_spec
+
+    if not 0 < args.start < args.end:
+        raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
+    if args.steps < 5:
+        raise SpecError(f"--steps must be at least 5, not {args.steps}.")
+    spec = load_spec(args.spec)
+    result = lr_range_test_for_spec(spec, start=args.start, end=args.end, steps=args.steps)
+    if args.output:
+        Path(args.output).write_text(json.dumps(result.to_json()), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"valley:        {result.valley:.3g}")
+        print(f"steep:         {result.steep:.3g}")
+        print(f"minimum/10:    {result.minimum_div10:.3g}")
+        print(f"points: {len(result.learning_rates)}, stopped: {result.stop_reason}")
+    return 0
+
+
+COMMANDS = {
+    "run": command_run,
+    "list": command_list,
+    "export": command_export,
+    "stop": command_stop,
+    "delete": command_delete,
+    "lr-find": command_lr_find,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (SpecError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
