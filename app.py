@@ -3,15 +3,22 @@
 The favicon is a bundled file: a Material icon as page_icon is fetched from fonts.gstatic.com,
 which fails offline.
 """
+
 from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="Tuning Lab", page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"), layout="wide")
+st.set_page_config(
+    page_title="Tuning Lab",
+    page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
+    layout="wide",
+)
 
 navigation = st.navigation(
     [
-        st.Page("pages/new_study.py", title="New study", icon=":material/add_circle:", default=True),
+        st.Page(
+            "pages/new_study.py", title="New study", icon=":material/add_circle:", default=True
+        ),
         st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
         st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
         st.Page("pages/lr_lab.py", title="Learning-rate lab", icon=":material/tune:"),

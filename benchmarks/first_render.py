@@ -4,6 +4,7 @@ Starts the server, opens the page in headless chromium as soon as the port answe
 stops the clock when the New-study heading is visible. Target: <= 2 s.
 Usage: python -m benchmarks.first_render [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,15 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -35,14 +44,19 @@ def main() -> None:
     env = dict(os.environ, TUNING_LAB_STORAGE=str(Path(tempfile.mkdtemp()) / "store.db"))
     timings = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
+        )
         for _ in range(args.repeats):
             port = free_port()
             page = browser.new_page()
             started = time.perf_counter()
             server = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             while True:
                 try:
@@ -57,7 +71,11 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=20)
         browser.close()
-    print("first render after `streamlit run`: " + ", ".join(f"{t:.2f} s" for t in timings) + f"; median {statistics.median(timings):.2f} s (target <= 2 s)")
+    print(
+        "first render after `streamlit run`: "
+        + ", ".join(f"{t:.2f} s" for t in timings)
+        + f"; median {statistics.median(timings):.2f} s (target <= 2 s)"
+    )
 
 
 if __name__ == "__main__":

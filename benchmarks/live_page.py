@@ -6,6 +6,7 @@ first render, a rerun with nothing new (cached on the store's fingerprint) and a
 the worker adds an epoch (cache miss). Target: <= 250 ms.
 Usage: python -m benchmarks.live_page [--trials 200] [--epochs 30] [--repeats 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,10 @@ def seed(path: Path, trials: int, epochs: int) -> int:
         {
             "name": "big",
             "objective": {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": epochs},
-            "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True}, "units": {"type": "int", "low": 32, "high": 512}},
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+                "units": {"type": "int", "low": 32, "high": 512},
+            },
             "strategy": {"type": "random"},
             "budget": {"trials": trials + 10},
         }
@@ -37,10 +41,21 @@ def seed(path: Path, trials: int, epochs: int) -> int:
         store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
         for number in range(trials):
             learning_rate = 10 ** (-4 + 4 * number / trials)
-            trial_id = store.start_trial(study_id, number, {"learning_rate": learning_rate, "units": 32 + number})
+            trial_id = store.start_trial(
+                study_id, number, {"learning_rate": learning_rate, "units": 32 + number}
+            )
             for epoch in range(epochs):
                 fraction = (epoch + 1) / epochs
-                store.add_epoch_metrics(trial_id, epoch, {"loss": 2.3 * math.exp(-fraction), "accuracy": fraction * 0.9, "val_loss": 2.4 * math.exp(-fraction), "val_accuracy": fraction * 0.88})
+                store.add_epoch_metrics(
+                    trial_id,
+                    epoch,
+                    {
+                        "loss": 2.3 * math.exp(-fraction),
+                        "accuracy": fraction * 0.9,
+                        "val_loss": 2.4 * math.exp(-fraction),
+                        "val_accuracy": fraction * 0.88,
+                    },
+                )
             if number < trials - 1:
                 store.finish_trial(trial_id, TrialState.COMPLETE, 0.88)
         return trial_id
@@ -74,15 +89,23 @@ def main() -> None:
         at.run()
         unchanged.append(time.perf_counter() - started)
         with Store(storage) as store:
-            store.add_epoch_metrics(running_trial, args.epochs + repeat, {"loss": 0.1, "accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.88})
+            store.add_epoch_metrics(
+                running_trial,
+                args.epochs + repeat,
+                {"loss": 0.1, "accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.88},
+            )
         started = time.perf_counter()
         at.run()
         changed.append(time.perf_counter() - started)
     rows = args.trials * args.epochs * 4
     print(f"store: {args.trials} trials x {args.epochs} epochs ({rows} metric rows)")
     print(f"first render            {first * 1000:7.0f} ms")
-    print(f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of {args.repeats})")
-    print(f"rerun after a new epoch {statistics.median(changed) * 1000:7.0f} ms (median of {args.repeats}; target <= 250 ms)")
+    print(
+        f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of {args.repeats})"
+    )
+    print(
+        f"rerun after a new epoch {statistics.median(changed) * 1000:7.0f} ms (median of {args.repeats}; target <= 250 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Each (strategy, seed) is a whole `python -m tuning_core run` of 20 trials. The s
 Prints each run's best validation accuracy and the medians (target: >= 0.968).
 Usage: python -m benchmarks.mnist_search [--seeds 3] [--trials 20] [--epochs 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,38 @@ def run(spec: dict, work: Path, env: dict[str, str]) -> tuple[float, float, list
     path.write_text(json.dumps(spec))
     storage = work / "store.db"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tuning_core", "--storage", str(storage), "run", str(path)], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "tuning_core", "--storage", str(storage), "run", str(path)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - started
     exported = subprocess.run(
-        [sys.executable, "-m", "tuning_core", "--storage", str(storage), "export", spec["name"], "--format", "json"],
-        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tuning_core",
+            "--storage",
+            str(storage),
+            "export",
+            spec["name"],
+            "--format",
+            "json",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     trials = json.loads(exported.stdout)["trials"]
-    return max((t["value"] for t in trials if t["value"] is not None), default=float("nan")), seconds, trials
+    return (
+        max((t["value"] for t in trials if t["value"] is not None), default=float("nan")),
+        seconds,
+        trials,
+    )
 
 
 def main() -> None:
@@ -67,17 +92,44 @@ def main() -> None:
     parser.add_argument("--space", default="wide", choices=list(SPACES))
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument(
-        "--split", default="stratified", choices=["stratified", "ordered"],
+        "--split",
+        default="stratified",
+        choices=["stratified", "ordered"],
         help="validation split: stratified (the default) or ordered, the last 2,000 images as Keras' validation_split takes them",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mnist-search-"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", KERAS_HOME=str(work / "keras"))
-    objective = {"type": "keras", "dataset": str(MNIST), "model": "mlp", "epochs": args.epochs, "split": args.split}
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", KERAS_HOME=str(work / "keras")
+    )
+    objective = {
+        "type": "keras",
+        "dataset": str(MNIST),
+        "model": "mlp",
+        "epochs": args.epochs,
+        "split": args.split,
+    }
     print(f"split: {args.split}, space: {args.space}")
-    for label, space in () if args.no_baselines else (("seed config (SGD 0.01)", {"learning_rate": 0.01}), ("Adam 1e-3", {"learning_rate": 0.001, "optimizer": "adam"})):
+    for label, space in (
+        ()
+        if args.no_baselines
+        else (
+            ("seed config (SGD 0.01)", {"learning_rate": 0.01}),
+            ("Adam 1e-3", {"learning_rate": 0.001, "optimizer": "adam"}),
+        )
+    ):
         name = "baseline-" + label.split()[0].lower()
-        best, seconds, _ = run({"name": name, "objective": objective, "space": space, "strategy": {"type": "grid"}, "budget": {"trials": 1}}, work, env)
+        best, seconds, _ = run(
+            {
+                "name": name,
+                "objective": objective,
+                "space": space,
+                "strategy": {"type": "grid"},
+                "budget": {"trials": 1},
+            },
+            work,
+            env,
+        )
         print(f"baseline {label:<24} val_accuracy {best:.4f}  ({seconds:.0f} s)", flush=True)
     results: dict[str, list[float]] = {}
     for strategy in args.strategies.split(","):
@@ -85,14 +137,28 @@ def main() -> None:
             config = {"type": strategy, "seed": seed}
             if strategy == "bayesian":
                 config.update(surrogate="GP", acquisition="EI", initial_points=6)
-            spec = {"name": f"{strategy}-{args.space}-{seed}", "objective": objective, "space": SPACES[args.space], "strategy": config, "budget": {"trials": args.trials}}
+            spec = {
+                "name": f"{strategy}-{args.space}-{seed}",
+                "objective": objective,
+                "space": SPACES[args.space],
+                "strategy": config,
+                "budget": {"trials": args.trials},
+            }
             best, seconds, trials = run(spec, work, env)
             results.setdefault(strategy, []).append(best)
             top = max((t for t in trials if t["value"] is not None), key=lambda t: t["value"])
-            params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in top["params"].items())
-            print(f"{strategy:<9} seed {seed}: best val_accuracy {best:.4f} in {seconds:.0f} s  ({params})", flush=True)
+            params = ", ".join(
+                f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in top["params"].items()
+            )
+            print(
+                f"{strategy:<9} seed {seed}: best val_accuracy {best:.4f} in {seconds:.0f} s  ({params})",
+                flush=True,
+            )
     for strategy, values in results.items():
-        print(f"{strategy:<9} median best over {len(values)} seeds: {statistics.median(values):.4f} (target >= 0.968)")
+        print(
+            f"{strategy:<9} median best over {len(values)} seeds: {statistics.median(values):.4f} (target >= 0.968)"
+        )
 
 
 if __name__ == "__main__":

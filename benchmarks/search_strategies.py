@@ -4,6 +4,7 @@ Prints, per function and strategy: the median best value, the median regret (bes
 known optimum) and the tuner's own overhead per trial (time in ask/tell, not in the function).
 Usage: python -m benchmarks.search_strategies [--seeds 5] [--configs default,skopt-default]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,11 +13,11 @@ import time
 import warnings
 from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names  # noqa: E402
-from tuning_core.engine.space import NumericDimension, SearchSpace  # noqa: E402
-from tuning_core.engine.strategies import BayesianStrategy, GridStrategy, RandomStrategy  # noqa: E402
+from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
+from tuning_core.engine.space import NumericDimension, SearchSpace
+from tuning_core.engine.strategies import BayesianStrategy, GridStrategy, RandomStrategy
 
 PROBLEMS = {"branin": 30, "hartmann6": 100}
 
@@ -25,7 +26,10 @@ BAYESIAN_CONFIGS: dict[str, dict[str, Any]] = {
     "gp-default": {},
     "gp-refit-every-trial": {"kernel_refit_every": 1},
     "gp-refit-every-5": {"kernel_refit_every": 5},
-    "gp-light": {"kernel_refit_every": 10, "acquisition_optimizer": {"n_points": 1000, "n_restarts_optimizer": 1}},
+    "gp-light": {
+        "kernel_refit_every": 10,
+        "acquisition_optimizer": {"n_points": 1000, "n_restarts_optimizer": 1},
+    },
     "skopt-default": {
         "acquisition": "gp_hedge",
         "acquisition_optimizer": {"n_points": 10000, "n_restarts_optimizer": 5},
@@ -36,7 +40,10 @@ BAYESIAN_CONFIGS: dict[str, dict[str, Any]] = {
 
 def space_for(name: str) -> SearchSpace:
     domain = TEST_FUNCTIONS[name].domain
-    return SearchSpace(tuple(NumericDimension(f"x{i + 1}", "float", lo, hi) for i, (lo, hi) in enumerate(domain)), {})
+    return SearchSpace(
+        tuple(NumericDimension(f"x{i + 1}", "float", lo, hi) for i, (lo, hi) in enumerate(domain)),
+        {},
+    )
 
 
 def run(name: str, strategy_name: str, trials: int, seed: int) -> tuple[float, float]:
@@ -76,7 +83,9 @@ def main() -> None:
     parser.add_argument("--strategies", default="grid,random,gp-default")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    print(f"{'function':<10} {'strategy':<22} {'trials':>6} {'median best':>12} {'median regret':>14} {'overhead s/trial':>17}")
+    print(
+        f"{'function':<10} {'strategy':<22} {'trials':>6} {'median best':>12} {'median regret':>14} {'overhead s/trial':>17}"
+    )
     for name in args.problems.split(","):
         trials, optimum = PROBLEMS[name], TEST_FUNCTIONS[name].optimum
         for strategy_name in args.strategies.split(","):
@@ -84,7 +93,10 @@ def main() -> None:
             results = [run(name, strategy_name, trials, seed) for seed in seeds]
             best = statistics.median(r[0] for r in results)
             overhead = statistics.mean(r[1] for r in results)
-            print(f"{name:<10} {strategy_name:<22} {trials:>6} {best:>12.4f} {best - optimum:>14.4f} {overhead:>17.4f}", flush=True)
+            print(
+                f"{name:<10} {strategy_name:<22} {trials:>6} {best:>12.4f} {best - optimum:>14.4f} {overhead:>17.4f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

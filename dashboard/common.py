@@ -3,6 +3,7 @@
 This module stays light (no pandas, no Altair) so the first page draws fast; the cached
 DataFrame reads and chart helpers are in dashboard/data.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,9 @@ def selected_study(label: str = "Study", key: str = "study") -> str | None:
         _wait_for_worker(wanted)
         return None
     if not names:
-        st.info("No studies yet: create one on the New study page, or run `python -m tuning_core run SPEC.json`.")
+        st.info(
+            "No studies yet: create one on the New study page, or run `python -m tuning_core run SPEC.json`."
+        )
         return None
     index = names.index(wanted) if wanted in names else len(names) - 1
     name = st.selectbox(label, names, index=index, key=key)

@@ -3,6 +3,7 @@
 Reads go through ``st.cache_data`` keyed on :meth:`Store.fingerprint`, so a rerun of an idle
 study costs one small query; finished trials' curves are read once, since they never change.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,20 +12,24 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import open_store, storage_path
+from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.reports import frames
 from tuning_core.views import charts
-from tuning_core.engine.storage import Store, StudyRecord
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _finished_curves(path: str, study_id: int, finished_count: int, trials: pd.DataFrame) -> pd.DataFrame:
+def _finished_curves(
+    path: str, study_id: int, finished_count: int, trials: pd.DataFrame
+) -> pd.DataFrame:
     """Curves of finished trials: they never change, so one read per newly finished trial."""
     with Store(path) as store:
         return frames.curves_frame(store.epoch_metrics(study_id, finished=True), trials)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _frames(path: str, name: str, fingerprint: tuple[Any, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(
+    path: str, name: str, fingerprint: tuple[Any, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(path) as store:
         study = store.get_study(name)
         trials = frames.trials_frame(store.trials(study.id), study.spec)
@@ -36,7 +41,9 @@ def _frames(path: str, name: str, fingerprint: tuple[Any, ...]) -> tuple[pd.Data
     return trials, curves
 
 
-def study_frames(name: str) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFrame, tuple[Any, ...]]:
+def study_frames(
+    name: str,
+) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFrame, tuple[Any, ...]]:
     """(study, trials, curves, fingerprint); the DataFrames are cached until the study changes."""
     with open_store() as store:
         study = store.get_study(name)
@@ -48,13 +55,34 @@ def study_frames(name: str) -> tuple[StudyRecord | None, pd.DataFrame, pd.DataFr
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _curves_template(metric: str, color_field: str | None, color_log: bool, title: str, selectable: bool, columns: tuple[str, ...]) -> dict:
-    empty = pd.DataFrame({column: pd.Series(dtype="float64" if column not in ("metric", "state") else "object") for column in columns})
+def _curves_template(
+    metric: str,
+    color_field: str | None,
+    color_log: bool,
+    title: str,
+    selectable: bool,
+    columns: tuple[str, ...],
+) -> dict:
+    empty = pd.DataFrame(
+        {
+            column: pd.Series(dtype="float64" if column not in ("metric", "state") else "object")
+            for column in columns
+        }
+    )
     selection = charts.trial_selection() if selectable else None
-    return charts.spec_without_data(charts.curves_chart(empty, metric, color_field, color_log, selection, title=title))
+    return charts.spec_without_data(
+        charts.curves_chart(empty, metric, color_field, color_log, selection, title=title)
+    )
 
 
-def curves_view(curves: pd.DataFrame, metric: str, color_field: str | None, color_log: bool, title: str, selectable: bool = False) -> None:
+def curves_view(
+    curves: pd.DataFrame,
+    metric: str,
+    color_field: str | None,
+    color_log: bool,
+    title: str,
+    selectable: bool = False,
+) -> None:
     """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows."""
     columns = tuple(c for c in ("number", "epoch", "metric", "value", "state", color_field) if c)
     spec = _curves_template(metric, color_field, color_log, title, selectable, columns)
@@ -62,10 +90,11 @@ def curves_view(curves: pd.DataFrame, metric: str, color_field: str | None, colo
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def batch_losses(path: str, name: str, trial_number: int, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
+def batch_losses(
+    path: str, name: str, trial_number: int, fingerprint: tuple[Any, ...]
+) -> pd.DataFrame:
     """The in-epoch training losses of one trial: progress (in epochs) and loss."""
     with Store(path) as store:
         study = store.get_study(name)
         rows = store.batch_losses(study.id, trial_number) if study else []
     return pd.DataFrame(rows, columns=["progress", "loss"])
-

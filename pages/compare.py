@@ -1,4 +1,5 @@
 """Compare trials: convergence, slices, parallel coordinates, importance, partial dependence."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,9 @@ name = selected_study()
 
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the surrogate…")
-def cached_partial_dependence(path: str, study_name: str, fingerprint: tuple[Any, ...], spec: dict, trials: pd.DataFrame) -> pd.DataFrame:
+def cached_partial_dependence(
+    path: str, study_name: str, fingerprint: tuple[Any, ...], spec: dict, trials: pd.DataFrame
+) -> pd.DataFrame:
     return frames.partial_dependence_frame(spec, trials)
 
 
@@ -32,28 +35,49 @@ if name:
     if complete.empty:
         st.info("No complete trial yet.")
         st.stop()
-    st.altair_chart(charts.convergence_chart(frames.convergence_frame(trials, direction), direction), width="stretch")
-    st.caption("Each dot is a trial, the line the best so far: a line that stops improving early means the search has settled.")
+    st.altair_chart(
+        charts.convergence_chart(frames.convergence_frame(trials, direction), direction),
+        width="stretch",
+    )
+    st.caption(
+        "Each dot is a trial, the line the best so far: a line that stops improving early means the search has settled."
+    )
 
     st.subheader("Each hyperparameter against the score")
     columns = st.columns(3)
     for index, dimension in enumerate(dimensions):
-        columns[index % 3].altair_chart(charts.slice_chart(trials, dimension, dimension in log_dimensions), width="stretch")
-    st.caption("Where the good scores cluster along an axis, that range matters; a flat cloud means the score barely depends on it.")
+        columns[index % 3].altair_chart(
+            charts.slice_chart(trials, dimension, dimension in log_dimensions), width="stretch"
+        )
+    st.caption(
+        "Where the good scores cluster along an axis, that range matters; a flat cloud means the score barely depends on it."
+    )
 
     st.subheader("Parallel coordinates")
     parallel = charts.parallel_frame(trials, dimensions, log_dimensions)
     if {"loss"} <= set(curves.get("metric", [])):
-        st.altair_chart(charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"), width="content")
-        st.caption("Click a trial's line to highlight its loss curve below (double-click to clear): follow the best-coloured lines back to their settings.")
+        st.altair_chart(
+            charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"),
+            width="content",
+        )
+        st.caption(
+            "Click a trial's line to highlight its loss curve below (double-click to clear): follow the best-coloured lines back to their settings."
+        )
     else:
-        st.altair_chart(charts.parallel_coordinates_chart(parallel, [*dimensions, "value"], charts.trial_selection()), width="stretch")
+        st.altair_chart(
+            charts.parallel_coordinates_chart(
+                parallel, [*dimensions, "value"], charts.trial_selection()
+            ),
+            width="stretch",
+        )
         st.caption("Follow the best-coloured lines back to their settings.")
 
     st.subheader("Hyperparameter importance")
     importance = frames.importance(trials, dimensions)
     if len(complete) < frames.MIN_TRIALS_FOR_IMPORTANCE:
-        st.warning(f"Only {len(complete)} complete trials: importance needs at least {frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much.")
+        st.warning(
+            f"Only {len(complete)} complete trials: importance needs at least {frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much."
+        )
     if not importance.empty:
         st.altair_chart(charts.importance_chart(importance), width="stretch")
     st.caption(
@@ -68,11 +92,15 @@ if name:
             st.info("The surrogate needs more complete trials than the initial random points.")
         else:
             st.altair_chart(charts.partial_dependence_chart(dependence, log_dimensions))
-            st.caption("The surrogate's predicted score along each dimension, averaged over the others: the shape the search believes in.")
+            st.caption(
+                "The surrogate's predicted score along each dimension, averaged over the others: the shape the search believes in."
+            )
 
 st.subheader("Several studies")
 all_names = [study.name for study in study_records()]
-picked = st.multiselect("Overlay the convergence of", all_names, default=[name] if name else [], key="overlay")
+picked = st.multiselect(
+    "Overlay the convergence of", all_names, default=[name] if name else [], key="overlay"
+)
 overlays = []
 for other in picked:
     other_study, other_trials, _, _ = study_frames(other)
@@ -80,5 +108,9 @@ for other in picked:
         frame = frames.convergence_frame(other_trials, other_study.spec["objective"]["direction"])
         overlays.append(frame.assign(study=other))
 if overlays:
-    st.altair_chart(charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch")
-    st.caption("Compare how fast each study's best value improves per trial; compare like with like (same metric).")
+    st.altair_chart(
+        charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch"
+    )
+    st.caption(
+        "Compare how fast each study's best value improves per trial; compare like with like (same metric)."
+    )

@@ -1,4 +1,5 @@
 """Live study view: status, progress, the current trial, every trial's curves, the trial table."""
+
 from __future__ import annotations
 
 import time
@@ -7,9 +8,9 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import batch_losses, curves_view, study_frames
+from tuning_core.engine.workers import request_stop, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
-from tuning_core.engine.workers import request_stop, worker_log_tail
 
 st.title("Live study")
 name = selected_study()
@@ -24,11 +25,17 @@ def live_view(study_name: str) -> None:
     status = live.study_status(study, trials, time.time())
     head, stop_column = st.columns([4, 1])
     head.markdown(f"**{study_name}** · {status.status_line}")
-    if status.running and stop_column.button("Stop", key="stop", help="Ask the worker to stop between batches; the study can be resumed later."):
+    if status.running and stop_column.button(
+        "Stop",
+        key="stop",
+        help="Ask the worker to stop between batches; the study can be resumed later.",
+    ):
         request_stop(storage_path(), study_name)
         st.toast("Stop requested")
     st.progress(status.progress, text=status.progress_text)
-    if study.status == "failed" or (status.done == 0 and not status.running and study.status != "created"):
+    if study.status == "failed" or (
+        status.done == 0 and not status.running and study.status != "created"
+    ):
         log = worker_log_tail(storage_path(), study_name)
         if log:
             st.code(log, language=None)
@@ -53,11 +60,22 @@ def live_view(study_name: str) -> None:
         if status.current_number is not None:
             losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
             if not losses.empty:
-                st.altair_chart(charts.batch_loss_chart(losses, f"current trial {status.current_number}: training loss within epochs"), width="stretch")
+                st.altair_chart(
+                    charts.batch_loss_chart(
+                        losses,
+                        f"current trial {status.current_number}: training loss within epochs",
+                    ),
+                    width="stretch",
+                )
     elif not trials.empty:
         convergence = frames.convergence_frame(trials, study.spec["objective"]["direction"])
-        st.altair_chart(charts.convergence_chart(convergence, study.spec["objective"]["direction"]), width="stretch")
-        st.caption("Each dot is a trial; the red line is the best value so far: look for it to step down and flatten.")
+        st.altair_chart(
+            charts.convergence_chart(convergence, study.spec["objective"]["direction"]),
+            width="stretch",
+        )
+        st.caption(
+            "Each dot is a trial; the red line is the best value so far: look for it to step down and flatten."
+        )
     if not trials.empty:
         st.dataframe(live.trial_table(trials), hide_index=True, width="stretch", key="trial_table")
 

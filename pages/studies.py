@@ -1,4 +1,5 @@
 """Studies: list, open, export and delete."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
-from tuning_core.reports import export
 from tuning_core.engine.errors import SpecError
-from tuning_core.reports.keras_script import keras_script
 from tuning_core.engine.study import worker_running
+from tuning_core.reports import export
+from tuning_core.reports.keras_script import keras_script
 
 st.title("Studies")
 rows = list_studies()
@@ -18,12 +19,19 @@ if not rows:
     st.info("No studies yet: create one on the New study page.")
     st.stop()
 
-table = pd.DataFrame(rows)[["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]]
+table = pd.DataFrame(rows)[
+    ["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]
+]
 st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
 
 names = [row["name"] for row in rows]
 wanted = st.query_params.get("study")
-name = st.selectbox("Study", names, index=names.index(wanted) if wanted in names else len(names) - 1, key="study_choice")
+name = st.selectbox(
+    "Study",
+    names,
+    index=names.index(wanted) if wanted in names else len(names) - 1,
+    key="study_choice",
+)
 
 with open_store() as store:
     study = store.get_study(name)
@@ -37,11 +45,20 @@ with open_store() as store:
 open_column, csv_column, json_column, script_column = st.columns(4)
 if open_column.button("Open in live view", key="open"):
     open_study_in("pages/live.py", name)
-csv_column.download_button("Export CSV", csv_text, file_name=f"{name}.csv", mime="text/csv", key="csv")
-json_column.download_button("Export JSON", json_text, file_name=f"{name}.json", mime="application/json", key="json")
+csv_column.download_button(
+    "Export CSV", csv_text, file_name=f"{name}.csv", mime="text/csv", key="csv"
+)
+json_column.download_button(
+    "Export JSON", json_text, file_name=f"{name}.json", mime="application/json", key="json"
+)
 script_column.download_button(
-    "Keras script", script_text or "", file_name=f"{name}_best.py", mime="text/x-python", key="script",
-    disabled=script_text is None, help=script_problem or "A standalone Keras 3 script that retrains the best trial.",
+    "Keras script",
+    script_text or "",
+    file_name=f"{name}_best.py",
+    mime="text/x-python",
+    key="script",
+    disabled=script_text is None,
+    help=script_problem or "A standalone Keras 3 script that retrains the best trial.",
 )
 
 with st.expander("Spec"):

@@ -1,4 +1,5 @@
 """Shared fixtures: a private store and Keras home per test, and a real CLI runner."""
+
 from __future__ import annotations
 
 import atexit
@@ -38,7 +39,9 @@ def cli_env(storage: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, storage: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, storage: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m tuning_core ARGS`` in a real subprocess and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "tuning_core", *args],
@@ -56,22 +59,37 @@ def write_spec(directory: Path, spec: dict[str, Any], name: str = "spec.json") -
     return path
 
 
-def branin_spec(name: str = "branin", strategy: dict[str, Any] | None = None, trials: int = 10, **objective: Any) -> dict[str, Any]:
+def branin_spec(
+    name: str = "branin", strategy: dict[str, Any] | None = None, trials: int = 10, **objective: Any
+) -> dict[str, Any]:
     return {
         "name": name,
         "objective": {"type": "function", "name": "branin", **objective},
-        "space": {"x1": {"type": "float", "low": -5, "high": 10}, "x2": {"type": "float", "low": 0, "high": 15}},
+        "space": {
+            "x1": {"type": "float", "low": -5, "high": 10},
+            "x2": {"type": "float", "low": 0, "high": 15},
+        },
         "strategy": strategy or {"type": "random", "seed": 0},
         "budget": {"trials": trials},
     }
 
 
-def digits_spec(name: str = "digits", space: dict[str, Any] | None = None, trials: int = 2, **objective: Any) -> dict[str, Any]:
+def digits_spec(
+    name: str = "digits", space: dict[str, Any] | None = None, trials: int = 2, **objective: Any
+) -> dict[str, Any]:
     """A small, fast Keras study on the bundled digits."""
     return {
         "name": name,
-        "objective": {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 2, "train_limit": 300, **objective},
-        "space": space or {"learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True}, "units": 32},
+        "objective": {
+            "type": "keras",
+            "dataset": "digits",
+            "model": "mlp",
+            "epochs": 2,
+            "train_limit": 300,
+            **objective,
+        },
+        "space": space
+        or {"learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True}, "units": 32},
         "strategy": {"type": "random", "seed": 0},
         "budget": {"trials": trials},
     }

@@ -1,4 +1,5 @@
 """Seed a real store with a Keras-like study: complete, diverged and running trials with curves."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,13 @@ SEEDED_SPEC = {
 }
 
 
-def seed_store(path: Path, complete: int = 9, epochs: int = 5, running: bool = True, worker_pid: int | None = None) -> None:
+def seed_store(
+    path: Path,
+    complete: int = 9,
+    epochs: int = 5,
+    running: bool = True,
+    worker_pid: int | None = None,
+) -> None:
     """``complete`` finished trials whose score peaks near lr 0.01, one diverged, one running.
 
     A running study is owned by ``worker_pid``, by default this (live) test process.
@@ -30,27 +37,49 @@ def seed_store(path: Path, complete: int = 9, epochs: int = 5, running: bool = T
     with Store(path) as store:
         study_id = store.create_study("seeded", spec)
         owner = (worker_pid or os.getpid()) if running else None
-        store.set_status(study_id, StudyStatus.RUNNING if running else StudyStatus.FINISHED, worker_pid=owner)
+        store.set_status(
+            study_id, StudyStatus.RUNNING if running else StudyStatus.FINISHED, worker_pid=owner
+        )
         number = 0
         for index in range(complete):
             learning_rate = 10 ** (-4 + 4 * index / max(complete - 1, 1))
             score = 0.95 - 0.08 * (math.log10(learning_rate) + 2) ** 2
-            params = {"learning_rate": learning_rate, "units": 32 * 2 ** (index % 4), "optimizer": "sgd" if index % 2 else "adam"}
+            params = {
+                "learning_rate": learning_rate,
+                "units": 32 * 2 ** (index % 4),
+                "optimizer": "sgd" if index % 2 else "adam",
+            }
             trial_id = store.start_trial(study_id, number, params)
             for epoch in range(epochs):
                 progress = (epoch + 1) / epochs
                 store.add_epoch_metrics(
-                    trial_id, epoch,
-                    {"loss": 2.3 - 2.0 * score * progress, "accuracy": score * progress, "val_loss": 2.3 - 1.9 * score * progress, "val_accuracy": score * progress},
+                    trial_id,
+                    epoch,
+                    {
+                        "loss": 2.3 - 2.0 * score * progress,
+                        "accuracy": score * progress,
+                        "val_loss": 2.3 - 1.9 * score * progress,
+                        "val_accuracy": score * progress,
+                    },
                 )
             store.finish_trial(trial_id, TrialState.COMPLETE, score)
             number += 1
-        diverged = store.start_trial(study_id, number, {"learning_rate": 8.0, "units": 64, "optimizer": "sgd"})
-        store.add_epoch_metrics(diverged, 0, {"loss": 60.0, "accuracy": 0.1, "val_loss": 80.0, "val_accuracy": 0.1})
-        store.finish_trial(diverged, TrialState.DIVERGED, error="diverged at epoch 0: the loss exploded to 60")
+        diverged = store.start_trial(
+            study_id, number, {"learning_rate": 8.0, "units": 64, "optimizer": "sgd"}
+        )
+        store.add_epoch_metrics(
+            diverged, 0, {"loss": 60.0, "accuracy": 0.1, "val_loss": 80.0, "val_accuracy": 0.1}
+        )
+        store.finish_trial(
+            diverged, TrialState.DIVERGED, error="diverged at epoch 0: the loss exploded to 60"
+        )
         number += 1
         if running:
-            current = store.start_trial(study_id, number, {"learning_rate": 0.02, "units": 128, "optimizer": "adam"})
-            store.add_epoch_metrics(current, 0, {"loss": 1.0, "accuracy": 0.7, "val_loss": 1.1, "val_accuracy": 0.68})
+            current = store.start_trial(
+                study_id, number, {"learning_rate": 0.02, "units": 128, "optimizer": "adam"}
+            )
+            store.add_epoch_metrics(
+                current, 0, {"loss": 1.0, "accuracy": 0.7, "val_loss": 1.1, "val_accuracy": 0.68}
+            )
             for step in range(1, 6):
                 store.add_batch_loss(current, 1 + step / 5, 1.0 - 0.05 * step)

@@ -4,6 +4,7 @@ Creates a study on bundled digits from the New-study page, watches the live char
 points while the worker trains, then loads every page and checks none shows an exception.
 Screenshots go to test-artifacts/. This test never skips: CI installs chromium first.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,14 @@ from tests.conftest import ROOT, cli_env
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 PAGES = ["New study", "Live study", "Compare trials", "Learning-rate lab", "Studies"]
 
@@ -37,12 +44,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(storage: Path):  # noqa: ANN201
+def server(storage: Path):
     port = _free_port()
     log = open(storage.parent / "streamlit.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, env=cli_env(storage), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -54,7 +74,9 @@ def server(storage: Path):  # noqa: ANN201
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail("streamlit did not start: " + (storage.parent / "streamlit.log").read_text()[-2000:])
+        pytest.fail(
+            "streamlit did not start: " + (storage.parent / "streamlit.log").read_text()[-2000:]
+        )
     yield url
     process.terminate()
     process.wait(timeout=20)
@@ -85,13 +107,22 @@ def _epochs_recorded(page: Page) -> int:
 
 def test_create_watch_and_visit_every_page(server: str) -> None:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "Debian's chromium is missing: the README's test command installs it"
+    assert Path(chromium).exists(), (
+        "Debian's chromium is missing: the README's test command installs it"
+    )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # Offline machines must get the whole app: nothing may be fetched from another host.
         external: list[str] = []
-        page.on("request", lambda request: external.append(request.url) if _leaves_this_machine(request.url) else None)
+        page.on(
+            "request",
+            lambda request: (
+                external.append(request.url) if _leaves_this_machine(request.url) else None
+            ),
+        )
         started = time.monotonic()
         page.goto(server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
@@ -124,11 +155,15 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
         # A second tab and a refresh show the same live study: nothing lives in the page.
         second = browser.new_page(viewport={"width": 1400, "height": 1000})
         second.goto(f"{server}/live?study=browser-study")
-        expect(second.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(timeout=30_000)
+        expect(second.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(
+            timeout=30_000
+        )
         assert _epochs_recorded(second) >= seen[-1]
         second.close()
         page.reload()
-        expect(page.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(re.compile(r"epochs recorded across"))).to_be_visible(
+            timeout=30_000
+        )
         expect(page.get_by_text("browser-study").first).to_be_visible()
 
         expect(page.get_by_text(re.compile(r"status: finished"))).to_be_visible(timeout=180_000)
@@ -137,12 +172,16 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
             expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1500)
             _shot(page, f"{index}-{title.lower().replace(' ', '-')}")
-            assert page.locator("[data-testid='stException']").count() == 0, f"{title} shows an exception"
+            assert page.locator("[data-testid='stException']").count() == 0, (
+                f"{title} shows an exception"
+            )
         page.get_by_role("link", name="Learning-rate lab").first.click()
         _fill(page, "Training examples (0 = all)", "200")
         page.get_by_role("button", name="Train one model per learning rate").click()
         # No click after Start: the comparison must appear, and finish, by itself.
-        expect(page.get_by_text("final validation accuracy by learning rate")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("final validation accuracy by learning rate")).to_be_visible(
+            timeout=180_000
+        )
         _shot(page, "8-learning-rate-comparison")
         page.get_by_role("tab", name="Gradient-descent playground").click()
         page.get_by_text("diverging", exact=True).click()

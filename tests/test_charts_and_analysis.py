@@ -1,4 +1,5 @@
 """Pure data and chart functions, asserted on DataFrames and chart.to_dict()."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,14 +12,14 @@ import pytest
 
 from tests.conftest import MNIST_DIR
 from tests.seeding import SEEDED_SPEC, seed_store
-from tuning_core.reports import frames
-from tuning_core.views import charts, forms, live
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.storage import Store, StudyStatus
+from tuning_core.reports import frames
+from tuning_core.views import charts, forms, live
 
 
 @pytest.fixture
-def seeded(storage: Path):  # noqa: ANN201
+def seeded(storage: Path):
     seed_store(storage)
     with Store(storage) as store:
         study = store.get_study("seeded")
@@ -31,23 +32,34 @@ def _layers(chart_dict: dict) -> list[dict]:
     return chart_dict.get("layer") or [chart_dict]
 
 
-def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:  # noqa: ANN001
+def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:
     _, _, curves = seeded
-    spec = charts.curves_chart(curves, "loss", "learning_rate", True, charts.trial_selection()).to_dict()
+    spec = charts.curves_chart(
+        curves, "loss", "learning_rate", True, charts.trial_selection()
+    ).to_dict()
     lines, crosses, legend = _layers(spec)
-    assert legend["encoding"]["color"]["scale"]["type"] == "log" and lines["encoding"]["color"].get("legend") is None
+    assert (
+        legend["encoding"]["color"]["scale"]["type"] == "log"
+        and lines["encoding"]["color"].get("legend") is None
+    )
     assert lines["encoding"]["color"]["field"] == "learning_rate"
     assert lines["encoding"]["color"]["scale"]["type"] == "log"
     assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
     assert crosses["mark"]["shape"] == "cross"
-    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]] if "data" in spec else next(iter(spec["datasets"].values())))
+    data = pd.DataFrame(
+        spec["datasets"][spec["data"]["name"]]
+        if "data" in spec
+        else next(iter(spec["datasets"].values()))
+    )
     assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
-    assert data["value"].max() <= 1.5 * data.loc[~data["diverged"], "value"].max()  # a diverged loss is clipped
+    assert (
+        data["value"].max() <= 1.5 * data.loc[~data["diverged"], "value"].max()
+    )  # a diverged loss is clipped
     assert data.loc[data["diverged"], "number"].unique().tolist() == [9]
     assert (data[data["number"] == 0]["epoch"].tolist()) == [0, 1, 2, 3, 4]
 
 
-def test_convergence_and_slices(seeded) -> None:  # noqa: ANN001
+def test_convergence_and_slices(seeded) -> None:
     study, trials, _ = seeded
     convergence = frames.convergence_frame(trials, "maximize")
     assert convergence["best_so_far"].is_monotonic_increasing
@@ -55,24 +67,38 @@ def test_convergence_and_slices(seeded) -> None:  # noqa: ANN001
     assert 9 not in convergence["number"].tolist()  # the diverged trial has no value
     slice_spec = charts.slice_chart(trials, "learning_rate", log=True).to_dict()
     assert slice_spec["encoding"]["x"]["scale"]["type"] == "log"
-    assert charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]["scale"]["type"] == "linear"
-    assert charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]["x"]["type"] == "nominal"
+    assert (
+        charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]["scale"]["type"]
+        == "linear"
+    )
+    assert (
+        charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]["x"]["type"]
+        == "nominal"
+    )
     assert frames.log_scaled_dimensions(study.spec) == ["learning_rate", "units"]
 
 
-def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:  # noqa: ANN001
+def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
     _, trials, _ = seeded
-    frame = charts.parallel_frame(trials, ["learning_rate", "units", "optimizer"], ["learning_rate", "units"])
+    frame = charts.parallel_frame(
+        trials, ["learning_rate", "units", "optimizer"], ["learning_rate", "units"]
+    )
     assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer", "value"}
     assert frame["position"].between(0, 1).all()
     lr = frame[frame["dimension"] == "learning_rate"].sort_values("position")
     assert lr["position"].iloc[0] == 0 and lr["position"].iloc[-1] == 1
     # log scale: the geometric middle of 1e-4..1 sits at the middle of the axis
     middle = lr.iloc[len(lr) // 2]
-    assert float(middle["label"]) == pytest.approx(0.01) and middle["position"] == pytest.approx(0.5)
-    linked = charts.linked_parallel_and_curves(frame, ["learning_rate", "units", "optimizer", "value"], seeded[2], "loss").to_dict()
+    assert float(middle["label"]) == pytest.approx(0.01) and middle["position"] == pytest.approx(
+        0.5
+    )
+    linked = charts.linked_parallel_and_curves(
+        frame, ["learning_rate", "units", "optimizer", "value"], seeded[2], "loss"
+    ).to_dict()
     top, bottom = linked["vconcat"]
-    params = linked.get("params", []) + top.get("params", [])  # Altair hoists concat params to the top
+    params = linked.get("params", []) + top.get(
+        "params", []
+    )  # Altair hoists concat params to the top
     assert [p["name"] for p in params] == ["trials"]
     assert top["encoding"]["opacity"]["condition"]["param"] == "trials"
     assert bottom["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
@@ -81,7 +107,13 @@ def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:  # 
 def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
-        {"number": range(40), "state": "complete", "x": rng.uniform(0, 1, 40), "noise": rng.uniform(0, 1, 40), "kind": rng.choice(["a", "b"], 40)}
+        {
+            "number": range(40),
+            "state": "complete",
+            "x": rng.uniform(0, 1, 40),
+            "noise": rng.uniform(0, 1, 40),
+            "kind": rng.choice(["a", "b"], 40),
+        }
     )
     frame["value"] = 3 * frame["x"] + 0.05 * rng.normal(size=40)
     importance = frames.importance(frame, ["x", "noise", "kind"])
@@ -92,7 +124,7 @@ def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
     assert spec["encoding"]["y"]["sort"] == "-x"
 
 
-def test_partial_dependence_follows_the_score(seeded) -> None:  # noqa: ANN001
+def test_partial_dependence_follows_the_score(seeded) -> None:
     study, trials, _ = seeded
     frame = frames.partial_dependence_frame(study.spec, trials, points=9, samples=50)
     assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer"}
@@ -103,17 +135,19 @@ def test_partial_dependence_follows_the_score(seeded) -> None:  # noqa: ANN001
     assert chart["hconcat"][0]["encoding"]["x"]["scale"]["type"] == "log"
 
 
-def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:  # noqa: ANN001
+def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:
     _, trials, curves = seeded
     finals = frames.final_metrics(curves, trials)
     assert 10 not in finals["number"].tolist()  # still running
     assert finals.set_index("number").loc[9, "val_accuracy"] == 0.0
-    assert finals.set_index("number").loc[4, "val_accuracy"] == pytest.approx(trials.set_index("number").loc[4, "value"])
+    assert finals.set_index("number").loc[4, "val_accuracy"] == pytest.approx(
+        trials.set_index("number").loc[4, "value"]
+    )
     bars = charts.final_accuracy_bars(finals).to_dict()
     assert bars["encoding"]["x"]["scale"]["type"] == "log"
 
 
-def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:  # noqa: ANN001
+def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
     study, trials, curves = seeded
     status = live.study_status(study, trials, 0.0)
     assert (status.done, status.budget, status.running) == (10, 12, True)
@@ -133,20 +167,31 @@ def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
         forms.Control("batch_size", False, value=32),
         forms.Control("epochs", True, low=2, high=6),
     ]
-    raw = forms.build_spec("form-test", "digits", "mlp", controls, {"type": "grid", "levels": 3}, 20, 5.0)
+    raw = forms.build_spec(
+        "form-test", "digits", "mlp", controls, {"type": "grid", "levels": 3}, 20, 5.0
+    )
     spec = parse_spec(raw)
     assert spec.space.dimension("learning_rate").log and spec.space.fixed["batch_size"] == 32
     assert spec.objective["epochs"] == 6 and spec.budget["seconds"] == 300
     assert forms.space_size(raw).startswith("18 grid points")
     assert forms.form_problems(raw, controls, str(storage)) == []
     single = [forms.Control("learning_rate", True, low=0.01, high=0.01)]
-    problems = forms.form_problems(forms.build_spec("x", "digits", "mlp", single, {"type": "random"}, 5, None), single)
+    problems = forms.form_problems(
+        forms.build_spec("x", "digits", "mlp", single, {"type": "random"}, 5, None), single
+    )
     assert any("learning_rate: the range is a single value" in p for p in problems)
-    bad_name = forms.form_problems(forms.build_spec("bad name!", "digits", "mlp", controls, {"type": "random"}, 5, None), controls)
+    bad_name = forms.form_problems(
+        forms.build_spec("bad name!", "digits", "mlp", controls, {"type": "random"}, 5, None),
+        controls,
+    )
     assert bad_name and bad_name[0].startswith("name must be")
     short, long = (forms.estimate_seconds({**raw, "budget": {"trials": t}}) for t in (2, 20))
     assert 0 < short < long
-    assert forms.format_number(1e-5) == "0.00001" and forms.format_number(0.0005) == "0.0005" and forms.format_number(1.0) == "1"
+    assert (
+        forms.format_number(1e-5) == "0.00001"
+        and forms.format_number(0.0005) == "0.0005"
+        and forms.format_number(1.0) == "1"
+    )
     assert forms.log_spaced(1e-4, 1.0, 5) == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
     assert forms.count_training_examples(str(MNIST_DIR)) == 8000
 
@@ -170,19 +215,27 @@ def test_a_study_with_a_live_worker_cannot_be_started_twice(storage: Path) -> No
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         with Store(storage) as store:
-            store.set_status(store.get_study("seeded").id, StudyStatus.RUNNING, worker_pid=other.pid)
+            store.set_status(
+                store.get_study("seeded").id, StudyStatus.RUNNING, worker_pid=other.pid
+            )
         problems = forms.form_problems(parse_spec(SEEDED_SPEC).to_json(), [], str(storage))
     finally:
         other.kill()
-    assert problems == [f"name: the study 'seeded' is already running in worker process {other.pid}; stop it first."]
+    assert problems == [
+        f"name: the study 'seeded' is already running in worker process {other.pid}; stop it first."
+    ]
 
 
 def test_learning_rate_comparisons_are_recognised_and_checked() -> None:
     def comparison(rates: list[float]) -> dict:
-        return forms.learning_rate_comparison_spec("lr-test", "digits", "mlp", "sgd", rates, 2, 32, None)
+        return forms.learning_rate_comparison_spec(
+            "lr-test", "digits", "mlp", "sgd", rates, 2, 32, None
+        )
 
     assert forms.learning_rate_comparison_problem(comparison([1e-3, 1e-1])) is None
     assert forms.is_learning_rate_comparison(parse_spec(comparison([1e-3, 1e-1])).to_json())
-    assert forms.learning_rate_comparison_problem(comparison([0.01])).startswith("Pick a range wide enough")
+    assert forms.learning_rate_comparison_problem(comparison([0.01])).startswith(
+        "Pick a range wide enough"
+    )
     assert "must not repeat" in forms.learning_rate_comparison_problem(comparison([0.01, 0.01]))
     assert not forms.is_learning_rate_comparison(parse_spec(SEEDED_SPEC).to_json())

@@ -1,9 +1,11 @@
 """Every invalid spec exits non-zero with one sentence naming the field and changes nothing."""
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -26,8 +28,16 @@ BAD_SPECS = [
     ("log low <= 0", _set("space.x2.log", True), "space.x2.low"),
     ("empty choice", _set("space.x2", {"type": "choice", "values": []}), "space.x2.values"),
     ("unknown strategy", _set("strategy.type", "annealing"), "strategy.type"),
-    ("unknown surrogate", _set("strategy", {"type": "bayesian", "surrogate": "XGB"}), "strategy.surrogate"),
-    ("unknown acquisition", _set("strategy", {"type": "bayesian", "acquisition": "UCB"}), "strategy.acquisition"),
+    (
+        "unknown surrogate",
+        _set("strategy", {"type": "bayesian", "surrogate": "XGB"}),
+        "strategy.surrogate",
+    ),
+    (
+        "unknown acquisition",
+        _set("strategy", {"type": "bayesian", "acquisition": "UCB"}),
+        "strategy.acquisition",
+    ),
     ("unknown objective type", _set("objective.type", "pytorch"), "objective.type"),
     ("unknown function", _set("objective.name", "ackley"), "objective.name"),
     ("levels < 1", _set("strategy", {"type": "grid", "levels": 0}), "strategy.levels"),
@@ -35,7 +45,11 @@ BAD_SPECS = [
     ("trials wrong type", _set("budget.trials", "ten"), "budget.trials"),
     ("bound wrong type", _set("space.x1.high", "10"), "space.x1.high"),
     ("space wrong type", _set("space", ["x1", "x2"]), "space"),
-    ("unknown keras dataset key", _set("objective", {"type": "keras", "datasett": "digits"}), "objective.datasett"),
+    (
+        "unknown keras dataset key",
+        _set("objective", {"type": "keras", "datasett": "digits"}),
+        "objective.datasett",
+    ),
 ]
 
 
@@ -46,7 +60,7 @@ def seeded_store(storage: Path, tmp_path: Path) -> Path:
     return storage
 
 
-def _assert_one_sentence_error(result, field: str) -> None:  # noqa: ANN001
+def _assert_one_sentence_error(result, field: str) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -54,8 +68,12 @@ def _assert_one_sentence_error(result, field: str) -> None:  # noqa: ANN001
     assert lines[0].startswith("error: ") and field in lines[0]
 
 
-@pytest.mark.parametrize(("case", "mutate", "field"), BAD_SPECS, ids=[case for case, _, _ in BAD_SPECS])
-def test_bad_spec_is_refused_without_touching_the_store(seeded_store: Path, tmp_path: Path, case, mutate, field) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("case", "mutate", "field"), BAD_SPECS, ids=[case for case, _, _ in BAD_SPECS]
+)
+def test_bad_spec_is_refused_without_touching_the_store(
+    seeded_store: Path, tmp_path: Path, case, mutate, field
+) -> None:
     before = run_cli("export", "kept", "--format", "json", storage=seeded_store).stdout
     spec = copy.deepcopy(branin_spec(name="bad"))
     mutate(spec)
@@ -69,12 +87,18 @@ def test_malformed_json_and_missing_file(seeded_store: Path, tmp_path: Path) -> 
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x", "space": {')
     _assert_one_sentence_error(run_cli("run", str(broken), storage=seeded_store), "not valid JSON")
-    _assert_one_sentence_error(run_cli("run", str(tmp_path / "missing.json"), storage=seeded_store), "does not exist")
-    _assert_one_sentence_error(run_cli("export", "nope", storage=seeded_store), "no study called 'nope'")
+    _assert_one_sentence_error(
+        run_cli("run", str(tmp_path / "missing.json"), storage=seeded_store), "does not exist"
+    )
+    _assert_one_sentence_error(
+        run_cli("export", "nope", storage=seeded_store), "no study called 'nope'"
+    )
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "/no/such/folder"])
-def test_unloadable_dataset_stops_the_study_with_one_sentence(storage: Path, tmp_path: Path, dataset: str) -> None:
+def test_unloadable_dataset_stops_the_study_with_one_sentence(
+    storage: Path, tmp_path: Path, dataset: str
+) -> None:
     spec = {
         "name": "no-data",
         "objective": {"type": "keras", "dataset": dataset, "model": "mlp", "epochs": 1},
@@ -85,7 +109,9 @@ def test_unloadable_dataset_stops_the_study_with_one_sentence(storage: Path, tmp
     result = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
     _assert_one_sentence_error(result, "objective.dataset")
     listing = run_cli("list", storage=storage).stdout
-    assert "no-data" in listing and "failed" in listing and "0/5" in listing  # stopped at the first try; nothing counted
+    assert (
+        "no-data" in listing and "failed" in listing and "0/5" in listing
+    )  # stopped at the first try; nothing counted
 
 
 def test_tensorflow_start_up_chatter_is_told_from_real_errors() -> None:
@@ -118,8 +144,12 @@ def test_storage_may_follow_the_subcommand(seeded_store: Path) -> None:
     assert exported.returncode == 0 and exported.stdout.count("\n") == 4  # header and 3 trials
 
 
-@pytest.mark.parametrize("command", [["list"], ["export", "kept"], ["stop", "kept"], ["delete", "kept"]])
-def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command", [["list"], ["export", "kept"], ["stop", "kept"], ["delete", "kept"]]
+)
+def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
     missing = tmp_path / "typo.db"
     result = run_cli(*command, "--storage", str(missing))
     _assert_one_sentence_error(result, "--storage")
@@ -127,7 +157,9 @@ def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_storage_path_that_is_no_store_gets_one_sentence(seeded_store: Path, tmp_path: Path) -> None:
+def test_a_storage_path_that_is_no_store_gets_one_sentence(
+    seeded_store: Path, tmp_path: Path
+) -> None:
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not a database\n" * 100)
     truncated = tmp_path / "truncated.db"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import MNIST_DIR
-from tuning_core.training.datasets import load_dataset, read_idx
 from tuning_core.engine.errors import DatasetError
+from tuning_core.training.datasets import load_dataset, read_idx
 
 
 def test_digits_is_scaled_split_and_stratified() -> None:
@@ -17,7 +17,9 @@ def test_digits_is_scaled_split_and_stratified() -> None:
     assert data.image_shape == (8, 8) and data.num_classes == 10
     assert len(data.x_train) + len(data.x_val) == 1797
     assert abs(len(data.x_val) - 0.2 * 1797) <= 1
-    assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert (
+        data.x_train.dtype == np.float32 and data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
+    )
     train_share = np.bincount(data.y_train) / len(data.y_train)
     val_share = np.bincount(data.y_val) / len(data.y_val)
     assert np.abs(train_share - val_share).max() < 0.01
@@ -60,7 +62,12 @@ def test_npz_holding_a_pickle_is_rejected(tmp_path: Path) -> None:
 
 def test_idx_errors_are_sentences(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as handle:
-        handle.write(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\x00" * 10)
+        handle.write(
+            b"\x00\x00\x08\x03"
+            + (5).to_bytes(4, "big")
+            + (28).to_bytes(4, "big") * 2
+            + b"\x00" * 10
+        )
     with pytest.raises(DatasetError, match="train-labels-idx1-ubyte"):
         load_dataset(str(tmp_path))
     with pytest.raises(DatasetError, match="objective.dataset must be digits, mnist"):
@@ -68,7 +75,9 @@ def test_idx_errors_are_sentences(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
-def test_offline_keras_download_fails_fast_with_advice(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_keras_download_fails_fast_with_advice(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # an empty cache
     started = time.monotonic()
     with pytest.raises(DatasetError) as error:

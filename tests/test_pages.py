@@ -1,4 +1,5 @@
 """AppTest drives every page through app.py against a real store (and, for Start, a real worker)."""
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,13 @@ from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.storage import Store
 
 APP = str(ROOT / "app.py")
-PAGES = ["pages/new_study.py", "pages/live.py", "pages/compare.py", "pages/lr_lab.py", "pages/studies.py"]
+PAGES = [
+    "pages/new_study.py",
+    "pages/live.py",
+    "pages/compare.py",
+    "pages/lr_lab.py",
+    "pages/studies.py",
+]
 
 
 def open_page(page: str, **query: str) -> AppTest:
@@ -36,7 +43,9 @@ def charts_on(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
     found = []
     for element in at.get("vega_lite_chart"):
         spec = json.loads(element.proto.spec)
-        blobs = ([element.proto.data.data] if element.proto.HasField("data") else []) + [d.data.data for d in element.proto.datasets]
+        blobs = ([element.proto.data.data] if element.proto.HasField("data") else []) + [
+            d.data.data for d in element.proto.datasets
+        ]
         frames = [pa.ipc.open_stream(io.BytesIO(blob)).read_pandas() for blob in blobs if blob]
         found.append((spec, frames[0] if frames else pd.DataFrame()))
     return found
@@ -46,7 +55,11 @@ def find_encoding(spec: dict, channel: str) -> list[dict]:
     layers = spec.get("layer") or spec.get("vconcat") or spec.get("hconcat") or [spec]
     out = []
     for layer in layers:
-        out += find_encoding(layer, channel) if ("layer" in layer or "vconcat" in layer) else [layer.get("encoding", {}).get(channel, {})]
+        out += (
+            find_encoding(layer, channel)
+            if ("layer" in layer or "vconcat" in layer)
+            else [layer.get("encoding", {}).get(channel, {})]
+        )
     return out
 
 
@@ -67,9 +80,20 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
     start.click().run()
     spec_file = Path(f"{storage}.specs") / "apptest-study.json"
     written = json.loads(spec_file.read_text())
-    assert written["space"]["learning_rate"] == {"type": "float", "low": 0.001, "high": 0.5, "log": True}
+    assert written["space"]["learning_rate"] == {
+        "type": "float",
+        "low": 0.001,
+        "high": 0.5,
+        "log": True,
+    }
     assert written["space"]["optimizer"] == {"type": "choice", "values": ["sgd", "adam"]}
-    assert written["objective"] == {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 1, "train_limit": 200}
+    assert written["objective"] == {
+        "type": "keras",
+        "dataset": "digits",
+        "model": "mlp",
+        "epochs": 1,
+        "train_limit": 200,
+    }
     assert written["strategy"]["type"] == "random" and written["budget"]["trials"] == 2
     parse_spec(written)
     deadline = time.time() + 120  # the worker really runs: wait for both trials
@@ -111,34 +135,55 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     assert "10 of 12 trials" in at.get("progress")[0].proto.text
     assert at.metric[0].value.startswith("0.95")
     found = charts_on(at)
-    loss_spec, loss_data = next((s, d) for s, d in found if s.get("title") == "training loss" or s["layer"][0].get("title") == "training loss")
+    loss_spec, loss_data = next(
+        (s, d)
+        for s, d in found
+        if s.get("title") == "training loss" or s["layer"][0].get("title") == "training loss"
+    )
     color = find_encoding(loss_spec, "color")[0]
     assert color["field"] == "learning_rate" and color["scale"]["type"] == "log"
     assert set(loss_data["number"]) == set(range(11))
     assert loss_data.loc[loss_data["diverged"], "number"].unique().tolist() == [9]
-    in_epoch = next(d for s, d in found if s.get("title") == "current trial 10: training loss within epochs")
+    in_epoch = next(
+        d for s, d in found if s.get("title") == "current trial 10: training loss within epochs"
+    )
     assert in_epoch["progress"].tolist() == pytest.approx([1.2, 1.4, 1.6, 1.8, 2.0])
     table = at.dataframe[0].value
-    assert table["number"].iloc[0] == 10 and set(table["state"]) == {"complete", "diverged", "running"}
+    assert table["number"].iloc[0] == 10 and set(table["state"]) == {
+        "complete",
+        "diverged",
+        "running",
+    }
     assert any("epochs recorded across 11 trials" in c.value for c in at.caption)
     # The worker adds an epoch; the fragment's next run shows it.
     with Store(storage) as store:
         study = store.get_study("seeded")
         running = store.trials(study.id)[-1]
-        store.add_epoch_metrics(running.id, 1, {"loss": 0.8, "accuracy": 0.75, "val_loss": 0.9, "val_accuracy": 0.74})
+        store.add_epoch_metrics(
+            running.id, 1, {"loss": 0.8, "accuracy": 0.75, "val_loss": 0.9, "val_accuracy": 0.74}
+        )
     at.run()
-    assert any("epochs recorded across 11 trials" in c.value and c.value.startswith("48") for c in at.caption)
+    assert any(
+        "epochs recorded across 11 trials" in c.value and c.value.startswith("48")
+        for c in at.caption
+    )
 
 
 def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: Path) -> None:
     seed_store(storage, running=False)
     at = open_page("pages/compare.py", study="seeded")
     specs = [s for s, _ in charts_on(at)]
-    x_scales = {enc.get("field"): enc.get("scale", {}).get("type") for s in specs for enc in find_encoding(s, "x")}
+    x_scales = {
+        enc.get("field"): enc.get("scale", {}).get("type")
+        for s in specs
+        for enc in find_encoding(s, "x")
+    }
     assert x_scales["learning_rate"] == "log"
     assert any(s.get("title") == "hyperparameter importance" for s in specs)
     assert any("hconcat" in s for s in specs)  # partial dependence, one panel per dimension
-    assert not any("importance needs at least" in w.value for w in at.warning)  # 9 complete trials are enough
+    assert not any(
+        "importance needs at least" in w.value for w in at.warning
+    )  # 9 complete trials are enough
     assert any("correlation ratio" in c.value for c in at.caption)
 
 
@@ -203,6 +248,13 @@ for page in {PAGES!r}:
 heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
 print("HEAVY:" + ",".join(heavy))
 """
-    result = subprocess.run([sys.executable, "-c", script], env=cli_env(storage), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=cli_env(storage),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY:\n" in result.stdout or result.stdout.strip().endswith("HEAVY:"), result.stdout

@@ -1,4 +1,5 @@
 """The repository stands on its own: tests and benchmarks read nothing outside it."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,7 +15,9 @@ MNIST_MD5 = {
 }
 # Anything that would reach a folder beside the checkout: ../shared, or a path built from
 # ROOT.parent / parents[2] and the name "shared".
-OUTSIDE_THE_REPOSITORY = re.compile(r"\.\./shared|parent\S*\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/")
+OUTSIDE_THE_REPOSITORY = re.compile(
+    r"\.\./shared|parent\S*\s*/\s*[\"']shared[\"']|[\"']shared[\"']\s*/"
+)
 
 
 def test_no_test_or_benchmark_reads_outside_the_repository() -> None:
@@ -54,4 +57,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert len(test_commands) == 1, "the README has one command that installs and runs every test"
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_commands[0] in ci_lines
-    assert "requirements-dev.txt" in test_commands[0] and "apt-get install -y -qq chromium" in test_commands[0]
+    assert (
+        "requirements-dev.txt" in test_commands[0]
+        and "apt-get install -y -qq chromium" in test_commands[0]
+    )

@@ -29,7 +29,13 @@ def test_space_round_trips_through_json() -> None:
 
 def test_spec_fills_defaults_and_round_trips() -> None:
     spec = parse_spec(branin_spec(strategy={"type": "bayesian"}))
-    assert spec.strategy == {"type": "bayesian", "seed": 0, "surrogate": "GP", "acquisition": "EI", "initial_points": 10}
+    assert spec.strategy == {
+        "type": "bayesian",
+        "seed": 0,
+        "surrogate": "GP",
+        "acquisition": "EI",
+        "initial_points": 10,
+    }
     assert spec.budget == {"trials": 10, "seconds": None}
     assert parse_spec(spec.to_json()) == spec
 
@@ -73,7 +79,7 @@ def test_grid_enumerates_every_combination_exactly_once() -> None:
         (lambda s: s["space"]["x1"].update(low="a"), "space.x1.low"),
     ],
 )
-def test_invalid_specs_name_the_field(mutate, field: str) -> None:  # noqa: ANN001
+def test_invalid_specs_name_the_field(mutate, field: str) -> None:
     raw = branin_spec()
     mutate(raw)
     with pytest.raises(SpecError) as error:

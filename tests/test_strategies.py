@@ -12,7 +12,7 @@ from tuning_core.engine.spec import ACQUISITIONS, SURROGATES, parse_spec
 from tuning_core.engine.strategies import BayesianStrategy, RandomStrategy, make_strategy
 
 
-def _search(strategy, trials: int) -> float:  # noqa: ANN001
+def _search(strategy, trials: int) -> float:
     best = float("inf")
     for _ in range(trials):
         params = strategy.ask()
@@ -23,7 +23,9 @@ def _search(strategy, trials: int) -> float:  # noqa: ANN001
 
 
 def test_known_optima() -> None:
-    assert branin(np.array([np.pi, 2.275])) == pytest.approx(TEST_FUNCTIONS["branin"].optimum, abs=1e-5)
+    assert branin(np.array([np.pi, 2.275])) == pytest.approx(
+        TEST_FUNCTIONS["branin"].optimum, abs=1e-5
+    )
     x = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
     assert hartmann6(np.array(x)) == pytest.approx(TEST_FUNCTIONS["hartmann6"].optimum, abs=1e-4)
 
@@ -53,7 +55,10 @@ def test_bayesian_beats_random_on_branin_at_30_trials() -> None:
 
 def test_bayesian_search_is_reproducible_from_its_seed() -> None:
     space = parse_spec(branin_spec()).space
-    first, second = BayesianStrategy(space, "GP", "EI", 3, 7), BayesianStrategy(space, "GP", "EI", 3, 7)
+    first, second = (
+        BayesianStrategy(space, "GP", "EI", 3, 7),
+        BayesianStrategy(space, "GP", "EI", 3, 7),
+    )
     for _ in range(8):
         a, b = first.ask(), second.ask()
         assert a == b
@@ -72,10 +77,18 @@ def test_every_surrogate_and_acquisition_runs(surrogate: str, acquisition: str) 
             "shift": {"type": "choice", "values": ["none", "up"]},
         }
     )
-    config = {"type": "bayesian", "surrogate": surrogate, "acquisition": acquisition, "initial_points": 3, "seed": 1}
+    config = {
+        "type": "bayesian",
+        "surrogate": surrogate,
+        "acquisition": acquisition,
+        "initial_points": 3,
+        "seed": 1,
+    }
     strategy = make_strategy(space, config)
     for _ in range(6):
         params = strategy.ask()
         assert params["shift"] in ("none", "up") and isinstance(params["x2"], int)
-        value = branin(np.array([params["x1"], params["x2"]])) + (5.0 if params["shift"] == "up" else 0.0)
+        value = branin(np.array([params["x1"], params["x2"]])) + (
+            5.0 if params["shift"] == "up" else 0.0
+        )
         strategy.tell(params, value)

@@ -1,4 +1,5 @@
 """The study loop and store, driven in-process and through real worker subprocesses."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,12 @@ def _quiet(_: str) -> None:
 
 
 def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(storage: Path) -> None:
-    spec = parse_spec(branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 0}, trials=12))
+    spec = parse_spec(
+        branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 0}, trials=12)
+    )
     branin = function_objective("branin")
 
-    def flaky(params, reporter):  # noqa: ANN001, ANN202
+    def flaky(params, reporter):
         if params["x1"] > 6:
             raise RuntimeError("simulated out-of-memory")
         outcome = branin(params, reporter)
@@ -61,18 +64,24 @@ def test_finished_trials_are_never_modified(storage: Path) -> None:
         assert store.trials(outcome.study_id)[0] == trial
 
 
-def test_same_spec_twice_resumes_one_study_and_extends_the_budget(storage: Path, tmp_path: Path) -> None:
+def test_same_spec_twice_resumes_one_study_and_extends_the_budget(
+    storage: Path, tmp_path: Path
+) -> None:
     raw = branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 2}, trials=5)
     path = write_spec(tmp_path, raw)
     first = run_cli("run", str(path), storage=storage)
     assert first.returncode == 0, first.stderr
     assert len([line for line in first.stdout.splitlines() if line.startswith("trial ")]) == 5
     again = run_cli("run", str(path), storage=storage)
-    assert again.returncode == 0 and not any(l.startswith("trial ") for l in again.stdout.splitlines())
+    assert again.returncode == 0 and not any(
+        l.startswith("trial ") for l in again.stdout.splitlines()
+    )
     raw["budget"]["trials"] = 8
     write_spec(tmp_path, raw)
     extended = run_cli("run", str(path), storage=storage)
-    assert [line.split()[1] for line in extended.stdout.splitlines() if line.startswith("trial ")] == ["5", "6", "7"]
+    assert [
+        line.split()[1] for line in extended.stdout.splitlines() if line.startswith("trial ")
+    ] == ["5", "6", "7"]
     with Store(storage) as store:
         assert [s.name for s in store.studies()] == ["branin"]
         assert len(store.trials(store.get_study("branin").id)) == 8
@@ -83,11 +92,16 @@ def test_same_spec_twice_resumes_one_study_and_extends_the_budget(storage: Path,
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_path: Path) -> None:
-    raw = branin_spec(strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4)
+    raw = branin_spec(
+        strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4
+    )
     path = write_spec(tmp_path, raw)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "tuning_core", "run", str(path)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.time() + 60
@@ -98,7 +112,10 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
             with Store(storage) as store:
                 study = store.get_study("branin")
                 trials = store.trials(study.id) if study else []
-            if sum(t.state == TrialState.COMPLETE for t in trials) >= 4 and trials[-1].state == TrialState.RUNNING:
+            if (
+                sum(t.state == TrialState.COMPLETE for t in trials) >= 4
+                and trials[-1].state == TrialState.RUNNING
+            ):
                 break
         worker.send_signal(signal.SIGKILL)
     finally:
@@ -116,7 +133,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
     def finished(db: Path) -> list[tuple]:
         with Store(db) as store:
             trials = store.trials(store.get_study("branin").id)
-        return [(round(t.params["x1"], 9), round(t.params["x2"], 9), t.value) for t in trials if t.state != TrialState.INTERRUPTED]
+        return [
+            (round(t.params["x1"], 9), round(t.params["x2"], 9), t.value)
+            for t in trials
+            if t.state != TrialState.INTERRUPTED
+        ]
 
     with Store(storage) as store:
         after = store.trials(store.get_study("branin").id)
@@ -129,8 +150,12 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
 def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> None:
     path = write_spec(tmp_path, branin_spec(trials=150, trial_seconds=0.02))
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "tuning_core", "run", str(path)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     seen: list[int] = []
     listed = exported = 0
@@ -145,7 +170,9 @@ def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> No
                 if seen and seen[-1] > 0 and listed < 2:
                     listing = run_cli("list", storage=storage, timeout=60)
                     assert listing.returncode == 0, listing.stderr
-                    export = run_cli("export", "branin", "--format", "json", storage=storage, timeout=60)
+                    export = run_cli(
+                        "export", "branin", "--format", "json", storage=storage, timeout=60
+                    )
                     assert export.returncode == 0, export.stderr
                     json.loads(export.stdout)
                     listed += 1
@@ -160,11 +187,17 @@ def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> No
 def test_stop_request_ends_a_running_study(storage: Path, tmp_path: Path) -> None:
     path = write_spec(tmp_path, branin_spec(trials=50, trial_seconds=0.3))
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)], cwd=ROOT, env=cli_env(storage),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "tuning_core", "run", str(path)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.time() + 30
-    while time.time() < deadline and "trial 1 " not in (Path(storage).exists() and _trial_lines(storage) or ""):
+    while time.time() < deadline and "trial 1 " not in (
+        Path(storage).exists() and _trial_lines(storage) or ""
+    ):
         time.sleep(0.1)
     assert run_cli("stop", "branin", storage=storage).returncode == 0
     out, err = worker.communicate(timeout=30)
@@ -179,4 +212,6 @@ def test_stop_request_ends_a_running_study(storage: Path, tmp_path: Path) -> Non
 def _trial_lines(storage: Path) -> str:
     with Store(storage) as store:
         study = store.get_study("branin")
-        return "" if study is None else " ".join(f"trial {t.number} " for t in store.trials(study.id))
+        return (
+            "" if study is None else " ".join(f"trial {t.number} " for t in store.trials(study.id))
+        )

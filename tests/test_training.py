@@ -1,4 +1,5 @@
 """Real Keras trials on small subsets: builders, live metrics, divergence, stops, export."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from tuning_core.engine.storage import Store, TrialState
 from tuning_core.engine.study import run_study
 
 
-def _run_in_process(raw: dict, storage: Path):  # noqa: ANN202
+def _run_in_process(raw: dict, storage: Path):
     from tuning_core.training.keras_objective import KerasObjective
 
     spec = parse_spec(raw)
@@ -33,17 +34,32 @@ def test_models_build_and_train_one_epoch(model: str, storage: Path) -> None:
     trials, metrics = _run_in_process(raw, storage)
     assert trials[0].state == TrialState.COMPLETE
     assert 0.1 < trials[0].value <= 1.0
-    assert sorted(name for _, epoch, name, _ in metrics if epoch == 0) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert sorted(name for _, epoch, name, _ in metrics if epoch == 0) == [
+        "accuracy",
+        "loss",
+        "val_accuracy",
+        "val_loss",
+    ]
 
 
 def test_mlp_learns_real_mnist(storage: Path) -> None:
-    raw = digits_spec(space={"learning_rate": 0.1, "units": 64}, trials=1, epochs=2, train_limit=2000, dataset=str(MNIST_DIR))
+    raw = digits_spec(
+        space={"learning_rate": 0.1, "units": 64},
+        trials=1,
+        epochs=2,
+        train_limit=2000,
+        dataset=str(MNIST_DIR),
+    )
     trials, _ = _run_in_process(raw, storage)
     assert trials[0].value > 0.8  # far above chance (0.1) after 2 short epochs
 
 
 def test_divergence_is_detected_and_the_search_goes_on(storage: Path) -> None:
-    raw = digits_spec(space={"learning_rate": {"type": "choice", "values": [1000.0, 0.1]}, "units": 32}, trials=2, epochs=3)
+    raw = digits_spec(
+        space={"learning_rate": {"type": "choice", "values": [1000.0, 0.1]}, "units": 32},
+        trials=2,
+        epochs=3,
+    )
     raw["strategy"] = {"type": "grid"}
     trials, metrics = _run_in_process(raw, storage)
     diverged, fine = trials
@@ -55,7 +71,11 @@ def test_divergence_is_detected_and_the_search_goes_on(storage: Path) -> None:
 
 def test_chance_accuracy_is_flagged(storage: Path) -> None:
     # The seed's classroom case: SGD at lr 5.0 neither NaNs nor explodes, it just ends at chance.
-    raw = digits_spec(space={"learning_rate": {"type": "choice", "values": [5.0, 0.1]}, "units": 512}, trials=2, epochs=3)
+    raw = digits_spec(
+        space={"learning_rate": {"type": "choice", "values": [5.0, 0.1]}, "units": 512},
+        trials=2,
+        epochs=3,
+    )
     raw["strategy"] = {"type": "grid"}
     raw["objective"]["train_limit"] = None
     (too_large, fine), _ = _run_in_process(raw, storage)
@@ -71,11 +91,22 @@ def test_same_seed_trains_the_same_weights(storage: Path, tmp_path: Path) -> Non
     assert math.isclose(first[0].value, second[0].value, abs_tol=1e-6)
 
 
-def test_epoch_rows_appear_live_and_a_stop_is_honoured_between_batches(storage: Path, tmp_path: Path) -> None:
-    raw = digits_spec(space={"learning_rate": 0.01, "units": 32, "batch_size": 8}, trials=3, epochs=400, train_limit=None)
+def test_epoch_rows_appear_live_and_a_stop_is_honoured_between_batches(
+    storage: Path, tmp_path: Path
+) -> None:
+    raw = digits_spec(
+        space={"learning_rate": 0.01, "units": 32, "batch_size": 8},
+        trials=3,
+        epochs=400,
+        train_limit=None,
+    )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(write_spec(tmp_path, raw))], cwd=ROOT, env=cli_env(storage),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "tuning_core", "run", str(write_spec(tmp_path, raw))],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     seen_epochs: list[int] = []
     try:
@@ -89,11 +120,13 @@ def test_epoch_rows_appear_live_and_a_stop_is_honoured_between_batches(storage: 
                         rows = reader.epoch_metrics(study.id)
                         trials = reader.trials(study.id)
                         if rows:
-                            assert trials[-1].state == TrialState.RUNNING  # rows arrive during the trial
+                            assert (
+                                trials[-1].state == TrialState.RUNNING
+                            )  # rows arrive during the trial
                             seen_epochs.append(max(r[1] for r in rows))
                             batch_rows = reader.batch_losses(study.id, 0)
         assert len(set(seen_epochs)) >= 3, seen_epochs
-        assert batch_rows and all(0 < progress for progress, _ in batch_rows)
+        assert batch_rows and all(progress > 0 for progress, _ in batch_rows)
         requested = time.monotonic()
         assert run_cli("stop", "digits", storage=storage).returncode == 0
         out, err = worker.communicate(timeout=60)
@@ -111,18 +144,30 @@ def test_epoch_rows_appear_live_and_a_stop_is_honoured_between_batches(storage: 
 
 
 def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) -> None:
-    raw = digits_spec(space={"learning_rate": {"type": "float", "low": 0.05, "high": 0.2, "log": True}, "units": 32}, trials=2, epochs=2)
+    raw = digits_spec(
+        space={
+            "learning_rate": {"type": "float", "low": 0.05, "high": 0.2, "log": True},
+            "units": 32,
+        },
+        trials=2,
+        epochs=2,
+    )
     ran = run_cli("run", str(write_spec(tmp_path, raw)), storage=storage)
     assert ran.returncode == 0 and ran.stderr == ""  # no TensorFlow start-up chatter
     script = tmp_path / "best.py"
-    exported = run_cli("export", "digits", "--format", "keras-script", "--output", str(script), storage=storage)
+    exported = run_cli(
+        "export", "digits", "--format", "keras-script", "--output", str(script), storage=storage
+    )
     assert exported.returncode == 0, exported.stderr
     source = script.read_text()
     assert "keras.optimizers.SGD(learning_rate=" in source and "reshape(len(x_train), -1)" in source
     assert "Run: python best.py " in source  # the name it was saved under
     result = subprocess.run(
-        [sys.executable, str(script), "--epochs", "2", "--save", str(tmp_path / "m.keras")], capture_output=True,
-        text=True, timeout=300, env=cli_env(),
+        [sys.executable, str(script), "--epochs", "2", "--save", str(tmp_path / "m.keras")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=cli_env(),
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # the script starts as quietly as the CLI
@@ -133,7 +178,18 @@ def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) 
     assert accuracy == pytest.approx(best, abs=0.05)  # same data, model and optimizer as the engine
     assert (tmp_path / "m.keras").stat().st_size > 0
     model_out = tmp_path / "best.keras"
-    assert run_cli("export", "digits", "--format", "keras-model", "--output", str(model_out), storage=storage).returncode == 0
+    assert (
+        run_cli(
+            "export",
+            "digits",
+            "--format",
+            "keras-model",
+            "--output",
+            str(model_out),
+            storage=storage,
+        ).returncode
+        == 0
+    )
     assert model_out.stat().st_size > 0
 
 

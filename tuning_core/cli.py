@@ -2,6 +2,7 @@
 
 Bad input exits with status 2 and one sentence on stderr, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,12 @@ DEFAULT_RECYCLE_EVERY = 20
 
 
 def _parser() -> argparse.ArgumentParser:
-    storage_help = f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})"
-    parser = argparse.ArgumentParser(prog="python -m tuning_core", description="Tuning Lab's engine.")
+    storage_help = (
+        f"SQLite store (default: $TUNING_LAB_STORAGE, else ./{Path(default_storage_path()).name})"
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m tuning_core", description="Tuning Lab's engine."
+    )
     parser.add_argument("--storage", default=None, help=storage_help)
     # --storage may also follow the subcommand (as in Optuna's CLI); SUPPRESS keeps an absent
     # one there from overwriting a value given before the subcommand.
@@ -42,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     add_command("list", help="show each study with its state, trials done and best value")
     export = add_command("export", help="export a study's trials")
     export.add_argument("name")
-    export.add_argument("--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv")
+    export.add_argument(
+        "--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv"
+    )
     export.add_argument("--output", help="file to write (default: standard output)")
     stop = add_command("stop", help="ask the worker running a study to stop")
     stop.add_argument("name")
@@ -59,11 +66,19 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     lr_find.add_argument("spec")
-    lr_find.add_argument("--json", action="store_true", help="print the suggestions and curve as JSON")
-    lr_find.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    lr_find.add_argument(
+        "--json", action="store_true", help="print the suggestions and curve as JSON"
+    )
+    lr_find.add_argument(
+        "--start", type=float, default=1e-7, help="first learning rate (default 1e-7)"
+    )
     lr_find.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
-    lr_find.add_argument("--steps", type=int, default=100, help="batches from start to end (default 100)")
-    lr_find.add_argument("--output", help="also write the JSON result to this file (the dashboard reads it)")
+    lr_find.add_argument(
+        "--steps", type=int, default=100, help="batches from start to end (default 100)"
+    )
+    lr_find.add_argument(
+        "--output", help="also write the JSON result to this file (the dashboard reads it)"
+    )
     return parser
 
 
@@ -75,14 +90,18 @@ def _require_study(store: Store, name: str):  # noqa: ANN202
     study = store.get_study(name)
     if study is None:
         names = ", ".join(s.name for s in store.studies()) or "none yet"
-        raise SpecError(f"name: there is no study called {name!r} in this store (studies: {names}).")
+        raise SpecError(
+            f"name: there is no study called {name!r} in this store (studies: {names})."
+        )
     return study
 
 
 def objective_for(spec: StudySpec) -> Objective:
     """The objective a validated spec names; Keras (and TensorFlow) load only for Keras studies."""
     if spec.objective["type"] == "function":
-        return function_objective(spec.objective["name"], float(spec.objective.get("trial_seconds", 0)))
+        return function_objective(
+            spec.objective["name"], float(spec.objective.get("trial_seconds", 0))
+        )
     from tuning_core.training.keras_objective import KerasObjective
 
     return KerasObjective(spec)
@@ -95,14 +114,25 @@ def command_run(args: argparse.Namespace) -> int:
     if args.recycle_every < 0:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
     spec = load_spec(args.spec)
-    recycle = args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
+    recycle = (
+        args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
+    )
     with Store(_storage(args)) as store:
         objective = objective_for(spec)
         if spec.objective["type"] == "keras":
             _attach_best_model(objective, store, spec)
-        outcome = run_study(spec, store, objective, log=lambda line: print(line, flush=True), max_trials_this_process=recycle)
+        outcome = run_study(
+            spec,
+            store,
+            objective,
+            log=lambda line: print(line, flush=True),
+            max_trials_this_process=recycle,
+        )
     if outcome.recycle:
-        print(f"recycling the worker after {outcome.trials_run} trials to release Keras memory", flush=True)
+        print(
+            f"recycling the worker after {outcome.trials_run} trials to release Keras memory",
+            flush=True,
+        )
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
@@ -117,7 +147,9 @@ def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
     study = store.get_study(spec.name)
     best = best_trial(store.trials(study.id), spec.direction) if study else None
     objective.best_model_path = artifacts_dir(store.path, spec.name) / "best.keras"
-    objective.best_value = None if best is None or not objective.best_model_path.is_file() else best.value
+    objective.best_value = (
+        None if best is None or not objective.best_model_path.is_file() else best.value
+    )
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -131,7 +163,9 @@ def command_list(args: argparse.Namespace) -> int:
     print(f"{'name':<28} {'status':<10} {'trials':>9} {'best':>12}  metric")
     for row in rows:
         best = "-" if row["best_value"] is None else f"{row['best_value']:.6g}"
-        print(f"{row['name']:<28} {row['status']:<10} {row['done']:>4}/{row['budget']:<4} {best:>12}  {row['metric']} ({row['direction']})")
+        print(
+            f"{row['name']:<28} {row['status']:<10} {row['done']:>4}/{row['budget']:<4} {best:>12}  {row['metric']} ({row['direction']})"
+        )
     return 0
 
 
@@ -151,7 +185,9 @@ def command_export(args: argparse.Namespace) -> int:
         else:
             source = artifacts_dir(_storage(args), study.name) / "best.keras"
             if not source.is_file():
-                raise SpecError(f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one).")
+                raise SpecError(
+                    f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one)."
+                )
             target = Path(args.output or f"{study.name}.keras")
             target.write_bytes(source.read_bytes())
             print(f"wrote {target}")
@@ -181,8 +217,8 @@ def command_delete(args: argparse.Namespace) -> int:
 
 
 def command_lr_find(args: argparse.Namespace) -> int:
-    from tuning_core.training.lr_find import lr_range_test_for_spec
     from tuning_core.engine.spec import load_spec
+    from tuning_core.training.lr_find import lr_range_test_for_spec
 
     if not 0 < args.start < args.end:
         raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
@@ -222,4 +258,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-

@@ -1,4 +1,5 @@
 """Errors a user can cause, each carrying one sentence that names the field."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ This module imports no TensorFlow, so the dashboard can build its controls from 
 The defaults reproduce the worked example: Dense(512, relu), Dropout(0.2), Dense(10, softmax),
 SGD at learning rate 0.01, batch size 32.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +26,13 @@ COMMON_DEFAULTS: dict[str, Any] = {
 
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"hidden_layers": 1, "units": 512, "activation": "relu"},
-    "cnn": {"filters": 32, "kernel_size": 3, "conv_blocks": 2, "pooling": "max", "dense_units": 128},
+    "cnn": {
+        "filters": 32,
+        "kernel_size": 3,
+        "conv_blocks": 2,
+        "pooling": "max",
+        "dense_units": 128,
+    },
 }
 
 # One help text per hyperparameter, shown next to every control in the app.

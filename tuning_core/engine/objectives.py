@@ -5,12 +5,14 @@ It may call ``reporter.report(epoch, {"loss": ..., "val_loss": ...})`` as it goe
 stop when ``reporter.should_stop()`` is true. It raises :class:`TrialDiverged` when training
 blew up and :class:`TrialStopped` when it honoured a stop request.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -55,7 +57,12 @@ def branin(x: np.ndarray) -> float:
 
 _HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
 _HARTMANN_A = np.array(
-    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
 )
 _HARTMANN_P = 1e-4 * np.array(
     [

@@ -5,6 +5,7 @@ or a dimension: ``{"type": "float"|"int", "low", "high", "log"}`` or
 ``{"type": "choice", "values": [...]}``. Parsing validates everything and raises
 :class:`SpecError` with a sentence naming the field.
 """
+
 from __future__ import annotations
 
 import math
@@ -126,13 +127,17 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
     if kind in ("float", "int"):
         unknown = set(raw) - {"type", "low", "high", "log"}
         if unknown:
-            raise SpecError(f"{field} has unknown key {sorted(unknown)[0]!r}; use low, high and log.")
+            raise SpecError(
+                f"{field} has unknown key {sorted(unknown)[0]!r}; use low, high and log."
+            )
         low, high, log = raw.get("low"), raw.get("high"), raw.get("log", False)
         for key, value in (("low", low), ("high", high)):
             if not _is_number(value):
                 raise SpecError(f"{field}.{key} must be a finite number, not {value!r}.")
             if kind == "int" and float(value) != int(value):
-                raise SpecError(f"{field}.{key} must be a whole number for an int dimension, not {value!r}.")
+                raise SpecError(
+                    f"{field}.{key} must be a whole number for an int dimension, not {value!r}."
+                )
         if not isinstance(log, bool):
             raise SpecError(f"{field}.log must be true or false, not {log!r}.")
         if low > high:
@@ -150,7 +155,9 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
 def parse_space(raw: Any, field: str = "space") -> SearchSpace:
     """Parse and validate the spec's ``space`` object."""
     if not isinstance(raw, dict) or not raw:
-        raise SpecError(f"{field} must be a non-empty object mapping hyperparameter names to ranges or values.")
+        raise SpecError(
+            f"{field} must be a non-empty object mapping hyperparameter names to ranges or values."
+        )
     dimensions: list[Dimension] = []
     fixed: dict[str, Scalar] = {}
     for name, entry in raw.items():

@@ -4,6 +4,7 @@
 raises :class:`SpecError` with one sentence naming the field. Defaults are filled in, so
 ``StudySpec.to_json()`` is the complete, canonical form that the store keeps.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,7 +95,10 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         names = space.all_names()
         inputs = input_names({n: 0 for n in names})
         extra = [n for n in names if n not in inputs]
-        _expect(not extra, f"space.{extra[0] if extra else ''} is not an input of {name}; name its inputs x1, x2, ….")
+        _expect(
+            not extra,
+            f"space.{extra[0] if extra else ''} is not an input of {name}; name its inputs x1, x2, ….",
+        )
         expected = test_function.dimensions or max(len(inputs), test_function.min_dimensions)
         wanted = [f"x{i}" for i in range(1, expected + 1)]
         _expect(inputs == wanted, f"space must define exactly {', '.join(wanted)} for {name}.")
@@ -104,22 +108,46 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
                 f"space.{dimension.name} must be a float or int range for {name}, not a choice.",
             )
         direction = raw.get("direction", "minimize")
-        _expect(direction == "minimize", f"objective.direction must be minimize for {name}, not {direction!r}.")
+        _expect(
+            direction == "minimize",
+            f"objective.direction must be minimize for {name}, not {direction!r}.",
+        )
         trial_seconds = raw.get("trial_seconds", 0)
         _expect(
-            isinstance(trial_seconds, (int, float)) and not isinstance(trial_seconds, bool) and 0 <= trial_seconds <= 60,
+            isinstance(trial_seconds, (int, float))
+            and not isinstance(trial_seconds, bool)
+            and 0 <= trial_seconds <= 60,
             f"objective.trial_seconds must be a number of seconds from 0 to 60, not {trial_seconds!r}.",
         )
-        return {"type": "function", "name": name, "metric": "value", "direction": "minimize", "trial_seconds": trial_seconds}
+        return {
+            "type": "function",
+            "name": name,
+            "metric": "value",
+            "direction": "minimize",
+            "trial_seconds": trial_seconds,
+        }
     if kind == "keras":
         return _parse_keras_objective(raw, space)
     raise SpecError(f"objective.type must be keras or function, not {kind!r}.")
 
 
 def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
-    known = {"type", "dataset", "model", "epochs", "metric", "direction", "validation_split", "split", "train_limit"}
+    known = {
+        "type",
+        "dataset",
+        "model",
+        "epochs",
+        "metric",
+        "direction",
+        "validation_split",
+        "split",
+        "train_limit",
+    }
     unknown = sorted(set(raw) - known)
-    _expect(not unknown, f"objective.{unknown[0] if unknown else ''} is not a known key; use {', '.join(sorted(known))}.")
+    _expect(
+        not unknown,
+        f"objective.{unknown[0] if unknown else ''} is not a known key; use {', '.join(sorted(known))}.",
+    )
     dataset = raw.get("dataset", "digits")
     _expect(
         isinstance(dataset, str) and dataset != "",
@@ -129,17 +157,28 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {model!r}.")
     epochs = _int_field(raw, "epochs", "objective", 10, 1)
     metric = raw.get("metric", "val_accuracy")
-    _expect(metric in KERAS_METRICS, f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {metric!r}.")
+    _expect(
+        metric in KERAS_METRICS,
+        f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {metric!r}.",
+    )
     natural = "maximize" if metric.endswith("accuracy") else "minimize"
     direction = raw.get("direction", natural)
-    _expect(direction in ("maximize", "minimize"), f"objective.direction must be maximize or minimize, not {direction!r}.")
+    _expect(
+        direction in ("maximize", "minimize"),
+        f"objective.direction must be maximize or minimize, not {direction!r}.",
+    )
     validation_split = raw.get("validation_split", 0.2)
     _expect(
-        isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool) and 0 < validation_split < 1,
+        isinstance(validation_split, (int, float))
+        and not isinstance(validation_split, bool)
+        and 0 < validation_split < 1,
         f"objective.validation_split must be a number between 0 and 1, not {validation_split!r}.",
     )
     split = raw.get("split", "stratified")
-    _expect(split in ("stratified", "ordered"), f"objective.split must be stratified or ordered, not {split!r}.")
+    _expect(
+        split in ("stratified", "ordered"),
+        f"objective.split must be stratified or ordered, not {split!r}.",
+    )
     train_limit = _int_field(raw, "train_limit", "objective", None, 10)
     allowed = hyperparams.names_for(model)
     for name in space.all_names():
@@ -162,7 +201,11 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
 
 
 # Allowed values of the categorical Keras hyperparameters, and lower bounds of the numeric ones.
-_CATEGORICAL = {"optimizer": hyperparams.OPTIMIZERS, "activation": hyperparams.ACTIVATIONS, "pooling": hyperparams.POOLINGS}
+_CATEGORICAL = {
+    "optimizer": hyperparams.OPTIMIZERS,
+    "activation": hyperparams.ACTIVATIONS,
+    "pooling": hyperparams.POOLINGS,
+}
 _NUMERIC_BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     # name: (lowest allowed, highest allowed or None, whole numbers only)
     "learning_rate": (1e-12, None, False),
@@ -185,7 +228,10 @@ def _check_keras_values(space: SearchSpace) -> None:
     for name, (lowest, highest, whole) in _NUMERIC_BOUNDS.items():
         dimension = space.dimension(name)
         if isinstance(dimension, NumericDimension):
-            _expect(not whole or dimension.kind == "int", f"space.{name} must be an int range, not a float range.")
+            _expect(
+                not whole or dimension.kind == "int",
+                f"space.{name} must be an int range, not a float range.",
+            )
             values = [dimension.low, dimension.high]
         elif dimension is not None:
             values = list(dimension.values)
@@ -197,31 +243,45 @@ def _check_keras_values(space: SearchSpace) -> None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             ok = ok and value >= lowest and (highest is None or value <= highest)
             ok = ok and (not whole or float(value) == int(value))
-            bound = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
+            bound = (
+                f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
+            )
             kind = "a whole number" if whole else "a number"
             _expect(ok, f"space.{name} must be {kind} {bound}, not {value!r}.")
     for name, allowed in _CATEGORICAL.items():
         dimension = space.dimension(name)
-        values = list(dimension.values) if dimension is not None and hasattr(dimension, "values") else []
+        values = (
+            list(dimension.values) if dimension is not None and hasattr(dimension, "values") else []
+        )
         if dimension is not None and not values:
             raise SpecError(f"space.{name} must be a choice of {', '.join(allowed)}.")
         if name in space.fixed:
             values = [space.fixed[name]]
         for value in values:
-            _expect(value in allowed, f"space.{name} must be one of {', '.join(allowed)}, not {value!r}.")
+            _expect(
+                value in allowed,
+                f"space.{name} must be one of {', '.join(allowed)}, not {value!r}.",
+            )
 
 
 def _parse_strategy(raw: Any) -> dict[str, Any]:
-    _expect(isinstance(raw, dict), "strategy must be an object with a type of grid, random or bayesian.")
+    _expect(
+        isinstance(raw, dict), "strategy must be an object with a type of grid, random or bayesian."
+    )
     kind = raw.get("type")
-    _expect(kind in STRATEGIES, f"strategy.type must be one of {', '.join(STRATEGIES)}, not {kind!r}.")
+    _expect(
+        kind in STRATEGIES, f"strategy.type must be one of {', '.join(STRATEGIES)}, not {kind!r}."
+    )
     seed = _int_field(raw, "seed", "strategy", 0, 0)
     strategy: dict[str, Any] = {"type": kind, "seed": seed}
     if kind == "grid":
         strategy["levels"] = _int_field(raw, "levels", "strategy", 3, 1)
     if kind == "bayesian":
         surrogate = raw.get("surrogate", DEFAULT_BAYESIAN["surrogate"])
-        _expect(surrogate in SURROGATES, f"strategy.surrogate must be one of {', '.join(SURROGATES)}, not {surrogate!r}.")
+        _expect(
+            surrogate in SURROGATES,
+            f"strategy.surrogate must be one of {', '.join(SURROGATES)}, not {surrogate!r}.",
+        )
         acquisition = raw.get("acquisition", DEFAULT_BAYESIAN["acquisition"])
         _expect(
             acquisition in ACQUISITIONS,
@@ -229,7 +289,9 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
         )
         strategy["surrogate"] = surrogate
         strategy["acquisition"] = acquisition
-        strategy["initial_points"] = _int_field(raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1)
+        strategy["initial_points"] = _int_field(
+            raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1
+        )
     return strategy
 
 
@@ -239,7 +301,8 @@ def _parse_budget(raw: Any) -> dict[str, Any]:
     trials = _int_field(raw, "trials", "budget", 20, 1)
     seconds = raw.get("seconds")
     _expect(
-        seconds is None or (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0),
+        seconds is None
+        or (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0),
         f"budget.seconds must be a positive number of seconds or null, not {seconds!r}.",
     )
     return {"trials": trials, "seconds": seconds}
@@ -247,9 +310,15 @@ def _parse_budget(raw: Any) -> dict[str, Any]:
 
 def parse_spec(raw: Any) -> StudySpec:
     """Validate a spec document (already parsed from JSON) and fill in its defaults."""
-    _expect(isinstance(raw, dict), "The spec must be a JSON object with name, objective, space, strategy and budget.")
+    _expect(
+        isinstance(raw, dict),
+        "The spec must be a JSON object with name, objective, space, strategy and budget.",
+    )
     unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget"})
-    _expect(not unknown, f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, strategy and budget.")
+    _expect(
+        not unknown,
+        f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, strategy and budget.",
+    )
     name = raw.get("name")
     _expect(
         isinstance(name, str) and bool(NAME_PATTERN.match(name)),
@@ -270,7 +339,9 @@ def load_spec(path: str | Path) -> StudySpec:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise SpecError(f"The spec file {str(path)!r} is not valid JSON (line {error.lineno}: {error.msg}).") from None
+        raise SpecError(
+            f"The spec file {str(path)!r} is not valid JSON (line {error.lineno}: {error.msg})."
+        ) from None
     except UnicodeDecodeError:
         raise SpecError(f"The spec file {str(path)!r} is not UTF-8 text.") from None
     return parse_spec(raw)

@@ -4,6 +4,7 @@ The worker is the only writer of its study; the dashboard and CLI read. WAL mode
 run while a worker writes, and every write commits at once so readers see live progress.
 A trigger makes finished trials immutable, whatever code path tries to change them.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,9 +106,13 @@ def artifacts_dir(storage_path: str | os.PathLike[str], study_name: str) -> Path
 def _check_store_path(path: Path, create: bool) -> None:
     """Refuse, in one sentence, a store path that is not (and cannot become) a SQLite file."""
     if path.is_dir():
-        raise SpecError(f"--storage: {str(path)!r} is a directory; name a file such as tuning_lab.db.")
+        raise SpecError(
+            f"--storage: {str(path)!r} is a directory; name a file such as tuning_lab.db."
+        )
     if path.exists() and not path.is_file():
-        raise SpecError(f"--storage: {str(path)!r} is not a regular file; name a file such as tuning_lab.db.")
+        raise SpecError(
+            f"--storage: {str(path)!r} is not a regular file; name a file such as tuning_lab.db."
+        )
     if not path.exists() and not create:
         raise SpecError(
             f"--storage: there is no store at {str(path)!r}; run a study first, or check the path."
@@ -169,7 +174,9 @@ class Store:
             _check_store_path(Path(self.path), create)
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: each write is visible to readers at once; multi-row writes use `with self._tx()`.
-        self.connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.connection = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         try:
             self.connection.row_factory = sqlite3.Row
             self.connection.execute("PRAGMA busy_timeout = 30000")
@@ -177,7 +184,9 @@ class Store:
             if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.connection.execute("PRAGMA journal_mode = WAL")
             self.connection.execute("PRAGMA synchronous = NORMAL")
-            if not self.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+            if not self.connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'trials'"
+            ).fetchone():
                 self.connection.executescript(_SCHEMA)
             self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
         except sqlite3.DatabaseError as error:
@@ -212,7 +221,8 @@ class Store:
 
     def update_spec(self, study_id: int, spec: dict[str, Any]) -> None:
         self.connection.execute(
-            "UPDATE studies SET spec = ?, updated_at = ? WHERE id = ?", (json.dumps(spec), time.time(), study_id)
+            "UPDATE studies SET spec = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(spec), time.time(), study_id),
         )
 
     @staticmethod
@@ -237,7 +247,13 @@ class Store:
         rows = self.connection.execute("SELECT * FROM studies ORDER BY created_at, id").fetchall()
         return [self._study(row) for row in rows]
 
-    def set_status(self, study_id: int, status: StudyStatus, worker_pid: int | None = None, message: str | None = None) -> None:
+    def set_status(
+        self,
+        study_id: int,
+        status: StudyStatus,
+        worker_pid: int | None = None,
+        message: str | None = None,
+    ) -> None:
         self.connection.execute(
             "UPDATE studies SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id = ?",
             (status.value, worker_pid, message, time.time(), study_id),
@@ -246,7 +262,8 @@ class Store:
     def request_stop(self, name: str) -> bool:
         """Ask the study's worker to stop; False when no such study exists."""
         cursor = self.connection.execute(
-            "UPDATE studies SET stop_requested = 1, updated_at = ? WHERE name = ?", (time.time(), name)
+            "UPDATE studies SET stop_requested = 1, updated_at = ? WHERE name = ?",
+            (time.time(), name),
         )
         return cursor.rowcount > 0
 
@@ -254,7 +271,9 @@ class Store:
         self.connection.execute("UPDATE studies SET stop_requested = 0 WHERE id = ?", (study_id,))
 
     def stop_requested(self, study_id: int) -> bool:
-        row = self.connection.execute("SELECT stop_requested FROM studies WHERE id = ?", (study_id,)).fetchone()
+        row = self.connection.execute(
+            "SELECT stop_requested FROM studies WHERE id = ?", (study_id,)
+        ).fetchone()
         return bool(row and row[0])
 
     def delete_study(self, name: str) -> bool:
@@ -264,7 +283,9 @@ class Store:
 
     # Trials ------------------------------------------------------------------------------
 
-    def start_trial(self, study_id: int, number: int, params: dict[str, Any], retry_of: int | None = None) -> int:
+    def start_trial(
+        self, study_id: int, number: int, params: dict[str, Any], retry_of: int | None = None
+    ) -> int:
         cursor = self.connection.execute(
             "INSERT INTO trials (study_id, number, params, state, retry_of, started_at) VALUES (?, ?, ?, ?, ?, ?)",
             (study_id, number, json.dumps(params), TrialState.RUNNING.value, retry_of, time.time()),
@@ -272,7 +293,12 @@ class Store:
         return int(cursor.lastrowid)
 
     def finish_trial(
-        self, trial_id: int, state: TrialState, value: float | None = None, error: str | None = None, note: str | None = None
+        self,
+        trial_id: int,
+        state: TrialState,
+        value: float | None = None,
+        error: str | None = None,
+        note: str | None = None,
     ) -> None:
         assert state.is_finished(), state
         self.connection.execute(
@@ -284,7 +310,14 @@ class Store:
         """Mark trials that a dead worker left running as interrupted; returns how many."""
         cursor = self.connection.execute(
             "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state IN (?, ?)",
-            (TrialState.INTERRUPTED.value, reason, time.time(), study_id, TrialState.RUNNING.value, TrialState.QUEUED.value),
+            (
+                TrialState.INTERRUPTED.value,
+                reason,
+                time.time(),
+                study_id,
+                TrialState.RUNNING.value,
+                TrialState.QUEUED.value,
+            ),
         )
         return cursor.rowcount
 
@@ -304,7 +337,9 @@ class Store:
         )
 
     def trials(self, study_id: int) -> list[TrialRecord]:
-        rows = self.connection.execute("SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)).fetchall()
+        rows = self.connection.execute(
+            "SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)
+        ).fetchall()
         return [self._trial(row) for row in rows]
 
     # Metrics -----------------------------------------------------------------------------
@@ -313,7 +348,8 @@ class Store:
         rows = [(trial_id, epoch, name, _finite_or_none(value)) for name, value in metrics.items()]
         with self._tx():
             self.connection.executemany(
-                "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)",
+                rows,
             )
 
     def add_batch_loss(self, trial_id: int, progress: float, loss: float) -> None:
@@ -322,13 +358,19 @@ class Store:
             (trial_id, progress, _finite_or_none(loss)),
         )
 
-    def epoch_metrics(self, study_id: int, finished: bool | None = None) -> list[tuple[int, int, str, float | None]]:
+    def epoch_metrics(
+        self, study_id: int, finished: bool | None = None
+    ) -> list[tuple[int, int, str, float | None]]:
         """(trial number, epoch, metric name, value) rows, ordered by trial and epoch.
 
         ``finished=True`` reads only finished trials (whose rows never change, so readers can
         cache them), ``False`` only queued and running ones, ``None`` all.
         """
-        states = {True: "AND t.state NOT IN ('queued', 'running')", False: "AND t.state IN ('queued', 'running')", None: ""}
+        states = {
+            True: "AND t.state NOT IN ('queued', 'running')",
+            False: "AND t.state IN ('queued', 'running')",
+            None: "",
+        }
         return [
             tuple(row)
             for row in self.connection.execute(

@@ -4,11 +4,13 @@ Every strategy minimises: the study loop negates values of maximised metrics bef
 scikit-optimize is used only here (and imported only for Bayesian search), so its quirks and
 any future replacement stay in this module.
 """
+
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -117,7 +119,11 @@ class BayesianStrategy:
         if dimensions:
             options: dict[str, Any] = {}
             if surrogate == "GP":
-                kwargs = GP_ACQUISITION_OPTIMIZER if acquisition_optimizer is None else acquisition_optimizer
+                kwargs = (
+                    GP_ACQUISITION_OPTIMIZER
+                    if acquisition_optimizer is None
+                    else acquisition_optimizer
+                )
                 options = {"acq_optimizer": "lbfgs", "acq_optimizer_kwargs": dict(kwargs)}
             self._optimizer = Optimizer(
                 dimensions,
@@ -129,9 +135,13 @@ class BayesianStrategy:
             )
             if self._kernel_refit_every > 1:
                 template = self._optimizer.base_estimator_
-                self._gp_defaults = {k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")}
+                self._gp_defaults = {
+                    k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")
+                }
         # skopt warns each time it proposes a point it has seen; the study records repeats anyway.
-        warnings.filterwarnings("ignore", message="The objective has been evaluated at this point before.")
+        warnings.filterwarnings(
+            "ignore", message="The objective has been evaluated at this point before."
+        )
 
     def ask(self) -> dict[str, Scalar] | None:
         if self._optimizer is None:
@@ -179,5 +189,9 @@ def make_strategy(space: SearchSpace, config: dict[str, Any]) -> Strategy:
     if kind == "random":
         return RandomStrategy(space, int(config["seed"]))
     return BayesianStrategy(
-        space, config["surrogate"], config["acquisition"], int(config["initial_points"]), int(config["seed"])
+        space,
+        config["surrogate"],
+        config["acquisition"],
+        int(config["initial_points"]),
+        int(config["seed"]),
     )

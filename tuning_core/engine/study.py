@@ -5,13 +5,15 @@ before each told trial, exactly as the first run did), so a study that was inter
 recycled proposes the same params as one that never stopped. Trials that a dead worker left
 running become ``interrupted`` and are retried first, with the params they had.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.objectives import Objective, TrialDiverged, TrialOutcome, TrialStopped
@@ -210,9 +212,13 @@ def run_study(
     caller can start a fresh process (Keras leaks memory per fit) that resumes the study.
     """
     study_id = open_study(store, spec)
-    interrupted = store.interrupt_running_trials(study_id, "the worker stopped before the trial finished")
+    interrupted = store.interrupt_running_trials(
+        study_id, "the worker stopped before the trial finished"
+    )
     if interrupted:
-        log(f"{interrupted} trial(s) left running by a stopped worker are now interrupted and will be retried")
+        log(
+            f"{interrupted} trial(s) left running by a stopped worker are now interrupted and will be retried"
+        )
     store.clear_stop(study_id)
     store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
 
@@ -254,7 +260,13 @@ def run_study(
             status, message = StudyStatus.STOPPED, "stopped on request"
             break
         if max_trials_this_process is not None and trials_run >= max_trials_this_process:
-            return StudyRun(study_id, StudyStatus.RUNNING, "recycling the worker process", trials_run, recycle=True)
+            return StudyRun(
+                study_id,
+                StudyStatus.RUNNING,
+                "recycling the worker process",
+                trials_run,
+                recycle=True,
+            )
         retry_of: int | None = None
         if retry_queue:
             retried_trial = retry_queue.pop(0)
@@ -290,18 +302,55 @@ def run_study(
             raise
         except Exception as exc:  # noqa: BLE001 - any training error fails the trial, not the search
             state, error = TrialState.FAILED, f"{type(exc).__name__}: {exc}".strip()
-        store.finish_trial(trial_id, state, value if state == TrialState.COMPLETE else None, error, note)
+        store.finish_trial(
+            trial_id, state, value if state == TrialState.COMPLETE else None, error, note
+        )
         trials_run += 1
         next_number += 1
         if state == TrialState.INTERRUPTED:
-            retry_queue.insert(0, TrialRecord(trial_id, next_number - 1, params, state, None, error, None, retry_of, None, None))
+            retry_queue.insert(
+                0,
+                TrialRecord(
+                    trial_id,
+                    next_number - 1,
+                    params,
+                    state,
+                    None,
+                    error,
+                    None,
+                    retry_of,
+                    None,
+                    None,
+                ),
+            )
             continue
         done += 1
         teller.tell(params, state, value)
-        if state == TrialState.COMPLETE and value is not None and (best is None or better(value, best.value, spec.direction)):  # type: ignore[arg-type]
-            best = TrialRecord(trial_id, next_number - 1, params, state, value, None, note, retry_of, started, time.time())
-        shown = f"{value:.6g}" if state == TrialState.COMPLETE and value is not None else state.value
-        best_text = f"{best.value:.6g} (trial {best.number})" if best and best.value is not None else "none yet"
+        if (
+            state == TrialState.COMPLETE
+            and value is not None
+            and (best is None or better(value, best.value, spec.direction))
+        ):  # type: ignore[arg-type]
+            best = TrialRecord(
+                trial_id,
+                next_number - 1,
+                params,
+                state,
+                value,
+                None,
+                note,
+                retry_of,
+                started,
+                time.time(),
+            )
+        shown = (
+            f"{value:.6g}" if state == TrialState.COMPLETE and value is not None else state.value
+        )
+        best_text = (
+            f"{best.value:.6g} (trial {best.number})"
+            if best and best.value is not None
+            else "none yet"
+        )
         log(
             f"trial {next_number - 1} [{done}/{budget_trials}] {state.value}: {spec.metric}={shown}  "
             f"best={best_text}  {_format_params(params, names)}  ({time.time() - started:.1f} s)"

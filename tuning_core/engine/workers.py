@@ -4,6 +4,7 @@ The dashboard never trains: it writes a spec beside the store and launches the C
 imports TensorFlow in its own process. Workers run in their own session, so closing the
 browser or restarting Streamlit does not kill a study.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def _launch(arguments: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     _reap()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
+    )
     with open(log_path, "ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "tuning_core", *arguments],
@@ -73,7 +76,10 @@ def launch_lr_find(storage: str, raw_spec: dict[str, Any]) -> subprocess.Popen[b
     if output.exists():
         output.unlink()
     spec_path = write_spec(storage, raw_spec, name=f"{name}.lr-find")
-    return _launch(["lr-find", str(spec_path), "--output", str(output)], artifacts_dir(storage, name) / "lr_find.log")
+    return _launch(
+        ["lr-find", str(spec_path), "--output", str(output)],
+        artifacts_dir(storage, name) / "lr_find.log",
+    )
 
 
 def request_stop(storage: str, name: str) -> bool:

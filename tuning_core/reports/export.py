@@ -1,4 +1,5 @@
 """Study exports: CSV and JSON tables of trials, built from the store alone."""
+
 from __future__ import annotations
 
 import csv
@@ -36,7 +37,9 @@ def export_csv(store: Store, study: StudyRecord) -> str:
     names = param_names(trials, study.spec)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["number", "state", "value", "duration_s", *[f"params_{name}" for name in names]])
+    writer.writerow(
+        ["number", "state", "value", "duration_s", *[f"params_{name}" for name in names]]
+    )
     for trial in trials:
         writer.writerow(
             [

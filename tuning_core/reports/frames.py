@@ -1,4 +1,5 @@
 """Pure functions from store rows to pandas DataFrames, for the CLI, charts and pages."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuning_core.reports.export import param_names
 from tuning_core.engine.storage import TrialRecord, TrialState
+from tuning_core.reports.export import param_names
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -32,7 +33,9 @@ def trials_frame(trials: list[TrialRecord], spec: dict[str, Any]) -> pd.DataFram
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def curves_frame(metric_rows: list[tuple[int, int, str, float | None]], trials: pd.DataFrame) -> pd.DataFrame:
+def curves_frame(
+    metric_rows: list[tuple[int, int, str, float | None]], trials: pd.DataFrame
+) -> pd.DataFrame:
     """Long form per-epoch curves: number, epoch, metric, value, state, and each param column."""
     curves = pd.DataFrame(metric_rows, columns=["number", "epoch", "metric", "value"])
     if trials.empty:
@@ -43,9 +46,13 @@ def curves_frame(metric_rows: list[tuple[int, int, str, float | None]], trials: 
 
 def convergence_frame(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
     """Complete trials with the best value so far: number, value, best_so_far."""
-    done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()][["number", "value"]].copy()
+    done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()][
+        ["number", "value"]
+    ].copy()
     done["value"] = done["value"].astype(float)
-    done["best_so_far"] = done["value"].cummax() if direction == "maximize" else done["value"].cummin()
+    done["best_so_far"] = (
+        done["value"].cummax() if direction == "maximize" else done["value"].cummin()
+    )
     return done.reset_index(drop=True)
 
 
@@ -69,7 +76,9 @@ def importance(trials: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
             groups = pd.qcut(column.rank(method="first"), q=4, labels=False)
         else:
             groups = column.astype(str)
-        between = sum(len(g) * (g.mean() - scores.mean()) ** 2 for _, g in scores.groupby(groups.values))
+        between = sum(
+            len(g) * (g.mean() - scores.mean()) ** 2 for _, g in scores.groupby(groups.values)
+        )
         rows.append({"hyperparameter": name, "eta_squared": float(between / total)})
     frame = pd.DataFrame(rows, columns=["hyperparameter", "eta_squared"])
     share = frame["eta_squared"].sum()
@@ -78,14 +87,20 @@ def importance(trials: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
 
 
 def log_scaled_dimensions(spec: dict[str, Any]) -> list[str]:
-    return [name for name, entry in spec.get("space", {}).items() if isinstance(entry, dict) and entry.get("log")]
+    return [
+        name
+        for name, entry in spec.get("space", {}).items()
+        if isinstance(entry, dict) and entry.get("log")
+    ]
 
 
 def tuned_dimensions(spec: dict[str, Any]) -> list[str]:
     return [name for name, entry in spec.get("space", {}).items() if isinstance(entry, dict)]
 
 
-def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points: int = 20, samples: int = 200) -> pd.DataFrame:
+def partial_dependence_frame(
+    spec: dict[str, Any], trials: pd.DataFrame, points: int = 20, samples: int = 200
+) -> pd.DataFrame:
     """scikit-optimize's partial dependence of the score on each tuned dimension.
 
     Refits the study's own surrogate on its complete trials, then, for each dimension and each
@@ -98,11 +113,18 @@ def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points:
 
     strategy_config = spec["strategy"]
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
-    if strategy_config["type"] != "bayesian" or len(done) < max(int(strategy_config["initial_points"]), 3):
+    if strategy_config["type"] != "bayesian" or len(done) < max(
+        int(strategy_config["initial_points"]), 3
+    ):
         return pd.DataFrame(columns=["dimension", "x", "score"])
     space = parse_space(spec["space"])
     strategy = BayesianStrategy(
-        space, strategy_config["surrogate"], strategy_config["acquisition"], 1, int(strategy_config["seed"]), kernel_refit_every=1
+        space,
+        strategy_config["surrogate"],
+        strategy_config["acquisition"],
+        1,
+        int(strategy_config["seed"]),
+        kernel_refit_every=1,
     )
     optimizer = strategy.optimizer
     sign = -1.0 if spec["objective"]["direction"] == "maximize" else 1.0
@@ -127,21 +149,34 @@ def partial_dependence_frame(spec: dict[str, Any], trials: pd.DataFrame, points:
             for sample in grid:
                 sample[index] = value
             prediction = model.predict(skopt_space.transform(grid))
-            rows.append({"dimension": space.names[index], "x": value, "score": float(sign * np.mean(prediction))})
+            rows.append(
+                {
+                    "dimension": space.names[index],
+                    "x": value,
+                    "score": float(sign * np.mean(prediction)),
+                }
+            )
     return pd.DataFrame(rows, columns=["dimension", "x", "score"])
 
 
-def final_metrics(curves: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_accuracy") -> pd.DataFrame:
+def final_metrics(
+    curves: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_accuracy"
+) -> pd.DataFrame:
     """Each trial's last recorded ``metric`` with its learning rate and state (diverged runs score 0)."""
     columns = ["number", "learning_rate", metric, "state"]
     if trials.empty or "learning_rate" not in trials:
         return pd.DataFrame(columns=columns)
     last = (
-        curves[curves["metric"] == metric].sort_values("epoch").groupby("number", as_index=False).last()[["number", "value"]]
+        curves[curves["metric"] == metric]
+        .sort_values("epoch")
+        .groupby("number", as_index=False)
+        .last()[["number", "value"]]
         if not curves.empty
         else pd.DataFrame(columns=["number", "value"])
     )
     frame = trials[["number", "learning_rate", "state"]].merge(last, on="number", how="left")
     frame = frame[frame["state"] != TrialState.RUNNING.value]
-    frame[metric] = frame["value"].where(frame["state"] != TrialState.DIVERGED.value, 0.0).fillna(0.0)
+    frame[metric] = (
+        frame["value"].where(frame["state"] != TrialState.DIVERGED.value, 0.0).fillna(0.0)
+    )
     return frame[columns].reset_index(drop=True)

@@ -4,16 +4,17 @@ The script spells the model out layer by layer, so a student can read exactly wh
 trained: the same data split and scaling, the same reshape, the same optimizer and learning
 rate. It needs keras, numpy and scikit-learn, not Tuning Lab. No TensorFlow is imported here.
 """
+
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.training import keras_runtime
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.engine.study import best_trial
+from tuning_core.training import keras_runtime
 
 _LOADERS = {
     "digits": '''\
@@ -141,7 +142,11 @@ if __name__ == "__main__":
 
 
 def _regularizer(hp: dict[str, Any]) -> str:
-    return f", kernel_regularizer=keras.regularizers.L2({float(hp['l2'])!r})" if float(hp["l2"]) > 0 else ""
+    return (
+        f", kernel_regularizer=keras.regularizers.L2({float(hp['l2'])!r})"
+        if float(hp["l2"]) > 0
+        else ""
+    )
 
 
 def _layers(model: str, hp: dict[str, Any]) -> list[str]:
@@ -151,7 +156,9 @@ def _layers(model: str, hp: dict[str, Any]) -> list[str]:
     if model == "mlp":
         lines = ["keras.Input(shape=(image_shape[0] * image_shape[1],)),"]
         for _ in range(int(hp["hidden_layers"])):
-            lines.append(f"keras.layers.Dense({int(hp['units'])}, activation={hp['activation']!r}{regularizer}),")
+            lines.append(
+                f"keras.layers.Dense({int(hp['units'])}, activation={hp['activation']!r}{regularizer}),"
+            )
             if dropout > 0:
                 lines.append(f"keras.layers.Dropout({dropout!r}),")
     else:
@@ -160,11 +167,16 @@ def _layers(model: str, hp: dict[str, Any]) -> list[str]:
         for block in range(int(hp["conv_blocks"])):
             filters = int(hp["filters"]) * 2**block
             lines.append(
-                f"keras.layers.Conv2D({filters}, {int(hp['kernel_size'])}, padding=\"same\", activation=\"relu\"{regularizer}),"
+                f'keras.layers.Conv2D({filters}, {int(hp["kernel_size"])}, padding="same", activation="relu"{regularizer}),'
             )
             # Pool only while the feature map is at least 2 pixels wide (as the engine does).
-            lines.append(f"*([keras.layers.{pool}(2)] if min(image_shape) // 2**{block} >= 2 else []),")
-        lines += ["keras.layers.Flatten(),", f"keras.layers.Dense({int(hp['dense_units'])}, activation=\"relu\"{regularizer}),"]
+            lines.append(
+                f"*([keras.layers.{pool}(2)] if min(image_shape) // 2**{block} >= 2 else []),"
+            )
+        lines += [
+            "keras.layers.Flatten(),",
+            f'keras.layers.Dense({int(hp["dense_units"])}, activation="relu"{regularizer}),',
+        ]
         if dropout > 0:
             lines.append(f"keras.layers.Dropout({dropout!r}),")
     lines.append('keras.layers.Dense(num_classes, activation="softmax"),')
@@ -194,7 +206,9 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     """
     objective = study.spec["objective"]
     if objective["type"] != "keras":
-        raise SpecError(f"name: the study {study.name!r} has a function objective; only Keras studies export a script.")
+        raise SpecError(
+            f"name: the study {study.name!r} has a function objective; only Keras studies export a script."
+        )
     best = best_trial(store.trials(study.id), objective["direction"])
     if best is None:
         raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")

@@ -4,6 +4,7 @@ Every loader returns images as float32 in [0, 1] with shape (n, height, width) a
 labels. The validation set is a stratified, seeded split of the training data; a folder's
 test split is used only when it is the only split present.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -61,7 +62,9 @@ def read_idx(path: Path) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     array = np.frombuffer(data, dtype=dtypes[dtype_code], offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
-        raise DatasetError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}.")
+        raise DatasetError(
+            f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}."
+        )
     return array.reshape(shape)
 
 
@@ -75,21 +78,32 @@ def _find(folder: Path, base: str) -> Path | None:
 def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
-        images, labels = _find(folder, IDX_NAMES[f"{split}_images"]), _find(folder, IDX_NAMES[f"{split}_labels"])
+        images, labels = (
+            _find(folder, IDX_NAMES[f"{split}_images"]),
+            _find(folder, IDX_NAMES[f"{split}_labels"]),
+        )
         if images and labels:
             arrays[f"x_{split}"], arrays[f"y_{split}"] = read_idx(images), read_idx(labels)
         elif images or labels:
             missing = IDX_NAMES[f"{split}_labels" if images else f"{split}_images"]
-            raise DatasetError(f"objective.dataset: {folder} has {split} images or labels but not {missing}[.gz].")
+            raise DatasetError(
+                f"objective.dataset: {folder} has {split} images or labels but not {missing}[.gz]."
+            )
     return arrays
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test") if key in archive.files}
+            arrays = {
+                key: archive[key]
+                for key in ("x_train", "y_train", "x_test", "y_test")
+                if key in archive.files
+            }
     except ValueError as error:
-        raise DatasetError(f"objective.dataset: {path} holds pickled objects, which are not loaded for safety ({error}).") from None
+        raise DatasetError(
+            f"objective.dataset: {path} holds pickled objects, which are not loaded for safety ({error})."
+        ) from None
     if "x_train" not in arrays or "y_train" not in arrays:
         raise DatasetError(f"objective.dataset: {path} must hold arrays named x_train and y_train.")
     return arrays
@@ -160,10 +174,14 @@ def _as_images(x: np.ndarray) -> np.ndarray:
     if x.ndim == 2:
         side = int(round(np.sqrt(x.shape[1])))
         if side * side != x.shape[1]:
-            raise DatasetError(f"objective.dataset: flat images of {x.shape[1]} pixels are not square.")
+            raise DatasetError(
+                f"objective.dataset: flat images of {x.shape[1]} pixels are not square."
+            )
         x = x.reshape(len(x), side, side)
     if x.ndim != 3:
-        raise DatasetError(f"objective.dataset: images must be (n, height, width), not shape {x.shape}.")
+        raise DatasetError(
+            f"objective.dataset: images must be (n, height, width), not shape {x.shape}."
+        )
     x = x.astype(np.float32)
     if x.max(initial=0.0) > 1.0:
         x /= 255.0
@@ -175,18 +193,26 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=validation_split, stratify=y, random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=validation_split, stratify=y, random_state=seed
+    )
     return x_train, y_train, x_val, y_val
 
 
-def ordered_split(x: np.ndarray, y: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def ordered_split(
+    x: np.ndarray, y: np.ndarray, validation_split: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The last fraction as validation, unshuffled: what Keras' ``fit(validation_split=...)`` does."""
     cut = int(round(len(x) * (1 - validation_split)))
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
 def load_dataset(
-    name: str, validation_split: float = 0.2, train_limit: int | None = None, seed: int = 0, split: str = "stratified"
+    name: str,
+    validation_split: float = 0.2,
+    train_limit: int | None = None,
+    seed: int = 0,
+    split: str = "stratified",
 ) -> Dataset:
     """Load, scale and split a dataset by name or path (see module docstring).
 
@@ -219,11 +245,17 @@ def load_dataset(
 def dataset_for(objective: dict, seed: int) -> Dataset:
     """The dataset a validated Keras objective describes."""
     return load_dataset(
-        objective["dataset"], objective["validation_split"], objective.get("train_limit"), seed, objective.get("split", "stratified")
+        objective["dataset"],
+        objective["validation_split"],
+        objective.get("train_limit"),
+        seed,
+        objective.get("split", "stratified"),
     )
 
 
-def stratified_subset(x: np.ndarray, y: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, None, np.ndarray, None]:
+def stratified_subset(
+    x: np.ndarray, y: np.ndarray, size: int, seed: int
+) -> tuple[np.ndarray, None, np.ndarray, None]:
     from sklearn.model_selection import train_test_split
 
     classes = len(np.unique(y))

@@ -11,6 +11,7 @@ factor catches that. A run that finishes at chance accuracy is kept ``complete``
 Trial value: the best epoch's value of the study's metric (max for maximize, min for minimize),
 as Keras Tuner reports it.
 """
+
 from __future__ import annotations
 
 import gc
@@ -21,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
 from tuning_core.training.datasets import Dataset, dataset_for
 from tuning_core.training.keras_runtime import import_keras
-from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
 
 keras = import_keras()
 
@@ -40,7 +41,9 @@ def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1) if model == "mlp" else x[..., np.newaxis]
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    name: str, learning_rate: float, momentum: float = 0.0
+) -> keras.optimizers.Optimizer:
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
     if name == "adam":
@@ -48,7 +51,9 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0) -> ke
     return keras.optimizers.RMSprop(learning_rate=learning_rate)
 
 
-def build_model(model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int) -> keras.Model:
+def build_model(
+    model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int
+) -> keras.Model:
     """A compiled MLP or CNN for ``hp`` (see hyperparams for the names)."""
     regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
     dropout = float(hp["dropout"])
@@ -57,30 +62,42 @@ def build_model(model: str, hp: dict[str, Any], image_shape: tuple[int, int], nu
         inputs = keras.Input(shape=(height * width,))
         x = inputs
         for _ in range(int(hp["hidden_layers"])):
-            x = keras.layers.Dense(int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer)(x)
+            x = keras.layers.Dense(
+                int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer
+            )(x)
             if dropout > 0:
                 x = keras.layers.Dropout(dropout)(x)
     else:
         inputs = keras.Input(shape=(height, width, 1))
         x = inputs
-        pool = keras.layers.MaxPooling2D if hp["pooling"] == "max" else keras.layers.AveragePooling2D
+        pool = (
+            keras.layers.MaxPooling2D if hp["pooling"] == "max" else keras.layers.AveragePooling2D
+        )
         side = min(height, width)
         for block in range(int(hp["conv_blocks"])):
             filters = int(hp["filters"]) * 2**block
             x = keras.layers.Conv2D(
-                filters, int(hp["kernel_size"]), padding="same", activation="relu", kernel_regularizer=regularizer
+                filters,
+                int(hp["kernel_size"]),
+                padding="same",
+                activation="relu",
+                kernel_regularizer=regularizer,
             )(x)
             if side >= 2:  # small images (8x8 digits) run out of pixels to pool
                 x = pool(2)(x)
                 side //= 2
         x = keras.layers.Flatten()(x)
-        x = keras.layers.Dense(int(hp["dense_units"]), activation="relu", kernel_regularizer=regularizer)(x)
+        x = keras.layers.Dense(
+            int(hp["dense_units"]), activation="relu", kernel_regularizer=regularizer
+        )(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
     network = keras.Model(inputs, outputs)
     network.compile(
-        optimizer=make_optimizer(hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))),
+        optimizer=make_optimizer(
+            hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -172,7 +189,10 @@ class KerasObjective:
         # One seed for every trial: trials differ only by their params, not their initial weights.
         keras.utils.set_random_seed(self.spec.seed)
         network = build_model(model_name, hp, data.image_shape, data.num_classes)
-        x_train, x_val = prepare_inputs(model_name, data.x_train), prepare_inputs(model_name, data.x_val)
+        x_train, x_val = (
+            prepare_inputs(model_name, data.x_train),
+            prepare_inputs(model_name, data.x_val),
+        )
         batch_size = int(hp["batch_size"])
         callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
         try:
@@ -205,7 +225,9 @@ class KerasObjective:
         if self.best_model_path is None or not math.isfinite(value):
             return
         direction = self.objective["direction"]
-        if self.best_value is None or (value > self.best_value if direction == "maximize" else value < self.best_value):
+        if self.best_value is None or (
+            value > self.best_value if direction == "maximize" else value < self.best_value
+        ):
             self.best_model_path.parent.mkdir(parents=True, exist_ok=True)
             network.save(self.best_model_path)
             self.best_value = value

@@ -6,6 +6,7 @@ neither ``sys.stderr`` nor (in every environment) ``TF_CPP_MIN_LOG_LEVEL`` can s
 :func:`import_keras` imports Keras with descriptor 2 pointed at a temporary file, then writes
 back every captured line except that known chatter: real errors still show.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,9 @@ def native_stderr_filtered() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", errors="replace")
-            kept = [line for line in text.splitlines() if line.strip() and not is_startup_chatter(line)]
+            kept = [
+                line for line in text.splitlines() if line.strip() and not is_startup_chatter(line)
+            ]
             if kept:
                 sys.stderr.write("\n".join(kept) + "\n")
                 sys.stderr.flush()

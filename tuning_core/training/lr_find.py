@@ -11,6 +11,7 @@ loss exceeds 4× its minimum or becomes NaN. Three suggestions come from the smo
 
 The curve analysis is pure numpy; only :func:`lr_range_test` trains (in the worker process).
 """
+
 from __future__ import annotations
 
 import math
@@ -84,7 +85,12 @@ def suggest(learning_rates: list[float], smoothed: list[float]) -> tuple[float, 
     return valley, steep, minimum_div10
 
 
-def analyse(learning_rates: list[float], losses: list[float], beta: float = BETA, stop_factor: float = STOP_FACTOR) -> LRRangeResult:
+def analyse(
+    learning_rates: list[float],
+    losses: list[float],
+    beta: float = BETA,
+    stop_factor: float = STOP_FACTOR,
+) -> LRRangeResult:
     """Smooth a raw (learning rate, loss) curve, cut it at divergence, and suggest."""
     smoothed_all = smooth_losses(losses, beta)
     kept, best, reason = 0, math.inf, "reached the end of the schedule"
@@ -119,7 +125,9 @@ def lr_range_test(
     from tuning_core.training.keras_objective import build_model, prepare_inputs
 
     keras.utils.set_random_seed(seed)
-    network = build_model(model, {**hp, "learning_rate": start}, dataset.image_shape, dataset.num_classes)
+    network = build_model(
+        model, {**hp, "learning_rate": start}, dataset.image_shape, dataset.num_classes
+    )
     x = prepare_inputs(model, dataset.x_train)
     y = dataset.y_train
     batch_size = int(hp["batch_size"])
@@ -142,11 +150,13 @@ def lr_range_test(
     return analyse(learning_rates, losses)
 
 
-def lr_range_test_for_spec(spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS) -> LRRangeResult:
+def lr_range_test_for_spec(
+    spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS
+) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
-    from tuning_core.training.datasets import dataset_for
     from tuning_core.engine.errors import SpecError
     from tuning_core.engine.hyperparams import trial_hyperparams
+    from tuning_core.training.datasets import dataset_for
 
     objective = spec.objective
     if objective["type"] != "keras":
@@ -157,4 +167,6 @@ def lr_range_test_for_spec(spec: Any, start: float = START_LR, end: float = END_
         if dimension.name != "learning_rate":
             params[dimension.name] = dimension.grid(1)[0]  # the middle of each tuned range
     hp = trial_hyperparams(objective["model"], objective["epochs"], params)
-    return lr_range_test(objective["model"], hp, dataset, seed=spec.seed, start=start, end=end, steps=steps)
+    return lr_range_test(
+        objective["model"], hp, dataset, seed=spec.seed, start=start, end=end, steps=steps
+    )

@@ -2,6 +2,7 @@
 
 Tests assert on ``chart.to_dict()``: encodings, scale types (log for learning rates), data.
 """
+
 from __future__ import annotations
 
 import altair as alt
@@ -35,7 +36,9 @@ def trial_selection() -> alt.Parameter:
 def curves_data(curves: pd.DataFrame, metric: str, color_field: str | None) -> pd.DataFrame:
     """The rows :func:`curves_chart` draws: one metric, the columns it encodes, a diverged flag."""
     data = curves[curves["metric"] == metric]
-    keep = ["number", "epoch", "value", "state"] + ([color_field] if color_field and color_field in data else [])
+    keep = ["number", "epoch", "value", "state"] + (
+        [color_field] if color_field and color_field in data else []
+    )
     diverged = data["state"] == TrialState.DIVERGED.value
     data = data[keep].assign(diverged=diverged)
     if metric.endswith("loss") and (~diverged).any() and diverged.any():
@@ -73,15 +76,22 @@ def curves_chart(
     state and param columns). Lines take their colour from ``color_field`` (log scale if asked).
     """
     data = curves_data(curves, metric, color_field)
-    tooltip = [alt.Tooltip("number:Q", title="trial"), alt.Tooltip("epoch:Q"), alt.Tooltip("value:Q", title=metric, format=".4f")]
+    tooltip = [
+        alt.Tooltip("number:Q", title="trial"),
+        alt.Tooltip("epoch:Q"),
+        alt.Tooltip("value:Q", title=metric, format=".4f"),
+    ]
     legend_layer = None
     if color_field and color_field in data:
         color_title = LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field
         # Line marks can only have a symbol legend (one entry per tick, which overflows); the
         # colour's gradient legend comes from an invisible point layer instead.
         color = _color(color_field, color_log, color_title, legend=False)
-        legend_layer = alt.Chart(data).transform_filter("datum.epoch == 0").mark_point(opacity=0).encode(
-            color=_color(color_field, color_log, color_title)
+        legend_layer = (
+            alt.Chart(data)
+            .transform_filter("datum.epoch == 0")
+            .mark_point(opacity=0)
+            .encode(color=_color(color_field, color_log, color_title))
         )
         tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3g"))
     else:
@@ -98,7 +108,9 @@ def curves_chart(
     )
     last_points = (
         base.transform_filter("datum.diverged")
-        .transform_window(rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"])
+        .transform_window(
+            rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"]
+        )
         .transform_filter("datum.rank == 1")
         .mark_point(shape="cross", size=120, color="#d62728", filled=True)
     )
@@ -128,10 +140,16 @@ def batch_loss_chart(losses: pd.DataFrame, title: str) -> alt.Chart:
 
 def convergence_chart(convergence: pd.DataFrame, direction: str) -> alt.Chart:
     """Every complete trial as a dot and the best value so far as a step line."""
-    base = alt.Chart(convergence).encode(x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d")))
+    base = alt.Chart(convergence).encode(
+        x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d"))
+    )
     dots = base.mark_circle(size=45, opacity=0.6).encode(
         y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
-        tooltip=["number:Q", alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("best_so_far:Q", format=".4f")],
+        tooltip=[
+            "number:Q",
+            alt.Tooltip("value:Q", format=".4f"),
+            alt.Tooltip("best_so_far:Q", format=".4f"),
+        ],
     )
     best = base.mark_line(interpolate="step-after", color="#d62728").encode(y="best_so_far:Q")
     return alt.layer(dots, best, title=f"best so far ({direction})").properties(height=CURVE_HEIGHT)
@@ -157,7 +175,11 @@ def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     numeric = pd.api.types.is_numeric_dtype(done[parameter]) if parameter in done else False
     x = (
-        alt.X(f"{parameter}:Q", scale=alt.Scale(type="log" if log else "linear", zero=False), title=parameter)
+        alt.X(
+            f"{parameter}:Q",
+            scale=alt.Scale(type="log" if log else "linear", zero=False),
+            title=parameter,
+        )
         if numeric
         else alt.X(f"{parameter}:N", title=parameter)
     )
@@ -168,13 +190,19 @@ def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
             x=x,
             y=alt.Y("value:Q", scale=alt.Scale(zero=False)),
             color=alt.Color("number:Q", title="trial", scale=alt.Scale(scheme="viridis")),
-            tooltip=["number:Q", alt.Tooltip("value:Q", format=".4f"), f"{parameter}:{'Q' if numeric else 'N'}"],
+            tooltip=[
+                "number:Q",
+                alt.Tooltip("value:Q", format=".4f"),
+                f"{parameter}:{'Q' if numeric else 'N'}",
+            ],
         )
         .properties(height=220, width=260)
     )
 
 
-def parallel_frame(trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]) -> pd.DataFrame:
+def parallel_frame(
+    trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]
+) -> pd.DataFrame:
     """Long form for parallel coordinates: number, value, dimension, position in [0, 1], label."""
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     rows = []
@@ -183,7 +211,9 @@ def parallel_frame(trials: pd.DataFrame, dimensions: list[str], log_dimensions: 
             continue
         column = done[name]
         if pd.api.types.is_numeric_dtype(column):
-            numbers = np.log10(column.astype(float)) if name in log_dimensions else column.astype(float)
+            numbers = (
+                np.log10(column.astype(float)) if name in log_dimensions else column.astype(float)
+            )
             low, high = numbers.min(), numbers.max()
             position = (numbers - low) / (high - low) if high > low else numbers * 0 + 0.5
         else:
@@ -191,11 +221,21 @@ def parallel_frame(trials: pd.DataFrame, dimensions: list[str], log_dimensions: 
             index = column.astype(str).map({c: i for i, c in enumerate(categories)})
             position = index / max(len(categories) - 1, 1)
         for number, value, pos, raw in zip(done["number"], done["value"], position, column):
-            rows.append({"number": number, "value": value, "dimension": name, "position": float(pos), "label": str(raw)})
+            rows.append(
+                {
+                    "number": number,
+                    "value": value,
+                    "dimension": name,
+                    "position": float(pos),
+                    "label": str(raw),
+                }
+            )
     return pd.DataFrame(rows, columns=["number", "value", "dimension", "position", "label"])
 
 
-def parallel_coordinates_chart(parallel: pd.DataFrame, order: list[str], selection: alt.Parameter | None = None) -> alt.Chart:
+def parallel_coordinates_chart(
+    parallel: pd.DataFrame, order: list[str], selection: alt.Parameter | None = None
+) -> alt.Chart:
     """A line per trial across its hyperparameters (each scaled to [0, 1]), coloured by score."""
     chart = (
         alt.Chart(parallel, title="parallel coordinates (click a line; double-click clears)")
@@ -210,16 +250,22 @@ def parallel_coordinates_chart(parallel: pd.DataFrame, order: list[str], selecti
         .properties(height=CURVE_HEIGHT)
     )
     if selection is not None:
-        chart = chart.encode(opacity=alt.condition(selection, alt.value(0.9), alt.value(0.1))).add_params(selection)
+        chart = chart.encode(
+            opacity=alt.condition(selection, alt.value(0.9), alt.value(0.1))
+        ).add_params(selection)
     return chart
 
 
-def linked_parallel_and_curves(parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str) -> alt.VConcatChart:
+def linked_parallel_and_curves(
+    parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str
+) -> alt.VConcatChart:
     """Parallel coordinates above the loss curves; selecting trials in one highlights them in both."""
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
     top = parallel_coordinates_chart(parallel, order, selection).properties(width=LINKED_WIDTH)
-    bottom = curves_chart(curves, metric, selection=selection, define_selection=False).properties(width=LINKED_WIDTH)
+    bottom = curves_chart(curves, metric, selection=selection, define_selection=False).properties(
+        width=LINKED_WIDTH
+    )
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 
 
@@ -230,7 +276,11 @@ def importance_chart(importance: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("importance:Q", axis=alt.Axis(format="%")),
             y=alt.Y("hyperparameter:N", sort="-x", title=None),
-            tooltip=["hyperparameter:N", alt.Tooltip("importance:Q", format=".1%"), alt.Tooltip("eta_squared:Q", format=".3f")],
+            tooltip=[
+                "hyperparameter:N",
+                alt.Tooltip("importance:Q", format=".1%"),
+                alt.Tooltip("eta_squared:Q", format=".3f"),
+            ],
         )
         .properties(height=max(60, 28 * len(importance)))
     )
@@ -242,14 +292,25 @@ def partial_dependence_chart(frame: pd.DataFrame, log_dimensions: list[str]) -> 
     for name, group in frame.groupby("dimension", sort=False):
         numeric = pd.api.types.is_numeric_dtype(group["x"].infer_objects())
         x = (
-            alt.X("x:Q", title=name, scale=alt.Scale(type="log" if name in log_dimensions else "linear", zero=False))
+            alt.X(
+                "x:Q",
+                title=name,
+                scale=alt.Scale(type="log" if name in log_dimensions else "linear", zero=False),
+            )
             if numeric
             else alt.X("x:N", title=name)
         )
-        mark = alt.Chart(group.infer_objects()).mark_line(point=True) if numeric else alt.Chart(group).mark_bar()
+        mark = (
+            alt.Chart(group.infer_objects()).mark_line(point=True)
+            if numeric
+            else alt.Chart(group).mark_bar()
+        )
         charts.append(
-            mark.encode(x=x, y=alt.Y("score:Q", scale=alt.Scale(zero=False), title="predicted score"), tooltip=["x", alt.Tooltip("score:Q", format=".4f")])
-            .properties(width=220, height=180)
+            mark.encode(
+                x=x,
+                y=alt.Y("score:Q", scale=alt.Scale(zero=False), title="predicted score"),
+                tooltip=["x", alt.Tooltip("score:Q", format=".4f")],
+            ).properties(width=220, height=180)
         )
     return alt.hconcat(*charts)
 
@@ -263,9 +324,15 @@ def final_accuracy_bars(finals: pd.DataFrame) -> alt.Chart:
             x=alt.X("learning_rate:Q", scale=alt.Scale(type="log"), title=LEARNING_RATE_TITLE),
             y=alt.Y("val_accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
             color=alt.condition(
-                alt.datum.state == TrialState.DIVERGED.value, alt.value("#d62728"), alt.value("#4c78a8")
+                alt.datum.state == TrialState.DIVERGED.value,
+                alt.value("#d62728"),
+                alt.value("#4c78a8"),
             ),
-            tooltip=[alt.Tooltip("learning_rate:Q", format=".1e"), alt.Tooltip("val_accuracy:Q", format=".1%"), "state:N"],
+            tooltip=[
+                alt.Tooltip("learning_rate:Q", format=".1e"),
+                alt.Tooltip("val_accuracy:Q", format=".1%"),
+                "state:N",
+            ],
         )
         .properties(height=220)
     )
@@ -279,10 +346,15 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.Ch
         .encode(
             x=alt.X("learning_rate:Q", scale=alt.Scale(type="log"), title=LEARNING_RATE_TITLE),
             y=alt.Y("smoothed_loss:Q", title="smoothed loss", scale=alt.Scale(zero=False)),
-            tooltip=[alt.Tooltip("learning_rate:Q", format=".2e"), alt.Tooltip("smoothed_loss:Q", format=".4f")],
+            tooltip=[
+                alt.Tooltip("learning_rate:Q", format=".2e"),
+                alt.Tooltip("smoothed_loss:Q", format=".4f"),
+            ],
         )
     )
-    marks = pd.DataFrame([{"suggestion": name, "learning_rate": value} for name, value in suggestions.items()])
+    marks = pd.DataFrame(
+        [{"suggestion": name, "learning_rate": value} for name, value in suggestions.items()]
+    )
     rules = (
         alt.Chart(marks)
         .mark_rule(strokeDash=[4, 2], size=2)
@@ -303,24 +375,51 @@ def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("x:Q", scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("y:Q", scale=alt.Scale(zero=False, nice=False)),
-            color=alt.Color("log_loss:Q", scale=alt.Scale(scheme="greys", reverse=True), title="log10 loss"),
+            color=alt.Color(
+                "log_loss:Q", scale=alt.Scale(scheme="greys", reverse=True), title="log10 loss"
+            ),
         )
     )
     trail = (
         alt.Chart(path)
         .mark_line(point=True, color="#d62728")
-        .encode(x="x:Q", y="y:Q", order="step:Q", tooltip=["step:Q", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("y:Q", format=".3f"), alt.Tooltip("loss:Q", format=".3g")])
+        .encode(
+            x="x:Q",
+            y="y:Q",
+            order="step:Q",
+            tooltip=[
+                "step:Q",
+                alt.Tooltip("x:Q", format=".3f"),
+                alt.Tooltip("y:Q", format=".3f"),
+                alt.Tooltip("loss:Q", format=".3g"),
+            ],
+        )
     )
-    return alt.layer(background, trail, title="descent path over the loss surface").properties(height=320, width=420)
+    return alt.layer(background, trail, title="descent path over the loss surface").properties(
+        height=320, width=420
+    )
 
 
 def descent_curve_chart(function_points: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
     """A 1-D function with the descent path's points on it."""
-    curve = alt.Chart(function_points).mark_line(color="#888").encode(x=alt.X("x:Q", title="θ"), y=alt.Y("loss:Q", title="f(θ)"))
+    curve = (
+        alt.Chart(function_points)
+        .mark_line(color="#888")
+        .encode(x=alt.X("x:Q", title="θ"), y=alt.Y("loss:Q", title="f(θ)"))
+    )
     trail = (
         alt.Chart(path)
         .mark_line(point=True, color="#d62728")
-        .encode(x="x:Q", y="loss:Q", order="step:Q", tooltip=["step:Q", alt.Tooltip("x:Q", format=".3f"), alt.Tooltip("loss:Q", format=".3g")])
+        .encode(
+            x="x:Q",
+            y="loss:Q",
+            order="step:Q",
+            tooltip=[
+                "step:Q",
+                alt.Tooltip("x:Q", format=".3f"),
+                alt.Tooltip("loss:Q", format=".3g"),
+            ],
+        )
     )
     return alt.layer(curve, trail, title="descent path on f(θ)").properties(height=300)
 

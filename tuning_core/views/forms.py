@@ -4,6 +4,7 @@ Each hyperparameter control yields a :class:`Control`: fixed at one value, or tu
 range (numbers) or a set (choices). :func:`build_spec` turns the form into a spec document in
 exactly the format the CLI runs; :func:`form_problems` explains what blocks the Start button.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.training.datasets import IDX_NAMES
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.storage import Store
 from tuning_core.engine.study import start_conflict
+from tuning_core.training.datasets import IDX_NAMES
 
 # Slider ladders: real values, never exponents for a student to decode.
 LEARNING_RATES = [m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)] + [10.0]
@@ -27,8 +28,21 @@ FILTER_COUNTS = [2**k for k in range(2, 8)]
 L2_VALUES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
 # Hyperparameters whose ranges are searched on a log scale.
 LOG_SCALED = {"learning_rate", "batch_size", "units", "filters", "dense_units", "l2"}
-INT_VALUED = {"batch_size", "epochs", "units", "hidden_layers", "filters", "kernel_size", "conv_blocks", "dense_units"}
-CHOICES = {"optimizer": hyperparams.OPTIMIZERS, "activation": hyperparams.ACTIVATIONS, "pooling": hyperparams.POOLINGS}
+INT_VALUED = {
+    "batch_size",
+    "epochs",
+    "units",
+    "hidden_layers",
+    "filters",
+    "kernel_size",
+    "conv_blocks",
+    "dense_units",
+}
+CHOICES = {
+    "optimizer": hyperparams.OPTIMIZERS,
+    "activation": hyperparams.ACTIVATIONS,
+    "pooling": hyperparams.POOLINGS,
+}
 # Training examples per dataset after the default 80/20 split, for run-time estimates.
 KNOWN_SIZES = {"digits": 1437, "mnist": 48000, "fashion_mnist": 48000}
 MAX_GRID_POINTS = 1000
@@ -62,7 +76,11 @@ class Control:
             return {"type": "choice", "values": list(self.values)}
         kind = "int" if self.name in INT_VALUED else "float"
         log = self.name in LOG_SCALED and float(self.low) > 0
-        low, high = (int(self.low), int(self.high)) if kind == "int" else (float(self.low), float(self.high))
+        low, high = (
+            (int(self.low), int(self.high))
+            if kind == "int"
+            else (float(self.low), float(self.high))
+        )
         return {"type": kind, "low": low, "high": high, "log": log}
 
 
@@ -77,7 +95,9 @@ def build_spec(
     train_limit: int | None = None,
 ) -> dict[str, Any]:
     """A spec document from the form; epochs come from its control (fixed, or the range's top)."""
-    space = {control.name: control.to_space_entry() for control in controls if control.name != "epochs"}
+    space = {
+        control.name: control.to_space_entry() for control in controls if control.name != "epochs"
+    }
     epochs_control = next((c for c in controls if c.name == "epochs"), None)
     epochs = 10
     if epochs_control is not None:
@@ -86,7 +106,12 @@ def build_spec(
             epochs = int(epochs_control.high)
         else:
             epochs = int(epochs_control.value)
-    objective: dict[str, Any] = {"type": "keras", "dataset": dataset, "model": model, "epochs": epochs}
+    objective: dict[str, Any] = {
+        "type": "keras",
+        "dataset": dataset,
+        "model": model,
+        "epochs": epochs,
+    }
     if train_limit:
         objective["train_limit"] = int(train_limit)
     return {
@@ -143,11 +168,17 @@ def space_size(raw: dict[str, Any]) -> str:
         return f"continuous ({len(spec.space.dimensions)} tuned dimensions)"
     finite = 1
     for dimension in spec.space.dimensions:
-        finite *= len(dimension.values) if hasattr(dimension, "values") else int(dimension.high - dimension.low + 1)
+        finite *= (
+            len(dimension.values)
+            if hasattr(dimension, "values")
+            else int(dimension.high - dimension.low + 1)
+        )
     return f"{finite} distinct configurations"
 
 
-def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-9, seconds_per_step: float = 1.5e-3) -> float | None:
+def estimate_seconds(
+    raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-9, seconds_per_step: float = 1.5e-3
+) -> float | None:
     """A rough run time: trials x epochs x (steps x per-step overhead + samples x model size x cost).
 
     The constants were read off this project's own runs on a 2-core CPU; the page labels the
@@ -157,7 +188,9 @@ def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-
         spec = parse_spec(raw)
     except SpecError:
         return None
-    examples = count_training_examples(spec.objective["dataset"], spec.objective["validation_split"])
+    examples = count_training_examples(
+        spec.objective["dataset"], spec.objective["validation_split"]
+    )
     if examples is None:
         return None
     if spec.objective.get("train_limit"):
@@ -167,13 +200,17 @@ def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-
     def typical(name: str) -> float:
         dimension = spec.space.dimension(name)
         if dimension is None:
-            value = hyperparams.trial_hyperparams(spec.objective["model"], spec.objective["epochs"], spec.space.fixed)[name]
+            value = hyperparams.trial_hyperparams(
+                spec.objective["model"], spec.objective["epochs"], spec.space.fixed
+            )[name]
             return float(value) if isinstance(value, (int, float)) else 1.0
         grid = dimension.grid(3)
         return float(grid[len(grid) // 2]) if isinstance(grid[0], (int, float)) else 1.0
 
     if spec.objective["model"] == "mlp":
-        weights = pixels * typical("units") + typical("units") ** 2 * max(typical("hidden_layers") - 1, 0)
+        weights = pixels * typical("units") + typical("units") ** 2 * max(
+            typical("hidden_layers") - 1, 0
+        )
     else:
         weights = pixels * typical("filters") * 9 * 4  # convolutions cost more per weight
     epochs = typical("epochs") if "epochs" in spec.space.names else spec.objective["epochs"]
@@ -190,7 +227,9 @@ def estimate_seconds(raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-
 
 def nearest(value: float, ladder: list[float]) -> float:
     """The ladder value closest to ``value`` on a log scale (for snapping suggestions to sliders)."""
-    return min(ladder, key=lambda step: abs(math.log(step / value)) if step > 0 and value > 0 else math.inf)
+    return min(
+        ladder, key=lambda step: abs(math.log(step / value)) if step > 0 and value > 0 else math.inf
+    )
 
 
 def log_spaced(low: float, high: float, count: int) -> list[float]:
@@ -211,27 +250,41 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def form_problems(raw: dict[str, Any], controls: list[Control], storage: str | None = None) -> list[str]:
+def form_problems(
+    raw: dict[str, Any], controls: list[Control], storage: str | None = None
+) -> list[str]:
     """Sentences explaining what is wrong with the form; an empty list means it can start."""
     problems = []
     for control in controls:
         if control.tuned and control.values is not None and len(control.values) == 0:
             problems.append(f"{control.name}: pick at least one value to tune over, or fix it.")
         elif control.tuned and control.values is None and control.low == control.high:
-            problems.append(f"{control.name}: the range is a single value; widen it or switch tuning off.")
+            problems.append(
+                f"{control.name}: the range is a single value; widen it or switch tuning off."
+            )
     try:
         spec = parse_spec(raw)
     except SpecError as error:
         return problems + [str(error)]
     if not spec.space.dimensions and spec.strategy["type"] != "grid" and spec.budget["trials"] > 1:
-        problems.append("Every hyperparameter is fixed, so each trial would repeat the same run: tune at least one, or set trials to 1.")
-    if spec.strategy["type"] == "bayesian" and spec.strategy["initial_points"] > spec.budget["trials"]:
+        problems.append(
+            "Every hyperparameter is fixed, so each trial would repeat the same run: tune at least one, or set trials to 1."
+        )
+    if (
+        spec.strategy["type"] == "bayesian"
+        and spec.strategy["initial_points"] > spec.budget["trials"]
+    ):
         problems.append(
             f"initial points ({spec.strategy['initial_points']}) exceed the trial budget ({spec.budget['trials']}): "
             "the surrogate would never be used."
         )
-    if spec.strategy["type"] == "grid" and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_GRID_POINTS:
-        problems.append(f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer hyperparameters.")
+    if (
+        spec.strategy["type"] == "grid"
+        and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_GRID_POINTS
+    ):
+        problems.append(
+            f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer hyperparameters."
+        )
     dataset = spec.objective["dataset"]
     if dataset not in KNOWN_SIZES and not Path(dataset).expanduser().exists():
         problems.append(f"dataset: the folder {dataset!r} does not exist.")
@@ -244,11 +297,23 @@ def form_problems(raw: dict[str, Any], controls: list[Control], storage: str | N
 
 
 def learning_rate_comparison_spec(
-    name: str, dataset: str, model: str, optimizer: str, learning_rates: list[float], epochs: int,
-    batch_size: int, train_limit: int | None, seed: int = 0,
+    name: str,
+    dataset: str,
+    model: str,
+    optimizer: str,
+    learning_rates: list[float],
+    epochs: int,
+    batch_size: int,
+    train_limit: int | None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """One trial per learning rate, same model and seed: a grid over a learning-rate choice."""
-    objective: dict[str, Any] = {"type": "keras", "dataset": dataset, "model": model, "epochs": int(epochs)}
+    objective: dict[str, Any] = {
+        "type": "keras",
+        "dataset": dataset,
+        "model": model,
+        "epochs": int(epochs),
+    }
     if train_limit:
         objective["train_limit"] = int(train_limit)
     return {
@@ -270,7 +335,10 @@ def learning_rate_comparison_problem(raw: dict[str, Any]) -> str | None:
         spec = parse_spec(raw)
     except SpecError as error:
         return str(error)
-    if not is_learning_rate_comparison(spec.to_json()) or len(spec.space.dimension("learning_rate").values) < 2:
+    if (
+        not is_learning_rate_comparison(spec.to_json())
+        or len(spec.space.dimension("learning_rate").values) < 2
+    ):
         return "Pick a range wide enough for at least two different learning rates."
     return None
 
@@ -278,4 +346,8 @@ def learning_rate_comparison_problem(raw: dict[str, Any]) -> str | None:
 def is_learning_rate_comparison(spec: dict[str, Any]) -> bool:
     """A grid over a choice of learning rates, as the learning-rate lab starts them."""
     entry = spec.get("space", {}).get("learning_rate")
-    return spec.get("strategy", {}).get("type") == "grid" and isinstance(entry, dict) and entry.get("type") == "choice"
+    return (
+        spec.get("strategy", {}).get("type") == "grid"
+        and isinstance(entry, dict)
+        and entry.get("type") == "choice"
+    )

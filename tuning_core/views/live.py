@@ -1,4 +1,5 @@
 """What the live view shows, computed from the study's DataFrames: pure and testable."""
+
 from __future__ import annotations
 
 import math
@@ -7,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from tuning_core.views.forms import format_duration
 from tuning_core.engine.storage import StudyRecord, TrialState
 from tuning_core.engine.study import worker_running
+from tuning_core.views.forms import format_duration
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
 
@@ -46,7 +47,11 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
         done = int(trials["state"].isin(FINISHED).sum())
         running_rows = trials[trials["state"] == TrialState.RUNNING.value]
     running = worker_running(study)
-    durations = trials.loc[trials["state"].isin(FINISHED), "duration_s"].dropna() if not trials.empty else pd.Series(dtype=float)
+    durations = (
+        trials.loc[trials["state"].isin(FINISHED), "duration_s"].dropna()
+        if not trials.empty
+        else pd.Series(dtype=float)
+    )
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
     remaining = None
     if running and len(durations):
@@ -56,15 +61,27 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
             remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
     progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
     if running:
-        progress_text += f" · about {format_duration(remaining)} left" if remaining is not None else " · time left: after the first trial"
+        progress_text += (
+            f" · about {format_duration(remaining)} left"
+            if remaining is not None
+            else " · time left: after the first trial"
+        )
     if study.status == "running" and not running:
         status_line = "status: stopped (its worker is gone; start the same spec again to resume)"
     else:
         status_line = f"status: {study.status}" + (f" ({study.message})" if study.message else "")
-    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()] if not trials.empty else trials
+    complete = (
+        trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+        if not trials.empty
+        else trials
+    )
     best_text, best_help = "—", "No complete trial yet."
     if not complete.empty:
-        index = complete["value"].idxmax() if objective["direction"] == "maximize" else complete["value"].idxmin()
+        index = (
+            complete["value"].idxmax()
+            if objective["direction"] == "maximize"
+            else complete["value"].idxmin()
+        )
         best = complete.loc[index]
         best_text = f"{best['value']:.4f}"
         best_help = f"Trial {int(best['number'])}: {objective['metric']} ({objective['direction']})"
@@ -72,12 +89,29 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     if running and not running_rows.empty:
         row = running_rows.iloc[-1]
         current_number = int(row["number"])
-        params = {k: row[k] for k in trials.columns if k not in ("number", "state", "value", "duration_s", "note", "error")}
-        current_params = {k: v for k, v in params.items() if not (isinstance(v, float) and math.isnan(v))}
-        current_text = f"{current_number}: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in current_params.items())
+        params = {
+            k: row[k]
+            for k in trials.columns
+            if k not in ("number", "state", "value", "duration_s", "note", "error")
+        }
+        current_params = {
+            k: v for k, v in params.items() if not (isinstance(v, float) and math.isnan(v))
+        }
+        current_text = f"{current_number}: " + ", ".join(
+            f"{k} = {_fmt(v)}" for k, v in current_params.items()
+        )
     return StudyStatus(
-        running, done, budget, min(done / budget, 1.0) if budget else 0.0, progress_text, status_line,
-        best_text, best_help, current_number, current_params, current_text,
+        running,
+        done,
+        budget,
+        min(done / budget, 1.0) if budget else 0.0,
+        progress_text,
+        status_line,
+        best_text,
+        best_help,
+        current_number,
+        current_params,
+        current_text,
     )
 
 
@@ -100,4 +134,8 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     """The trial table as shown: newest first, error and note merged into one column."""
     table = trials.copy()
     table["flag"] = (table["error"].fillna("") + " " + table["note"].fillna("")).str.strip()
-    return table.drop(columns=["error", "note"]).sort_values("number", ascending=False).reset_index(drop=True)
+    return (
+        table.drop(columns=["error", "note"])
+        .sort_values("number", ascending=False)
+        .reset_index(drop=True)
+    )

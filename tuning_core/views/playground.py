@@ -4,10 +4,12 @@ Instant and TensorFlow-free, so the dashboard can redraw it on every slider move
 1-D quadratic f(θ) = L/2·θ², plain descent multiplies θ by (1 − αL) each step: it converges
 for 0 < α < 2/L, oscillates in sign for 1/L < α < 2/L, and diverges for α > 2/L.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -55,16 +57,36 @@ def _rosenbrock_gradient(theta: np.ndarray) -> np.ndarray:
 
 FUNCTIONS: dict[str, PlaygroundFunction] = {
     "quadratic": PlaygroundFunction(
-        "quadratic", "1-D quadratic  f(θ) = θ²", 1, _quadratic_1d, lambda t: QUADRATIC_CURVATURE * t,
-        (0.0,), (4.0,), ((-6.0, 6.0),), (QUADRATIC_CURVATURE,),
+        "quadratic",
+        "1-D quadratic  f(θ) = θ²",
+        1,
+        _quadratic_1d,
+        lambda t: QUADRATIC_CURVATURE * t,
+        (0.0,),
+        (4.0,),
+        ((-6.0, 6.0),),
+        (QUADRATIC_CURVATURE,),
     ),
     "bowl": PlaygroundFunction(
-        "bowl", "Elongated bowl  f = ½(x² + 10y²)", 2, _bowl, lambda t: np.array(BOWL_CURVATURES) * t,
-        (0.0, 0.0), (-4.0, 2.0), ((-5.0, 5.0), (-3.0, 3.0)), BOWL_CURVATURES,
+        "bowl",
+        "Elongated bowl  f = ½(x² + 10y²)",
+        2,
+        _bowl,
+        lambda t: np.array(BOWL_CURVATURES) * t,
+        (0.0, 0.0),
+        (-4.0, 2.0),
+        ((-5.0, 5.0), (-3.0, 3.0)),
+        BOWL_CURVATURES,
     ),
     "rosenbrock": PlaygroundFunction(
-        "rosenbrock", "Rosenbrock  f = (1−x)² + 100(y−x²)²", 2, _rosenbrock, _rosenbrock_gradient,
-        (1.0, 1.0), (-1.5, 2.0), ((-2.0, 2.0), (-1.0, 3.0)),
+        "rosenbrock",
+        "Rosenbrock  f = (1−x)² + 100(y−x²)²",
+        2,
+        _rosenbrock,
+        _rosenbrock_gradient,
+        (1.0, 1.0),
+        (-1.5, 2.0),
+        ((-2.0, 2.0), (-1.0, 3.0)),
     ),
 }
 
@@ -78,10 +100,24 @@ class Preset:
 
 # For the 1-D quadratic with curvature L = 2, so 1/L = 0.5 and 2/L = 1.
 PRESETS: dict[str, Preset] = {
-    "too small": Preset("too small", 0.02, "Each step is tiny: the loss falls, but 30 steps are not nearly enough."),
-    "just right": Preset("just right", 0.4, "Big enough to make progress, small enough never to overshoot: smooth, fast descent."),
-    "oscillating": Preset("oscillating", 0.9, "Past 1/L each step overshoots the minimum, so θ flips sign, but it still shrinks."),
-    "diverging": Preset("diverging", 1.05, "Past 2/L every overshoot is larger than the last: the loss grows without bound."),
+    "too small": Preset(
+        "too small", 0.02, "Each step is tiny: the loss falls, but 30 steps are not nearly enough."
+    ),
+    "just right": Preset(
+        "just right",
+        0.4,
+        "Big enough to make progress, small enough never to overshoot: smooth, fast descent.",
+    ),
+    "oscillating": Preset(
+        "oscillating",
+        0.9,
+        "Past 1/L each step overshoots the minimum, so θ flips sign, but it still shrinks.",
+    ),
+    "diverging": Preset(
+        "diverging",
+        1.05,
+        "Past 2/L every overshoot is larger than the last: the loss grows without bound.",
+    ),
 }
 
 
@@ -93,7 +129,11 @@ class DescentPath:
 
 
 def gradient_descent(
-    function: PlaygroundFunction, start: tuple[float, ...], learning_rate: float, steps: int, momentum: float = 0.0
+    function: PlaygroundFunction,
+    start: tuple[float, ...],
+    learning_rate: float,
+    steps: int,
+    momentum: float = 0.0,
 ) -> DescentPath:
     """Run ``steps`` updates v ← βv − α∇f(θ); θ ← θ + v (β = momentum; 0 is plain descent)."""
     theta = np.asarray(start, dtype=float)
@@ -108,7 +148,9 @@ def gradient_descent(
             break
         thetas.append(theta.copy())
         losses.append(function.loss(theta))
-    return DescentPath(np.array(thetas), np.array(losses), diverged or losses[-1] > 10 * max(losses[0], 1e-12))
+    return DescentPath(
+        np.array(thetas), np.array(losses), diverged or losses[-1] > 10 * max(losses[0], 1e-12)
+    )
 
 
 def stability_limit(function: PlaygroundFunction) -> float | None:
@@ -136,7 +178,9 @@ def path_frame(path: DescentPath) -> pd.DataFrame:
     """step, x (, y), loss for charts."""
     import pandas as pd
 
-    frame = pd.DataFrame({"step": range(len(path.losses)), "loss": path.losses, "x": path.thetas[:, 0]})
+    frame = pd.DataFrame(
+        {"step": range(len(path.losses)), "loss": path.losses, "x": path.thetas[:, 0]}
+    )
     if path.thetas.shape[1] > 1:
         frame["y"] = path.thetas[:, 1]
     return frame
