@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def seed(path: Path, trials: int, epochs: int) -> int:
     from tuning_core.engine.spec import parse_spec
-    from tuning_core.engine.storage import Store, StudyStatus, TrialState
+    from tuning_core.engine.states import StudyStatus, TrialState
+    from tuning_core.engine.storage import Store
 
     spec = parse_spec(
         {
@@ -37,7 +38,7 @@ def seed(path: Path, trials: int, epochs: int) -> int:
         }
     )
     with Store(path) as store:
-        study_id = store.create_study("big", spec.to_json())
+        study_id = store.create_study(spec)
         store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
         for number in range(trials):
             learning_rate = 10 ** (-4 + 4 * number / trials)

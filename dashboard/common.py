@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
+from tuning_core.engine.records import StudySummary, study_summaries
 from tuning_core.engine.storage import Store, StudyRecord, default_storage_path
-from tuning_core.engine.study import study_summaries
 from tuning_core.engine.workers import worker_log_tail
 
 REFRESH_SECONDS = 1.0
@@ -28,7 +27,7 @@ def open_store() -> Store:
     return Store(storage_path())
 
 
-def list_studies() -> list[dict[str, Any]]:
+def list_studies() -> list[StudySummary]:
     """Every study with its progress and best value (reads all trials: for the Studies table)."""
     if not Path(storage_path()).exists():
         return []
@@ -77,13 +76,3 @@ def _wait_for_worker(name: str) -> None:
 def open_study_in(page: str, name: str) -> None:
     st.session_state["current_study"] = name
     st.switch_page(page, query_params={"study": name})
-
-
-def load_into_form(values: dict[str, Any]) -> None:
-    """Make ``values`` (widget name -> value) the New-study form's defaults.
-
-    The form's widget keys carry a version; bumping it re-creates every widget with these
-    defaults, which avoids writing widget state through the Session State API.
-    """
-    st.session_state["form_defaults"] = values
-    st.session_state["form_version"] = st.session_state.get("form_version", 0) + 1

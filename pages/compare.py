@@ -9,6 +9,8 @@ import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import study_frames
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
 from tuning_core.views import charts
 
@@ -18,18 +20,19 @@ name = selected_study()
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the surrogate…")
 def cached_partial_dependence(
-    path: str, study_name: str, fingerprint: tuple[Any, ...], spec: dict, trials: pd.DataFrame
+    path: str, study_name: str, fingerprint: tuple[Any, ...], _spec: StudySpec, trials: pd.DataFrame
 ) -> pd.DataFrame:
-    return frames.partial_dependence_frame(spec, trials)
+    # The store path, study name and fingerprint identify the spec, so it is not hashed.
+    return frames.partial_dependence_frame(_spec, trials)
 
 
 if name:
     study, trials, curves, fingerprint = study_frames(name)
     spec = study.spec
-    direction = spec["objective"]["direction"]
+    direction = spec.direction
     dimensions = frames.tuned_dimensions(spec)
     log_dimensions = frames.log_scaled_dimensions(spec)
-    complete = trials[trials["state"] == "complete"] if not trials.empty else trials
+    complete = trials[trials["state"] == TrialState.COMPLETE] if not trials.empty else trials
 
     st.subheader("Convergence")
     if complete.empty:
@@ -85,7 +88,7 @@ if name:
         "(the correlation ratio η² over quartile bins, normalised to 100%). It ignores interactions."
     )
 
-    if spec["strategy"]["type"] == "bayesian":
+    if spec.strategy["type"] == "bayesian":
         st.subheader("Partial dependence")
         dependence = cached_partial_dependence(storage_path(), name, fingerprint, spec, trials)
         if dependence.empty:
@@ -105,7 +108,7 @@ overlays = []
 for other in picked:
     other_study, other_trials, _, _ = study_frames(other)
     if other_study is not None and not other_trials.empty:
-        frame = frames.convergence_frame(other_trials, other_study.spec["objective"]["direction"])
+        frame = frames.convergence_frame(other_trials, other_study.spec.direction)
         overlays.append(frame.assign(study=other))
 if overlays:
     st.altair_chart(

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import batch_losses, curves_view, study_frames
+from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.workers import request_stop, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
@@ -22,7 +23,7 @@ def live_view(study_name: str) -> None:
     if study is None:
         st.warning(f"The study {study_name!r} no longer exists.")
         return
-    status = live.study_status(study, trials, time.time())
+    status = live.live_summary(study, trials, time.time())
     head, stop_column = st.columns([4, 1])
     head.markdown(f"**{study_name}** · {status.status_line}")
     if status.running and stop_column.button(
@@ -33,8 +34,8 @@ def live_view(study_name: str) -> None:
         request_stop(storage_path(), study_name)
         st.toast("Stop requested")
     st.progress(status.progress, text=status.progress_text)
-    if study.status == "failed" or (
-        status.done == 0 and not status.running and study.status != "created"
+    if study.status == StudyStatus.FAILED or (
+        status.done == 0 and not status.running and study.status != StudyStatus.CREATED
     ):
         log = worker_log_tail(storage_path(), study_name)
         if log:
@@ -68,9 +69,9 @@ def live_view(study_name: str) -> None:
                     width="stretch",
                 )
     elif not trials.empty:
-        convergence = frames.convergence_frame(trials, study.spec["objective"]["direction"])
+        convergence = frames.convergence_frame(trials, study.spec.direction)
         st.altair_chart(
-            charts.convergence_chart(convergence, study.spec["objective"]["direction"]),
+            charts.convergence_chart(convergence, study.spec.direction),
             width="stretch",
         )
         st.caption(

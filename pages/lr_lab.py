@@ -8,8 +8,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, load_into_form, storage_path, study_records
+from dashboard.common import REFRESH_SECONDS, storage_path, study_records
 from dashboard.data import curves_view, study_frames
+from dashboard.form_state import open_in_new_study
 from tuning_core.engine import hyperparams
 from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 from tuning_core.reports import frames
@@ -39,7 +40,7 @@ with st.expander("Model and data for the comparison and the range test", expande
     )
     batch_size = columns[3].select_slider(
         "Batch size",
-        forms.BATCH_SIZES,
+        hyperparams.REGISTRY["batch_size"].ladder,
         value=32,
         key="lr_batch_size",
         help=hyperparams.HELP["batch_size"],
@@ -58,7 +59,7 @@ compare_tab, range_tab, playground_tab = st.tabs(
 with compare_tab:
     low, high = st.select_slider(
         "Learning-rate range",
-        forms.LEARNING_RATES,
+        hyperparams.REGISTRY["learning_rate"].ladder,
         value=SGD_DEFAULTS,
         format_func=format_number,
         key="lr_range",
@@ -100,7 +101,7 @@ with compare_tab:
         if study is None or curves.empty:
             st.info("Waiting for the first epoch…")
             return
-        st.caption(f"{shown} · {live.study_status(study, trials, time.time()).progress_text}")
+        st.caption(f"{shown} · {live.live_summary(study, trials, time.time()).progress_text}")
         grid = st.columns(2)
         for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
             with grid[index % 2]:
@@ -134,6 +135,7 @@ with range_tab:
             "optimizer": optimizer,
             "dataset": dataset,
             "model": model,
+            "epochs": epochs,
         }
 
     @st.fragment(run_every=REFRESH_SECONDS)
@@ -165,21 +167,15 @@ with range_tab:
             key="lr_to_study",
             help="Opens New study with the learning rate tuned from suggestion/10 to suggestion×10.",
         ):
-            value = suggestions[choice]
-            load_into_form(
-                {
-                    "tune_learning_rate": True,
-                    "learning_rate_range": (
-                        forms.nearest(value / 10, forms.LEARNING_RATES),
-                        forms.nearest(value * 10, forms.LEARNING_RATES),
-                    ),
-                    "optimizer": [started["optimizer"]],
-                    "dataset": started["dataset"],
-                    "model": started["model"],
-                    "name": f"tune-{started['dataset']}-{started['model']}",
-                }
+            open_in_new_study(
+                forms.tune_around_spec(
+                    suggestions[choice],
+                    started["dataset"],
+                    started["model"],
+                    started["optimizer"],
+                    started.get("epochs", hyperparams.REGISTRY["epochs"].default),
+                )
             )
-            st.switch_page("pages/new_study.py")
 
     range_test()
 

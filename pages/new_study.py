@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import streamlit as st
 
-from dashboard.common import load_into_form, open_study_in, storage_path
+from dashboard.common import open_study_in, storage_path
+from dashboard.form_state import initial, initial_choice, load_pending_spec, load_spec_into_form
 from tuning_core.engine import hyperparams
+from tuning_core.engine.hyperparams import HyperParameter
+from tuning_core.engine.spec import ACQUISITIONS, DEFAULT_BAYESIAN, STRATEGIES, SURROGATES
 from tuning_core.engine.workers import launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import forms
@@ -20,179 +24,63 @@ DATASETS = {
     "folder": "a folder of IDX / npz files",
 }
 
-# name: (ladder or (min, max, step), fixed default, tuned default range)
-NUMERIC_CONTROLS = {
-    "learning_rate": (forms.LEARNING_RATES, 0.01, (0.0001, 1.0)),
-    "batch_size": (forms.BATCH_SIZES, 32, (16, 256)),
-    "epochs": ((1, 50, 1), 10, (2, 10)),
-    "dropout": ((0.0, 0.9, 0.05), 0.2, (0.0, 0.5)),
-    "units": (forms.UNIT_COUNTS, 512, (64, 1024)),
-    "hidden_layers": ((1, 5, 1), 1, (1, 3)),
-    "momentum": ((0.0, 0.99, 0.01), 0.0, (0.0, 0.9)),
-    "l2": (forms.L2_VALUES, 0.0, (1e-6, 1e-2)),
-    "filters": (forms.FILTER_COUNTS, 32, (16, 64)),
-    "kernel_size": ([3, 5, 7], 3, (3, 5)),
-    "conv_blocks": ((1, 3, 1), 2, (1, 3)),
-    "dense_units": (forms.UNIT_COUNTS, 128, (64, 256)),
-}
 
-
-def form_key(name: str) -> str:
-    """Widget keys carry the form's version: loading a spec bumps it, so every widget is
-    re-created with the loaded values as its defaults (no Session State writes to widgets)."""
-    version = st.session_state.get("form_version", 0)
-    return name if version == 0 else f"{name}@{version}"
-
-
-def initial(name: str, **default: object) -> dict:
-    """The widget's default: the loaded spec's value when there is one."""
-    loaded = st.session_state.get("form_defaults", {})
-    ((argument, fallback),) = default.items()
-    if name not in loaded:
-        return {argument: fallback, "key": form_key(name)}
-    value = loaded[name]
-    return {
-        argument: tuple(value)
-        if isinstance(value, list) and isinstance(fallback, tuple)
-        else value,
-        "key": form_key(name),
-    }
-
-
-def initial_choice(name: str, options: list, fallback: object) -> dict:
-    """index and key for a selectbox or radio, honouring a loaded spec."""
-    value = st.session_state.get("form_defaults", {}).get(name, fallback)
-    return {
-        "index": options.index(value) if value in options else options.index(fallback),
-        "key": form_key(name),
-    }
-
-
-def apply_loaded_spec(raw: dict) -> None:
-    """Put a loaded spec's values into the widgets' state before they are drawn."""
-    objective = raw.get("objective", {})
-    state: dict = {}
-    state["name"] = raw.get("name", "")
-    dataset = objective.get("dataset", "digits")
-    state["dataset"] = dataset if dataset in DATASETS else "folder"
-    if state["dataset"] == "folder":
-        state["folder"] = dataset
-    state["model"] = objective.get("model", "mlp")
-    state["train_limit"] = int(objective.get("train_limit") or 0)
-    for name, control in forms.spec_to_controls(raw).items():
-        if name == "optimizer":
-            state["optimizer"] = control.values if control.tuned else [control.value]
-            continue
-        state[f"tune_{name}"] = control.tuned
-        if name in forms.CHOICES:
-            state[f"{name}_set" if control.tuned else name] = (
-                control.values if control.tuned else control.value
-            )
-        elif control.tuned:
-            state[f"{name}_range"] = (control.low, control.high)
-        else:
-            state[name] = control.value
-    strategy = raw.get("strategy", {})
-    state["strategy"] = strategy.get("type", "bayesian")
-    for key in ("levels", "surrogate", "acquisition", "initial_points", "seed"):
-        if key in strategy:
-            state[key] = strategy[key]
-    budget = raw.get("budget", {})
-    state["trials"] = int(budget.get("trials", 10))
-    state["minutes"] = float(budget.get("seconds") or 0) / 60
-    load_into_form(state)
-
-
-def numeric_control(name: str) -> Control:
-    ladder, fixed_default, range_default = NUMERIC_CONTROLS[name]
-    help_text = hyperparams.HELP.get(name)
+def numeric_control(entry: HyperParameter) -> Control:
+    name, label = entry.name, entry.label
     # The learning rate is tuned by default: it is the hyperparameter that matters most.
     tuned = st.toggle(
         "tune",
-        help=f"Search over a range of {name} instead of fixing it.",
+        help=f"Search over a range of {label} instead of fixing it.",
         **initial(f"tune_{name}", value=name == "learning_rate"),
     )
-    label = name.replace("_", " ")
-    if isinstance(ladder, list):
-        if tuned:
-            low, high = st.select_slider(
-                label,
-                ladder,
-                format_func=format_number,
-                help=help_text,
-                **initial(f"{name}_range", value=range_default),
-            )
-            return Control(name, True, low=low, high=high)
-        value = st.select_slider(
-            label,
-            ladder,
-            format_func=format_number,
-            help=help_text,
-            **initial(name, value=fixed_default),
+    if entry.ladder:
+        slider = functools.partial(
+            st.select_slider, label, list(entry.ladder), format_func=format_number, help=entry.help
         )
-        return Control(name, False, value=value)
-    low_bound, high_bound, step = ladder
+    else:
+        low_bound, high_bound, step = entry.slider
+        slider = functools.partial(
+            st.slider, label, low_bound, high_bound, step=step, help=entry.help
+        )
     if tuned:
-        low, high = st.slider(
-            label,
-            low_bound,
-            high_bound,
-            step=step,
-            help=help_text,
-            **initial(f"{name}_range", value=range_default),
-        )
+        low, high = slider(**initial(f"{name}_range", value=entry.tuned_range))
         return Control(name, True, low=low, high=high)
-    return Control(
-        name,
-        False,
-        value=st.slider(
-            label,
-            low_bound,
-            high_bound,
-            step=step,
-            help=help_text,
-            **initial(name, value=fixed_default),
-        ),
-    )
+    return Control(name, False, value=slider(**initial(name, value=entry.default)))
 
 
-def choice_control(name: str) -> Control:
-    options = list(forms.CHOICES[name])
-    default = hyperparams.defaults_for("cnn" if name == "pooling" else "mlp")[name]
+def choice_control(entry: HyperParameter) -> Control:
+    name, options = entry.name, list(entry.choices)
     tuned = st.toggle(
         "tune",
-        help=f"Try several {name} values instead of one.",
+        help=f"Try several {entry.label} values instead of one.",
         **initial(f"tune_{name}", value=False),
     )
     if tuned:
+        default = list(entry.tuned_choices)
         values = st.multiselect(
-            name,
-            options,
-            help=hyperparams.HELP.get(name),
-            **initial(f"{name}_set", default=options[:2]),
+            entry.label, options, help=entry.help, **initial(f"{name}_set", default=default)
         )
         return Control(name, True, values=values)
-    return Control(
-        name,
-        False,
-        value=st.selectbox(
-            name, options, help=hyperparams.HELP.get(name), **initial_choice(name, options, default)
-        ),
+    chosen = st.selectbox(
+        entry.label, options, help=entry.help, **initial_choice(name, options, entry.default)
     )
+    return Control(name, False, value=chosen)
 
 
 def optimizer_control() -> Control:
+    entry = hyperparams.REGISTRY["optimizer"]
     chosen = st.multiselect(
         "optimizers",
-        list(hyperparams.OPTIMIZERS),
-        **initial("optimizer", default=["sgd"]),
-        help=hyperparams.HELP["optimizer"] + " Pick one to fix it, several to tune over them.",
+        list(entry.choices),
+        **initial("optimizer", default=[entry.default]),
+        help=entry.help + " Pick one to fix it, several to tune over them.",
     )
     if len(chosen) == 1:
         return Control("optimizer", False, value=chosen[0])
     return Control("optimizer", True, values=chosen)
 
 
+load_pending_spec()
 st.title("New study")
 st.caption(
     "Choose the data and the model, fix or tune each hyperparameter, pick a search strategy, then start."
@@ -205,7 +93,7 @@ uploaded = st.file_uploader(
 )
 if uploaded is not None and st.session_state.get("loaded_spec") != uploaded.file_id:
     try:
-        apply_loaded_spec(json.loads(uploaded.getvalue().decode("utf-8")))
+        load_spec_into_form(json.loads(uploaded.getvalue().decode("utf-8")))
         st.session_state["loaded_spec"] = uploaded.file_id
         st.rerun()
     except (ValueError, AttributeError, TypeError) as error:
@@ -251,8 +139,8 @@ with budget_column:
     st.subheader("Search")
     strategy_type = st.radio(
         "Strategy",
-        ["bayesian", "random", "grid"],
-        **initial_choice("strategy", ["bayesian", "random", "grid"], "bayesian"),
+        list(STRATEGIES),
+        **initial_choice("strategy", list(STRATEGIES), "bayesian"),
         horizontal=True,
         help="Grid tries every combination; random samples; Bayesian fits a model of the score and samples where it looks promising.",
     )
@@ -279,14 +167,14 @@ with budget_column:
     if strategy_type == "bayesian":
         strategy["surrogate"] = st.selectbox(
             "Surrogate",
-            ["GP", "RF", "ET", "GBRT"],
-            **initial_choice("surrogate", ["GP", "RF", "ET", "GBRT"], "GP"),
+            list(SURROGATES),
+            **initial_choice("surrogate", list(SURROGATES), DEFAULT_BAYESIAN["surrogate"]),
             help="The model of score against hyperparameters: Gaussian process, random forest, extra trees or gradient-boosted trees.",
         )
         strategy["acquisition"] = st.selectbox(
             "Acquisition",
-            ["EI", "PI", "LCB", "gp_hedge"],
-            **initial_choice("acquisition", ["EI", "PI", "LCB", "gp_hedge"], "EI"),
+            list(ACQUISITIONS),
+            **initial_choice("acquisition", list(ACQUISITIONS), DEFAULT_BAYESIAN["acquisition"]),
             help="How the next point is chosen: expected improvement, probability of improvement, lower confidence bound, or a mix.",
         )
         strategy["initial_points"] = int(
@@ -303,16 +191,13 @@ with budget_column:
     )
 
 st.subheader("Hyperparameters")
-names = [n for n in hyperparams.names_for(model) if n != "optimizer"]
+entries = [entry for entry in hyperparams.entries_for(model) if entry.name != "optimizer"]
 controls = [optimizer_control()]
 columns = st.columns(3)
-for index, hyperparameter in enumerate(names):
+for index, entry in enumerate(entries):
     with columns[index % 3], st.container(border=True):
-        controls.append(
-            choice_control(hyperparameter)
-            if hyperparameter in forms.CHOICES
-            else numeric_control(hyperparameter)
-        )
+        control = choice_control(entry) if entry.kind == "choice" else numeric_control(entry)
+        controls.append(control)
 
 raw_spec = forms.build_spec(
     name, dataset, model, controls, strategy, int(trials), minutes or None, int(train_limit) or None

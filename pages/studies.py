@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -9,7 +10,7 @@ import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.study import worker_running
+from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
 
@@ -19,12 +20,12 @@ if not rows:
     st.info("No studies yet: create one on the New study page.")
     st.stop()
 
-table = pd.DataFrame(rows)[
+table = pd.DataFrame([dataclasses.asdict(row) for row in rows])[
     ["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]
 ]
 st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
 
-names = [row["name"] for row in rows]
+names = [row.name for row in rows]
 wanted = st.query_params.get("study")
 name = st.selectbox(
     "Study",
@@ -62,7 +63,7 @@ script_column.download_button(
 )
 
 with st.expander("Spec"):
-    st.code(json.dumps(study.spec, indent=2), language="json")
+    st.code(json.dumps(study.spec.to_json(), indent=2), language="json")
 
 st.subheader("Delete")
 confirm = st.checkbox(f"Yes, delete {name!r} and all its trials", key=f"confirm_delete_{name}")

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.storage import Store, StudyStatus, TrialState
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
 
 SEEDED_SPEC = {
     "name": "seeded",
@@ -33,9 +34,9 @@ def seed_store(
 
     A running study is owned by ``worker_pid``, by default this (live) test process.
     """
-    spec = parse_spec(SEEDED_SPEC).to_json()
+    spec = parse_spec(SEEDED_SPEC)
     with Store(path) as store:
-        study_id = store.create_study("seeded", spec)
+        study_id = store.create_study(spec)
         owner = (worker_pid or os.getpid()) if running else None
         store.set_status(
             study_id, StudyStatus.RUNNING if running else StudyStatus.FINISHED, worker_pid=owner

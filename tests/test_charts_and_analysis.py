@@ -13,7 +13,8 @@ import pytest
 from tests.conftest import MNIST_DIR
 from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.storage import Store, StudyStatus
+from tuning_core.engine.states import Direction, StudyStatus
+from tuning_core.engine.storage import Store
 from tuning_core.reports import frames
 from tuning_core.views import charts, forms, live
 
@@ -61,7 +62,7 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
 
 def test_convergence_and_slices(seeded) -> None:
     study, trials, _ = seeded
-    convergence = frames.convergence_frame(trials, "maximize")
+    convergence = frames.convergence_frame(trials, Direction.MAXIMIZE)
     assert convergence["best_so_far"].is_monotonic_increasing
     assert convergence["best_so_far"].iloc[-1] == pytest.approx(trials["value"].max())
     assert 9 not in convergence["number"].tolist()  # the diverged trial has no value
@@ -149,7 +150,7 @@ def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:
 
 def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
     study, trials, curves = seeded
-    status = live.study_status(study, trials, 0.0)
+    status = live.live_summary(study, trials, 0.0)
     assert (status.done, status.budget, status.running) == (10, 12, True)
     assert status.progress == pytest.approx(10 / 12)
     assert status.current_number == 10 and status.current_params["learning_rate"] == 0.02
@@ -203,7 +204,7 @@ def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(sto
     with Store(storage) as store:
         study = store.get_study("seeded")
         trials = frames.trials_frame(store.trials(study.id), study.spec)
-    status = live.study_status(study, trials, 0.0)
+    status = live.live_summary(study, trials, 0.0)
     assert not status.running and "worker is gone" in status.status_line
     controls = [forms.Control("learning_rate", True, low=0.0001, high=10.0)]
     raw = parse_spec(SEEDED_SPEC).to_json()
@@ -233,9 +234,9 @@ def test_learning_rate_comparisons_are_recognised_and_checked() -> None:
         )
 
     assert forms.learning_rate_comparison_problem(comparison([1e-3, 1e-1])) is None
-    assert forms.is_learning_rate_comparison(parse_spec(comparison([1e-3, 1e-1])).to_json())
+    assert forms.is_learning_rate_comparison(parse_spec(comparison([1e-3, 1e-1])))
     assert forms.learning_rate_comparison_problem(comparison([0.01])).startswith(
         "Pick a range wide enough"
     )
     assert "must not repeat" in forms.learning_rate_comparison_problem(comparison([0.01, 0.01]))
-    assert not forms.is_learning_rate_comparison(parse_spec(SEEDED_SPEC).to_json())
+    assert not forms.is_learning_rate_comparison(parse_spec(SEEDED_SPEC))

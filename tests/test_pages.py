@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT, cli_env
 from tests.seeding import seed_store
 from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
 
 APP = str(ROOT / "app.py")
@@ -101,7 +102,7 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
         time.sleep(0.5)
         with Store(storage) as store:
             study = store.get_study("apptest-study")
-            if study and study.status == "finished":
+            if study and study.status == StudyStatus.FINISHED:
                 assert len(store.trials(study.id)) == 2
                 break
     else:
@@ -221,7 +222,7 @@ def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
         time.sleep(0.5)
         with Store(storage) as store:
             study = store.get_study("lr-digits-mlp-sgd")
-            if study and study.status == "finished":
+            if study and study.status == StudyStatus.FINISHED:
                 break
     at.run()
     specs = [s for s, _ in charts_on(at)]

@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import ROOT, branin_spec, cli_env, run_cli, write_spec
 from tuning_core.engine.objectives import TrialOutcome, function_objective
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.storage import Store, TrialState
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
 from tuning_core.engine.study import run_study
 
 
@@ -205,7 +206,7 @@ def test_stop_request_ends_a_running_study(storage: Path, tmp_path: Path) -> Non
     assert "stopped" in out
     with Store(storage) as store:
         study = store.get_study("branin")
-        assert study.status == "stopped"
+        assert study.status == StudyStatus.STOPPED
         assert len(store.trials(study.id)) < 50
 
 

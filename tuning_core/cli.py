@@ -142,7 +142,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
     """Have the Keras objective save a trial's model whenever it beats the stored best."""
-    from tuning_core.engine.study import best_trial
+    from tuning_core.engine.records import best_trial
 
     study = store.get_study(spec.name)
     best = best_trial(store.trials(study.id), spec.direction) if study else None
@@ -153,7 +153,7 @@ def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
 
 
 def command_list(args: argparse.Namespace) -> int:
-    from tuning_core.engine.study import study_summaries
+    from tuning_core.engine.records import study_summaries
 
     with Store(_storage(args), create=False) as store:
         rows = study_summaries(store)
@@ -162,9 +162,10 @@ def command_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'name':<28} {'status':<10} {'trials':>9} {'best':>12}  metric")
     for row in rows:
-        best = "-" if row["best_value"] is None else f"{row['best_value']:.6g}"
+        best = "-" if row.best_value is None else f"{row.best_value:.6g}"
         print(
-            f"{row['name']:<28} {row['status']:<10} {row['done']:>4}/{row['budget']:<4} {best:>12}  {row['metric']} ({row['direction']})"
+            f"{row.name:<28} {row.status:<10} {row.done:>4}/{row.budget:<4} {best:>12}  "
+            f"{row.metric} ({row.direction})"
         )
     return 0
 

@@ -1,82 +1,243 @@
-"""The Keras hyperparameters Tuning Lab knows: names, defaults and help texts.
+"""The hyperparameter registry: one record per Keras hyperparameter Tuning Lab knows.
 
-This module imports no TensorFlow, so the dashboard can build its controls from it.
-The defaults reproduce the worked example: Dense(512, relu), Dropout(0.2), Dense(10, softmax),
-SGD at learning rate 0.01, batch size 32.
+Each :class:`HyperParameter` carries its kind, default, allowed bounds, log scale, slider
+ladder, help text and the models it applies to, as Keras Tuner's hyperparameter types carry
+their own bounds and default. Spec validation, the New-study form and page, the run-time
+estimate and the Keras-script export all read it (tests/test_registry.py walks every entry
+through each). Adding a hyperparameter is one record here plus its use in
+``tuning_core.training.keras_objective.build_model``.
+
+No TensorFlow is imported here, so the dashboard builds its controls from it. The defaults
+reproduce the worked example: Dense(512, relu), Dropout(0.2), Dense(10, softmax), SGD at
+learning rate 0.01, batch size 32, 10 epochs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu")
-POOLINGS = ("max", "avg")
 MODELS = ("mlp", "cnn")
 
-# Shared by both models.
-COMMON_DEFAULTS: dict[str, Any] = {
-    "optimizer": "sgd",
-    "learning_rate": 0.01,
-    "momentum": 0.0,
-    "batch_size": 32,
-    "l2": 0.0,
-    "dropout": 0.2,
+
+def _powers_of_two(low_exponent: int, high_exponent: int) -> tuple[int, ...]:
+    return tuple(2**k for k in range(low_exponent, high_exponent + 1))
+
+
+@dataclass(frozen=True)
+class HyperParameter:
+    """What the app knows about one hyperparameter.
+
+    ``lowest``/``highest`` bound every value a spec may fix or tune (None: unbounded above).
+    The form offers ``ladder`` (real values on a select slider) or else ``slider``
+    (min, max, step); ``tuned_range`` is its default range when tuned (numbers), and
+    ``tuned_choices`` its default set (choices).
+    """
+
+    name: str
+    kind: Literal["float", "int", "choice"]
+    default: Any
+    help: str
+    models: tuple[str, ...] = MODELS
+    lowest: float | None = None
+    highest: float | None = None
+    log: bool = False
+    choices: tuple[str, ...] = ()
+    ladder: tuple[float, ...] = ()
+    slider: tuple[float, float, float] | None = None
+    tuned_range: tuple[float, float] | None = None
+    tuned_choices: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    def applies_to(self, model: str) -> bool:
+        return model in self.models
+
+
+REGISTRY: dict[str, HyperParameter] = {
+    entry.name: entry
+    for entry in (
+        HyperParameter(
+            "optimizer",
+            "choice",
+            "sgd",
+            "The update rule. SGD follows the gradient (with optional momentum); Adam and "
+            "RMSprop scale each weight's step by running gradient statistics.",
+            choices=("sgd", "adam", "rmsprop"),
+            tuned_choices=("sgd", "adam"),
+        ),
+        HyperParameter(
+            "learning_rate",
+            "float",
+            0.01,
+            "How far each gradient step moves the weights. Too small and training crawls or "
+            "stalls; too large and the steps overshoot the minimum, the loss oscillates or "
+            "blows up.",
+            lowest=1e-12,
+            log=True,
+            ladder=(*(m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)), 10.0),
+            tuned_range=(0.0001, 1.0),
+        ),
+        HyperParameter(
+            "momentum",
+            "float",
+            0.0,
+            "For SGD: the fraction of the previous step carried into the next, which damps "
+            "zig-zags.",
+            lowest=0.0,
+            highest=0.999,
+            slider=(0.0, 0.99, 0.01),
+            tuned_range=(0.0, 0.9),
+        ),
+        HyperParameter(
+            "batch_size",
+            "int",
+            32,
+            "How many examples are averaged into one gradient step. Small batches give noisy "
+            "but frequent updates; large batches give smooth, fewer updates per epoch.",
+            lowest=1,
+            log=True,
+            ladder=_powers_of_two(3, 10),
+            tuned_range=(16, 256),
+        ),
+        HyperParameter(
+            "l2",
+            "float",
+            0.0,
+            "Weight-decay penalty added to the loss for large weights; 0 turns it off.",
+            lowest=0.0,
+            log=True,
+            ladder=(0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
+            tuned_range=(1e-6, 1e-2),
+        ),
+        HyperParameter(
+            "dropout",
+            "float",
+            0.2,
+            "The fraction of units switched off at random during training, so the network "
+            "cannot rely on any single unit; a regulariser against overfitting.",
+            lowest=0.0,
+            highest=0.95,
+            slider=(0.0, 0.9, 0.05),
+            tuned_range=(0.0, 0.5),
+        ),
+        HyperParameter(
+            "hidden_layers",
+            "int",
+            1,
+            "How many hidden Dense layers the MLP stacks: its depth.",
+            models=("mlp",),
+            lowest=0,
+            slider=(1, 5, 1),
+            tuned_range=(1, 3),
+        ),
+        HyperParameter(
+            "units",
+            "int",
+            512,
+            "Neurons in each hidden Dense layer: the width, and so the capacity, of the MLP.",
+            models=("mlp",),
+            lowest=1,
+            log=True,
+            ladder=_powers_of_two(3, 11),
+            tuned_range=(64, 1024),
+        ),
+        HyperParameter(
+            "activation",
+            "choice",
+            "relu",
+            "The non-linearity after each hidden layer; relu is the usual default.",
+            models=("mlp",),
+            choices=("relu", "tanh", "sigmoid", "elu", "gelu"),
+            tuned_choices=("relu", "tanh"),
+        ),
+        HyperParameter(
+            "filters",
+            "int",
+            32,
+            "Convolution filters in the first block (each later block doubles them).",
+            models=("cnn",),
+            lowest=1,
+            log=True,
+            ladder=_powers_of_two(2, 7),
+            tuned_range=(16, 64),
+        ),
+        HyperParameter(
+            "kernel_size",
+            "int",
+            3,
+            "Width and height of each convolution window, in pixels.",
+            models=("cnn",),
+            lowest=1,
+            ladder=(3, 5, 7),
+            tuned_range=(3, 5),
+        ),
+        HyperParameter(
+            "conv_blocks",
+            "int",
+            2,
+            "How many convolution + pooling blocks the CNN stacks.",
+            models=("cnn",),
+            lowest=1,
+            slider=(1, 3, 1),
+            tuned_range=(1, 3),
+        ),
+        HyperParameter(
+            "pooling",
+            "choice",
+            "max",
+            "How each block shrinks its feature maps: the maximum or the average of each 2×2 "
+            "window.",
+            models=("cnn",),
+            choices=("max", "avg"),
+            tuned_choices=("max", "avg"),
+        ),
+        HyperParameter(
+            "dense_units",
+            "int",
+            128,
+            "Neurons in the CNN's Dense layer before the output.",
+            models=("cnn",),
+            lowest=1,
+            log=True,
+            ladder=_powers_of_two(3, 11),
+            tuned_range=(64, 256),
+        ),
+        # The objective's "epochs" is this default; a space may tune it instead.
+        HyperParameter(
+            "epochs",
+            "int",
+            10,
+            "How many full passes over the training data. More epochs fit better until the "
+            "model starts to overfit.",
+            lowest=1,
+            slider=(1, 50, 1),
+            tuned_range=(2, 10),
+        ),
+    )
 }
 
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": {"hidden_layers": 1, "units": 512, "activation": "relu"},
-    "cnn": {
-        "filters": 32,
-        "kernel_size": 3,
-        "conv_blocks": 2,
-        "pooling": "max",
-        "dense_units": 128,
-    },
-}
-
-# One help text per hyperparameter, shown next to every control in the app.
-HELP: dict[str, str] = {
-    "learning_rate": (
-        "How far each gradient step moves the weights. Too small and training crawls or stalls; "
-        "too large and the steps overshoot the minimum, the loss oscillates or blows up."
-    ),
-    "batch_size": (
-        "How many examples are averaged into one gradient step. Small batches give noisy but "
-        "frequent updates; large batches give smooth, fewer updates per epoch."
-    ),
-    "epochs": "How many full passes over the training data. More epochs fit better until the model starts to overfit.",
-    "dropout": (
-        "The fraction of units switched off at random during training, so the network cannot rely "
-        "on any single unit; a regulariser against overfitting."
-    ),
-    "units": "Neurons in each hidden Dense layer: the width, and so the capacity, of the MLP.",
-    "hidden_layers": "How many hidden Dense layers the MLP stacks: its depth.",
-    "activation": "The non-linearity after each hidden layer; relu is the usual default.",
-    "optimizer": (
-        "The update rule. SGD follows the gradient (with optional momentum); Adam and RMSprop "
-        "scale each weight's step by running gradient statistics."
-    ),
-    "momentum": "For SGD: the fraction of the previous step carried into the next, which damps zig-zags.",
-    "l2": "Weight-decay penalty added to the loss for large weights; 0 turns it off.",
-    "filters": "Convolution filters in the first block (each later block doubles them).",
-    "kernel_size": "Width and height of each convolution window, in pixels.",
-    "conv_blocks": "How many convolution + pooling blocks the CNN stacks.",
-    "pooling": "How each block shrinks its feature maps: the maximum or the average of each 2×2 window.",
-    "dense_units": "Neurons in the CNN's Dense layer before the output.",
-}
+OPTIMIZERS = REGISTRY["optimizer"].choices
+HELP: dict[str, str] = {name: entry.help for name, entry in REGISTRY.items()}
 
 
-def defaults_for(model: str) -> dict[str, Any]:
-    """Every hyperparameter of ``model`` with its default value (epochs excluded)."""
-    return {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model]}
-
-
-def trial_hyperparams(model: str, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
-    """What a trial trains with: ``model``'s defaults, the objective's epochs, then the trial's params."""
-    return {**defaults_for(model), "epochs": epochs, **params}
+def entries_for(model: str) -> list[HyperParameter]:
+    """The registry's entries that apply to ``model``, in form order (epochs last)."""
+    return [entry for entry in REGISTRY.values() if entry.applies_to(model)]
 
 
 def names_for(model: str) -> list[str]:
     """The hyperparameter names a space may fix or tune for ``model``, epochs included."""
-    return [*defaults_for(model), "epochs"]
+    return [entry.name for entry in entries_for(model)]
+
+
+def defaults_for(model: str) -> dict[str, Any]:
+    """Every hyperparameter of ``model`` with its default value (epochs excluded)."""
+    return {entry.name: entry.default for entry in entries_for(model) if entry.name != "epochs"}
+
+
+def trial_hyperparams(model: str, epochs: int, params: dict[str, Any]) -> dict[str, Any]:
+    """What a trial trains with: ``model``'s defaults, the objective's epochs, then its params."""
+    return {**defaults_for(model), "epochs": epochs, **params}

@@ -16,7 +16,8 @@ from typing import Any
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
-from tuning_core.engine.space import NumericDimension, SearchSpace, parse_space
+from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
+from tuning_core.engine.states import Direction
 
 STRATEGIES = ("grid", "random", "bayesian")
 SURROGATES = ("GP", "RF", "ET", "GBRT")
@@ -39,8 +40,8 @@ class StudySpec:
     budget: dict[str, Any]
 
     @property
-    def direction(self) -> str:
-        return self.objective["direction"]
+    def direction(self) -> Direction:
+        return Direction(self.objective["direction"])
 
     @property
     def metric(self) -> str:
@@ -107,9 +108,9 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
                 isinstance(dimension, NumericDimension),
                 f"space.{dimension.name} must be a float or int range for {name}, not a choice.",
             )
-        direction = raw.get("direction", "minimize")
+        direction = raw.get("direction", Direction.MINIMIZE.value)
         _expect(
-            direction == "minimize",
+            direction == Direction.MINIMIZE,
             f"objective.direction must be minimize for {name}, not {direction!r}.",
         )
         trial_seconds = raw.get("trial_seconds", 0)
@@ -123,7 +124,7 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             "type": "function",
             "name": name,
             "metric": "value",
-            "direction": "minimize",
+            "direction": Direction.MINIMIZE.value,
             "trial_seconds": trial_seconds,
         }
     if kind == "keras":
@@ -161,10 +162,9 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         metric in KERAS_METRICS,
         f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {metric!r}.",
     )
-    natural = "maximize" if metric.endswith("accuracy") else "minimize"
-    direction = raw.get("direction", natural)
+    direction = raw.get("direction", Direction.natural_for(metric).value)
     _expect(
-        direction in ("maximize", "minimize"),
+        direction in {member.value for member in Direction},
         f"objective.direction must be maximize or minimize, not {direction!r}.",
     )
     validation_split = raw.get("validation_split", 0.2)
@@ -200,68 +200,53 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     }
 
 
-# Allowed values of the categorical Keras hyperparameters, and lower bounds of the numeric ones.
-_CATEGORICAL = {
-    "optimizer": hyperparams.OPTIMIZERS,
-    "activation": hyperparams.ACTIVATIONS,
-    "pooling": hyperparams.POOLINGS,
-}
-_NUMERIC_BOUNDS: dict[str, tuple[float, float | None, bool]] = {
-    # name: (lowest allowed, highest allowed or None, whole numbers only)
-    "learning_rate": (1e-12, None, False),
-    "momentum": (0.0, 0.999, False),
-    "batch_size": (1, None, True),
-    "epochs": (1, None, True),
-    "dropout": (0.0, 0.95, False),
-    "l2": (0.0, None, False),
-    "units": (1, None, True),
-    "hidden_layers": (0, None, True),
-    "filters": (1, None, True),
-    "kernel_size": (1, None, True),
-    "conv_blocks": (1, None, True),
-    "dense_units": (1, None, True),
-}
-
-
 def _check_keras_values(space: SearchSpace) -> None:
-    """Every fixed value and range of a Keras hyperparameter must be usable by Keras."""
-    for name, (lowest, highest, whole) in _NUMERIC_BOUNDS.items():
-        dimension = space.dimension(name)
+    """Every fixed value and range of a Keras hyperparameter must be usable by Keras.
+
+    The bounds and choices come from the hyperparameter registry.
+    """
+    for entry in hyperparams.REGISTRY.values():
+        dimension = space.dimension(entry.name)
+        if entry.kind == "choice":
+            _check_choice(space, entry)
+            continue
+        whole = entry.kind == "int"
         if isinstance(dimension, NumericDimension):
             _expect(
                 not whole or dimension.kind == "int",
-                f"space.{name} must be an int range, not a float range.",
+                f"space.{entry.name} must be an int range, not a float range.",
             )
             values = [dimension.low, dimension.high]
-        elif dimension is not None:
+        elif isinstance(dimension, ChoiceDimension):
             values = list(dimension.values)
-        elif name in space.fixed:
-            values = [space.fixed[name]]
+        elif entry.name in space.fixed:
+            values = [space.fixed[entry.name]]
         else:
             continue
+        lowest, highest = entry.lowest, entry.highest
+        bound = f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
+        kind = "a whole number" if whole else "a number"
         for value in values:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and value >= lowest and (highest is None or value <= highest)
+            ok = (
+                ok and (lowest is None or value >= lowest) and (highest is None or value <= highest)
+            )
             ok = ok and (not whole or float(value) == int(value))
-            bound = (
-                f"between {lowest} and {highest}" if highest is not None else f"at least {lowest}"
-            )
-            kind = "a whole number" if whole else "a number"
-            _expect(ok, f"space.{name} must be {kind} {bound}, not {value!r}.")
-    for name, allowed in _CATEGORICAL.items():
-        dimension = space.dimension(name)
-        values = (
-            list(dimension.values) if dimension is not None and hasattr(dimension, "values") else []
+            _expect(ok, f"space.{entry.name} must be {kind} {bound}, not {value!r}.")
+
+
+def _check_choice(space: SearchSpace, entry: hyperparams.HyperParameter) -> None:
+    dimension = space.dimension(entry.name)
+    allowed = ", ".join(entry.choices)
+    if isinstance(dimension, NumericDimension):
+        raise SpecError(f"space.{entry.name} must be a choice of {allowed}.")
+    values = list(dimension.values) if dimension is not None else []
+    if entry.name in space.fixed:
+        values = [space.fixed[entry.name]]
+    for value in values:
+        _expect(
+            value in entry.choices, f"space.{entry.name} must be one of {allowed}, not {value!r}."
         )
-        if dimension is not None and not values:
-            raise SpecError(f"space.{name} must be a choice of {', '.join(allowed)}.")
-        if name in space.fixed:
-            values = [space.fixed[name]]
-        for value in values:
-            _expect(
-                value in allowed,
-                f"space.{name} must be one of {', '.join(allowed)}, not {value!r}.",
-            )
 
 
 def _parse_strategy(raw: Any) -> dict[str, Any]:

@@ -13,35 +13,15 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from tuning_core.engine.errors import SpecError
+from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.states import StudyStatus, TrialState
 
 DEFAULT_STORAGE_FILE = "tuning_lab.db"
 STORAGE_ENV = "TUNING_LAB_STORAGE"
-
-
-class TrialState(str, Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETE = "complete"
-    FAILED = "failed"
-    DIVERGED = "diverged"
-    PRUNED = "pruned"
-    INTERRUPTED = "interrupted"
-
-    def is_finished(self) -> bool:
-        return self not in (TrialState.QUEUED, TrialState.RUNNING)
-
-
-class StudyStatus(str, Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
 
 
 _SCHEMA = """
@@ -128,10 +108,12 @@ def _finite_or_none(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class StudyRecord:
+    """A study row, with its spec parsed (it was validated when the study was created)."""
+
     id: int
     name: str
-    spec: dict[str, Any]
-    status: str
+    spec: StudySpec
+    status: StudyStatus
     stop_requested: bool
     worker_pid: int | None
     message: str | None
@@ -211,18 +193,18 @@ class Store:
 
     # Studies -----------------------------------------------------------------------------
 
-    def create_study(self, name: str, spec: dict[str, Any]) -> int:
+    def create_study(self, spec: StudySpec) -> int:
         now = time.time()
         cursor = self.connection.execute(
             "INSERT INTO studies (name, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (name, json.dumps(spec), StudyStatus.CREATED.value, now, now),
+            (spec.name, json.dumps(spec.to_json()), StudyStatus.CREATED.value, now, now),
         )
         return int(cursor.lastrowid)
 
-    def update_spec(self, study_id: int, spec: dict[str, Any]) -> None:
+    def update_spec(self, study_id: int, spec: StudySpec) -> None:
         self.connection.execute(
             "UPDATE studies SET spec = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(spec), time.time(), study_id),
+            (json.dumps(spec.to_json()), time.time(), study_id),
         )
 
     @staticmethod
@@ -230,8 +212,8 @@ class Store:
         return StudyRecord(
             id=row["id"],
             name=row["name"],
-            spec=json.loads(row["spec"]),
-            status=row["status"],
+            spec=parse_spec(json.loads(row["spec"])),
+            status=StudyStatus(row["status"]),
             stop_requested=bool(row["stop_requested"]),
             worker_pid=row["worker_pid"],
             message=row["message"],
@@ -299,12 +281,15 @@ class Store:
         value: float | None = None,
         error: str | None = None,
         note: str | None = None,
-    ) -> None:
+    ) -> float:
+        """Record how the trial ended; returns the time it finished at."""
         assert state.is_finished(), state
+        finished_at = time.time()
         self.connection.execute(
             "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE id = ?",
-            (state.value, _finite_or_none(value), error, note, time.time(), trial_id),
+            (state.value, _finite_or_none(value), error, note, finished_at, trial_id),
         )
+        return finished_at
 
     def interrupt_running_trials(self, study_id: int, reason: str) -> int:
         """Mark trials that a dead worker left running as interrupted; returns how many."""

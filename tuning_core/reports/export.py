@@ -1,4 +1,8 @@
-"""Study exports: CSV and JSON tables of trials, built from the store alone."""
+"""Study exports: CSV and JSON tables of trials, built from the store alone.
+
+:func:`trial_row` is the one path from a trial record to a table row: the exports and the
+dashboard's DataFrames (reports.frames) all use it, so they agree to the digit.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,16 @@ import io
 import json
 from typing import Any
 
+from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
 
+# Durations are kept to the millisecond in every table.
+DURATION_DECIMALS = 3
 
-def param_names(trials: list[TrialRecord], spec: dict[str, Any]) -> list[str]:
+
+def param_names(trials: list[TrialRecord], spec: StudySpec) -> list[str]:
     """Param names in spec order, then any others the trials hold."""
-    names = list(spec.get("space", {}))
+    names = list(spec.space.to_json())
     for trial in trials:
         names += [name for name in trial.params if name not in names]
     return names
@@ -26,9 +34,19 @@ def metrics_by_trial(store: Store, study: StudyRecord) -> dict[int, list[dict[st
     return {number: [epochs[e] for e in sorted(epochs)] for number, epochs in grouped.items()}
 
 
-def _round_duration(trial: TrialRecord) -> float | None:
+def trial_row(trial: TrialRecord, names: list[str]) -> dict[str, Any]:
+    """number, state, value, duration_s, note, error, then each param (None where absent)."""
     duration = trial.duration_s
-    return None if duration is None else round(duration, 3)
+    row: dict[str, Any] = {
+        "number": trial.number,
+        "state": trial.state.value,
+        "value": trial.value,
+        "duration_s": None if duration is None else round(duration, DURATION_DECIMALS),
+        "note": trial.note,
+        "error": trial.error,
+    }
+    row.update({name: trial.params.get(name) for name in names})
+    return row
 
 
 def export_csv(store: Store, study: StudyRecord) -> str:
@@ -41,13 +59,13 @@ def export_csv(store: Store, study: StudyRecord) -> str:
         ["number", "state", "value", "duration_s", *[f"params_{name}" for name in names]]
     )
     for trial in trials:
+        row = trial_row(trial, names)
+        cells = [row["number"], row["state"], row["value"], row["duration_s"]]
+        cells += [row[name] for name in names]
         writer.writerow(
             [
-                trial.number,
-                trial.state.value,
-                "" if trial.value is None else repr(trial.value),
-                "" if trial.duration_s is None else _round_duration(trial),
-                *["" if trial.params.get(name) is None else trial.params[name] for name in names],
+                "" if cell is None else repr(cell) if isinstance(cell, float) else cell
+                for cell in cells
             ]
         )
     return buffer.getvalue()
@@ -58,15 +76,10 @@ def export_json(store: Store, study: StudyRecord) -> str:
     metrics = metrics_by_trial(store, study)
     trials = [
         {
-            "number": trial.number,
-            "state": trial.state.value,
-            "value": trial.value,
+            **trial_row(trial, []),
             "params": trial.params,
-            "duration_s": _round_duration(trial),
-            "error": trial.error,
-            "note": trial.note,
             "metrics": metrics.get(trial.number, []),
         }
         for trial in store.trials(study.id)
     ]
-    return json.dumps({"study": study.spec, "trials": trials}, indent=2)
+    return json.dumps({"study": study.spec.to_json(), "trials": trials}, indent=2)

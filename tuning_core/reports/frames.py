@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.storage import TrialRecord, TrialState
-from tuning_core.reports.export import param_names
+from tuning_core.engine.space import NumericDimension
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import Direction, TrialState
+from tuning_core.engine.storage import TrialRecord
+from tuning_core.engine.strategies import BayesianStrategy
+from tuning_core.reports.export import param_names, trial_row
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
 
 
-def trials_frame(trials: list[TrialRecord], spec: dict[str, Any]) -> pd.DataFrame:
-    """One row per trial: number, state, value, duration_s, note, error and one column per param."""
+def trials_frame(trials: list[TrialRecord], spec: StudySpec) -> pd.DataFrame:
+    """One row per trial (as the exports write it): number, state, value, duration_s, note,
+    error and one column per param; a missing note or error is an empty string."""
     names = param_names(trials, spec)
-    records = []
-    for trial in trials:
-        record: dict[str, Any] = {
-            "number": trial.number,
-            "state": trial.state.value,
-            "value": trial.value,
-            "duration_s": None if trial.duration_s is None else round(trial.duration_s, 2),
-            "note": trial.note or "",
-            "error": trial.error or "",
-        }
-        record.update({name: trial.params.get(name) for name in names})
-        records.append(record)
     columns = ["number", "state", "value", "duration_s", "note", "error", *names]
-    return pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(
+        [trial_row(trial, names) for trial in trials], columns=columns
+    )
+    frame[["note", "error"]] = frame[["note", "error"]].fillna("")
+    return frame
 
 
 def curves_frame(
@@ -44,15 +39,13 @@ def curves_frame(
     return curves.merge(extra, on="number", how="left")
 
 
-def convergence_frame(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
+def convergence_frame(trials: pd.DataFrame, direction: Direction) -> pd.DataFrame:
     """Complete trials with the best value so far: number, value, best_so_far."""
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()][
         ["number", "value"]
     ].copy()
     done["value"] = done["value"].astype(float)
-    done["best_so_far"] = (
-        done["value"].cummax() if direction == "maximize" else done["value"].cummin()
-    )
+    done["best_so_far"] = direction.running_best(done["value"])
     return done.reset_index(drop=True)
 
 
@@ -86,20 +79,21 @@ def importance(trials: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
     return frame.sort_values("importance", ascending=False).reset_index(drop=True)
 
 
-def log_scaled_dimensions(spec: dict[str, Any]) -> list[str]:
+def log_scaled_dimensions(spec: StudySpec) -> list[str]:
+    """Tuned numeric dimensions searched on a log scale (their charts use a log axis)."""
     return [
-        name
-        for name, entry in spec.get("space", {}).items()
-        if isinstance(entry, dict) and entry.get("log")
+        dimension.name
+        for dimension in spec.space.dimensions
+        if isinstance(dimension, NumericDimension) and dimension.log
     ]
 
 
-def tuned_dimensions(spec: dict[str, Any]) -> list[str]:
-    return [name for name, entry in spec.get("space", {}).items() if isinstance(entry, dict)]
+def tuned_dimensions(spec: StudySpec) -> list[str]:
+    return spec.space.names
 
 
 def partial_dependence_frame(
-    spec: dict[str, Any], trials: pd.DataFrame, points: int = 20, samples: int = 200
+    spec: StudySpec, trials: pd.DataFrame, points: int = 20, samples: int = 200
 ) -> pd.DataFrame:
     """scikit-optimize's partial dependence of the score on each tuned dimension.
 
@@ -108,16 +102,13 @@ def partial_dependence_frame(
     settings of the other dimensions. Returns dimension, x, score (in the metric's own sign);
     empty when the study is not Bayesian or has too few trials for a surrogate.
     """
-    from tuning_core.engine.space import parse_space
-    from tuning_core.engine.strategies import BayesianStrategy
-
-    strategy_config = spec["strategy"]
+    strategy_config = spec.strategy
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     if strategy_config["type"] != "bayesian" or len(done) < max(
         int(strategy_config["initial_points"]), 3
     ):
         return pd.DataFrame(columns=["dimension", "x", "score"])
-    space = parse_space(spec["space"])
+    space = spec.space
     strategy = BayesianStrategy(
         space,
         strategy_config["surrogate"],
@@ -127,7 +118,7 @@ def partial_dependence_frame(
         kernel_refit_every=1,
     )
     optimizer = strategy.optimizer
-    sign = -1.0 if spec["objective"]["direction"] == "maximize" else 1.0
+    sign = spec.direction.sign
     xs = [[row[name] for name in space.names] for _, row in done.iterrows()]
     optimizer.tell(xs, [sign * float(v) for v in done["value"]])
     model = optimizer.models[-1]

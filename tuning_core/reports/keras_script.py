@@ -12,8 +12,8 @@ from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
+from tuning_core.engine.records import best_trial
 from tuning_core.engine.storage import Store, StudyRecord
-from tuning_core.engine.study import best_trial
 from tuning_core.training import keras_runtime
 
 _LOADERS = {
@@ -204,12 +204,12 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
 
     ``filename`` is what the docstring's "Run:" line names (default ``<study>_best.py``).
     """
-    objective = study.spec["objective"]
+    objective = study.spec.objective
     if objective["type"] != "keras":
         raise SpecError(
             f"name: the study {study.name!r} has a function objective; only Keras studies export a script."
         )
-    best = best_trial(store.trials(study.id), objective["direction"])
+    best = best_trial(store.trials(study.id), study.spec.direction)
     if best is None:
         raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")
     model = objective["model"]
@@ -238,7 +238,7 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
         validation_split=objective["validation_split"],
         split=objective.get("split", "stratified"),
         train_limit=objective.get("train_limit"),
-        seed=study.spec["strategy"]["seed"],
+        seed=study.spec.seed,
         epochs=int(hp["epochs"]),
         batch_size=int(hp["batch_size"]),
         loader=loader,

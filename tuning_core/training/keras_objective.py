@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import Direction
 from tuning_core.training.datasets import Dataset, dataset_for
 from tuning_core.training.keras_runtime import import_keras
 
@@ -158,17 +161,16 @@ class LiveMetrics(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
-def best_epoch_value(history: dict[str, list[float]], metric: str, direction: str) -> float:
+def best_epoch_value(history: dict[str, list[float]], metric: str, direction: Direction) -> float:
+    """The trial's value: the best finite value of ``metric`` over its epochs, else NaN."""
     values = [v for v in history.get(metric, []) if math.isfinite(v)]
-    if not values:
-        return math.nan
-    return max(values) if direction == "maximize" else min(values)
+    return direction.best(values) if values else math.nan
 
 
 class KerasObjective:
     """The ``{"type": "keras"}`` objective of a study spec; loads its dataset once per process."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StudySpec) -> None:
         self.spec = spec
         self.objective = spec.objective
         self._dataset: Dataset | None = None
@@ -195,6 +197,19 @@ class KerasObjective:
         )
         batch_size = int(hp["batch_size"])
         callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
+        callbacks: list[keras.callbacks.Callback] = [callback]
+        checkpoint = self._checkpoint_path()
+        if checkpoint is not None:
+            # The trial's value is its best epoch's metric, so the model kept is that epoch's.
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(
+                    checkpoint,
+                    monitor=self.spec.metric,
+                    mode="max" if self.spec.direction == Direction.MAXIMIZE else "min",
+                    save_best_only=True,
+                    verbose=0,
+                )
+            )
         try:
             history = network.fit(
                 x_train,
@@ -202,32 +217,44 @@ class KerasObjective:
                 batch_size=batch_size,
                 epochs=int(hp["epochs"]),
                 validation_data=(x_val, data.y_val),
-                callbacks=[callback],
+                callbacks=callbacks,
                 verbose=0,
             ).history
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
             if callback.stopped:
                 raise TrialStopped("stopped on request")
-            value = best_epoch_value(history, self.objective["metric"], self.objective["direction"])
+            value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             note = None
             final_accuracy = history.get("val_accuracy", [math.nan])[-1]
             if final_accuracy < CHANCE_FACTOR / data.num_classes:
                 note = f"ended at chance accuracy ({final_accuracy:.1%} validation accuracy, chance is {1 / data.num_classes:.0%})"
-            self._maybe_save(network, value)
+            self._promote_if_best(checkpoint, value)
             return TrialOutcome(value, note)
         finally:
+            if checkpoint is not None:
+                checkpoint.unlink(missing_ok=True)
             del network
             keras.backend.clear_session()
             gc.collect()
 
-    def _maybe_save(self, network: keras.Model, value: float) -> None:
-        if self.best_model_path is None or not math.isfinite(value):
+    def _checkpoint_path(self) -> Path | None:
+        """Where this trial's best epoch is checkpointed, beside the study's best model."""
+        if self.best_model_path is None:
+            return None
+        self.best_model_path.parent.mkdir(parents=True, exist_ok=True)
+        # Keras insists on the .keras suffix; the process id keeps two workers apart.
+        return self.best_model_path.with_name(f"checkpoint-{os.getpid()}.keras")
+
+    def _promote_if_best(self, checkpoint: Path | None, value: float) -> None:
+        """Make the trial's best-epoch checkpoint the study's best model when it beats it.
+
+        ``os.replace`` swaps the file in one step, so a reader never sees half a model.
+        """
+        if checkpoint is None or self.best_model_path is None or not math.isfinite(value):
             return
-        direction = self.objective["direction"]
-        if self.best_value is None or (
-            value > self.best_value if direction == "maximize" else value < self.best_value
-        ):
-            self.best_model_path.parent.mkdir(parents=True, exist_ok=True)
-            network.save(self.best_model_path)
+        if not checkpoint.is_file():
+            return
+        if self.best_value is None or self.spec.direction.better(value, self.best_value):
+            os.replace(checkpoint, self.best_model_path)
             self.best_value = value

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.storage import TrialState
+from tuning_core.engine.states import TrialState
 
 # A study of 200 trials x 30 epochs has 6,000 points per curve chart; the data goes to the
 # browser as Arrow through Streamlit, so Altair's 5,000-row guard for inline JSON does not apply.

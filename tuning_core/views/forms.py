@@ -15,34 +15,12 @@ from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.records import start_conflict
+from tuning_core.engine.space import ChoiceDimension
+from tuning_core.engine.spec import BUILTIN_DATASETS, StudySpec, parse_spec
 from tuning_core.engine.storage import Store
-from tuning_core.engine.study import start_conflict
 from tuning_core.training.datasets import IDX_NAMES
 
-# Slider ladders: real values, never exponents for a student to decode.
-LEARNING_RATES = [m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)] + [10.0]
-BATCH_SIZES = [2**k for k in range(3, 11)]
-UNIT_COUNTS = [2**k for k in range(3, 12)]
-FILTER_COUNTS = [2**k for k in range(2, 8)]
-L2_VALUES = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
-# Hyperparameters whose ranges are searched on a log scale.
-LOG_SCALED = {"learning_rate", "batch_size", "units", "filters", "dense_units", "l2"}
-INT_VALUED = {
-    "batch_size",
-    "epochs",
-    "units",
-    "hidden_layers",
-    "filters",
-    "kernel_size",
-    "conv_blocks",
-    "dense_units",
-}
-CHOICES = {
-    "optimizer": hyperparams.OPTIMIZERS,
-    "activation": hyperparams.ACTIVATIONS,
-    "pooling": hyperparams.POOLINGS,
-}
 # Training examples per dataset after the default 80/20 split, for run-time estimates.
 KNOWN_SIZES = {"digits": 1437, "mnist": 48000, "fashion_mnist": 48000}
 MAX_GRID_POINTS = 1000
@@ -74,8 +52,10 @@ class Control:
             return self.value
         if self.values is not None:
             return {"type": "choice", "values": list(self.values)}
-        kind = "int" if self.name in INT_VALUED else "float"
-        log = self.name in LOG_SCALED and float(self.low) > 0
+        entry = hyperparams.REGISTRY[self.name]
+        kind = "int" if entry.kind == "int" else "float"
+        # A log range cannot start at 0 (l2's ladder does): such a range is searched linearly.
+        log = entry.log and float(self.low) > 0
         low, high = (
             (int(self.low), int(self.high))
             if kind == "int"
@@ -137,6 +117,65 @@ def spec_to_controls(raw: dict[str, Any]) -> dict[str, Control]:
     if "epochs" not in controls and "epochs" in objective:
         controls["epochs"] = Control("epochs", False, value=objective["epochs"])
     return controls
+
+
+def form_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """The New-study widgets' values (by widget name) that reproduce a spec document.
+
+    Pages hand the form a spec, never widget names: this is the one place that knows how a
+    spec maps onto the form's widgets. Names absent from the spec keep the form's defaults.
+    """
+    objective = raw.get("objective", {})
+    values: dict[str, Any] = {"name": raw.get("name", "")}
+    dataset = objective.get("dataset", "digits")
+    values["dataset"] = dataset if dataset in BUILTIN_DATASETS else "folder"
+    if values["dataset"] == "folder":
+        values["folder"] = dataset
+    values["model"] = objective.get("model", "mlp")
+    values["train_limit"] = int(objective.get("train_limit") or 0)
+    for name, control in spec_to_controls(raw).items():
+        if name == "optimizer":  # one multiselect: one value fixes it, several tune it
+            values["optimizer"] = control.values if control.tuned else [control.value]
+            continue
+        values[f"tune_{name}"] = control.tuned
+        if control.tuned and control.values is not None:
+            values[f"{name}_set"] = control.values
+        elif control.tuned:
+            values[f"{name}_range"] = (control.low, control.high)
+        else:
+            values[name] = control.value
+    strategy = raw.get("strategy", {})
+    values["strategy"] = strategy.get("type", "bayesian")
+    for key in ("levels", "surrogate", "acquisition", "initial_points", "seed"):
+        if key in strategy:
+            values[key] = strategy[key]
+    budget = raw.get("budget", {})
+    values["trials"] = int(budget.get("trials", 10))
+    values["minutes"] = float(budget.get("seconds") or 0) / 60
+    return values
+
+
+def tune_around_spec(
+    learning_rate: float, dataset: str, model: str, optimizer: str, epochs: int
+) -> dict[str, Any]:
+    """A Bayesian study tuning the learning rate from ``learning_rate``/10 to x10 (snapped to
+    the slider's ladder), as the LR range test's "tune around it" button opens it."""
+    ladder = hyperparams.REGISTRY["learning_rate"].ladder
+    return {
+        "name": f"tune-{dataset}-{model}",
+        "objective": {"type": "keras", "dataset": dataset, "model": model, "epochs": int(epochs)},
+        "space": {
+            "learning_rate": {
+                "type": "float",
+                "low": nearest(learning_rate / 10, ladder),
+                "high": nearest(learning_rate * 10, ladder),
+                "log": True,
+            },
+            "optimizer": optimizer,
+        },
+        "strategy": {"type": "bayesian", "seed": 0},
+        "budget": {"trials": 10},
+    }
 
 
 def count_training_examples(dataset: str, validation_split: float = 0.2) -> int | None:
@@ -336,18 +375,15 @@ def learning_rate_comparison_problem(raw: dict[str, Any]) -> str | None:
     except SpecError as error:
         return str(error)
     if (
-        not is_learning_rate_comparison(spec.to_json())
+        not is_learning_rate_comparison(spec)
         or len(spec.space.dimension("learning_rate").values) < 2
     ):
         return "Pick a range wide enough for at least two different learning rates."
     return None
 
 
-def is_learning_rate_comparison(spec: dict[str, Any]) -> bool:
+def is_learning_rate_comparison(spec: StudySpec) -> bool:
     """A grid over a choice of learning rates, as the learning-rate lab starts them."""
-    entry = spec.get("space", {}).get("learning_rate")
-    return (
-        spec.get("strategy", {}).get("type") == "grid"
-        and isinstance(entry, dict)
-        and entry.get("type") == "choice"
+    return spec.strategy["type"] == "grid" and isinstance(
+        spec.space.dimension("learning_rate"), ChoiceDimension
     )

@@ -8,15 +8,20 @@ from typing import Any
 
 import pandas as pd
 
-from tuning_core.engine.storage import StudyRecord, TrialState
-from tuning_core.engine.study import worker_running
+from tuning_core.engine.records import worker_running
+from tuning_core.engine.space import NumericDimension
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import StudyRecord
 from tuning_core.views.forms import format_duration
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
 
 
 @dataclass
-class StudyStatus:
+class LiveSummary:
+    """What the live view's header shows for a study at one moment."""
+
     running: bool
     done: int
     budget: int
@@ -36,11 +41,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyStatus:
+def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSummary:
     """Progress, elapsed and remaining time, best so far and the running trial."""
     spec = study.spec
-    objective = spec["objective"]
-    budget = int(spec["budget"]["trials"])
+    budget = int(spec.budget["trials"])
     if trials.empty:
         done, running_rows = 0, trials
     else:
@@ -56,7 +60,7 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     remaining = None
     if running and len(durations):
         remaining = float(durations.mean()) * max(budget - done, 0)
-        seconds_budget = spec["budget"].get("seconds")
+        seconds_budget = spec.budget.get("seconds")
         if seconds_budget:
             remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
     progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
@@ -66,7 +70,7 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
             if remaining is not None
             else " · time left: after the first trial"
         )
-    if study.status == "running" and not running:
+    if study.status == StudyStatus.RUNNING and not running:
         status_line = "status: stopped (its worker is gone; start the same spec again to resume)"
     else:
         status_line = f"status: {study.status}" + (f" ({study.message})" if study.message else "")
@@ -77,14 +81,9 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     )
     best_text, best_help = "—", "No complete trial yet."
     if not complete.empty:
-        index = (
-            complete["value"].idxmax()
-            if objective["direction"] == "maximize"
-            else complete["value"].idxmin()
-        )
-        best = complete.loc[index]
+        best = complete.loc[spec.direction.best_index(complete["value"])]
         best_text = f"{best['value']:.4f}"
-        best_help = f"Trial {int(best['number'])}: {objective['metric']} ({objective['direction']})"
+        best_help = f"Trial {int(best['number'])}: {spec.metric} ({spec.direction})"
     current_number, current_params, current_text = None, None, ""
     if running and not running_rows.empty:
         row = running_rows.iloc[-1]
@@ -100,7 +99,7 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
         current_text = f"{current_number}: " + ", ".join(
             f"{k} = {_fmt(v)}" for k, v in current_params.items()
         )
-    return StudyStatus(
+    return LiveSummary(
         running,
         done,
         budget,
@@ -115,11 +114,13 @@ def study_status(study: StudyRecord, trials: pd.DataFrame, now: float) -> StudyS
     )
 
 
-def curve_colouring(spec: dict[str, Any]) -> tuple[str | None, bool]:
+def curve_colouring(spec: StudySpec) -> tuple[str | None, bool]:
     """Colour curves by learning rate (log scale) when it varies, else by trial."""
-    entry = spec.get("space", {}).get("learning_rate")
-    if isinstance(entry, dict):
-        return "learning_rate", bool(entry.get("log", True)) or entry.get("type") == "choice"
+    dimension = spec.space.dimension("learning_rate")
+    if isinstance(dimension, NumericDimension):
+        return "learning_rate", dimension.log
+    if dimension is not None:  # a choice of rates, as the learning-rate lab compares them
+        return "learning_rate", True
     return None, False
 
 

@@ -1,0 +1,63 @@
+"""The New-study form's widget state: spec documents in, widget defaults out.
+
+Other pages hand the form a spec (:func:`open_in_new_study`), never its widget keys; the
+mapping from a spec to widget values is ``tuning_core.views.forms.form_values``.
+
+Widget keys carry the form's version: loading a spec bumps it, so every widget is re-created
+with the loaded values as its defaults (no Session State writes to existing widgets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from tuning_core.views.forms import form_values
+
+_PENDING = "spec_for_new_study"
+NEW_STUDY_PAGE = "pages/new_study.py"
+
+
+def open_in_new_study(raw_spec: dict[str, Any]) -> None:
+    """Switch to New study with ``raw_spec`` loaded into its form."""
+    st.session_state[_PENDING] = raw_spec
+    st.switch_page(NEW_STUDY_PAGE)
+
+
+def load_spec_into_form(raw_spec: dict[str, Any]) -> None:
+    """Make the spec's values the form's widget defaults from the next run on."""
+    st.session_state["form_defaults"] = form_values(raw_spec)
+    st.session_state["form_version"] = st.session_state.get("form_version", 0) + 1
+
+
+def load_pending_spec() -> None:
+    """Load a spec another page handed over, once (New study calls this before drawing)."""
+    raw_spec = st.session_state.pop(_PENDING, None)
+    if raw_spec is not None:
+        load_spec_into_form(raw_spec)
+
+
+def form_key(name: str) -> str:
+    version = st.session_state.get("form_version", 0)
+    return name if version == 0 else f"{name}@{version}"
+
+
+def initial(name: str, **default: object) -> dict[str, Any]:
+    """Keyword arguments for a widget: its key, and its default (the loaded spec's value
+    when there is one); ``default`` is one ``argument=fallback`` pair such as value=0."""
+    loaded = st.session_state.get("form_defaults", {})
+    ((argument, fallback),) = default.items()
+    if name not in loaded:
+        return {argument: fallback, "key": form_key(name)}
+    value = loaded[name]
+    if isinstance(value, list) and isinstance(fallback, tuple):
+        value = tuple(value)
+    return {argument: value, "key": form_key(name)}
+
+
+def initial_choice(name: str, options: list[Any], fallback: object) -> dict[str, Any]:
+    """index and key for a selectbox or radio, honouring a loaded spec."""
+    value = st.session_state.get("form_defaults", {}).get(name, fallback)
+    index = options.index(value) if value in options else options.index(fallback)
+    return {"index": index, "key": form_key(name)}

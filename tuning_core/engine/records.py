@@ -1,0 +1,106 @@
+"""Questions asked of stored studies: the best trial, a worker's liveness, whether a spec can
+start, and one summary row per study. The CLI, the study loop and the dashboard all ask here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psutil
+
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import Direction, StudyStatus, TrialState
+from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
+
+
+def best_trial(trials: list[TrialRecord], direction: Direction) -> TrialRecord | None:
+    """The complete trial with the best value, or None."""
+    best: TrialRecord | None = None
+    for trial in trials:
+        if trial.state != TrialState.COMPLETE or trial.value is None:
+            continue
+        if best is None or direction.better(trial.value, best.value):  # type: ignore[arg-type]
+            best = trial
+    return best
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie child has exited)."""
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # another user's process: it exists
+        return True
+
+
+def worker_running(study: StudyRecord) -> bool:
+    """Whether a live worker is running the study (a killed one leaves status "running")."""
+    return study.status == StudyStatus.RUNNING and process_alive(study.worker_pid)
+
+
+def start_conflict(store: Store, spec: StudySpec) -> str | None:
+    """Why ``spec`` cannot be started now, in one sentence, or None.
+
+    A study with the same name but another objective, space or strategy is refused, so one
+    spec never makes two studies and a typo never mixes two searches in one history; so is a
+    study that another live worker is running. The CLI and the New-study form both ask this.
+    """
+    existing = store.get_study(spec.name)
+    if existing is None:
+        return None
+    if existing.spec.search_identity() != spec.search_identity():
+        return (
+            f"name: a study called {spec.name!r} already exists with a different objective, "
+            "space or strategy; give this spec another name."
+        )
+    if worker_running(existing) and existing.worker_pid != os.getpid():
+        return (
+            f"name: the study {spec.name!r} is already running in worker process "
+            f"{existing.worker_pid}; stop it first."
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """One line of ``list`` and one row of the Studies page."""
+
+    name: str
+    status: StudyStatus
+    done: int
+    budget: int
+    best_value: float | None
+    metric: str
+    direction: Direction
+    strategy: str
+    created_at: float
+    message: str | None
+
+
+def study_summaries(store: Store) -> list[StudySummary]:
+    """A summary of every study; a dead worker's study reads as stopped, not running."""
+    summaries = []
+    for study in store.studies():
+        trials = store.trials(study.id)
+        best = best_trial(trials, study.spec.direction)
+        status = study.status
+        if status == StudyStatus.RUNNING and not worker_running(study):
+            status = StudyStatus.STOPPED
+        summaries.append(
+            StudySummary(
+                name=study.name,
+                status=status,
+                done=sum(trial.state.counts_against_budget() for trial in trials),
+                budget=int(study.spec.budget["trials"]),
+                best_value=None if best is None else best.value,
+                metric=study.spec.metric,
+                direction=study.spec.direction,
+                strategy=study.spec.strategy["type"],
+                created_at=study.created_at,
+                message=study.message,
+            )
+        )
+    return summaries
