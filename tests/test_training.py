@@ -211,10 +211,14 @@ def test_saved_best_model_is_the_best_epoch_not_the_last(storage: Path, tmp_path
     with Store(storage) as store:
         study = store.get_study("digits")
         (trial,) = store.trials(study.id)
-        val_accuracy = [v for _, _, name, v in store.epoch_metrics(study.id) if name == "val_accuracy"]
+        val_accuracy = [
+            v for _, _, name, v in store.epoch_metrics(study.id) if name == "val_accuracy"
+        ]
     assert val_accuracy[-1] < trial.value  # so the last epoch's model would score less
     model_file = tmp_path / "best.keras"
-    exported = run_cli("export", "digits", "--format", "keras-model", "--output", str(model_file), storage=storage)
+    exported = run_cli(
+        "export", "digits", "--format", "keras-model", "--output", str(model_file), storage=storage
+    )
     assert exported.returncode == 0, exported.stderr
 
     from tuning_core.training.datasets import dataset_for
@@ -226,3 +230,27 @@ def test_saved_best_model_is_the_best_epoch_not_the_last(storage: Path, tmp_path
     assert accuracy == pytest.approx(trial.value, abs=1e-6)
     assert not list(model_file.parent.glob("checkpoint-*.keras"))
     assert not list((storage.parent / f"{storage.name}.artifacts" / "digits").glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_build_model_reads_every_registry_entry(model: str) -> None:
+    from tuning_core.engine import hyperparams
+    from tuning_core.training.keras_objective import build_model
+
+    class RecordingDict(dict):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)
+            self.read: set[str] = set()
+
+        def __getitem__(self, key: str) -> object:
+            self.read.add(key)
+            return super().__getitem__(key)
+
+        def get(self, key: str, default: object = None) -> object:
+            self.read.add(key)
+            return super().get(key, default)
+
+    hp = RecordingDict(hyperparams.trial_hyperparams(model, 1, {}))
+    build_model(model, hp, (8, 8), 10)
+    # fit() takes batch_size and epochs; every other entry must shape the model or optimizer.
+    assert set(hyperparams.names_for(model)) - {"batch_size", "epochs"} <= hp.read

@@ -7,8 +7,10 @@ any future replacement stay in this module.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -41,6 +43,17 @@ def _python_scalar(value: Any) -> Scalar:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+@contextlib.contextmanager
+def _quiet_repeats() -> Iterator[None]:
+    """scikit-optimize warns each time it proposes a point it has seen before; the study
+    records repeats anyway. Scoped to its own calls: no process-wide filter is set."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="The objective has been evaluated at this point before."
+        )
+        yield
 
 
 class GridStrategy:
@@ -99,8 +112,6 @@ class BayesianStrategy:
         acquisition_optimizer: dict[str, Any] | None = None,
         kernel_refit_every: int = GP_KERNEL_REFIT_EVERY,
     ) -> None:
-        import warnings
-
         from skopt import Optimizer
         from skopt.space import Categorical, Integer, Real
 
@@ -131,6 +142,8 @@ class BayesianStrategy:
                 acq_func=acquisition,
                 n_initial_points=initial_points,
                 random_state=seed,
+                # Only the last surrogate is ever read (kernel reuse, partial dependence).
+                model_queue_size=1,
                 **options,
             )
             if self._kernel_refit_every > 1:
@@ -138,15 +151,12 @@ class BayesianStrategy:
                 self._gp_defaults = {
                     k: template.get_params()[k] for k in ("kernel", "noise", "optimizer")
                 }
-        # skopt warns each time it proposes a point it has seen; the study records repeats anyway.
-        warnings.filterwarnings(
-            "ignore", message="The objective has been evaluated at this point before."
-        )
 
     def ask(self) -> dict[str, Scalar] | None:
         if self._optimizer is None:
             return {}
-        point = self._optimizer.ask()
+        with _quiet_repeats():
+            point = self._optimizer.ask()
         return {name: _python_scalar(value) for name, value in zip(self.space.names, point)}
 
     def tell(self, params: dict[str, Scalar], loss: float) -> None:
@@ -155,7 +165,8 @@ class BayesianStrategy:
         self._told += 1
         if self._kernel_refit_every > 1:
             self._schedule_kernel_fit()
-        self._optimizer.tell([params[name] for name in self.space.names], float(loss))
+        with _quiet_repeats():
+            self._optimizer.tell([params[name] for name in self.space.names], float(loss))
 
     def _schedule_kernel_fit(self) -> None:
         """Freeze the GP's kernel at its last fitted value, except on every n-th tell."""

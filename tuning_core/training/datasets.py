@@ -13,6 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,19 +49,39 @@ class Dataset:
         return int(max(self.y_train.max(), self.y_val.max()) + 1)
 
 
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _open_idx(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+
+
+def _read_idx_header(handle: BinaryIO, path: Path) -> tuple[str, tuple[int, ...]]:
+    """The numpy dtype and shape an IDX header declares; the handle is left at the data."""
+    magic = handle.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise DatasetError(f"{path} is not an IDX file (bad magic number).")
+    dtype_code, ndim = magic[2], magic[3]
+    if dtype_code not in _IDX_DTYPES:
+        raise DatasetError(f"{path} has an unknown IDX data type {dtype_code:#x}.")
+    dimensions = handle.read(4 * ndim)
+    if len(dimensions) < 4 * ndim:
+        raise DatasetError(f"{path} is truncated inside its IDX header.")
+    return _IDX_DTYPES[dtype_code], struct.unpack(f">{ndim}I", dimensions)
+
+
+def idx_shape(path: Path) -> tuple[int, ...]:
+    """The shape an IDX file (optionally gzipped) declares, read from its header alone."""
+    with _open_idx(path) as handle:
+        return _read_idx_header(handle, path)[1]
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (optionally gzipped) into a numpy array."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+    with _open_idx(path) as handle:
+        dtype, shape = _read_idx_header(handle, path)
         data = handle.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DatasetError(f"{path} is not an IDX file (bad magic number).")
-    dtype_code, ndim = data[2], data[3]
-    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    if dtype_code not in dtypes:
-        raise DatasetError(f"{path} has an unknown IDX data type {dtype_code:#x}.")
-    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    array = np.frombuffer(data, dtype=dtypes[dtype_code], offset=4 + 4 * ndim)
+    array = np.frombuffer(data, dtype=dtype)
     if array.size != int(np.prod(shape)):
         raise DatasetError(
             f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}."
@@ -68,7 +89,8 @@ def read_idx(path: Path) -> np.ndarray:
     return array.reshape(shape)
 
 
-def _find(folder: Path, base: str) -> Path | None:
+def find_idx_file(folder: Path, base: str) -> Path | None:
+    """``folder/base`` or ``folder/base.gz``, whichever exists."""
     for candidate in (folder / base, folder / f"{base}.gz"):
         if candidate.is_file():
             return candidate
@@ -79,8 +101,8 @@ def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
         images, labels = (
-            _find(folder, IDX_NAMES[f"{split}_images"]),
-            _find(folder, IDX_NAMES[f"{split}_labels"]),
+            find_idx_file(folder, IDX_NAMES[f"{split}_images"]),
+            find_idx_file(folder, IDX_NAMES[f"{split}_labels"]),
         )
         if images and labels:
             arrays[f"x_{split}"], arrays[f"y_{split}"] = read_idx(images), read_idx(labels)

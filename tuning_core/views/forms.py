@@ -7,19 +7,18 @@ exactly the format the CLI runs; :func:`form_problems` explains what blocks the 
 
 from __future__ import annotations
 
-import gzip
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.engine.errors import SpecError
+from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import BUILTIN_DATASETS, StudySpec, parse_spec
 from tuning_core.engine.storage import Store
-from tuning_core.training.datasets import IDX_NAMES
+from tuning_core.training import datasets
 
 # Training examples per dataset after the default 80/20 split, for run-time estimates.
 KNOWN_SIZES = {"digits": 1437, "mnist": 48000, "fashion_mnist": 48000}
@@ -184,13 +183,13 @@ def count_training_examples(dataset: str, validation_split: float = 0.2) -> int 
         return KNOWN_SIZES[dataset]
     folder = Path(dataset).expanduser()
     for split in ("train", "test"):
-        for suffix in ("", ".gz"):
-            path = folder / f"{IDX_NAMES[split + '_labels']}{suffix}"
-            if path.is_file():
-                opener = gzip.open if suffix else open
-                with opener(path, "rb") as handle:
-                    count = int.from_bytes(handle.read(8)[4:8], "big")
-                return int(count * (1 - validation_split))
+        path = datasets.find_idx_file(folder, datasets.IDX_NAMES[f"{split}_labels"])
+        if path is not None:
+            try:
+                count = datasets.idx_shape(path)[0]
+            except (DatasetError, OSError, IndexError):
+                return None
+            return int(count * (1 - validation_split))
     return None
 
 

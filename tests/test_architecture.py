@@ -1,0 +1,189 @@
+"""The layers' import rules, read from the source: what each package may import.
+
+- ``tuning_core`` never imports streamlit.
+- ``engine/``: no TensorFlow/Keras, pandas, Altair; nothing from the other layers.
+- ``training/``: the only package that imports Keras, and only through
+  ``training/keras_runtime.py`` (which keeps TensorFlow's start-up chatter off the terminal).
+- ``reports/`` (read side) and ``views/`` (page logic): no Keras; views may read data files
+  through ``training.datasets``, which never loads Keras at import.
+- ``pages/`` and ``dashboard/`` (the UI process): never Keras or the Keras modules of training.
+- No import cycles between tuning_core modules, lazy imports included.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, cli_env
+from tuning_core.engine import hyperparams
+
+KERAS = {"keras", "tensorflow"}
+# Modules of the training package that load Keras when imported.
+KERAS_MODULES = {
+    "tuning_core.training.keras_runtime",
+    "tuning_core.training.keras_objective",
+    "tuning_core.training.lr_find",
+}
+
+# package -> (third-party roots it must not import, tuning_core modules it may import)
+RULES: dict[str, tuple[set[str], tuple[str, ...]]] = {
+    "tuning_core.engine": (KERAS | {"pandas", "altair", "streamlit"}, ("tuning_core.engine",)),
+    "tuning_core.training": (
+        {"pandas", "altair", "streamlit"},
+        ("tuning_core.engine", "tuning_core.training"),
+    ),
+    "tuning_core.reports": (
+        KERAS | {"streamlit"},
+        ("tuning_core.engine", "tuning_core.reports", "tuning_core.training.keras_runtime"),
+    ),
+    "tuning_core.views": (
+        KERAS | {"streamlit"},
+        (
+            "tuning_core.engine",
+            "tuning_core.reports",
+            "tuning_core.views",
+            "tuning_core.training.datasets",
+        ),
+    ),
+    "tuning_core.cli": ({"streamlit"} | KERAS, ("tuning_core",)),
+}
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports, at module level or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            # "from tuning_core.training import datasets" imports a module, not a name.
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _sources(*folders: str) -> list[Path]:
+    return sorted(path for folder in folders for path in (ROOT / folder).rglob("*.py"))
+
+
+def _internal(imported: set[str], modules: set[str]) -> set[str]:
+    return {name for name in imported if name in modules}
+
+
+ALL_MODULES = {module_name(path) for path in _sources("tuning_core")}
+
+
+def test_every_module_follows_its_package_rules() -> None:
+    broken = []
+    for path in _sources("tuning_core"):
+        name = module_name(path)
+        rule = next((RULES[p] for p in RULES if name == p or name.startswith(p + ".")), None)
+        if rule is None:
+            continue
+        forbidden, allowed = rule
+        imported = imports_of(path)
+        for module in imported:
+            root = module.split(".")[0]
+            if root in forbidden:
+                broken.append(f"{name} imports {module}")
+        for module in _internal(imported, ALL_MODULES) - {name}:
+            # Importing an allowed module's parent package (its __init__) is allowed too.
+            if not any(
+                module == a or module.startswith(a + ".") or a.startswith(module + ".")
+                for a in allowed
+            ):
+                broken.append(f"{name} imports {module}")
+    assert not broken, "\n".join(sorted(broken))
+
+
+def test_only_keras_runtime_imports_keras() -> None:
+    importers = [
+        module_name(path)
+        for path in _sources("tuning_core")
+        if any(module.split(".")[0] in KERAS for module in imports_of(path))
+    ]
+    assert importers == ["tuning_core.training.keras_runtime"]
+
+
+def test_nothing_outside_tuning_core_imports_streamlit_into_it() -> None:
+    streamlit_users = [
+        module_name(path)
+        for path in _sources("tuning_core")
+        if any(module.split(".")[0] == "streamlit" for module in imports_of(path))
+    ]
+    assert streamlit_users == []
+
+
+def test_the_ui_process_never_reaches_keras() -> None:
+    broken = []
+    for path in [ROOT / "app.py", *_sources("pages", "dashboard")]:
+        for module in imports_of(path):
+            if module.split(".")[0] in KERAS or module in KERAS_MODULES:
+                broken.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not broken, "\n".join(broken)
+
+
+def test_no_import_cycles() -> None:
+    graph = {
+        module_name(path): _internal(imports_of(path), ALL_MODULES) - {module_name(path)}
+        for path in _sources("tuning_core")
+    }
+    # A package's __init__ is imported with its modules; that edge is not a cycle of ours.
+    graph = {
+        name: {d for d in deps if not name.startswith(d + ".")} for name, deps in graph.items()
+    }
+    cycles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        for dependency in graph.get(node, ()):
+            if dependency in trail:
+                cycles.append(" -> ".join([*trail[trail.index(dependency) :], dependency]))
+            elif dependency not in done:
+                visit(dependency, [*trail, dependency])
+        done.add(node)
+
+    done: set[str] = set()
+    for start in graph:
+        if start not in done:
+            visit(start, [start])
+    assert not cycles, "\n".join(sorted(set(cycles)))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "tuning_core.training.datasets",
+        "tuning_core.views.forms",
+        "tuning_core.reports.keras_script",
+        "tuning_core.cli",
+    ],
+)
+def test_light_modules_load_no_keras_when_imported(module: str) -> None:
+    probe = f"import sys, {module}; print(sorted(KERAS & set(sys.modules)))".replace(
+        "KERAS", "{'keras', 'tensorflow'}"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=cli_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
+    # The checker itself must see lazy imports and "from package import module" forms.
+    source = tmp_path / "sample.py"
+    source.write_text(
+        "def f():\n    import keras\n\nfrom tuning_core.training import keras_objective\n"
+    )
+    found = imports_of(source)
+    assert "keras" in found and "tuning_core.training.keras_objective" in found
+    assert hyperparams.REGISTRY  # the engine package imports cleanly in the test process
