@@ -14,8 +14,13 @@ from pathlib import Path
 
 from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.objectives import Objective, function_objective
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.records import best_trial, study_summaries
+from tuning_core.engine.spec import StudySpec, load_spec
 from tuning_core.engine.storage import Store, artifacts_dir, default_storage_path
+from tuning_core.engine.study import run_study
+from tuning_core.reports import export
+from tuning_core.reports.keras_script import keras_script
+from tuning_core.training.lr_find import lr_range_test_for_spec
 
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
@@ -102,14 +107,13 @@ def objective_for(spec: StudySpec) -> Objective:
         return function_objective(
             spec.objective["name"], float(spec.objective.get("trial_seconds", 0))
         )
-    from tuning_core.training.keras_objective import KerasObjective
+    # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
+    from tuning_core.training.keras_objective import KerasObjective  # noqa: PLC0415
 
     return KerasObjective(spec)
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from tuning_core.engine.spec import load_spec
-    from tuning_core.engine.study import run_study
 
     if args.recycle_every < 0:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
@@ -142,7 +146,6 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
     """Have the Keras objective save a trial's model whenever it beats the stored best."""
-    from tuning_core.engine.records import best_trial
 
     study = store.get_study(spec.name)
     best = best_trial(store.trials(study.id), spec.direction) if study else None
@@ -153,7 +156,6 @@ def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
 
 
 def command_list(args: argparse.Namespace) -> int:
-    from tuning_core.engine.records import study_summaries
 
     with Store(_storage(args), create=False) as store:
         rows = study_summaries(store)
@@ -171,7 +173,6 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from tuning_core.reports import export
 
     with Store(_storage(args), create=False) as store:
         study = _require_study(store, args.name)
@@ -180,8 +181,6 @@ def command_export(args: argparse.Namespace) -> int:
         elif args.format == "json":
             text = export.export_json(store, study)
         elif args.format == "keras-script":
-            from tuning_core.reports.keras_script import keras_script
-
             text = keras_script(store, study, Path(args.output).name if args.output else None)
         else:
             source = artifacts_dir(_storage(args), study.name) / "best.keras"
@@ -218,8 +217,6 @@ def command_delete(args: argparse.Namespace) -> int:
 
 
 def command_lr_find(args: argparse.Namespace) -> int:
-    from tuning_core.engine.spec import load_spec
-    from tuning_core.training.lr_find import lr_range_test_for_spec
 
     if not 0 < args.start < args.end:
         raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")

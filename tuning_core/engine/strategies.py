@@ -112,8 +112,9 @@ class BayesianStrategy:
         acquisition_optimizer: dict[str, Any] | None = None,
         kernel_refit_every: int = GP_KERNEL_REFIT_EVERY,
     ) -> None:
-        from skopt import Optimizer
-        from skopt.space import Categorical, Integer, Real
+        # scikit-optimize (and scikit-learn) load only when a study is Bayesian.
+        from skopt import Optimizer  # noqa: PLC0415
+        from skopt.space import Categorical, Integer, Real  # noqa: PLC0415
 
         self.space = space
         dimensions = []

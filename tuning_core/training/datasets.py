@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from tuning_core.engine.errors import DatasetError
+from tuning_core.training.keras_runtime import import_keras
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -53,7 +54,7 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def _open_idx(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def _read_idx_header(handle: BinaryIO, path: Path) -> tuple[str, tuple[int, ...]]:
@@ -160,8 +161,6 @@ def load_keras_dataset(name: str) -> dict[str, np.ndarray]:
     Offline, the download fails at once (or after DOWNLOAD_TIMEOUT_S), and the user is told
     where to put the files instead.
     """
-    from tuning_core.training.keras_runtime import import_keras
-
     keras = import_keras()
 
     loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
@@ -182,7 +181,7 @@ def load_keras_dataset(name: str) -> dict[str, np.ndarray]:
 
 def load_digits_arrays() -> dict[str, np.ndarray]:
     """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16): works offline."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # noqa: PLC0415 - the UI imports this module
 
     digits = load_digits()
     return {"x_train": digits.images / 16.0, "y_train": digits.target}
@@ -213,7 +212,7 @@ def _as_images(x: np.ndarray) -> np.ndarray:
 def stratified_split(
     x: np.ndarray, y: np.ndarray, validation_split: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - as above
 
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=validation_split, stratify=y, random_state=seed
@@ -278,7 +277,7 @@ def dataset_for(objective: dict, seed: int) -> Dataset:
 def stratified_subset(
     x: np.ndarray, y: np.ndarray, size: int, seed: int
 ) -> tuple[np.ndarray, None, np.ndarray, None]:
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - as above
 
     classes = len(np.unique(y))
     if size < classes:

@@ -62,7 +62,7 @@ def import_keras() -> ModuleType:
     # Quietens TensorFlow's later C++ logging too; an explicit user setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_stderr_filtered():
-        import keras
+        import keras  # noqa: PLC0415 - the point of this module: a filtered, first import
 
         # Creating the first tensor initialises the CPU device, which logs on some builds.
         keras.ops.zeros(1)

@@ -20,6 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.training.datasets import dataset_for
+from tuning_core.training.keras_runtime import import_keras
+
 START_LR, END_LR, STEPS, BETA, STOP_FACTOR = 1e-7, 10.0, 100, 0.98, 4.0
 # The first points of a bias-corrected average rest on a handful of noisy batches; slopes
 # there mean nothing, so the steep and valley searches start after them.
@@ -118,11 +123,9 @@ def lr_range_test(
     steps: int = STEPS,
 ) -> LRRangeResult:
     """Train ``steps`` batches with a rising learning rate and analyse the loss curve."""
-    from tuning_core.training.keras_runtime import import_keras
-
     keras = import_keras()
-
-    from tuning_core.training.keras_objective import build_model, prepare_inputs
+    # The curve analysis above needs no Keras; the CLI and tests import it without TensorFlow.
+    from tuning_core.training.keras_objective import build_model, prepare_inputs  # noqa: PLC0415
 
     keras.utils.set_random_seed(seed)
     network = build_model(
@@ -154,10 +157,6 @@ def lr_range_test_for_spec(
     spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS
 ) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
-    from tuning_core.engine.errors import SpecError
-    from tuning_core.engine.hyperparams import trial_hyperparams
-    from tuning_core.training.datasets import dataset_for
-
     objective = spec.objective
     if objective["type"] != "keras":
         raise SpecError("objective.type must be keras for an LR range test.")

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # pandas is imported only where frames are built
-    import pandas as pd
+import pandas as pd
 
 # Beyond this size a path is diverging; stop before it overflows to inf.
 DIVERGED_NORM = 1e6
@@ -176,8 +173,6 @@ def describe(path: DescentPath) -> str:
 
 def path_frame(path: DescentPath) -> pd.DataFrame:
     """step, x (, y), loss for charts."""
-    import pandas as pd
-
     frame = pd.DataFrame(
         {"step": range(len(path.losses)), "loss": path.losses, "x": path.thetas[:, 0]}
     )
@@ -188,8 +183,6 @@ def path_frame(path: DescentPath) -> pd.DataFrame:
 
 def surface_frame(function: PlaygroundFunction, resolution: int = 40) -> pd.DataFrame:
     """A grid over the function's view: x, y, loss, log_loss (for 2-D) or x, loss (for 1-D)."""
-    import pandas as pd
-
     if function.dimensions == 1:
         xs = np.linspace(*function.view[0], 200)
         return pd.DataFrame({"x": xs, "loss": [function.loss(np.array([x])) for x in xs]})
