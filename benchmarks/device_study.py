@@ -79,7 +79,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(result.stdout, result.stderr[-3000:] if result.returncode else "", sep="\n", flush=True)
     print(
-        f"{args.trials} trials x {args.epochs} epochs on 8k images: {seconds:.1f} s wall (process start and imports included), exit {result.returncode}"
+        f"{args.trials} trials x {args.epochs} epochs on 8k images: {seconds:.1f} s wall (process "
+        f"start and imports included), exit {result.returncode}"
     )
 
 

@@ -26,7 +26,8 @@ MNIST = REPOSITORY_MNIST
 
 PLAIN = """
 import keras
-from tuning_core.training.datasets import load_dataset  # the same loader and split, so only training differs
+# The same loader and split, so only training differs.
+from tuning_core.training.datasets import load_dataset
 data = load_dataset({mnist!r}, validation_split=0.2, seed=0)
 x_train = data.x_train.reshape(len(data.x_train), -1)
 x_val = data.x_val.reshape(len(data.x_val), -1)
@@ -38,8 +39,15 @@ for fit in range({fits}):
         keras.layers.Dropout(0.2),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, data.y_train, batch_size=32, epochs={epochs}, validation_data=(x_val, data.y_val), verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        x_train, data.y_train, batch_size=32, epochs={epochs},
+        validation_data=(x_val, data.y_val), verbose=0,
+    )
     print("fit", fit, history.history["val_accuracy"][-1], flush=True)
     keras.backend.clear_session()
 """
@@ -82,7 +90,8 @@ def main() -> None:
                 "model": "mlp",
                 "epochs": args.epochs,
             },
-            # Everything fixed: random search over an empty space proposes the same config each time.
+            # Everything fixed: random search over an empty space proposes the same config each
+            # time.
             "space": {
                 "units": 512,
                 "dropout": 0.2,
@@ -118,7 +127,8 @@ def main() -> None:
             print(f"repeat {repeat}: {name:<6} {seconds:6.1f} s", flush=True)
     engine, plain_median = statistics.median(engine_times), statistics.median(plain_times)
     print(
-        f"fits={args.fits} epochs={args.epochs}: engine {engine:.1f} s, plain Keras {plain_median:.1f} s, ratio {engine / plain_median:.3f} (target <= 1.05)"
+        f"fits={args.fits} epochs={args.epochs}: engine {engine:.1f} s, plain Keras "
+        f"{plain_median:.1f} s, ratio {engine / plain_median:.3f} (target <= 1.05)"
     )
 
 

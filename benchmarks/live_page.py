@@ -102,10 +102,12 @@ def main() -> None:
     print(f"store: {args.trials} trials x {args.epochs} epochs ({rows} metric rows)")
     print(f"first render            {first * 1000:7.0f} ms")
     print(
-        f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of {args.repeats})"
+        f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of "
+        f"{args.repeats})"
     )
     print(
-        f"rerun after a new epoch {statistics.median(changed) * 1000:7.0f} ms (median of {args.repeats}; target <= 250 ms)"
+        f"rerun after a new epoch {statistics.median(changed) * 1000:7.0f} ms (median of "
+        f"{args.repeats}; target <= 250 ms)"
     )
 
 

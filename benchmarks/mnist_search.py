@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MNIST = REPOSITORY_MNIST
 
 # "wide": every optimizer over four decades of learning rate. "focused": what the worked example
-# already teaches (adaptive optimizers win at 1e-3-ish, wider layers help), as a user would narrow it.
+# already teaches (adaptive optimizers win at 1e-3-ish, wider layers help), as a user would narrow
+# it.
 SPACES = {}
 SPACES["wide"] = {
     "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
@@ -95,7 +96,8 @@ def main() -> None:
         "--split",
         default="stratified",
         choices=["stratified", "ordered"],
-        help="validation split: stratified (the default) or ordered, the last 2,000 images as Keras' validation_split takes them",
+        help="validation split: stratified (the default) or ordered, the last 2,000 images "
+        "as Keras' validation_split takes them",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mnist-search-"))
@@ -152,12 +154,14 @@ def main() -> None:
                 for k, v in top["params"].items()
             )
             print(
-                f"{strategy:<9} seed {seed}: best val_accuracy {best:.4f} in {seconds:.0f} s  ({params})",
+                f"{strategy:<9} seed {seed}: best val_accuracy {best:.4f} in {seconds:.0f} s  "
+                f"({params})",
                 flush=True,
             )
     for strategy, values in results.items():
         print(
-            f"{strategy:<9} median best over {len(values)} seeds: {statistics.median(values):.4f} (target >= 0.968)"
+            f"{strategy:<9} median best over {len(values)} seeds: {statistics.median(values):.4f} "
+            "(target >= 0.968)"
         )
 
 

@@ -84,7 +84,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     print(
-        f"{'function':<10} {'strategy':<22} {'trials':>6} {'median best':>12} {'median regret':>14} {'overhead s/trial':>17}"
+        f"{'function':<10} {'strategy':<22} {'trials':>6} {'median best':>12} "
+        f"{'median regret':>14} {'overhead s/trial':>17}"
     )
     for name in args.problems.split(","):
         trials, optimum = PROBLEMS[name], TEST_FUNCTIONS[name].optimum
@@ -94,7 +95,8 @@ def main() -> None:
             best = statistics.median(r[0] for r in results)
             overhead = statistics.mean(r[1] for r in results)
             print(
-                f"{name:<10} {strategy_name:<22} {trials:>6} {best:>12.4f} {best - optimum:>14.4f} {overhead:>17.4f}",
+                f"{name:<10} {strategy_name:<22} {trials:>6} {best:>12.4f} "
+                f"{best - optimum:>14.4f} {overhead:>17.4f}",
                 flush=True,
             )
 

@@ -96,7 +96,7 @@ def main() -> None:
     for recycle in (args.recycle_every, 0):
         samples = measure(args.trials, recycle, work)
 
-        def at(count: int) -> float:
+        def at(count: int, samples: dict[int, float] = samples) -> float:
             known = [n for n in samples if n <= count]
             return samples[max(known)] if known else float("nan")
 

@@ -52,7 +52,8 @@ def selected_study(label: str = "Study", key: str = "study") -> str | None:
         return None
     if not names:
         st.info(
-            "No studies yet: create one on the New study page, or run `python -m tuning_core run SPEC.json`."
+            "No studies yet: create one on the New study page, or run `python -m tuning_core run "
+            "SPEC.json`."
         )
         return None
     index = names.index(wanted) if wanted in names else len(names) - 1

@@ -43,7 +43,8 @@ if name:
         width="stretch",
     )
     st.caption(
-        "Each dot is a trial, the line the best so far: a line that stops improving early means the search has settled."
+        "Each dot is a trial, the line the best so far: a line that stops improving early means "
+        "the search has settled."
     )
 
     st.subheader("Each hyperparameter against the score")
@@ -53,7 +54,8 @@ if name:
             charts.slice_chart(trials, dimension, dimension in log_dimensions), width="stretch"
         )
     st.caption(
-        "Where the good scores cluster along an axis, that range matters; a flat cloud means the score barely depends on it."
+        "Where the good scores cluster along an axis, that range matters; a flat cloud means the "
+        "score barely depends on it."
     )
 
     st.subheader("Parallel coordinates")
@@ -64,7 +66,8 @@ if name:
             width="content",
         )
         st.caption(
-            "Click a trial's line to highlight its loss curve below (double-click to clear): follow the best-coloured lines back to their settings."
+            "Click a trial's line to highlight its loss curve below (double-click to clear): "
+            "follow the best-coloured lines back to their settings."
         )
     else:
         st.altair_chart(
@@ -79,13 +82,16 @@ if name:
     importance = frames.importance(trials, dimensions)
     if len(complete) < frames.MIN_TRIALS_FOR_IMPORTANCE:
         st.warning(
-            f"Only {len(complete)} complete trials: importance needs at least {frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much."
+            f"Only {len(complete)} complete trials: importance needs at least "
+            f"{frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much."
         )
     if not importance.empty:
         st.altair_chart(charts.importance_chart(importance), width="stretch")
     st.caption(
-        "Computed as each hyperparameter's share of the score's variance that its value alone explains "
-        "(the correlation ratio η² over quartile bins, normalised to 100%). It ignores interactions."
+        "Computed as each hyperparameter's share of the score's variance that its value alone "
+        "explains "
+        "(the correlation ratio η² over quartile bins, normalised to 100%). It ignores "
+        "interactions."
     )
 
     if spec.strategy["type"] == "bayesian":
@@ -96,7 +102,8 @@ if name:
         else:
             st.altair_chart(charts.partial_dependence_chart(dependence, log_dimensions))
             st.caption(
-                "The surrogate's predicted score along each dimension, averaged over the others: the shape the search believes in."
+                "The surrogate's predicted score along each dimension, averaged over the others: "
+                "the shape the search believes in."
             )
 
 st.subheader("Several studies")
@@ -115,5 +122,6 @@ if overlays:
         charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch"
     )
     st.caption(
-        "Compare how fast each study's best value improves per trial; compare like with like (same metric)."
+        "Compare how fast each study's best value improves per trial; compare like with like "
+        "(same metric)."
     )

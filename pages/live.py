@@ -55,8 +55,10 @@ def live_view(study_name: str) -> None:
         with right:
             curves_view(curves, "val_accuracy", color_field, color_log, "validation accuracy")
         st.caption(
-            f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} trials. "
-            "Look for curves that fall fast and keep falling; dashed lines with an × diverged. Click a loss curve to pick it out."
+            f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} "
+            "trials. "
+            "Look for curves that fall fast and keep falling; dashed lines with an × diverged. "
+            "Click a loss curve to pick it out."
         )
         if status.current_number is not None:
             losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
@@ -75,7 +77,8 @@ def live_view(study_name: str) -> None:
             width="stretch",
         )
         st.caption(
-            "Each dot is a trial; the red line is the best value so far: look for it to step down and flatten."
+            "Each dot is a trial; the red line is the best value so far: look for it to step down "
+            "and flatten."
         )
     if not trials.empty:
         st.dataframe(live.trial_table(trials), hide_index=True, width="stretch", key="trial_table")

@@ -1,4 +1,6 @@
-"""Learning-rate lab: compare learning rates side by side, run an LR range test, play with descent."""
+"""Learning-rate lab: compare learning rates side by side, run an LR range test, play with
+descent.
+"""
 
 from __future__ import annotations
 
@@ -107,21 +109,25 @@ with compare_tab:
             with grid[index % 2]:
                 curves_view(curves, metric, "learning_rate", True, metric)
         st.caption(
-            "One colour per learning rate (log scale). Small rates fall slowly; large ones jump around or diverge (dashed, ×)."
+            "One colour per learning rate (log scale). Small rates fall slowly; large ones jump "
+            "around or diverge (dashed, ×)."
         )
         finals = frames.final_metrics(curves, trials)
         if not finals.empty:
             st.altair_chart(charts.final_accuracy_bars(finals), width="stretch")
             st.caption(
-                "The final validation accuracy of each run: the best learning rate sits between too slow and unstable."
+                "The final validation accuracy of each run: the best learning rate sits between "
+                "too slow and unstable."
             )
 
     comparison_panel()
 
 with range_tab:
     st.markdown(
-        "Raise the learning rate exponentially from 1e-7 to 10 over about 100 batches and watch the loss "
-        "(smoothed, β = 0.98). Where it falls fastest is a good learning rate; the test stops once the loss exceeds 4× its minimum."
+        "Raise the learning rate exponentially from 1e-7 to 10 over about 100 batches and watch "
+        "the loss "
+        "(smoothed, β = 0.98). Where it falls fastest is a good learning rate; the test stops "
+        "once the loss exceeds 4× its minimum."
     )
     finder_name = f"lr-find-{dataset}-{model}-{optimizer}"
     finder_spec = forms.learning_rate_comparison_spec(
@@ -165,7 +171,8 @@ with range_tab:
         if st.button(
             "Tune around it in a new study",
             key="lr_to_study",
-            help="Opens New study with the learning rate tuned from suggestion/10 to suggestion×10.",
+            help="Opens New study with the learning rate tuned from suggestion/10 to "
+            "suggestion×10.",
         ):
             open_in_new_study(
                 forms.tune_around_spec(
@@ -183,7 +190,8 @@ with playground_tab:
     momentum_on = st.toggle("Momentum", key="pg_momentum_on", help=hyperparams.HELP["momentum"])
     if momentum_on:
         st.latex(
-            r"v_{t+1} = \beta v_t - \alpha \nabla f(\theta_t), \qquad \theta_{t+1} = \theta_t + v_{t+1}"
+            r"v_{t+1} = \beta v_t - \alpha \nabla f(\theta_t), \qquad "
+            r"\theta_{t+1} = \theta_t + v_{t+1}"
         )
     else:
         st.latex(r"\theta_{t+1} = \theta_t - \alpha \nabla f(\theta_t)")
@@ -243,7 +251,8 @@ with playground_tab:
     (st.error if path.diverged else st.success)(verdict)
     if limit is not None:
         st.caption(
-            f"For this function plain descent converges when α < 2/L = {limit:.3g} (L = its largest curvature)."
+            f"For this function plain descent converges when α < 2/L = {limit:.3g} (L = its "
+            "largest curvature)."
         )
     frame = playground.path_frame(path)
     left, right = st.columns(2)
@@ -257,5 +266,6 @@ with playground_tab:
         )
     right.altair_chart(charts.loss_per_step_chart(frame), width="stretch")
     st.caption(
-        "Left: where each step lands. Right: the loss per step (symlog scale): a straight fall is fast convergence."
+        "Left: where each step lands. Right: the loss per step (symlog scale): a straight fall is "
+        "fast convergence."
     )

@@ -1,4 +1,6 @@
-"""New study: pick the data, the model, each hyperparameter's value or range, the strategy, the budget."""
+"""New study: pick the data, the model, each hyperparameter's value or range, the strategy, the
+budget.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +85,8 @@ def optimizer_control() -> Control:
 load_pending_spec()
 st.title("New study")
 st.caption(
-    "Choose the data and the model, fix or tune each hyperparameter, pick a search strategy, then start."
+    "Choose the data and the model, fix or tune each hyperparameter, pick a search strategy, then "
+    "start."
 )
 
 uploaded = st.file_uploader(
@@ -142,7 +145,8 @@ with budget_column:
         list(STRATEGIES),
         **initial_choice("strategy", list(STRATEGIES), "bayesian"),
         horizontal=True,
-        help="Grid tries every combination; random samples; Bayesian fits a model of the score and samples where it looks promising.",
+        help="Grid tries every combination; random samples; Bayesian fits a model of the "
+        "score and samples where it looks promising.",
     )
     strategy: dict = {
         "type": strategy_type,
@@ -152,7 +156,8 @@ with budget_column:
                 min_value=0,
                 step=1,
                 **initial("seed", value=0),
-                help="The same seed gives the same sequence of trials and the same initial weights.",
+                help="The same seed gives the same sequence of trials and the same initial "
+                "weights.",
             )
         ),
     }
@@ -169,13 +174,15 @@ with budget_column:
             "Surrogate",
             list(SURROGATES),
             **initial_choice("surrogate", list(SURROGATES), DEFAULT_BAYESIAN["surrogate"]),
-            help="The model of score against hyperparameters: Gaussian process, random forest, extra trees or gradient-boosted trees.",
+            help="The model of score against hyperparameters: Gaussian process, random "
+            "forest, extra trees or gradient-boosted trees.",
         )
         strategy["acquisition"] = st.selectbox(
             "Acquisition",
             list(ACQUISITIONS),
             **initial_choice("acquisition", list(ACQUISITIONS), DEFAULT_BAYESIAN["acquisition"]),
-            help="How the next point is chosen: expected improvement, probability of improvement, lower confidence bound, or a mix.",
+            help="How the next point is chosen: expected improvement, probability of "
+            "improvement, lower confidence bound, or a mix.",
         )
         strategy["initial_points"] = int(
             st.number_input(

@@ -31,7 +31,9 @@ def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cli_env(storage: Path | None = None) -> dict[str, str]:
-    """The environment a user's shell would give the CLI: no TF_* settings that quieten TensorFlow."""
+    """The environment a user's shell would give the CLI: no TF_* settings that quieten
+    TensorFlow.
+    """
     env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
     env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     if storage is not None:

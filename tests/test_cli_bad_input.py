@@ -120,11 +120,15 @@ def test_tensorflow_start_up_chatter_is_told_from_real_errors() -> None:
     # Lines TensorFlow 2.21 printed on this machine's import, before any filtering.
     chatter = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-        "I0000 00:00:1795835697.020782    4309 port.cc:153] oneDNN custom operations are on. You may see",
-        "I0000 00:00:1795835697.066148    4309 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",
-        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow "
+        "I0000 00:00:1795835697.020782    4309 port.cc:153] oneDNN custom operations are on. You "
+        "may see",
+        "I0000 00:00:1795835697.066148    4309 cpu_feature_guard.cc:227] This TensorFlow binary "
+        "is optimized",
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild "
+        "TensorFlow "
         "with the appropriate compiler flags.",
-        "W0000 00:00:1795835697.1 4309 cuda_executor.cc:1309] could not find cuda drivers on your machine",
+        "W0000 00:00:1795835697.1 4309 cuda_executor.cc:1309] could not find cuda drivers on your "
+        "machine",
     ]
     assert all(is_startup_chatter(line) for line in chatter)
     errors = [

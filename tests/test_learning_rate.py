@@ -79,7 +79,9 @@ def test_lr_find_on_digits_suggests_a_sensible_rate_and_stops_at_divergence(tmp_
 def test_valley_on_real_mnist_is_close_to_the_best_of_a_log_grid(
     tmp_path: Path, storage: Path
 ) -> None:
-    """The valley suggestion, trained with SGD for 3 epochs, within 1.5 points of a 5-point grid's best."""
+    """The valley suggestion, trained with SGD for 3 epochs, within 1.5 points of a 5-point grid's
+    best.
+    """
     objective = {"dataset": str(MNIST_DIR), "epochs": 3, "train_limit": None}
     grid = digits_spec(
         name="grid",

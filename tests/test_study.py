@@ -75,7 +75,7 @@ def test_same_spec_twice_resumes_one_study_and_extends_the_budget(
     assert len([line for line in first.stdout.splitlines() if line.startswith("trial ")]) == 5
     again = run_cli("run", str(path), storage=storage)
     assert again.returncode == 0 and not any(
-        l.startswith("trial ") for l in again.stdout.splitlines()
+        line.startswith("trial ") for line in again.stdout.splitlines()
     )
     raw["budget"]["trials"] = 8
     write_spec(tmp_path, raw)

@@ -64,10 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         "lr-find",
         help="LR range test: suggest learning rates for a Keras spec",
         description=(
-            "LR range test: train the spec's model for --steps batches while the learning rate rises "
-            "from --start to --end, and suggest learning rates from the loss curve. The learning rate "
-            "is the only thing varied: every other hyperparameter the spec fixes is used as is, and "
-            "every other tuned one is held at the middle of its range (a choice at its first value)."
+            "LR range test: train the spec's model for --steps batches while the learning rate "
+            "rises "
+            "from --start to --end, and suggest learning rates from the loss curve. The learning "
+            "rate "
+            "is the only thing varied: every other hyperparameter the spec fixes is used as is, "
+            "and "
+            "every other tuned one is held at the middle of its range (a choice at its first "
+            "value)."
         ),
     )
     lr_find.add_argument("spec")
@@ -186,7 +190,8 @@ def command_export(args: argparse.Namespace) -> int:
             source = artifacts_dir(_storage(args), study.name) / "best.keras"
             if not source.is_file():
                 raise SpecError(
-                    f"name: the study {study.name!r} has no saved best model yet (only Keras studies save one)."
+                    f"name: the study {study.name!r} has no saved best model yet (only Keras "
+                    "studies save one)."
                 )
             target = Path(args.output or f"{study.name}.keras")
             target.write_bytes(source.read_bytes())

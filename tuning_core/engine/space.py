@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from tuning_core.engine.errors import SpecError
 
-Scalar = Union[int, float, str, bool]
+Scalar = int | float | str | bool
 
 
 def _is_number(value: Any) -> bool:
@@ -65,7 +65,7 @@ class ChoiceDimension:
         return {"type": "choice", "values": list(self.values)}
 
 
-Dimension = Union[NumericDimension, ChoiceDimension]
+Dimension = NumericDimension | ChoiceDimension
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
         return raw
     if not isinstance(raw, dict):
         raise SpecError(
-            f"{field} must be a plain value (fixed) or an object with a type of float, int or choice."
+            f"{field} must be a plain value (fixed) or an object with a type of float, int or "
+            "choice."
         )
     kind = raw.get("type")
     if kind == "choice":

@@ -98,7 +98,8 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         extra = [n for n in names if n not in inputs]
         _expect(
             not extra,
-            f"space.{extra[0] if extra else ''} is not an input of {name}; name its inputs x1, x2, ….",
+            f"space.{extra[0] if extra else ''} is not an input of {name}; name its inputs x1, "
+            "x2, ….",
         )
         expected = test_function.dimensions or max(len(inputs), test_function.min_dimensions)
         wanted = [f"x{i}" for i in range(1, expected + 1)]
@@ -118,7 +119,8 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             isinstance(trial_seconds, (int, float))
             and not isinstance(trial_seconds, bool)
             and 0 <= trial_seconds <= 60,
-            f"objective.trial_seconds must be a number of seconds from 0 to 60, not {trial_seconds!r}.",
+            "objective.trial_seconds must be a number of seconds from 0 to 60, not "
+            f"{trial_seconds!r}.",
         )
         return {
             "type": "function",
@@ -147,7 +149,8 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     unknown = sorted(set(raw) - known)
     _expect(
         not unknown,
-        f"objective.{unknown[0] if unknown else ''} is not a known key; use {', '.join(sorted(known))}.",
+        f"objective.{unknown[0] if unknown else ''} is not a known key; "
+        f"use {', '.join(sorted(known))}.",
     )
     dataset = raw.get("dataset", "digits")
     _expect(
@@ -302,7 +305,8 @@ def parse_spec(raw: Any) -> StudySpec:
     unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget"})
     _expect(
         not unknown,
-        f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, strategy and budget.",
+        f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, "
+        "strategy and budget.",
     )
     name = raw.get("name")
     _expect(

@@ -155,7 +155,8 @@ class Store:
         if self.path != ":memory:":
             _check_store_path(Path(self.path), create)
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: each write is visible to readers at once; multi-row writes use `with self._tx()`.
+        # Autocommit: each write is visible to readers at once; multi-row writes use `with
+        # self._tx()`.
         self.connection = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
@@ -196,7 +197,8 @@ class Store:
     def create_study(self, spec: StudySpec) -> int:
         now = time.time()
         cursor = self.connection.execute(
-            "INSERT INTO studies (name, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO studies (name, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, "
+            "?)",
             (spec.name, json.dumps(spec.to_json()), StudyStatus.CREATED.value, now, now),
         )
         return int(cursor.lastrowid)
@@ -237,7 +239,8 @@ class Store:
         message: str | None = None,
     ) -> None:
         self.connection.execute(
-            "UPDATE studies SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id = ?",
+            "UPDATE studies SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id "
+            "= ?",
             (status.value, worker_pid, message, time.time(), study_id),
         )
 
@@ -269,7 +272,8 @@ class Store:
         self, study_id: int, number: int, params: dict[str, Any], retry_of: int | None = None
     ) -> int:
         cursor = self.connection.execute(
-            "INSERT INTO trials (study_id, number, params, state, retry_of, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO trials (study_id, number, params, state, retry_of, started_at) VALUES "
+            "(?, ?, ?, ?, ?, ?)",
             (study_id, number, json.dumps(params), TrialState.RUNNING.value, retry_of, time.time()),
         )
         return int(cursor.lastrowid)
@@ -286,7 +290,8 @@ class Store:
         assert state.is_finished(), state
         finished_at = time.time()
         self.connection.execute(
-            "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE id = ?",
+            "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE "
+            "id = ?",
             (state.value, _finite_or_none(value), error, note, finished_at, trial_id),
         )
         return finished_at
@@ -294,7 +299,8 @@ class Store:
     def interrupt_running_trials(self, study_id: int, reason: str) -> int:
         """Mark trials that a dead worker left running as interrupted; returns how many."""
         cursor = self.connection.execute(
-            "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state IN (?, ?)",
+            "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state "
+            "IN (?, ?)",
             (
                 TrialState.INTERRUPTED.value,
                 reason,
@@ -333,7 +339,8 @@ class Store:
         rows = [(trial_id, epoch, name, _finite_or_none(value)) for name, value in metrics.items()]
         with self._tx():
             self.connection.executemany(
-                "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, "
+                "?, ?, ?)",
                 rows,
             )
 
@@ -384,9 +391,12 @@ class Store:
         row = self.connection.execute(
             """SELECT s.updated_at, s.status,
                       (SELECT count(*) FROM trials t WHERE t.study_id = s.id),
-                      (SELECT count(*) FROM trials t WHERE t.study_id = s.id AND t.state NOT IN ('queued', 'running')),
-                      (SELECT max(m.rowid) FROM epoch_metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = s.id),
-                      (SELECT max(b.rowid) FROM batch_losses b JOIN trials t ON t.id = b.trial_id WHERE t.study_id = s.id)
+                      (SELECT count(*) FROM trials t
+                        WHERE t.study_id = s.id AND t.state NOT IN ('queued', 'running')),
+                      (SELECT max(m.rowid) FROM epoch_metrics m
+                        JOIN trials t ON t.id = m.trial_id WHERE t.study_id = s.id),
+                      (SELECT max(b.rowid) FROM batch_losses b
+                        JOIN trials t ON t.id = b.trial_id WHERE t.study_id = s.id)
                FROM studies s WHERE s.id = ?""",
             (study_id,),
         ).fetchone()

@@ -66,7 +66,7 @@ class GridStrategy:
 
     def ask(self) -> dict[str, Scalar] | None:
         point = next(self._points, None)
-        return None if point is None else dict(zip(self.space.names, point))
+        return None if point is None else dict(zip(self.space.names, point, strict=True))
 
     def tell(self, params: dict[str, Scalar], loss: float) -> None:
         pass
@@ -158,7 +158,9 @@ class BayesianStrategy:
             return {}
         with _quiet_repeats():
             point = self._optimizer.ask()
-        return {name: _python_scalar(value) for name, value in zip(self.space.names, point)}
+        return {
+            name: _python_scalar(value) for name, value in zip(self.space.names, point, strict=True)
+        }
 
     def tell(self, params: dict[str, Scalar], loss: float) -> None:
         if self._optimizer is None:

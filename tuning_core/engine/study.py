@@ -239,7 +239,8 @@ def run_study(
     )
     if interrupted:
         log(
-            f"{interrupted} trial(s) left running by a stopped worker are now interrupted and will be retried"
+            f"{interrupted} trial(s) left running by a stopped worker are now interrupted and "
+            "will be retried"
         )
     store.clear_stop(study_id)
     store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())

@@ -72,7 +72,9 @@ def export_csv(store: Store, study: StudyRecord) -> str:
 
 
 def export_json(store: Store, study: StudyRecord) -> str:
-    """``{"study": spec, "trials": [{number, state, value, params, duration_s, error, metrics}]}``."""
+    """``{"study": spec, "trials": [{number, state, value, params, duration_s, error,
+    metrics}]}``.
+    """
     metrics = metrics_by_trial(store, study)
     trials = [
         {

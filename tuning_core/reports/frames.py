@@ -153,7 +153,9 @@ def partial_dependence_frame(
 def final_metrics(
     curves: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_accuracy"
 ) -> pd.DataFrame:
-    """Each trial's last recorded ``metric`` with its learning rate and state (diverged runs score 0)."""
+    """Each trial's last recorded ``metric`` with its learning rate and state (diverged runs score
+    0).
+    """
     columns = ["number", "learning_rate", metric, "state"]
     if trials.empty or "learning_rate" not in trials:
         return pd.DataFrame(columns=columns)

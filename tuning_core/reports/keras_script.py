@@ -128,7 +128,12 @@ def main():
     {reshape}
     model = build_model(x.shape[1:3], int(y.max()) + 1)
     model.fit(
-        x_train, y_train, batch_size=BATCH_SIZE, epochs=args.epochs, validation_data=(x_val, y_val), verbose=2
+        x_train,
+        y_train,
+        batch_size=BATCH_SIZE,
+        epochs=args.epochs,
+        validation_data=(x_val, y_val),
+        verbose=2,
     )
     loss, accuracy = model.evaluate(x_val, y_val, verbose=0)
     print(f"val_loss={{loss:.4f}} val_accuracy={{accuracy:.4f}}")
@@ -157,7 +162,8 @@ def _layers(model: str, hp: dict[str, Any]) -> list[str]:
         lines = ["keras.Input(shape=(image_shape[0] * image_shape[1],)),"]
         for _ in range(int(hp["hidden_layers"])):
             lines.append(
-                f"keras.layers.Dense({int(hp['units'])}, activation={hp['activation']!r}{regularizer}),"
+                f"keras.layers.Dense({int(hp['units'])}, "
+                f"activation={hp['activation']!r}{regularizer}),"
             )
             if dropout > 0:
                 lines.append(f"keras.layers.Dropout({dropout!r}),")
@@ -167,7 +173,8 @@ def _layers(model: str, hp: dict[str, Any]) -> list[str]:
         for block in range(int(hp["conv_blocks"])):
             filters = int(hp["filters"]) * 2**block
             lines.append(
-                f'keras.layers.Conv2D({filters}, {int(hp["kernel_size"])}, padding="same", activation="relu"{regularizer}),'
+                f'keras.layers.Conv2D({filters}, {int(hp["kernel_size"])}, padding="same", '
+                f'activation="relu"{regularizer}),'
             )
             # Pool only while the feature map is at least 2 pixels wide (as the engine does).
             lines.append(
@@ -186,13 +193,16 @@ def _layers(model: str, hp: dict[str, Any]) -> list[str]:
 def _optimizer(hp: dict[str, Any]) -> str:
     learning_rate = float(hp["learning_rate"])
     if hp["optimizer"] == "sgd":
-        return f"keras.optimizers.SGD(learning_rate={learning_rate!r}, momentum={float(hp.get('momentum', 0.0))!r})"
+        momentum = float(hp.get("momentum", 0.0))
+        return f"keras.optimizers.SGD(learning_rate={learning_rate!r}, momentum={momentum!r})"
     name = "Adam" if hp["optimizer"] == "adam" else "RMSprop"
     return f"keras.optimizers.{name}(learning_rate={learning_rate!r})"
 
 
 def _quiet_import_source() -> str:
-    """tuning_core.training.keras_runtime as script text, so the script starts as quietly as the CLI."""
+    """tuning_core.training.keras_runtime as script text, so the script starts as quietly as the
+    CLI.
+    """
     source = inspect.getsource(keras_runtime)
     body = source.split('"""', 2)[2].replace("from __future__ import annotations\n", "")
     header = "# Import Keras with TensorFlow's native start-up chatter filtered out (fd 2)."
@@ -207,7 +217,8 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     objective = study.spec.objective
     if objective["type"] != "keras":
         raise SpecError(
-            f"name: the study {study.name!r} has a function objective; only Keras studies export a script."
+            f"name: the study {study.name!r} has a function objective; only Keras studies export "
+            "a script."
         )
     best = best_trial(store.trials(study.id), study.spec.direction)
     if best is None:
@@ -222,9 +233,10 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     else:
         loader = _LOADERS["folder"]
     reshape = (
-        "x_train, x_val = x_train.reshape(len(x_train), -1), x_val.reshape(len(x_val), -1)  # flat pixels for the MLP"
+        "x_train, x_val = x_train.reshape(len(x_train), -1), x_val.reshape(len(x_val), -1)  # "
+        "flat pixels for the MLP"
         if model == "mlp"
-        else "x_train, x_val = x_train[..., np.newaxis], x_val[..., np.newaxis]  # one channel for the CNN"
+        else "x_train, x_val = x_train[..., np.newaxis], x_val[..., np.newaxis]  # one channel"
     )
     return _TEMPLATE.format(
         number=best.number,

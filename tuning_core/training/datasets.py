@@ -125,7 +125,8 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             }
     except ValueError as error:
         raise DatasetError(
-            f"objective.dataset: {path} holds pickled objects, which are not loaded for safety ({error})."
+            f"objective.dataset: {path} holds pickled objects, which are not loaded for safety "
+            f"({error})."
         ) from None
     if "x_train" not in arrays or "y_train" not in arrays:
         raise DatasetError(f"objective.dataset: {path} must hold arrays named x_train and y_train.")
@@ -138,7 +139,8 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
         return _load_npz(folder)
     if not folder.is_dir():
         raise DatasetError(
-            f"objective.dataset must be digits, mnist, fashion_mnist or an existing folder, not {str(folder)!r}."
+            "objective.dataset must be digits, mnist, fashion_mnist or an existing folder, not "
+            f"{str(folder)!r}."
         )
     arrays = _load_idx_folder(folder)
     if arrays:
@@ -147,7 +149,8 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
     if npz_files:
         return _load_npz(npz_files[0])
     raise DatasetError(
-        f"objective.dataset: {folder} holds neither MNIST IDX files (train-images-idx3-ubyte[.gz] …) nor an .npz file."
+        f"objective.dataset: {folder} holds neither MNIST IDX files (train-images-idx3-ubyte[.gz] "
+        "…) nor an .npz file."
     )
 
 
@@ -171,8 +174,10 @@ def load_keras_dataset(name: str) -> dict[str, np.ndarray]:
     except Exception as error:  # noqa: BLE001 - any download failure gets the same advice
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise DatasetError(
-            f"objective.dataset: {name} could not be downloaded ({reason}); put its IDX or .npz files in a "
-            f"folder and set objective.dataset to that folder's path, or place them in Keras' cache {_keras_cache_dir()}."
+            f"objective.dataset: {name} could not be downloaded ({reason}); put its IDX or .npz "
+            "files in a "
+            "folder and set objective.dataset to that folder's path, or place them in Keras' "
+            f"cache {_keras_cache_dir()}."
         ) from None
     finally:
         socket.setdefaulttimeout(previous)
@@ -223,7 +228,9 @@ def stratified_split(
 def ordered_split(
     x: np.ndarray, y: np.ndarray, validation_split: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The last fraction as validation, unshuffled: what Keras' ``fit(validation_split=...)`` does."""
+    """The last fraction as validation, unshuffled: what Keras' ``fit(validation_split=...)``
+    does.
+    """
     cut = int(round(len(x) * (1 - validation_split)))
     return x[:cut], y[:cut], x[cut:], y[cut:]
 

@@ -113,12 +113,17 @@ def divergence_reason(loss: float, num_classes: int) -> str | None:
         return f"the loss became {loss}"
     limit = DIVERGENCE_FACTOR * math.log(num_classes)
     if loss > limit:
-        return f"the loss exploded to {loss:.3g} (over {limit:.3g}, {DIVERGENCE_FACTOR:g}x chance level)"
+        return (
+            f"the loss exploded to {loss:.3g} "
+            f"(over {limit:.3g}, {DIVERGENCE_FACTOR:g}x chance level)"
+        )
     return None
 
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Writes each epoch's metrics (and some batch losses) to the reporter; stops on divergence or request."""
+    """Writes each epoch's metrics (and some batch losses) to the reporter; stops on divergence or
+    request.
+    """
 
     def __init__(self, reporter: Reporter, steps_per_epoch: int, num_classes: int) -> None:
         super().__init__()
@@ -228,7 +233,10 @@ class KerasObjective:
             note = None
             final_accuracy = history.get("val_accuracy", [math.nan])[-1]
             if final_accuracy < CHANCE_FACTOR / data.num_classes:
-                note = f"ended at chance accuracy ({final_accuracy:.1%} validation accuracy, chance is {1 / data.num_classes:.0%})"
+                note = (
+                    f"ended at chance accuracy ({final_accuracy:.1%} validation accuracy, "
+                    f"chance is {1 / data.num_classes:.0%})"
+                )
             self._promote_if_best(checkpoint, value)
             return TrialOutcome(value, note)
         finally:

@@ -49,7 +49,9 @@ class LRRangeResult:
             "stop_reason": self.stop_reason,
             "curve": [
                 {"learning_rate": lr, "loss": loss, "smoothed_loss": smooth}
-                for lr, loss, smooth in zip(self.learning_rates, self.losses, self.smoothed)
+                for lr, loss, smooth in zip(
+                    self.learning_rates, self.losses, self.smoothed, strict=True
+                )
             ],
         }
 

@@ -22,7 +22,9 @@ LEARNING_RATE_TITLE = "learning rate"
 
 
 def _color(field: str, log: bool, title: str | None = None, legend: bool = True) -> alt.Color:
-    """A continuous colour, on a log scale for log-scaled hyperparameters such as the learning rate."""
+    """A continuous colour, on a log scale for log-scaled hyperparameters such as the learning
+    rate.
+    """
     scale = alt.Scale(type="log", scheme="viridis") if log else alt.Scale(scheme="viridis")
     shown = alt.Legend(format=".0e" if log else "") if legend else None
     return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=shown)
@@ -115,7 +117,8 @@ def curves_chart(
         .mark_point(shape="cross", size=120, color="#d62728", filled=True)
     )
     if selection is not None:
-        # With define_selection False the selection lives in a sibling chart (see linked_parallel_and_curves).
+        # With define_selection False the selection lives in a sibling chart (see
+        # linked_parallel_and_curves).
         lines = lines.encode(opacity=alt.condition(selection, alt.value(1.0), alt.value(0.12)))
         if define_selection:
             lines = lines.add_params(selection)
@@ -171,7 +174,9 @@ def studies_convergence_chart(convergence: pd.DataFrame) -> alt.Chart:
 
 
 def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
-    """The score of each complete trial against one hyperparameter (log x-axis for log dimensions)."""
+    """The score of each complete trial against one hyperparameter (log x-axis for log
+    dimensions).
+    """
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     numeric = pd.api.types.is_numeric_dtype(done[parameter]) if parameter in done else False
     x = (
@@ -220,7 +225,9 @@ def parallel_frame(
             categories = sorted(column.astype(str).unique())
             index = column.astype(str).map({c: i for i, c in enumerate(categories)})
             position = index / max(len(categories) - 1, 1)
-        for number, value, pos, raw in zip(done["number"], done["value"], position, column):
+        for number, value, pos, raw in zip(
+            done["number"], done["value"], position, column, strict=True
+        ):
             rows.append(
                 {
                     "number": number,
@@ -259,7 +266,9 @@ def parallel_coordinates_chart(
 def linked_parallel_and_curves(
     parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str
 ) -> alt.VConcatChart:
-    """Parallel coordinates above the loss curves; selecting trials in one highlights them in both."""
+    """Parallel coordinates above the loss curves; selecting trials in one highlights them in
+    both.
+    """
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
     top = parallel_coordinates_chart(parallel, order, selection).properties(width=LINKED_WIDTH)

@@ -1,4 +1,4 @@
-"""The New-study form's logic, kept out of the page: value ladders, spec building, checks, estimates.
+"""The New-study form's logic, kept out of the page: spec building, checks, estimates.
 
 Each hyperparameter control yields a :class:`Control`: fixed at one value, or tuned over a
 range (numbers) or a set (choices). :func:`build_spec` turns the form into a spec document in
@@ -217,7 +217,7 @@ def space_size(raw: dict[str, Any]) -> str:
 def estimate_seconds(
     raw: dict[str, Any], seconds_per_sample_unit: float = 2.5e-9, seconds_per_step: float = 1.5e-3
 ) -> float | None:
-    """A rough run time: trials x epochs x (steps x per-step overhead + samples x model size x cost).
+    """A rough run time: trials x epochs x (steps x step overhead + samples x model size x cost).
 
     The constants were read off this project's own runs on a 2-core CPU; the page labels the
     result as an estimate. None when the dataset size is unknown.
@@ -264,7 +264,9 @@ def estimate_seconds(
 
 
 def nearest(value: float, ladder: list[float]) -> float:
-    """The ladder value closest to ``value`` on a log scale (for snapping suggestions to sliders)."""
+    """The ladder value closest to ``value`` on a log scale (for snapping suggestions to
+    sliders).
+    """
     return min(
         ladder, key=lambda step: abs(math.log(step / value)) if step > 0 and value > 0 else math.inf
     )
@@ -306,14 +308,16 @@ def form_problems(
         return problems + [str(error)]
     if not spec.space.dimensions and spec.strategy["type"] != "grid" and spec.budget["trials"] > 1:
         problems.append(
-            "Every hyperparameter is fixed, so each trial would repeat the same run: tune at least one, or set trials to 1."
+            "Every hyperparameter is fixed, so each trial would repeat the same run: tune at "
+            "least one, or set trials to 1."
         )
     if (
         spec.strategy["type"] == "bayesian"
         and spec.strategy["initial_points"] > spec.budget["trials"]
     ):
         problems.append(
-            f"initial points ({spec.strategy['initial_points']}) exceed the trial budget ({spec.budget['trials']}): "
+            f"initial points ({spec.strategy['initial_points']}) exceed the trial budget "
+            f"({spec.budget['trials']}): "
             "the surrogate would never be used."
         )
     if (
@@ -321,7 +325,8 @@ def form_problems(
         and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_GRID_POINTS
     ):
         problems.append(
-            f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer hyperparameters."
+            f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer "
+            "hyperparameters."
         )
     dataset = spec.objective["dataset"]
     if dataset not in KNOWN_SIZES and not Path(dataset).expanduser().exists():

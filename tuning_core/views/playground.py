@@ -167,7 +167,10 @@ def describe(path: DescentPath) -> str:
     if first > 0 and last < 1e-6 * first + 1e-9:
         return "Converged to the minimum."
     if last < first:
-        return f"Still descending: the loss fell from {first:.3g} to {last:.3g}; more steps or a larger α would help."
+        return (
+            f"Still descending: the loss fell from {first:.3g} to {last:.3g}; "
+            "more steps or a larger α would help."
+        )
     return "No progress: the loss did not fall."
 
 
