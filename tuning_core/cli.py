@@ -11,16 +11,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import StudySpec, load_spec
-from tuning_core.engine.storage import Store, artifacts_dir, default_storage_path
+from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
 from tuning_core.engine.study import run_study
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
 from tuning_core.training.lr_find import lr_range_test_for_spec
+
+if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
+    from tuning_core.training.keras_objective import KerasObjective
 
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
@@ -95,7 +99,7 @@ def _storage(args: argparse.Namespace) -> str:
     return args.storage or default_storage_path()
 
 
-def _require_study(store: Store, name: str):  # noqa: ANN202
+def _require_study(store: Store, name: str) -> StudyRecord:
     study = store.get_study(name)
     if study is None:
         names = ", ".join(s.name for s in store.studies()) or "none yet"
@@ -148,7 +152,7 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attach_best_model(objective, store: Store, spec) -> None:  # noqa: ANN001
+def _attach_best_model(objective: KerasObjective, store: Store, spec: StudySpec) -> None:
     """Have the Keras objective save a trial's model whenever it beats the stored best."""
 
     study = store.get_study(spec.name)

@@ -22,6 +22,7 @@ import numpy as np
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.spec import StudySpec
 from tuning_core.training.datasets import dataset_for
 from tuning_core.training.keras_runtime import import_keras
 
@@ -156,7 +157,7 @@ def lr_range_test(
 
 
 def lr_range_test_for_spec(
-    spec: Any, start: float = START_LR, end: float = END_LR, steps: int = STEPS
+    spec: StudySpec, start: float = START_LR, end: float = END_LR, steps: int = STEPS
 ) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
     objective = spec.objective
