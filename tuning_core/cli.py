@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuning_core.engine.errors import DatasetError, SpecError
+from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import StudySpec, load_spec
@@ -104,7 +104,7 @@ def _require_study(store: Store, name: str) -> StudyRecord:
     if study is None:
         names = ", ".join(s.name for s in store.studies()) or "none yet"
         raise SpecError(
-            f"name: there is no study called {name!r} in this store (studies: {names})."
+            f"name: there is no study called {brief(name)} in this store (studies: {names})."
         )
     return study
 
@@ -194,7 +194,7 @@ def command_export(args: argparse.Namespace) -> int:
             source = artifacts_dir(_storage(args), study.name) / "best.keras"
             if not source.is_file():
                 raise SpecError(
-                    f"name: the study {study.name!r} has no saved best model yet (only Keras "
+                    f"name: the study {brief(study.name)} has no saved best model yet (only Keras "
                     "studies save one)."
                 )
             target = Path(args.output or f"{study.name}.keras")
@@ -213,7 +213,7 @@ def command_stop(args: argparse.Namespace) -> int:
     with Store(_storage(args), create=False) as store:
         _require_study(store, args.name)
         store.request_stop(args.name)
-    print(f"asked the worker of {args.name!r} to stop")
+    print(f"asked the worker of {brief(args.name)} to stop")
     return 0
 
 
@@ -221,12 +221,11 @@ def command_delete(args: argparse.Namespace) -> int:
     with Store(_storage(args), create=False) as store:
         _require_study(store, args.name)
         store.delete_study(args.name)
-    print(f"deleted {args.name!r}")
+    print(f"deleted {brief(args.name)}")
     return 0
 
 
 def command_lr_find(args: argparse.Namespace) -> int:
-
     if not 0 < args.start < args.end:
         raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
     if args.steps < 5:

@@ -13,3 +13,13 @@ class SpecError(ValueError):
 
 class DatasetError(RuntimeError):
     """A dataset could not be loaded; the message says where to put the files."""
+
+
+# Echoed values are clipped: a 50 MB name must not come back as a 50 MB error message.
+ECHO_LIMIT = 60
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` clipped to about ECHO_LIMIT characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"

@@ -28,7 +28,8 @@ def _powers_of_two(low_exponent: int, high_exponent: int) -> tuple[int, ...]:
 class HyperParameter:
     """What the app knows about one hyperparameter.
 
-    ``lowest``/``highest`` bound every value a spec may fix or tune (None: unbounded above).
+    ``lowest``/``highest`` bound every value a spec may fix or tune: what Keras can use, and
+    no more than a model that could fit in memory at all (the memory estimate checks the rest).
     The form offers ``ladder`` (real values on a select slider) or else ``slider``
     (min, max, step); ``tuned_range`` is its default range when tuned (numbers), and
     ``tuned_choices`` its default set (choices).
@@ -76,6 +77,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "stalls; too large and the steps overshoot the minimum, the loss oscillates or "
             "blows up.",
             lowest=1e-12,
+            highest=1000.0,
             log=True,
             ladder=(*(m * 10.0**e for e in range(-6, 1) for m in (1, 2, 5)), 10.0),
             tuned_range=(0.0001, 1.0),
@@ -98,6 +100,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "How many examples are averaged into one gradient step. Small batches give noisy "
             "but frequent updates; large batches give smooth, fewer updates per epoch.",
             lowest=1,
+            highest=65536,
             log=True,
             ladder=_powers_of_two(3, 10),
             tuned_range=(16, 256),
@@ -108,6 +111,7 @@ REGISTRY: dict[str, HyperParameter] = {
             0.0,
             "Weight-decay penalty added to the loss for large weights; 0 turns it off.",
             lowest=0.0,
+            highest=10.0,
             log=True,
             ladder=(0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
             tuned_range=(1e-6, 1e-2),
@@ -130,6 +134,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "How many hidden Dense layers the MLP stacks: its depth.",
             models=("mlp",),
             lowest=0,
+            highest=32,
             slider=(1, 5, 1),
             tuned_range=(1, 3),
         ),
@@ -140,6 +145,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "Neurons in each hidden Dense layer: the width, and so the capacity, of the MLP.",
             models=("mlp",),
             lowest=1,
+            highest=65536,
             log=True,
             ladder=_powers_of_two(3, 11),
             tuned_range=(64, 1024),
@@ -160,6 +166,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "Convolution filters in the first block (each later block doubles them).",
             models=("cnn",),
             lowest=1,
+            highest=4096,
             log=True,
             ladder=_powers_of_two(2, 7),
             tuned_range=(16, 64),
@@ -171,6 +178,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "Width and height of each convolution window, in pixels.",
             models=("cnn",),
             lowest=1,
+            highest=31,
             ladder=(3, 5, 7),
             tuned_range=(3, 5),
         ),
@@ -181,6 +189,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "How many convolution + pooling blocks the CNN stacks.",
             models=("cnn",),
             lowest=1,
+            highest=8,
             slider=(1, 3, 1),
             tuned_range=(1, 3),
         ),
@@ -201,6 +210,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "Neurons in the CNN's Dense layer before the output.",
             models=("cnn",),
             lowest=1,
+            highest=65536,
             log=True,
             ladder=_powers_of_two(3, 11),
             tuned_range=(64, 256),
@@ -213,6 +223,7 @@ REGISTRY: dict[str, HyperParameter] = {
             "How many full passes over the training data. More epochs fit better until the "
             "model starts to overfit.",
             lowest=1,
+            highest=10_000,
             slider=(1, 50, 1),
             tuned_range=(2, 10),
         ),

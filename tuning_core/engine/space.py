@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tuning_core.engine.errors import SpecError
+from tuning_core.engine.errors import SpecError, brief
 
 Scalar = int | float | str | bool
 
@@ -121,7 +121,9 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
             raise SpecError(f"{field}.values must be a non-empty list of strings or numbers.")
         for value in values:
             if not (isinstance(value, (str, bool)) or _is_number(value)):
-                raise SpecError(f"{field}.values may hold only strings and numbers, not {value!r}.")
+                raise SpecError(
+                    f"{field}.values may hold only strings and numbers, not {brief(value)}."
+                )
         if len(set(map(repr, values))) != len(values):
             raise SpecError(f"{field}.values must not repeat a value.")
         return ChoiceDimension(name, tuple(values))
@@ -129,18 +131,24 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
         unknown = set(raw) - {"type", "low", "high", "log"}
         if unknown:
             raise SpecError(
-                f"{field} has unknown key {sorted(unknown)[0]!r}; use low, high and log."
+                f"{field} has unknown key {brief(sorted(unknown)[0])}; use low, high and log."
             )
         low, high, log = raw.get("low"), raw.get("high"), raw.get("log", False)
         for key, value in (("low", low), ("high", high)):
             if not _is_number(value):
-                raise SpecError(f"{field}.{key} must be a finite number, not {value!r}.")
+                raise SpecError(f"{field}.{key} must be a finite number, not {brief(value)}.")
             if kind == "int" and float(value) != int(value):
                 raise SpecError(
-                    f"{field}.{key} must be a whole number for an int dimension, not {value!r}."
+                    f"{field}.{key} must be a whole number for an int dimension, not "
+                    f"{brief(value)}."
                 )
         if not isinstance(log, bool):
-            raise SpecError(f"{field}.log must be true or false, not {log!r}.")
+            raise SpecError(f"{field}.log must be true or false, not {brief(log)}.")
+        if not math.isfinite(float(high) - float(low)):
+            raise SpecError(
+                f"{field}: the range from low to high must be narrower than about 1e308 "
+                "(a float's largest finite width)."
+            )
         if low > high:
             raise SpecError(f"{field}.low ({low}) must not be greater than {field}.high ({high}).")
         if log and low <= 0:
@@ -150,7 +158,7 @@ def parse_dimension(name: str, raw: Any) -> Dimension | Scalar:
         if kind == "int":
             return NumericDimension(name, kind, int(low), int(high), log)
         return NumericDimension(name, kind, float(low), float(high), log)
-    raise SpecError(f"{field}.type must be one of float, int or choice, not {kind!r}.")
+    raise SpecError(f"{field}.type must be one of float, int or choice, not {brief(kind)}.")
 
 
 def parse_space(raw: Any, field: str = "space") -> SearchSpace:

@@ -8,13 +8,14 @@ raises :class:`SpecError` with one sentence naming the field. Defaults are fille
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.engine.errors import SpecError
+from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
@@ -25,6 +26,15 @@ ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
 KERAS_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
 BUILTIN_DATASETS = ("digits", "mnist", "fashion_mnist")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+# Bounds that keep every value usable by numpy, scikit-optimize and Keras, and every study
+# small enough to hold in memory.
+MAX_SEED = 2**32 - 1  # numpy's and scikit-optimize's seeds are 32-bit
+MAX_TRIALS = 100_000
+MAX_GRID_LEVELS = 100
+MAX_GRID_POINTS = 1_000_000
+MAX_EXAMPLES = 100_000_000
+MAX_SPEC_BYTES = 1_000_000
 
 # Bayesian defaults chosen by benchmarks/search_strategies.py (see README): a GP with EI,
 # whose acquisition is optimised by sampling plus a short L-BFGS polish.
@@ -72,15 +82,21 @@ def _expect(condition: bool, message: str) -> None:
         raise SpecError(message)
 
 
-def _int_field(raw: dict[str, Any], key: str, field: str, default: Any, minimum: int) -> Any:
+def _int_field(
+    raw: dict[str, Any], key: str, field: str, default: Any, minimum: int, maximum: int
+) -> Any:
     value = raw.get(key, default)
     if value is None:
         return None
     _expect(
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-        f"{field}.{key} must be a whole number of at least {minimum}, not {value!r}.",
+        isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum,
+        f"{field}.{key} must be a whole number from {minimum} to {maximum:,}, not {brief(value)}.",
     )
     return value
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
@@ -90,7 +106,7 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         name = raw.get("name")
         _expect(
             name in TEST_FUNCTIONS,
-            f"objective.name must be one of {', '.join(TEST_FUNCTIONS)}, not {name!r}.",
+            f"objective.name must be one of {', '.join(TEST_FUNCTIONS)}, not {brief(name)}.",
         )
         test_function = TEST_FUNCTIONS[name]
         names = space.all_names()
@@ -112,15 +128,13 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         direction = raw.get("direction", Direction.MINIMIZE.value)
         _expect(
             direction == Direction.MINIMIZE,
-            f"objective.direction must be minimize for {name}, not {direction!r}.",
+            f"objective.direction must be minimize for {name}, not {brief(direction)}.",
         )
         trial_seconds = raw.get("trial_seconds", 0)
         _expect(
-            isinstance(trial_seconds, (int, float))
-            and not isinstance(trial_seconds, bool)
-            and 0 <= trial_seconds <= 60,
+            _is_finite_number(trial_seconds) and 0 <= trial_seconds <= 60,
             "objective.trial_seconds must be a number of seconds from 0 to 60, not "
-            f"{trial_seconds!r}.",
+            f"{brief(trial_seconds)}.",
         )
         return {
             "type": "function",
@@ -131,7 +145,7 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         }
     if kind == "keras":
         return _parse_keras_objective(raw, space)
-    raise SpecError(f"objective.type must be keras or function, not {kind!r}.")
+    raise SpecError(f"objective.type must be keras or function, not {brief(kind)}.")
 
 
 def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
@@ -158,31 +172,35 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         "objective.dataset must be digits, mnist, fashion_mnist or a folder path.",
     )
     model = raw.get("model", "mlp")
-    _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {model!r}.")
-    epochs = _int_field(raw, "epochs", "objective", 10, 1)
+    _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {brief(model)}.")
+    epochs_entry = hyperparams.REGISTRY["epochs"]
+    epochs = _int_field(
+        raw, "epochs", "objective", epochs_entry.default, 1, int(epochs_entry.highest)
+    )
     metric = raw.get("metric", "val_accuracy")
     _expect(
         metric in KERAS_METRICS,
-        f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {metric!r}.",
+        f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {brief(metric)}.",
     )
     direction = raw.get("direction", Direction.natural_for(metric).value)
     _expect(
         direction in {member.value for member in Direction},
-        f"objective.direction must be maximize or minimize, not {direction!r}.",
+        f"objective.direction must be maximize or minimize, not {brief(direction)}.",
     )
     validation_split = raw.get("validation_split", 0.2)
     _expect(
         isinstance(validation_split, (int, float))
         and not isinstance(validation_split, bool)
         and 0 < validation_split < 1,
-        f"objective.validation_split must be a number between 0 and 1, not {validation_split!r}.",
+        "objective.validation_split must be a number between 0 and 1, not "
+        f"{brief(validation_split)}.",
     )
     split = raw.get("split", "stratified")
     _expect(
         split in ("stratified", "ordered"),
-        f"objective.split must be stratified or ordered, not {split!r}.",
+        f"objective.split must be stratified or ordered, not {brief(split)}.",
     )
-    train_limit = _int_field(raw, "train_limit", "objective", None, 10)
+    train_limit = _int_field(raw, "train_limit", "objective", None, 10, MAX_EXAMPLES)
     allowed = hyperparams.names_for(model)
     for name in space.all_names():
         _expect(
@@ -235,7 +253,7 @@ def _check_keras_values(space: SearchSpace) -> None:
                 ok and (lowest is None or value >= lowest) and (highest is None or value <= highest)
             )
             ok = ok and (not whole or float(value) == int(value))
-            _expect(ok, f"space.{entry.name} must be {kind} {bound}, not {value!r}.")
+            _expect(ok, f"space.{entry.name} must be {kind} {bound}, not {brief(value)}.")
 
 
 def _check_choice(space: SearchSpace, entry: hyperparams.HyperParameter) -> None:
@@ -248,7 +266,8 @@ def _check_choice(space: SearchSpace, entry: hyperparams.HyperParameter) -> None
         values = [space.fixed[entry.name]]
     for value in values:
         _expect(
-            value in entry.choices, f"space.{entry.name} must be one of {allowed}, not {value!r}."
+            value in entry.choices,
+            f"space.{entry.name} must be one of {allowed}, not {brief(value)}.",
         )
 
 
@@ -258,27 +277,29 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
     )
     kind = raw.get("type")
     _expect(
-        kind in STRATEGIES, f"strategy.type must be one of {', '.join(STRATEGIES)}, not {kind!r}."
+        kind in STRATEGIES,
+        f"strategy.type must be one of {', '.join(STRATEGIES)}, not {brief(kind)}.",
     )
-    seed = _int_field(raw, "seed", "strategy", 0, 0)
+    seed = _int_field(raw, "seed", "strategy", 0, 0, MAX_SEED)
     strategy: dict[str, Any] = {"type": kind, "seed": seed}
     if kind == "grid":
-        strategy["levels"] = _int_field(raw, "levels", "strategy", 3, 1)
+        strategy["levels"] = _int_field(raw, "levels", "strategy", 3, 1, MAX_GRID_LEVELS)
     if kind == "bayesian":
         surrogate = raw.get("surrogate", DEFAULT_BAYESIAN["surrogate"])
         _expect(
             surrogate in SURROGATES,
-            f"strategy.surrogate must be one of {', '.join(SURROGATES)}, not {surrogate!r}.",
+            f"strategy.surrogate must be one of {', '.join(SURROGATES)}, not {brief(surrogate)}.",
         )
         acquisition = raw.get("acquisition", DEFAULT_BAYESIAN["acquisition"])
         _expect(
             acquisition in ACQUISITIONS,
-            f"strategy.acquisition must be one of {', '.join(ACQUISITIONS)}, not {acquisition!r}.",
+            f"strategy.acquisition must be one of {', '.join(ACQUISITIONS)}, not "
+            f"{brief(acquisition)}.",
         )
         strategy["surrogate"] = surrogate
         strategy["acquisition"] = acquisition
         strategy["initial_points"] = _int_field(
-            raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1
+            raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1, MAX_TRIALS
         )
     return strategy
 
@@ -286,12 +307,11 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
 def _parse_budget(raw: Any) -> dict[str, Any]:
     raw = {} if raw is None else raw
     _expect(isinstance(raw, dict), "budget must be an object with trials and optionally seconds.")
-    trials = _int_field(raw, "trials", "budget", 20, 1)
+    trials = _int_field(raw, "trials", "budget", 20, 1, MAX_TRIALS)
     seconds = raw.get("seconds")
     _expect(
-        seconds is None
-        or (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0),
-        f"budget.seconds must be a positive number of seconds or null, not {seconds!r}.",
+        seconds is None or (_is_finite_number(seconds) and seconds > 0),
+        f"budget.seconds must be a positive number of seconds or null, not {brief(seconds)}.",
     )
     return {"trials": trials, "seconds": seconds}
 
@@ -311,26 +331,56 @@ def parse_spec(raw: Any) -> StudySpec:
     name = raw.get("name")
     _expect(
         isinstance(name, str) and bool(NAME_PATTERN.match(name)),
-        f"name must be 1 to 64 letters, digits, dots, dashes or underscores, not {name!r}.",
+        f"name must be 1 to 64 letters, digits, dots, dashes or underscores, not {brief(name)}.",
     )
     space = parse_space(raw.get("space"))
     objective = _parse_objective(raw.get("objective"), space)
     strategy = _parse_strategy(raw.get("strategy"))
     budget = _parse_budget(raw.get("budget"))
+    if strategy["type"] == "grid":
+        points = space.grid_size(strategy["levels"])
+        _expect(
+            points <= MAX_GRID_POINTS,
+            f"strategy.levels: this space's grid has {points:,} points, over the "
+            f"{MAX_GRID_POINTS:,} a study may hold; lower the levels or tune fewer "
+            "hyperparameters.",
+        )
     return StudySpec(name, objective, space, strategy, budget)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a spec may hold")
+
+
+def parse_spec_text(text: str, source: str) -> StudySpec:
+    """Parse and validate a spec's JSON text; ``source`` names it in error sentences.
+
+    NaN and Infinity (which Python's json accepts) are refused, and so is nesting too deep
+    to be a spec, each in one sentence.
+    """
+    try:
+        raw = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{source} is not valid JSON (line {error.lineno}: {error.msg}).") from None
+    except ValueError as error:
+        raise SpecError(f"{source} holds {error}; use a finite number or null.") from None
+    except RecursionError:
+        raise SpecError(f"{source} nests objects too deeply to be a study spec.") from None
+    return parse_spec(raw)
 
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a spec file."""
     path = Path(path)
+    source = f"The spec file {brief(str(path))}"
+    if path.is_dir():
+        raise SpecError(f"{source} is a directory; give the path of a .json file.")
     if not path.is_file():
-        raise SpecError(f"The spec file {str(path)!r} does not exist.")
+        raise SpecError(f"{source} does not exist.")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"{source} is over {MAX_SPEC_BYTES // 1000:,} kB, too large for a spec.")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise SpecError(
-            f"The spec file {str(path)!r} is not valid JSON (line {error.lineno}: {error.msg})."
-        ) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise SpecError(f"The spec file {str(path)!r} is not UTF-8 text.") from None
-    return parse_spec(raw)
+        raise SpecError(f"{source} is not UTF-8 text.") from None
+    return parse_spec_text(text, source)

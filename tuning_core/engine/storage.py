@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning_core.engine.errors import SpecError
+from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 
@@ -87,15 +87,17 @@ def _check_store_path(path: Path, create: bool) -> None:
     """Refuse, in one sentence, a store path that is not (and cannot become) a SQLite file."""
     if path.is_dir():
         raise SpecError(
-            f"--storage: {str(path)!r} is a directory; name a file such as tuning_lab.db."
+            f"--storage: {brief(str(path))} is a directory; name a file such as tuning_lab.db."
         )
     if path.exists() and not path.is_file():
         raise SpecError(
-            f"--storage: {str(path)!r} is not a regular file; name a file such as tuning_lab.db."
+            f"--storage: {brief(str(path))} is not a regular file; name a file such as "
+            "tuning_lab.db."
         )
     if not path.exists() and not create:
         raise SpecError(
-            f"--storage: there is no store at {str(path)!r}; run a study first, or check the path."
+            f"--storage: there is no store at {brief(str(path))}; run a study first, or check the "
+            "path."
         )
 
 
@@ -175,7 +177,8 @@ class Store:
         except sqlite3.DatabaseError as error:
             self.connection.close()
             raise SpecError(
-                f"--storage: {self.path!r} is not a Tuning Lab store ({error}); name another file."
+                f"--storage: {brief(self.path)} is not a Tuning Lab store ({error}); name another "
+                "file."
             ) from None
 
     def close(self) -> None:

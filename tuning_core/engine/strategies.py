@@ -50,9 +50,7 @@ def _quiet_repeats() -> Iterator[None]:
     """scikit-optimize warns each time it proposes a point it has seen before; the study
     records repeats anyway. Scoped to its own calls: no process-wide filter is set."""
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="The objective has been evaluated at this point before."
-        )
+        warnings.filterwarnings("ignore", message="The objective has been evaluated at")
         yield
 
 
@@ -136,7 +134,13 @@ class BayesianStrategy:
                     if acquisition_optimizer is None
                     else acquisition_optimizer
                 )
-                options = {"acq_optimizer": "lbfgs", "acq_optimizer_kwargs": dict(kwargs)}
+                # L-BFGS needs a numeric dimension to follow; a space of choices alone is
+                # searched by sampling (scikit-optimize refuses lbfgs there).
+                all_choices = all(isinstance(d, ChoiceDimension) for d in space.dimensions)
+                options = {
+                    "acq_optimizer": "sampling" if all_choices else "lbfgs",
+                    "acq_optimizer_kwargs": dict(kwargs),
+                }
             self._optimizer = Optimizer(
                 dimensions,
                 base_estimator=surrogate,

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tuning_core.engine.errors import DatasetError
+from tuning_core.engine.errors import DatasetError, brief
 from tuning_core.training.keras_runtime import import_keras
 
 IDX_NAMES = {
@@ -140,7 +140,7 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
     if not folder.is_dir():
         raise DatasetError(
             "objective.dataset must be digits, mnist, fashion_mnist or an existing folder, not "
-            f"{str(folder)!r}."
+            f"{brief(str(folder))}."
         )
     arrays = _load_idx_folder(folder)
     if arrays:
