@@ -126,7 +126,14 @@ def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> No
     at.selectbox(key="dataset").set_value("folder")
     at.run()
     at.text_input(key="folder").set_value("/no/such/folder").run()
-    assert any("does not exist" in e.value for e in at.error)
+    missing = [e.value for e in at.error if "cannot be read as a dataset" in e.value]
+    # An existing file that is no dataset reads the same: the form reveals no paths.
+    at.text_input(key="folder").set_value(str(ROOT / "README.md")).run()
+    existing = [e.value for e in at.error if "cannot be read as a dataset" in e.value]
+    assert len(missing) == len(existing) == 1
+    assert missing[0].replace("/no/such/folder", "X") == existing[0].replace(
+        str(ROOT / "README.md"), "X"
+    )
     assert not at.exception
 
 

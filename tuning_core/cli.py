@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
+from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
 from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import StudySpec, load_spec
@@ -21,6 +22,7 @@ from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, defaul
 from tuning_core.engine.study import run_study
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
+from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.lr_find import lr_range_test_for_spec
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
@@ -47,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     add_command = functools.partial(commands.add_parser, parents=[storage_after])
     run = add_command("run", help="run or resume the study a spec file describes")
     run.add_argument("spec", help="study spec JSON file")
+    run.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GB",
+        help=(
+            "refuse a Keras spec whose largest model needs more memory than this to train "
+            f"(default: ${MEMORY_LIMIT_ENV}, else half this machine's memory)"
+        ),
+    )
     run.add_argument(
         "--recycle-every",
         type=int,
@@ -122,10 +134,13 @@ def objective_for(spec: StudySpec) -> Objective:
 
 
 def command_run(args: argparse.Namespace) -> int:
-
     if args.recycle_every < 0:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
+    if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
+        raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
     spec = load_spec(args.spec)
+    if spec.objective["type"] == "keras":
+        _refuse_what_cannot_fit(spec, args.memory_limit)
     recycle = (
         args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
     )
@@ -150,6 +165,17 @@ def command_run(args: argparse.Namespace) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
+
+
+def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
+    """Before any trial runs (and before anything is stored), refuse a model too large."""
+    image_shape = image_shape_of(spec.objective["dataset"])
+    if image_shape is None:
+        return  # unreadable data is refused, in one sentence, when the first trial loads it
+    limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
+    problem = memory_problem(spec, image_shape, limit)
+    if problem:
+        raise SpecError(problem)
 
 
 def _attach_best_model(objective: KerasObjective, store: Store, spec: StudySpec) -> None:

@@ -11,11 +11,13 @@ import gzip
 import os
 import socket
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
+import psutil
 
 from tuning_core.engine.errors import DatasetError, brief
 from tuning_core.training.keras_runtime import import_keras
@@ -77,17 +79,46 @@ def idx_shape(path: Path) -> tuple[int, ...]:
         return _read_idx_header(handle, path)[1]
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (optionally gzipped) into a numpy array."""
+def read_idx(path: Path, dimensions: int | None = None) -> np.ndarray:
+    """Read one IDX file (optionally gzipped) into a numpy array.
+
+    The header is checked first: its number of ``dimensions`` (when given) and the memory
+    its shape needs, before anything is decompressed; then no more bytes are read than the
+    header declares, so a small gzip bomb stays small.
+    """
     with _open_idx(path) as handle:
         dtype, shape = _read_idx_header(handle, path)
-        data = handle.read()
-    array = np.frombuffer(data, dtype=dtype)
-    if array.size != int(np.prod(shape)):
+        if dimensions is not None and len(shape) != dimensions:
+            raise DatasetError(
+                f"objective.dataset: {path.name} must have {dimensions} dimensions, but its "
+                f"header declares {len(shape)}."
+            )
+        expected = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+        check_fits_in_memory(path.name, shape, np.dtype(dtype).itemsize)
+        data = handle.read(expected + 1)
+    if len(data) != expected:
+        found = "more" if len(data) > expected else "less"
         raise DatasetError(
-            f"{path} is truncated: expected {int(np.prod(shape))} values, found {array.size}."
+            f"objective.dataset: {path.name} holds {found} data than its header declares "
+            f"(shape {tuple(shape)}); the file is damaged."
         )
-    return array.reshape(shape)
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+# A dataset may take at most this share of the memory that is free when it loads.
+DATASET_MEMORY_SHARE = 0.5
+
+
+def check_fits_in_memory(name: str, shape: tuple[int, ...], itemsize: int) -> None:
+    """Refuse an array whose declared shape (raw, plus its float32 copy) would not fit."""
+    count = int(np.prod(shape, dtype=object))
+    needed = count * (itemsize + 4)
+    available = int(psutil.virtual_memory().available * DATASET_MEMORY_SHARE)
+    if needed > available:
+        raise DatasetError(
+            f"objective.dataset: {name} declares shape {tuple(shape)}, which needs about "
+            f"{needed / 1e9:,.1f} GB of memory; {available / 1e9:,.1f} GB may be used here."
+        )
 
 
 def find_idx_file(folder: Path, base: str) -> Path | None:
@@ -106,7 +137,8 @@ def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
             find_idx_file(folder, IDX_NAMES[f"{split}_labels"]),
         )
         if images and labels:
-            arrays[f"x_{split}"], arrays[f"y_{split}"] = read_idx(images), read_idx(labels)
+            arrays[f"x_{split}"] = read_idx(images, dimensions=3)
+            arrays[f"y_{split}"] = read_idx(labels, dimensions=1)
         elif images or labels:
             missing = IDX_NAMES[f"{split}_labels" if images else f"{split}_images"]
             raise DatasetError(
@@ -115,18 +147,53 @@ def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Read each wanted array's .npy header inside the zip before anything is decompressed.
+
+    Refuses object (pickled) arrays, headers that disagree with the member's real size, and
+    arrays too large for the free memory.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for key in NPZ_KEYS:
+                try:
+                    info = archive.getinfo(f"{key}.npy")
+                except KeyError:
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    shape, _, dtype = _read_npy_header(member, version)
+                    header_bytes = member.tell()
+                if dtype.hasobject:
+                    raise DatasetError(
+                        f"objective.dataset: {path.name} holds pickled objects in {key}, which "
+                        "are not loaded for safety."
+                    )
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared != info.file_size - header_bytes:
+                    raise DatasetError(
+                        f"objective.dataset: {path.name}: the header of {key} declares shape "
+                        f"{brief(tuple(shape))}, which does not match its data; the file is "
+                        "damaged."
+                    )
+                check_fits_in_memory(f"{path.name} ({key})", shape, dtype.itemsize)
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise DatasetError(
+            f"objective.dataset: {path.name} is not a readable .npz archive ({error})."
+        ) from None
+
+
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    _check_npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {
-                key: archive[key]
-                for key in ("x_train", "y_train", "x_test", "y_test")
-                if key in archive.files
-            }
-    except ValueError as error:
+            arrays = {key: archive[key] for key in NPZ_KEYS if key in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
         raise DatasetError(
-            f"objective.dataset: {path} holds pickled objects, which are not loaded for safety "
-            f"({error})."
+            f"objective.dataset: {path.name} could not be read as an .npz archive ({error})."
         ) from None
     if "x_train" not in arrays or "y_train" not in arrays:
         raise DatasetError(f"objective.dataset: {path} must hold arrays named x_train and y_train.")
@@ -152,6 +219,48 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
         f"objective.dataset: {folder} holds neither MNIST IDX files (train-images-idx3-ubyte[.gz] "
         "…) nor an .npz file."
     )
+
+
+# Image sizes of the named datasets, known without loading them.
+KNOWN_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
+
+
+def image_shape_of(dataset: str) -> tuple[int, int] | None:
+    """A dataset's image height and width, from its name or its files' headers alone
+    (nothing is decompressed beyond a header); None when they cannot be read."""
+    if dataset in KNOWN_IMAGE_SHAPES:
+        return KNOWN_IMAGE_SHAPES[dataset]
+    folder = Path(dataset).expanduser()
+    try:
+        if folder.is_dir():
+            for split in ("train", "test"):
+                images = find_idx_file(folder, IDX_NAMES[f"{split}_images"])
+                if images is not None:
+                    shape = idx_shape(images)
+                    return (shape[1], shape[2]) if len(shape) == 3 else None
+            npz_files = sorted(folder.glob("*.npz"))
+            folder = npz_files[0] if npz_files else folder
+        if folder.is_file() and folder.suffix == ".npz":
+            return _npz_image_shape(folder)
+    except (DatasetError, OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def _npz_image_shape(path: Path) -> tuple[int, int] | None:
+    with zipfile.ZipFile(path) as archive, archive.open("x_train.npy") as member:
+        version = np.lib.format.read_magic(member)
+        shape = _read_npy_header(member, version)[0]
+    if len(shape) == 2:
+        side = int(round(shape[1] ** 0.5))
+        return (side, side) if side * side == shape[1] else None
+    return (shape[1], shape[2]) if len(shape) in (3, 4) else None
+
+
+def _read_npy_header(member: BinaryIO, version: tuple[int, int]) -> tuple[Any, bool, np.dtype]:
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(member)
+    return np.lib.format.read_array_header_2_0(member)
 
 
 def _keras_cache_dir() -> Path:
@@ -190,6 +299,25 @@ def load_digits_arrays() -> dict[str, np.ndarray]:
 
     digits = load_digits()
     return {"x_train": digits.images / 16.0, "y_train": digits.target}
+
+
+# More classes than this is not an image-classification dataset Tuning Lab can train.
+MAX_CLASSES = 1000
+
+
+def _as_labels(y: np.ndarray) -> np.ndarray:
+    """Labels as int64 class indices 0..classes-1; anything else is refused in one sentence."""
+    y = np.asarray(y).reshape(-1)
+    if y.size == 0:
+        raise DatasetError("objective.dataset: the labels are empty.")
+    if y.dtype.kind not in "iuf" or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        raise DatasetError("objective.dataset: labels must be whole numbers (class indices).")
+    if y.min() < 0 or y.max() >= MAX_CLASSES:
+        raise DatasetError(
+            f"objective.dataset: labels must be class indices from 0 to {MAX_CLASSES - 1}, "
+            f"found {brief(int(y.min()) if y.min() < 0 else int(y.max()))}."
+        )
+    return y.astype(np.int64)
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:
@@ -257,7 +385,7 @@ def load_dataset(
         x, y = arrays["x_train"], arrays["y_train"]
     else:
         x, y = arrays["x_test"], arrays["y_test"]
-    x, y = _as_images(x), np.asarray(y).astype(np.int64).reshape(-1)
+    x, y = _as_images(x), _as_labels(y)
     if len(x) != len(y):
         raise DatasetError(f"objective.dataset: {len(x)} images but {len(y)} labels.")
     if split == "ordered":

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.engine.errors import DatasetError, SpecError
+from tuning_core.engine.errors import DatasetError, SpecError, brief
+from tuning_core.engine.memory import default_memory_limit, memory_problem
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import BUILTIN_DATASETS, StudySpec, parse_spec
@@ -328,9 +329,18 @@ def form_problems(
             f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer "
             "hyperparameters."
         )
-    dataset = spec.objective["dataset"]
-    if dataset not in KNOWN_SIZES and not Path(dataset).expanduser().exists():
-        problems.append(f"dataset: the folder {dataset!r} does not exist.")
+    image_shape = datasets.image_shape_of(spec.objective["dataset"])
+    if image_shape is None:
+        # The same words whether the path is missing or unreadable: the form must not tell a
+        # visitor which paths exist on this machine.
+        problems.append(
+            f"dataset: {brief(spec.objective['dataset'])} cannot be read as a dataset "
+            "(a folder of MNIST-format IDX files or an .npz)."
+        )
+    else:
+        problem = memory_problem(spec, image_shape, default_memory_limit())
+        if problem:
+            problems.append(problem)
     if storage is not None and Path(storage).exists():
         with Store(storage) as store:
             conflict = start_conflict(store, spec)
