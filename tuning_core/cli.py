@@ -9,6 +9,7 @@ import argparse
 import functools
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from tuning_core.engine.spec import StudySpec, load_spec
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
 from tuning_core.engine.study import run_study
 from tuning_core.reports import export
+from tuning_core.reports.export import saved_model_problem
 from tuning_core.reports.keras_script import keras_script
 from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.lr_find import lr_range_test_for_spec
@@ -224,7 +226,13 @@ def command_export(args: argparse.Namespace) -> int:
                     "studies save one)."
                 )
             target = Path(args.output or f"{study.name}.keras")
-            target.write_bytes(source.read_bytes())
+            problem = saved_model_problem(source)
+            if problem:
+                raise SpecError(
+                    f"name: the saved model of {study.name!r} is damaged ({problem}); run the "
+                    "study again to save a new one."
+                )
+            shutil.copyfile(source, target)
             print(f"wrote {target}")
             return 0
     if args.output:
@@ -290,3 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if os.environ.get("TUNING_LAB_DEBUG"):
+            raise
+        print(
+            f"error: {type(error).__name__}: {brief(str(error))} (set TUNING_LAB_DEBUG=1 for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return 1

@@ -41,17 +41,23 @@ def worker_running(study: StudyRecord) -> bool:
     return study.status == StudyStatus.RUNNING and process_alive(study.worker_pid)
 
 
+def has_results(store: Store, study: StudyRecord) -> bool:
+    """Whether any trial of the study finished (interrupted attempts do not count)."""
+    return any(trial.state.counts_against_budget() for trial in store.trials(study.id))
+
+
 def start_conflict(store: Store, spec: StudySpec) -> str | None:
     """Why ``spec`` cannot be started now, in one sentence, or None.
 
-    A study with the same name but another objective, space or strategy is refused, so one
-    spec never makes two studies and a typo never mixes two searches in one history; so is a
-    study that another live worker is running. The CLI and the New-study form both ask this.
+    A study with the same name but another objective, space or strategy is refused once it
+    has results, so a typo never mixes two searches in one history (a study whose start
+    crashed before any trial finished may be corrected under its name); so is a study that
+    another live worker is running. The CLI and the New-study form both ask this.
     """
     existing = store.get_study(spec.name)
     if existing is None:
         return None
-    if existing.spec.search_identity() != spec.search_identity():
+    if existing.spec.search_identity() != spec.search_identity() and has_results(store, existing):
         return (
             f"name: a study called {spec.name!r} already exists with a different objective, "
             "space or strategy; give this spec another name."

@@ -7,14 +7,16 @@ A trigger makes finished trials immutable, whatever code path tries to change th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.spec import StudySpec, parse_spec
@@ -101,6 +103,26 @@ def _check_store_path(path: Path, create: bool) -> None:
         )
 
 
+# Back-off between retries of a write that found the database locked.
+LOCK_RETRY_FIRST_S = 0.05
+LOCK_RETRY_MAX_S = 2.0
+
+_Result = TypeVar("_Result")
+
+
+def _retry_while_locked(operation: Callable[[], _Result]) -> _Result:
+    """Run ``operation`` until it does not fail with "database is locked" (or busy)."""
+    delay = LOCK_RETRY_FIRST_S
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, LOCK_RETRY_MAX_S)
+
+
 def _finite_or_none(value: Any) -> float | None:
     if value is None:
         return None
@@ -147,11 +169,15 @@ class TrialRecord:
 class Store:
     """A handle on one SQLite file. Cheap to open; one per process or thread."""
 
-    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], create: bool = True, busy_timeout_s: float = 30.0
+    ) -> None:
         """Open the store at ``path``; with ``create=False`` a missing file is an error.
 
         A path that is not a store (a directory, a device, a text file, a damaged database)
         raises :class:`SpecError` naming ``--storage``, before anything is written there.
+        A write that finds the database locked past ``busy_timeout_s`` is retried with
+        back-off until it goes through: a trial never fails because of a lock.
         """
         self.path = str(path)
         if self.path != ":memory:":
@@ -160,26 +186,29 @@ class Store:
         # Autocommit: each write is visible to readers at once; multi-row writes use `with
         # self._tx()`.
         self.connection = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         try:
             self.connection.row_factory = sqlite3.Row
-            self.connection.execute("PRAGMA busy_timeout = 30000")
+            self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             self.connection.execute("PRAGMA foreign_keys = ON")
-            if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.connection.execute("PRAGMA journal_mode = WAL")
-            self.connection.execute("PRAGMA synchronous = NORMAL")
-            if not self.connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'trials'"
-            ).fetchone():
-                self.connection.executescript(_SCHEMA)
-            self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
+            _retry_while_locked(self._set_up)
         except sqlite3.DatabaseError as error:
             self.connection.close()
             raise SpecError(
                 f"--storage: {brief(self.path)} is not a Tuning Lab store ({error}); name another "
                 "file."
             ) from None
+
+    def _set_up(self) -> None:
+        if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.connection.execute("PRAGMA journal_mode = WAL")
+        self.connection.execute("PRAGMA synchronous = NORMAL")
+        if not self.connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'trials'"
+        ).fetchone():
+            self.connection.executescript(_SCHEMA)
+        self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
 
     def close(self) -> None:
         self.connection.close()
@@ -190,24 +219,47 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self) -> sqlite3.Connection:
-        # `with connection:` commits or rolls back; BEGIN IMMEDIATE takes the write lock up front.
-        self.connection.execute("BEGIN IMMEDIATE")
-        return self.connection
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: BEGIN IMMEDIATE takes the write lock up front (retried while
+        another writer holds it), and everything inside commits together or not at all."""
+        if self.connection.in_transaction:  # already inside one: join it
+            yield
+            return
+        _retry_while_locked(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _write(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """One write statement, committed at once (autocommit) and retried while locked."""
+        if self.connection.in_transaction:
+            return self.connection.execute(sql, parameters)
+        return _retry_while_locked(lambda: self.connection.execute(sql, parameters))
 
     # Studies -----------------------------------------------------------------------------
 
     def create_study(self, spec: StudySpec) -> int:
         now = time.time()
-        cursor = self.connection.execute(
+        cursor = self._write(
             "INSERT INTO studies (name, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, "
             "?)",
             (spec.name, json.dumps(spec.to_json()), StudyStatus.CREATED.value, now, now),
         )
         return int(cursor.lastrowid)
 
+    def restart_study(self, study_id: int, spec: StudySpec) -> None:
+        """Give a study that finished no trial a new spec, dropping its interrupted attempts
+        (a start that crashed on bad data, corrected under the same name)."""
+        with self.transaction():
+            self._write("DELETE FROM trials WHERE study_id = ?", (study_id,))
+            self.update_spec(study_id, spec)
+
     def update_spec(self, study_id: int, spec: StudySpec) -> None:
-        self.connection.execute(
+        self._write(
             "UPDATE studies SET spec = ?, updated_at = ? WHERE id = ?",
             (json.dumps(spec.to_json()), time.time(), study_id),
         )
@@ -241,7 +293,7 @@ class Store:
         worker_pid: int | None = None,
         message: str | None = None,
     ) -> None:
-        self.connection.execute(
+        self._write(
             "UPDATE studies SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id "
             "= ?",
             (status.value, worker_pid, message, time.time(), study_id),
@@ -249,14 +301,14 @@ class Store:
 
     def request_stop(self, name: str) -> bool:
         """Ask the study's worker to stop; False when no such study exists."""
-        cursor = self.connection.execute(
+        cursor = self._write(
             "UPDATE studies SET stop_requested = 1, updated_at = ? WHERE name = ?",
             (time.time(), name),
         )
         return cursor.rowcount > 0
 
     def clear_stop(self, study_id: int) -> None:
-        self.connection.execute("UPDATE studies SET stop_requested = 0 WHERE id = ?", (study_id,))
+        self._write("UPDATE studies SET stop_requested = 0 WHERE id = ?", (study_id,))
 
     def stop_requested(self, study_id: int) -> bool:
         row = self.connection.execute(
@@ -265,8 +317,8 @@ class Store:
         return bool(row and row[0])
 
     def delete_study(self, name: str) -> bool:
-        with self._tx():
-            cursor = self.connection.execute("DELETE FROM studies WHERE name = ?", (name,))
+        with self.transaction():
+            cursor = self._write("DELETE FROM studies WHERE name = ?", (name,))
         return cursor.rowcount > 0
 
     # Trials ------------------------------------------------------------------------------
@@ -274,7 +326,7 @@ class Store:
     def start_trial(
         self, study_id: int, number: int, params: dict[str, Any], retry_of: int | None = None
     ) -> int:
-        cursor = self.connection.execute(
+        cursor = self._write(
             "INSERT INTO trials (study_id, number, params, state, retry_of, started_at) VALUES "
             "(?, ?, ?, ?, ?, ?)",
             (study_id, number, json.dumps(params), TrialState.RUNNING.value, retry_of, time.time()),
@@ -292,7 +344,7 @@ class Store:
         """Record how the trial ended; returns the time it finished at."""
         assert state.is_finished(), state
         finished_at = time.time()
-        self.connection.execute(
+        self._write(
             "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE "
             "id = ?",
             (state.value, _finite_or_none(value), error, note, finished_at, trial_id),
@@ -301,7 +353,7 @@ class Store:
 
     def interrupt_running_trials(self, study_id: int, reason: str) -> int:
         """Mark trials that a dead worker left running as interrupted; returns how many."""
-        cursor = self.connection.execute(
+        cursor = self._write(
             "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state "
             "IN (?, ?)",
             (
@@ -340,7 +392,7 @@ class Store:
 
     def add_epoch_metrics(self, trial_id: int, epoch: int, metrics: dict[str, float]) -> None:
         rows = [(trial_id, epoch, name, _finite_or_none(value)) for name, value in metrics.items()]
-        with self._tx():
+        with self.transaction():
             self.connection.executemany(
                 "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value) VALUES (?, "
                 "?, ?, ?)",
@@ -348,7 +400,7 @@ class Store:
             )
 
     def add_batch_loss(self, trial_id: int, progress: float, loss: float) -> None:
-        self.connection.execute(
+        self._write(
             "INSERT INTO batch_losses (trial_id, progress, loss) VALUES (?, ?, ?)",
             (trial_id, progress, _finite_or_none(loss)),
         )

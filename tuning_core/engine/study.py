@@ -109,7 +109,9 @@ def open_study(store: Store, spec: StudySpec) -> int:
     existing = store.get_study(spec.name)
     if existing is None:
         return store.create_study(spec)
-    if existing.spec.budget != spec.budget:
+    if existing.spec.search_identity() != spec.search_identity():
+        store.restart_study(existing.id, spec)  # start_conflict allowed it: no results yet
+    elif existing.spec.budget != spec.budget:
         store.update_spec(existing.id, spec)
     return existing.id
 
@@ -233,7 +235,33 @@ def run_study(
     With ``max_trials_this_process`` the call returns early with ``recycle=True`` so that the
     caller can start a fresh process (Keras leaks memory per fit) that resumes the study.
     """
-    study_id = open_study(store, spec)
+    # Claim the study atomically: two workers started together cannot both pass the check.
+    with store.transaction():
+        study_id = open_study(store, spec)
+        store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
+    try:
+        return _run_claimed(spec, store, study_id, objective, log, max_trials_this_process)
+    except BaseException as error:
+        # Whatever stops this process, the study is never left "running" by it.
+        study = store.get_study(spec.name)
+        if study is not None and study.status == StudyStatus.RUNNING:
+            reason = str(error) or type(error).__name__
+            status = (
+                StudyStatus.STOPPED if isinstance(error, KeyboardInterrupt) else StudyStatus.FAILED
+            )
+            store.set_status(study_id, status, message=reason)
+        raise
+
+
+def _run_claimed(
+    spec: StudySpec,
+    store: Store,
+    study_id: int,
+    objective: Objective,
+    log: Callable[[str], None],
+    max_trials_this_process: int | None,
+) -> StudyRun:
+    """The loop of :func:`run_study`, once this process owns the study."""
     interrupted = store.interrupt_running_trials(
         study_id, "the worker stopped before the trial finished"
     )
@@ -243,7 +271,6 @@ def run_study(
             "will be retried"
         )
     store.clear_stop(study_id)
-    store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
 
     strategy = make_strategy(spec.space, spec.strategy)
     teller = _Teller(strategy, spec.space, spec.direction)

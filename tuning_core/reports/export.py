@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from tuning_core.engine.spec import StudySpec
@@ -85,3 +87,26 @@ def export_json(store: Store, study: StudyRecord) -> str:
         for trial in store.trials(study.id)
     ]
     return json.dumps({"study": study.spec.to_json(), "trials": trials}, indent=2)
+
+
+# What every file that Keras 3's model.save(...".keras") writes holds.
+KERAS_ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+
+
+def saved_model_problem(path: Path) -> str | None:
+    """Why ``path`` is not a loadable ``.keras`` archive, in a few words, or None.
+
+    Checked without Keras: a zip holding the config, metadata and weights, every member's
+    checksum intact (a save killed half-way leaves a truncated or non-zip file).
+    """
+    if not zipfile.is_zipfile(path):
+        return "not a zip archive"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = [name for name in KERAS_ARCHIVE_MEMBERS if name not in archive.namelist()]
+            if missing:
+                return f"{missing[0]} is missing"
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as error:
+        return str(error)
+    return None if broken is None else f"{broken} fails its checksum"
