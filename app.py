@@ -8,11 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.security import refuse_foreign_hosts
+
 st.set_page_config(
     page_title="Tuning Lab",
     page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
     layout="wide",
 )
+refuse_foreign_hosts()  # before anything renders: no DNS-rebinding page may drive this
 
 navigation = st.navigation(
     [

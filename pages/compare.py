@@ -9,10 +9,14 @@ import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import study_frames
+from dashboard.security import refuse_foreign_hosts
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
 from tuning_core.views import charts
+
+# A deep link runs this page without app.py, so each page checks the Host itself.
+refuse_foreign_hosts()
 
 st.title("Compare trials")
 name = selected_study()

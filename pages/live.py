@@ -8,10 +8,14 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import batch_losses, curves_view, study_frames
+from dashboard.security import refuse_foreign_hosts
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.workers import request_stop, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
+
+# A deep link runs this page without app.py, so each page checks the Host itself.
+refuse_foreign_hosts()
 
 st.title("Live study")
 name = selected_study()

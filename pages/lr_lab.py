@@ -13,11 +13,15 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, storage_path, study_records
 from dashboard.data import curves_view, study_frames
 from dashboard.form_state import open_in_new_study
+from dashboard.security import refuse_foreign_hosts
 from tuning_core.engine import hyperparams
 from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, forms, live, playground
 from tuning_core.views.forms import format_number
+
+# A deep link runs this page without app.py, so each page checks the Host itself.
+refuse_foreign_hosts()
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]
 SGD_DEFAULTS = (0.0001, 1.0)

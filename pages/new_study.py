@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.common import open_study_in, storage_path
 from dashboard.form_state import initial, initial_choice, load_pending_spec, load_spec_into_form
+from dashboard.security import refuse_foreign_hosts
 from tuning_core.engine import hyperparams
 from tuning_core.engine.hyperparams import HyperParameter
 from tuning_core.engine.spec import ACQUISITIONS, DEFAULT_BAYESIAN, STRATEGIES, SURROGATES
@@ -18,6 +19,9 @@ from tuning_core.engine.workers import launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import forms
 from tuning_core.views.forms import Control, format_number
+
+# A deep link runs this page without app.py, so each page checks the Host itself.
+refuse_foreign_hosts()
 
 DATASETS = {
     "digits": "digits (bundled 8×8, offline)",

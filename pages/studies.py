@@ -9,10 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
+from dashboard.security import refuse_foreign_hosts
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
+
+# A deep link runs this page without app.py, so each page checks the Host itself.
+refuse_foreign_hosts()
 
 st.title("Studies")
 rows = list_studies()
