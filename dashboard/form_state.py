@@ -61,3 +61,8 @@ def initial_choice(name: str, options: list[Any], fallback: object) -> dict[str,
     value = st.session_state.get("form_defaults", {}).get(name, fallback)
     index = options.index(value) if value in options else options.index(fallback)
     return {"index": index, "key": form_key(name)}
+
+
+def loaded(name: str, default: Any = None) -> Any:
+    """The loaded spec's value for widget ``name`` (see ``forms.form_values``), or default."""
+    return st.session_state.get("form_defaults", {}).get(name, default)

@@ -19,6 +19,7 @@ import streamlit as st
 ALLOWED_HOSTS_ENV = "TUNING_LAB_ALLOWED_HOSTS"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 # Markdown (and Streamlit's LaTeX and emoji shortcodes) treat these as syntax.
+_ZERO_WIDTH_SPACE = "\u200b"
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 
@@ -70,4 +71,9 @@ def plain(text: str) -> str:
     Study names, stored messages and errors that echo a spec are user text; st.error,
     st.markdown and captions would otherwise render ``**x**`` or ``![](http://…)``.
     """
-    return _MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
+    # GitHub-flavoured Markdown links bare URLs, www. names and e-mail addresses even when
+    # escaped; an invisible zero-width space breaks each pattern without changing the text.
+    for pattern in ("://", "www", "@"):
+        escaped = escaped.replace(pattern, pattern[0] + _ZERO_WIDTH_SPACE + pattern[1:])
+    return escaped

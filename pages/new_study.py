@@ -10,11 +10,25 @@ import json
 import streamlit as st
 
 from dashboard.common import open_study_in, storage_path
-from dashboard.form_state import initial, initial_choice, load_pending_spec, load_spec_into_form
-from dashboard.security import refuse_foreign_hosts
+from dashboard.form_state import (
+    initial,
+    initial_choice,
+    load_pending_spec,
+    load_spec_into_form,
+    loaded,
+)
+from dashboard.security import plain, refuse_foreign_hosts
 from tuning_core.engine import hyperparams
+from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import HyperParameter
-from tuning_core.engine.spec import ACQUISITIONS, DEFAULT_BAYESIAN, STRATEGIES, SURROGATES
+from tuning_core.engine.spec import (
+    ACQUISITIONS,
+    DEFAULT_BAYESIAN,
+    MAX_GRID_LEVELS,
+    MAX_TRIALS,
+    STRATEGIES,
+    SURROGATES,
+)
 from tuning_core.engine.workers import launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import forms
@@ -39,19 +53,39 @@ def numeric_control(entry: HyperParameter) -> Control:
         help=f"Search over a range of {label} instead of fixing it.",
         **initial(f"tune_{name}", value=name == "learning_rate"),
     )
+    # A loaded spec's values join the slider even when they are off its ladder or range.
+    loaded_values = [loaded(name), *(loaded(f"{name}_range") or ()), *(loaded(f"{name}_set") or ())]
+    options = forms.slider_options(forms.value_ladder(entry), *loaded_values)
     if entry.ladder:
         slider = functools.partial(
-            st.select_slider, label, list(entry.ladder), format_func=format_number, help=entry.help
+            st.select_slider, label, options, format_func=format_number, help=entry.help
         )
     else:
-        low_bound, high_bound, step = entry.slider
+        step = entry.slider[2]
         slider = functools.partial(
-            st.slider, label, low_bound, high_bound, step=step, help=entry.help
+            st.slider, label, min(options), max(options), step=step, help=entry.help
         )
-    if tuned:
-        low, high = slider(**initial(f"{name}_range", value=entry.tuned_range))
-        return Control(name, True, low=low, high=high)
-    return Control(name, False, value=slider(**initial(name, value=entry.default)))
+    if not tuned:
+        return Control(name, False, value=slider(**initial(name, value=entry.default)))
+    mode = st.radio(
+        "tune over",
+        ["range", "values"],
+        horizontal=True,
+        label_visibility="collapsed",
+        help="A range is searched continuously; values are tried as a set of choices.",
+        **initial_choice(f"{name}_mode", ["range", "values"], "range"),
+    )
+    if mode == "values":
+        values = st.multiselect(
+            f"{label} values",
+            options,
+            format_func=format_number,
+            help=entry.help,
+            **initial(f"{name}_set", default=list(entry.tuned_range or ())),
+        )
+        return Control(name, True, values=values)
+    low, high = slider(**initial(f"{name}_range", value=entry.tuned_range))
+    return Control(name, True, low=low, high=high, log=loaded(f"{name}_log"))
 
 
 def choice_control(entry: HyperParameter) -> Control:
@@ -100,11 +134,12 @@ uploaded = st.file_uploader(
 )
 if uploaded is not None and st.session_state.get("loaded_spec") != uploaded.file_id:
     try:
-        load_spec_into_form(json.loads(uploaded.getvalue().decode("utf-8")))
+        load_spec_into_form(forms.spec_from_upload(uploaded.getvalue()))
+    except SpecError as error:
+        st.error(plain(str(error)))
+    else:
         st.session_state["loaded_spec"] = uploaded.file_id
         st.rerun()
-    except (ValueError, AttributeError, TypeError) as error:
-        st.error(f"The uploaded file is not a study spec JSON ({error}).")
 
 setup, budget_column = st.columns([2, 1])
 with setup:
@@ -169,7 +204,7 @@ with budget_column:
         strategy["levels"] = st.slider(
             "Levels per numeric range",
             1,
-            7,
+            min(max(7, int(loaded("levels", 0))), MAX_GRID_LEVELS),
             **initial("levels", value=3),
             help="Points per tuned number range (log-spaced for log ranges).",
         )
@@ -196,7 +231,9 @@ with budget_column:
                 help="Random trials before the surrogate takes over.",
             )
         )
-    trials = st.number_input("Trials", min_value=1, max_value=1000, **initial("trials", value=10))
+    trials = st.number_input(
+        "Trials", min_value=1, max_value=MAX_TRIALS, **initial("trials", value=10)
+    )
     minutes = st.number_input(
         "Time limit (minutes, 0 = none)", min_value=0.0, step=1.0, **initial("minutes", value=0.0)
     )
@@ -211,8 +248,18 @@ for index, entry in enumerate(entries):
         controls.append(control)
 
 raw_spec = forms.build_spec(
-    name, dataset, model, controls, strategy, int(trials), minutes or None, int(train_limit) or None
+    name,
+    dataset,
+    model,
+    controls,
+    strategy,
+    int(trials),
+    minutes or None,
+    int(train_limit) or None,
+    objective_extras=loaded("objective_extras"),
+    loaded_names=loaded("loaded_names"),
 )
+st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
 problems = forms.form_problems(raw_spec, controls, storage_path())
 
 st.subheader("Before you start")
@@ -224,7 +271,7 @@ time_column.metric(
     help="A rough estimate from the data size, model size and budget on a 2-core CPU.",
 )
 for problem in problems:
-    st.error(problem)
+    st.error(plain(problem))
 
 start_column, download_column = st.columns(2)
 with download_column:

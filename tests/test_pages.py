@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -37,6 +38,11 @@ def open_page(page: str, **query: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees in a Markdown body that escapes user text (dashboard.security)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def charts_on(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
@@ -112,24 +118,24 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
 def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> None:
     at = open_page("pages/new_study.py")
     at.text_input(key="name").set_value("bad name!").run()
-    assert any("name must be" in e.value for e in at.error)
+    assert any("name must be" in shown(e.value) for e in at.error)
     assert at.button(key="start").disabled
     at.text_input(key="name").set_value("fine-name")
     at.select_slider(key="learning_rate_range").set_range(0.01, 0.01).run()
-    assert any("learning_rate: the range is a single value" in e.value for e in at.error)
+    assert any("learning_rate: the range is a single value" in shown(e.value) for e in at.error)
     assert at.button(key="start").disabled
     at.select_slider(key="learning_rate_range").set_range(0.001, 0.1)
     at.radio(key="strategy").set_value("bayesian")
     at.number_input(key="initial_points").set_value(50).run()
-    assert any("initial points (50) exceed the trial budget" in e.value for e in at.error)
+    assert any("initial points (50) exceed the trial budget" in shown(e.value) for e in at.error)
     at.number_input(key="initial_points").set_value(3)
     at.selectbox(key="dataset").set_value("folder")
     at.run()
     at.text_input(key="folder").set_value("/no/such/folder").run()
-    missing = [e.value for e in at.error if "cannot be read as a dataset" in e.value]
+    missing = [shown(e.value) for e in at.error if "cannot be read as a dataset" in e.value]
     # An existing file that is no dataset reads the same: the form reveals no paths.
     at.text_input(key="folder").set_value(str(ROOT / "README.md")).run()
-    existing = [e.value for e in at.error if "cannot be read as a dataset" in e.value]
+    existing = [shown(e.value) for e in at.error if "cannot be read as a dataset" in e.value]
     assert len(missing) == len(existing) == 1
     assert missing[0].replace("/no/such/folder", "X") == existing[0].replace(
         str(ROOT / "README.md"), "X"

@@ -17,7 +17,13 @@ from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import default_memory_limit, memory_problem
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
-from tuning_core.engine.spec import BUILTIN_DATASETS, StudySpec, parse_spec
+from tuning_core.engine.spec import (
+    BUILTIN_DATASETS,
+    MAX_SPEC_BYTES,
+    StudySpec,
+    parse_spec,
+    parse_spec_text,
+)
 from tuning_core.engine.storage import Store
 from tuning_core.training import datasets
 
@@ -46,6 +52,7 @@ class Control:
     low: Any = None  # tuned numeric range
     high: Any = None
     values: list[Any] | None = None  # tuned choice set
+    log: bool | None = None  # a range's scale; None: the registry's, where the range allows
 
     def to_space_entry(self) -> Any:
         if not self.tuned:
@@ -55,7 +62,7 @@ class Control:
         entry = hyperparams.REGISTRY[self.name]
         kind = "int" if entry.kind == "int" else "float"
         # A log range cannot start at 0 (l2's ladder does): such a range is searched linearly.
-        log = entry.log and float(self.low) > 0
+        log = (entry.log if self.log is None else self.log) and float(self.low) > 0
         low, high = (
             (int(self.low), int(self.high))
             if kind == "int"
@@ -73,17 +80,28 @@ def build_spec(
     trials: int,
     minutes: float | None,
     train_limit: int | None = None,
+    objective_extras: dict[str, Any] | None = None,
+    loaded_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A spec document from the form; epochs come from its control (fixed, or the range's top)."""
+    """A spec document from the form; epochs come from its control (fixed, or the range's top).
+
+    ``objective_extras`` carries objective fields the form has no widget for (the metric,
+    the validation split) from a loaded spec, and ``loaded_names`` that spec's space names: a
+    control it did not name, left at its default, stays out of the space. So a loaded spec
+    round-trips exactly, and a study the CLI started resumes from the form.
+    """
+    extras = dict(objective_extras or {})
     space = {
-        control.name: control.to_space_entry() for control in controls if control.name != "epochs"
+        control.name: control.to_space_entry()
+        for control in controls
+        if control.name != "epochs" and not _untouched_default(control, loaded_names)
     }
     epochs_control = next((c for c in controls if c.name == "epochs"), None)
     epochs = 10
     if epochs_control is not None:
         if epochs_control.tuned:
             space["epochs"] = epochs_control.to_space_entry()
-            epochs = int(epochs_control.high)
+            epochs = int(extras.pop("epochs", None) or epochs_control.high)
         else:
             epochs = int(epochs_control.value)
     objective: dict[str, Any] = {
@@ -94,13 +112,24 @@ def build_spec(
     }
     if train_limit:
         objective["train_limit"] = int(train_limit)
+    extras.pop("epochs", None)
+    objective.update(extras)
+    # Rounding undoes the float error of seconds -> minutes -> seconds (100 s = 1.666… min).
+    seconds = None if not minutes else round(float(minutes) * 60, 6)
     return {
         "name": name,
         "objective": objective,
         "space": space,
         "strategy": strategy,
-        "budget": {"trials": int(trials), "seconds": None if not minutes else float(minutes) * 60},
+        "budget": {"trials": int(trials), "seconds": seconds},
     }
+
+
+def _untouched_default(control: Control, loaded_names: list[str] | None) -> bool:
+    """A fixed control at its registry default that the loaded spec did not name."""
+    if loaded_names is None or control.name in loaded_names or control.tuned:
+        return False
+    return control.value == hyperparams.REGISTRY[control.name].default
 
 
 def spec_to_controls(raw: dict[str, Any]) -> dict[str, Control]:
@@ -110,7 +139,9 @@ def spec_to_controls(raw: dict[str, Any]) -> dict[str, Control]:
         if isinstance(entry, dict) and entry.get("type") == "choice":
             controls[name] = Control(name, True, values=list(entry.get("values", [])))
         elif isinstance(entry, dict):
-            controls[name] = Control(name, True, low=entry.get("low"), high=entry.get("high"))
+            controls[name] = Control(
+                name, True, low=entry.get("low"), high=entry.get("high"), log=entry.get("log")
+            )
         else:
             controls[name] = Control(name, False, value=entry)
     objective = raw.get("objective", {})
@@ -133,6 +164,9 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
         values["folder"] = dataset
     values["model"] = objective.get("model", "mlp")
     values["train_limit"] = int(objective.get("train_limit") or 0)
+    # What the loaded spec does not name is fixed at its default (the form would otherwise
+    # tune the learning rate, as it does for a new study).
+    values.update({f"tune_{name}": False for name in hyperparams.REGISTRY})
     for name, control in spec_to_controls(raw).items():
         if name == "optimizer":  # one multiselect: one value fixes it, several tune it
             values["optimizer"] = control.values if control.tuned else [control.value]
@@ -140,8 +174,11 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
         values[f"tune_{name}"] = control.tuned
         if control.tuned and control.values is not None:
             values[f"{name}_set"] = control.values
+            if hyperparams.REGISTRY[name].kind != "choice":
+                values[f"{name}_mode"] = "values"
         elif control.tuned:
             values[f"{name}_range"] = (control.low, control.high)
+            values[f"{name}_log"] = bool(control.log)
         else:
             values[name] = control.value
     strategy = raw.get("strategy", {})
@@ -152,7 +189,54 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
     budget = raw.get("budget", {})
     values["trials"] = int(budget.get("trials", 10))
     values["minutes"] = float(budget.get("seconds") or 0) / 60
+    extras = {key: objective[key] for key in OBJECTIVE_EXTRAS if key in objective}
+    if isinstance(raw.get("space", {}).get("epochs"), dict) and "epochs" in objective:
+        extras["epochs"] = objective["epochs"]  # the default a tuned range does not show
+    values["objective_extras"] = extras
+    values["loaded_names"] = list(raw.get("space", {}))
     return values
+
+
+# Objective fields with no widget on the form, carried through from a loaded spec.
+OBJECTIVE_EXTRAS = ("metric", "direction", "validation_split", "split")
+UPLOAD_SOURCE = "The uploaded file"
+
+
+def spec_from_upload(data: bytes) -> dict[str, Any]:
+    """A spec file's bytes, validated exactly as the CLI validates a file, as the canonical
+    spec document the form loads; raises :class:`SpecError` with one sentence."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{UPLOAD_SOURCE} is over {MAX_SPEC_BYTES // 1000:,} kB, too large for a spec."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{UPLOAD_SOURCE} is not UTF-8 text.") from None
+    spec = parse_spec_text(text, UPLOAD_SOURCE)
+    if spec.objective["type"] != "keras":
+        raise SpecError(
+            f"objective.type: this page builds Keras studies; run a {spec.objective['type']} "
+            "study with python -m tuning_core run."
+        )
+    return spec.to_json()
+
+
+def value_ladder(entry: hyperparams.HyperParameter) -> tuple[float, ...]:
+    """The values a numeric control offers: its ladder, or its slider's steps."""
+    if entry.ladder:
+        return entry.ladder
+    low, high, step = entry.slider
+    steps = round((high - low) / step)
+    values = (round(low + index * step, 10) for index in range(steps + 1))
+    return tuple(int(v) if entry.kind == "int" else float(v) for v in values)
+
+
+def slider_options(ladder: tuple[float, ...], *loaded: Any) -> list[Any]:
+    """A select slider's values: the ladder plus any loaded value that is not on it, so a
+    spec with, say, a learning rate of 0.0003 loads exactly."""
+    extra = [value for value in loaded if isinstance(value, (int, float)) and value not in ladder]
+    return sorted({*ladder, *extra})
 
 
 def tune_around_spec(

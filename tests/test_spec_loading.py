@@ -1,0 +1,106 @@
+"""Any spec the CLI accepts loads into the New-study form exactly; anything else is refused
+in one sentence (the upload path's parser is tested here, the upload itself in the browser)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, digits_spec
+from tests.test_cli_bad_input import BAD_SPECS
+from tests.test_pages import open_page
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.spec import parse_spec
+from tuning_core.views import forms
+
+APP = str(ROOT / "app.py")
+
+
+def keras_spec(**changes: object) -> dict:
+    raw = digits_spec(name="loaded")
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = raw
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return parse_spec(raw).to_json()
+
+
+LOADABLE = {
+    "off-ladder values": keras_spec(
+        space__learning_rate=0.0003, space__batch_size=48, space__dropout=0.23
+    ),
+    "log range off the ladder": keras_spec(
+        space__learning_rate={"type": "float", "low": 0.0003, "high": 0.7, "log": True}
+    ),
+    "linear learning-rate range": keras_spec(
+        space__learning_rate={"type": "float", "low": 0.001, "high": 0.5, "log": False}
+    ),
+    "learning rates as a set": keras_spec(
+        space__learning_rate={"type": "choice", "values": [0.001, 0.1, 10.0]},
+        strategy={"type": "grid", "seed": 3},
+    ),
+    "tuned epochs, other extras": keras_spec(
+        space__epochs={"type": "int", "low": 2, "high": 12, "log": False},
+        objective__epochs=20,
+        objective__metric="val_loss",
+        objective__split="ordered",
+        objective__validation_split=0.3,
+        budget={"trials": 5000, "seconds": 100},
+    ),
+    "momentum and grid levels": keras_spec(
+        space__momentum=0.995, space__optimizer="sgd", strategy={"type": "grid", "levels": 12}
+    ),
+    "cnn with choices": keras_spec(
+        objective__model="cnn",
+        space={
+            "pooling": {"type": "choice", "values": ["max", "avg"]},
+            "filters": 24,
+            "kernel_size": 9,
+            "optimizer": {"type": "choice", "values": ["adam", "rmsprop"]},
+        },
+        strategy={"type": "bayesian", "surrogate": "RF", "acquisition": "LCB", "seed": 5},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LOADABLE), ids=list(LOADABLE))
+def test_a_valid_spec_loads_into_the_form_exactly(storage: Path, case: str) -> None:
+    spec = LOADABLE[case]
+    at = open_page("pages/new_study.py")
+    at.session_state["spec_for_new_study"] = copy.deepcopy(spec)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    built = parse_spec(at.session_state["form_spec"]).to_json()
+    assert built == spec
+
+
+@pytest.mark.parametrize(("case", "mutate", "field"), BAD_SPECS, ids=[c for c, _, _ in BAD_SPECS])
+def test_the_cli_bad_input_matrix_is_refused_on_upload(case: str, mutate, field: str) -> None:  # noqa: ANN001
+    from tests.conftest import branin_spec
+
+    spec = copy.deepcopy(branin_spec(name="bad"))
+    mutate(spec)
+    with pytest.raises(SpecError) as refused:
+        forms.spec_from_upload(json.dumps(spec).encode())
+    assert field in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nests objects too deeply"),
+        ('{"name": "x", "budget": {"trials": Infinity}}', "Infinity"),
+        ('{"name": "x", "budget": {"seconds": NaN}}', "NaN"),
+        ('{"name": ', "not valid JSON"),
+    ],
+)
+def test_malformed_uploads_get_one_sentence(text: str, words: str) -> None:
+    with pytest.raises(SpecError, match=words):
+        forms.spec_from_upload(text.encode())
+    with pytest.raises(SpecError, match="UTF-8"):
+        forms.spec_from_upload(b"\xff\xfe{}")
