@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 REBINDING_NAME = "attacker.example"
 
 
-def _browser(playwright, *extra: str):  # noqa: ANN001, ANN202
+def _browser(playwright, *extra: str):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     return playwright.chromium.launch(
         executable_path=chromium, headless=True, args=[*CHROMIUM_FLAGS, *extra]
@@ -57,8 +57,9 @@ def _hardening_specs() -> dict[str, str]:
         cases[case] = json.dumps(spec)
     nested = '{"name": "nested", "space": ' + "[" * 100_000 + "]" * 100_000 + "}"
     cases["nested"] = nested
-    cases["trials Infinity"] = json.dumps(digits_spec()).replace('"trials": 2', '"trials": Infinity')
-    cases["trials 1e308"] = json.dumps(digits_spec()).replace('"trials": 2', '"trials": 1e308')
+    plain = json.dumps(digits_spec())
+    cases["trials Infinity"] = plain.replace('"trials": 2', '"trials": Infinity')
+    cases["trials 1e308"] = plain.replace('"trials": 2', '"trials": 1e308')
     low_abc = digits_spec(space={"learning_rate": {"type": "float", "low": "abc", "high": 1}})
     cases["low abc"] = json.dumps(low_abc)
     cases["lr 1e-300"] = json.dumps(digits_spec(space={"learning_rate": 1e-300}))
@@ -96,7 +97,8 @@ def test_every_bad_upload_gets_one_sentence_and_a_good_one_loads_exactly(
             if case == "markdown name":
                 # User text is shown as typed: no bold, no image, no link from it.
                 assert "**bold**" in first, first
-                assert alerts.first.locator("strong, img, a").count() == 0, alerts.first.inner_html()
+                rendered = alerts.first.locator("strong, img, a")
+                assert rendered.count() == 0, alerts.first.inner_html()
             expect(page.get_by_role("heading", name="New study")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "upload-refused.png"))

@@ -80,7 +80,7 @@ def test_a_valid_spec_loads_into_the_form_exactly(storage: Path, case: str) -> N
 
 
 @pytest.mark.parametrize(("case", "mutate", "field"), BAD_SPECS, ids=[c for c, _, _ in BAD_SPECS])
-def test_the_cli_bad_input_matrix_is_refused_on_upload(case: str, mutate, field: str) -> None:  # noqa: ANN001
+def test_the_cli_bad_input_matrix_is_refused_on_upload(case: str, mutate, field: str) -> None:
     from tests.conftest import branin_spec
 
     spec = copy.deepcopy(branin_spec(name="bad"))
