@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS batch_losses (
     loss REAL
 );
 CREATE INDEX IF NOT EXISTS batch_losses_trial ON batch_losses (trial_id);
+CREATE TABLE IF NOT EXISTS strategy_snapshots (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+    trial_number INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS finished_trials_are_final
 BEFORE UPDATE ON trials WHEN OLD.state NOT IN ('queued', 'running')
 BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
@@ -205,9 +210,9 @@ class Store:
             self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute("PRAGMA synchronous = NORMAL")
         if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'trials'"
+            "SELECT 1 FROM sqlite_master WHERE name = 'strategy_snapshots'"
         ).fetchone():
-            self.connection.executescript(_SCHEMA)
+            self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
 
     def close(self) -> None:
@@ -256,6 +261,7 @@ class Store:
         (a start that crashed on bad data, corrected under the same name)."""
         with self.transaction():
             self._write("DELETE FROM trials WHERE study_id = ?", (study_id,))
+            self._write("DELETE FROM strategy_snapshots WHERE study_id = ?", (study_id,))
             self.update_spec(study_id, spec)
 
     def update_spec(self, study_id: int, spec: StudySpec) -> None:
@@ -387,6 +393,22 @@ class Store:
             "SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)
         ).fetchall()
         return [self._trial(row) for row in rows]
+
+    # Strategy snapshots ------------------------------------------------------------------
+
+    def save_snapshot(self, study_id: int, trial_number: int, state: bytes) -> None:
+        """Keep the strategy's state as it was when it proposed trial ``trial_number``."""
+        self._write(
+            "INSERT OR REPLACE INTO strategy_snapshots (study_id, trial_number, state) "
+            "VALUES (?, ?, ?)",
+            (study_id, trial_number, state),
+        )
+
+    def load_snapshot(self, study_id: int) -> tuple[int, bytes] | None:
+        row = self.connection.execute(
+            "SELECT trial_number, state FROM strategy_snapshots WHERE study_id = ?", (study_id,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
 
     # Metrics -----------------------------------------------------------------------------
 

@@ -12,10 +12,11 @@ import itertools
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tuning_core.engine import snapshots
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, Scalar, SearchSpace
 
 # How the GP's acquisition function is optimised. scikit-optimize's default (10,000 random
@@ -52,6 +53,15 @@ def _quiet_repeats() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The objective has been evaluated at")
         yield
+
+
+@runtime_checkable
+class SnapshotStrategy(Strategy, Protocol):
+    """A strategy whose state is worth keeping: replaying it costs a surrogate fit a trial."""
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, blob: bytes) -> None: ...
 
 
 class GridStrategy:
@@ -192,6 +202,17 @@ class BayesianStrategy:
         else:
             noise = self._gp_defaults["noise"]
         template.set_params(kernel=kernel, noise=noise, optimizer=None)
+
+    def snapshot(self) -> bytes:
+        """This strategy's whole state (see engine/snapshots.py)."""
+        return snapshots.dump((self._optimizer, self._told))
+
+    def restore(self, blob: bytes) -> None:
+        """Take the state of :meth:`snapshot`; raises SnapshotError if it cannot be read."""
+        optimizer, told = snapshots.load(blob)
+        if optimizer is not None and type(optimizer).__name__ != "Optimizer":
+            raise snapshots.SnapshotError("the snapshot holds no scikit-optimize Optimizer")
+        self._optimizer, self._told = optimizer, int(told)
 
     @property
     def optimizer(self) -> Any:

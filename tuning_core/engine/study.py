@@ -22,11 +22,12 @@ from typing import Any
 from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.objectives import Objective, TrialDiverged, TrialStopped
 from tuning_core.engine.records import best_trial, start_conflict
+from tuning_core.engine.snapshots import SnapshotError
 from tuning_core.engine.space import SearchSpace
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
-from tuning_core.engine.strategies import Strategy, make_strategy
+from tuning_core.engine.strategies import SnapshotStrategy, Strategy, make_strategy
 
 STOP_POLL_SECONDS = 0.5
 
@@ -76,18 +77,27 @@ class _Teller:
     def tuned(self, params: dict[str, Any]) -> dict[str, Any]:
         return {name: params[name] for name in self.space.names}
 
-    def tell(self, params: dict[str, Any], state: TrialState, value: float | None) -> None:
+    def tell(
+        self,
+        params: dict[str, Any],
+        state: TrialState,
+        value: float | None,
+        record_only: bool = False,
+    ) -> None:
+        """Tell the strategy; ``record_only`` keeps the bookkeeping (worst loss, penalties
+        waiting for one) for a trial a restored snapshot has already told."""
+        tell = (lambda *_: None) if record_only else self.strategy.tell
         if state == TrialState.COMPLETE and value is not None and math.isfinite(value):
             loss = self.direction.sign * value
-            self.strategy.tell(self.tuned(params), loss)
+            tell(self.tuned(params), loss)
             self.worst_loss = loss if self.worst_loss is None else max(self.worst_loss, loss)
             for waiting in self.waiting_penalties:
-                self.strategy.tell(self.tuned(waiting), self.worst_loss)
+                tell(self.tuned(waiting), self.worst_loss)
             self.waiting_penalties.clear()
         elif self.worst_loss is None:
             self.waiting_penalties.append(params)
         else:
-            self.strategy.tell(self.tuned(params), self.worst_loss)
+            tell(self.tuned(params), self.worst_loss)
 
 
 @dataclass
@@ -122,23 +132,47 @@ class _Replay:
 
     retry_queue: list[TrialRecord]
     exhausted: bool
+    restored_at: int | None = None  # the trial whose snapshot the strategy was restored from
 
 
-def _replay(history: list[TrialRecord], strategy: Strategy, teller: _Teller) -> _Replay:
-    """Feed the stored trials to a fresh strategy, asking before each as the first run did."""
+def _replay(
+    history: list[TrialRecord],
+    strategy: Strategy,
+    teller: _Teller,
+    snapshot: tuple[int, bytes] | None = None,
+) -> _Replay:
+    """Feed the stored trials to a fresh strategy, asking before each as the first run did.
+
+    With a ``snapshot`` taken when the strategy proposed one of those trials, the strategy
+    starts from it instead: the trials before it only update the bookkeeping, so a resume
+    refits no surrogate for them. A snapshot that cannot be used is ignored.
+    """
+    start, restored_at = 0, None
+    if snapshot is not None and isinstance(strategy, SnapshotStrategy):
+        number, blob = snapshot
+        position = next(
+            (i for i, t in enumerate(history) if t.number == number and t.retry_of is None), None
+        )
+        if position is not None:
+            try:
+                strategy.restore(blob)
+                start, restored_at = position, number
+            except SnapshotError:
+                pass
     retry_queue: list[TrialRecord] = []
     exhausted = False
-    for trial in history:
+    for position, trial in enumerate(history):
         retried = trial.retry_of is not None
-        if not retried and strategy.ask() is None:
+        asks = position > start or (position == start and restored_at is None)
+        if asks and not retried and strategy.ask() is None:
             exhausted = True
         if trial.state == TrialState.INTERRUPTED:
             retry_queue.append(trial)
         elif trial.state.is_finished():
-            teller.tell(trial.params, trial.state, trial.value)
+            teller.tell(trial.params, trial.state, trial.value, record_only=position < start)
         if retried:
             retry_queue = [t for t in retry_queue if t.number != trial.retry_of]
-    return _Replay(retry_queue, exhausted)
+    return _Replay(retry_queue, exhausted, restored_at)
 
 
 def _run_trial(
@@ -275,7 +309,15 @@ def _run_claimed(
     strategy = make_strategy(spec.space, spec.strategy)
     teller = _Teller(strategy, spec.space, spec.direction)
     history = store.trials(study_id)
-    replay = _replay(history, strategy, teller)
+    started = time.perf_counter()
+    replay = _replay(history, strategy, teller, store.load_snapshot(study_id))
+    if history:
+        how = (
+            f"from the snapshot at trial {replay.restored_at}"
+            if replay.restored_at is not None
+            else "by replaying every trial"
+        )
+        log(f"resumed {len(history)} stored trials {how} in {time.perf_counter() - started:.2f} s")
 
     budget_trials = int(spec.budget["trials"])
     budget_seconds = spec.budget.get("seconds")
@@ -311,6 +353,8 @@ def _run_claimed(
                 message = "every grid point has been tried"
                 break
             params, retry_of = spec.space.full_params(tuned), None
+            if isinstance(strategy, SnapshotStrategy):
+                store.save_snapshot(study_id, next_number, strategy.snapshot())
         trial = _run_trial(store, study_id, next_number, params, retry_of, objective, deadline)
         trials_run += 1
         next_number += 1
