@@ -143,9 +143,10 @@ class LiveMetrics(keras.callbacks.Callback):
         # every half second, so asking it per batch costs a clock read (with batch size 1 and
         # a big model, checking every ~140 batches took over 30 s).
         if self.reporter.should_stop():
+            # Raised, not stop_training: Keras would still run this epoch's validation pass,
+            # which at batch size 1 on a big model takes seconds.
             self.stopped = True
-            self.model.stop_training = True
-            return
+            raise TrialStopped("stopped on request")
         # Reading the loss syncs the host with the device; doing it every few batches (about
         # ten times an epoch, and at an epoch's end) keeps that cost small on a GPU.
         if (batch + 1) % self.batch_every and batch + 1 != self.steps_per_epoch:
