@@ -259,7 +259,7 @@ def test_resume_restores_the_strategy_from_its_snapshot(storage: Path, tmp_path:
     assert run_cli("run", str(short), storage=storage).returncode == 0
     resumed = run_cli("run", str(full), storage=storage)
     assert resumed.returncode == 0, resumed.stderr
-    assert "from the snapshot at trial 5" in resumed.stdout
+    assert "from the snapshot at trial 5" in resumed.stdout, resumed.stdout
     reference = tmp_path / "reference.db"
     assert run_cli("run", str(full), storage=reference).returncode == 0
 

@@ -2,8 +2,9 @@
 
 Resuming a study used to replay every stored trial through a fresh scikit-optimize
 ``Optimizer``, refitting its surrogate once per trial (18.8 s before the next trial at 100
-trials, 62.9 s at 200). A snapshot taken right after each ``ask`` restores that exact state
-(random generator, told points, fitted surrogate), so a resume replays only what came after.
+trials, 62.9 s at 200). A snapshot taken right after each trial is told restores that exact
+state (random generator, told points, fitted surrogate, the next point it will propose), so a
+resume replays only what came after.
 
 The bytes are a pickle, so they are read back by :class:`_SnapshotUnpickler`, which builds
 only classes from numpy, scipy, scikit-learn and scikit-optimize (plus numpy's own array

@@ -132,7 +132,7 @@ class _Replay:
 
     retry_queue: list[TrialRecord]
     exhausted: bool
-    restored_at: int | None = None  # the trial whose snapshot the strategy was restored from
+    restored_at: int | None = None  # the trial told just before the restored snapshot
 
 
 def _replay(
@@ -143,33 +143,31 @@ def _replay(
 ) -> _Replay:
     """Feed the stored trials to a fresh strategy, asking before each as the first run did.
 
-    With a ``snapshot`` taken when the strategy proposed one of those trials, the strategy
-    starts from it instead: the trials before it only update the bookkeeping, so a resume
-    refits no surrogate for them. A snapshot that cannot be used is ignored.
+    With a ``snapshot`` taken once the strategy had been told one of those trials, the
+    strategy starts from it instead: that trial and those before it only update the
+    bookkeeping, so a resume refits no surrogate for them. A snapshot that cannot be used is
+    ignored.
     """
-    start, restored_at = 0, None
+    restored, restored_at = -1, None
     if snapshot is not None and isinstance(strategy, SnapshotStrategy):
         number, blob = snapshot
-        position = next(
-            (i for i, t in enumerate(history) if t.number == number and t.retry_of is None), None
-        )
+        position = next((i for i, t in enumerate(history) if t.number == number), None)
         if position is not None:
             try:
                 strategy.restore(blob)
-                start, restored_at = position, number
+                restored, restored_at = position, number
             except SnapshotError:
                 pass
     retry_queue: list[TrialRecord] = []
     exhausted = False
     for position, trial in enumerate(history):
         retried = trial.retry_of is not None
-        asks = position > start or (position == start and restored_at is None)
-        if asks and not retried and strategy.ask() is None:
+        if position > restored and not retried and strategy.ask() is None:
             exhausted = True
         if trial.state == TrialState.INTERRUPTED:
             retry_queue.append(trial)
         elif trial.state.is_finished():
-            teller.tell(trial.params, trial.state, trial.value, record_only=position < start)
+            teller.tell(trial.params, trial.state, trial.value, record_only=position <= restored)
         if retried:
             retry_queue = [t for t in retry_queue if t.number != trial.retry_of]
     return _Replay(retry_queue, exhausted, restored_at)
@@ -353,8 +351,6 @@ def _run_claimed(
                 message = "every grid point has been tried"
                 break
             params, retry_of = spec.space.full_params(tuned), None
-            if isinstance(strategy, SnapshotStrategy):
-                store.save_snapshot(study_id, next_number, strategy.snapshot())
         trial = _run_trial(store, study_id, next_number, params, retry_of, objective, deadline)
         trials_run += 1
         next_number += 1
@@ -363,6 +359,9 @@ def _run_claimed(
             continue
         done += 1
         teller.tell(trial.params, trial.state, trial.value)
+        if isinstance(strategy, SnapshotStrategy):
+            # The state after this tell: a resume restores it and replays nothing before.
+            store.save_snapshot(study_id, trial.number, strategy.snapshot())
         if trial.state == TrialState.COMPLETE and (
             best is None or spec.direction.better(trial.value, best.value)
         ):  # type: ignore[arg-type]
