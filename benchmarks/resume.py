@@ -68,7 +68,10 @@ def main() -> None:
         f"resume by full replay:    {replayed:.2f} s before the next trial "
         f"({replayed_wall:.1f} s for the whole one-trial run)"
     )
-    print(f"replay / snapshot: {replayed / max(restored, 1e-3):.0f}x (target: snapshot < 2 s)")
+    print(
+        f"whole one-trial run, replay / snapshot: {replayed_wall / restored_wall:.1f}x "
+        "(target: snapshot < 2 s before the next trial)"
+    )
 
 
 if __name__ == "__main__":

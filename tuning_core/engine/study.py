@@ -315,7 +315,8 @@ def _run_claimed(
             if replay.restored_at is not None
             else "by replaying every trial"
         )
-        log(f"resumed {len(history)} stored trials {how} in {time.perf_counter() - started:.2f} s")
+        seconds = time.perf_counter() - started
+        log(f"resumed {len(history)} stored trials {how} in {seconds:.3f} s")
 
     budget_trials = int(spec.budget["trials"])
     budget_seconds = spec.budget.get("seconds")
