@@ -71,7 +71,7 @@ def _wait_for_worker(name: str) -> None:
     st.info(f"Starting the worker for {name!r}…")
     log = worker_log_tail(storage_path(), name)
     if "error" in log:
-        st.error(log)
+        st.code(log, language=None)  # the worker's own words, shown as text
 
 
 def open_study_in(page: str, name: str) -> None:

@@ -7,6 +7,8 @@ the strategy from its snapshot, and a damaged model is never exported.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import pickle
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -76,6 +79,7 @@ SPEC_CASES = [
     ("trials 1e308", _with(branin_spec(), "budget.trials", 1e308), "budget.trials"),
     ("learning rate 1e-300", digits_spec(space={"learning_rate": 1e-300}), "space.learning_rate"),
     ("a 5,000-character name", _with(branin_spec(), "name", "x" * 5000), "name"),
+    ("a name ending in a newline", _with(branin_spec(), "name", "abc\n"), "name"),
     ("a 50 MB spec", _with(branin_spec(), "name", "x" * 50_000_000), "too large for a spec"),
 ]  # fmt: skip
 
@@ -127,7 +131,15 @@ def _write_idx(path: Path, dtype_code: int, shape: tuple[int, ...], payload: byt
     path.write_bytes(header + payload)
 
 
-DATA_CASES = ["idx ndim 255", "labels of -1", "npz header of 10^13 rows", "npz of objects"]
+DATA_CASES = [
+    "idx ndim 255",
+    "labels of -1",
+    "npz header of 10^13 rows",
+    "npz member without .npy",
+    "npz of objects",
+    "truncated gzip",
+    "a class of one example",
+]
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
@@ -151,11 +163,28 @@ def test_bad_data_stops_the_study_at_its_first_trial(
             np.lib.format.write_array_header_1_0(handle, header)
             handle.write(bytes(100))
         np.save(folder / "y_train.npy", np.zeros(10, dtype=np.uint8))
-        import zipfile
-
         with zipfile.ZipFile(folder / "data.npz", "w") as archive:
             archive.write(folder / "x_train.npy", "x_train.npy")
             archive.write(folder / "y_train.npy", "y_train.npy")
+    elif case == "npz member without .npy":
+        # np.load reads a member named plain "x_train" too: its header is checked all the same.
+        header = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 280, 280)}
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, header)
+        buffer.write(bytes(10**9 // 1000))
+        with zipfile.ZipFile(folder / "data.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("x_train", buffer.getvalue())
+            y = io.BytesIO()
+            np.save(y, np.zeros(10, dtype=np.uint8))
+            archive.writestr("y_train", y.getvalue())
+    elif case == "truncated gzip":
+        payload = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (50, 8, 8))
+        compressed = gzip.compress(payload + bytes(3200))
+        (folder / "train-images-idx3-ubyte.gz").write_bytes(compressed[: len(compressed) // 2])
+        _write_idx(labels, 0x08, (50,), bytes(50))
+    elif case == "a class of one example":
+        _write_idx(images, 0x08, (50, 8, 8), bytes(range(50)) * 64)
+        _write_idx(labels, 0x08, (50,), bytes([0] * 49 + [1]))
     else:
         np.savez(folder / "data.npz", x_train=np.array([object()] * 3), y_train=np.zeros(3))
     raw = digits_spec(name="bad-data", dataset=str(folder), trials=5, epochs=1)
@@ -284,8 +313,15 @@ def test_a_snapshot_that_would_run_code_is_refused_and_the_study_replays(
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    with pytest.raises(snapshots.SnapshotError):
-        snapshots.load(pickle.dumps((Exploit(), 1)))
+    class FileWriter:  # numpy.memmap would create and fill any file
+        def __reduce__(self):
+            import numpy as np
+
+            return (np.memmap, (str(marker), "uint8", "w+", 0, (4,)))
+
+    for exploit in (Exploit(), FileWriter()):
+        with pytest.raises(snapshots.SnapshotError):
+            snapshots.load(pickle.dumps((exploit, 1)))
     with Store(storage) as store:
         study = store.get_study("branin")
         store.save_snapshot(study.id, 4, pickle.dumps((Exploit(), 1)))

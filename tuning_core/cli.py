@@ -265,6 +265,7 @@ def command_lr_find(args: argparse.Namespace) -> int:
     if args.steps < 5:
         raise SpecError(f"--steps must be at least 5, not {args.steps}.")
     spec = load_spec(args.spec)
+    _refuse_what_cannot_fit(spec, None)
     result = lr_range_test_for_spec(spec, start=args.start, end=args.end, steps=args.steps)
     if args.output:
         Path(args.output).write_text(json.dumps(result.to_json()), encoding="utf-8")

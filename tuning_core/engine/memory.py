@@ -9,11 +9,13 @@ CLI and the New-study form can refuse a spec that would take the machine down (a
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import psutil
 
+from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.hyperparams import trial_hyperparams
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
@@ -31,8 +33,32 @@ def default_memory_limit() -> int:
     """$TUNING_LAB_MEMORY_LIMIT gigabytes, else half of this machine's memory, in bytes."""
     configured = os.environ.get(MEMORY_LIMIT_ENV)
     if configured:
-        return int(float(configured) * 1e9)
+        try:
+            gigabytes = float(configured)
+        except ValueError:
+            gigabytes = math.nan
+        if not 0 < gigabytes < 1e6:
+            raise SpecError(
+                f"${MEMORY_LIMIT_ENV} must be a positive number of GB (such as 8), not "
+                f"{brief(configured)}."
+            )
+        return int(gigabytes * 1e9)
     return int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
+
+
+def _conv_plan(hp: dict[str, Any], image_shape: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """(height, width, channels) after each convolution and each pooling, as build_model
+    stacks them: "same" padding keeps the size, and each block pools 2x2 while both sides
+    are at least 2."""
+    height, width = image_shape
+    plan = []
+    for block in range(int(hp["conv_blocks"])):
+        channels = int(hp["filters"]) * 2**block
+        plan.append((height, width, channels))
+        if min(height, width) >= 2:
+            height, width = height // 2, width // 2
+            plan.append((height, width, channels))
+    return plan
 
 
 def _layer_sizes(model: str, hp: dict[str, Any], image_shape: tuple[int, int]) -> list[int]:
@@ -40,14 +66,8 @@ def _layer_sizes(model: str, hp: dict[str, Any], image_shape: tuple[int, int]) -
     height, width = image_shape
     if model == "mlp":
         return [height * width] + [int(hp["units"])] * int(hp["hidden_layers"])
-    sizes, side, channels = [height * width], min(height, width), 1
-    for block in range(int(hp["conv_blocks"])):
-        channels = int(hp["filters"]) * 2**block
-        sizes.append(side * side * channels)  # "same" padding keeps the side
-        if side >= 2:
-            side //= 2
-            sizes.append(side * side * channels)
-    return [*sizes, int(hp["dense_units"])]
+    sizes = [h * w * c for h, w, c in _conv_plan(hp, image_shape)]
+    return [height * width, *sizes, int(hp["dense_units"])]
 
 
 def parameter_count(
@@ -59,15 +79,14 @@ def parameter_count(
         widths = [height * width] + [int(hp["units"])] * int(hp["hidden_layers"]) + [num_classes]
         return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
     kernel = int(hp["kernel_size"])
-    count, side, channels = 0, min(height, width), 1
+    count, channels_in = 0, 1
     for block in range(int(hp["conv_blocks"])):
         filters = int(hp["filters"]) * 2**block
-        count += kernel * kernel * channels * filters + filters
-        channels = filters
-        if side >= 2:
-            side //= 2
+        count += kernel * kernel * channels_in * filters + filters
+        channels_in = filters
+    plan = _conv_plan(hp, image_shape)
+    flat = plan[-1][0] * plan[-1][1] * plan[-1][2] if plan else height * width
     dense = int(hp["dense_units"])
-    flat = side * side * channels
     return count + flat * dense + dense + dense * num_classes + num_classes
 
 

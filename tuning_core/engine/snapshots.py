@@ -6,10 +6,11 @@ trials, 62.9 s at 200). A snapshot taken right after each trial is told restores
 state (random generator, told points, fitted surrogate, the next point it will propose), so a
 resume replays only what came after.
 
-The bytes are a pickle, so they are read back by :class:`_SnapshotUnpickler`, which builds
-only classes from numpy, scipy, scikit-learn and scikit-optimize (plus numpy's own array
-rebuilders): a store file from elsewhere cannot run code through a snapshot. A snapshot that
-fails to load is ignored and the study replays its history as before.
+The bytes are a pickle, so they are read back by :class:`_SnapshotUnpickler`, which finds
+only the globals listed in ``_ALLOWED_GLOBALS`` (the Optimizer's own classes and numpy's
+array rebuilders): a store file from elsewhere cannot reach a function that runs code or
+touches files through a snapshot. A snapshot that fails to load is ignored and the study
+replays its history as before.
 """
 
 from __future__ import annotations
@@ -18,23 +19,64 @@ import io
 import pickle
 from typing import Any
 
-_TRUSTED_PACKAGES = ("numpy", "scipy", "sklearn", "skopt")
-# Functions (not classes) that numpy's and Python's own pickles call to rebuild objects.
-_TRUSTED_FUNCTIONS = {
+# Every global a scikit-optimize Optimizer's pickle needs, found by pickling each surrogate
+# (GP, RF, ET, GBRT) with each acquisition over float, log, int and choice dimensions. An
+# explicit list, not whole packages: numpy.memmap alone would let a crafted snapshot write any
+# file. A global missing after a library upgrade fails the load, and the study replays.
+_ALLOWED_GLOBALS = {
+    ("_loss", "CyPinballLoss"),
+    ("_loss", "__pyx_unpickle_CyPinballLoss"),
+    ("builtins", "float"),
+    ("builtins", "range"),
     ("copyreg", "_reconstructor"),
+    ("numpy", "dtype"),
+    ("numpy", "int64"),
+    ("numpy", "ndarray"),
+    ("numpy", "vectorize"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "scalar"),
     ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
+    ("numpy.random._mt19937", "MT19937"),
     ("numpy.random._pickle", "__bit_generator_ctor"),
     ("numpy.random._pickle", "__randomstate_ctor"),
-    ("numpy.random._pickle", "__generator_ctor"),
+    ("numpy.random.bit_generator", "SeedSequence"),
+    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+    ("scipy.stats._continuous_distns", "uniform_gen"),
+    ("scipy.stats._discrete_distns", "randint_gen"),
+    ("scipy.stats._distn_infrastructure", "rv_continuous_frozen"),
+    ("scipy.stats._distn_infrastructure", "rv_discrete_frozen"),
+    ("scipy.stats._distn_infrastructure", "rv_sample"),
+    ("sklearn._loss.link", "IdentityLink"),
+    ("sklearn._loss.link", "Interval"),
+    ("sklearn._loss.loss", "PinballLoss"),
+    ("sklearn.dummy", "DummyRegressor"),
+    ("sklearn.ensemble._gb", "GradientBoostingRegressor"),
+    ("sklearn.preprocessing._label", "LabelBinarizer"),
+    ("sklearn.tree._classes", "DecisionTreeRegressor"),
+    ("sklearn.tree._classes", "ExtraTreeRegressor"),
+    ("sklearn.tree._tree", "Tree"),
+    ("sklearn.tree._tree", "__pyx_unpickle_Tree"),
+    ("skopt.learning.forest", "ExtraTreesRegressor"),
+    ("skopt.learning.forest", "RandomForestRegressor"),
+    ("skopt.learning.gaussian_process.gpr", "GaussianProcessRegressor"),
+    ("skopt.learning.gaussian_process.kernels", "ConstantKernel"),
+    ("skopt.learning.gaussian_process.kernels", "HammingKernel"),
+    ("skopt.learning.gaussian_process.kernels", "Matern"),
+    ("skopt.learning.gaussian_process.kernels", "Product"),
+    ("skopt.learning.gaussian_process.kernels", "Sum"),
+    ("skopt.learning.gaussian_process.kernels", "WhiteKernel"),
+    ("skopt.learning.gbrt", "GradientBoostingQuantileRegressor"),
+    ("skopt.optimizer.optimizer", "Optimizer"),
+    ("skopt.space.space", "Categorical"),
+    ("skopt.space.space", "Integer"),
+    ("skopt.space.space", "Real"),
+    ("skopt.space.space", "Space"),
+    ("skopt.space.transformers", "CategoricalEncoder"),
+    ("skopt.space.transformers", "Identity"),
+    ("skopt.space.transformers", "LogN"),
+    ("skopt.space.transformers", "Normalize"),
+    ("skopt.space.transformers", "Pipeline"),
 }
-_TRUSTED_BUILTINS = {
-    "object", "float", "int", "complex", "bool", "str", "bytes", "bytearray",
-    "list", "tuple", "dict", "set", "frozenset", "slice", "range",
-}  # fmt: skip
 
 
 class SnapshotError(ValueError):
@@ -56,19 +98,8 @@ class _SnapshotUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("builtins", "getattr"):
             return _guarded_getattr
-        if module == "builtins" and name in _TRUSTED_BUILTINS:
+        if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        if (module, name) in _TRUSTED_FUNCTIONS:
-            return super().find_class(module, name)
-        # Cython's rebuilders of extension types (scikit-learn's trees and losses; its loss
-        # module reports itself as the top-level "_loss").
-        trusted_module = module.split(".")[0] in _TRUSTED_PACKAGES or module == "_loss"
-        if name.startswith("__pyx_unpickle_") and trusted_module:
-            return super().find_class(module, name)
-        if trusted_module:
-            found = super().find_class(module, name)
-            if isinstance(found, type):  # classes only: no function calls from the bytes
-                return found
         raise SnapshotError(f"a snapshot may not build {module}.{name}")
 
 

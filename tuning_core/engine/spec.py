@@ -330,7 +330,7 @@ def parse_spec(raw: Any) -> StudySpec:
     )
     name = raw.get("name")
     _expect(
-        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
+        isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)),
         f"name must be 1 to 64 letters, digits, dots, dashes or underscores, not {brief(name)}.",
     )
     space = parse_space(raw.get("space"))

@@ -234,10 +234,11 @@ class Store:
         _retry_while_locked(lambda: self.connection.execute("BEGIN IMMEDIATE"))
         try:
             yield
+            self.connection.execute("COMMIT")
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
             raise
-        self.connection.execute("COMMIT")
 
     def _write(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """One write statement, committed at once (autocommit) and retried while locked."""

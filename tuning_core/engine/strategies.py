@@ -209,10 +209,16 @@ class BayesianStrategy:
 
     def restore(self, blob: bytes) -> None:
         """Take the state of :meth:`snapshot`; raises SnapshotError if it cannot be read."""
-        optimizer, told = snapshots.load(blob)
+        try:
+            optimizer, told = snapshots.load(blob)
+            told = int(told)
+        except snapshots.SnapshotError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any other shape is a damaged snapshot
+            raise snapshots.SnapshotError(f"the snapshot is damaged ({error})") from None
         if optimizer is not None and type(optimizer).__name__ != "Optimizer":
             raise snapshots.SnapshotError("the snapshot holds no scikit-optimize Optimizer")
-        self._optimizer, self._told = optimizer, int(told)
+        self._optimizer, self._told = optimizer, told
 
     @property
     def optimizer(self) -> Any:

@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -86,6 +87,15 @@ def read_idx(path: Path, dimensions: int | None = None) -> np.ndarray:
     its shape needs, before anything is decompressed; then no more bytes are read than the
     header declares, so a small gzip bomb stays small.
     """
+    try:
+        return _read_idx_checked(path, dimensions)
+    except (EOFError, OSError, zlib.error) as error:
+        raise DatasetError(
+            f"objective.dataset: {path.name} could not be read ({error}); the file is damaged."
+        ) from None
+
+
+def _read_idx_checked(path: Path, dimensions: int | None) -> np.ndarray:
     with _open_idx(path) as handle:
         dtype, shape = _read_idx_header(handle, path)
         if dimensions is not None and len(shape) != dimensions:
@@ -150,40 +160,56 @@ def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def _check_npz_headers(path: Path) -> None:
-    """Read each wanted array's .npy header inside the zip before anything is decompressed.
+@dataclass(frozen=True)
+class _NpyHeader:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    declared_bytes: int
+    stored_bytes: int  # the member's data size after its header, from the zip directory
 
-    Refuses object (pickled) arrays, headers that disagree with the member's real size, and
-    arrays too large for the free memory.
+
+def _npz_headers(path: Path) -> dict[str, _NpyHeader]:
+    """The .npy header of each wanted array in an .npz, read before any data is.
+
+    Members are matched as ``np.load`` matches them, "x_train.npy" or plain "x_train", so no
+    array can reach the loader unchecked.
     """
+    headers: dict[str, _NpyHeader] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key not in NPZ_KEYS:
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                shape, _, dtype = _read_npy_header(member, version)
+                stored = info.file_size - member.tell()
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            headers[key] = _NpyHeader(tuple(shape), dtype, declared, stored)
+    return headers
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Refuse object (pickled) arrays, headers that disagree with the member's real size,
+    and arrays too large for the free memory, before anything is decompressed."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            for key in NPZ_KEYS:
-                try:
-                    info = archive.getinfo(f"{key}.npy")
-                except KeyError:
-                    continue
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    shape, _, dtype = _read_npy_header(member, version)
-                    header_bytes = member.tell()
-                if dtype.hasobject:
-                    raise DatasetError(
-                        f"objective.dataset: {path.name} holds pickled objects in {key}, which "
-                        "are not loaded for safety."
-                    )
-                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-                if declared != info.file_size - header_bytes:
-                    raise DatasetError(
-                        f"objective.dataset: {path.name}: the header of {key} declares shape "
-                        f"{brief(tuple(shape))}, which does not match its data; the file is "
-                        "damaged."
-                    )
-                check_fits_in_memory(f"{path.name} ({key})", shape, dtype.itemsize)
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        headers = _npz_headers(path)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
         raise DatasetError(
             f"objective.dataset: {path.name} is not a readable .npz archive ({error})."
         ) from None
+    for key, header in headers.items():
+        if header.dtype.hasobject:
+            raise DatasetError(
+                f"objective.dataset: {path.name} holds pickled objects in {key}, which are not "
+                "loaded for safety."
+            )
+        if header.declared_bytes != header.stored_bytes:
+            raise DatasetError(
+                f"objective.dataset: {path.name}: the header of {key} declares shape "
+                f"{brief(header.shape)}, which does not match its data; the file is damaged."
+            )
+        check_fits_in_memory(f"{path.name} ({key})", header.shape, header.dtype.itemsize)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -221,40 +247,48 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
     )
 
 
-# Image sizes of the named datasets, known without loading them.
-KNOWN_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
+# Training-split shapes of the named datasets, known without loading them.
+KNOWN_SHAPES = {"digits": (1797, 8, 8), "mnist": (60000, 28, 28), "fashion_mnist": (60000, 28, 28)}
 
 
-def image_shape_of(dataset: str) -> tuple[int, int] | None:
-    """A dataset's image height and width, from its name or its files' headers alone
-    (nothing is decompressed beyond a header); None when they cannot be read."""
-    if dataset in KNOWN_IMAGE_SHAPES:
-        return KNOWN_IMAGE_SHAPES[dataset]
+def _images_shape(dataset: str) -> tuple[int, ...] | None:
+    """The shape of the images a dataset trains on, from its name or its files' headers
+    alone (nothing is decompressed beyond a header); None when they cannot be read."""
+    if dataset in KNOWN_SHAPES:
+        return KNOWN_SHAPES[dataset]
     folder = Path(dataset).expanduser()
     try:
         if folder.is_dir():
             for split in ("train", "test"):
                 images = find_idx_file(folder, IDX_NAMES[f"{split}_images"])
                 if images is not None:
-                    shape = idx_shape(images)
-                    return (shape[1], shape[2]) if len(shape) == 3 else None
+                    return idx_shape(images)
             npz_files = sorted(folder.glob("*.npz"))
             folder = npz_files[0] if npz_files else folder
         if folder.is_file() and folder.suffix == ".npz":
-            return _npz_image_shape(folder)
-    except (DatasetError, OSError, ValueError, zipfile.BadZipFile):
+            return _npz_headers(folder)["x_train"].shape
+    except Exception:  # noqa: BLE001 - any unreadable header means "unknown", never a crash
         return None
     return None
 
 
-def _npz_image_shape(path: Path) -> tuple[int, int] | None:
-    with zipfile.ZipFile(path) as archive, archive.open("x_train.npy") as member:
-        version = np.lib.format.read_magic(member)
-        shape = _read_npy_header(member, version)[0]
-    if len(shape) == 2:
+def image_shape_of(dataset: str) -> tuple[int, int] | None:
+    """A dataset's image height and width, from headers alone (see _images_shape)."""
+    shape = _images_shape(dataset)
+    if shape is None:
+        return None
+    if len(shape) == 2:  # flat square images
         side = int(round(shape[1] ** 0.5))
         return (side, side) if side * side == shape[1] else None
-    return (shape[1], shape[2]) if len(shape) in (3, 4) else None
+    if len(shape) == 3 or (len(shape) == 4 and shape[3] == 1):
+        return (shape[1], shape[2])
+    return None
+
+
+def example_count(dataset: str) -> int | None:
+    """How many images a dataset trains and validates on, from headers alone."""
+    shape = _images_shape(dataset)
+    return None if shape is None or image_shape_of(dataset) is None else int(shape[0])
 
 
 def _read_npy_header(member: BinaryIO, version: tuple[int, int]) -> tuple[Any, bool, np.dtype]:
@@ -336,7 +370,11 @@ def _as_images(x: np.ndarray) -> np.ndarray:
         raise DatasetError(
             f"objective.dataset: images must be (n, height, width), not shape {x.shape}."
         )
+    if x.dtype.kind not in "iuf":
+        raise DatasetError(f"objective.dataset: images must hold numbers, not {x.dtype}.")
     x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise DatasetError("objective.dataset: images hold NaN or infinite pixels.")
     if x.max(initial=0.0) > 1.0:
         x /= 255.0
     return x
@@ -375,6 +413,22 @@ def load_dataset(
     ``split`` is ``stratified`` (shuffled, class-balanced, seeded) or ``ordered`` (the last
     fraction, as Keras' own validation_split takes it).
     """
+    try:
+        return _load_dataset(name, validation_split, train_limit, seed, split)
+    except DatasetError:
+        raise
+    except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as error:
+        # Anything else the data does (a class with one example, text pixels, a damaged
+        # file) stops the study with one sentence, not trial after trial.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DatasetError(
+            f"objective.dataset: {brief(name)} could not be used ({brief(reason)})."
+        ) from None
+
+
+def _load_dataset(
+    name: str, validation_split: float, train_limit: int | None, seed: int, split: str
+) -> Dataset:
     if name == "digits":
         arrays = load_digits_arrays()
     elif name in KERAS_DATASETS:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
-from tuning_core.engine.errors import DatasetError, SpecError, brief
+from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.memory import default_memory_limit, memory_problem
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
@@ -27,9 +27,8 @@ from tuning_core.engine.spec import (
 from tuning_core.engine.storage import Store
 from tuning_core.training import datasets
 
-# Training examples per dataset after the default 80/20 split, for run-time estimates.
-KNOWN_SIZES = {"digits": 1437, "mnist": 48000, "fashion_mnist": 48000}
-MAX_GRID_POINTS = 1000
+# The form asks for a smaller grid than a spec may hold: a class watches every point.
+MAX_FORM_GRID_POINTS = 1000
 
 
 def format_number(value: float) -> str:
@@ -263,19 +262,9 @@ def tune_around_spec(
 
 
 def count_training_examples(dataset: str, validation_split: float = 0.2) -> int | None:
-    """Training examples after the split, from known sizes or an IDX header; None if unknown."""
-    if dataset in KNOWN_SIZES:
-        return KNOWN_SIZES[dataset]
-    folder = Path(dataset).expanduser()
-    for split in ("train", "test"):
-        path = datasets.find_idx_file(folder, datasets.IDX_NAMES[f"{split}_labels"])
-        if path is not None:
-            try:
-                count = datasets.idx_shape(path)[0]
-            except (DatasetError, OSError, IndexError):
-                return None
-            return int(count * (1 - validation_split))
-    return None
+    """Training examples after the split, from the dataset's headers; None if unknown."""
+    count = datasets.example_count(dataset)
+    return None if count is None else int(count * (1 - validation_split))
 
 
 def space_size(raw: dict[str, Any]) -> str:
@@ -407,10 +396,10 @@ def form_problems(
         )
     if (
         spec.strategy["type"] == "grid"
-        and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_GRID_POINTS
+        and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_FORM_GRID_POINTS
     ):
         problems.append(
-            f"The grid has over {MAX_GRID_POINTS} points: lower the levels or tune fewer "
+            f"The grid has over {MAX_FORM_GRID_POINTS} points: lower the levels or tune fewer "
             "hyperparameters."
         )
     image_shape = datasets.image_shape_of(spec.objective["dataset"])
@@ -422,7 +411,10 @@ def form_problems(
             "(a folder of MNIST-format IDX files or an .npz)."
         )
     else:
-        problem = memory_problem(spec, image_shape, default_memory_limit())
+        try:
+            problem = memory_problem(spec, image_shape, default_memory_limit())
+        except SpecError as error:  # a malformed $TUNING_LAB_MEMORY_LIMIT
+            problem = str(error)
         if problem:
             problems.append(problem)
     if storage is not None and Path(storage).exists():
