@@ -8,11 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.presenter import apply_presenter_mode
+
 st.set_page_config(
     page_title="Tuning Lab",
     page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
     layout="wide",
 )
+apply_presenter_mode()
 
 navigation = st.navigation(
     [

@@ -15,6 +15,10 @@ from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
 
 st.title("Studies")
+# Set just before the rerun that follows a delete, so the message outlives that rerun.
+deleted_message = st.session_state.pop("deleted_message", None)
+if deleted_message:
+    st.success(deleted_message)
 rows = list_studies()
 if not rows:
     st.info("No studies yet: create one on the New study page.")
@@ -73,5 +77,5 @@ if st.button("Delete study", disabled=not confirm, key="delete"):
     else:
         with open_store() as store:
             store.delete_study(name)
-        st.success(f"Deleted {name!r}.")
+        st.session_state["deleted_message"] = f"Deleted {name!r} and all its trials."
         st.rerun()

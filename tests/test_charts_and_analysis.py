@@ -179,8 +179,49 @@ def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
         "params", []
     )  # Altair hoists concat params to the top
     assert [p["name"] for p in params] == ["trials"]
-    assert top["encoding"]["opacity"]["condition"]["param"] == "trials"
+    assert top["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
     assert bottom["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
+
+
+def test_parallel_axes_show_real_values_and_trials_keep_the_curves_colour(seeded) -> None:
+    study, trials, curves = seeded
+    dimensions, log_dimensions = ["learning_rate", "units", "optimizer"], ["learning_rate", "units"]
+    parallel = charts.parallel_frame(trials, dimensions, log_dimensions, "learning_rate")
+    ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
+    lr_ticks = ticks[ticks["dimension"] == "learning_rate"]
+    assert lr_ticks["label"].tolist() == ["0.0001", "0.01", "1"]
+    assert set(ticks.loc[ticks["dimension"] == "optimizer", "label"]) == {"adam", "sgd"}
+    colouring = live.curve_colouring(study.spec)
+    linked = charts.linked_parallel_and_curves(
+        parallel,
+        [*dimensions, "value"],
+        curves,
+        "loss",
+        ticks,
+        colouring.field,
+        colouring.log,
+        colouring.domain,
+    ).to_dict()
+    top, bottom = linked["vconcat"]
+    axes, lines, labels = top["layer"]
+    assert lines["encoding"]["y"]["axis"] is None  # no "position in range" axis
+    assert labels["encoding"]["text"]["field"] == "label"
+    top_colour = lines["encoding"]["color"]
+    bottom_colour = bottom["layer"][0]["encoding"]["color"]
+    for key in ("field", "scale"):
+        assert top_colour[key] == bottom_colour[key]
+    assert top_colour["scale"]["domain"] == [1e-4, 10.0]
+
+
+def test_compare_summary_says_what_won_and_what_mattered(seeded) -> None:
+    from tuning_core.views import compare
+
+    study, trials, _ = seeded
+    importance = frames.importance(trials, study.spec.space.names)
+    assert compare.plain_summary(study.spec, trials, importance) == (
+        "The best trial (4) used Adam at learning rate 0.01, units 32 and reached val_accuracy "
+        "0.950; the learning rate mattered most (η² 0.67). 1 of 11 trials diverged."
+    )
 
 
 def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:

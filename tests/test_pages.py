@@ -219,6 +219,8 @@ def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: 
     }
     assert x_scales["learning_rate"] == "log"
     assert any(s.get("title") == "hyperparameter importance" for s in specs)
+    assert at.info[0].value.startswith("The best trial (4) used Adam at learning rate 0.01")
+    assert at.multiselect(key="overlay_seeded").value == ["seeded"]
     assert any("concat" in s for s in specs)  # partial dependence, one panel per dimension
     assert not any(
         "importance needs at least" in w.value for w in at.warning
@@ -235,6 +237,8 @@ def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
     at.button(key="delete").click().run()
     with Store(storage) as store:
         assert store.get_study("seeded") is None
+    # The confirmation outlives the rerun that follows the delete.
+    assert [s.value for s in at.success] == ["Deleted 'seeded' and all its trials."]
 
 
 def test_lr_lab_playground_presets(storage: Path) -> None:
@@ -349,3 +353,18 @@ print("HEAVY:" + ",".join(heavy))
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY:\n" in result.stdout or result.stdout.strip().endswith("HEAVY:"), result.stdout
+
+
+def test_presenter_mode_hides_the_controls_and_enlarges_the_text(storage: Path) -> None:
+    from dashboard.presenter import PRESENTER_CSS, is_presenting
+
+    assert is_presenting({"present": "1"}) and not is_presenting({})
+    for selector in ("stToolbar", "stAppDeployButton", "stSidebar", ".stButton", ".stSlider"):
+        assert selector in PRESENTER_CSS
+    # app.py applies it on every page; the browser test checks what it hides on the lab.
+    presenting = AppTest.from_file(APP, default_timeout=60)
+    presenting.query_params["present"] = "1"
+    presenting.run()
+    assert any("stToolbar" in element.proto.body for element in presenting.get("html"))
+    plain = AppTest.from_file(APP, default_timeout=60).run()
+    assert not any("stToolbar" in element.proto.body for element in plain.get("html"))

@@ -309,75 +309,160 @@ def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
 
 
 def parallel_frame(
-    trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]
+    trials: pd.DataFrame,
+    dimensions: list[str],
+    log_dimensions: list[str],
+    colour_field: str | None = None,
 ) -> pd.DataFrame:
-    """Long form for parallel coordinates: number, value, dimension, position in [0, 1], label."""
+    """Long form for parallel coordinates: number, value, dimension, position in [0, 1], label
+    (the real value), and the ``colour_field`` column when given (to colour as the curves do).
+    """
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     rows = []
     for name in [*dimensions, "value"]:
         if name not in done:
             continue
         column = done[name]
-        if pd.api.types.is_numeric_dtype(column):
-            numbers = (
-                np.log10(column.astype(float)) if name in log_dimensions else column.astype(float)
-            )
-            low, high = numbers.min(), numbers.max()
-            position = (numbers - low) / (high - low) if high > low else numbers * 0 + 0.5
-        else:
-            categories = sorted(column.astype(str).unique())
-            index = column.astype(str).map({c: i for i, c in enumerate(categories)})
-            position = index / max(len(categories) - 1, 1)
-        for number, value, pos, raw in zip(
-            done["number"], done["value"], position, column, strict=True
+        position = _axis_positions(column, name in log_dimensions)
+        colours = done[colour_field] if colour_field and colour_field in done else column * 0
+        for number, value, pos, raw, colour in zip(
+            done["number"], done["value"], position, column, colours, strict=True
         ):
-            rows.append(
-                {
-                    "number": number,
-                    "value": value,
-                    "dimension": name,
-                    "position": float(pos),
-                    "label": str(raw),
-                }
-            )
-    return pd.DataFrame(rows, columns=["number", "value", "dimension", "position", "label"])
+            row = {
+                "number": number,
+                "value": value,
+                "dimension": name,
+                "position": float(pos),
+                "label": _tick_label(raw),
+            }
+            if colour_field:
+                row[colour_field] = colour
+            rows.append(row)
+    columns = ["number", "value", "dimension", "position", "label"]
+    if colour_field:
+        columns.append(colour_field)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _axis_positions(column: pd.Series, log: bool) -> pd.Series:
+    """Where each value sits on its axis, 0 (lowest) to 1 (highest); log axes in log10."""
+    if pd.api.types.is_numeric_dtype(column):
+        numbers = np.log10(column.astype(float)) if log else column.astype(float)
+        low, high = numbers.min(), numbers.max()
+        return (numbers - low) / (high - low) if high > low else numbers * 0 + 0.5
+    categories = sorted(column.astype(str).unique())
+    index = column.astype(str).map({c: i for i, c in enumerate(categories)})
+    return index / max(len(categories) - 1, 1)
+
+
+def _tick_label(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+def parallel_ticks(
+    trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]
+) -> pd.DataFrame:
+    """Real-value labels for each parallel axis: its lowest, middle and highest value (each
+    category for choices), at their positions: dimension, position, label."""
+    done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    rows = []
+    for name in [*dimensions, "value"]:
+        if name not in done or done.empty:
+            continue
+        column = done[name]
+        positions = _axis_positions(column, name in log_dimensions)
+        if pd.api.types.is_numeric_dtype(column):
+            low, high = float(column.min()), float(column.max())
+            middle = (low * high) ** 0.5 if name in log_dimensions and low > 0 else (low + high) / 2
+            ticks = [(0.0, low), (0.5, middle), (1.0, high)] if high > low else [(0.5, low)]
+            rows += [
+                {"dimension": name, "position": pos, "label": _tick_label(v)} for pos, v in ticks
+            ]
+        else:
+            seen = pd.DataFrame({"position": positions, "label": column.astype(str)})
+            for position, label in seen.drop_duplicates("label").itertuples(index=False):
+                rows.append({"dimension": name, "position": float(position), "label": label})
+    return pd.DataFrame(rows, columns=["dimension", "position", "label"])
 
 
 def parallel_coordinates_chart(
-    parallel: pd.DataFrame, order: list[str], selection: alt.Parameter | None = None
-) -> alt.Chart:
-    """A line per trial across its hyperparameters (each scaled to [0, 1]), coloured by score."""
-    chart = (
-        alt.Chart(parallel, title="parallel coordinates (click a line; double-click clears)")
+    parallel: pd.DataFrame,
+    order: list[str],
+    selection: alt.Parameter | None = None,
+    ticks: pd.DataFrame | None = None,
+    colour_field: str | None = None,
+    colour_log: bool = False,
+    colour_domain: tuple[float, float] | None = None,
+) -> alt.LayerChart:
+    """A line per trial across its hyperparameters, each axis labelled with real values
+    (``ticks`` from :func:`parallel_ticks`), coloured like the curves (``colour_field``, same
+    scale and domain) so a trial has one colour on the page; else by score.
+    """
+    if colour_field and colour_field in parallel:
+        title = LEARNING_RATE_TITLE if colour_field == "learning_rate" else colour_field
+        colour = _color(colour_field, colour_log, title, domain=colour_domain)
+    else:
+        colour = alt.Color("value:Q", scale=alt.Scale(scheme="viridis"), title="value")
+    x = alt.X("dimension:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, orient="top"))
+    y = alt.Y("position:Q", axis=None, scale=alt.Scale(domain=[0, 1]))
+    lines = (
+        alt.Chart(parallel)
         .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X("dimension:N", sort=order, title=None),
-            y=alt.Y("position:Q", title="position in range", axis=alt.Axis(format="%")),
+            x=x,
+            y=y,
             detail="number:N",
-            color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis"), title="value"),
+            color=colour,
             tooltip=["number:Q", "dimension:N", "label:N", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=CURVE_HEIGHT)
     )
     if selection is not None:
-        chart = chart.encode(
+        lines = lines.encode(
             opacity=alt.condition(selection, alt.value(0.9), alt.value(0.1))
         ).add_params(selection)
-    return chart
+    layers = [lines]
+    if ticks is not None and not ticks.empty:
+        axes = alt.Chart(ticks).mark_rule(color="#999").encode(x=x)
+        labels = (
+            alt.Chart(ticks)
+            .mark_text(align="left", dx=4, fontSize=11, color="#333")
+            .encode(x=x, y=y, text="label:N")
+        )
+        layers = [axes, lines, labels]
+    return alt.layer(
+        *layers, title="parallel coordinates (click a line; double-click clears)"
+    ).properties(height=CURVE_HEIGHT)
 
 
 def linked_parallel_and_curves(
-    parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str
+    parallel: pd.DataFrame,
+    order: list[str],
+    curves: pd.DataFrame,
+    metric: str,
+    ticks: pd.DataFrame | None = None,
+    colour_field: str | None = "learning_rate",
+    colour_log: bool = True,
+    colour_domain: tuple[float, float] | None = None,
 ) -> alt.VConcatChart:
-    """Parallel coordinates above the loss curves; selecting trials in one highlights them in
-    both.
+    """Parallel coordinates above the loss curves, both coloured by ``colour_field`` on one
+    scale; selecting trials in one highlights them in both.
     """
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
-    top = parallel_coordinates_chart(parallel, order, selection).properties(width=LINKED_WIDTH)
-    bottom = curves_chart(curves, metric, selection=selection, define_selection=False).properties(
-        width=LINKED_WIDTH
-    )
+    top = parallel_coordinates_chart(
+        parallel, order, selection, ticks, colour_field, colour_log, colour_domain
+    ).properties(width=LINKED_WIDTH)
+    bottom = curves_chart(
+        curves,
+        metric,
+        colour_field,
+        colour_log,
+        selection=selection,
+        define_selection=False,
+        color_domain=colour_domain,
+    ).properties(width=LINKED_WIDTH)
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 
 
