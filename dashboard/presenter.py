@@ -43,10 +43,9 @@ PRESENTER_CSS = (
     "<style>\n"
     + ",\n".join(_HIDDEN)
     + " { display: none !important; }\n"
-    + "html { font-size: 20px; }\n"
-    + "[data-testid='stMarkdownContainer'] p, [data-testid='stCaptionContainer'] "
-    + "{ font-size: 1.15rem !important; }\n"
-    + ".block-container { padding-top: 1rem !important; }\n"
+    # zoom rather than a larger root font: Streamlit sizes charts in pixels, and zoom scales
+    # text and charts together while the layout still fits the window's width.
+    + "[data-testid='stMainBlockContainer'] { zoom: 1.25; padding-top: 1rem !important; }\n"
     + "</style>"
 )
 

@@ -240,7 +240,11 @@ with range_tab:
 
     range_test()
 
-with playground_tab:
+
+@st.fragment
+def playground_panel() -> None:
+    """A fragment: moving a playground control reruns only this, not the comparison's charts
+    above it (see benchmarks/playground_redraw.py)."""
     momentum_on = st.toggle("Momentum", key="pg_momentum_on", help=hyperparams.HELP["momentum"])
     if momentum_on:
         st.latex(
@@ -325,3 +329,7 @@ with playground_tab:
         "Left: where each step lands (a path that leaves the window is diverging). Right: the "
         "loss per step (symlog scale): a straight fall is fast convergence."
     )
+
+
+with playground_tab:
+    playground_panel()

@@ -86,7 +86,7 @@ def test_the_range_test_axis_shows_the_dip_not_the_blow_up() -> None:
     assert [s.key for s in suggestions][0] == lab.RECOMMENDED
     assert all(s.explanation.endswith(".") and len(s.explanation) < 120 for s in suggestions)
     spec = charts.lr_range_chart(curve, {s.title: s.learning_rate for s in suggestions}).to_dict()
-    line, dots, labels = spec["layer"]
+    line, dots = spec["layer"]
     assert line["encoding"]["y"]["scale"]["domain"] == [low, high]
     assert line["mark"]["clip"] is True
     points = pd.DataFrame(spec["datasets"][dots["data"]["name"]])

@@ -36,7 +36,8 @@ def _color(
         scale_options["type"] = "log"
     if domain is not None:
         scale_options["domain"] = list(domain)
-    shown = alt.Legend(format="~g") if legend else None
+    # A short gradient, so it fits beside a 260 px chart under a shape legend.
+    shown = alt.Legend(format="~g", gradientLength=100) if legend else None
     return alt.Color(
         f"{field}:Q", scale=alt.Scale(**scale_options), title=title or field, legend=shown
     )
@@ -190,7 +191,7 @@ def curves_chart(
     )
     if shape_field:
         points = points.encode(
-            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="bottom"))
+            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right"))
         )
     crosses = base.transform_filter("datum.marker").mark_point(
         shape="cross", size=140, color="#d62728", filled=True
@@ -532,12 +533,14 @@ def partial_dependence_chart(
                 axis=alt.Axis(format="~g", labelOverlap=True),
             )
             if numeric
-            else alt.X("x:N", title=name)
+            else alt.X("x:N", title=name, axis=alt.Axis(labelAngle=0))
         )
+        # A choice is a dot per value, not a bar: bars start at zero, which the shared,
+        # non-zero scale would cut off.
         mark = (
-            alt.Chart(group.infer_objects()).mark_line(point=True)
+            alt.Chart(group.infer_objects()).mark_line(point=True, clip=True)
             if numeric
-            else alt.Chart(group.astype({"x": str})).mark_bar()
+            else alt.Chart(group.astype({"x": str})).mark_point(size=90, filled=True, clip=True)
         )
         title = f"{name} (flat)" if bool(panels.loc[name, "flat"]) else name
         charts.append(
@@ -561,7 +564,7 @@ def final_accuracy_bars(finals: pd.DataFrame) -> alt.LayerChart:
             "learning_rate:Q",
             scale=alt.Scale(type="log"),
             title=LEARNING_RATE_TITLE,
-            axis=alt.Axis(format="~g"),
+            axis=alt.Axis(format="~g", grid=False),
         ),
         y=alt.Y(
             "val_accuracy:Q",
@@ -630,7 +633,7 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.La
         "learning_rate:Q",
         scale=alt.Scale(type="log"),
         title=LEARNING_RATE_TITLE,
-        axis=alt.Axis(format="~g"),
+        axis=alt.Axis(format="~g", grid=False),
     )
     y = alt.Y(
         "smoothed_loss:Q", title="smoothed loss", scale=alt.Scale(domain=list(domain), zero=False)
@@ -648,23 +651,26 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.La
         )
     )
     marks = _suggestion_points(curve, suggestions)
-    colour = alt.Color("suggestion:N", title="suggestion", sort=list(suggestions))
+    colour = alt.Color(
+        "suggestion:N",
+        title="suggestion",
+        sort=list(suggestions),
+        legend=alt.Legend(orient="bottom", labelLimit=300),
+    )
     dots = (
         alt.Chart(marks)
-        .mark_point(size=140, filled=True, clip=True)
+        .mark_point(size=160, filled=True, clip=True, stroke="white", strokeWidth=1)
         .encode(
             x=x,
             y=y,
             color=colour,
+            shape=alt.Shape("suggestion:N", sort=list(suggestions), legend=None),
             tooltip=["suggestion:N", alt.Tooltip("learning_rate:Q", format=".2e")],
         )
     )
-    labels = (
-        alt.Chart(marks)
-        .mark_text(align="left", dx=8, dy=-8, fontWeight="bold", clip=True)
-        .encode(x=x, y=y, text="label:N", color=alt.Color("suggestion:N", legend=None))
-    )
-    return alt.layer(line, dots, labels, title="LR range test").properties(height=CURVE_HEIGHT)
+    # Named by the legend, not by text on the curve: suggestions often sit close together
+    # (valley 0.14, minimum/10 0.13) and their labels would overlap.
+    return alt.layer(line, dots, title="LR range test").properties(height=CURVE_HEIGHT)
 
 
 def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.LayerChart:
@@ -743,7 +749,15 @@ def loss_per_step_chart(path: pd.DataFrame) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("step:Q"),
-            y=alt.Y("loss:Q", scale=alt.Scale(type="symlog")),
+            y=alt.Y(
+                "loss:Q",
+                scale=alt.Scale(type="symlog"),
+                # One notation: plain numbers, powers of ten once they get long.
+                axis=alt.Axis(
+                    labelExpr="abs(datum.value) >= 1e5 ? format(datum.value, '.0e') "
+                    ": format(datum.value, '~g')"
+                ),
+            ),
             tooltip=["step:Q", alt.Tooltip("loss:Q", format=".3g")],
         )
         .properties(height=300)

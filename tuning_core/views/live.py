@@ -229,8 +229,8 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
         .str.strip()
         .map(epochs_from_one)
     )
-    return (
-        table.drop(columns=["error", "note"])
-        .sort_values("number", ascending=False)
-        .reset_index(drop=True)
-    )
+    table = table.drop(columns=["error", "note"])
+    # The flag right after the state: at the far right it was cut off at 1366 px.
+    ordered = ["number", "state", "value", "flag"]
+    table = table[ordered + [c for c in table.columns if c not in ordered]]
+    return table.sort_values("number", ascending=False).reset_index(drop=True)
