@@ -130,8 +130,18 @@ def curves_view(
     event = st.vega_lite_chart(
         data, spec, width="stretch", on_select="rerun", selection_mode="trials", key=key
     )
+    return _trials_in(event)
+
+
+def _trials_in(event: Any) -> set[int]:
     points = (event or {}).get("selection", {}).get("trials", []) if event else []
     return {int(point["number"]) for point in points if "number" in point}
+
+
+def selected_trials(*keys: str) -> set[int]:
+    """The trials clicked on the charts drawn under ``keys``, read before they are drawn again,
+    so a click highlights its trial on every chart in the very rerun it causes."""
+    return set().union(*(_trials_in(st.session_state.get(key)) for key in keys))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -7,7 +7,13 @@ import time
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
-from dashboard.data import batch_losses, best_model_bytes, curves_view, study_frames
+from dashboard.data import (
+    batch_losses,
+    best_model_bytes,
+    curves_view,
+    selected_trials,
+    study_frames,
+)
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.workers import launch_study, request_stop, worker_log_tail
 from tuning_core.reports import frames
@@ -73,19 +79,18 @@ def live_view(study_name: str) -> None:
         colouring = live.curve_colouring(study.spec, colour_field)
         shape_field = "optimizer" if "optimizer" in study.spec.space.names else None
         best_number = live.best_trial_number(trials, study.spec.direction)
-        picked = set(st.session_state.get("picked_trials", set()))
+        picked = selected_trials("loss_chart", "accuracy_chart")
         left, right = st.columns(2)
         with left:
-            on_loss = curves_view(
+            curves_view(
                 curves, "loss", colouring, "training loss", "loss_chart", picked,
                 shape_field, best_number,
             )  # fmt: skip
         with right:
-            on_accuracy = curves_view(
+            curves_view(
                 curves, "val_accuracy", colouring, "validation accuracy", "accuracy_chart",
                 picked, shape_field, best_number,
             )  # fmt: skip
-        st.session_state["picked_trials"] = on_loss | on_accuracy
         best_text = (
             f"The thick line with a diamond is the best trial ({best_number}). "
             if (best_number is not None)

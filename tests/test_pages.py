@@ -152,6 +152,12 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     )  # the best trial is drawn thick
     assert any("best trial (4)" in c.value for c in at.caption)
     assert at.selectbox(key="colour_by").options == ["learning_rate", "units"]
+    # A click on one chart (its selection state) highlights that trial on both charts.
+    at.session_state["loss_chart"] = {"selection": {"trials": [{"number": 4}]}}
+    at.run()
+    for _spec, rows in charts_on(at)[:2]:
+        highlighted = rows.groupby("number")["highlighted"].first()
+        assert highlighted[highlighted].index.tolist() == [4]
     assert set(loss_data["number"]) == set(range(11))
     assert loss_data.loc[loss_data["diverged"], "number"].unique().tolist() == [9]
     in_epoch = next(
