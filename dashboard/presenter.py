@@ -43,9 +43,14 @@ PRESENTER_CSS = (
     "<style>\n"
     + ",\n".join(_HIDDEN)
     + " { display: none !important; }\n"
-    # zoom rather than a larger root font: Streamlit sizes charts in pixels, and zoom scales
-    # text and charts together while the layout still fits the window's width.
-    + "[data-testid='stMainBlockContainer'] { zoom: 1.25; padding-top: 1rem !important; }\n"
+    # Larger text only: zooming the page also scaled the charts past the window's width,
+    # and a larger root font unbalanced Streamlit's spacing.
+    + "[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li, "
+    + "[data-testid='stAlertContainer'] p { font-size: 1.35rem !important; }\n"
+    + "[data-testid='stCaptionContainer'], [data-testid='stCaptionContainer'] p "
+    + "{ font-size: 1.15rem !important; }\n"
+    + "[data-testid='stTab'] p { font-size: 1.25rem !important; }\n"
+    + "[data-testid='stMainBlockContainer'] { padding-top: 1.5rem !important; }\n"
     + "</style>"
 )
 

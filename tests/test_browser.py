@@ -283,6 +283,7 @@ def test_the_classroom_lesson(server: str, storage: Path) -> None:
             assert not page.locator(hidden).first.is_visible(), f"{hidden} shows in present mode"
         assert not page.get_by_role("button", name="Train one model per learning rate").is_visible()
         expect(page.get_by_text(re.compile(r"^lr 10: diverged at epoch 1"))).to_be_visible()
+        _assert_no_horizontal_overflow(page, "present mode")
 
         for path, name in (
             ("compare?study=seeded", "16-compare"),

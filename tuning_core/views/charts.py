@@ -655,7 +655,7 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.La
         "suggestion:N",
         title="suggestion",
         sort=list(suggestions),
-        legend=alt.Legend(orient="bottom", labelLimit=300),
+        legend=alt.Legend(orient="bottom", labelLimit=300, symbolSize=120),
     )
     dots = (
         alt.Chart(marks)
@@ -664,13 +664,22 @@ def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.La
             x=x,
             y=y,
             color=colour,
-            shape=alt.Shape("suggestion:N", sort=list(suggestions), legend=None),
+            # The same field, sort and title as the colour: Vega-Lite merges them into one
+            # legend whose symbols match the dots.
+            shape=alt.Shape(
+                "suggestion:N",
+                title="suggestion",
+                sort=list(suggestions),
+                scale=alt.Scale(range=["circle", "square", "triangle-up"]),
+                legend=alt.Legend(orient="bottom", labelLimit=300, symbolSize=120),
+            ),
             tooltip=["suggestion:N", alt.Tooltip("learning_rate:Q", format=".2e")],
         )
     )
     # Named by the legend, not by text on the curve: suggestions often sit close together
     # (valley 0.14, minimum/10 0.13) and their labels would overlap.
-    return alt.layer(line, dots, title="LR range test").properties(height=CURVE_HEIGHT)
+    # Taller than the curves: the legend below takes its share of the fitted height.
+    return alt.layer(line, dots, title="LR range test").properties(height=CURVE_HEIGHT + 80)
 
 
 def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.LayerChart:
