@@ -123,7 +123,10 @@ with compare_tab:
         comparisons = [
             study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)
         ]
-        current = st.session_state.get("lr_study")
+        # Before any Train click, a link's rates pick their own comparison if it exists (a
+        # presenter cannot use the hidden selectbox).
+        linked = raw["name"] if raw["name"] in comparisons else None
+        current = st.session_state.get("lr_study") or linked
         if current and current not in comparisons:
             st.info(f"Starting the worker for {current!r}…")
             error = live.last_error_line(worker_log_tail(storage_path(), current, lines=200))

@@ -263,10 +263,7 @@ def describe(path: DescentPath) -> str:
             f"the loss fell {_ratio(first, last)}×, to {last:.2g}."
         )
     if first > 0 and last <= first * CONVERGED_FALL + 1e-12:
-        return (
-            f"Converged to the minimum: the loss fell {_ratio(first, last)}×, "
-            f"from {first:.3g} to {last:.2g}."
-        )
+        return "Converged to the minimum."
     if last < first:
         return (
             f"Still descending: the loss fell {_ratio(first, last)}×, from {first:.3g} to "
