@@ -9,10 +9,14 @@ import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import study_frames
+from dashboard.presenter import apply_presenter_mode
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
 from tuning_core.views import charts, compare, live
+
+# A deep link (a preset link) runs this page without app.py, so the page applies it too.
+apply_presenter_mode()
 
 st.title("Compare trials")
 name = selected_study()

@@ -14,10 +14,14 @@ from dashboard.data import (
     selected_trials,
     study_frames,
 )
+from dashboard.presenter import apply_presenter_mode
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.workers import launch_study, request_stop, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
+
+# A deep link (a preset link) runs this page without app.py, so the page applies it too.
+apply_presenter_mode()
 
 st.title("Live study")
 name = selected_study()

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, open_store, storage_path, study_records
 from dashboard.data import curves_view, playground_ladder, playground_surface, study_frames
 from dashboard.form_state import open_in_new_study
+from dashboard.presenter import apply_presenter_mode
 from tuning_core.engine import hyperparams
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.spec import parse_spec
@@ -21,6 +22,9 @@ from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_out
 from tuning_core.reports import frames
 from tuning_core.views import charts, forms, lab, live, playground
 from tuning_core.views.forms import format_number
+
+# A deep link (a preset link) runs this page without app.py, so the page applies it too.
+apply_presenter_mode()
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]
 

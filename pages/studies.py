@@ -9,10 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
+from dashboard.presenter import apply_presenter_mode
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
+
+# A deep link (a preset link) runs this page without app.py, so the page applies it too.
+apply_presenter_mode()
 
 st.title("Studies")
 # Set just before the rerun that follows a delete, so the message outlives that rerun.

@@ -300,3 +300,21 @@ def test_the_classroom_lesson(server: str, storage: Path) -> None:
             _no_red_error_box(page, path)
             _assert_no_horizontal_overflow(page, path)
         browser.close()
+
+
+def test_a_preset_link_opened_first_presents_its_setup(server: str) -> None:
+    """A teacher's first click after starting the app: a deep link, with no visit to the home
+    page, so Streamlit runs the page without app.py; the page still presents its preset."""
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{server}/lr_lab?function=rosenbrock&preset=oscillating&present=1")
+        expect(page.get_by_role("heading", name="Learning-rate lab")).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Gradient-descent playground").click()
+        expect(page.get_by_text(re.compile(r"^Oscillating")).first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)
+        _shot(page, "18-preset-link-presented")
+        assert not page.locator("[data-testid='stToolbar']").first.is_visible()
+        assert not page.get_by_text("Preset", exact=True).is_visible()  # the controls are hidden
+        _assert_no_horizontal_overflow(page, "a presented preset link")
+        browser.close()
