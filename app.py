@@ -8,14 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.security import refuse_foreign_hosts
+from dashboard.security import begin_page
 
 st.set_page_config(
     page_title="Tuning Lab",
     page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
     layout="wide",
 )
-refuse_foreign_hosts()  # before anything renders: no DNS-rebinding page may drive this
+begin_page()  # before anything renders: no DNS-rebinding page may drive this
 
 navigation = st.navigation(
     [

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.security import plain
 from tuning_core.engine.records import StudySummary, study_summaries
 from tuning_core.engine.storage import Store, StudyRecord, default_storage_path
 from tuning_core.engine.workers import worker_log_tail
@@ -68,7 +69,7 @@ def _wait_for_worker(name: str) -> None:
     """Until a just-launched worker has created its study (it imports TensorFlow first)."""
     if name in [study.name for study in study_records()]:
         st.rerun()
-    st.info(f"Starting the worker for {name!r}…")
+    st.info(plain(f"Starting the worker for {name!r}…"))
     log = worker_log_tail(storage_path(), name)
     if "error" in log:
         st.code(log, language=None)  # the worker's own words, shown as text

@@ -12,18 +12,31 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import open_store, storage_path
-from tuning_core.engine.storage import Store, StudyRecord
+from tuning_core.engine.states import TrialState
+from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
 from tuning_core.reports import frames
-from tuning_core.views import charts
+from tuning_core.views import charts, forms, live, playground
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _finished_curves(
     path: str, study_id: int, finished_count: int, trials: pd.DataFrame
 ) -> pd.DataFrame:
-    """Curves of finished trials: they never change, so one read per newly finished trial."""
+    """Curves of finished trials: they never change, so one read per newly finished trial.
+
+    Diverged trials also bring their in-epoch losses, the only trace of a run that blew up in
+    its first epoch.
+    """
+    diverged = (
+        trials.loc[trials["state"] == TrialState.DIVERGED.value, "number"] if len(trials) else []
+    )
     with Store(path) as store:
-        return frames.curves_frame(store.epoch_metrics(study_id, finished=True), trials)
+        batch_rows = [
+            (int(number), progress, loss)
+            for number in diverged
+            for progress, loss in store.batch_losses(study_id, int(number))
+        ]
+        return frames.curves_frame(store.epoch_metrics(study_id, finished=True), trials, batch_rows)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -32,13 +45,17 @@ def _frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     with Store(path) as store:
         study = store.get_study(name)
-        trials = frames.trials_frame(store.trials(study.id), study.spec)
+        # Running trials' rows first, then the trials: a trial that finishes in between is then
+        # read twice (deduplicated below) rather than missed, which made the epoch count dip.
         live_rows = store.epoch_metrics(study.id, finished=False)
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
     finished = trials[~trials["state"].isin(["queued", "running"])] if not trials.empty else trials
     done = _finished_curves(path, study.id, len(finished), finished)
     running = frames.curves_frame(live_rows, trials)
-    curves = pd.concat([done, running], ignore_index=True) if len(running) else done
-    return trials, curves
+    if not len(running):
+        return trials, done
+    curves = pd.concat([done, running], ignore_index=True)
+    return trials, curves.drop_duplicates(["number", "epoch", "metric"], keep="first")
 
 
 def study_frames(
@@ -57,36 +74,74 @@ def study_frames(
 @st.cache_data(max_entries=64, show_spinner=False)
 def _curves_template(
     metric: str,
-    color_field: str | None,
-    color_log: bool,
+    colouring: live.Colouring,
     title: str,
-    selectable: bool,
+    shape_field: str | None,
+    best_number: int | None,
     columns: tuple[str, ...],
 ) -> dict:
+    text_columns = ("metric", "state", shape_field)
     empty = pd.DataFrame(
         {
-            column: pd.Series(dtype="float64" if column not in ("metric", "state") else "object")
+            column: pd.Series(dtype="object" if column in text_columns else "float64")
             for column in columns
         }
     )
-    selection = charts.trial_selection() if selectable else None
     return charts.spec_without_data(
-        charts.curves_chart(empty, metric, color_field, color_log, selection, title=title)
+        charts.curves_chart(
+            empty,
+            metric,
+            colouring.field,
+            colouring.log,
+            charts.trial_selection(),
+            title=title,
+            color_domain=colouring.domain,
+            shape_field=shape_field,
+            best_number=best_number,
+            highlight_column=True,
+        )
     )
 
 
 def curves_view(
     curves: pd.DataFrame,
     metric: str,
-    color_field: str | None,
-    color_log: bool,
+    colouring: live.Colouring,
     title: str,
-    selectable: bool = False,
-) -> None:
-    """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows."""
-    columns = tuple(c for c in ("number", "epoch", "metric", "value", "state", color_field) if c)
-    spec = _curves_template(metric, color_field, color_log, title, selectable, columns)
-    st.vega_lite_chart(charts.curves_data(curves, metric, color_field), spec, width="stretch")
+    key: str,
+    highlighted: set[int] | None = None,
+    shape_field: str | None = None,
+    best_number: int | None = None,
+) -> set[int]:
+    """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows; returns the
+    trial numbers clicked on it (shift-click adds), so the page can highlight them on its other
+    charts too. ``highlighted`` trials are drawn solid and the rest faded; None or empty: all.
+    """
+    columns = tuple(
+        c
+        for c in dict.fromkeys(
+            ("number", "epoch", "metric", "value", "state", colouring.field, shape_field)
+        )
+        if c
+    )
+    spec = _curves_template(metric, colouring, title, shape_field, best_number, columns)
+    data = charts.curves_data(curves, metric, colouring.field, shape_field)
+    data["highlighted"] = data["number"].isin(highlighted) if highlighted else True
+    event = st.vega_lite_chart(
+        data, spec, width="stretch", on_select="rerun", selection_mode="trials", key=key
+    )
+    return _trials_in(event)
+
+
+def _trials_in(event: Any) -> set[int]:
+    points = (event or {}).get("selection", {}).get("trials", []) if event else []
+    return {int(point["number"]) for point in points if "number" in point}
+
+
+def selected_trials(*keys: str) -> set[int]:
+    """The trials clicked on the charts drawn under ``keys``, read before they are drawn again,
+    so a click highlights its trial on every chart in the very rerun it causes."""
+    return set().union(*(_trials_in(st.session_state.get(key)) for key in keys))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -98,3 +153,23 @@ def batch_losses(
         study = store.get_study(name)
         rows = store.batch_losses(study.id, trial_number) if study else []
     return pd.DataFrame(rows, columns=["progress", "loss"])
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def best_model_bytes(path: str, name: str, fingerprint: tuple[Any, ...]) -> bytes | None:
+    """The best trial's saved ``best.keras`` (see the README), or None before there is one."""
+    model = artifacts_dir(path, name) / "best.keras"
+    return model.read_bytes() if model.is_file() else None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def playground_surface(function_name: str) -> pd.DataFrame:
+    """The playground function's surface grid: fixed per function, so computed once."""
+    return playground.surface_frame(playground.FUNCTIONS[function_name])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def playground_ladder(function_name: str) -> list[float]:
+    """The α slider's steps: 40 per log range plus the function's preset rates exactly."""
+    presets = playground.PRESETS_BY_FUNCTION.get(function_name, {}).values()
+    return sorted({*forms.log_spaced(1e-4, 2.0, 40), *(p.learning_rate for p in presets)})

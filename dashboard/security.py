@@ -16,6 +16,8 @@ import re
 
 import streamlit as st
 
+from dashboard.presenter import apply_presenter_mode
+
 ALLOWED_HOSTS_ENV = "TUNING_LAB_ALLOWED_HOSTS"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 # Markdown (and Streamlit's LaTeX and emoji shortcodes) treat these as syntax.
@@ -77,3 +79,13 @@ def plain(text: str) -> str:
     for pattern in ("://", "www", "@"):
         escaped = escaped.replace(pattern, pattern[0] + _ZERO_WIDTH_SPACE + pattern[1:])
     return escaped
+
+
+def begin_page() -> None:
+    """What every page does first: refuse a foreign Host, then apply presenter mode.
+
+    app.py calls it, and so does each page, because a deep link (a preset link) opened first
+    on a freshly started server runs the page without app.py.
+    """
+    refuse_foreign_hosts()
+    apply_presenter_mode()

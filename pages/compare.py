@@ -9,14 +9,14 @@ import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import study_frames
-from dashboard.security import refuse_foreign_hosts
+from dashboard.security import begin_page
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
-from tuning_core.views import charts
+from tuning_core.views import charts, compare, live
 
-# A deep link runs this page without app.py, so each page checks the Host itself.
-refuse_foreign_hosts()
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
 
 st.title("Compare trials")
 name = selected_study()
@@ -42,6 +42,10 @@ if name:
     if complete.empty:
         st.info("No complete trial yet.")
         st.stop()
+    importance = frames.importance(trials, dimensions)
+    summary = compare.plain_summary(spec, trials, importance)
+    if summary:
+        st.info(summary)
     st.altair_chart(
         charts.convergence_chart(frames.convergence_frame(trials, direction), direction),
         width="stretch",
@@ -63,27 +67,50 @@ if name:
     )
 
     st.subheader("Parallel coordinates")
-    parallel = charts.parallel_frame(trials, dimensions, log_dimensions)
+    choices = live.colour_choices(spec)
+    colour_field = (
+        st.selectbox("Colour trials by", choices, key=f"compare_colour_{name}")
+        if len(choices) > 1
+        else None
+    )
+    colouring = live.curve_colouring(spec, colour_field)
+    parallel = charts.parallel_frame(trials, dimensions, log_dimensions, colouring.field)
+    ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
     if {"loss"} <= set(curves.get("metric", [])):
         st.altair_chart(
-            charts.linked_parallel_and_curves(parallel, [*dimensions, "value"], curves, "loss"),
+            charts.linked_parallel_and_curves(
+                parallel,
+                [*dimensions, "value"],
+                curves,
+                "loss",
+                ticks,
+                colouring.field,
+                colouring.log,
+                colouring.domain,
+            ),
             width="content",
         )
         st.caption(
-            "Click a trial's line to highlight its loss curve below (double-click to clear): "
-            "follow the best-coloured lines back to their settings."
+            "Each axis runs from its lowest to its highest value (log axes for log ranges). "
+            "Click a trial's line to highlight its loss curve below (double-click to clear); "
+            "a trial has the same colour in both."
         )
     else:
         st.altair_chart(
             charts.parallel_coordinates_chart(
-                parallel, [*dimensions, "value"], charts.trial_selection()
+                parallel,
+                [*dimensions, "value"],
+                charts.trial_selection(),
+                ticks,
+                colouring.field,
+                colouring.log,
+                colouring.domain,
             ),
             width="stretch",
         )
-        st.caption("Follow the best-coloured lines back to their settings.")
+        st.caption("Each axis runs from its lowest to its highest value.")
 
     st.subheader("Hyperparameter importance")
-    importance = frames.importance(trials, dimensions)
     if len(complete) < frames.MIN_TRIALS_FOR_IMPORTANCE:
         st.warning(
             f"Only {len(complete)} complete trials: importance needs at least "
@@ -111,21 +138,33 @@ if name:
             )
 
 st.subheader("Several studies")
-all_names = [study.name for study in study_records()]
+records = {study.name: study for study in study_records()}
+
+
+def _with_strategy(study_name: str) -> str:
+    record = records.get(study_name)
+    return f"{study_name} ({record.spec.strategy['type']})" if record else study_name
+
+
 picked = st.multiselect(
-    "Overlay the convergence of", all_names, default=[name] if name else [], key="overlay"
+    "Overlay the convergence of",
+    list(records),
+    default=[name] if name in records else [],
+    format_func=_with_strategy,
+    # Keyed by the selected study, so opening another study does not keep the last default.
+    key=f"overlay_{name}",
 )
 overlays = []
 for other in picked:
     other_study, other_trials, _, _ = study_frames(other)
     if other_study is not None and not other_trials.empty:
         frame = frames.convergence_frame(other_trials, other_study.spec.direction)
-        overlays.append(frame.assign(study=other))
+        overlays.append(frame.assign(study=_with_strategy(other)))
 if overlays:
     st.altair_chart(
         charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch"
     )
     st.caption(
-        "Compare how fast each study's best value improves per trial; compare like with like "
-        "(same metric)."
+        "Compare how fast each study's best value improves per trial (its search strategy in "
+        "brackets); compare like with like (same metric)."
     )

@@ -7,15 +7,21 @@ import time
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
-from dashboard.data import batch_losses, curves_view, study_frames
-from dashboard.security import refuse_foreign_hosts
+from dashboard.data import (
+    batch_losses,
+    best_model_bytes,
+    curves_view,
+    selected_trials,
+    study_frames,
+)
+from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.workers import request_stop, worker_log_tail
+from tuning_core.engine.workers import launch_study, request_stop, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
 
-# A deep link runs this page without app.py, so each page checks the Host itself.
-refuse_foreign_hosts()
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
 
 st.title("Live study")
 name = selected_study()
@@ -25,44 +31,81 @@ name = selected_study()
 def live_view(study_name: str) -> None:
     study, trials, curves, fingerprint = study_frames(study_name)
     if study is None:
-        st.warning(f"The study {study_name!r} no longer exists.")
+        st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
     status = live.live_summary(study, trials, time.time())
-    head, stop_column = st.columns([4, 1])
-    head.markdown(f"**{study_name}** · {status.status_line}")
-    if status.running and stop_column.button(
-        "Stop",
-        key="stop",
-        help="Ask the worker to stop between batches; the study can be resumed later.",
+    head, action_column = st.columns([4, 1])
+    head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")
+    if status.running:
+        if action_column.button(
+            "Stop",
+            key="stop",
+            help="Ask the worker to stop between batches; the study can be resumed later.",
+        ):
+            request_stop(storage_path(), study_name)
+            st.toast("Stop requested")
+    elif live.resumable(study, status) and action_column.button(
+        "Resume",
+        key="resume",
+        help="Start a worker that carries on where this study stopped; finished trials are kept.",
     ):
-        request_stop(storage_path(), study_name)
-        st.toast("Stop requested")
+        launch_study(storage_path(), study.spec.to_json())
+        st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
-    if study.status == StudyStatus.FAILED or (
-        status.done == 0 and not status.running and study.status != StudyStatus.CREATED
-    ):
-        log = worker_log_tail(storage_path(), study_name)
-        if log:
-            st.code(log, language=None)
-    best, current = st.columns(2)
+    if study.status == StudyStatus.FAILED:
+        # Only a failed study's log matters, and only its last real error: TensorFlow's
+        # start-up notices mention "errors" on every start.
+        error = live.last_error_line(worker_log_tail(storage_path(), study_name, lines=200))
+        st.error(plain(f"The worker failed: {error}") if error else "The worker failed.")
+    best, current, download = st.columns([2, 3, 1])
     best.metric("Best so far", status.best_text, help=status.best_help)
     with current:
         if status.current_params:
             st.markdown("**Current trial** " + status.current_text)
+    model_bytes = best_model_bytes(storage_path(), study_name, fingerprint)
+    if model_bytes is not None:
+        download.download_button(
+            "Best model",
+            model_bytes,
+            file_name=f"{study_name}_best.keras",
+            mime="application/octet-stream",
+            key="best_model",
+            help="The best trial's trained Keras model (its best epoch), for keras.saving."
+            "load_model.",
+        )
 
     metric_names = set(curves["metric"]) if not curves.empty else set()
-    color_field, color_log = live.curve_colouring(study.spec)
     if {"loss", "val_accuracy"} <= metric_names:
+        choices = live.colour_choices(study.spec)
+        colour_field = (
+            st.selectbox("Colour curves by", choices, key="colour_by") if len(choices) > 1 else None
+        )
+        colouring = live.curve_colouring(study.spec, colour_field)
+        shape_field = "optimizer" if "optimizer" in study.spec.space.names else None
+        best_number = live.best_trial_number(trials, study.spec.direction)
+        picked = selected_trials("loss_chart", "accuracy_chart")
         left, right = st.columns(2)
         with left:
-            curves_view(curves, "loss", color_field, color_log, "training loss", selectable=True)
+            curves_view(
+                curves, "loss", colouring, "training loss", "loss_chart", picked,
+                shape_field, best_number,
+            )  # fmt: skip
         with right:
-            curves_view(curves, "val_accuracy", color_field, color_log, "validation accuracy")
+            curves_view(
+                curves, "val_accuracy", colouring, "validation accuracy", "accuracy_chart",
+                picked, shape_field, best_number,
+            )  # fmt: skip
+        best_text = (
+            f"The thick line with a diamond is the best trial ({best_number}). "
+            if (best_number is not None)
+            else ""
+        )
         st.caption(
             f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} "
-            "trials. "
+            f"trials. {best_text}"
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. "
-            "Click a loss curve to pick it out."
+            "Click a curve to pick it out on both charts (shift-click for more, double-click "
+            "clears)."
         )
         if status.current_number is not None:
             losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)

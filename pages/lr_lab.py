@@ -6,25 +6,27 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, storage_path, study_records
-from dashboard.data import curves_view, study_frames
+from dashboard.common import REFRESH_SECONDS, open_store, storage_path, study_records
+from dashboard.data import curves_view, playground_ladder, playground_surface, study_frames
 from dashboard.form_state import open_in_new_study
-from dashboard.security import refuse_foreign_hosts
+from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
+from tuning_core.engine.records import start_conflict
+from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 from tuning_core.reports import frames
-from tuning_core.views import charts, forms, live, playground
+from tuning_core.views import charts, forms, lab, live, playground
 from tuning_core.views.forms import format_number
 
-# A deep link runs this page without app.py, so each page checks the Host itself.
-refuse_foreign_hosts()
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]
-SGD_DEFAULTS = (0.0001, 1.0)
 
 st.title("Learning-rate lab")
 st.markdown(
@@ -63,29 +65,61 @@ compare_tab, range_tab, playground_tab = st.tabs(
 )
 
 with compare_tab:
-    low, high = st.select_slider(
-        "Learning-rate range",
-        hyperparams.REGISTRY["learning_rate"].ladder,
-        value=SGD_DEFAULTS,
-        format_func=format_number,
-        key="lr_range",
-        help=hyperparams.HELP["learning_rate"],
+    if "lr_rates_from_link" not in st.session_state:
+        # Read once: the URL is then kept in step with the widget, not the other way round.
+        linked_rates, _ = lab.parse_learning_rates(st.query_params.get("rates", ""))
+        st.session_state["lr_rates_from_link"] = [
+            format_number(rate) for rate in (linked_rates or lab.DEFAULT_RATES)
+        ]
+    initial_rates = st.session_state["lr_rates_from_link"]
+    picked = st.multiselect(
+        "Learning rates",
+        lab.rate_ladder(extra=initial_rates),
+        default=initial_rates,
+        accept_new_options=True,
+        key="lr_rates",
+        help="Pick from the ladder (1, 2, 5 per decade) or type an exact rate such as 0.0003 "
+        "and press Enter. " + hyperparams.HELP["learning_rate"],
     )
-    count = st.slider("How many learning rates", 2, 6, 5, key="lr_count")
-    learning_rates = forms.log_spaced(low, high, count) if high > low else [low]
-    st.write("Learning rates: " + ", ".join(format_number(lr) for lr in learning_rates))
-    name = st.text_input("Study name", value=f"lr-{dataset}-{model}-{optimizer}", key="lr_name")
+    learning_rates, rates_problem = lab.parse_learning_rates(picked)
+    if learning_rates:
+        # The rates live in the URL, so a link reproduces this comparison on another machine.
+        st.query_params["rates"] = lab.rates_query(learning_rates)
+    typed_name = st.text_input(
+        "Study name (optional)",
+        value="",
+        key="lr_name",
+        placeholder="automatic: a fresh name for each new set of rates",
+    )
     raw = forms.learning_rate_comparison_spec(
-        name, dataset, model, optimizer, learning_rates, epochs, batch_size, train_limit or None
+        typed_name.strip() or f"lr-{dataset}-{model}-{optimizer}",
+        dataset,
+        model,
+        optimizer,
+        learning_rates or list(lab.DEFAULT_RATES),
+        epochs,
+        batch_size,
+        train_limit or None,
     )
-    problem = forms.learning_rate_comparison_problem(raw)
+    existing = {study.name: study.spec for study in study_records()}
+    if not typed_name.strip():
+        raw["name"] = lab.comparison_name(raw, existing)
+    problem = rates_problem or forms.learning_rate_comparison_problem(raw)
+    if not problem and Path(storage_path()).exists():
+        with open_store() as store:
+            problem = start_conflict(store, parse_spec(raw))
     if problem:
-        st.error(problem)
+        st.error(plain(problem))
+    else:
+        st.caption(
+            f"Saved as study {raw['name']!r}"
+            + (" (it exists: Train resumes or shows it)." if raw["name"] in existing else ".")
+        )
     if st.button(
         "Train one model per learning rate", type="primary", disabled=bool(problem), key="lr_start"
     ):
         launch_study(storage_path(), raw)
-        st.session_state["lr_study"] = name
+        st.session_state["lr_study"] = raw["name"]
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def comparison_panel() -> None:
@@ -93,9 +127,15 @@ with compare_tab:
         comparisons = [
             study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)
         ]
-        current = st.session_state.get("lr_study")
+        # Before any Train click, a link's rates pick their own comparison if it exists (a
+        # presenter cannot use the hidden selectbox).
+        linked = raw["name"] if raw["name"] in comparisons else None
+        current = st.session_state.get("lr_study") or linked
         if current and current not in comparisons:
-            st.info(f"Starting the worker for {current!r}…")
+            st.info(plain(f"Starting the worker for {current!r}…"))
+            error = live.last_error_line(worker_log_tail(storage_path(), current, lines=200))
+            if error:
+                st.error(plain(f"The worker could not start: {error}"))
             return
         if not comparisons:
             return
@@ -104,17 +144,20 @@ with compare_tab:
             "Comparison to show", comparisons, index=index, key=f"lr_shown_{current}"
         )
         study, trials, curves, _ = study_frames(shown)
-        if study is None or curves.empty:
+        if study is None or (curves.empty and trials.empty):
             st.info("Waiting for the first epoch…")
             return
-        st.caption(f"{shown} · {live.live_summary(study, trials, time.time()).progress_text}")
+        progress = live.live_summary(study, trials, time.time()).progress_text
+        st.caption(plain(f"{shown} · {progress}"))
+        colouring = live.curve_colouring(study.spec)
         grid = st.columns(2)
         for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
             with grid[index % 2]:
-                curves_view(curves, metric, "learning_rate", True, metric)
+                curves_view(curves, metric, colouring, metric, f"lab_{metric}")
         st.caption(
-            "One colour per learning rate (log scale). Small rates fall slowly; large ones jump "
-            "around or diverge (dashed, ×)."
+            "One colour per learning rate (log scale), epochs counted from 1. Small rates fall "
+            "slowly; large ones jump around or diverge: a diverged run is dashed up to where it "
+            "blew up, marked with a red × and its loss there."
         )
         finals = frames.final_metrics(curves, trials)
         if not finals.empty:
@@ -123,6 +166,8 @@ with compare_tab:
                 "The final validation accuracy of each run: the best learning rate sits between "
                 "too slow and unstable."
             )
+        for line in lab.outcome_notes(trials):
+            st.warning(line)
 
     comparison_panel()
 
@@ -139,39 +184,52 @@ with range_tab:
     )
     if st.button("Run the LR range test", key="lr_find_start"):
         launch_lr_find(storage_path(), finder_spec)
-        st.session_state["lr_find"] = {
-            "name": finder_name,
-            "started": time.time(),
-            "optimizer": optimizer,
-            "dataset": dataset,
-            "model": model,
-            "epochs": epochs,
-        }
+        st.session_state["lr_find"] = {"name": finder_name, "started": time.time()}
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def range_test() -> None:
         started = st.session_state.get("lr_find")
-        if not started:
+        output = lr_find_output(storage_path(), finder_name)
+        if not started and not output.is_file():
             st.info("Run the test to see the loss against the learning rate.")
             return
-        output = lr_find_output(storage_path(), started["name"])
         if not output.is_file():
             st.info(f"Testing… ({time.time() - started['started']:.0f} s)")
-            log = worker_log_tail(storage_path(), started["name"], "lr_find.log", 2)
-            if "error" in log:
-                st.error(log)
+            error = live.last_error_line(
+                worker_log_tail(storage_path(), finder_name, "lr_find.log", 200)
+            )
+            if error:
+                st.error(plain(f"The range test failed: {error}"))
             return
+        # The result is kept beside the store (<store>.artifacts/<name>/lr_find.json), so it
+        # survives a reload: it is read back for the current dataset, model and optimizer.
         result = json.loads(output.read_text())
-        suggestions = {key: result[key] for key in ("valley", "steep", "minimum_div10")}
+        suggestions = lab.explain_suggestions(result)
         st.altair_chart(
-            charts.lr_range_chart(pd.DataFrame(result["curve"]), suggestions), width="stretch"
+            charts.lr_range_chart(
+                pd.DataFrame(result["curve"]),
+                {s.title: s.learning_rate for s in suggestions},
+            ),
+            width="stretch",
         )
-        shown = ", ".join(
-            f"{key} {format_number(float(format(value, '.2g')))}"
-            for key, value in suggestions.items()
+        st.markdown(
+            "\n".join(
+                f"- **{s.title}: {format_number(float(format(s.learning_rate, '.2g')))}**: "
+                f"{s.explanation}"
+                for s in suggestions
+            )
         )
-        st.caption(f"Suggestions: {shown}; {result['stop_reason']}.")
-        choice = st.radio("Suggestion", list(suggestions), horizontal=True, key="lr_suggestion")
+        st.caption(
+            f"Tested {finder_name} · {result['stop_reason']} · the y-axis shows the dip; the "
+            "final blow-up runs off the top."
+        )
+        choice = st.radio(
+            "Suggestion",
+            [s.key for s in suggestions],
+            format_func=lambda key: lab.SUGGESTION_TEXT[key][0],
+            horizontal=True,
+            key="lr_suggestion",
+        )
         if st.button(
             "Tune around it in a new study",
             key="lr_to_study",
@@ -180,17 +238,21 @@ with range_tab:
         ):
             open_in_new_study(
                 forms.tune_around_spec(
-                    suggestions[choice],
-                    started["dataset"],
-                    started["model"],
-                    started["optimizer"],
-                    started.get("epochs", hyperparams.REGISTRY["epochs"].default),
+                    float(result[choice]),
+                    dataset,
+                    model,
+                    optimizer,
+                    epochs,
                 )
             )
 
     range_test()
 
-with playground_tab:
+
+@st.fragment
+def playground_panel() -> None:
+    """A fragment: moving a playground control reruns only this, not the comparison's charts
+    above it (see benchmarks/playground_redraw.py)."""
     momentum_on = st.toggle("Momentum", key="pg_momentum_on", help=hyperparams.HELP["momentum"])
     if momentum_on:
         st.latex(
@@ -199,35 +261,38 @@ with playground_tab:
         )
     else:
         st.latex(r"\theta_{t+1} = \theta_t - \alpha \nabla f(\theta_t)")
+    # The function and preset live in the URL (?function=rosenbrock&preset=oscillating), so a
+    # link opens the playground as the teacher set it up.
+    function_names = list(playground.FUNCTIONS)
+    wanted_function = st.query_params.get("function")
     function_name = st.selectbox(
         "Function",
-        list(playground.FUNCTIONS),
+        function_names,
+        index=function_names.index(wanted_function) if wanted_function in function_names else 0,
         format_func=lambda n: playground.FUNCTIONS[n].label,
         key="pg_function",
     )
     function = playground.FUNCTIONS[function_name]
-    preset_names = list(playground.PRESETS)
+    preset_options = ["custom", *playground.PRESET_NAMES]
+    wanted_preset = st.query_params.get("preset")
     preset = st.radio(
-        "Preset (for the 1-D quadratic)",
-        ["custom", *preset_names],
+        "Preset",
+        preset_options,
+        index=preset_options.index(wanted_preset) if wanted_preset in preset_options else 0,
         horizontal=True,
         key="pg_preset",
     )
-    ladder = sorted(
-        {
-            *forms.log_spaced(1e-4, 2.0, 40),
-            *(p.learning_rate for p in playground.PRESETS.values()),
-            0.19,
-            0.21,
-        }
-    )
-    default_alpha = playground.PRESETS[preset].learning_rate if preset != "custom" else 0.1
+    st.query_params["function"] = function_name
+    st.query_params["preset"] = preset
+    chosen = playground.preset_for(function_name, preset)
+    alpha_ladder = playground_ladder(function_name)
+    default_alpha = chosen.learning_rate if chosen else forms.nearest(0.1, alpha_ladder)
     alpha = st.select_slider(
         "Learning rate α",
-        ladder,
-        value=forms.nearest(default_alpha, ladder),
+        alpha_ladder,
+        value=forms.nearest(default_alpha, alpha_ladder),
         format_func=format_number,
-        key=f"pg_alpha_{preset}",
+        key=f"pg_alpha_{function_name}_{preset}",
         help=hyperparams.HELP["learning_rate"],
     )
     controls = st.columns(function.dimensions + 2)
@@ -241,7 +306,9 @@ with playground_tab:
         )
         for i in range(function.dimensions)
     )
-    steps = controls[-2].slider("Steps", 1, 300, 30, key="pg_steps")
+    steps = controls[-2].slider(
+        "Steps", 1, 300, chosen.steps if chosen else 30, key=f"pg_steps_{function_name}_{preset}"
+    )
     momentum = (
         controls[-1].slider("β (momentum)", 0.0, 0.99, 0.9, key="pg_beta", disabled=not momentum_on)
         if momentum_on
@@ -249,8 +316,8 @@ with playground_tab:
     )
     path = playground.gradient_descent(function, start, alpha, steps, momentum)
     limit = playground.stability_limit(function)
-    if preset != "custom":
-        st.info(playground.PRESETS[preset].explanation)
+    if chosen:
+        st.info(chosen.explanation)
     verdict = playground.describe(path)
     (st.error if path.diverged else st.success)(verdict)
     if limit is not None:
@@ -260,16 +327,17 @@ with playground_tab:
         )
     frame = playground.path_frame(path)
     left, right = st.columns(2)
+    surface = playground_surface(function_name)
     if function.dimensions == 1:
-        left.altair_chart(
-            charts.descent_curve_chart(playground.surface_frame(function), frame), width="stretch"
-        )
+        left.altair_chart(charts.descent_curve_chart(surface, frame), width="stretch")
     else:
-        left.altair_chart(
-            charts.descent_contour_chart(playground.surface_frame(function), frame), width="stretch"
-        )
+        left.altair_chart(charts.descent_contour_chart(surface, frame), width="stretch")
     right.altair_chart(charts.loss_per_step_chart(frame), width="stretch")
     st.caption(
-        "Left: where each step lands. Right: the loss per step (symlog scale): a straight fall is "
-        "fast convergence."
+        "Left: where each step lands (a path that leaves the window is diverging). Right: the "
+        "loss per step (symlog scale): a straight fall is fast convergence."
     )
+
+
+with playground_tab:
+    playground_panel()

@@ -17,7 +17,7 @@ from dashboard.form_state import (
     load_spec_into_form,
     loaded,
 )
-from dashboard.security import plain, refuse_foreign_hosts
+from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import HyperParameter
@@ -34,8 +34,8 @@ from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import forms
 from tuning_core.views.forms import Control, format_number
 
-# A deep link runs this page without app.py, so each page checks the Host itself.
-refuse_foreign_hosts()
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
 
 DATASETS = {
     "digits": "digits (bundled 8×8, offline)",

@@ -9,16 +9,20 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
-from dashboard.security import refuse_foreign_hosts
+from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
 
-# A deep link runs this page without app.py, so each page checks the Host itself.
-refuse_foreign_hosts()
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
 
 st.title("Studies")
+# Set just before the rerun that follows a delete, so the message outlives that rerun.
+deleted_message = st.session_state.pop("deleted_message", None)
+if deleted_message:
+    st.success(deleted_message)
 rows = list_studies()
 if not rows:
     st.info("No studies yet: create one on the New study page.")
@@ -73,9 +77,9 @@ st.subheader("Delete")
 confirm = st.checkbox(f"Yes, delete {name!r} and all its trials", key=f"confirm_delete_{name}")
 if st.button("Delete study", disabled=not confirm, key="delete"):
     if worker_running(study):
-        st.error(f"{name!r} is running: stop it in the live view before deleting it.")
+        st.error(plain(f"{name!r} is running: stop it in the live view before deleting it."))
     else:
         with open_store() as store:
             store.delete_study(name)
-        st.success(f"Deleted {name!r}.")
+        st.session_state["deleted_message"] = f"Deleted {name!r} and all its trials."
         st.rerun()

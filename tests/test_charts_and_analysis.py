@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import MNIST_DIR
 from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.states import Direction, StudyStatus
+from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.reports import frames
 from tuning_core.views import charts, forms, live
@@ -33,31 +33,109 @@ def _layers(chart_dict: dict) -> list[dict]:
     return chart_dict.get("layer") or [chart_dict]
 
 
+def _chart_rows(spec: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        spec["datasets"][spec["data"]["name"]]
+        if "data" in spec
+        else next(iter(spec["datasets"].values()))
+    )
+
+
 def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:
     _, _, curves = seeded
     spec = charts.curves_chart(
-        curves, "loss", "learning_rate", True, charts.trial_selection()
+        curves, "loss", "learning_rate", True, charts.trial_selection(), color_domain=(1e-4, 10.0)
     ).to_dict()
-    lines, crosses, legend = _layers(spec)
+    lines, points, crosses, labels, legend = _layers(spec)
     assert (
         legend["encoding"]["color"]["scale"]["type"] == "log"
         and lines["encoding"]["color"].get("legend") is None
     )
     assert lines["encoding"]["color"]["field"] == "learning_rate"
     assert lines["encoding"]["color"]["scale"]["type"] == "log"
+    # The domain is the study's range, so colours stay put as trials arrive.
+    assert lines["encoding"]["color"]["scale"]["domain"] == [1e-4, 10.0]
     assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
     assert crosses["mark"]["shape"] == "cross"
-    data = pd.DataFrame(
-        spec["datasets"][spec["data"]["name"]]
-        if "data" in spec
-        else next(iter(spec["datasets"].values()))
-    )
+    assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["field"] == "label"
+    data = _chart_rows(spec)
     assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
     assert (
         data["value"].max() <= 1.5 * data.loc[~data["diverged"], "value"].max()
     )  # a diverged loss is clipped
     assert data.loc[data["diverged"], "number"].unique().tolist() == [9]
-    assert (data[data["number"] == 0]["epoch"].tolist()) == [0, 1, 2, 3, 4]
+    # Epochs are counted from 1, as Keras prints them.
+    assert (data[data["number"] == 0]["epoch"].tolist()) == [1, 2, 3, 4, 5]
+    marker = data[data["marker"]]
+    assert marker["number"].tolist() == [9]
+    assert marker["label"].tolist() == ["diverged at epoch 1: loss 60"]
+
+
+def _store_with_a_run_that_blew_up_in_its_first_epoch(storage: Path) -> tuple:
+    """Like the lab's lr 10 on digits: one good run, one that blew up mid-epoch 1, so the
+    diverged run has in-epoch losses but no epoch row."""
+    spec = parse_spec(
+        forms.learning_rate_comparison_spec(
+            "blowup", "digits", "mlp", "sgd", [0.1, 10.0], 3, 32, 200
+        )
+    )
+    with Store(storage) as store:
+        study_id = store.create_study(spec)
+        good = store.start_trial(study_id, 0, {"learning_rate": 0.1})
+        for epoch in range(3):
+            store.add_epoch_metrics(
+                good, epoch, {"loss": 1.5 - 0.4 * epoch, "val_accuracy": 0.6 + 0.1 * epoch}
+            )
+        store.finish_trial(good, TrialState.COMPLETE, 0.8)
+        bad = store.start_trial(study_id, 1, {"learning_rate": 10.0})
+        for progress, loss in [(0.25, 2.4), (0.5, 9.0), (0.75, 353.0)]:
+            store.add_batch_loss(bad, progress, loss)
+        store.finish_trial(
+            bad,
+            TrialState.DIVERGED,
+            error="diverged at epoch 0: the loss exploded to 353",
+        )
+        study = store.get_study("blowup")
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
+        batch_rows = [(1, p, v) for p, v in store.batch_losses(study.id, 1)]
+        curves = frames.curves_frame(store.epoch_metrics(study.id), trials, batch_rows)
+    return study, trials, curves
+
+
+def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(storage: Path) -> None:
+    study, trials, curves = _store_with_a_run_that_blew_up_in_its_first_epoch(storage)
+    colouring = live.curve_colouring(study.spec)
+    assert colouring == live.Colouring("learning_rate", True, (0.1, 10.0))
+    loss = charts.curves_chart(
+        curves, "loss", colouring.field, colouring.log, color_domain=colouring.domain
+    ).to_dict()
+    rows = _chart_rows(loss)
+    blown = rows[rows["number"] == 1]
+    # Its in-epoch losses, inside epoch 1, clipped to 1.5x the other run's highest loss.
+    assert blown.loc[~blown["marker"], "epoch"].tolist() == [0.25, 0.5, 0.75]
+    assert blown["value"].max() == pytest.approx(1.5 * 1.5)
+    assert blown["diverged"].all()
+    assert blown.loc[blown["marker"], "label"].tolist() == ["diverged at epoch 1: loss 353"]
+    # The accuracy chart marks where it blew up too, at the bottom of the others' range.
+    accuracy = _chart_rows(
+        charts.curves_chart(curves, "val_accuracy", colouring.field, colouring.log).to_dict()
+    )
+    marker = accuracy[accuracy["marker"]]
+    assert marker["label"].tolist() == ["diverged at epoch 1"]
+    assert marker["epoch"].tolist() == [0.75] and marker["value"].tolist() == [0.6]
+    # Its in-epoch rows are not epochs.
+    assert live.epochs_recorded(curves) == 3
+    # The lab's bars: the diverged run is labelled, not a zero-height bar.
+    finals = frames.final_metrics(curves, trials)
+    assert finals.set_index("learning_rate")["outcome"].to_dict() == {
+        0.1: "80%",
+        10.0: "diverged",
+    }
+    bars = charts.final_accuracy_bars(finals).to_dict()
+    assert [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        for layer in bars["layer"]
+    ] == ["bar", "point", "text"]
 
 
 def test_convergence_and_slices(seeded) -> None:
@@ -101,8 +179,49 @@ def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
         "params", []
     )  # Altair hoists concat params to the top
     assert [p["name"] for p in params] == ["trials"]
-    assert top["encoding"]["opacity"]["condition"]["param"] == "trials"
+    assert top["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
     assert bottom["layer"][0]["encoding"]["opacity"]["condition"]["param"] == "trials"
+
+
+def test_parallel_axes_show_real_values_and_trials_keep_the_curves_colour(seeded) -> None:
+    study, trials, curves = seeded
+    dimensions, log_dimensions = ["learning_rate", "units", "optimizer"], ["learning_rate", "units"]
+    parallel = charts.parallel_frame(trials, dimensions, log_dimensions, "learning_rate")
+    ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
+    lr_ticks = ticks[ticks["dimension"] == "learning_rate"]
+    assert lr_ticks["label"].tolist() == ["0.0001", "0.01", "1"]
+    assert set(ticks.loc[ticks["dimension"] == "optimizer", "label"]) == {"adam", "sgd"}
+    colouring = live.curve_colouring(study.spec)
+    linked = charts.linked_parallel_and_curves(
+        parallel,
+        [*dimensions, "value"],
+        curves,
+        "loss",
+        ticks,
+        colouring.field,
+        colouring.log,
+        colouring.domain,
+    ).to_dict()
+    top, bottom = linked["vconcat"]
+    axes, lines, labels = top["layer"]
+    assert lines["encoding"]["y"]["axis"] is None  # no "position in range" axis
+    assert labels["encoding"]["text"]["field"] == "label"
+    top_colour = lines["encoding"]["color"]
+    bottom_colour = bottom["layer"][0]["encoding"]["color"]
+    for key in ("field", "scale"):
+        assert top_colour[key] == bottom_colour[key]
+    assert top_colour["scale"]["domain"] == [1e-4, 10.0]
+
+
+def test_compare_summary_says_what_won_and_what_mattered(seeded) -> None:
+    from tuning_core.views import compare
+
+    study, trials, _ = seeded
+    importance = frames.importance(trials, study.spec.space.names)
+    assert compare.plain_summary(study.spec, trials, importance) == (
+        "The best trial (4) used Adam at learning rate 0.01, units 32 and reached val_accuracy "
+        "0.950; the learning rate mattered most (η² 0.67). 1 of 11 trials diverged."
+    )
 
 
 def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
@@ -122,7 +241,13 @@ def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
     assert importance["importance"].sum() == pytest.approx(1.0)
     assert importance.set_index("hyperparameter").loc["x", "importance"] > 0.7
     spec = charts.importance_chart(importance).to_dict()
-    assert spec["encoding"]["y"]["sort"] == "-x"
+    bars, labels = spec["layer"]
+    assert bars["encoding"]["y"]["sort"] == "-x"
+    # A fixed band per bar (bars never collapse to a line) on a 0-100% axis, each labelled.
+    assert spec["height"] == {"step": 34}
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["format"] == ".0%"
+    assert len(_chart_rows(spec)) == 3
 
 
 def test_partial_dependence_follows_the_score(seeded) -> None:
@@ -133,7 +258,27 @@ def test_partial_dependence_follows_the_score(seeded) -> None:
     best_x = lr.loc[lr["score"].idxmax(), "x"]
     assert 1e-3 <= best_x <= 1e-1  # the seeded score peaks at lr 0.01
     chart = charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
-    assert chart["hconcat"][0]["encoding"]["x"]["scale"]["type"] == "log"
+    panels = chart["concat"]
+    assert chart["columns"] == 3 and all(panel["width"] == 220 for panel in panels)
+    assert panels[0]["encoding"]["x"]["scale"]["type"] == "log"
+    # One honest y scale for every panel.
+    assert chart["resolve"]["scale"]["y"] == "shared"
+    domains = {tuple(panel["encoding"]["y"]["scale"]["domain"]) for panel in panels}
+    assert len(domains) == 1
+
+
+def test_partial_dependence_says_flat_when_a_dimension_barely_moves() -> None:
+    frame = pd.DataFrame(
+        {
+            "dimension": ["learning_rate"] * 3 + ["units"] * 3,
+            "x": [1e-3, 1e-2, 1e-1, 32, 128, 512],
+            "score": [0.926510, 0.926514, 0.926518, 0.80, 0.88, 0.93],
+        }
+    )
+    panels = charts.partial_dependence_panels(frame).set_index("dimension")
+    assert panels["flat"].to_dict() == {"learning_rate": True, "units": False}
+    chart = charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
+    assert [panel["title"] for panel in chart["concat"]] == ["learning_rate (flat)", "units"]
 
 
 def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:
@@ -145,7 +290,7 @@ def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:
         trials.set_index("number").loc[4, "value"]
     )
     bars = charts.final_accuracy_bars(finals).to_dict()
-    assert bars["encoding"]["x"]["scale"]["type"] == "log"
+    assert bars["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
 
 
 def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
@@ -156,7 +301,10 @@ def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
     assert status.current_number == 10 and status.current_params["learning_rate"] == 0.02
     assert status.best_text == f"{trials['value'].max():.4f}"
     assert live.epochs_recorded(curves) == 9 * 5 + 1 + 1
-    assert live.curve_colouring(study.spec) == ("learning_rate", True)
+    assert live.curve_colouring(study.spec) == live.Colouring("learning_rate", True, (1e-4, 10.0))
+    assert live.colour_choices(study.spec) == ["learning_rate", "units"]
+    assert live.curve_colouring(study.spec, "units") == live.Colouring("units", True, (32, 512))
+    assert live.best_trial_number(trials, study.spec.direction) == 4
     table = live.trial_table(trials)
     assert table["number"].iloc[0] == 10 and "exploded" in table.set_index("number").loc[9, "flag"]
 

@@ -156,6 +156,21 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     )
     color = find_encoding(loss_spec, "color")[0]
     assert color["field"] == "learning_rate" and color["scale"]["type"] == "log"
+    # Fixed from the study's space, so no curve changes colour as trials arrive.
+    assert color["scale"]["domain"] == [0.0001, 10.0]
+    assert any(e.get("field") == "optimizer" for e in find_encoding(loss_spec, "shape"))
+    assert any(
+        "datum.number == 4" in str(e.get("condition", ""))
+        for e in find_encoding(loss_spec, "strokeWidth")
+    )  # the best trial is drawn thick
+    assert any("best trial (4)" in c.value for c in at.caption)
+    assert at.selectbox(key="colour_by").options == ["learning_rate", "units"]
+    # A click on one chart (its selection state) highlights that trial on both charts.
+    at.session_state["loss_chart"] = {"selection": {"trials": [{"number": 4}]}}
+    at.run()
+    for _spec, rows in charts_on(at)[:2]:
+        highlighted = rows.groupby("number")["highlighted"].first()
+        assert highlighted[highlighted].index.tolist() == [4]
     assert set(loss_data["number"]) == set(range(11))
     assert loss_data.loc[loss_data["diverged"], "number"].unique().tolist() == [9]
     in_epoch = next(
@@ -183,6 +198,37 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     )
 
 
+def test_live_page_hides_start_up_notices_offers_resume_and_the_best_model(storage: Path) -> None:
+    from tuning_core.engine.states import StudyStatus as Status
+    from tuning_core.engine.storage import artifacts_dir
+
+    seed_store(storage, running=False)
+    artifacts = artifacts_dir(str(storage), "seeded")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    notice = (
+        "I tensorflow/core/util/port.cc:153] oneDNN custom operations are on. You may see "
+        "slightly different numerical results due to floating-point round-off errors."
+    )
+    (artifacts / "worker.log").write_text(notice + "\n")
+    (artifacts / "best.keras").write_bytes(b"model bytes")
+    with Store(storage) as store:
+        store.set_status(store.get_study("seeded").id, Status.STOPPED)
+    at = open_page("pages/live.py", study="seeded")
+    assert not at.error and not at.get("code")  # no red box for TensorFlow's notice
+    assert at.button(key="resume").label == "Resume"
+    assert at.get("download_button")[0].proto.label == "Best model"
+    # A failed study shows its last real error, in one line.
+    (artifacts / "worker.log").write_text(
+        notice + "\nTraceback (most recent call last):\nValueError: objective.dataset: bad.\n"
+    )
+    with Store(storage) as store:
+        store.set_status(store.get_study("seeded").id, Status.FAILED)
+    at.run()
+    assert [shown(e.value) for e in at.error] == [
+        "The worker failed: ValueError: objective.dataset: bad."
+    ]
+
+
 def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: Path) -> None:
     seed_store(storage, running=False)
     at = open_page("pages/compare.py", study="seeded")
@@ -194,7 +240,9 @@ def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: 
     }
     assert x_scales["learning_rate"] == "log"
     assert any(s.get("title") == "hyperparameter importance" for s in specs)
-    assert any("hconcat" in s for s in specs)  # partial dependence, one panel per dimension
+    assert at.info[0].value.startswith("The best trial (4) used Adam at learning rate 0.01")
+    assert at.multiselect(key="overlay_seeded").value == ["seeded"]
+    assert any("concat" in s for s in specs)  # partial dependence, one panel per dimension
     assert not any(
         "importance needs at least" in w.value for w in at.warning
     )  # 9 complete trials are enough
@@ -210,6 +258,8 @@ def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
     at.button(key="delete").click().run()
     with Store(storage) as store:
         assert store.get_study("seeded") is None
+    # The confirmation outlives the rerun that follows the delete.
+    assert [s.value for s in at.success] == ["Deleted 'seeded' and all its trials."]
 
 
 def test_lr_lab_playground_presets(storage: Path) -> None:
@@ -218,33 +268,85 @@ def test_lr_lab_playground_presets(storage: Path) -> None:
     at.radio(key="pg_preset").set_value("diverging").run()
     assert any(e.value.startswith("Diverging") for e in at.error)
     at.radio(key="pg_preset").set_value("just right").run()
-    assert any(s.value == "Converged to the minimum." for s in at.success)
+    assert any(s.value.startswith("Converged to the minimum") for s in at.success)
     at.selectbox(key="pg_function").set_value("bowl").run()
     assert not at.exception
+    # Rosenbrock's presets teach all four lessons; none of them diverges but "diverging".
+    at.selectbox(key="pg_function").set_value("rosenbrock").run()
+    verdicts = {}
+    for preset in ("too small", "just right", "oscillating", "diverging"):
+        at.radio(key="pg_preset").set_value(preset).run()
+        assert not at.exception
+        verdicts[preset] = [e.value for e in at.success] + [e.value for e in at.error]
+    assert verdicts["too small"][0].startswith("Still descending")
+    assert verdicts["oscillating"][0].startswith("Oscillating")
+    assert verdicts["diverging"][0].startswith("Diverging")
+    assert not verdicts["just right"][0].startswith("Diverging")
+    # The setup lives in the URL: a preset link opens it as it was.
+    assert at.query_params["function"] == "rosenbrock"
+    assert at.query_params["preset"] == "diverging"
+    linked = open_page("pages/lr_lab.py", function="rosenbrock", preset="oscillating")
+    assert linked.selectbox(key="pg_function").value == "rosenbrock"
+    assert linked.radio(key="pg_preset").value == "oscillating"
+    assert any(s.value.startswith("Oscillating") for s in linked.success)
 
 
 def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
-    at = open_page("pages/lr_lab.py")
+    """The lesson: 0.001, 0.1 and 10 on digits, three curves, the last drawn as diverged."""
+    at = open_page("pages/lr_lab.py", rates="0.001,0.1,10")
+    assert at.multiselect(key="lr_rates").value == ["0.001", "0.1", "10"]
     at.number_input(key="lr_train_limit").set_value(200)
-    at.slider(key="lr_epochs").set_value(2)
-    at.select_slider(key="lr_range").set_range(0.001, 10.0)
-    at.slider(key="lr_count").set_value(3).run()
+    at.slider(key="lr_epochs").set_value(2).run()
     at.button(key="lr_start").click().run()
+    name = "lr-digits-mlp-sgd"
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.5)
         with Store(storage) as store:
-            study = store.get_study("lr-digits-mlp-sgd")
+            study = store.get_study(name)
             if study and study.status == StudyStatus.FINISHED:
                 break
     at.run()
-    specs = [s for s, _ in charts_on(at)]
+    found = charts_on(at)
+    specs = [s for s, _ in found]
     bars = next(s for s in specs if s.get("title") == "final validation accuracy by learning rate")
-    assert bars["encoding"]["x"]["scale"]["type"] == "log"
+    assert bars["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
     with Store(storage) as store:
-        trials = store.trials(store.get_study("lr-digits-mlp-sgd").id)
+        study = store.get_study(name)
+        trials = store.trials(study.id)
+        blown = next(t for t in trials if t.params["learning_rate"] == 10.0)
+        blown_losses = store.batch_losses(study.id, blown.number)
     assert sorted(t.params["learning_rate"] for t in trials) == [0.001, 0.1, 10.0]
-    assert next(t for t in trials if t.params["learning_rate"] == 10.0).state.value == "diverged"
+    assert blown.state.value == "diverged"
+    # The loss that blew up is stored before the trial stops.
+    assert blown_losses and blown_losses[-1][1] is None or blown_losses[-1][1] > 46
+    loss_rows = next(
+        rows for spec, rows in found if spec.get("title", {}) == "loss" or _title(spec) == "loss"
+    )
+    assert set(loss_rows.loc[~loss_rows["marker"], "learning_rate"]) == {0.001, 0.1, 10.0}
+    marker = loss_rows[loss_rows["marker"]]
+    assert marker["learning_rate"].tolist() == [10.0]
+    assert marker["label"].iloc[0].startswith("diverged at epoch 1: loss ")
+    assert any(w.value.startswith("lr 10: diverged at epoch 1") for w in at.warning)
+
+    # Other rates never reuse (and clash with) that study: a fresh name, and it starts.
+    at.multiselect(key="lr_rates").set_value(["0.01", "0.0003"]).run()
+    assert not at.error
+    assert at.button(key="lr_start").disabled is False
+    assert any("lr-digits-mlp-sgd-2" in c.value for c in at.caption)
+    # A typed name that clashes says so in one sentence and cannot start.
+    at.text_input(key="lr_name").set_value(name).run()
+    assert at.button(key="lr_start").disabled is True
+    assert any(shown(e.value).startswith("name: a study called") for e in at.error)
+
+
+def _title(spec: dict) -> str | None:
+    """A layered chart's title, wherever Altair put it."""
+    for layer in [spec, *spec.get("layer", [])]:
+        title = layer.get("title")
+        if title:
+            return title if isinstance(title, str) else title.get("text")
+    return None
 
 
 def test_no_tensorflow_in_the_ui_process(storage: Path) -> None:
@@ -272,3 +374,18 @@ print("HEAVY:" + ",".join(heavy))
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY:\n" in result.stdout or result.stdout.strip().endswith("HEAVY:"), result.stdout
+
+
+def test_presenter_mode_hides_the_controls_and_enlarges_the_text(storage: Path) -> None:
+    from dashboard.presenter import PRESENTER_CSS, is_presenting
+
+    assert is_presenting({"present": "1"}) and not is_presenting({})
+    for selector in ("stToolbar", "stAppDeployButton", "stSidebar", ".stButton", ".stSlider"):
+        assert selector in PRESENTER_CSS
+    # app.py applies it on every page; the browser test checks what it hides on the lab.
+    presenting = AppTest.from_file(APP, default_timeout=60)
+    presenting.query_params["present"] = "1"
+    presenting.run()
+    assert any("stToolbar" in element.proto.body for element in presenting.get("html"))
+    plain = AppTest.from_file(APP, default_timeout=60).run()
+    assert not any("stToolbar" in element.proto.body for element in plain.get("html"))

@@ -29,10 +29,35 @@ def trials_frame(trials: list[TrialRecord], spec: StudySpec) -> pd.DataFrame:
 
 
 def curves_frame(
-    metric_rows: list[tuple[int, int, str, float | None]], trials: pd.DataFrame
+    metric_rows: list[tuple[int, int, str, float | None]],
+    trials: pd.DataFrame,
+    diverged_batch_rows: list[tuple[int, float, float | None]] | None = None,
 ) -> pd.DataFrame:
-    """Long form per-epoch curves: number, epoch, metric, value, state, and each param column."""
+    """Long form per-epoch curves: number, epoch, metric, value, within_epoch, state, and each
+    param column. Epochs are 0-based, as stored.
+
+    ``diverged_batch_rows`` (trial number, progress in epochs, loss) are the in-epoch losses of
+    diverged trials: a trial that blows up stops mid-epoch and often writes no epoch row, so
+    the losses after its last whole epoch are added as ``loss`` rows (``within_epoch`` True,
+    epoch = progress - 1, so that the end of epoch e lands on e like an epoch row).
+    """
     curves = pd.DataFrame(metric_rows, columns=["number", "epoch", "metric", "value"])
+    curves["within_epoch"] = False
+    if diverged_batch_rows:
+        batches = pd.DataFrame(diverged_batch_rows, columns=["number", "progress", "value"])
+        last_epoch = curves.groupby("number")["epoch"].max()
+        whole_epochs_done = batches["number"].map(last_epoch).fillna(-1) + 1
+        batches = batches[batches["progress"] > whole_epochs_done]
+        extra = pd.DataFrame(
+            {
+                "number": batches["number"],
+                "epoch": batches["progress"] - 1,
+                "metric": "loss",
+                "value": batches["value"],
+                "within_epoch": True,
+            }
+        )
+        curves = pd.concat([curves, extra], ignore_index=True) if len(extra) else curves
     if trials.empty:
         return curves
     extra = trials.drop(columns=["value", "duration_s", "error"], errors="ignore")
@@ -153,12 +178,12 @@ def partial_dependence_frame(
 def final_metrics(
     curves: pd.DataFrame, trials: pd.DataFrame, metric: str = "val_accuracy"
 ) -> pd.DataFrame:
-    """Each trial's last recorded ``metric`` with its learning rate and state (diverged runs score
-    0).
+    """Each trial's last recorded ``metric`` with its learning rate, state and outcome label
+    (diverged runs score 0 and are labelled "diverged"; chance-level runs "ended at chance").
     """
     columns = ["number", "learning_rate", metric, "state"]
     if trials.empty or "learning_rate" not in trials:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*columns, "outcome"])
     last = (
         curves[curves["metric"] == metric]
         .sort_values("epoch")
@@ -167,9 +192,26 @@ def final_metrics(
         if not curves.empty
         else pd.DataFrame(columns=["number", "value"])
     )
-    frame = trials[["number", "learning_rate", "state"]].merge(last, on="number", how="left")
+    frame = trials[["number", "learning_rate", "state", "note", "error"]].merge(
+        last, on="number", how="left"
+    )
     frame = frame[frame["state"] != TrialState.RUNNING.value]
     frame[metric] = (
         frame["value"].where(frame["state"] != TrialState.DIVERGED.value, 0.0).fillna(0.0)
     )
-    return frame[columns].reset_index(drop=True)
+    frame["outcome"] = [
+        outcome_label(state, note, value)
+        for state, note, value in zip(frame["state"], frame["note"], frame[metric], strict=True)
+    ]
+    return frame[[*columns, "outcome"]].reset_index(drop=True)
+
+
+def outcome_label(state: str, note: str, value: float) -> str:
+    """A bar's label in the lab: "diverged", "ended at chance", or the score as a percentage."""
+    if state == TrialState.DIVERGED.value:
+        return "diverged"
+    if state != TrialState.COMPLETE.value:
+        return state
+    if "chance" in (note or ""):
+        return "ended at chance"
+    return f"{value:.0%}"

@@ -152,12 +152,14 @@ class LiveMetrics(keras.callbacks.Callback):
         if (batch + 1) % self.batch_every and batch + 1 != self.steps_per_epoch:
             return
         loss = float((logs or {}).get("loss", 0.0))
+        # Reported before the divergence check, so charts can draw a diverged run up to the
+        # loss that blew up (a diverged trial often writes no epoch row at all).
+        self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
         reason = divergence_reason(loss, self.num_classes)
         if reason:
             self.diverged = (reason, self.epoch)
             self.model.stop_training = True
             return
-        self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.diverged or self.stopped:

@@ -21,13 +21,26 @@ DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
 
 
-def _color(field: str, log: bool, title: str | None = None, legend: bool = True) -> alt.Color:
+def _color(
+    field: str,
+    log: bool,
+    title: str | None = None,
+    legend: bool = True,
+    domain: tuple[float, float] | None = None,
+) -> alt.Color:
     """A continuous colour, on a log scale for log-scaled hyperparameters such as the learning
-    rate.
+    rate; with ``domain`` (the study's range) a curve keeps its colour as trials arrive.
     """
-    scale = alt.Scale(type="log", scheme="viridis") if log else alt.Scale(scheme="viridis")
-    shown = alt.Legend(format=".0e" if log else "") if legend else None
-    return alt.Color(f"{field}:Q", scale=scale, title=title or field, legend=shown)
+    scale_options: dict = {"scheme": "viridis"}
+    if log:
+        scale_options["type"] = "log"
+    if domain is not None:
+        scale_options["domain"] = list(domain)
+    # A short gradient, so it fits beside a 260 px chart under a shape legend.
+    shown = alt.Legend(format="~g", gradientLength=100) if legend else None
+    return alt.Color(
+        f"{field}:Q", scale=alt.Scale(**scale_options), title=title or field, legend=shown
+    )
 
 
 def trial_selection() -> alt.Parameter:
@@ -35,20 +48,66 @@ def trial_selection() -> alt.Parameter:
     return alt.selection_point(fields=["number"], name="trials", on="click", clear="dblclick")
 
 
-def curves_data(curves: pd.DataFrame, metric: str, color_field: str | None) -> pd.DataFrame:
-    """The rows :func:`curves_chart` draws: one metric, the columns it encodes, a diverged flag."""
+def _short(value: float | None) -> str:
+    """A loss as a label shows it: 353, 2.3, 1e+14, or NaN."""
+    if value is None or not np.isfinite(value):
+        return "NaN"
+    return f"{value:.3g}"
+
+
+def curves_data(
+    curves: pd.DataFrame,
+    metric: str,
+    color_field: str | None,
+    shape_field: str | None = None,
+) -> pd.DataFrame:
+    """The rows :func:`curves_chart` draws for one metric.
+
+    Columns: number, epoch (counted from 1, as Keras prints it; in-epoch losses fall between),
+    value, state, the colour field, diverged, and marker/label. Each diverged trial gets one
+    marker row where it blew up (its last in-epoch loss), labelled "diverged at epoch 1: loss
+    353"; its losses are clipped to 1.5x the other trials' highest loss, so that it neither
+    flattens them nor leaves the chart. On charts of other metrics the marker sits at the top
+    (losses) or bottom (scores) of the other trials' range, at the epoch it blew up.
+    """
+    keep = ["number", "epoch", "value", "state"] + [
+        field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
+    ]
     data = curves[curves["metric"] == metric]
-    keep = ["number", "epoch", "value", "state"] + (
-        [color_field] if color_field and color_field in data else []
-    )
     diverged = data["state"] == TrialState.DIVERGED.value
-    data = data[keep].assign(diverged=diverged)
-    if metric.endswith("loss") and (~diverged).any() and diverged.any():
-        # A diverged loss (up to ~1e14) would flatten every other curve: draw it at the top of
-        # the others' range, where its dashed line and × still say what happened.
-        ceiling = 1.5 * float(data.loc[~diverged, "value"].max())
+    data = data[keep].assign(
+        epoch=data["epoch"].astype(float) + 1, diverged=diverged, marker=False, label=""
+    )
+    lossy = metric.endswith("loss")
+    others = data.loc[~diverged, "value"].dropna()
+    ceiling = 1.5 * float(others.max()) if lossy and len(others) else None
+    if ceiling is not None:
         data["value"] = data["value"].where(~diverged, data["value"].clip(upper=ceiling))
-    return data
+    markers = []
+    all_losses = curves[
+        (curves["metric"] == "loss") & (curves["state"] == TrialState.DIVERGED.value)
+    ]
+    for number, losses in all_losses.sort_values("epoch").groupby("number", sort=True):
+        last = losses.iloc[-1]
+        blown = None if pd.isna(last["value"]) else float(last["value"])
+        epoch = float(last["epoch"]) + 1
+        label = f"diverged at epoch {max(1, int(np.ceil(epoch - 1e-9)))}"
+        if metric == "loss":
+            label += f": loss {_short(blown)}"
+            top = ceiling if ceiling is not None else blown
+            shown = top if blown is None or top is None else min(blown, top)
+        elif lossy:
+            shown = ceiling
+        else:
+            shown = float(others.min()) if len(others) else 0.0
+        if shown is None:  # a lone run whose only loss is NaN: nothing to measure it against
+            shown = 0.0
+        row = {column: last[column] for column in keep if column in last}
+        row.update(epoch=epoch, value=shown, diverged=True, marker=True, label=label, number=number)
+        markers.append(row)
+    if markers:
+        data = pd.concat([data, pd.DataFrame(markers)], ignore_index=True)
+    return data.reset_index(drop=True)
 
 
 def spec_without_data(chart: alt.TopLevelMixin) -> dict:
@@ -71,58 +130,103 @@ def curves_chart(
     selection: alt.Parameter | None = None,
     title: str | None = None,
     define_selection: bool = True,
-) -> alt.Chart:
-    """One line per trial of ``metric`` against epoch; diverged trials dashed and marked with an ×.
+    color_domain: tuple[float, float] | None = None,
+    shape_field: str | None = None,
+    best_number: int | None = None,
+    highlight_column: bool = False,
+) -> alt.LayerChart:
+    """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
+    their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
 
-    ``curves`` is the long form from :func:`analysis.curves_frame` (number, epoch, metric, value,
-    state and param columns). Lines take their colour from ``color_field`` (log scale if asked).
+    ``curves`` is the long form from :func:`frames.curves_frame`. Lines take their colour from
+    ``color_field`` (log scale if asked, fixed to ``color_domain`` when given), the points'
+    shape from ``shape_field`` (e.g. the optimizer); ``best_number``'s line is drawn thicker
+    with a diamond at its end. With ``highlight_column`` the rows' ``highlighted`` flag (set by
+    the page from a selection made on another chart) fades the other trials.
     """
-    data = curves_data(curves, metric, color_field)
+    data = curves_data(curves, metric, color_field, shape_field)
     tooltip = [
         alt.Tooltip("number:Q", title="trial"),
-        alt.Tooltip("epoch:Q"),
-        alt.Tooltip("value:Q", title=metric, format=".4f"),
+        alt.Tooltip("epoch:Q", format=".3~g"),
+        alt.Tooltip("value:Q", title=metric, format=".4~g"),
     ]
+    if shape_field and shape_field in data:
+        tooltip.append(alt.Tooltip(f"{shape_field}:N"))
+    else:
+        shape_field = None
     legend_layer = None
     if color_field and color_field in data:
         color_title = LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field
         # Line marks can only have a symbol legend (one entry per tick, which overflows); the
         # colour's gradient legend comes from an invisible point layer instead.
-        color = _color(color_field, color_log, color_title, legend=False)
+        color = _color(color_field, color_log, color_title, legend=False, domain=color_domain)
         legend_layer = (
             alt.Chart(data)
-            .transform_filter("datum.epoch == 0")
+            .transform_filter("!datum.marker")
             .mark_point(opacity=0)
-            .encode(color=_color(color_field, color_log, color_title))
+            .encode(color=_color(color_field, color_log, color_title, domain=color_domain))
         )
-        tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3g"))
+        tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
     else:
         color = alt.Color("number:N", title="trial")
     base = alt.Chart(data, title=title or metric).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X(
+            "epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False)
+        ),
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
         detail="number:N",
         tooltip=tooltip,
     )
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        color=color,
-        strokeDash=alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
-    )
-    last_points = (
-        base.transform_filter("datum.diverged")
-        .transform_window(
-            rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"]
+    line_encoding: dict = {
+        "color": color,
+        "strokeDash": alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
+    }
+    if best_number is not None:
+        line_encoding["strokeWidth"] = alt.condition(
+            f"datum.number == {int(best_number)}", alt.value(4), alt.value(1.5)
         )
-        .transform_filter("datum.rank == 1")
-        .mark_point(shape="cross", size=120, color="#d62728", filled=True)
+    lines = base.transform_filter("!datum.marker").mark_line().encode(**line_encoding)
+    points = (
+        base.transform_filter("!datum.marker").mark_point(size=22, filled=True).encode(color=color)
     )
+    if shape_field:
+        points = points.encode(
+            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right"))
+        )
+    crosses = base.transform_filter("datum.marker").mark_point(
+        shape="cross", size=140, color="#d62728", filled=True
+    )
+    labels = (
+        base.transform_filter("datum.marker")
+        .mark_text(align="left", dx=8, dy=-10, color="#d62728", fontWeight="bold")
+        .encode(text="label:N")
+    )
+    layers = [lines, points, crosses, labels]
+    if best_number is not None:
+        best_end = (
+            base.transform_filter(f"datum.number == {int(best_number)} && !datum.marker")
+            .transform_window(
+                rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"]
+            )
+            .transform_filter("datum.rank == 1")
+            .mark_point(shape="diamond", size=160, filled=True, color="#e45756")
+        )
+        layers.append(best_end)
+    if highlight_column:
+        faded = alt.condition("datum.highlighted !== false", alt.value(1.0), alt.value(0.12))
+        layers[0] = layers[0].encode(opacity=faded)
+        layers[1] = layers[1].encode(opacity=faded)
     if selection is not None:
         # With define_selection False the selection lives in a sibling chart (see
         # linked_parallel_and_curves).
-        lines = lines.encode(opacity=alt.condition(selection, alt.value(1.0), alt.value(0.12)))
+        if not highlight_column:
+            faded = alt.condition(selection, alt.value(1.0), alt.value(0.12))
+            layers[0] = layers[0].encode(opacity=faded)
+            layers[1] = layers[1].encode(opacity=faded)
         if define_selection:
-            lines = lines.add_params(selection)
-    layers = [lines, last_points] + ([legend_layer] if legend_layer is not None else [])
+            layers[0] = layers[0].add_params(selection)
+    if legend_layer is not None:
+        layers.append(legend_layer)
     # Independent legends: the lines' (switched off) must not suppress the gradient one.
     return alt.layer(*layers).resolve_legend(color="independent").properties(height=CURVE_HEIGHT)
 
@@ -206,97 +310,218 @@ def slice_chart(trials: pd.DataFrame, parameter: str, log: bool) -> alt.Chart:
 
 
 def parallel_frame(
-    trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]
+    trials: pd.DataFrame,
+    dimensions: list[str],
+    log_dimensions: list[str],
+    colour_field: str | None = None,
 ) -> pd.DataFrame:
-    """Long form for parallel coordinates: number, value, dimension, position in [0, 1], label."""
+    """Long form for parallel coordinates: number, value, dimension, position in [0, 1], label
+    (the real value), and the ``colour_field`` column when given (to colour as the curves do).
+    """
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     rows = []
     for name in [*dimensions, "value"]:
         if name not in done:
             continue
         column = done[name]
-        if pd.api.types.is_numeric_dtype(column):
-            numbers = (
-                np.log10(column.astype(float)) if name in log_dimensions else column.astype(float)
-            )
-            low, high = numbers.min(), numbers.max()
-            position = (numbers - low) / (high - low) if high > low else numbers * 0 + 0.5
-        else:
-            categories = sorted(column.astype(str).unique())
-            index = column.astype(str).map({c: i for i, c in enumerate(categories)})
-            position = index / max(len(categories) - 1, 1)
-        for number, value, pos, raw in zip(
-            done["number"], done["value"], position, column, strict=True
+        position = _axis_positions(column, name in log_dimensions)
+        colours = done[colour_field] if colour_field and colour_field in done else column * 0
+        for number, value, pos, raw, colour in zip(
+            done["number"], done["value"], position, column, colours, strict=True
         ):
-            rows.append(
-                {
-                    "number": number,
-                    "value": value,
-                    "dimension": name,
-                    "position": float(pos),
-                    "label": str(raw),
-                }
-            )
-    return pd.DataFrame(rows, columns=["number", "value", "dimension", "position", "label"])
+            row = {
+                "number": number,
+                "value": value,
+                "dimension": name,
+                "position": float(pos),
+                "label": _tick_label(raw),
+            }
+            if colour_field:
+                row[colour_field] = colour
+            rows.append(row)
+    columns = ["number", "value", "dimension", "position", "label"]
+    if colour_field:
+        columns.append(colour_field)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _axis_positions(column: pd.Series, log: bool) -> pd.Series:
+    """Where each value sits on its axis, 0 (lowest) to 1 (highest); log axes in log10."""
+    if pd.api.types.is_numeric_dtype(column):
+        numbers = np.log10(column.astype(float)) if log else column.astype(float)
+        low, high = numbers.min(), numbers.max()
+        return (numbers - low) / (high - low) if high > low else numbers * 0 + 0.5
+    categories = sorted(column.astype(str).unique())
+    index = column.astype(str).map({c: i for i, c in enumerate(categories)})
+    return index / max(len(categories) - 1, 1)
+
+
+def _tick_label(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+def parallel_ticks(
+    trials: pd.DataFrame, dimensions: list[str], log_dimensions: list[str]
+) -> pd.DataFrame:
+    """Real-value labels for each parallel axis: its lowest, middle and highest value (each
+    category for choices), at their positions: dimension, position, label."""
+    done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    rows = []
+    for name in [*dimensions, "value"]:
+        if name not in done or done.empty:
+            continue
+        column = done[name]
+        positions = _axis_positions(column, name in log_dimensions)
+        if pd.api.types.is_numeric_dtype(column):
+            low, high = float(column.min()), float(column.max())
+            middle = (low * high) ** 0.5 if name in log_dimensions and low > 0 else (low + high) / 2
+            ticks = [(0.0, low), (0.5, middle), (1.0, high)] if high > low else [(0.5, low)]
+            rows += [
+                {"dimension": name, "position": pos, "label": _tick_label(v)} for pos, v in ticks
+            ]
+        else:
+            seen = pd.DataFrame({"position": positions, "label": column.astype(str)})
+            for position, label in seen.drop_duplicates("label").itertuples(index=False):
+                rows.append({"dimension": name, "position": float(position), "label": label})
+    return pd.DataFrame(rows, columns=["dimension", "position", "label"])
 
 
 def parallel_coordinates_chart(
-    parallel: pd.DataFrame, order: list[str], selection: alt.Parameter | None = None
-) -> alt.Chart:
-    """A line per trial across its hyperparameters (each scaled to [0, 1]), coloured by score."""
-    chart = (
-        alt.Chart(parallel, title="parallel coordinates (click a line; double-click clears)")
+    parallel: pd.DataFrame,
+    order: list[str],
+    selection: alt.Parameter | None = None,
+    ticks: pd.DataFrame | None = None,
+    colour_field: str | None = None,
+    colour_log: bool = False,
+    colour_domain: tuple[float, float] | None = None,
+) -> alt.LayerChart:
+    """A line per trial across its hyperparameters, each axis labelled with real values
+    (``ticks`` from :func:`parallel_ticks`), coloured like the curves (``colour_field``, same
+    scale and domain) so a trial has one colour on the page; else by score.
+    """
+    if colour_field and colour_field in parallel:
+        title = LEARNING_RATE_TITLE if colour_field == "learning_rate" else colour_field
+        colour = _color(colour_field, colour_log, title, domain=colour_domain)
+    else:
+        colour = alt.Color("value:Q", scale=alt.Scale(scheme="viridis"), title="value")
+    x = alt.X("dimension:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, orient="top"))
+    y = alt.Y("position:Q", axis=None, scale=alt.Scale(domain=[0, 1]))
+    lines = (
+        alt.Chart(parallel)
         .mark_line(strokeWidth=2)
         .encode(
-            x=alt.X("dimension:N", sort=order, title=None),
-            y=alt.Y("position:Q", title="position in range", axis=alt.Axis(format="%")),
+            x=x,
+            y=y,
             detail="number:N",
-            color=alt.Color("value:Q", scale=alt.Scale(scheme="viridis"), title="value"),
+            color=colour,
             tooltip=["number:Q", "dimension:N", "label:N", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=CURVE_HEIGHT)
     )
     if selection is not None:
-        chart = chart.encode(
+        lines = lines.encode(
             opacity=alt.condition(selection, alt.value(0.9), alt.value(0.1))
         ).add_params(selection)
-    return chart
+    layers = [lines]
+    if ticks is not None and not ticks.empty:
+        axes = alt.Chart(ticks).mark_rule(color="#999").encode(x=x)
+        labels = (
+            alt.Chart(ticks)
+            .mark_text(align="left", dx=4, fontSize=11, color="#333")
+            .encode(x=x, y=y, text="label:N")
+        )
+        layers = [axes, lines, labels]
+    return alt.layer(
+        *layers, title="parallel coordinates (click a line; double-click clears)"
+    ).properties(height=CURVE_HEIGHT)
 
 
 def linked_parallel_and_curves(
-    parallel: pd.DataFrame, order: list[str], curves: pd.DataFrame, metric: str
+    parallel: pd.DataFrame,
+    order: list[str],
+    curves: pd.DataFrame,
+    metric: str,
+    ticks: pd.DataFrame | None = None,
+    colour_field: str | None = "learning_rate",
+    colour_log: bool = True,
+    colour_domain: tuple[float, float] | None = None,
 ) -> alt.VConcatChart:
-    """Parallel coordinates above the loss curves; selecting trials in one highlights them in
-    both.
+    """Parallel coordinates above the loss curves, both coloured by ``colour_field`` on one
+    scale; selecting trials in one highlights them in both.
     """
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
-    top = parallel_coordinates_chart(parallel, order, selection).properties(width=LINKED_WIDTH)
-    bottom = curves_chart(curves, metric, selection=selection, define_selection=False).properties(
-        width=LINKED_WIDTH
-    )
+    top = parallel_coordinates_chart(
+        parallel, order, selection, ticks, colour_field, colour_log, colour_domain
+    ).properties(width=LINKED_WIDTH)
+    bottom = curves_chart(
+        curves,
+        metric,
+        colour_field,
+        colour_log,
+        selection=selection,
+        define_selection=False,
+        color_domain=colour_domain,
+    ).properties(width=LINKED_WIDTH)
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 
 
-def importance_chart(importance: pd.DataFrame) -> alt.Chart:
-    return (
-        alt.Chart(importance, title="hyperparameter importance")
-        .mark_bar()
-        .encode(
-            x=alt.X("importance:Q", axis=alt.Axis(format="%")),
-            y=alt.Y("hyperparameter:N", sort="-x", title=None),
-            tooltip=[
-                "hyperparameter:N",
-                alt.Tooltip("importance:Q", format=".1%"),
-                alt.Tooltip("eta_squared:Q", format=".3f"),
-            ],
-        )
-        .properties(height=max(60, 28 * len(importance)))
+def importance_chart(importance: pd.DataFrame) -> alt.LayerChart:
+    """One labelled bar per hyperparameter, its share of the explained variance (0-100%).
+
+    Each bar gets a fixed band (alt.Step) rather than a share of a fixed height, so bars never
+    collapse to a line, and the share is written at the bar's end instead of crowding the axis.
+    """
+    base = alt.Chart(importance).encode(
+        x=alt.X(
+            "importance:Q",
+            axis=alt.Axis(format="%", tickCount=5),
+            scale=alt.Scale(domain=[0, 1]),
+            title="share of the explained variance",
+        ),
+        y=alt.Y("hyperparameter:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200)),
+        tooltip=[
+            "hyperparameter:N",
+            alt.Tooltip("importance:Q", format=".1%"),
+            alt.Tooltip("eta_squared:Q", format=".3f", title="η²"),
+        ],
+    )
+    bars = base.mark_bar(color="#4c78a8")
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("importance:Q", format=".0%"))
+    return alt.layer(bars, labels, title="hyperparameter importance").properties(
+        height=alt.Step(34)
     )
 
 
-def partial_dependence_chart(frame: pd.DataFrame, log_dimensions: list[str]) -> alt.HConcatChart:
-    """The surrogate's predicted score against each dimension, averaged over the others."""
+FLAT_SHARE = 0.05
+
+
+def partial_dependence_panels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per dimension: its predicted-score range and whether it is flat.
+
+    Flat means its range is under 5% of the largest range of any dimension (or under 0.001 on
+    the score's scale): a 0.00001 rise drawn on its own axis looked steep.
+    """
+    spans = frame.groupby("dimension", sort=False)["score"].agg(lambda v: v.max() - v.min())
+    largest = float(spans.max()) if len(spans) else 0.0
+    flat = (spans < FLAT_SHARE * largest) | (spans < 1e-3)
+    return pd.DataFrame({"dimension": spans.index, "span": spans.values, "flat": flat.values})
+
+
+def partial_dependence_chart(
+    frame: pd.DataFrame, log_dimensions: list[str], columns: int = 3
+) -> alt.ConcatChart:
+    """The surrogate's predicted score against each dimension, averaged over the others.
+
+    All panels share one y scale, so a steep panel is steep on the same scale as the others;
+    a flat one says "flat" in its title. ``columns`` panels per row, 220 px each, fit the main
+    area at 1366 px.
+    """
+    panels = partial_dependence_panels(frame).set_index("dimension")
+    low, high = float(frame["score"].min()), float(frame["score"].max())
+    pad = max((high - low) * 0.1, 1e-3)
+    y_scale = alt.Scale(domain=[low - pad, high + pad], zero=False)
     charts = []
     for name, group in frame.groupby("dimension", sort=False):
         numeric = pd.api.types.is_numeric_dtype(group["x"].infer_objects())
@@ -305,85 +530,172 @@ def partial_dependence_chart(frame: pd.DataFrame, log_dimensions: list[str]) -> 
                 "x:Q",
                 title=name,
                 scale=alt.Scale(type="log" if name in log_dimensions else "linear", zero=False),
+                axis=alt.Axis(format="~g", labelOverlap=True),
             )
             if numeric
-            else alt.X("x:N", title=name)
+            else alt.X("x:N", title=name, axis=alt.Axis(labelAngle=0))
         )
+        # A choice is a dot per value, not a bar: bars start at zero, which the shared,
+        # non-zero scale would cut off.
         mark = (
-            alt.Chart(group.infer_objects()).mark_line(point=True)
+            alt.Chart(group.infer_objects()).mark_line(point=True, clip=True)
             if numeric
-            else alt.Chart(group).mark_bar()
+            else alt.Chart(group.astype({"x": str})).mark_point(size=90, filled=True, clip=True)
         )
+        title = f"{name} (flat)" if bool(panels.loc[name, "flat"]) else name
         charts.append(
             mark.encode(
                 x=x,
-                y=alt.Y("score:Q", scale=alt.Scale(zero=False), title="predicted score"),
+                y=alt.Y("score:Q", scale=y_scale, title="predicted score"),
                 tooltip=["x", alt.Tooltip("score:Q", format=".4f")],
-            ).properties(width=220, height=180)
+            ).properties(width=220, height=170, title=title)
         )
-    return alt.hconcat(*charts)
+    return alt.concat(*charts, columns=columns).resolve_scale(y="shared")
 
 
-def final_accuracy_bars(finals: pd.DataFrame) -> alt.Chart:
-    """Validation accuracy per learning rate on a log x-axis; diverged runs in red."""
-    return (
-        alt.Chart(finals, title="final validation accuracy by learning rate")
-        .mark_bar(size=24)
-        .encode(
-            x=alt.X("learning_rate:Q", scale=alt.Scale(type="log"), title=LEARNING_RATE_TITLE),
-            y=alt.Y("val_accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition(
-                alt.datum.state == TrialState.DIVERGED.value,
-                alt.value("#d62728"),
-                alt.value("#4c78a8"),
-            ),
-            tooltip=[
-                alt.Tooltip("learning_rate:Q", format=".1e"),
-                alt.Tooltip("val_accuracy:Q", format=".1%"),
-                "state:N",
-            ],
-        )
-        .properties(height=220)
+def final_accuracy_bars(finals: pd.DataFrame) -> alt.LayerChart:
+    """Validation accuracy per learning rate on a log x-axis, each bar labelled with its outcome
+    ("94%", "ended at chance", "diverged"); a diverged run, which has no accuracy, is a red ×
+    on the axis rather than an invisible zero-height bar.
+    """
+    data = finals.assign(diverged=finals["state"] == TrialState.DIVERGED.value)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "learning_rate:Q",
+            scale=alt.Scale(type="log"),
+            title=LEARNING_RATE_TITLE,
+            axis=alt.Axis(format="~g", grid=False),
+        ),
+        y=alt.Y(
+            "val_accuracy:Q",
+            scale=alt.Scale(domain=[0, 1.1]),
+            axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]),
+            title="validation accuracy",
+        ),
+        tooltip=[
+            alt.Tooltip("learning_rate:Q", format="~g", title=LEARNING_RATE_TITLE),
+            alt.Tooltip("val_accuracy:Q", format=".1%"),
+            "outcome:N",
+        ],
+    )
+    bars = base.transform_filter("!datum.diverged").mark_bar(size=24, color="#4c78a8")
+    crosses = base.transform_filter("datum.diverged").mark_point(
+        shape="cross", size=160, color="#d62728", filled=True
+    )
+    labels = base.mark_text(dy=-8, fontWeight="bold").encode(
+        text="outcome:N",
+        color=alt.condition("datum.diverged", alt.value("#d62728"), alt.value("#333")),
+    )
+    return alt.layer(
+        bars, crosses, labels, title="final validation accuracy by learning rate"
+    ).properties(height=240)
+
+
+def _suggestion_points(curve: pd.DataFrame, suggestions: dict[str, float]) -> pd.DataFrame:
+    """Each suggestion placed on the smoothed curve (interpolated in log learning rate)."""
+    log_rates = np.log10(curve["learning_rate"].astype(float).to_numpy())
+    losses = curve["smoothed_loss"].astype(float).to_numpy()
+    return pd.DataFrame(
+        [
+            {
+                "suggestion": name,
+                "learning_rate": value,
+                "smoothed_loss": float(np.interp(np.log10(value), log_rates, losses)),
+                "label": f"{name} {value:.1e}",
+            }
+            for name, value in suggestions.items()
+            if value and value > 0
+        ],
+        columns=["suggestion", "learning_rate", "smoothed_loss", "label"],
     )
 
 
-def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.Chart:
-    """Smoothed loss against learning rate (log x) with the suggestions as labelled rules."""
+def lr_range_domain(curve: pd.DataFrame) -> tuple[float, float]:
+    """The y range that shows the dip: from just under the minimum to just over the highest
+    loss before it; the final blow-up (up to 4x the minimum, or NaN) runs off the top.
+    """
+    losses = curve["smoothed_loss"].astype(float).replace([np.inf, -np.inf], np.nan)
+    if losses.dropna().empty:
+        return 0.0, 1.0
+    lowest_at = int(np.nanargmin(losses.to_numpy()))
+    low = float(losses.iloc[lowest_at])
+    high = float(losses.iloc[: lowest_at + 1].max())
+    pad = max((high - low) * 0.25, abs(low) * 0.02, 1e-3)
+    return low - pad, high + pad
+
+
+def lr_range_chart(curve: pd.DataFrame, suggestions: dict[str, float]) -> alt.LayerChart:
+    """Smoothed loss against learning rate (log x), its y-axis clipped to the dip
+    (:func:`lr_range_domain`), each suggestion a labelled dot on the curve.
+    """
+    domain = lr_range_domain(curve)
+    x = alt.X(
+        "learning_rate:Q",
+        scale=alt.Scale(type="log"),
+        title=LEARNING_RATE_TITLE,
+        axis=alt.Axis(format="~g", grid=False),
+    )
+    y = alt.Y(
+        "smoothed_loss:Q", title="smoothed loss", scale=alt.Scale(domain=list(domain), zero=False)
+    )
     line = (
         alt.Chart(curve)
-        .mark_line()
+        .mark_line(clip=True)
         .encode(
-            x=alt.X("learning_rate:Q", scale=alt.Scale(type="log"), title=LEARNING_RATE_TITLE),
-            y=alt.Y("smoothed_loss:Q", title="smoothed loss", scale=alt.Scale(zero=False)),
+            x=x,
+            y=y,
             tooltip=[
                 alt.Tooltip("learning_rate:Q", format=".2e"),
                 alt.Tooltip("smoothed_loss:Q", format=".4f"),
             ],
         )
     )
-    marks = pd.DataFrame(
-        [{"suggestion": name, "learning_rate": value} for name, value in suggestions.items()]
+    marks = _suggestion_points(curve, suggestions)
+    colour = alt.Color(
+        "suggestion:N",
+        title="suggestion",
+        sort=list(suggestions),
+        legend=alt.Legend(orient="bottom", labelLimit=300, symbolSize=120),
     )
-    rules = (
+    dots = (
         alt.Chart(marks)
-        .mark_rule(strokeDash=[4, 2], size=2)
+        .mark_point(size=160, filled=True, clip=True, stroke="white", strokeWidth=1)
         .encode(
-            x="learning_rate:Q",
-            color=alt.Color("suggestion:N"),
+            x=x,
+            y=y,
+            color=colour,
+            # The same field, sort and title as the colour: Vega-Lite merges them into one
+            # legend whose symbols match the dots.
+            shape=alt.Shape(
+                "suggestion:N",
+                title="suggestion",
+                sort=list(suggestions),
+                scale=alt.Scale(range=["circle", "square", "triangle-up"]),
+                legend=alt.Legend(orient="bottom", labelLimit=300, symbolSize=120),
+            ),
             tooltip=["suggestion:N", alt.Tooltip("learning_rate:Q", format=".2e")],
         )
     )
-    return alt.layer(line, rules, title="LR range test").properties(height=CURVE_HEIGHT)
+    # Named by the legend, not by text on the curve: suggestions often sit close together
+    # (valley 0.14, minimum/10 0.13) and their labels would overlap.
+    # Taller than the curves: the legend below takes its share of the fitted height.
+    return alt.layer(line, dots, title="LR range test").properties(height=CURVE_HEIGHT + 80)
 
 
-def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
-    """A 2-D function as a grid of dots shaded by log loss, with the descent path drawn over it."""
+def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.LayerChart:
+    """A 2-D function as a grid of dots shaded by log loss, with the descent path drawn over it.
+
+    The axes stay on the grid's window and the path is clipped to it: a diverging path leaves
+    through the edge instead of shrinking the surface to a dot.
+    """
+    x_scale = alt.Scale(domain=[float(grid["x"].min()), float(grid["x"].max())], nice=False)
+    y_scale = alt.Scale(domain=[float(grid["y"].min()), float(grid["y"].max())], nice=False)
     background = (
         alt.Chart(grid)
         .mark_circle(size=30, opacity=0.5)
         .encode(
-            x=alt.X("x:Q", scale=alt.Scale(zero=False, nice=False)),
-            y=alt.Y("y:Q", scale=alt.Scale(zero=False, nice=False)),
+            x=alt.X("x:Q", scale=x_scale),
+            y=alt.Y("y:Q", scale=y_scale),
             color=alt.Color(
                 "log_loss:Q", scale=alt.Scale(scheme="greys", reverse=True), title="log10 loss"
             ),
@@ -391,10 +703,10 @@ def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
     )
     trail = (
         alt.Chart(path)
-        .mark_line(point=True, color="#d62728")
+        .mark_line(point=True, color="#d62728", clip=True)
         .encode(
-            x="x:Q",
-            y="y:Q",
+            x=alt.X("x:Q", scale=x_scale),
+            y=alt.Y("y:Q", scale=y_scale),
             order="step:Q",
             tooltip=[
                 "step:Q",
@@ -405,23 +717,30 @@ def descent_contour_chart(grid: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
         )
     )
     return alt.layer(background, trail, title="descent path over the loss surface").properties(
-        height=320, width=420
+        height=320
     )
 
 
 def descent_curve_chart(function_points: pd.DataFrame, path: pd.DataFrame) -> alt.Chart:
     """A 1-D function with the descent path's points on it."""
+    x_scale = alt.Scale(
+        domain=[float(function_points["x"].min()), float(function_points["x"].max())], nice=False
+    )
+    y_scale = alt.Scale(domain=[0, float(function_points["loss"].max())], nice=False)
     curve = (
         alt.Chart(function_points)
         .mark_line(color="#888")
-        .encode(x=alt.X("x:Q", title="θ"), y=alt.Y("loss:Q", title="f(θ)"))
+        .encode(
+            x=alt.X("x:Q", title="θ", scale=x_scale),
+            y=alt.Y("loss:Q", title="f(θ)", scale=y_scale),
+        )
     )
     trail = (
         alt.Chart(path)
-        .mark_line(point=True, color="#d62728")
+        .mark_line(point=True, color="#d62728", clip=True)
         .encode(
-            x="x:Q",
-            y="loss:Q",
+            x=alt.X("x:Q", scale=x_scale),
+            y=alt.Y("loss:Q", scale=y_scale),
             order="step:Q",
             tooltip=[
                 "step:Q",
@@ -439,7 +758,15 @@ def loss_per_step_chart(path: pd.DataFrame) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("step:Q"),
-            y=alt.Y("loss:Q", scale=alt.Scale(type="symlog")),
+            y=alt.Y(
+                "loss:Q",
+                scale=alt.Scale(type="symlog"),
+                # One notation: plain numbers, powers of ten once they get long.
+                axis=alt.Axis(
+                    labelExpr="abs(datum.value) >= 1e5 ? format(datum.value, '.0e') "
+                    ": format(datum.value, '~g')"
+                ),
+            ),
             tooltip=["step:Q", alt.Tooltip("loss:Q", format=".3g")],
         )
         .properties(height=300)

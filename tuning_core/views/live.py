@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from tuning_core.engine.records import worker_running
-from tuning_core.engine.space import NumericDimension
+from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.views.forms import format_duration
 
@@ -114,29 +115,122 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
     )
 
 
-def curve_colouring(spec: StudySpec) -> tuple[str | None, bool]:
-    """Colour curves by learning rate (log scale) when it varies, else by trial."""
-    dimension = spec.space.dimension("learning_rate")
+def resumable(study: StudyRecord, status: LiveSummary) -> bool:
+    """Whether the live view offers Resume: the study was stopped (by request or because its
+    worker died) with trials left in its budget, and no worker runs it now.
+    """
+    if status.running or status.done >= status.budget:
+        return False
+    return study.status in (StudyStatus.STOPPED, StudyStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Colouring:
+    """How curves are coloured: by a numeric hyperparameter on a fixed domain, else by trial."""
+
+    field: str | None
+    log: bool
+    domain: tuple[float, float] | None
+
+
+def colour_choices(spec: StudySpec) -> list[str]:
+    """The hyperparameters curves can be coloured by: the tuned numeric ones and numeric choices
+    (a learning-rate choice, as the lab compares them), learning rate first."""
+    names = []
+    for dimension in spec.space.dimensions:
+        if isinstance(dimension, NumericDimension) or (
+            isinstance(dimension, ChoiceDimension)
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in dimension.values
+            )
+        ):
+            names.append(dimension.name)
+    return sorted(names, key=lambda name: name != "learning_rate")
+
+
+def curve_colouring(spec: StudySpec, field: str | None = None) -> Colouring:
+    """Colour by ``field`` (default: the learning rate when tuned, else by trial).
+
+    The domain comes from the study's space, not from the trials so far, so a curve keeps its
+    colour while trials arrive (a range's low and high; a choice's smallest and largest value).
+    """
+    choices = colour_choices(spec)
+    if field is None:
+        field = choices[0] if choices else None
+    if field not in choices:
+        return Colouring(None, False, None)
+    dimension = spec.space.dimension(field)
     if isinstance(dimension, NumericDimension):
-        return "learning_rate", dimension.log
-    if dimension is not None:  # a choice of rates, as the learning-rate lab compares them
-        return "learning_rate", True
-    return None, False
+        return Colouring(field, dimension.log, (float(dimension.low), float(dimension.high)))
+    values = [float(v) for v in dimension.values]
+    low, high = min(values), max(values)
+    # A choice of rates spans decades, so it is coloured on a log scale like a log range.
+    log = low > 0 and (field == "learning_rate" or high / low >= 100)
+    return Colouring(field, log, (low, high))
+
+
+def best_trial_number(trials: pd.DataFrame, direction: Direction) -> int | None:
+    """The complete trial with the best value, or None."""
+    if trials.empty:
+        return None
+    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    if complete.empty:
+        return None
+    return int(complete.loc[direction.best_index(complete["value"].astype(float)), "number"])
 
 
 def epochs_recorded(curves: pd.DataFrame) -> int:
-    """How many (trial, epoch) points the curves hold."""
+    """How many whole (trial, epoch) points the curves hold (a diverged run's in-epoch losses
+    are not epochs)."""
     if curves.empty:
         return 0
-    return int(curves[["number", "epoch"]].drop_duplicates().shape[0])
+    whole = curves[~curves["within_epoch"]] if "within_epoch" in curves else curves
+    return int(whole[["number", "epoch"]].drop_duplicates().shape[0])
+
+
+# Lines of a worker log that are not errors even when they contain the word: TensorFlow's
+# start-up notices (oneDNN's "floating-point round-off errors", CUDA probing, absl).
+_NOTICE = re.compile(
+    r"oneDNN|TF_ENABLE_ONEDNN_OPTS|cuda|absl::|computation placer|^\s*[IWT]\d{4} |"
+    r"tensorflow/core/util/port|rebuild TensorFlow|This TensorFlow binary",
+    re.IGNORECASE,
+)
+_ERROR = re.compile(r"(^|\b)(\w*Error|\w*Exception|error|Traceback)\b[:\s]")
+
+
+def last_error_line(log: str) -> str | None:
+    """The last line of a worker log that reports an error (``ValueError: …``,
+    ``error: …``), skipping TensorFlow's notices; None when there is none.
+    """
+    for line in reversed(log.splitlines()):
+        text = line.strip()
+        if not text or _NOTICE.search(text) or text.startswith("Traceback"):
+            continue
+        if _ERROR.search(text):
+            return text
+    return None
+
+
+_EPOCH_IN_TEXT = re.compile(r"\b(at|in) epoch (\d+)\b")
+
+
+def epochs_from_one(text: str) -> str:
+    """The store counts epochs from 0 ("diverged at epoch 0"); shown text counts them from 1,
+    as Keras prints "Epoch 1/10" and the charts' axes do."""
+    return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
 
 
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trial table as shown: newest first, error and note merged into one column."""
+    """The trial table as shown: newest first, error and note merged into one column (epochs
+    counted from 1)."""
     table = trials.copy()
-    table["flag"] = (table["error"].fillna("") + " " + table["note"].fillna("")).str.strip()
-    return (
-        table.drop(columns=["error", "note"])
-        .sort_values("number", ascending=False)
-        .reset_index(drop=True)
+    table["flag"] = (
+        (table["error"].fillna("") + " " + table["note"].fillna(""))
+        .str.strip()
+        .map(epochs_from_one)
     )
+    table = table.drop(columns=["error", "note"])
+    # The flag right after the state: at the far right it was cut off at 1366 px.
+    ordered = ["number", "state", "value", "flag"]
+    table = table[ordered + [c for c in table.columns if c not in ordered]]
+    return table.sort_values("number", ascending=False).reset_index(drop=True)

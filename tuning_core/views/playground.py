@@ -7,6 +7,7 @@ for 0 < α < 2/L, oscillates in sign for 1/L < α < 2/L, and diverges for α > 2
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ import pandas as pd
 
 # Beyond this size a path is diverging; stop before it overflows to inf.
 DIVERGED_NORM = 1e6
+# A loss this far below the start's counts as converged.
+CONVERGED_FALL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ FUNCTIONS: dict[str, PlaygroundFunction] = {
         _rosenbrock,
         _rosenbrock_gradient,
         (1.0, 1.0),
-        (-1.5, 2.0),
+        (-1.2, 1.0),  # the classic start, on the far side of the curved valley
         ((-2.0, 2.0), (-1.0, 3.0)),
     ),
 }
@@ -93,29 +96,96 @@ class Preset:
     label: str
     learning_rate: float
     explanation: str
+    steps: int = 30
 
 
-# For the 1-D quadratic with curvature L = 2, so 1/L = 0.5 and 2/L = 1.
-PRESETS: dict[str, Preset] = {
-    "too small": Preset(
-        "too small", 0.02, "Each step is tiny: the loss falls, but 30 steps are not nearly enough."
-    ),
-    "just right": Preset(
-        "just right",
-        0.4,
-        "Big enough to make progress, small enough never to overshoot: smooth, fast descent.",
-    ),
-    "oscillating": Preset(
-        "oscillating",
-        0.9,
-        "Past 1/L each step overshoots the minimum, so θ flips sign, but it still shrinks.",
-    ),
-    "diverging": Preset(
-        "diverging",
-        1.05,
-        "Past 2/L every overshoot is larger than the last: the loss grows without bound.",
-    ),
+PRESET_NAMES = ("too small", "just right", "oscillating", "diverging")
+
+# Per function, since a rate that teaches on one diverges on another. The 1-D quadratic has
+# curvature L = 2 (1/L = 0.5, 2/L = 1); the bowl's largest curvature is 10 (2/L = 0.2);
+# Rosenbrock's valley floor curves up to ~1000 near the minimum, so it needs rates 100x
+# smaller and more steps (values found by running these very paths from its start).
+PRESETS_BY_FUNCTION: dict[str, dict[str, Preset]] = {
+    "quadratic": {
+        "too small": Preset(
+            "too small",
+            0.02,
+            "Each step is tiny: the loss falls, but 30 steps are not nearly enough.",
+        ),
+        "just right": Preset(
+            "just right",
+            0.4,
+            "Big enough to make progress, small enough never to overshoot: smooth, fast descent.",
+        ),
+        "oscillating": Preset(
+            "oscillating",
+            0.9,
+            "Past 1/L each step overshoots the minimum, so θ flips sign, but it still shrinks.",
+        ),
+        "diverging": Preset(
+            "diverging",
+            1.05,
+            "Past 2/L every overshoot is larger than the last: the loss grows without bound.",
+        ),
+    },
+    "bowl": {
+        "too small": Preset(
+            "too small", 0.01, "Tiny steps: after 30 of them θ has barely left the start."
+        ),
+        "just right": Preset(
+            "just right",
+            0.1,
+            "α = 1/(steep curvature) settles the steep direction in one step; the shallow "
+            "one follows steadily.",
+        ),
+        "oscillating": Preset(
+            "oscillating",
+            0.19,
+            "Just under 2/L for the steep direction: θ zig-zags across the narrow valley.",
+        ),
+        "diverging": Preset(
+            "diverging",
+            0.21,
+            "Just over 2/L for the steep direction: each zig-zag is wider than the last.",
+        ),
+    },
+    "rosenbrock": {
+        "too small": Preset(
+            "too small",
+            0.0002,
+            "Rosenbrock's walls are steep, so α must be small, but this small barely moves "
+            "along the flat valley floor in 300 steps.",
+            300,
+        ),
+        "just right": Preset(
+            "just right",
+            0.004,
+            "Down the wall, then along the curved valley towards (1, 1): plain descent is "
+            "slow here (try momentum).",
+            300,
+        ),
+        "oscillating": Preset(
+            "oscillating",
+            0.006,
+            "Steps overshoot across the narrow valley, zig-zagging from wall to wall before "
+            "they settle.",
+            300,
+        ),
+        "diverging": Preset(
+            "diverging",
+            0.007,
+            "A little larger again and each jump across the valley lands higher up the wall: "
+            "the loss explodes within a few steps.",
+            300,
+        ),
+    },
 }
+PRESETS = PRESETS_BY_FUNCTION["quadratic"]
+
+
+def preset_for(function_name: str, preset_name: str) -> Preset | None:
+    """The named preset for a function, or None for "custom" or an unknown name."""
+    return PRESETS_BY_FUNCTION.get(function_name, {}).get(preset_name)
 
 
 @dataclass
@@ -155,21 +225,49 @@ def stability_limit(function: PlaygroundFunction) -> float | None:
     return 2.0 / max(function.curvatures) if function.curvatures else None
 
 
+def _oscillates(thetas: np.ndarray, run: int = 6) -> bool:
+    """Whether some coordinate reverses its direction of travel ``run`` steps in a row.
+
+    Runs, not a share of all steps: on Rosenbrock the zig-zag starts only once the path
+    reaches the steep valley floor, late in the path.
+    """
+    moves = np.diff(thetas, axis=0)
+    for column in moves.T:
+        signs = np.sign(column[column != 0])
+        flips = signs[1:] != signs[:-1]
+        streak = 0
+        for flip in flips:
+            streak = streak + 1 if flip else 0
+            if streak >= run:
+                return True
+    return False
+
+
+def _ratio(first: float, last: float) -> str:
+    fall = first / last if last > 0 else math.inf
+    return "∞" if not math.isfinite(fall) else f"{fall:,.0f}" if fall < 1e6 else f"{fall:.0e}"
+
+
 def describe(path: DescentPath) -> str:
-    """One line a student can read: what this run of descent did."""
+    """One line a student can read: what this run of descent did.
+
+    A fall of 10,000x or more counts as converged (the start's loss is then four orders of
+    magnitude away; "still descending" after a 300,000x fall misled).
+    """
     if path.diverged:
         return "Diverging: each step overshoots further and the loss grows."
-    first, last = path.losses[0], path.losses[-1]
-    moves = np.diff(path.thetas[:, 0])
-    signs = np.sign(moves[moves != 0])
-    if len(signs) > 2 and np.mean(signs[1:] != signs[:-1]) > 0.5 and last < first:
-        return "Oscillating: each step overshoots the minimum, but the overshoots shrink."
-    if first > 0 and last < 1e-6 * first + 1e-9:
+    first, last = float(path.losses[0]), float(path.losses[-1])
+    if _oscillates(path.thetas) and last < first:
+        return (
+            "Oscillating: each step overshoots the minimum, but the overshoots shrink; "
+            f"the loss fell {_ratio(first, last)}×, to {last:.2g}."
+        )
+    if first > 0 and last <= first * CONVERGED_FALL + 1e-12:
         return "Converged to the minimum."
     if last < first:
         return (
-            f"Still descending: the loss fell from {first:.3g} to {last:.3g}; "
-            "more steps or a larger α would help."
+            f"Still descending: the loss fell {_ratio(first, last)}×, from {first:.3g} to "
+            f"{last:.3g}; more steps or a larger α would help."
         )
     return "No progress: the loss did not fall."
 

@@ -1,0 +1,55 @@
+"""The Compare page's words: a plain-language summary of a study. Pure; no Streamlit."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import TrialState
+from tuning_core.reports.frames import MIN_TRIALS_FOR_IMPORTANCE
+from tuning_core.views.forms import format_number
+
+NAMES = {"learning_rate": "the learning rate", "batch_size": "the batch size"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+
+
+def _setting(name: str, value: object) -> str:
+    if isinstance(value, float):
+        value = format_number(float(f"{value:.2g}"))
+    return f"{name.replace('_', ' ')} {value}"
+
+
+def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFrame) -> str | None:
+    """E.g. "The best trial (4) used Adam at learning rate 0.002 and reached val_accuracy
+    0.951; the learning rate mattered most (η² 0.71). 1 of 12 trials diverged."
+    None before a complete trial.
+    """
+    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    if complete.empty:
+        return None
+    best = complete.loc[spec.direction.best_index(complete["value"].astype(float))]
+    tuned = [name for name in spec.space.names if name in best.index]
+    settings = [_setting(n, best[n]) for n in tuned if n not in ("optimizer", "learning_rate")]
+    if "optimizer" in tuned and "learning_rate" in tuned:
+        optimizer = OPTIMIZER_NAMES.get(str(best["optimizer"]), str(best["optimizer"]))
+        settings.insert(0, f"{optimizer} at {_setting('learning_rate', best['learning_rate'])}")
+    elif "optimizer" in tuned:
+        settings.insert(0, OPTIMIZER_NAMES.get(str(best["optimizer"]), str(best["optimizer"])))
+    elif "learning_rate" in tuned:
+        settings.insert(0, _setting("learning_rate", best["learning_rate"]))
+    used = f" used {', '.join(settings)} and" if settings else ""
+    text = (
+        f"The best trial ({int(best['number'])}){used} reached {spec.metric} "
+        f"{float(best['value']):.3f}"
+    )
+    if len(complete) >= MIN_TRIALS_FOR_IMPORTANCE and not importance.empty:
+        top = importance.iloc[0]
+        name = NAMES.get(top["hyperparameter"], f"the {top['hyperparameter'].replace('_', ' ')}")
+        text += f"; {name} mattered most (η² {float(top['eta_squared']):.2f})"
+    elif len(spec.space.names) > 1:
+        text += f"; {len(complete)} complete trials are too few to say what mattered most"
+    text += "."
+    diverged = int((trials["state"] == TrialState.DIVERGED.value).sum())
+    if diverged:
+        text += f" {diverged} of {len(trials)} trials diverged."
+    return text
