@@ -9,11 +9,13 @@ with the loaded values as its defaults (no Session State writes to existing widg
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
-from tuning_core.views.forms import form_values
+from tuning_core.engine.errors import SpecError
+from tuning_core.views.forms import form_values, spec_from_upload
 
 _PENDING = "spec_for_new_study"
 NEW_STUDY_PAGE = "pages/new_study.py"
@@ -31,11 +33,33 @@ def load_spec_into_form(raw_spec: dict[str, Any]) -> None:
     st.session_state["form_version"] = st.session_state.get("form_version", 0) + 1
 
 
-def load_pending_spec() -> None:
-    """Load a spec another page handed over, once (New study calls this before drawing)."""
+SPEC_PARAMETER = "spec"
+
+
+def load_pending_spec() -> str | None:
+    """Load a spec another page handed over, or one a link carries in ``?spec=`` (New study
+    calls this before drawing); returns the link's one-sentence problem, if any."""
     raw_spec = st.session_state.pop(_PENDING, None)
     if raw_spec is not None:
         load_spec_into_form(raw_spec)
+        return None
+    linked = st.query_params.get(SPEC_PARAMETER)
+    if linked is None or linked == st.session_state.get("spec_in_url"):
+        return None
+    st.session_state["spec_in_url"] = linked
+    try:
+        load_spec_into_form(spec_from_upload(linked.encode()))
+    except SpecError as error:
+        return str(error).replace("The uploaded file", "The link's spec")
+    return None
+
+
+def keep_spec_in_url(raw_spec: dict[str, Any]) -> None:
+    """Write the form's spec into the URL, so the address bar is a link to this setup."""
+    text = json.dumps(raw_spec, separators=(",", ":"))
+    st.session_state["spec_in_url"] = text
+    if st.query_params.get(SPEC_PARAMETER) != text:
+        st.query_params[SPEC_PARAMETER] = text
 
 
 def form_key(name: str) -> str:

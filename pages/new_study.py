@@ -13,6 +13,7 @@ from dashboard.common import open_study_in, storage_path
 from dashboard.form_state import (
     initial,
     initial_choice,
+    keep_spec_in_url,
     load_pending_spec,
     load_spec_into_form,
     loaded,
@@ -120,7 +121,7 @@ def optimizer_control() -> Control:
     return Control("optimizer", True, values=chosen)
 
 
-load_pending_spec()
+link_problem = load_pending_spec()
 st.title("New study")
 st.caption(
     "Choose the data and the model, fix or tune each hyperparameter, pick a search strategy, then "
@@ -260,11 +261,15 @@ raw_spec = forms.build_spec(
     loaded_names=loaded("loaded_names"),
 )
 st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
+keep_spec_in_url(raw_spec)  # the address bar is a preset link to this very setup
+if link_problem:
+    st.error(plain(link_problem))
 problems = forms.form_problems(raw_spec, controls, storage_path())
 
 st.subheader("Before you start")
 size_column, time_column = st.columns(2)
-size_column.metric("Search space", forms.space_size(raw_spec))
+# Plain text, not st.metric: a metric's large value is cut off at half of 1366 px.
+size_column.markdown(f"**Search space**  \n{plain(forms.space_size(raw_spec))}")
 time_column.metric(
     "Estimated run time",
     forms.format_duration(forms.estimate_seconds(raw_spec)),

@@ -81,7 +81,8 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
     at.multiselect(key="optimizer").set_value(["sgd", "adam"])
     at.run()
     assert not at.error, [e.value for e in at.error]
-    assert at.metric[0].value == "continuous (2 tuned dimensions)"
+    shown_markdown = [shown(m.value) for m in at.markdown]
+    assert "**Search space**  \ncontinuous, 2 tuned dimensions" in shown_markdown
     start = at.button(key="start")
     assert not start.disabled
     start.click().run()

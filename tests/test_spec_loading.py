@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, digits_spec
 from tests.test_cli_bad_input import BAD_SPECS
@@ -104,3 +105,25 @@ def test_malformed_uploads_get_one_sentence(text: str, words: str) -> None:
         forms.spec_from_upload(text.encode())
     with pytest.raises(SpecError, match="UTF-8"):
         forms.spec_from_upload(b"\xff\xfe{}")
+
+
+def _linked(at) -> str:
+    value = at.query_params["spec"]
+    return value if isinstance(value, str) else value[0]
+
+
+def test_a_link_carrying_a_spec_sets_the_form_up_and_the_form_keeps_its_link(
+    storage: Path,
+) -> None:
+    spec = LOADABLE["learning rates as a set"]
+    at = open_page("pages/new_study.py", spec=json.dumps(spec))
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert parse_spec(at.session_state["form_spec"]).to_json() == spec
+    assert json.loads(_linked(at)) == at.session_state["form_spec"]
+    at.text_input(key="name@1").set_value("renamed").run()
+    assert json.loads(_linked(at))["name"] == "renamed"  # the link follows the form
+    broken = AppTest.from_file(APP, default_timeout=60)
+    broken.query_params["spec"] = '{"name": "x", "budget": {"trials": NaN}}'
+    broken.run()  # New study is the default page
+    assert not broken.exception
+    assert any("NaN" in e.value for e in broken.error)

@@ -275,9 +275,12 @@ def space_size(raw: dict[str, Any]) -> str:
         return "—"
     if spec.strategy["type"] == "grid":
         points = spec.space.grid_size(int(spec.strategy["levels"]))
-        return f"{points} grid points ({min(points, spec.budget['trials'])} will run)"
+        return f"{points:,} grid points, {min(points, spec.budget['trials']):,} will run"
+    if not spec.space.dimensions:
+        return "one configuration (nothing tuned)"
     if any(d.to_json()["type"] == "float" for d in spec.space.dimensions):
-        return f"continuous ({len(spec.space.dimensions)} tuned dimensions)"
+        count = len(spec.space.dimensions)
+        return f"continuous, {count} tuned dimension{'s' if count > 1 else ''}"
     finite = 1
     for dimension in spec.space.dimensions:
         finite *= (
@@ -285,7 +288,7 @@ def space_size(raw: dict[str, Any]) -> str:
             if hasattr(dimension, "values")
             else int(dimension.high - dimension.low + 1)
         )
-    return f"{finite} distinct configurations"
+    return f"{finite:,} distinct configurations"
 
 
 def estimate_seconds(
@@ -380,7 +383,15 @@ def form_problems(
         spec = parse_spec(raw)
     except SpecError as error:
         return problems + [str(error)]
-    if not spec.space.dimensions and spec.strategy["type"] != "grid" and spec.budget["trials"] > 1:
+    # A single-value range already has its own sentence above; it also leaves no tuned
+    # dimension, which must not be reported a second time as "every hyperparameter is fixed".
+    tuned_controls = any(control.tuned for control in controls)
+    if (
+        not spec.space.dimensions
+        and not tuned_controls
+        and spec.strategy["type"] != "grid"
+        and spec.budget["trials"] > 1
+    ):
         problems.append(
             "Every hyperparameter is fixed, so each trial would repeat the same run: tune at "
             "least one, or set trials to 1."
