@@ -133,7 +133,6 @@ class LiveMetrics(keras.callbacks.Callback):
         self.batch_every = max(1, steps_per_epoch // BATCH_POINTS_PER_EPOCH)
         self.epoch = 0
         self.diverged: tuple[str, int] | None = None
-        self.stopped = False
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
@@ -145,7 +144,6 @@ class LiveMetrics(keras.callbacks.Callback):
         if self.reporter.should_stop():
             # Raised, not stop_training: Keras would still run this epoch's validation pass,
             # which at batch size 1 on a big model takes seconds.
-            self.stopped = True
             raise TrialStopped("stopped on request")
         # Reading the loss syncs the host with the device; doing it every few batches (about
         # ten times an epoch, and at an epoch's end) keeps that cost small on a GPU.
@@ -162,7 +160,7 @@ class LiveMetrics(keras.callbacks.Callback):
             return
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.diverged or self.stopped:
+        if self.diverged:
             return
         metrics = {name: float(logs[name]) for name in EPOCH_METRICS if logs and name in logs}
         self.reporter.report(epoch, metrics)
@@ -234,8 +232,6 @@ class KerasObjective:
             ).history
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
-            if callback.stopped:
-                raise TrialStopped("stopped on request")
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             note = None
             final_accuracy = history.get("val_accuracy", [math.nan])[-1]
