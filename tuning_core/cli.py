@@ -127,7 +127,9 @@ def objective_for(spec: StudySpec) -> Objective:
     """The objective a validated spec names; Keras (and TensorFlow) load only for Keras studies."""
     if spec.objective["type"] == "function":
         return function_objective(
-            spec.objective["name"], float(spec.objective.get("trial_seconds", 0))
+            spec.objective["name"],
+            float(spec.objective.get("trial_seconds", 0)),
+            int(spec.objective.get("epochs", 1)),
         )
     # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
     from tuning_core.training.keras_objective import KerasObjective  # noqa: PLC0415

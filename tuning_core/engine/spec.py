@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
-from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
+from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, input_names
+from tuning_core.engine.pruners import DEFAULT_PRUNER, PRUNERS, TELL_CHOICES
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
 
@@ -48,6 +49,7 @@ class StudySpec:
     space: SearchSpace
     strategy: dict[str, Any]
     budget: dict[str, Any]
+    pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
 
     @property
     def direction(self) -> Direction:
@@ -68,6 +70,7 @@ class StudySpec:
             "space": self.space.to_json(),
             "strategy": dict(self.strategy),
             "budget": dict(self.budget),
+            "pruner": dict(self.pruner),
         }
 
     def search_identity(self) -> str:
@@ -136,12 +139,14 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             "objective.trial_seconds must be a number of seconds from 0 to 60, not "
             f"{brief(trial_seconds)}.",
         )
+        epochs = _int_field(raw, "epochs", "objective", 1, 1, MAX_FUNCTION_EPOCHS)
         return {
             "type": "function",
             "name": name,
             "metric": "value",
             "direction": Direction.MINIMIZE.value,
             "trial_seconds": trial_seconds,
+            "epochs": epochs,
         }
     if kind == "keras":
         return _parse_keras_objective(raw, space)
@@ -306,14 +311,82 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
 
 def _parse_budget(raw: Any) -> dict[str, Any]:
     raw = {} if raw is None else raw
-    _expect(isinstance(raw, dict), "budget must be an object with trials and optionally seconds.")
+    _expect(
+        isinstance(raw, dict),
+        "budget must be an object with trials and optionally seconds and epochs.",
+    )
+    unknown = sorted(set(raw) - {"trials", "seconds", "epochs"})
+    _expect(
+        not unknown,
+        f"budget.{unknown[0] if unknown else ''} is not a known key; use trials, seconds and "
+        "epochs.",
+    )
     trials = _int_field(raw, "trials", "budget", 20, 1, MAX_TRIALS)
     seconds = raw.get("seconds")
     _expect(
         seconds is None or (_is_finite_number(seconds) and seconds > 0),
         f"budget.seconds must be a positive number of seconds or null, not {brief(seconds)}.",
     )
-    return {"trials": trials, "seconds": seconds}
+    budget = {"trials": trials, "seconds": seconds}
+    # Epochs summed over all trials: the budget that compares pruned and full searches fairly.
+    epochs = _int_field(raw, "epochs", "budget", None, 1, MAX_TRIALS * MAX_FUNCTION_EPOCHS)
+    if epochs is not None:
+        budget["epochs"] = epochs
+    return budget
+
+
+def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+    """The early-stopping rule; see tuning_core.engine.pruners for what each one does."""
+    raw = {"type": "none"} if raw is None else raw
+    _expect(
+        isinstance(raw, dict),
+        f"pruner must be an object with a type of {', '.join(PRUNERS)}.",
+    )
+    kind = raw.get("type", "none")
+    _expect(kind in PRUNERS, f"pruner.type must be one of {', '.join(PRUNERS)}, not {brief(kind)}.")
+    if kind == "none":
+        _expect(set(raw) <= {"type"}, "pruner: a pruner of type none takes no other keys.")
+        return {"type": "none"}
+    keys = {"median": {"warmup_trials", "warmup_epochs"}}.get(
+        kind, {"min_epochs", "reduction_factor"}
+    ) | {"type", "max_epochs", "tell"}
+    unknown = sorted(set(raw) - keys)
+    _expect(
+        not unknown,
+        f"pruner.{unknown[0] if unknown else ''} is not a key of the {kind} pruner; use "
+        f"{', '.join(sorted(keys - {'type'}))}.",
+    )
+    # The most epochs a trial can train: a tuned range's top, a fixed value, else the
+    # objective's epochs (1 for a function without a fidelity).
+    epochs_dimension = space.dimension("epochs")
+    if isinstance(epochs_dimension, NumericDimension):
+        most = int(epochs_dimension.high)
+    else:
+        most = int(space.fixed.get("epochs", objective.get("epochs", 1)))
+    _expect(
+        most >= 2,
+        f"pruner.type {kind} stops trials between epochs, so it needs at least 2 epochs a "
+        "trial; set objective.epochs to 2 or more.",
+    )
+    pruner: dict[str, Any] = {"type": kind}
+    pruner["max_epochs"] = _int_field(raw, "max_epochs", "pruner", most, 2, most)
+    tell = raw.get("tell", DEFAULT_PRUNER["tell"])
+    _expect(
+        tell in TELL_CHOICES,
+        f"pruner.tell must be one of {', '.join(TELL_CHOICES)}, not {brief(tell)}.",
+    )
+    if kind == "median":
+        for key in ("warmup_trials", "warmup_epochs"):
+            pruner[key] = _int_field(raw, key, "pruner", DEFAULT_PRUNER[key], 0, MAX_TRIALS)
+    else:
+        pruner["reduction_factor"] = _int_field(
+            raw, "reduction_factor", "pruner", DEFAULT_PRUNER["reduction_factor"], 2, 100
+        )
+        pruner["min_epochs"] = _int_field(
+            raw, "min_epochs", "pruner", DEFAULT_PRUNER["min_epochs"], 1, pruner["max_epochs"] - 1
+        )
+    pruner["tell"] = tell
+    return pruner
 
 
 def parse_spec(raw: Any) -> StudySpec:
@@ -322,11 +395,11 @@ def parse_spec(raw: Any) -> StudySpec:
         isinstance(raw, dict),
         "The spec must be a JSON object with name, objective, space, strategy and budget.",
     )
-    unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget"})
+    unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget", "pruner"})
     _expect(
         not unknown,
         f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, "
-        "strategy and budget.",
+        "strategy, budget and pruner.",
     )
     name = raw.get("name")
     _expect(
@@ -337,6 +410,7 @@ def parse_spec(raw: Any) -> StudySpec:
     objective = _parse_objective(raw.get("objective"), space)
     strategy = _parse_strategy(raw.get("strategy"))
     budget = _parse_budget(raw.get("budget"))
+    pruner = _parse_pruner(raw.get("pruner"), objective, space)
     if strategy["type"] == "grid":
         points = space.grid_size(strategy["levels"])
         _expect(
@@ -345,7 +419,7 @@ def parse_spec(raw: Any) -> StudySpec:
             f"{MAX_GRID_POINTS:,} a study may hold; lower the levels or tune fewer "
             "hyperparameters.",
         )
-    return StudySpec(name, objective, space, strategy, budget)
+    return StudySpec(name, objective, space, strategy, budget, pruner)
 
 
 def _refuse_constant(name: str) -> float:

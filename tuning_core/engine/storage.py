@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tuning_core.engine.errors import SpecError, brief
+from tuning_core.engine.pruners import Curve, PruneDecision
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 
@@ -69,6 +70,17 @@ CREATE TABLE IF NOT EXISTS strategy_snapshots (
     study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
     trial_number INTEGER NOT NULL,
     state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prune_decisions (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    value REAL NOT NULL,
+    cutoff REAL NOT NULL,
+    rule TEXT NOT NULL,
+    rung INTEGER,
+    bracket INTEGER,
+    compared INTEGER NOT NULL,
+    kept INTEGER
 );
 CREATE TRIGGER IF NOT EXISTS finished_trials_are_final
 BEFORE UPDATE ON trials WHEN OLD.state NOT IN ('queued', 'running')
@@ -209,8 +221,9 @@ class Store:
         if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute("PRAGMA synchronous = NORMAL")
+        # The newest table: a store made by an older version gains what it lacks.
         if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'strategy_snapshots'"
+            "SELECT 1 FROM sqlite_master WHERE name = 'prune_decisions'"
         ).fetchone():
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
@@ -347,16 +360,77 @@ class Store:
         value: float | None = None,
         error: str | None = None,
         note: str | None = None,
+        pruned: PruneDecision | None = None,
     ) -> float:
-        """Record how the trial ended; returns the time it finished at."""
+        """Record how the trial ended (and, for a pruned trial, why); returns the time it
+        finished at."""
         assert state.is_finished(), state
         finished_at = time.time()
-        self._write(
-            "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? WHERE "
-            "id = ?",
-            (state.value, _finite_or_none(value), error, note, finished_at, trial_id),
-        )
+        with self.transaction():
+            if pruned is not None:
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO prune_decisions (trial_id, epoch, value, cutoff, rule, "
+                    "rung, bracket, compared, kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        trial_id,
+                        pruned.epoch,
+                        pruned.value,
+                        pruned.cutoff,
+                        pruned.rule,
+                        pruned.rung,
+                        pruned.bracket,
+                        pruned.compared,
+                        pruned.kept,
+                    ),
+                )
+            self.connection.execute(
+                "UPDATE trials SET state = ?, value = ?, error = ?, note = ?, finished_at = ? "
+                "WHERE id = ?",
+                (state.value, _finite_or_none(value), error, note, finished_at, trial_id),
+            )
         return finished_at
+
+    def prune_decisions(self, study_id: int) -> list[PruneDecision]:
+        """Why each pruned trial stopped, by trial number."""
+        rows = self.connection.execute(
+            """SELECT t.number, p.epoch, p.value, p.cutoff, p.rule, p.rung, p.bracket, p.compared,
+                      p.kept
+               FROM prune_decisions p JOIN trials t ON t.id = p.trial_id
+               WHERE t.study_id = ? ORDER BY t.number""",
+            (study_id,),
+        ).fetchall()
+        return [PruneDecision(*row) for row in rows]
+
+    def metric_curves(self, study_id: int, metric: str) -> list[Curve]:
+        """Every trial's finished epochs of ``metric``, with its state: what pruners read.
+
+        An epoch's row exists only once that epoch has finished, so a trial still running
+        contributes just its finished epochs.
+        """
+        curves: dict[int, Curve] = {}
+        rows = self.connection.execute(
+            """SELECT t.number, t.state, t.retry_of, m.epoch, m.value FROM trials t
+               LEFT JOIN epoch_metrics m ON m.trial_id = t.id AND m.name = ?
+               WHERE t.study_id = ? ORDER BY t.number, m.epoch""",
+            (metric, study_id),
+        ).fetchall()
+        for number, state, retry_of, epoch, value in rows:
+            curve = curves.setdefault(
+                number,
+                Curve(number, TrialState(state), {}, retry_of if retry_of is not None else number),
+            )
+            if epoch is not None and value is not None:
+                curve.values[epoch] = value
+        return list(curves.values())
+
+    def epochs_trained(self, study_id: int) -> int:
+        """Epochs finished over all of the study's trials (retried ones included)."""
+        row = self.connection.execute(
+            """SELECT COUNT(*) FROM (SELECT DISTINCT m.trial_id, m.epoch FROM epoch_metrics m
+               JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ?)""",
+            (study_id,),
+        ).fetchone()
+        return int(row[0])
 
     def interrupt_running_trials(self, study_id: int, reason: str) -> int:
         """Mark trials that a dead worker left running as interrupted; returns how many."""

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuning_core.engine.errors import DatasetError, SpecError
-from tuning_core.engine.objectives import Objective, TrialDiverged, TrialStopped
+from tuning_core.engine.objectives import Objective, TrialDiverged, TrialPruned, TrialStopped
+from tuning_core.engine.pruners import Curve, PruneDecision, decide
 from tuning_core.engine.records import best_trial, start_conflict
 from tuning_core.engine.snapshots import SnapshotError
 from tuning_core.engine.space import SearchSpace
@@ -33,14 +34,26 @@ STOP_POLL_SECONDS = 0.5
 
 
 class StoreReporter:
-    """Writes a trial's metrics straight through to the store and relays stop requests."""
+    """Writes a trial's metrics straight through to the store, relays stop requests, and asks
+    the study's pruner after each epoch."""
 
-    def __init__(self, store: Store, study_id: int, trial_id: int, deadline: float | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        study_id: int,
+        trial_id: int,
+        deadline: float | None,
+        spec: StudySpec | None = None,
+        trial: Curve | None = None,
+    ) -> None:
         self.store = store
         self.study_id = study_id
         self.trial_id = trial_id
         self.deadline = deadline
+        self.spec = spec
+        self.trial = trial  # its number, state and bracket key; the values come from the store
         self.stop_reason: str | None = None
+        self.prune_decision: PruneDecision | None = None
         self._last_poll = 0.0
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -48,6 +61,18 @@ class StoreReporter:
 
     def report_batch(self, progress: float, loss: float) -> None:
         self.store.add_batch_loss(self.trial_id, progress, loss)
+
+    def should_prune(self, epoch: int) -> bool:
+        """Whether the pruner stops this trial after ``epoch``, from the finished epochs in the
+        store (so a resumed or parallel study decides the same way)."""
+        if self.spec is None or self.trial is None or self.spec.pruner["type"] == "none":
+            return False
+        curves = self.store.metric_curves(self.study_id, self.spec.metric)
+        own = next((c for c in curves if c.number == self.trial.number), None)
+        if own is None:
+            return False
+        self.prune_decision = decide(self.spec.pruner, self.spec.direction, own, epoch, curves)
+        return self.prune_decision is not None
 
     def should_stop(self) -> bool:
         now = time.monotonic()
@@ -65,12 +90,15 @@ class _Teller:
     """Tells the strategy each finished trial; failures become a finite penalty.
 
     A failed or diverged trial is told as the worst loss seen so far, never NaN or inf, so the
-    surrogate stays well-defined. Failures before any finite loss wait until one arrives.
+    surrogate stays well-defined. Failures before any finite loss wait until one arrives. A
+    pruned trial is told its value when it stopped (``pruned_told`` "last") or, like a
+    failure, the worst loss ("worst"); benchmarks/pruned_told.py compares the two.
     """
 
     strategy: Strategy
     space: SearchSpace
     direction: Direction
+    pruned_told: str = "last"
     worst_loss: float | None = None
     waiting_penalties: list[dict[str, Any]] = field(default_factory=list)
 
@@ -87,7 +115,10 @@ class _Teller:
         """Tell the strategy; ``record_only`` keeps the bookkeeping (worst loss, penalties
         waiting for one) for a trial a restored snapshot has already told."""
         tell = (lambda *_: None) if record_only else self.strategy.tell
-        if state == TrialState.COMPLETE and value is not None and math.isfinite(value):
+        finite = value is not None and math.isfinite(value)
+        if state == TrialState.PRUNED and finite and self.pruned_told == "last":
+            tell(self.tuned(params), self.direction.sign * value)  # type: ignore[operator]
+        elif state == TrialState.COMPLETE and finite:
             loss = self.direction.sign * value
             tell(self.tuned(params), loss)
             self.worst_loss = loss if self.worst_loss is None else max(self.worst_loss, loss)
@@ -181,6 +212,7 @@ def _run_trial(
     retry_of: int | None,
     objective: Objective,
     deadline: float | None,
+    spec: StudySpec,
 ) -> TrialRecord:
     """Run one trial, record how it ended, and return its finished record.
 
@@ -189,14 +221,21 @@ def _run_trial(
     re-run retries it once the data is there.
     """
     trial_id = store.start_trial(study_id, number, params, retry_of=retry_of)
-    reporter = StoreReporter(store, study_id, trial_id, deadline)
+    identity = Curve(number, TrialState.RUNNING, {}, retry_of if retry_of is not None else number)
+    reporter = StoreReporter(store, study_id, trial_id, deadline, spec, identity)
     started = time.time()
     state, value, error, note = TrialState.COMPLETE, None, None, None
+    pruned: PruneDecision | None = None
     try:
         outcome = objective(params, reporter)
         value, note = outcome.value, outcome.note
         if value is None or not math.isfinite(value):
             state, error = TrialState.DIVERGED, f"the objective returned {value}"
+    except TrialPruned:
+        pruned = reporter.prune_decision
+        state = TrialState.PRUNED
+        if pruned is not None:
+            value, note = pruned.value, pruned.sentence(spec.metric)
     except TrialDiverged as diverged:
         state, error = TrialState.DIVERGED, f"diverged at epoch {diverged.epoch}: {diverged}"
     except TrialStopped as stopped:
@@ -212,9 +251,9 @@ def _run_trial(
         raise
     except Exception as exc:  # noqa: BLE001 - any training error fails the trial, not the search
         state, error = TrialState.FAILED, f"{type(exc).__name__}: {exc}".strip()
-    if state != TrialState.COMPLETE:
+    if state not in (TrialState.COMPLETE, TrialState.PRUNED):
         value = None
-    finished = store.finish_trial(trial_id, state, value, error, note)
+    finished = store.finish_trial(trial_id, state, value, error, note, pruned)
     return TrialRecord(
         id=trial_id,
         number=number,
@@ -240,15 +279,22 @@ def _progress_line(spec: StudySpec, trial: TrialRecord, best: TrialRecord | None
     """The CLI's line for a finished trial: state, value, best so far, params, time."""
     complete = trial.state == TrialState.COMPLETE and trial.value is not None
     shown = f"{trial.value:.6g}" if complete else trial.state.value
+    how, why = trial.state.value, ""
+    if trial.state == TrialState.PRUNED and trial.value is not None and trial.note:
+        # The note begins "pruned at epoch e: <why>"; the line says where, then the value.
+        how, _, why = trial.note.partition(": ")
+        shown = f"{trial.value:.6g}"
     best_text = (
         f"{best.value:.6g} (trial {best.number})" if best and best.value is not None else "none yet"
     )
     line = (
-        f"trial {trial.number} [{done}/{spec.budget['trials']}] {trial.state.value}: "
+        f"trial {trial.number} [{done}/{spec.budget['trials']}] {how}: "
         f"{spec.metric}={shown}  best={best_text}  "
         f"{_format_params(trial.params, spec.space.all_names())}  ({trial.duration_s or 0.0:.1f} s)"
     )
-    if trial.note:
+    if why:
+        line += f"  why: {why}"
+    elif trial.note:
         line += f"  note: {trial.note}"
     if trial.error and not complete:
         line += f"  error: {trial.error}"
@@ -305,7 +351,7 @@ def _run_claimed(
     store.clear_stop(study_id)
 
     strategy = make_strategy(spec.space, spec.strategy)
-    teller = _Teller(strategy, spec.space, spec.direction)
+    teller = _Teller(strategy, spec.space, spec.direction, spec.pruner.get("tell", "last"))
     history = store.trials(study_id)
     started = time.perf_counter()
     replay = _replay(history, strategy, teller, store.load_snapshot(study_id))
@@ -328,9 +374,13 @@ def _run_claimed(
     trials_run = 0
     status, message = StudyStatus.FINISHED, "the trial budget is spent"
 
+    budget_epochs = spec.budget.get("epochs")
     while done < budget_trials:
         if deadline is not None and time.time() >= deadline:
             message = "the time budget is spent"
+            break
+        if budget_epochs is not None and store.epochs_trained(study_id) >= budget_epochs:
+            message = "the epoch budget is spent"
             break
         if store.stop_requested(study_id):
             status, message = StudyStatus.STOPPED, "stopped on request"
@@ -352,7 +402,9 @@ def _run_claimed(
                 message = "every grid point has been tried"
                 break
             params, retry_of = spec.space.full_params(tuned), None
-        trial = _run_trial(store, study_id, next_number, params, retry_of, objective, deadline)
+        trial = _run_trial(
+            store, study_id, next_number, params, retry_of, objective, deadline, spec
+        )
         trials_run += 1
         next_number += 1
         if trial.state == TrialState.INTERRUPTED:

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
-from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialStopped
+from tuning_core.engine.objectives import (
+    Reporter,
+    TrialDiverged,
+    TrialOutcome,
+    TrialPruned,
+    TrialStopped,
+)
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction
 from tuning_core.training.datasets import Dataset, dataset_for
@@ -133,6 +139,7 @@ class LiveMetrics(keras.callbacks.Callback):
         self.batch_every = max(1, steps_per_epoch // BATCH_POINTS_PER_EPOCH)
         self.epoch = 0
         self.diverged: tuple[str, int] | None = None
+        self.pruned_after: int | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
@@ -169,6 +176,13 @@ class LiveMetrics(keras.callbacks.Callback):
             if reason:
                 self.diverged = (f"{name}: {reason}", epoch)
                 self.model.stop_training = True
+                return
+        # Asked once the epoch's row is stored, so the pruner reads this epoch too. Stopping
+        # here (not raising) lets the best-epoch checkpoint see the epoch first.
+        last_epoch = epoch + 1 >= int(self.params.get("epochs", epoch + 1))
+        if not last_epoch and self.reporter.should_prune(epoch):
+            self.pruned_after = epoch
+            self.model.stop_training = True
 
 
 def best_epoch_value(history: dict[str, list[float]], metric: str, direction: Direction) -> float:
@@ -232,6 +246,8 @@ class KerasObjective:
             ).history
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
+            if callback.pruned_after is not None:
+                raise TrialPruned(callback.pruned_after)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             note = None
             final_accuracy = history.get("val_accuracy", [math.nan])[-1]
