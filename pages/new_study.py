@@ -22,6 +22,7 @@ from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import HyperParameter
+from tuning_core.engine.pruners import PRUNERS
 from tuning_core.engine.spec import (
     ACQUISITIONS,
     DEFAULT_BAYESIAN,
@@ -232,6 +233,16 @@ with budget_column:
                 help="Random trials before the surrogate takes over.",
             )
         )
+    pruner_type = st.selectbox(
+        "Early stopping (pruner)",
+        list(PRUNERS),
+        **initial_choice("pruner", list(PRUNERS), "none"),
+        format_func=lambda kind: forms.PRUNER_LABELS[kind],
+        help=" ".join(
+            f"{forms.PRUNER_LABELS[kind]}: {forms.PRUNER_EXPLANATIONS[kind]}" for kind in PRUNERS
+        ),
+    )
+    st.caption(forms.PRUNER_EXPLANATIONS[pruner_type])
     trials = st.number_input(
         "Trials", min_value=1, max_value=MAX_TRIALS, **initial("trials", value=10)
     )
@@ -259,6 +270,8 @@ raw_spec = forms.build_spec(
     int(train_limit) or None,
     objective_extras=loaded("objective_extras"),
     loaded_names=loaded("loaded_names"),
+    pruner={"type": pruner_type, **(loaded("pruner_options") or {})},
+    budget_extras=loaded("budget_extras"),
 )
 st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
 keep_spec_in_url(raw_spec)  # the address bar is a preset link to this very setup

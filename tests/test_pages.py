@@ -20,6 +20,7 @@ from tests.seeding import seed_store
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
+from tuning_core.views import forms
 
 APP = str(ROOT / "app.py")
 PAGES = [
@@ -114,6 +115,43 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
                 break
     else:
         pytest.fail("the worker started from the page did not finish its 2 trials")
+
+
+def test_new_study_offers_pruners_explains_them_and_shortens_the_estimate(storage: Path) -> None:
+    at = open_page("pages/new_study.py")
+    at.slider(key="epochs").set_value(9)
+    at.run()
+
+    def estimate() -> str:
+        return next(m.value for m in at.metric if m.label == "Estimated run time")
+
+    full = estimate()
+    assert "pruner" not in at.session_state["form_spec"]
+    pruner = at.selectbox(key="pruner")
+    assert pruner.options == ["None", "Median rule", "Successive halving", "Hyperband"]
+    pruner.set_value("successive_halving").run()
+    assert at.session_state["form_spec"]["pruner"] == {"type": "successive_halving"}
+    assert any("best third" in c.value for c in at.caption)
+    assert parse_spec(at.session_state["form_spec"]).pruner["max_epochs"] == 9
+    pruned = estimate()
+    assert _seconds(pruned) < _seconds(full), (full, pruned)
+    # The training time (after the start-up and per-trial model building) shrinks by the
+    # share of epochs successive halving trains: 7/27 of a 9-epoch search with eta 3 (1 epoch
+    # for all, 2 more for a third, 6 more for a ninth).
+    spec = at.session_state["form_spec"]
+    fixed = 5.0 + spec["budget"]["trials"] * 1.0
+    unpruned = {key: value for key, value in spec.items() if key != "pruner"}
+    training = forms.estimate_seconds(unpruned) - fixed
+    assert forms.estimate_seconds(spec) - fixed == pytest.approx(7 / 27 * training)
+    at.slider(key="epochs").set_value(1).run()
+    assert any("pruner.type successive_halving" in shown(e.value) for e in at.error)
+    assert at.button(key="start").disabled
+
+
+def _seconds(duration: str) -> float:
+    """Seconds in a duration as the page writes it ("45 s", "3 min", "1.5 h")."""
+    number, unit = duration.split()
+    return float(number) * {"s": 1, "min": 60, "h": 3600}[unit]
 
 
 def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> None:

@@ -53,6 +53,11 @@ LOADABLE = {
         objective__validation_split=0.3,
         budget={"trials": 5000, "seconds": 100},
     ),
+    "pruner with options and an epoch budget": keras_spec(
+        objective__epochs=9,
+        pruner={"type": "hyperband", "reduction_factor": 2, "min_epochs": 2, "tell": "worst"},
+        budget={"trials": 50, "epochs": 120},
+    ),
     "momentum and grid levels": keras_spec(
         space__momentum=0.995, space__optimizer="sgd", strategy={"type": "grid", "levels": 12}
     ),

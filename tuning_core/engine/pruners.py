@@ -193,9 +193,10 @@ def expected_epoch_fraction(pruner: dict[str, Any]) -> float:
     Successive halving keeps 1/eta at each rung; Hyperband averages its brackets by weight; the
     median rule stops about half the trials after their warm-up epochs.
     """
-    rule, most = pruner["type"], pruner["max_epochs"]
-    if rule == "none" or most <= 1:
+    rule = pruner["type"]
+    if rule == "none":
         return 1.0
+    most = pruner["max_epochs"]
     if rule == "median":
         after_warmup = min(most, pruner["warmup_epochs"] + 1)
         return 0.5 + 0.5 * after_warmup / most

@@ -15,6 +15,7 @@ from typing import Any
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.memory import default_memory_limit, memory_problem
+from tuning_core.engine.pruners import expected_epoch_fraction
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import (
@@ -81,8 +82,13 @@ def build_spec(
     train_limit: int | None = None,
     objective_extras: dict[str, Any] | None = None,
     loaded_names: list[str] | None = None,
+    pruner: dict[str, Any] | None = None,
+    budget_extras: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A spec document from the form; epochs come from its control (fixed, or the range's top).
+
+    ``pruner`` is the early-stopping rule (left out when none); ``budget_extras`` carries
+    budget fields with no widget (an epoch budget) from a loaded spec.
 
     ``objective_extras`` carries objective fields the form has no widget for (the metric,
     the validation split) from a loaded spec, and ``loaded_names`` that spec's space names: a
@@ -115,13 +121,34 @@ def build_spec(
     objective.update(extras)
     # Rounding undoes the float error of seconds -> minutes -> seconds (100 s = 1.666… min).
     seconds = None if not minutes else round(float(minutes) * 60, 6)
-    return {
+    spec = {
         "name": name,
         "objective": objective,
         "space": space,
         "strategy": strategy,
-        "budget": {"trials": int(trials), "seconds": seconds},
+        "budget": {"trials": int(trials), "seconds": seconds, **(budget_extras or {})},
     }
+    if pruner and pruner.get("type", "none") != "none":
+        spec["pruner"] = dict(pruner)
+    return spec
+
+
+PRUNER_LABELS = {
+    "none": "None",
+    "median": "Median rule",
+    "successive_halving": "Successive halving",
+    "hyperband": "Hyperband",
+}
+# One sentence per pruner, for the New-study page.
+PRUNER_EXPLANATIONS = {
+    "none": "Every trial trains all its epochs.",
+    "median": "After a warm-up, a trial stops at any epoch where its best score so far is worse "
+    "than the median of the finished trials at that epoch.",
+    "successive_halving": "At 1, 3, 9… epochs (rungs), only the best third of the trials that "
+    "reached a rung go on; the rest stop there (asynchronous successive halving, ASHA).",
+    "hyperband": "Successive halving in several brackets whose first rung comes later and "
+    "later, in case a few epochs say too little about a trial.",
+}
 
 
 def _untouched_default(control: Control, loaded_names: list[str] | None) -> bool:
@@ -188,6 +215,11 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
     budget = raw.get("budget", {})
     values["trials"] = int(budget.get("trials", 10))
     values["minutes"] = float(budget.get("seconds") or 0) / 60
+    values["budget_extras"] = {key: budget[key] for key in ("epochs",) if key in budget}
+    pruner = raw.get("pruner") if isinstance(raw.get("pruner"), dict) else {}
+    values["pruner"] = pruner.get("type", "none")
+    # Options with no widget (warm-ups, reduction factor...) ride along with the choice.
+    values["pruner_options"] = {key: value for key, value in pruner.items() if key != "type"}
     extras = {key: objective[key] for key in OBJECTIVE_EXTRAS if key in objective}
     if isinstance(raw.get("space", {}).get("epochs"), dict) and "epochs" in objective:
         extras["epochs"] = objective["epochs"]  # the default a tuned range does not show
@@ -334,6 +366,8 @@ def estimate_seconds(
     else:
         weights = pixels * typical("filters") * 9 * 4  # convolutions cost more per weight
     epochs = typical("epochs") if "epochs" in spec.space.names else spec.objective["epochs"]
+    # A pruner stops most trials early: count the share of epochs it is expected to train.
+    epochs *= expected_epoch_fraction(spec.pruner)
     steps = examples / typical("batch_size")
     per_epoch = steps * seconds_per_step + examples * weights * seconds_per_sample_unit
     trials = spec.budget["trials"]
@@ -342,6 +376,8 @@ def estimate_seconds(
     total = trials * (epochs * per_epoch + seconds_per_trial) + 5.0  # + start, TensorFlow import
     if spec.budget.get("seconds"):
         total = min(total, float(spec.budget["seconds"]))
+    if spec.budget.get("epochs"):
+        total = min(total, spec.budget["epochs"] * per_epoch + trials * seconds_per_trial + 5.0)
     return total
 
 
