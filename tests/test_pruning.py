@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tuning_core.engine.pruners import (
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, TrialState
 from tuning_core.engine.storage import Store
+from tuning_core.engine.strategies import make_strategy
 from tuning_core.engine.study import run_study
 
 MINIMIZE = Direction.MINIMIZE
@@ -352,3 +354,53 @@ def test_epoch_budget_stops_starting_trials(tmp_path: Path) -> None:
         count = len(store.trials(run.study_id))
     assert run.message == "the epoch budget is spent"
     assert 40 <= spent < 40 + 9 and count > 40 // 9
+
+
+def test_cli_says_where_each_trial_was_pruned_and_list_counts_them(
+    storage: Path, tmp_path: Path
+) -> None:
+    raw = branin_spec(trials=12, epochs=9)
+    raw["pruner"] = {"type": "successive_halving"}
+    result = run_cli("run", str(write_spec(tmp_path, raw)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    pruned_lines = [line for line in result.stdout.splitlines() if "] pruned at epoch " in line]
+    with Store(storage) as store:
+        study_id = store.get_study("branin").id
+        decisions = store.prune_decisions(study_id)
+    assert len(pruned_lines) == len(decisions) > 0
+    for line, decision in zip(pruned_lines, decisions, strict=True):
+        assert line.startswith(f"trial {decision.trial_number} ")
+        assert f"pruned at epoch {decision.epoch + 1}: value={decision.value:.6g}" in line
+        assert f"cut-off {decision.cutoff:.4g}" in line
+    listed = run_cli("list", storage=storage).stdout
+    assert f"value (minimize, {len(decisions)} pruned)" in listed
+
+
+@pytest.mark.parametrize("tell", ["last", "worst"])
+def test_the_gaussian_process_is_told_every_pruned_trial_as_a_finite_value(
+    tell: str, tmp_path: Path
+) -> None:
+    raw = branin_spec(
+        strategy={"type": "bayesian", "initial_points": 4, "seed": 1}, trials=16, epochs=9
+    )
+    raw["pruner"] = {"type": "successive_halving", "tell": tell}
+    spec = parse_spec(raw)
+    with Store(tmp_path / "store.db") as store:
+        run = run_study(spec, store, function_objective("branin", 0, 9), log=lambda _: None)
+        trials = store.trials(run.study_id)
+        _, blob = store.load_snapshot(run.study_id)
+    strategy = make_strategy(spec.space, spec.strategy)
+    strategy.restore(blob)
+    told = strategy.optimizer.yi
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned and len(told) == len(trials) and all(math.isfinite(y) for y in told)
+    for trial, value in zip(trials, told, strict=True):
+        if trial.state == TrialState.COMPLETE:
+            assert value == trial.value
+        elif tell == "last":
+            assert value == trial.value  # its best value when it stopped
+        else:
+            earlier = [t.value for t in trials[: trial.number] if t.state == TrialState.COMPLETE]
+            assert value == max(earlier)  # the worst complete value seen before it
+    assert len(complete) + len(pruned) == len(trials)

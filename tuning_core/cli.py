@@ -203,9 +203,10 @@ def command_list(args: argparse.Namespace) -> int:
     print(f"{'name':<28} {'status':<10} {'trials':>9} {'best':>12}  metric")
     for row in rows:
         best = "-" if row.best_value is None else f"{row.best_value:.6g}"
+        pruned = f", {row.pruned} pruned" if row.pruned else ""
         print(
             f"{row.name:<28} {row.status:<10} {row.done:>4}/{row.budget:<4} {best:>12}  "
-            f"{row.metric} ({row.direction})"
+            f"{row.metric} ({row.direction}{pruned})"
         )
     return 0
 

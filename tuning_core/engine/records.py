@@ -84,6 +84,7 @@ class StudySummary:
     strategy: str
     created_at: float
     message: str | None
+    pruned: int = 0
 
 
 def study_summaries(store: Store) -> list[StudySummary]:
@@ -107,6 +108,7 @@ def study_summaries(store: Store) -> list[StudySummary]:
                 strategy=study.spec.strategy["type"],
                 created_at=study.created_at,
                 message=study.message,
+                pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
             )
         )
     return summaries
