@@ -101,12 +101,12 @@ def pruning_frame(decisions: list[PruneDecision], metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PRUNING_COLUMNS)
 
 
-GUIDE_COLUMNS = ["kind", "epoch", "value", "metric", "label"]
+GUIDE_COLUMNS = ["kind", "epoch", "value", "metric", "label", "why"]
 
 
 def pruning_guides(spec: StudySpec, curves: pd.DataFrame) -> pd.DataFrame:
     """What a pruner measures trials against, drawn behind the curves: kind, epoch (0-based),
-    value, metric, label.
+    value, metric, label and why (a sentence for the tooltip).
 
     * ``rung`` rows (successive halving, Hyperband): one per rung, at its last epoch (``rung``
       epochs done), value NaN, labelled "rung" and the last "rung: top 1/3 go on" (it has room
@@ -130,14 +130,16 @@ def pruning_guides(spec: StudySpec, curves: pd.DataFrame) -> pd.DataFrame:
                 )
             }
         )
-        last = f"rung: top 1/{pruner['reduction_factor']} go on"
+        share = f"1/{pruner['reduction_factor']}"
         rows = [
             {
                 "kind": "rung",
                 "epoch": rung - 1,
                 "value": np.nan,
                 "metric": "",
-                "label": last if rung == rungs[-1] else "rung",
+                "label": f"rung: top {share} go on" if rung == rungs[-1] else "rung",
+                "why": f"a rung: after epoch {rung} only the top {share} of the trials that "
+                "reached it go on",
             }
             for rung in rungs
         ]
@@ -160,7 +162,9 @@ def pruning_guides(spec: StudySpec, curves: pd.DataFrame) -> pd.DataFrame:
     medians = best[best["epoch"].between(first, last)].groupby("epoch")["best"].median()
     rows = [
         {"kind": "median", "epoch": int(epoch), "value": float(value), "metric": spec.metric,
-         "label": "median of complete trials"}
+         "label": "median",
+         "why": "the median of the complete trials' best so far: a trial worse than this at "
+         "that epoch was pruned"}
         for epoch, value in medians.items()
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=GUIDE_COLUMNS)

@@ -181,7 +181,7 @@ def _pruning_rows(
                 continue
             rows.append(
                 {"epoch": float(guide.epoch) + 1, "value": guide.value, "kind": guide.kind,
-                 "marker": True, "label": guide.label}
+                 "marker": True, "label": guide.label, "why": guide.why}
             )  # fmt: skip
     return rows
 
@@ -371,7 +371,7 @@ def _pruning_layers(
     chart = alt.Chart(data)
     rungs = chart.transform_filter("datum.kind == 'rung'")
     rung_rules = rungs.mark_rule(color=GUIDE_COLOUR, strokeDash=[2, 3], strokeWidth=1.5).encode(
-        x=x, tooltip=[alt.Tooltip("label:N", title="rung"), alt.Tooltip("epoch:Q")]
+        x=x, tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("why:N", title="rule")]
     )
     # Above the plot, where no curve or scissors can hide them; only the last rung's label is
     # long, since no rung follows it for the text to run into.
@@ -383,16 +383,16 @@ def _pruning_layers(
         x=x,
         y=y,
         tooltip=[
-            alt.Tooltip("label:N", title="line"),
             alt.Tooltip("epoch:Q"),
             alt.Tooltip("value:Q", title=metric, format=".4~g"),
+            alt.Tooltip("why:N", title="rule"),
         ],
     )
     median_label = (
         median.transform_window(rank="rank()", sort=[alt.SortField("epoch", order="descending")])
         .transform_filter("datum.rank == 1")
         .mark_text(align="left", dx=6, color=GUIDE_COLOUR, fontWeight="bold")
-        .encode(x=x, y=y, text=alt.value("median"))
+        .encode(x=x, y=y, text="label:N")
     )
     cuts = chart.transform_filter("datum.kind == 'pruned'")
     shortfall = (
