@@ -248,3 +248,7 @@ def test_live_and_compare_pages_draw_the_pruned_study(storage: Path) -> None:
     cut = next(d for s, d in charts_found if "kind" in d and (d["kind"] == "cutoff").any())
     assert set(cut.loc[cut["kind"] == "cutoff", "number"]) == pruned_numbers
     assert any("trials were pruned" in i.value for i in at.info)
+
+    at = open_page("pages/studies.py")
+    studies = at.dataframe[0].value.set_index("name")
+    assert studies.loc["halving-pages", "pruner"] == "successive_halving"
