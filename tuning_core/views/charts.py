@@ -322,8 +322,10 @@ def curves_chart(
             fillOpacity=alt.condition("datum.pruned", alt.value(0.4), alt.value(1.0))
         )
     if shape_field:
+        # Two entries a row: stacked one a row over the colour gradient, the legends were
+        # taller than the 260 px chart and the gradient's lowest label was cut off.
         points = points.encode(
-            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right"))
+            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right", columns=2))
         )
     crosses = base.transform_filter("datum.kind == 'diverged'").mark_point(
         shape="cross", size=140, color="#d62728", filled=True
