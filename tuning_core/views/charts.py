@@ -390,11 +390,16 @@ def _pruning_layers(
             alt.Tooltip("why:N", title="rule"),
         ],
     )
-    median_label = (
-        median.transform_window(rank="rank()", sort=[alt.SortField("epoch", order="descending")])
-        .transform_filter("datum.rank == 1")
-        .mark_text(align="left", dx=6, color=GUIDE_COLOUR, fontWeight="bold")
-        .encode(x=x, y=y, text="label:N")
+    median_end = median.transform_window(
+        rank="rank()", sort=[alt.SortField("epoch", order="descending")]
+    ).transform_filter("datum.rank == 1")
+    # In front of the curves, on a white halo: the median runs among the best curves.
+    median_text = {"align": "left", "dx": 6, "dy": -8, "fontWeight": "bold"}
+    median_halo = median_end.mark_text(
+        **median_text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
+    ).encode(x=x, y=y, text="label:N")
+    median_label = median_end.mark_text(**median_text, color=GUIDE_COLOUR).encode(
+        x=x, y=y, text="label:N"
     )
     cuts = chart.transform_filter("datum.kind == 'pruned'")
     shortfall = (
@@ -426,8 +431,8 @@ def _pruning_layers(
             tooltip=[trial, alt.Tooltip("value:Q", title="cut-off", format=".4~g"), why],
         )
     )
-    return [rung_rules, rung_labels, median_line, median_label], [
-        shortfall, cut_marks, cutoffs, cut_halo, cut_labels,
+    return [rung_rules, rung_labels, median_line], [
+        shortfall, cut_marks, cutoffs, cut_halo, cut_labels, median_halo, median_label,
     ]  # fmt: skip
 
 
