@@ -34,7 +34,7 @@ def live_view(study_name: str) -> None:
     if study is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
-    status = live.live_summary(study, trials, time.time())
+    status = live.live_summary(study, trials, time.time(), live.epochs_recorded(curves))
     head, action_column = st.columns([4, 1])
     head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")
     if status.running:

@@ -42,10 +42,17 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSummary:
-    """Progress, elapsed and remaining time, best so far and the running trial."""
+def live_summary(
+    study: StudyRecord, trials: pd.DataFrame, now: float, epochs_trained: int = 0
+) -> LiveSummary:
+    """Progress, elapsed and remaining time, best so far and the running trial.
+
+    A study with an epoch budget (``budget.epochs``) counts its progress and time left in
+    epochs, which is what ends it; ``epochs_trained`` is how many it has trained.
+    """
     spec = study.spec
     budget = int(spec.budget["trials"])
+    budget_epochs = spec.budget.get("epochs")
     if trials.empty:
         done, running_rows = 0, trials
     else:
@@ -59,12 +66,24 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
     )
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
     remaining = None
+    progress = min(done / budget, 1.0) if budget else 0.0
     if running and len(durations):
         remaining = float(durations.mean()) * max(budget - done, 0)
-        seconds_budget = spec.budget.get("seconds")
-        if seconds_budget:
-            remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
+    if budget_epochs:
+        epoch_progress = min(epochs_trained / budget_epochs, 1.0)
+        if running and epochs_trained:
+            by_epochs = elapsed / epochs_trained * max(budget_epochs - epochs_trained, 0)
+            remaining = by_epochs if remaining is None else min(remaining, by_epochs)
+        progress = max(progress, epoch_progress)
+    seconds_budget = spec.budget.get("seconds")
+    if remaining is not None and seconds_budget:
+        remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
     progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
+    if budget_epochs:
+        progress_text = (
+            f"{epochs_trained} of {budget_epochs} epochs ({done} trials) · "
+            f"{format_duration(elapsed)} elapsed"
+        )
     if running:
         progress_text += (
             f" · about {format_duration(remaining)} left"
@@ -104,7 +123,7 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         running,
         done,
         budget,
-        min(done / budget, 1.0) if budget else 0.0,
+        progress,
         progress_text,
         status_line,
         best_text,
