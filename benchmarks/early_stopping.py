@@ -642,14 +642,14 @@ def markdown(
         f"Best val_accuracy within {budget} epochs in total (median over {seeds} seed(s)), "
         f"real MNIST {data}, MLP, at most {MAX_EPOCHS} epochs per configuration:",
         "",
-        "| row | median best | min | max | epochs trained | trials | wall s |",
-        "|---|---|---|---|---|---|---|",
+        "| row | seeds | median best | min | max | epochs trained | trials | wall s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         lines.append(
-            f"| {s['row']} | {percent(s['median_best'])} | {percent(s['min_best'])} | "
-            f"{percent(s['max_best'])} | {s['median_epochs']:g} | {s['median_trials']:g} | "
-            f"{s['median_wall_s']:.0f} |"
+            f"| {s['row']} | {s['seeds']} | {percent(s['median_best'])} | "
+            f"{percent(s['min_best'])} | {percent(s['max_best'])} | {s['median_epochs']:g} | "
+            f"{s['median_trials']:g} | {s['median_wall_s']:.0f} |"
         )
     if comparisons:
         lines += [
@@ -692,6 +692,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=200, help="total epochs per method")
     parser.add_argument("--seeds", type=int, default=3, help="run seeds 0 .. N-1")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="skip the seeds below this one (to finish a run)"
+    )
     parser.add_argument("--rows", type=parse_rows, default=list(ALL_ROWS), help="comma-separated")
     parser.add_argument("--train-limit", type=int, default=None, help="train on a subset")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -718,13 +721,14 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
     """Every (seed, row) in turn, then the tables and targets. The JSON is rewritten after each
     run, and Ctrl-C still prints the tables of the runs done, so a long run loses little."""
     print(
-        f"budget {args.budget} epochs, seeds 0..{args.seeds - 1}, rows {', '.join(args.rows)}, "
+        f"budget {args.budget} epochs, seeds {args.first_seed}..{args.seeds - 1}, "
+        f"rows {', '.join(args.rows)}, "
         f"train limit {args.train_limit or 'none'}",
         flush=True,
     )
     results: list[RunResult] = []
     try:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             for row in args.rows:
                 result = run_row(row, seed, settings)
                 results.append(result)
@@ -738,7 +742,11 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
     checks = targets(summaries, comparisons)
     print(markdown(summaries, comparisons, checks, args.budget, args.seeds, args.train_limit))
     if args.json is not None:
-        write_json(args, results, complete=len(results) == args.seeds * len(args.rows))
+        write_json(
+            args,
+            results,
+            complete=len(results) == (args.seeds - args.first_seed) * len(args.rows),
+        )
 
 
 def print_saved_tables(paths: list[Path]) -> None:
