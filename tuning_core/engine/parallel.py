@@ -261,7 +261,7 @@ class _Attempt:
     params: dict[str, Any]
     retry_of: int | None
     future: Future
-    submitted_at: float
+    started_at: float  # when it was submitted, then when a worker started it
     reporter: StoreReporter
     answers: Queue | None
     worker: str | None = None
@@ -341,7 +341,7 @@ class _Driver:
             params=params,
             retry_of=retry_of,
             future=future,
-            submitted_at=time.time(),
+            started_at=time.time(),
             reporter=self._reporter(trial_id, number, retry_of),
             answers=answers,
         )
@@ -380,8 +380,9 @@ class _Driver:
                 self._rerun(attempt, worker)
             attempt.worker, attempt.worker_name = worker, message.get("name", worker)
             attempt.received = 1
+            attempt.started_at = time.time()
             self.store.record_trial_worker(
-                attempt.trial_id, attempt.worker_name, worker, time.time()
+                attempt.trial_id, attempt.worker_name, worker, attempt.started_at
             )
             return
         if worker != attempt.worker:
@@ -402,8 +403,8 @@ class _Driver:
         interrupted; the rerun is recorded as a new trial retrying it."""
         session = self.session
         reason = (
-            f"its Dask worker {attempt.worker_name} died before the trial finished; Dask "
-            "reran it on another worker"
+            f"its Dask worker {attempt.worker_name} ({attempt.worker}) died before the trial "
+            f"finished; Dask reran it on {worker}"
         )
         self.store.finish_trial(attempt.trial_id, TrialState.INTERRUPTED, error=reason)
         self.log(f"trial {attempt.number} interrupted: {reason} (trial {session.next_number})")
@@ -425,9 +426,11 @@ class _Driver:
         session = self.session
         try:
             result = attempt.future.result()
-        except KilledWorker as error:
+        except KilledWorker:
             del self.attempts[attempt.key]
-            self._interrupt(attempt, f"Dask gave up on the trial after its workers died ({error})")
+            self._interrupt(
+                attempt, "its Dask worker died while running it and Dask gave up on the task"
+            )
             return
         except Exception as error:  # noqa: BLE001 - a task that could not run at all
             del self.attempts[attempt.key]
@@ -487,7 +490,7 @@ class _Driver:
             attempt.number,
             attempt.params,
             attempt.retry_of,
-            attempt.submitted_at,
+            attempt.started_at,
             finished_at,
             end,
         )

@@ -489,12 +489,18 @@ class Store:
     def record_trial_worker(
         self, trial_id: int, worker: str, address: str, started_at: float
     ) -> None:
-        """Which Dask worker (its name and address) started the trial, and when it did."""
-        self._write(
-            "INSERT OR REPLACE INTO trial_workers (trial_id, worker, address, started_at) "
-            "VALUES (?, ?, ?, ?)",
-            (trial_id, worker, address, started_at),
-        )
+        """Which Dask worker (its name and address) started the trial, and when it did; the
+        trial's own start moves there too, so its duration leaves out the wait in the queue."""
+        with self.transaction():
+            self.connection.execute(
+                "INSERT OR REPLACE INTO trial_workers (trial_id, worker, address, started_at) "
+                "VALUES (?, ?, ?, ?)",
+                (trial_id, worker, address, started_at),
+            )
+            self.connection.execute(
+                "UPDATE trials SET started_at = ? WHERE id = ? AND state IN ('queued', 'running')",
+                (started_at, trial_id),
+            )
 
     def trial_workers(self, study_id: int) -> dict[int, TrialWorker]:
         """The Dask worker of each trial that ran on one, by trial number."""
