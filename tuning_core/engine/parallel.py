@@ -238,9 +238,7 @@ def run_trial_task(
     try:
         objective = _objective_here(spec_json, factory)
         end = run_objective(objective, params, reporter, spec_json["objective"]["metric"])
-        result.update(
-            state=end.state.value, value=end.value, error=end.error, note=end.note
-        )
+        result.update(state=end.state.value, value=end.value, error=end.error, note=end.note)
     except DatasetError as error:
         result.update(dataset_error=str(error))
     result["events"] = reporter.sent
@@ -351,9 +349,7 @@ class _Driver:
         identity = Curve(
             number, TrialState.RUNNING, {}, retry_of if retry_of is not None else number
         )
-        return StoreReporter(
-            self.store, session.study_id, trial_id, None, session.spec, identity
-        )
+        return StoreReporter(self.store, session.study_id, trial_id, None, session.spec, identity)
 
     # Messages from tasks ---------------------------------------------------------------
 
@@ -556,9 +552,10 @@ class _Driver:
                         self._interrupt(attempt, self.stopping)
             else:
                 self.recycle_workers()
-                while len(self.attempts) < parallel and session.done + len(
-                    self.attempts
-                ) < budget_trials:
+                while (
+                    len(self.attempts) < parallel
+                    and session.done + len(self.attempts) < budget_trials
+                ):
                     if (
                         budget_epochs is not None
                         and self.store.epochs_trained(session.study_id) >= budget_epochs
@@ -624,4 +621,3 @@ def run_parallel_study(
             return StudyRun(study_id, status, message, driver.trials_run)
 
         return claim_and_run(spec, store, loop)
-
