@@ -130,6 +130,9 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, so
+        # keep it on loopback at a free port rather than 8787 (two drivers at once).
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
         # Read by TensorFlow (and BLAS) when the worker first imports them.
         env={
