@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 from distributed import Client, Future, KilledWorker, LocalCluster, Queue, Variable, get_worker
 
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
@@ -124,7 +125,19 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
             yield client
         return
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
-    cluster = LocalCluster(
+    # Workers forked from one clean server process start, and above all close, faster than
+    # spawned ones (benchmarks/parallel.py); none of them inherits this process' threads.
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        cluster = _local_cluster(parallel, threads)
+        try:
+            with Client(cluster, set_as_default=False) as client:
+                yield client
+        finally:
+            cluster.close()
+
+
+def _local_cluster(parallel: int, threads: str) -> LocalCluster:
+    return LocalCluster(
         n_workers=parallel,
         threads_per_worker=1,
         processes=True,
@@ -141,11 +154,6 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
             "OMP_NUM_THREADS": threads,
         },
     )
-    try:
-        with Client(cluster, set_as_default=False) as client:
-            yield client
-    finally:
-        cluster.close()
 
 
 # The worker side ------------------------------------------------------------------------
@@ -596,9 +604,11 @@ def run_parallel_study(
     address: str | None = None,
     log: Callable[[str], None] = print,
     restart_every: int | None = None,
+    client: Client | None = None,
 ) -> StudyRun:
-    """Run or resume ``spec`` with ``spec.parallel`` trials at once on Dask: on the scheduler
-    at ``address``, else on a LocalCluster this call starts and closes.
+    """Run or resume ``spec`` with ``spec.parallel`` trials at once on Dask: through
+    ``client``, else on the scheduler at ``address``, else on a LocalCluster this call starts
+    and closes.
 
     ``factory`` builds the objective from the spec on each worker (it is shipped by
     reference, so it must be importable there). Ends as :func:`study.run_study` does: budget
@@ -608,8 +618,17 @@ def run_parallel_study(
     if address is not None:
         address = check_address(address)
     # Connect before claiming the study: an unreachable scheduler leaves the store untouched.
-    with dask_client(spec.parallel, address) as client:
-        where = address or f"a local Dask cluster of {spec.parallel} worker processes"
+    connected = (
+        contextlib.nullcontext(client)
+        if client is not None
+        else dask_client(spec.parallel, address)
+    )
+    with connected as client:
+        where = (
+            address
+            or (client.cluster is None and client.scheduler.address)
+            or f"a local Dask cluster of {spec.parallel} worker processes"
+        )
 
         def loop(study_id: int) -> StudyRun:
             session = begin_session(spec, store, study_id, log)
