@@ -292,7 +292,7 @@ def test_a_bayesian_search_never_proposes_a_pending_point_twice() -> None:
         strategy.tell(point, point["x1"] ** 2 + point["x2"])
     # Once the surrogate proposes, a plain ask repeats itself until the next tell ...
     assert strategy.ask() == strategy.ask()
-    # ... so pending points are told to a copy as lies, and the strategy itself learns nothing.
+    # ... so a copy is told its own predictions at pending points; the strategy learns nothing.
     pending: list[dict[str, Any]] = []
     for _ in range(4):
         pending.append(strategy.ask_with_pending(pending))
