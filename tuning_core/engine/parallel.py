@@ -49,6 +49,7 @@ import logging
 import os
 import queue
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -301,7 +302,8 @@ class _Driver:
     inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     attempts: dict[int, _Attempt] = field(default_factory=dict)
     trials_on: dict[str, int] = field(default_factory=dict)  # worker address -> trials run
-    restart_failed: bool = False
+    cannot_restart: set[str] = field(default_factory=set)  # addresses of nanny-less workers
+    restarting: set[str] = field(default_factory=set)
     trials_run: int = 0
     stopping: str | None = None
     told_up_to: int = -1  # the highest trial number the strategy has been told
@@ -388,6 +390,9 @@ class _Driver:
                 return
 
     def _handle(self, message: dict[str, Any]) -> None:
+        if message["kind"] == "restarted":
+            self._restarted(message["worker"], message["problem"])
+            return
         attempt = self.attempts.get(message.get("key", -1))
         if attempt is None:
             return  # a trial already recorded, or another run's
@@ -523,22 +528,39 @@ class _Driver:
 
     def recycle_workers(self) -> None:
         """Restart, through its nanny, each idle worker that has run ``restart_every``
-        trials since it started (Keras' per-fit leak stays bounded)."""
-        if self.restart_every is None or self.restart_failed:
+        trials since it started (Keras' per-fit leak stays bounded).
+
+        A restart runs in a thread, so the driver goes on recording the other trials' events
+        (with true times) meanwhile; nothing new is submitted until it is back, so no new
+        trial lands on the worker being restarted.
+        """
+        if self.restart_every is None:
             return
         busy = {a.worker for a in self.attempts.values()}
         for address, count in list(self.trials_on.items()):
-            if count < self.restart_every or address in busy:
+            if count < self.restart_every or address in busy | self.cannot_restart:
                 continue
             del self.trials_on[address]
+            self.restarting.add(address)
+            threading.Thread(target=self._restart, args=(address,), daemon=True).start()
+
+    def _restart(self, address: str) -> None:
+        """Restart one worker (in a thread); the driver's thread hears how it went."""
+        try:
             status = self.client.restart_workers([address], raise_for_error=False)
-            if status.get(address) not in ("OK", "removed"):
-                self.restart_failed = True
-                self.log(
-                    f"could not restart Dask worker {address} ({status.get(address)}) to release "
-                    "Keras memory; start workers with a nanny, or give them --lifetime"
-                )
-                return
+            problem = None if status.get(address) in ("OK", "removed") else status.get(address)
+        except Exception as error:  # noqa: BLE001 - e.g. ValueError: a worker with no nanny
+            problem = f"{type(error).__name__}: {error}"
+        self.inbox.put({"kind": "restarted", "worker": address, "problem": problem})
+
+    def _restarted(self, address: str, problem: str | None) -> None:
+        self.restarting.discard(address)
+        if problem is not None:
+            self.cannot_restart.add(address)
+            self.log(
+                f"could not restart Dask worker {address} to release Keras memory "
+                f"({brief(str(problem))}); start workers with a nanny, or give them --lifetime"
+            )
 
     # The loop --------------------------------------------------------------------------
 
@@ -555,6 +577,10 @@ class _Driver:
         last_poll = 0.0
         stop_asked_at: float | None = None
         while True:
+            # Record what finished first, so a worker due for a restart is seen idle before
+            # anything new is submitted (which the scheduler might give to it).
+            self.drain(0.05)
+            self.collect()
             now = time.monotonic()
             if self.stopping is None and now - last_poll >= STOP_POLL_SECONDS / 2:
                 last_poll = now
@@ -573,6 +599,7 @@ class _Driver:
                         self._interrupt(attempt, self.stopping)
             else:
                 self.recycle_workers()
+            if self.stopping is None and not self.restarting:
                 while (
                     len(self.attempts) < parallel
                     and session.done + len(self.attempts) < budget_trials
@@ -588,12 +615,10 @@ class _Driver:
                         message = "every grid point has been tried"
                         break
                     self._submit(*following)
-            if not self.attempts:
+            if not self.attempts and not self.restarting:
                 if session.done >= budget_trials and self.stopping is None:
                     message = "the trial budget is spent"
                 return status, message
-            self.drain(0.05)
-            self.collect()
 
     def abandon(self, reason: str) -> None:
         """Whatever ended the loop early: stop the tasks and leave no trial running."""
