@@ -604,3 +604,20 @@ def test_workers_without_a_nanny_are_not_restarted_and_the_study_goes_on(
     refusals = [line for line in lines if "could not restart" in line]
     assert 1 <= len(refusals) <= 2 and "nanny" in refusals[0]
     assert [t.state for t in trials_of(storage, "no-nanny")] == [TrialState.COMPLETE] * 4
+
+
+def test_the_time_budget_counts_the_wall_time_trials_covered_not_their_sum() -> None:
+    from tuning_core.engine.study import _busy_seconds
+
+    one_after_another = [
+        _trial(0, TrialState.COMPLETE, 0.0, 1.0),
+        _trial(1, TrialState.FAILED, 1.5, 3.0),
+    ]
+    overlapping = [
+        _trial(0, TrialState.COMPLETE, 0.0, 4.0),
+        _trial(1, TrialState.COMPLETE, 1.0, 3.0),
+        _trial(2, TrialState.INTERRUPTED, 2.0, 6.0),
+        _trial(3, TrialState.COMPLETE, 10.0, 11.0),
+    ]
+    assert _busy_seconds(one_after_another) == pytest.approx(2.5)
+    assert _busy_seconds(overlapping) == pytest.approx(7.0)
