@@ -620,6 +620,13 @@ class _Driver:
                     message = "the trial budget is spent"
                 return status, message
 
+    def close(self) -> None:
+        """Release this run's channels on the scheduler (a cluster outlives its drivers)."""
+        with contextlib.suppress(Exception):
+            self.client.unsubscribe_topic(self.channels.topic)
+        with contextlib.suppress(Exception):
+            self.stop_variable.delete()
+
     def abandon(self, reason: str) -> None:
         """Whatever ended the loop early: stop the tasks and leave no trial running."""
         with contextlib.suppress(Exception):
@@ -674,6 +681,8 @@ def run_parallel_study(
             except BaseException as error:
                 driver.abandon(str(error) or type(error).__name__)
                 raise
+            finally:
+                driver.close()
             store.set_status(study_id, status, worker_pid=None, message=message)
             return StudyRun(study_id, status, message, driver.trials_run)
 
