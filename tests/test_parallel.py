@@ -120,7 +120,8 @@ class DaskProcesses:
                 process.terminate()
         for process in [*self.workers.values(), self.scheduler]:
             try:
-                process.wait(timeout=10)
+                # A worker whose task thread is still running may not exit on SIGTERM.
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
