@@ -28,8 +28,10 @@ if not rows:
     st.info("No studies yet: create one on the New study page.")
     st.stop()
 
-table = pd.DataFrame([dataclasses.asdict(row) for row in rows])[
-    ["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]
+table = pd.DataFrame([dataclasses.asdict(row) for row in rows])
+# A pruned study's trials trained fewer epochs: worth knowing before comparing studies.
+table = table[
+    ["name", "status", "strategy", "pruner", "done", "budget", "best_value", "metric", "direction"]
 ]
 st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import MNIST_DIR
+from tests.conftest import MNIST_DIR, digits_spec
 from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
@@ -302,6 +303,13 @@ def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
     assert status.current_number == 10 and status.current_params["learning_rate"] == 0.02
     assert status.best_text == f"{trials['value'].max():.4f}"
     assert live.epochs_recorded(curves) == 9 * 5 + 1 + 1
+    # With an epoch budget, epochs are what end the study: progress and time left count them.
+    by_epochs = dataclasses.replace(
+        study, spec=dataclasses.replace(study.spec, budget={"trials": 1000, "epochs": 94})
+    )
+    status = live.live_summary(by_epochs, trials, 0.0, live.epochs_recorded(curves))
+    assert status.progress == pytest.approx(47 / 94)
+    assert status.progress_text.startswith("47 of 94 epochs (10 trials)")
     assert live.curve_colouring(study.spec) == live.Colouring("learning_rate", True, (1e-4, 10.0))
     assert live.colour_choices(study.spec) == ["learning_rate", "units"]
     assert live.curve_colouring(study.spec, "units") == live.Colouring("units", True, (32, 512))
@@ -337,6 +345,11 @@ def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
     assert bad_name and bad_name[0].startswith("name must be")
     short, long = (forms.estimate_seconds({**raw, "budget": {"trials": t}}) for t in (2, 20))
     assert 0 < short < long
+    # An epoch budget caps the trials at what it allows: 100,000 trials of 10 epochs with a
+    # 20-epoch budget run as the 2 trials the budget pays for, not for days.
+    epochs = digits_spec(space={"learning_rate": 0.01}, epochs=10)
+    capped = forms.estimate_seconds({**epochs, "budget": {"trials": 100_000, "epochs": 20}})
+    assert capped == pytest.approx(forms.estimate_seconds({**epochs, "budget": {"trials": 2}}))
     assert (
         forms.format_number(1e-5) == "0.00001"
         and forms.format_number(0.0005) == "0.0005"

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, branin_spec, cli_env, digits_spec, run_cli, write_spec
+from tests.conftest import branin_spec, digits_spec, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, fidelity_curve, function_objective
 from tuning_core.engine.pruners import (
     Curve,
+    bracket_keys,
     bracket_of,
     bracket_weights,
     decide,
@@ -27,7 +24,7 @@ from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
-from tuning_core.engine.study import run_study
+from tuning_core.engine.study import _Teller, run_study
 
 MINIMIZE = Direction.MINIMIZE
 
@@ -226,30 +223,16 @@ def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path:
     )
     raw["pruner"] = {"type": "successive_halving"}
     path = write_spec(tmp_path, raw)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    killed = kill_worker_when(
+        path,
+        storage,
+        "branin",
+        lambda trials: (
+            sum(t.state == TrialState.PRUNED for t in trials) >= 2
+            and trials[-1].state == TrialState.RUNNING
+        ),
     )
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            time.sleep(0.05)
-            if not storage.exists():
-                continue
-            with Store(storage) as store:
-                study = store.get_study("branin")
-                trials = store.trials(study.id) if study else []
-            if (
-                sum(t.state == TrialState.PRUNED for t in trials) >= 2
-                and trials[-1].state == TrialState.RUNNING
-            ):
-                break
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait(timeout=10)
+    assert killed[-1].state == TrialState.RUNNING  # the worker died in the middle of a trial
     with Store(storage) as store:
         before = store.prune_decisions(store.get_study("branin").id)
     resumed = run_cli("run", str(path), storage=storage)
@@ -274,7 +257,10 @@ def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path:
         ]
 
     with Store(storage) as store:
-        after = store.prune_decisions(store.get_study("branin").id)
+        study_id = store.get_study("branin").id
+        after = store.prune_decisions(study_id)
+        retried = [t.retry_of for t in store.trials(study_id) if t.retry_of is not None]
+    assert retried == [killed[-1].number]
     assert before and after[: len(before)] == before  # the decisions already made stand
     assert outcomes(storage) == outcomes(reference)
 
@@ -400,7 +386,76 @@ def test_the_gaussian_process_is_told_every_pruned_trial_as_a_finite_value(
             assert value == trial.value
         elif tell == "last":
             assert value == trial.value  # its best value when it stopped
-        else:
-            earlier = [t.value for t in trials[: trial.number] if t.state == TrialState.COMPLETE]
-            assert value == max(earlier)  # the worst complete value seen before it
+        else:  # the worst value seen so far, its own included (a minimised loss: the largest)
+            seen = [t.value for t in trials[: trial.number + 1] if t.value is not None]
+            assert value == max(seen)
     assert len(complete) + len(pruned) == len(trials)
+
+
+def test_a_failure_is_never_told_a_better_score_than_a_pruned_trial() -> None:
+    raw = digits_spec(space={"learning_rate": {"type": "float", "low": 0.001, "high": 1.0}})
+    raw["objective"]["epochs"] = 4
+    raw["strategy"] = {"type": "bayesian", "initial_points": 2, "seed": 0}
+    raw["pruner"] = {"type": "median"}
+    spec = parse_spec(raw)
+    strategy = make_strategy(spec.space, spec.strategy)
+    teller = _Teller(strategy, spec.space, spec.direction, "last")
+    # Maximised accuracy: complete 0.97, pruned at 0.40, complete 0.96, then a divergence.
+    outcomes = [
+        (TrialState.COMPLETE, 0.97),
+        (TrialState.PRUNED, 0.40),
+        (TrialState.COMPLETE, 0.96),
+        (TrialState.DIVERGED, None),
+    ]
+    for state, value in outcomes:
+        teller.tell(spec.space.full_params(strategy.ask()), state, value)
+    assert strategy.optimizer.yi == [-0.97, -0.40, -0.96, -0.40]
+
+
+def test_null_options_take_their_defaults_and_a_zero_warm_up_prunes_nothing_too_soon(
+    tmp_path: Path,
+) -> None:
+    raw = branin_spec(trials=8, epochs=None)
+    raw["pruner"] = {"type": "median", "warmup_trials": None, "max_epochs": None}
+    with pytest.raises(SpecError, match=r"^pruner.type median .* set objective.epochs to 2"):
+        parse_spec(raw)  # a null objective.epochs is the default, 1: too few to prune
+    raw["objective"]["epochs"] = 6
+    assert parse_spec(raw).pruner == {
+        "type": "median",
+        "max_epochs": 6,
+        "warmup_trials": 5,
+        "warmup_epochs": 1,
+        "tell": "last",
+    }
+    raw["pruner"] = {"type": "median", "warmup_trials": 0, "warmup_epochs": 0}
+    with Store(tmp_path / "store.db") as store:
+        run = run_study(
+            parse_spec(raw), store, function_objective("branin", 0, 6), log=lambda _: None
+        )
+        states = [t.state for t in store.trials(run.study_id)]
+    assert TrialState.FAILED not in states and TrialState.PRUNED in states
+
+
+@pytest.mark.parametrize(
+    ("epochs", "expected"),
+    [
+        ({"type": "choice", "values": [2, 12]}, 12),
+        ({"type": "int", "low": 2, "high": 7}, 7),
+        (5, 5),
+    ],
+)
+def test_max_epochs_follows_a_tuned_or_fixed_epochs(epochs: Any, expected: int) -> None:
+    raw = digits_spec(space={"epochs": epochs}, epochs=4)
+    raw["pruner"] = {"type": "successive_halving"}
+    assert parse_spec(raw).pruner["max_epochs"] == expected
+    raw["space"]["epochs"] = 1
+    with pytest.raises(SpecError, match=r"set space.epochs to 2 or more"):
+        parse_spec(raw)
+
+
+def test_a_retry_of_a_retry_keeps_its_original_trials_bracket() -> None:
+    # Trial 0 was interrupted twice (retried as 1, then as 2); 3 and 4 are new trials.
+    keys = bracket_keys({0: None, 1: 0, 2: 1, 3: None, 4: None})
+    assert keys == {0: 0, 1: 0, 2: 0, 3: 1, 4: 2}
+    pruner = _pruner("hyperband")
+    assert {bracket_of(pruner, keys[n]) for n in (0, 1, 2)} == {bracket_of(pruner, 0)}

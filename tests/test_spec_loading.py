@@ -132,3 +132,20 @@ def test_a_link_carrying_a_spec_sets_the_form_up_and_the_form_keeps_its_link(
     broken.run()  # New study is the default page
     assert not broken.exception
     assert any("NaN" in e.value for e in broken.error)
+
+
+def test_loaded_pruner_options_follow_the_pruner_and_the_epochs_chosen(storage: Path) -> None:
+    # A spec as the Studies page exports it: the pruner's derived options written out.
+    loaded = keras_spec(objective__epochs=10, pruner={"type": "successive_halving"})
+    assert loaded["pruner"]["max_epochs"] == 10 and "min_epochs" in loaded["pruner"]
+    at = open_page("pages/new_study.py")
+    at.session_state["spec_for_new_study"] = copy.deepcopy(loaded)
+    at.run()
+    version = at.session_state["form_version"]  # a loaded spec gives the widgets fresh keys
+    at.slider(key=f"epochs@{version}").set_value(5).run()  # max_epochs follows the slider
+    assert parse_spec(at.session_state["form_spec"]).pruner["max_epochs"] == 5
+    # No halving options on the median rule.
+    at.selectbox(key=f"pruner@{version}").set_value("median").run()
+    assert not at.error, [e.value for e in at.error]
+    assert parse_spec(at.session_state["form_spec"]).pruner["type"] == "median"
+    assert not at.button(key="start").disabled

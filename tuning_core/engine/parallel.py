@@ -67,7 +67,7 @@ from distributed import Client, Future, KilledWorker, LocalCluster, Queue, Varia
 
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.objectives import Objective
-from tuning_core.engine.pruners import Curve, PruneDecision
+from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
@@ -370,16 +370,15 @@ class _Driver:
             retry_of=retry_of,
             future=future,
             started_at=time.time(),
-            reporter=self._reporter(trial_id, number, retry_of),
+            reporter=self._reporter(trial_id, number),
             answers=answers,
         )
 
-    def _reporter(self, trial_id: int, number: int, retry_of: int | None) -> StoreReporter:
+    def _reporter(self, trial_id: int, number: int) -> StoreReporter:
+        """Writes the trial's metrics and asks its pruner, as a sequential trial's does (the
+        store knows which trial a retry retries, so it keeps that trial's bracket)."""
         session = self.session
-        identity = Curve(
-            number, TrialState.RUNNING, {}, retry_of if retry_of is not None else number
-        )
-        return StoreReporter(self.store, session.study_id, trial_id, None, session.spec, identity)
+        return StoreReporter(self.store, session.study_id, trial_id, None, session.spec, number)
 
     # Messages from tasks ---------------------------------------------------------------
 
@@ -442,7 +441,7 @@ class _Driver:
         attempt.trial_id = self.store.start_trial(
             session.study_id, attempt.number, attempt.params, retry_of=attempt.retry_of
         )
-        attempt.reporter = self._reporter(attempt.trial_id, attempt.number, attempt.retry_of)
+        attempt.reporter = self._reporter(attempt.trial_id, attempt.number)
 
     # Results ---------------------------------------------------------------------------
 

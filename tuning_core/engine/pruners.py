@@ -19,7 +19,8 @@ and matches how a trial's final value is taken (its best epoch).
 * ``hyperband``: several successive-halving brackets whose first rung is
   ``min_epochs * reduction_factor**b``; each trial joins one bracket by its number (the
   aggressive brackets get more trials, in Hyperband's proportions) and competes only within it.
-  The last bracket trains every trial in full.
+  The last bracket's first rung is its only one, near the end (at 9 of 10 epochs with the
+  defaults; none at all when ``max_epochs`` is an exact power, as 9 is), as Optuna does.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ DEFAULT_PRUNER: dict[str, Any] = {
     "warmup_epochs": 1,
     "tell": "last",
 }
+# The options each pruner takes, besides its type.
+OPTION_KEYS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "median": ("max_epochs", "warmup_trials", "warmup_epochs", "tell"),
+    "successive_halving": ("max_epochs", "min_epochs", "reduction_factor", "tell"),
+    "hyperband": ("max_epochs", "min_epochs", "reduction_factor", "tell"),
+}
 # What the strategy is told about a pruned trial (benchmarks/pruned_told.py measured both).
 TELL_CHOICES = ("last", "worst")
 # The states whose finished epochs a rung compares against. Interrupted and failed trials are
@@ -53,7 +61,9 @@ class Curve:
     number: int
     state: TrialState
     values: dict[int, float]
-    bracket_key: int  # the trial number that picks its Hyperband bracket (a retry keeps it)
+    # Picks the Hyperband bracket: the trial's place among the study's original (not retried)
+    # trials, so a retry keeps its original's bracket and interruptions shift no other trial.
+    bracket_key: int
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,22 @@ class PruneDecision:
             f"pruned at epoch {self.epoch + 1}: {metric} {self.value:.4g} was worse than the "
             f"cut-off {self.cutoff:.4g} ({why})"
         )
+
+
+def bracket_keys(retry_of: dict[int, int | None]) -> dict[int, int]:
+    """Each trial's bracket key, from every trial's ``retry_of`` (trial number -> the number it
+    retries, or None): the position of its original trial among the originals, in order."""
+    originals = sorted(number for number, retried in retry_of.items() if retried is None)
+    position = {number: index for index, number in enumerate(originals)}
+
+    def original(number: int) -> int:
+        seen = set()
+        while retry_of.get(number) is not None and number not in seen:
+            seen.add(number)
+            number = retry_of[number]  # type: ignore[assignment]
+        return number
+
+    return {number: position.get(original(number), number) for number in retry_of}
 
 
 def rung_epochs(first_rung: int, reduction_factor: int, max_epochs: int) -> list[int]:
@@ -155,7 +181,7 @@ def decide(
             if other.state == TrialState.COMPLETE
             and (value := _best_until(other.values, epoch, direction)) is not None
         ]
-        if len(complete) < pruner["warmup_trials"]:
+        if not complete or len(complete) < pruner["warmup_trials"]:
             return None
         cutoff = statistics.median(complete)
         if not direction.better(cutoff, own):

@@ -87,6 +87,7 @@ class StudySummary:
     strategy: str
     created_at: float
     message: str | None
+    pruner: str = "none"
     pruned: int = 0
 
 
@@ -111,6 +112,7 @@ def study_summaries(store: Store) -> list[StudySummary]:
                 strategy=study.spec.strategy["type"],
                 created_at=study.created_at,
                 message=study.message,
+                pruner=study.spec.pruner["type"],
                 pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
             )
         )

@@ -17,7 +17,7 @@ from typing import Any
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, input_names
-from tuning_core.engine.pruners import DEFAULT_PRUNER, PRUNERS, TELL_CHOICES
+from tuning_core.engine.pruners import DEFAULT_PRUNER, OPTION_KEYS, PRUNERS, TELL_CHOICES
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
 
@@ -107,6 +107,16 @@ def _int_field(
     return value
 
 
+def _count_field(
+    raw: dict[str, Any], key: str, field: str, default: int, minimum: int, maximum: int
+) -> int:
+    """A whole number that always has a value: missing or null takes the default."""
+    value = raw.get(key)
+    return _int_field(
+        {key: default if value is None else value}, key, field, default, minimum, maximum
+    )
+
+
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -148,7 +158,7 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             "objective.trial_seconds must be a number of seconds from 0 to 60, not "
             f"{brief(trial_seconds)}.",
         )
-        epochs = _int_field(raw, "epochs", "objective", 1, 1, MAX_FUNCTION_EPOCHS)
+        epochs = _count_field(raw, "epochs", "objective", 1, 1, MAX_FUNCTION_EPOCHS)
         return {
             "type": "function",
             "name": name,
@@ -188,8 +198,8 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     model = raw.get("model", "mlp")
     _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {brief(model)}.")
     epochs_entry = hyperparams.REGISTRY["epochs"]
-    epochs = _int_field(
-        raw, "epochs", "objective", epochs_entry.default, 1, int(epochs_entry.highest)
+    epochs = _count_field(
+        raw, "epochs", "objective", int(epochs_entry.default), 1, int(epochs_entry.highest)
     )
     metric = raw.get("metric", "val_accuracy")
     _expect(
@@ -356,42 +366,55 @@ def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> di
     if kind == "none":
         _expect(set(raw) <= {"type"}, "pruner: a pruner of type none takes no other keys.")
         return {"type": "none"}
-    keys = {"median": {"warmup_trials", "warmup_epochs"}}.get(
-        kind, {"min_epochs", "reduction_factor"}
-    ) | {"type", "max_epochs", "tell"}
+    keys = {"type", *OPTION_KEYS[kind]}
     unknown = sorted(set(raw) - keys)
     _expect(
         not unknown,
         f"pruner.{unknown[0] if unknown else ''} is not a key of the {kind} pruner; use "
         f"{', '.join(sorted(keys - {'type'}))}.",
     )
-    # The most epochs a trial can train: a tuned range's top, a fixed value, else the
-    # objective's epochs (1 for a function without a fidelity).
+    # The most epochs a trial can train: a tuned range's top or a choice's largest value, a
+    # fixed value, else the objective's epochs (1 for a function without a fidelity).
     epochs_dimension = space.dimension("epochs")
+    source = "space.epochs"
     if isinstance(epochs_dimension, NumericDimension):
         most = int(epochs_dimension.high)
+    elif isinstance(epochs_dimension, ChoiceDimension):
+        most = max(int(value) for value in epochs_dimension.values)
+    elif "epochs" in space.fixed:
+        most = int(space.fixed["epochs"])
     else:
-        most = int(space.fixed.get("epochs", objective.get("epochs", 1)))
+        most, source = int(objective.get("epochs", 1)), "objective.epochs"
     _expect(
         most >= 2,
         f"pruner.type {kind} stops trials between epochs, so it needs at least 2 epochs a "
-        "trial; set objective.epochs to 2 or more.",
+        f"trial; set {source} to 2 or more.",
     )
     pruner: dict[str, Any] = {"type": kind}
-    pruner["max_epochs"] = _int_field(raw, "max_epochs", "pruner", most, 2, most)
+    pruner["max_epochs"] = _count_field(raw, "max_epochs", "pruner", most, 2, most)
     tell = raw.get("tell", DEFAULT_PRUNER["tell"])
     _expect(
         tell in TELL_CHOICES,
         f"pruner.tell must be one of {', '.join(TELL_CHOICES)}, not {brief(tell)}.",
     )
     if kind == "median":
-        for key in ("warmup_trials", "warmup_epochs"):
-            pruner[key] = _int_field(raw, key, "pruner", DEFAULT_PRUNER[key], 0, MAX_TRIALS)
+        pruner["warmup_trials"] = _count_field(
+            raw, "warmup_trials", "pruner", DEFAULT_PRUNER["warmup_trials"], 0, MAX_TRIALS
+        )
+        # Warm-up epochs at or past the last one would switch the rule off without a word.
+        pruner["warmup_epochs"] = _count_field(
+            raw,
+            "warmup_epochs",
+            "pruner",
+            min(DEFAULT_PRUNER["warmup_epochs"], pruner["max_epochs"] - 2),
+            0,
+            pruner["max_epochs"] - 2,
+        )
     else:
-        pruner["reduction_factor"] = _int_field(
+        pruner["reduction_factor"] = _count_field(
             raw, "reduction_factor", "pruner", DEFAULT_PRUNER["reduction_factor"], 2, 100
         )
-        pruner["min_epochs"] = _int_field(
+        pruner["min_epochs"] = _count_field(
             raw, "min_epochs", "pruner", DEFAULT_PRUNER["min_epochs"], 1, pruner["max_epochs"] - 1
         )
     pruner["tell"] = tell

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tuning_core.engine.errors import SpecError, brief
-from tuning_core.engine.pruners import Curve, PruneDecision
+from tuning_core.engine.pruners import Curve, PruneDecision, bracket_keys
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 
@@ -424,18 +424,16 @@ class Store:
         An epoch's row exists only once that epoch has finished, so a trial still running
         contributes just its finished epochs.
         """
-        curves: dict[int, Curve] = {}
         rows = self.connection.execute(
             """SELECT t.number, t.state, t.retry_of, m.epoch, m.value FROM trials t
                LEFT JOIN epoch_metrics m ON m.trial_id = t.id AND m.name = ?
                WHERE t.study_id = ? ORDER BY t.number, m.epoch""",
             (metric, study_id),
         ).fetchall()
-        for number, state, retry_of, epoch, value in rows:
-            curve = curves.setdefault(
-                number,
-                Curve(number, TrialState(state), {}, retry_of if retry_of is not None else number),
-            )
+        keys = bracket_keys({number: retry_of for number, _, retry_of, _, _ in rows})
+        curves: dict[int, Curve] = {}
+        for number, state, _, epoch, value in rows:
+            curve = curves.setdefault(number, Curve(number, TrialState(state), {}, keys[number]))
             if epoch is not None and value is not None:
                 curve.values[epoch] = value
         return list(curves.values())

@@ -27,7 +27,7 @@ from tuning_core.engine.objectives import (
     TrialPruned,
     TrialStopped,
 )
-from tuning_core.engine.pruners import Curve, PruneDecision, decide
+from tuning_core.engine.pruners import PruneDecision, decide
 from tuning_core.engine.records import best_trial, start_conflict
 from tuning_core.engine.snapshots import SnapshotError
 from tuning_core.engine.space import SearchSpace
@@ -50,14 +50,14 @@ class StoreReporter:
         trial_id: int,
         deadline: float | None,
         spec: StudySpec | None = None,
-        trial: Curve | None = None,
+        trial_number: int | None = None,
     ) -> None:
         self.store = store
         self.study_id = study_id
         self.trial_id = trial_id
         self.deadline = deadline
         self.spec = spec
-        self.trial = trial  # its number, state and bracket key; the values come from the store
+        self.trial_number = trial_number
         self.stop_reason: str | None = None
         self.prune_decision: PruneDecision | None = None
         self._last_poll = 0.0
@@ -71,10 +71,10 @@ class StoreReporter:
     def should_prune(self, epoch: int) -> bool:
         """Whether the pruner stops this trial after ``epoch``, from the finished epochs in the
         store (so a resumed or parallel study decides the same way)."""
-        if self.spec is None or self.trial is None or self.spec.pruner["type"] == "none":
+        if self.spec is None or self.trial_number is None or self.spec.pruner["type"] == "none":
             return False
         curves = self.store.metric_curves(self.study_id, self.spec.metric)
-        own = next((c for c in curves if c.number == self.trial.number), None)
+        own = next((c for c in curves if c.number == self.trial_number), None)
         if own is None:
             return False
         self.prune_decision = decide(self.spec.pruner, self.spec.direction, own, epoch, curves)
@@ -95,10 +95,11 @@ class StoreReporter:
 class _Teller:
     """Tells the strategy each finished trial; failures become a finite penalty.
 
-    A failed or diverged trial is told as the worst loss seen so far, never NaN or inf, so the
-    surrogate stays well-defined. Failures before any finite loss wait until one arrives. A
-    pruned trial is told its value when it stopped (``pruned_told`` "last") or, like a
-    failure, the worst loss ("worst"); benchmarks/pruned_told.py compares the two.
+    A failed or diverged trial is told as the worst loss seen so far (over complete and pruned
+    trials), never NaN or inf, so the surrogate stays well-defined. Failures before any finite
+    loss wait until one arrives. A pruned trial is told its value when it stopped
+    (``pruned_told`` "last") or, like a failure, the worst loss ("worst");
+    benchmarks/pruned_told.py compares the two.
     """
 
     strategy: Strategy
@@ -122,12 +123,13 @@ class _Teller:
         waiting for one) for a trial a restored snapshot has already told."""
         tell = (lambda *_: None) if record_only else self.strategy.tell
         finite = value is not None and math.isfinite(value)
-        if state == TrialState.PRUNED and finite and self.pruned_told == "last":
-            tell(self.tuned(params), self.direction.sign * value)  # type: ignore[operator]
-        elif state == TrialState.COMPLETE and finite:
-            loss = self.direction.sign * value
-            tell(self.tuned(params), loss)
+        if state in (TrialState.PRUNED, TrialState.COMPLETE) and finite:
+            loss = self.direction.sign * value  # type: ignore[operator]
+            # A pruned trial's value is a real (partial) observation too: it joins the worst
+            # loss, so a failure is never told a better score than a trial that was cut.
             self.worst_loss = loss if self.worst_loss is None else max(self.worst_loss, loss)
+            told_worst = state == TrialState.PRUNED and self.pruned_told == "worst"
+            tell(self.tuned(params), self.worst_loss if told_worst else loss)
             for waiting in self.waiting_penalties:
                 tell(self.tuned(waiting), self.worst_loss)
             self.waiting_penalties.clear()
@@ -273,8 +275,7 @@ def _run_trial(
     re-run retries it once the data is there.
     """
     trial_id = store.start_trial(study_id, number, params, retry_of=retry_of)
-    identity = Curve(number, TrialState.RUNNING, {}, retry_of if retry_of is not None else number)
-    reporter = StoreReporter(store, study_id, trial_id, deadline, spec, identity)
+    reporter = StoreReporter(store, study_id, trial_id, deadline, spec, number)
     started = time.time()
     try:
         end = run_objective(objective, params, reporter, spec.metric)

@@ -15,7 +15,7 @@ from typing import Any
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.memory import default_memory_limit, memory_problem
-from tuning_core.engine.pruners import expected_epoch_fraction
+from tuning_core.engine.pruners import OPTION_KEYS, expected_epoch_fraction
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import (
@@ -129,8 +129,25 @@ def build_spec(
         "budget": {"trials": int(trials), "seconds": seconds, **(budget_extras or {})},
     }
     if pruner and pruner.get("type", "none") != "none":
-        spec["pruner"] = dict(pruner)
+        most = int(epochs_control.high if epochs_control and epochs_control.tuned else epochs)
+        spec["pruner"] = fit_pruner_options(pruner, most)
     return spec
+
+
+def fit_pruner_options(pruner: dict[str, Any], most_epochs: int) -> dict[str, Any]:
+    """The pruner the form runs: a loaded spec's options that the chosen type takes and that
+    still fit the form's epochs (a spec's canonical form writes its derived ``max_epochs``,
+    which must follow the epochs slider, not pin it)."""
+    kind = pruner["type"]
+    options = {key: pruner[key] for key in OPTION_KEYS[kind] if key in pruner}
+    if options.get("max_epochs", most_epochs) >= most_epochs:
+        options.pop("max_epochs", None)
+    most = options.get("max_epochs", most_epochs)
+    if options.get("min_epochs", 1) >= most:
+        options.pop("min_epochs", None)
+    if options.get("warmup_epochs", 0) > most - 2:
+        options.pop("warmup_epochs", None)
+    return {"type": kind, **options}
 
 
 PRUNER_LABELS = {
@@ -373,11 +390,13 @@ def estimate_seconds(
     trials = spec.budget["trials"]
     if spec.strategy["type"] == "grid":
         trials = min(trials, spec.space.grid_size(int(spec.strategy["levels"])))
+    if spec.budget.get("epochs"):
+        # An epoch budget ends the study once that many epochs are trained, whatever the
+        # trial budget: the trials it allows at the expected epochs a trial.
+        trials = min(trials, math.ceil(spec.budget["epochs"] / epochs))
     total = trials * (epochs * per_epoch + seconds_per_trial) + 5.0  # + start, TensorFlow import
     if spec.budget.get("seconds"):
         total = min(total, float(spec.budget["seconds"]))
-    if spec.budget.get("epochs"):
-        total = min(total, spec.budget["epochs"] * per_epoch + trials * seconds_per_trial + 5.0)
     return total
 
 
