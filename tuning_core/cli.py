@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuning_core.engine.errors import DatasetError, SpecError, brief
+from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
-from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import StudySpec, load_spec
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
@@ -25,10 +24,14 @@ from tuning_core.reports import export
 from tuning_core.reports.export import saved_model_problem
 from tuning_core.reports.keras_script import keras_script
 from tuning_core.training.datasets import image_shape_of
+from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
     from tuning_core.training.keras_objective import KerasObjective
+
+# The scheduler `run` sends trials to when --dask is not given (see engine/parallel.py).
+DASK_ENV = "TUNING_LAB_DASK"
 
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
@@ -66,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_RECYCLE_EVERY,
         help="start a fresh worker process after this many Keras trials (0: never)",
+    )
+    run.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help=(
+            "run the trials as tasks on the Dask scheduler at ADDRESS (tcp://host:8786), "
+            "spec.parallel at once (default: $TUNING_LAB_DASK; without either, a spec with "
+            "parallel above 1 starts a local Dask cluster)"
+        ),
     )
     add_command("list", help="show each study with its state, trials done and best value")
     export = add_command("export", help="export a study's trials")
@@ -123,31 +136,20 @@ def _require_study(store: Store, name: str) -> StudyRecord:
     return study
 
 
-def objective_for(spec: StudySpec) -> Objective:
-    """The objective a validated spec names; Keras (and TensorFlow) load only for Keras studies."""
-    if spec.objective["type"] == "function":
-        return function_objective(
-            spec.objective["name"],
-            float(spec.objective.get("trial_seconds", 0)),
-            int(spec.objective.get("epochs", 1)),
-        )
-    # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
-    from tuning_core.training.keras_objective import KerasObjective  # noqa: PLC0415
-
-    return KerasObjective(spec)
-
-
 def command_run(args: argparse.Namespace) -> int:
     if args.recycle_every < 0:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
     if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
         raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
+    address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
     spec = load_spec(args.spec)
     if spec.objective["type"] == "keras":
         _refuse_what_cannot_fit(spec, args.memory_limit)
     recycle = (
         args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
     )
+    if spec.parallel > 1 or address is not None:
+        return _run_on_dask(args, spec, address, recycle)
     with Store(_storage(args)) as store:
         objective = objective_for(spec)
         if spec.objective["type"] == "keras":
@@ -167,6 +169,28 @@ def command_run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    return 0
+
+
+def _run_on_dask(
+    args: argparse.Namespace, spec: StudySpec, address: str | None, restart_every: int | None
+) -> int:
+    """Run the study's trials as Dask tasks; this process stays the store's only writer."""
+    # Dask loads only here: a study with parallel 1 and no scheduler never imports it.
+    from tuning_core.engine import parallel  # noqa: PLC0415
+
+    if address is not None:
+        parallel.check_address(address)  # before the store is opened or created
+    with Store(_storage(args)) as store:
+        outcome = parallel.run_parallel_study(
+            spec,
+            store,
+            objective_for,
+            address=address,
+            log=lambda line: print(line, flush=True),
+            restart_every=restart_every,
+        )
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
 
@@ -296,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (SpecError, DatasetError) as error:
+    except (SpecError, DatasetError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,6 +15,11 @@ class DatasetError(RuntimeError):
     """A dataset could not be loaded; the message says where to put the files."""
 
 
+class ClusterError(RuntimeError):
+    """Dask workers cannot run trials at all (e.g. Tuning Lab is not installed on them); the
+    message says so in one sentence."""
+
+
 # Echoed values are clipped: a 50 MB name must not come back as a 50 MB error message.
 ECHO_LIMIT = 60
 

@@ -10,7 +10,10 @@ import psutil
 
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
-from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
+from tuning_core.engine.storage import Store, StudyRecord, TrialRecord, TrialWorker
+
+# The timeline's lane for trials that ran in the study's own process (parallel 1, no Dask).
+IN_PROCESS_LANE = "in process"
 
 
 def best_trial(trials: list[TrialRecord], direction: Direction) -> TrialRecord | None:
@@ -114,3 +117,42 @@ def study_summaries(store: Store) -> list[StudySummary]:
             )
         )
     return summaries
+
+
+@dataclass(frozen=True)
+class TimelineBar:
+    """One trial on the worker timeline: a bar in its worker's lane, coloured by state.
+
+    ``finished_at`` is None while the trial runs; a chart draws it up to now.
+    """
+
+    number: int
+    worker: str
+    started_at: float
+    finished_at: float | None
+    state: TrialState
+
+
+def worker_timeline(
+    trials: list[TrialRecord], workers: dict[int, TrialWorker]
+) -> list[TimelineBar]:
+    """The bars of a timeline with one lane per worker (``Store.trial_workers`` gives
+    ``workers``), ordered by start; trials that ran in the study's own process share the lane
+    :data:`IN_PROCESS_LANE`. A trial starts when its worker began it, not when it was queued.
+    """
+    bars = []
+    for trial in trials:
+        ran_on = workers.get(trial.number)
+        started = ran_on.started_at if ran_on is not None else trial.started_at
+        if started is None:
+            continue
+        bars.append(
+            TimelineBar(
+                number=trial.number,
+                worker=ran_on.worker if ran_on is not None else IN_PROCESS_LANE,
+                started_at=started,
+                finished_at=trial.finished_at,
+                state=trial.state,
+            )
+        )
+    return sorted(bars, key=lambda bar: (bar.started_at, bar.number))

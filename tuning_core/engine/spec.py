@@ -36,6 +36,8 @@ MAX_GRID_LEVELS = 100
 MAX_GRID_POINTS = 1_000_000
 MAX_EXAMPLES = 100_000_000
 MAX_SPEC_BYTES = 1_000_000
+# Trials run at once on Dask (see engine/parallel.py); 1 runs them in this process, as always.
+MAX_PARALLEL = 64
 
 # Bayesian defaults chosen by benchmarks/search_strategies.py (see README): a GP with EI,
 # whose acquisition is optimised by sampling plus a short L-BFGS polish.
@@ -50,6 +52,7 @@ class StudySpec:
     strategy: dict[str, Any]
     budget: dict[str, Any]
     pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
+    parallel: int = 1
 
     @property
     def direction(self) -> Direction:
@@ -64,7 +67,7 @@ class StudySpec:
         return int(self.strategy["seed"])
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "objective": dict(self.objective),
             "space": self.space.to_json(),
@@ -72,11 +75,17 @@ class StudySpec:
             "budget": dict(self.budget),
             "pruner": dict(self.pruner),
         }
+        # Left out at its default, so specs and stores written before it existed read the same.
+        if self.parallel != 1:
+            data["parallel"] = self.parallel
+        return data
 
     def search_identity(self) -> str:
-        """What must match for a re-run to resume this study: everything but the budget."""
+        """What must match for a re-run to resume this study: everything but the budget and
+        how many trials run at once."""
         data = self.to_json()
         del data["budget"]
+        data.pop("parallel", None)
         return json.dumps(data, sort_keys=True)
 
 
@@ -418,11 +427,12 @@ def parse_spec(raw: Any) -> StudySpec:
         isinstance(raw, dict),
         "The spec must be a JSON object with name, objective, space, strategy and budget.",
     )
-    unknown = sorted(set(raw) - {"name", "objective", "space", "strategy", "budget", "pruner"})
+    fields = {"name", "objective", "space", "strategy", "budget", "pruner", "parallel"}
+    unknown = sorted(set(raw) - fields)
     _expect(
         not unknown,
         f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, "
-        "strategy, budget and pruner.",
+        "strategy, budget, pruner and parallel.",
     )
     name = raw.get("name")
     _expect(
@@ -434,6 +444,14 @@ def parse_spec(raw: Any) -> StudySpec:
     strategy = _parse_strategy(raw.get("strategy"))
     budget = _parse_budget(raw.get("budget"))
     pruner = _parse_pruner(raw.get("pruner"), objective, space)
+    parallel = raw.get("parallel", 1)
+    _expect(
+        isinstance(parallel, int)
+        and not isinstance(parallel, bool)
+        and 1 <= parallel <= MAX_PARALLEL,
+        f"parallel must be a whole number of trials to run at once, from 1 to {MAX_PARALLEL}, not "
+        f"{brief(parallel)}.",
+    )
     if strategy["type"] == "grid":
         points = space.grid_size(strategy["levels"])
         _expect(
@@ -442,7 +460,7 @@ def parse_spec(raw: Any) -> StudySpec:
             f"{MAX_GRID_POINTS:,} a study may hold; lower the levels or tune fewer "
             "hyperparameters.",
         )
-    return StudySpec(name, objective, space, strategy, budget, pruner)
+    return StudySpec(name, objective, space, strategy, budget, pruner, parallel)
 
 
 def _refuse_constant(name: str) -> float:

@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS prune_decisions (
     compared INTEGER NOT NULL,
     kept INTEGER
 );
+CREATE TABLE IF NOT EXISTS trial_workers (
+    trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+    worker TEXT NOT NULL,
+    address TEXT NOT NULL,
+    started_at REAL NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS finished_trials_are_final
 BEFORE UPDATE ON trials WHEN OLD.state NOT IN ('queued', 'running')
 BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
@@ -183,6 +189,17 @@ class TrialRecord:
         return end - self.started_at
 
 
+@dataclass(frozen=True)
+class TrialWorker:
+    """The Dask worker that ran a trial: its name (a lane of the timeline), its address (which
+    changes when the worker restarts) and when the driver heard that it started the trial (by
+    the driver's clock, as the trial's finished_at is)."""
+
+    worker: str
+    address: str
+    started_at: float
+
+
 class Store:
     """A handle on one SQLite file. Cheap to open; one per process or thread."""
 
@@ -223,7 +240,7 @@ class Store:
         self.connection.execute("PRAGMA synchronous = NORMAL")
         # The newest table: a store made by an older version gains what it lacks.
         if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'prune_decisions'"
+            "SELECT 1 FROM sqlite_master WHERE name = 'trial_workers'"
         ).fetchone():
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
@@ -466,6 +483,31 @@ class Store:
             "SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)
         ).fetchall()
         return [self._trial(row) for row in rows]
+
+    def record_trial_worker(
+        self, trial_id: int, worker: str, address: str, started_at: float
+    ) -> None:
+        """Which Dask worker (its name and address) started the trial, and when it did; the
+        trial's own start moves there too, so its duration leaves out the wait in the queue."""
+        with self.transaction():
+            self.connection.execute(
+                "INSERT OR REPLACE INTO trial_workers (trial_id, worker, address, started_at) "
+                "VALUES (?, ?, ?, ?)",
+                (trial_id, worker, address, started_at),
+            )
+            self.connection.execute(
+                "UPDATE trials SET started_at = ? WHERE id = ? AND state IN ('queued', 'running')",
+                (started_at, trial_id),
+            )
+
+    def trial_workers(self, study_id: int) -> dict[int, TrialWorker]:
+        """The Dask worker of each trial that ran on one, by trial number."""
+        rows = self.connection.execute(
+            """SELECT t.number, w.worker, w.address, w.started_at FROM trial_workers w
+               JOIN trials t ON t.id = w.trial_id WHERE t.study_id = ? ORDER BY t.number""",
+            (study_id,),
+        ).fetchall()
+        return {row[0]: TrialWorker(row[1], row[2], row[3]) for row in rows}
 
     # Strategy snapshots ------------------------------------------------------------------
 

@@ -203,6 +203,44 @@ class BayesianStrategy:
             noise = self._gp_defaults["noise"]
         template.set_params(kernel=kernel, noise=noise, optimizer=None)
 
+    def ask_with_pending(self, pending: list[dict[str, Scalar]]) -> dict[str, Scalar] | None:
+        """The next params while ``pending`` ones are still being evaluated (parallel trials).
+
+        Once the surrogate proposes (after the initial random points), ``ask`` would give
+        the same point until the next tell. So a copy of the optimizer is told each pending
+        point at the surrogate's own prediction there (the "Kriging believer": the copy's
+        uncertainty there collapses, its belief elsewhere stays), and the copy is asked; the
+        strategy itself learns only real results. benchmarks/parallel.py measured it on
+        Branin (30 trials, 4 in flight, 10 seeds) at a median regret of 0.010 against 0.036
+        for scikit-optimize's constant liar "cl_min" (0.006 sequential). A proposal that still
+        equals a pending point is replaced by a random one, so two pending trials never share
+        params.
+        """
+        optimizer = self._optimizer
+        if optimizer is None or not pending:
+            return self.ask()
+        if optimizer._n_initial_points > 0 or not optimizer.models:
+            # Random draws: each ask advances the generator, so pending points differ.
+            proposal = self.ask()
+        else:
+            points = [[params[name] for name in self.space.names] for params in pending]
+            believed = optimizer.models[-1].predict(optimizer.space.transform(points))
+            believer = optimizer.copy(random_state=optimizer.rng.randint(0, 2**31 - 1))
+            with _quiet_repeats():
+                believer.tell(points, [float(y) for y in believed])
+                point = believer.ask()
+            proposal = {
+                name: _python_scalar(value)
+                for name, value in zip(self.space.names, point, strict=True)
+            }
+        if proposal in pending:
+            point = optimizer.space.rvs(random_state=optimizer.rng)[0]
+            proposal = {
+                name: _python_scalar(value)
+                for name, value in zip(self.space.names, point, strict=True)
+            }
+        return proposal
+
     def snapshot(self) -> bytes:
         """This strategy's whole state (see engine/snapshots.py)."""
         return snapshots.dump((self._optimizer, self._told))
@@ -224,6 +262,17 @@ class BayesianStrategy:
     def optimizer(self) -> Any:
         """The underlying ``skopt.Optimizer`` (for partial dependence plots)."""
         return self._optimizer
+
+
+def ask_with_pending(
+    strategy: Strategy, pending: list[dict[str, Scalar]]
+) -> dict[str, Scalar] | None:
+    """The strategy's next params while ``pending`` ones run: grid and random proposals never
+    repeat a pending one on their own; a Bayesian search believes its own prediction for
+    them (see :meth:`BayesianStrategy.ask_with_pending`)."""
+    if isinstance(strategy, BayesianStrategy):
+        return strategy.ask_with_pending(pending)
+    return strategy.ask()
 
 
 def make_strategy(space: SearchSpace, config: dict[str, Any]) -> Strategy:

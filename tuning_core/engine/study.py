@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuning_core.engine.errors import DatasetError, SpecError
-from tuning_core.engine.objectives import Objective, TrialDiverged, TrialPruned, TrialStopped
+from tuning_core.engine.objectives import (
+    Objective,
+    Reporter,
+    TrialDiverged,
+    TrialPruned,
+    TrialStopped,
+)
 from tuning_core.engine.pruners import PruneDecision, decide
 from tuning_core.engine.records import best_trial, start_conflict
 from tuning_core.engine.snapshots import SnapshotError
@@ -154,7 +160,7 @@ def open_study(store: Store, spec: StudySpec) -> int:
         return store.create_study(spec)
     if existing.spec.search_identity() != spec.search_identity():
         store.restart_study(existing.id, spec)  # start_conflict allowed it: no results yet
-    elif existing.spec.budget != spec.budget:
+    elif existing.spec.to_json() != spec.to_json():  # a new budget, or a new parallel count
         store.update_spec(existing.id, spec)
     return existing.id
 
@@ -206,6 +212,52 @@ def _replay(
     return _Replay(retry_queue, exhausted, restored_at)
 
 
+@dataclass
+class TrialEnd:
+    """How a trial ended, before it is recorded: the same for a trial run here or on Dask."""
+
+    state: TrialState
+    value: float | None = None
+    error: str | None = None
+    note: str | None = None
+    pruned: PruneDecision | None = None
+
+
+def run_objective(
+    objective: Objective, params: dict[str, Any], reporter: Reporter, metric: str
+) -> TrialEnd:
+    """Call the objective and say how the trial ended. Training errors fail the trial, not the
+    search; :class:`DatasetError` and ``KeyboardInterrupt`` propagate for the caller to record.
+
+    ``reporter`` must have ``prune_decision`` and ``stop_reason`` attributes (None unless it
+    pruned or stopped the trial).
+    """
+    end = TrialEnd(TrialState.COMPLETE)
+    try:
+        outcome = objective(params, reporter)
+        end.value, end.note = outcome.value, outcome.note
+        if end.value is None or not math.isfinite(end.value):
+            end.state, end.error = TrialState.DIVERGED, f"the objective returned {end.value}"
+    except TrialPruned:
+        end.pruned = getattr(reporter, "prune_decision", None)
+        end.state = TrialState.PRUNED
+        if end.pruned is not None:
+            end.value, end.note = end.pruned.value, end.pruned.sentence(metric)
+    except TrialDiverged as diverged:
+        end.state = TrialState.DIVERGED
+        end.error = f"diverged at epoch {diverged.epoch}: {diverged}"
+    except TrialStopped as stopped:
+        end.state = TrialState.INTERRUPTED
+        end.error = getattr(reporter, "stop_reason", None) or str(stopped) or "stopped"
+    except (DatasetError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any training error fails the trial, not the search
+        end.state, end.error = TrialState.FAILED, f"{type(exc).__name__}: {exc}".strip()
+    if end.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        end.value = None
+    return end
+
+
 def _run_trial(
     store: Store,
     study_id: int,
@@ -225,23 +277,8 @@ def _run_trial(
     trial_id = store.start_trial(study_id, number, params, retry_of=retry_of)
     reporter = StoreReporter(store, study_id, trial_id, deadline, spec, number)
     started = time.time()
-    state, value, error, note = TrialState.COMPLETE, None, None, None
-    pruned: PruneDecision | None = None
     try:
-        outcome = objective(params, reporter)
-        value, note = outcome.value, outcome.note
-        if value is None or not math.isfinite(value):
-            state, error = TrialState.DIVERGED, f"the objective returned {value}"
-    except TrialPruned:
-        pruned = reporter.prune_decision
-        state = TrialState.PRUNED
-        if pruned is not None:
-            value, note = pruned.value, pruned.sentence(spec.metric)
-    except TrialDiverged as diverged:
-        state, error = TrialState.DIVERGED, f"diverged at epoch {diverged.epoch}: {diverged}"
-    except TrialStopped as stopped:
-        state = TrialState.INTERRUPTED
-        error = reporter.stop_reason or str(stopped) or "stopped"
+        end = run_objective(objective, params, reporter, spec.metric)
     except DatasetError as dataset_error:
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error=str(dataset_error))
         store.set_status(study_id, StudyStatus.FAILED, message=str(dataset_error))
@@ -250,22 +287,31 @@ def _run_trial(
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error="the worker was interrupted")
         store.set_status(study_id, StudyStatus.STOPPED, message="the worker was interrupted")
         raise
-    except Exception as exc:  # noqa: BLE001 - any training error fails the trial, not the search
-        state, error = TrialState.FAILED, f"{type(exc).__name__}: {exc}".strip()
-    if state not in (TrialState.COMPLETE, TrialState.PRUNED):
-        value = None
-    finished = store.finish_trial(trial_id, state, value, error, note, pruned)
+    finished = store.finish_trial(trial_id, end.state, end.value, end.error, end.note, end.pruned)
+    return finished_record(trial_id, number, params, retry_of, started, finished, end)
+
+
+def finished_record(
+    trial_id: int,
+    number: int,
+    params: dict[str, Any],
+    retry_of: int | None,
+    started_at: float,
+    finished_at: float,
+    end: TrialEnd,
+) -> TrialRecord:
+    """The stored record of a trial that ended as ``end`` says."""
     return TrialRecord(
         id=trial_id,
         number=number,
         params=params,
-        state=state,
-        value=value,
-        error=error,
-        note=note,
+        state=end.state,
+        value=end.value,
+        error=end.error,
+        note=end.note,
         retry_of=retry_of,
-        started_at=started,
-        finished_at=finished,
+        started_at=started_at,
+        finished_at=finished_at,
     )
 
 
@@ -314,12 +360,24 @@ def run_study(
     With ``max_trials_this_process`` the call returns early with ``recycle=True`` so that the
     caller can start a fresh process (Keras leaks memory per fit) that resumes the study.
     """
+    return claim_and_run(
+        spec,
+        store,
+        lambda study_id: _run_claimed(
+            spec, store, study_id, objective, log, max_trials_this_process
+        ),
+    )
+
+
+def claim_and_run(spec: StudySpec, store: Store, loop: Callable[[int], StudyRun]) -> StudyRun:
+    """Claim the study for this process, then run ``loop(study_id)``; whatever ends the loop,
+    the study is never left "running" by this process."""
     # Claim the study atomically: two workers started together cannot both pass the check.
     with store.transaction():
         study_id = open_study(store, spec)
         store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
     try:
-        return _run_claimed(spec, store, study_id, objective, log, max_trials_this_process)
+        return loop(study_id)
     except BaseException as error:
         # Whatever stops this process, the study is never left "running" by it.
         study = store.get_study(spec.name)
@@ -332,15 +390,38 @@ def run_study(
         raise
 
 
-def _run_claimed(
-    spec: StudySpec,
-    store: Store,
-    study_id: int,
-    objective: Objective,
-    log: Callable[[str], None],
-    max_trials_this_process: int | None,
-) -> StudyRun:
-    """The loop of :func:`run_study`, once this process owns the study."""
+@dataclass
+class Session:
+    """A claimed study's state between trials: the strategy, what is left to retry, the
+    budgets and the counts; shared by the sequential loop and the parallel driver."""
+
+    spec: StudySpec
+    store: Store
+    study_id: int
+    strategy: Strategy
+    teller: _Teller
+    replay: _Replay
+    deadline: float | None
+    best: TrialRecord | None
+    next_number: int
+    done: int
+
+    def note_finished(self, trial: TrialRecord, log: Callable[[str], None]) -> None:
+        """Count a trial that used up part of the budget, keep the best, print its line (the
+        caller has told the strategy)."""
+        self.done += 1
+        if trial.state == TrialState.COMPLETE and (
+            self.best is None or self.spec.direction.better(trial.value, self.best.value)
+        ):  # type: ignore[arg-type]
+            self.best = trial
+        log(_progress_line(self.spec, trial, self.best, self.done))
+
+
+def begin_session(
+    spec: StudySpec, store: Store, study_id: int, log: Callable[[str], None]
+) -> Session:
+    """Interrupt what a dead worker left running, clear old stop requests, and rebuild the
+    strategy from the stored history."""
     interrupted = store.interrupt_running_trials(
         study_id, "the worker stopped before the trial finished"
     )
@@ -365,18 +446,61 @@ def _run_claimed(
         seconds = time.perf_counter() - started
         log(f"resumed {len(history)} stored trials {how} in {seconds:.3f} s")
 
-    budget_trials = int(spec.budget["trials"])
     budget_seconds = spec.budget.get("seconds")
-    seconds_spent_before = sum(t.duration_s or 0.0 for t in history if t.state.is_finished())
+    seconds_spent_before = _busy_seconds([t for t in history if t.state.is_finished()])
     deadline = time.time() + budget_seconds - seconds_spent_before if budget_seconds else None
-    best = best_trial(history, spec.direction)
-    next_number = (history[-1].number + 1) if history else 0
-    done = sum(trial.state.counts_against_budget() for trial in history)
+    return Session(
+        spec=spec,
+        store=store,
+        study_id=study_id,
+        strategy=strategy,
+        teller=teller,
+        replay=replay,
+        deadline=deadline,
+        best=best_trial(history, spec.direction),
+        next_number=(history[-1].number + 1) if history else 0,
+        done=sum(trial.state.counts_against_budget() for trial in history),
+    )
+
+
+def _busy_seconds(trials: list[TrialRecord]) -> float:
+    """Seconds during which at least one of ``trials`` ran: their summed durations when they
+    ran one after another, the wall time they covered when they ran in parallel."""
+    spans = sorted(
+        (t.started_at, t.started_at + (t.duration_s or 0.0))
+        for t in trials
+        if t.started_at is not None
+    )
+    busy, covered_until = 0.0, -math.inf
+    for start, end in spans:
+        if end > covered_until:
+            busy += end - max(start, covered_until)
+            covered_until = end
+    return busy
+
+
+def _run_claimed(
+    spec: StudySpec,
+    store: Store,
+    study_id: int,
+    objective: Objective,
+    log: Callable[[str], None],
+    max_trials_this_process: int | None,
+) -> StudyRun:
+    """The loop of :func:`run_study`, once this process owns the study."""
+    session = begin_session(spec, store, study_id, log)
+    strategy, teller, replay, deadline = (
+        session.strategy,
+        session.teller,
+        session.replay,
+        session.deadline,
+    )
+    budget_trials = int(spec.budget["trials"])
     trials_run = 0
     status, message = StudyStatus.FINISHED, "the trial budget is spent"
 
     budget_epochs = spec.budget.get("epochs")
-    while done < budget_trials:
+    while session.done < budget_trials:
         if deadline is not None and time.time() >= deadline:
             message = "the time budget is spent"
             break
@@ -404,23 +528,18 @@ def _run_claimed(
                 break
             params, retry_of = spec.space.full_params(tuned), None
         trial = _run_trial(
-            store, study_id, next_number, params, retry_of, objective, deadline, spec
+            store, study_id, session.next_number, params, retry_of, objective, deadline, spec
         )
         trials_run += 1
-        next_number += 1
+        session.next_number += 1
         if trial.state == TrialState.INTERRUPTED:
             replay.retry_queue.insert(0, trial)
             continue
-        done += 1
         teller.tell(trial.params, trial.state, trial.value)
         if isinstance(strategy, SnapshotStrategy):
             # The state after this tell: a resume restores it and replays nothing before.
             store.save_snapshot(study_id, trial.number, strategy.snapshot())
-        if trial.state == TrialState.COMPLETE and (
-            best is None or spec.direction.better(trial.value, best.value)
-        ):  # type: ignore[arg-type]
-            best = trial
-        log(_progress_line(spec, trial, best, done))
+        session.note_finished(trial, log)
 
     store.set_status(study_id, status, worker_pid=None, message=message)
     return StudyRun(study_id, status, message, trials_run)
