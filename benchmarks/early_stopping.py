@@ -275,34 +275,13 @@ def search_space() -> SearchSpace:
     return parse_space(SPACE)
 
 
-def build_mlp(keras: Any, params: dict[str, Any], input_size: int, num_classes: int) -> Any:
-    """The compiled MLP that ``keras_objective.build_model`` builds for model="mlp"."""
+def build_mlp(params: dict[str, Any], data: Dataset) -> Any:
+    """The compiled MLP our objective trains for ``params``: the peers train the very same
+    model, built by the same function."""
+    from tuning_core.training.keras_objective import build_model
+
     hp = trial_hyperparams("mlp", MAX_EPOCHS, params)
-    regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
-    dropout = float(hp["dropout"])
-    inputs = keras.Input(shape=(input_size,))
-    x = inputs
-    for _ in range(int(hp["hidden_layers"])):
-        x = keras.layers.Dense(
-            int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer
-        )(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
-    network = keras.Model(inputs, outputs)
-    learning_rate = float(hp["learning_rate"])
-    if hp["optimizer"] == "sgd":
-        optimizer = keras.optimizers.SGD(
-            learning_rate=learning_rate, momentum=float(hp["momentum"])
-        )
-    elif hp["optimizer"] == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    else:
-        optimizer = keras.optimizers.RMSprop(learning_rate=learning_rate)
-    network.compile(
-        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
-    return network
+    return build_model("mlp", hp, data.image_shape, data.num_classes)
 
 
 def epoch_recorder(
@@ -321,8 +300,10 @@ def epoch_recorder(
 
 
 def flat(x: np.ndarray) -> np.ndarray:
-    """Images flattened for the MLP, as our objective's prepare_inputs does."""
-    return x.reshape(len(x), -1)
+    """Images as the MLP takes them, prepared by our objective's own function."""
+    from tuning_core.training.keras_objective import prepare_inputs
+
+    return prepare_inputs("mlp", x)
 
 
 # Keras Tuner -----------------------------------------------------------------------------------
@@ -371,7 +352,7 @@ def run_keras_tuner(seed: int, settings: Settings) -> RunResult:
         def build(self, hp: Any) -> Any:
             params = define(hp)
             keras.utils.set_random_seed(seed)
-            return build_mlp(keras, params, flat(data.x_train).shape[1], data.num_classes)
+            return build_mlp(params, data)
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             # Added here, not through search(): Keras Tuner deep-copies the callbacks it is
@@ -452,7 +433,7 @@ def train_optuna_trial(
         return verdict["cut"]
 
     keras.utils.set_random_seed(seed)
-    network = build_mlp(keras, params, flat(data.x_train).shape[1], data.num_classes)
+    network = build_mlp(params, data)
     history = network.fit(
         flat(data.x_train),
         data.y_train,

@@ -6,6 +6,7 @@ study costs one small query; finished trials' curves are read once, since they n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -71,6 +72,38 @@ def study_frames(
     return study, trials, curves, fingerprint
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _pruning(
+    path: str, name: str, fingerprint: tuple[Any, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with Store(path) as store:
+        study = store.get_study(name)
+        decisions = store.prune_decisions(study.id)
+    _, curves = _frames(path, name, fingerprint)  # cached under the same fingerprint
+    return (
+        frames.pruning_frame(decisions, study.spec.metric),
+        frames.pruning_guides(study.spec, curves),
+    )
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """A pruned study's extra frames: why each pruned trial stopped, and the rungs or median
+    it was measured against (see :func:`frames.pruning_frame`, :func:`frames.pruning_guides`).
+    """
+
+    pruned: pd.DataFrame
+    guides: pd.DataFrame
+
+
+def pruning_frames(study: StudyRecord, fingerprint: tuple[Any, ...]) -> Pruning | None:
+    """The study's pruning frames, cached until it changes; None when it has no pruner."""
+    if not frames.has_pruner(study.spec):
+        return None
+    pruned, guides = _pruning(storage_path(), study.name, fingerprint)
+    return Pruning(pruned, guides)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _curves_template(
     metric: str,
@@ -79,6 +112,7 @@ def _curves_template(
     shape_field: str | None,
     best_number: int | None,
     columns: tuple[str, ...],
+    pruning: bool = False,
 ) -> dict:
     text_columns = ("metric", "state", shape_field)
     empty = pd.DataFrame(
@@ -87,6 +121,9 @@ def _curves_template(
             for column in columns
         }
     )
+    # Empty frames switch the pruning layers on; their rows come with each rerun's data.
+    pruned = frames.pruning_frame([], metric) if pruning else None
+    guides = pd.DataFrame(columns=frames.GUIDE_COLUMNS) if pruning else None
     return charts.spec_without_data(
         charts.curves_chart(
             empty,
@@ -99,6 +136,8 @@ def _curves_template(
             shape_field=shape_field,
             best_number=best_number,
             highlight_column=True,
+            pruned=pruned,
+            guides=guides,
         )
     )
 
@@ -112,10 +151,12 @@ def curves_view(
     highlighted: set[int] | None = None,
     shape_field: str | None = None,
     best_number: int | None = None,
+    pruning: Pruning | None = None,
 ) -> set[int]:
     """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows; returns the
     trial numbers clicked on it (shift-click adds), so the page can highlight them on its other
     charts too. ``highlighted`` trials are drawn solid and the rest faded; None or empty: all.
+    With ``pruning`` the pruned trials' cuts, cut-offs, rungs and median are drawn too.
     """
     columns = tuple(
         c
@@ -124,8 +165,17 @@ def curves_view(
         )
         if c
     )
-    spec = _curves_template(metric, colouring, title, shape_field, best_number, columns)
-    data = charts.curves_data(curves, metric, colouring.field, shape_field)
+    spec = _curves_template(
+        metric, colouring, title, shape_field, best_number, columns, pruning is not None
+    )
+    data = charts.curves_data(
+        curves,
+        metric,
+        colouring.field,
+        shape_field,
+        pruning.pruned if pruning else None,
+        pruning.guides if pruning else None,
+    )
     data["highlighted"] = data["number"].isin(highlighted) if highlighted else True
     event = st.vega_lite_chart(
         data, spec, width="stretch", on_select="rerun", selection_mode="trials", key=key

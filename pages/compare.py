@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import study_frames
-from dashboard.security import begin_page
+from dashboard.data import pruning_frames, study_frames
+from dashboard.security import begin_page, plain
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
@@ -53,7 +53,36 @@ if name:
     st.caption(
         "Each dot is a trial, the line the best so far: a line that stops improving early means "
         "the search has settled."
+        + (
+            " Pruned trials are left out: their values are partial."
+            if frames.has_pruner(spec)
+            else ""
+        )
     )
+
+    pruning = pruning_frames(study, fingerprint)
+    if pruning is not None:
+        st.subheader("Early stopping")
+        saved = frames.epochs_saved(spec, trials, curves)
+        if saved is not None:
+            st.markdown(plain(saved.sentence()))
+        if spec.metric in set(curves.get("metric", [])):
+            colouring = live.curve_colouring(spec)
+            st.altair_chart(
+                charts.curves_chart(
+                    curves,
+                    spec.metric,
+                    colouring.field,
+                    colouring.log,
+                    title=f"{spec.metric} per epoch, pruned trials cut",
+                    color_domain=colouring.domain,
+                    best_number=live.best_trial_number(trials, direction),
+                    pruned=pruning.pruned,
+                    guides=pruning.guides,
+                ),
+                width="stretch",
+            )
+            st.caption(live.pruning_caption(spec))
 
     st.subheader("Each hyperparameter against the score")
     columns = st.columns(3)
@@ -87,6 +116,7 @@ if name:
                 colouring.field,
                 colouring.log,
                 colouring.domain,
+                pruning.pruned if pruning is not None else None,
             ),
             width="content",
         )

@@ -11,6 +11,7 @@ from dashboard.data import (
     batch_losses,
     best_model_bytes,
     curves_view,
+    pruning_frames,
     selected_trials,
     study_frames,
 )
@@ -52,6 +53,10 @@ def live_view(study_name: str) -> None:
         launch_study(storage_path(), study.spec.to_json())
         st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
+    pruning = pruning_frames(study, fingerprint)
+    saved = frames.epochs_saved(study.spec, trials, curves)
+    if saved is not None and saved.trials:
+        st.markdown(plain(saved.sentence()))
     if study.status == StudyStatus.FAILED:
         # Only a failed study's log matters, and only its last real error: TensorFlow's
         # start-up notices mention "errors" on every start.
@@ -75,26 +80,23 @@ def live_view(study_name: str) -> None:
         )
 
     metric_names = set(curves["metric"]) if not curves.empty else set()
-    if {"loss", "val_accuracy"} <= metric_names:
+    panels = live.curve_panels(study.spec, metric_names)
+    best_number = live.best_trial_number(trials, study.spec.direction)
+    if panels:
         choices = live.colour_choices(study.spec)
         colour_field = (
             st.selectbox("Colour curves by", choices, key="colour_by") if len(choices) > 1 else None
         )
         colouring = live.curve_colouring(study.spec, colour_field)
         shape_field = "optimizer" if "optimizer" in study.spec.space.names else None
-        best_number = live.best_trial_number(trials, study.spec.direction)
-        picked = selected_trials("loss_chart", "accuracy_chart")
-        left, right = st.columns(2)
-        with left:
-            curves_view(
-                curves, "loss", colouring, "training loss", "loss_chart", picked,
-                shape_field, best_number,
-            )  # fmt: skip
-        with right:
-            curves_view(
-                curves, "val_accuracy", colouring, "validation accuracy", "accuracy_chart",
-                picked, shape_field, best_number,
-            )  # fmt: skip
+        picked = selected_trials(*(panel.key for panel in panels))
+        # Two charts side by side; a function's one chart gets the whole width.
+        for column, panel in zip(st.columns(len(panels)), panels, strict=True):
+            with column:
+                curves_view(
+                    curves, panel.metric, colouring, panel.title, panel.key, picked,
+                    shape_field, best_number, pruning,
+                )  # fmt: skip
         best_text = (
             f"The thick line with a diamond is the best trial ({best_number}). "
             if (best_number is not None)
@@ -104,9 +106,11 @@ def live_view(study_name: str) -> None:
             f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} "
             f"trials. {best_text}"
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. "
-            "Click a curve to pick it out on both charts (shift-click for more, double-click "
-            "clears)."
+            f"Click a curve to pick it out{' on both charts' if len(panels) > 1 else ''} "
+            "(shift-click for more, double-click clears)."
         )
+        if pruning is not None:
+            st.caption(live.pruning_caption(study.spec))
         if status.current_number is not None:
             losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
             if not losses.empty:
@@ -117,7 +121,7 @@ def live_view(study_name: str) -> None:
                     ),
                     width="stretch",
                 )
-    elif not trials.empty:
+    if len(panels) < 2 and not trials.empty:
         convergence = frames.convergence_frame(trials, study.spec.direction)
         st.altair_chart(
             charts.convergence_chart(convergence, study.spec.direction),
@@ -128,7 +132,8 @@ def live_view(study_name: str) -> None:
             "and flatten."
         )
     if not trials.empty:
-        st.dataframe(live.trial_table(trials), hide_index=True, width="stretch", key="trial_table")
+        table = live.trial_table(trials, frames.epochs_by_trial(curves))
+        st.dataframe(table, hide_index=True, width="stretch", key="trial_table")
 
 
 if name:

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import list_studies, open_store, open_study_in
+from dashboard.common import list_studies, open_store, open_study_in, study_records
 from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import worker_running
@@ -28,8 +28,12 @@ if not rows:
     st.info("No studies yet: create one on the New study page.")
     st.stop()
 
-table = pd.DataFrame([dataclasses.asdict(row) for row in rows])[
-    ["name", "status", "strategy", "done", "budget", "best_value", "metric", "direction"]
+table = pd.DataFrame([dataclasses.asdict(row) for row in rows])
+# A pruned study's trials trained fewer epochs: worth knowing before comparing studies.
+pruners = {record.name: record.spec.pruner.get("type", "none") for record in study_records()}
+table["pruner"] = table["name"].map(pruners).fillna("none")
+table = table[
+    ["name", "status", "strategy", "pruner", "done", "budget", "best_value", "metric", "direction"]
 ]
 st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
 

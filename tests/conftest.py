@@ -6,13 +6,18 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tuning_core.engine.storage import Store, TrialRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT / "tests" / "data" / "mnist"
@@ -95,3 +100,37 @@ def digits_spec(
         "strategy": {"type": "random", "seed": 0},
         "budget": {"trials": trials},
     }
+
+
+def kill_worker_when(
+    spec_path: Path,
+    storage: Path,
+    study: str,
+    ready: Callable[[list[TrialRecord]], bool],
+    timeout: float = 90,
+) -> list[TrialRecord]:
+    """Start ``run SPEC`` in a real worker, SIGKILL it once ``ready(trials)`` holds (or at the
+    timeout), and return the study's trials as the kill left them."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "run", str(spec_path)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            time.sleep(0.05)
+            if not storage.exists():
+                continue
+            with Store(storage) as store:
+                record = store.get_study(study)
+                trials = store.trials(record.id) if record else []
+            if trials and ready(trials):
+                break
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=10)
+    with Store(storage) as store:
+        return store.trials(store.get_study(study).id)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, branin_spec, cli_env, digits_spec, run_cli, write_spec
+from tests.conftest import branin_spec, digits_spec, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, fidelity_curve, function_objective
 from tuning_core.engine.pruners import (
@@ -226,30 +222,15 @@ def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path:
     )
     raw["pruner"] = {"type": "successive_halving"}
     path = write_spec(tmp_path, raw)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    kill_worker_when(
+        path,
+        storage,
+        "branin",
+        lambda trials: (
+            sum(t.state == TrialState.PRUNED for t in trials) >= 2
+            and trials[-1].state == TrialState.RUNNING
+        ),
     )
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            time.sleep(0.05)
-            if not storage.exists():
-                continue
-            with Store(storage) as store:
-                study = store.get_study("branin")
-                trials = store.trials(study.id) if study else []
-            if (
-                sum(t.state == TrialState.PRUNED for t in trials) >= 2
-                and trials[-1].state == TrialState.RUNNING
-            ):
-                break
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait(timeout=10)
     with Store(storage) as store:
         before = store.prune_decisions(store.get_study("branin").id)
     resumed = run_cli("run", str(path), storage=storage)

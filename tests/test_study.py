@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, branin_spec, cli_env, run_cli, write_spec
+from tests.conftest import ROOT, branin_spec, cli_env, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.objectives import TrialOutcome, function_objective
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
@@ -97,32 +96,16 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
         strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4
     )
     path = write_spec(tmp_path, raw)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "run", str(path)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    killed = kill_worker_when(
+        path,
+        storage,
+        "branin",
+        lambda trials: (
+            sum(t.state == TrialState.COMPLETE for t in trials) >= 4
+            and trials[-1].state == TrialState.RUNNING
+        ),
+        timeout=60,
     )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            time.sleep(0.05)
-            if not storage.exists():
-                continue
-            with Store(storage) as store:
-                study = store.get_study("branin")
-                trials = store.trials(study.id) if study else []
-            if (
-                sum(t.state == TrialState.COMPLETE for t in trials) >= 4
-                and trials[-1].state == TrialState.RUNNING
-            ):
-                break
-        worker.send_signal(signal.SIGKILL)
-    finally:
-        worker.wait(timeout=10)
-    with Store(storage) as store:
-        killed = store.trials(store.get_study("branin").id)
     assert killed[-1].state == TrialState.RUNNING  # the worker died mid-trial
 
     resumed = run_cli("run", str(path), storage=storage)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from tuning_core.engine.pruners import PruneDecision, bracket_count, first_rung_of, rung_epochs
 from tuning_core.engine.space import NumericDimension
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction, TrialState
@@ -62,6 +65,170 @@ def curves_frame(
         return curves
     extra = trials.drop(columns=["value", "duration_s", "error"], errors="ignore")
     return curves.merge(extra, on="number", how="left")
+
+
+def has_pruner(spec: StudySpec) -> bool:
+    """Whether the study stops trials early (its pruner is not "none")."""
+    return spec.pruner.get("type", "none") != "none"
+
+
+PRUNING_COLUMNS = [
+    "number", "epoch", "value", "cutoff", "rule", "rung", "bracket", "compared", "kept", "metric",
+]  # fmt: skip
+
+
+def pruning_frame(decisions: list[PruneDecision], metric: str) -> pd.DataFrame:
+    """One row per pruned trial: why it stopped (see PruneDecision), epochs 0-based as stored.
+
+    ``metric`` is the study's metric, the one the value and the cut-off are measured in, so a
+    chart of another metric (the training loss) can leave the cut-off out.
+    """
+    rows = [
+        {
+            "number": decision.trial_number,
+            "epoch": decision.epoch,
+            "value": decision.value,
+            "cutoff": decision.cutoff,
+            "rule": decision.rule,
+            "rung": decision.rung,
+            "bracket": decision.bracket,
+            "compared": decision.compared,
+            "kept": decision.kept,
+            "metric": metric,
+        }
+        for decision in decisions
+    ]
+    return pd.DataFrame(rows, columns=PRUNING_COLUMNS)
+
+
+GUIDE_COLUMNS = ["kind", "epoch", "value", "metric", "label", "why"]
+
+
+def pruning_guides(spec: StudySpec, curves: pd.DataFrame) -> pd.DataFrame:
+    """What a pruner measures trials against, drawn behind the curves: kind, epoch (0-based),
+    value, metric, label and why (a sentence for the tooltip).
+
+    * ``rung`` rows (successive halving, Hyperband): one per rung, at its last epoch (``rung``
+      epochs done), value NaN, labelled "rung" and the last "rung: top 1/3 go on" (it has room
+      to the right); Hyperband's brackets have different rungs, so all are listed.
+    * ``median`` rows (the median rule): at each epoch where the rule applies (after the
+      warm-up, before the last epoch), the median of the complete trials' best value so far,
+      as the rule compares; a trial pruned earlier was measured against the trials complete
+      then, which its own cut-off row shows exactly.
+    Empty for a study without a pruner.
+    """
+    pruner = spec.pruner
+    rule = pruner.get("type", "none")
+    if rule in ("successive_halving", "hyperband"):
+        brackets = range(bracket_count(pruner)) if rule == "hyperband" else [None]
+        rungs = sorted(
+            {
+                rung
+                for bracket in brackets
+                for rung in rung_epochs(
+                    first_rung_of(pruner, bracket), pruner["reduction_factor"], pruner["max_epochs"]
+                )
+            }
+        )
+        share = f"1/{pruner['reduction_factor']}"
+        rows = [
+            {
+                "kind": "rung",
+                "epoch": rung - 1,
+                "value": np.nan,
+                "metric": "",
+                "label": f"rung: top {share} go on" if rung == rungs[-1] else "rung",
+                "why": f"a rung: after epoch {rung} only the top {share} of the trials that "
+                "reached it go on",
+            }
+            for rung in rungs
+        ]
+        return pd.DataFrame(rows, columns=GUIDE_COLUMNS)
+    if rule != "median" or curves.empty:
+        return pd.DataFrame(columns=GUIDE_COLUMNS)
+    complete = curves[
+        (curves["metric"] == spec.metric)
+        & (curves["state"] == TrialState.COMPLETE.value)
+        & ~curves.get("within_epoch", pd.Series(False, index=curves.index)).astype(bool)
+    ].dropna(subset=["value"])
+    if complete.empty:
+        return pd.DataFrame(columns=GUIDE_COLUMNS)
+    best = complete.sort_values(["number", "epoch"]).assign(
+        best=lambda frame: frame.groupby("number")["value"].transform(
+            lambda values: spec.direction.running_best(values)
+        )
+    )
+    first, last = int(pruner["warmup_epochs"]), int(pruner["max_epochs"]) - 2
+    medians = best[best["epoch"].between(first, last)].groupby("epoch")["best"].median()
+    rows = [
+        {"kind": "median", "epoch": int(epoch), "value": float(value), "metric": spec.metric,
+         "label": "median",
+         "why": "the median of the complete trials' best so far: a trial worse than this at "
+         "that epoch was pruned"}
+        for epoch, value in medians.items()
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=GUIDE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class EpochsSaved:
+    """Epochs the finished trials trained against what they would have trained unpruned."""
+
+    trained: int
+    full: int
+    trials: int
+    pruned: int
+
+    @property
+    def saved_share(self) -> float:
+        return 1 - self.trained / self.full if self.full else 0.0
+
+    def sentence(self) -> str:
+        """E.g. "Epochs trained: 74 of the 135 a full search of these 15 trials would train
+        (45% saved; 11 trials pruned)."""
+        trials = "trial" if self.trials == 1 else "trials"
+        pruned = "trial" if self.pruned == 1 else "trials"
+        return (
+            f"Epochs trained: {self.trained} of the {self.full} a full search of these "
+            f"{self.trials} {trials} would train ({self.saved_share:.0%} saved; {self.pruned} "
+            f"{pruned} pruned)."
+        )
+
+
+def epochs_saved(spec: StudySpec, trials: pd.DataFrame, curves: pd.DataFrame) -> EpochsSaved | None:
+    """What pruning saved, over the finished trials that count against the budget; None for a
+    study without a pruner.
+
+    A pruned trial would have trained its own epochs (its ``epochs`` param, else the
+    objective's); every other finished trial trained what it would have anyway (a diverged one
+    stops by itself), so it counts the same on both sides. Running and interrupted trials are
+    left out of both.
+    """
+    if not has_pruner(spec):
+        return None
+    counted = {state.value for state in TrialState if state.counts_against_budget()}
+    finished = trials[trials["state"].isin(counted)] if not trials.empty else trials
+    trained_by_trial = epochs_by_trial(curves)
+    default_epochs = int(spec.objective.get("epochs") or spec.pruner["max_epochs"])
+    trained = full = pruned = 0
+    for row in finished.itertuples(index=False):
+        done = int(trained_by_trial.get(row.number, 0))
+        trained += done
+        if row.state == TrialState.PRUNED.value:
+            pruned += 1
+            own = getattr(row, "epochs", None) if "epochs" in finished else None
+            full += int(own) if own is not None and not pd.isna(own) else default_epochs
+        else:
+            full += done
+    return EpochsSaved(trained, full, len(finished), pruned)
+
+
+def epochs_by_trial(curves: pd.DataFrame) -> pd.Series:
+    """Whole epochs recorded per trial number (a diverged run's in-epoch losses are not)."""
+    if curves.empty:
+        return pd.Series(dtype=int)
+    whole = curves[~curves["within_epoch"]] if "within_epoch" in curves else curves
+    return whole.drop_duplicates(["number", "epoch"]).groupby("number").size()
 
 
 def convergence_frame(trials: pd.DataFrame, direction: Direction) -> pd.DataFrame:

@@ -5,10 +5,13 @@ Tests assert on ``chart.to_dict()``: encodings, scale types (log for learning ra
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.states import TrialState
 
 # A study of 200 trials x 30 epochs has 6,000 points per curve chart; the data goes to the
@@ -60,15 +63,27 @@ def curves_data(
     metric: str,
     color_field: str | None,
     shape_field: str | None = None,
+    pruned: pd.DataFrame | None = None,
+    guides: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rows :func:`curves_chart` draws for one metric.
 
     Columns: number, epoch (counted from 1, as Keras prints it; in-epoch losses fall between),
-    value, state, the colour field, diverged, and marker/label. Each diverged trial gets one
-    marker row where it blew up (its last in-epoch loss), labelled "diverged at epoch 1: loss
-    353"; its losses are clipped to 1.5x the other trials' highest loss, so that it neither
-    flattens them nor leaves the chart. On charts of other metrics the marker sits at the top
-    (losses) or bottom (scores) of the other trials' range, at the epoch it blew up.
+    value, state, the colour field, kind, diverged, pruned, marker (any row that is not a
+    trial's curve), label and why. ``kind`` says which layer draws a row:
+
+    * ``curve``: a trial's points. Diverged ones are clipped to 1.5x the other trials' highest
+      loss, so that they neither flatten the others nor leave the chart.
+    * ``diverged``: one row per diverged trial where it blew up (its last in-epoch loss),
+      labelled "diverged at epoch 1: loss 353"; on charts of other metrics it sits at the top
+      (losses) or bottom (scores) of the other trials' range, at the epoch it blew up.
+    * ``pruned``: one row per pruned trial (from :func:`frames.pruning_frame`) at the end of
+      its curve, ``why`` the pruner's sentence; the first of each epoch's group carries the
+      label ("pruned at epoch 3", "5 pruned at epoch 1").
+    * ``cutoff``: on the chart of the metric the pruner compared, the cut-off each pruned trial
+      failed to reach, at its last epoch; ``why`` again.
+    * ``rung`` and ``median`` (from :func:`frames.pruning_guides`): the rung epochs, and the
+      median of complete trials the median rule compares against.
     """
     keep = ["number", "epoch", "value", "state"] + [
         field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
@@ -76,7 +91,13 @@ def curves_data(
     data = curves[curves["metric"] == metric]
     diverged = data["state"] == TrialState.DIVERGED.value
     data = data[keep].assign(
-        epoch=data["epoch"].astype(float) + 1, diverged=diverged, marker=False, label=""
+        epoch=data["epoch"].astype(float) + 1,
+        kind="curve",
+        diverged=diverged,
+        pruned=data["state"] == TrialState.PRUNED.value,
+        marker=False,
+        label="",
+        why="",
     )
     lossy = metric.endswith("loss")
     others = data.loc[~diverged, "value"].dropna()
@@ -103,11 +124,94 @@ def curves_data(
         if shown is None:  # a lone run whose only loss is NaN: nothing to measure it against
             shown = 0.0
         row = {column: last[column] for column in keep if column in last}
-        row.update(epoch=epoch, value=shown, diverged=True, marker=True, label=label, number=number)
+        row.update(
+            epoch=epoch, value=shown, kind="diverged", diverged=True, marker=True, label=label,
+            number=number,
+        )  # fmt: skip
         markers.append(row)
+    markers += _pruning_rows(data, metric, pruned, guides)
     if markers:
-        data = pd.concat([data, pd.DataFrame(markers)], ignore_index=True)
+        extra = pd.DataFrame(markers)
+        for column, blank in (("diverged", False), ("pruned", False), ("label", ""), ("why", "")):
+            extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
+        data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
+
+
+def _pruning_rows(
+    data: pd.DataFrame, metric: str, pruned: pd.DataFrame | None, guides: pd.DataFrame | None
+) -> list[dict]:
+    """The ``pruned``, ``cutoff``, ``rung`` and ``median`` rows of :func:`curves_data`."""
+    rows: list[dict] = []
+    if pruned is not None and not pruned.empty:
+        ends = data[data["kind"] == "curve"].sort_values("epoch").groupby("number").last()
+        groups: dict[float, list[dict]] = {}
+        for decision in pruned.itertuples(index=False):
+            epoch = float(decision.epoch) + 1
+            why = _prune_sentence(decision)
+            # The cut-off is in the pruner's metric: on another metric's chart it has no place.
+            cutoff = float(decision.cutoff) if decision.metric == metric else np.nan
+            if decision.number in ends.index:
+                end = ends.loc[decision.number]
+                row = {column: end[column] for column in ends.columns if column != "kind"}
+                row.update(
+                    number=decision.number, epoch=epoch, kind="pruned", pruned=True, marker=True,
+                    why=why, cutoff=cutoff,
+                )  # fmt: skip
+                groups.setdefault(epoch, []).append(row)
+            if decision.metric == metric:
+                rows.append(
+                    {"number": decision.number, "epoch": epoch, "value": cutoff, "kind": "cutoff",
+                     "pruned": True, "marker": True, "why": why}
+                )  # fmt: skip
+        for epoch, group in sorted(groups.items()):
+            # One label per epoch, on the group's worst curve end: furthest from the curves that
+            # went on, so it covers the least.
+            worst = max(group, key=lambda row: _shortfall(row))
+            count = len(group)
+            worst["label"] = (
+                f"pruned at epoch {int(epoch)}"
+                if count == 1
+                else f"{count} pruned at epoch {int(epoch)}"
+            )
+            rows += group
+    if guides is not None and not guides.empty:
+        for guide in guides.itertuples(index=False):
+            if guide.kind == "median" and guide.metric != metric:
+                continue
+            rows.append(
+                {"epoch": float(guide.epoch) + 1, "value": guide.value, "kind": guide.kind,
+                 "marker": True, "label": guide.label, "why": guide.why}
+            )  # fmt: skip
+    return rows
+
+
+def _shortfall(row: dict) -> float:
+    """How far a pruned curve's end lies beyond its cut-off, on the worse side of it."""
+    value, cutoff = row.get("value"), row["cutoff"]
+    if value is None or pd.isna(value) or pd.isna(cutoff):
+        return 0.0
+    return abs(float(value) - float(cutoff))
+
+
+def _prune_sentence(decision: Any) -> str:
+    """The pruner's own sentence ("pruned at epoch 3: val_accuracy 0.81 was worse than ..."),
+    from a row of :func:`frames.pruning_frame`."""
+
+    def whole(value: Any) -> int | None:
+        return None if value is None or pd.isna(value) else int(value)
+
+    return PruneDecision(
+        trial_number=int(decision.number),
+        epoch=int(decision.epoch),
+        value=float(decision.value),
+        cutoff=float(decision.cutoff),
+        rule=str(decision.rule),
+        rung=whole(decision.rung),
+        bracket=whole(decision.bracket),
+        compared=int(decision.compared),
+        kept=whole(decision.kept),
+    ).sentence(str(decision.metric))
 
 
 def spec_without_data(chart: alt.TopLevelMixin) -> dict:
@@ -122,6 +226,19 @@ def spec_without_data(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
+PRUNED_COLOUR = "#d95f02"
+GUIDE_COLOUR = "#777"
+# Scissors where a pruned curve was cut (an SVG path, so no font needs the ✂ glyph): blades
+# crossing at the curve's end and reaching back over it, handles to the right.
+SCISSORS_SHAPE = (
+    "M0.4,0.35L-0.7,-0.5M0.4,-0.35L-0.7,0.5"
+    "M0.93,0.5A0.28,0.28 0 1,1 0.37,0.5A0.28,0.28 0 1,1 0.93,0.5"
+    "M0.93,-0.5A0.28,0.28 0 1,1 0.37,-0.5A0.28,0.28 0 1,1 0.93,-0.5"
+)
+# A level dash for the cut-off a pruned trial had to reach.
+CUTOFF_SHAPE = "M-1,0H1"
+
+
 def curves_chart(
     curves: pd.DataFrame,
     metric: str,
@@ -134,6 +251,8 @@ def curves_chart(
     shape_field: str | None = None,
     best_number: int | None = None,
     highlight_column: bool = False,
+    pruned: pd.DataFrame | None = None,
+    guides: pd.DataFrame | None = None,
 ) -> alt.LayerChart:
     """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
     their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
@@ -143,8 +262,15 @@ def curves_chart(
     shape from ``shape_field`` (e.g. the optimizer); ``best_number``'s line is drawn thicker
     with a diamond at its end. With ``highlight_column`` the rows' ``highlighted`` flag (set by
     the page from a selection made on another chart) fades the other trials.
+
+    With ``pruned`` (:func:`frames.pruning_frame`, possibly empty) a pruned trial's line is thin
+    and pale and ends in an orange bar labelled "pruned at epoch N"; on the pruner's metric an
+    orange dash marks the cut-off it failed to reach, joined to the bar by a dotted rule.
+    ``guides`` (:func:`frames.pruning_guides`) adds the rungs as grey vertical rules and the
+    median rule's median as a grey dashed line.
     """
-    data = curves_data(curves, metric, color_field, shape_field)
+    data = curves_data(curves, metric, color_field, shape_field, pruned, guides)
+    pruning = pruned is not None or guides is not None
     tooltip = [
         alt.Tooltip("number:Q", title="trial"),
         alt.Tooltip("epoch:Q", format=".3~g"),
@@ -162,49 +288,69 @@ def curves_chart(
         color = _color(color_field, color_log, color_title, legend=False, domain=color_domain)
         legend_layer = (
             alt.Chart(data)
-            .transform_filter("!datum.marker")
+            .transform_filter("datum.kind == 'curve'")
             .mark_point(opacity=0)
             .encode(color=_color(color_field, color_log, color_title, domain=color_domain))
         )
         tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
     else:
         color = alt.Color("number:N", title="trial")
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False))
+    y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False))
     base = alt.Chart(data, title=title or metric).encode(
-        x=alt.X(
-            "epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False)
-        ),
-        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-        detail="number:N",
-        tooltip=tooltip,
+        x=x, y=y, detail="number:N", tooltip=tooltip
     )
     line_encoding: dict = {
         "color": color,
         "strokeDash": alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
     }
+    widths = []
     if best_number is not None:
-        line_encoding["strokeWidth"] = alt.condition(
-            f"datum.number == {int(best_number)}", alt.value(4), alt.value(1.5)
+        widths.append({"test": f"datum.number == {int(best_number)}", "value": 4})
+    if pruning:
+        widths.append({"test": "datum.pruned", "value": 1})
+        line_encoding["strokeOpacity"] = alt.condition(
+            "datum.pruned", alt.value(0.5), alt.value(1.0)
         )
-    lines = base.transform_filter("!datum.marker").mark_line().encode(**line_encoding)
-    points = (
-        base.transform_filter("!datum.marker").mark_point(size=22, filled=True).encode(color=color)
-    )
-    if shape_field:
+    if widths:
+        line_encoding["strokeWidth"] = {"condition": widths, "value": 1.5}
+    curve_rows = "datum.kind == 'curve'"
+    lines = base.transform_filter(curve_rows).mark_line().encode(**line_encoding)
+    points = base.transform_filter(curve_rows).mark_point(size=22, filled=True).encode(color=color)
+    if pruning:
         points = points.encode(
-            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right"))
+            fillOpacity=alt.condition("datum.pruned", alt.value(0.4), alt.value(1.0))
         )
-    crosses = base.transform_filter("datum.marker").mark_point(
+    if shape_field:
+        # Two entries a row: stacked one a row over the colour gradient, the legends were
+        # taller than the 260 px chart and the gradient's lowest label was cut off.
+        points = points.encode(
+            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right", columns=2))
+        )
+    crosses = base.transform_filter("datum.kind == 'diverged'").mark_point(
         shape="cross", size=140, color="#d62728", filled=True
     )
     labels = (
-        base.transform_filter("datum.marker")
+        base.transform_filter("datum.kind == 'diverged'")
         .mark_text(align="left", dx=8, dy=-10, color="#d62728", fontWeight="bold")
         .encode(text="label:N")
     )
-    layers = [lines, points, crosses, labels]
+    if highlight_column:
+        faded = alt.condition("datum.highlighted !== false", alt.value(1.0), alt.value(0.12))
+        lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
+    if selection is not None:
+        # With define_selection False the selection lives in a sibling chart (see
+        # linked_parallel_and_curves).
+        if not highlight_column:
+            faded = alt.condition(selection, alt.value(1.0), alt.value(0.12))
+            lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
+        if define_selection:
+            lines = lines.add_params(selection)
+    behind, in_front = _pruning_layers(data, x, y, metric) if pruning else ([], [])
+    layers = [*behind, lines, points, crosses, labels, *in_front]
     if best_number is not None:
         best_end = (
-            base.transform_filter(f"datum.number == {int(best_number)} && !datum.marker")
+            base.transform_filter(f"datum.number == {int(best_number)} && {curve_rows}")
             .transform_window(
                 rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"]
             )
@@ -212,23 +358,82 @@ def curves_chart(
             .mark_point(shape="diamond", size=160, filled=True, color="#e45756")
         )
         layers.append(best_end)
-    if highlight_column:
-        faded = alt.condition("datum.highlighted !== false", alt.value(1.0), alt.value(0.12))
-        layers[0] = layers[0].encode(opacity=faded)
-        layers[1] = layers[1].encode(opacity=faded)
-    if selection is not None:
-        # With define_selection False the selection lives in a sibling chart (see
-        # linked_parallel_and_curves).
-        if not highlight_column:
-            faded = alt.condition(selection, alt.value(1.0), alt.value(0.12))
-            layers[0] = layers[0].encode(opacity=faded)
-            layers[1] = layers[1].encode(opacity=faded)
-        if define_selection:
-            layers[0] = layers[0].add_params(selection)
     if legend_layer is not None:
         layers.append(legend_layer)
     # Independent legends: the lines' (switched off) must not suppress the gradient one.
     return alt.layer(*layers).resolve_legend(color="independent").properties(height=CURVE_HEIGHT)
+
+
+def _pruning_layers(
+    data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str
+) -> tuple[list[alt.Chart], list[alt.Chart]]:
+    """The layers drawn behind the curves (rungs, the median) and in front (cuts, cut-offs)."""
+    why = alt.Tooltip("why:N", title="why it stopped")
+    trial = alt.Tooltip("number:Q", title="trial")
+    chart = alt.Chart(data)
+    rungs = chart.transform_filter("datum.kind == 'rung'")
+    rung_rules = rungs.mark_rule(color=GUIDE_COLOUR, strokeDash=[2, 3], strokeWidth=1.5).encode(
+        x=x, tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("why:N", title="rule")]
+    )
+    # Above the plot, where no curve or scissors can hide them; only the last rung's label is
+    # long, since no rung follows it for the text to run into.
+    rung_labels = rungs.mark_text(
+        align="left", baseline="bottom", dx=-2, dy=-3, color=GUIDE_COLOUR, fontSize=11
+    ).encode(x=x, y=alt.value(0), text="label:N")
+    median = chart.transform_filter("datum.kind == 'median'")
+    median_line = median.mark_line(color=GUIDE_COLOUR, strokeDash=[6, 3], strokeWidth=2.5).encode(
+        x=x,
+        y=y,
+        tooltip=[
+            alt.Tooltip("epoch:Q"),
+            alt.Tooltip("value:Q", title=metric, format=".4~g"),
+            alt.Tooltip("why:N", title="rule"),
+        ],
+    )
+    median_end = median.transform_window(
+        rank="rank()", sort=[alt.SortField("epoch", order="descending")]
+    ).transform_filter("datum.rank == 1")
+    # In front of the curves, on a white halo: the median runs among the best curves.
+    median_text = {"align": "left", "dx": 6, "dy": -8, "fontWeight": "bold"}
+    median_halo = median_end.mark_text(
+        **median_text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
+    ).encode(x=x, y=y, text="label:N")
+    median_label = median_end.mark_text(**median_text, color=GUIDE_COLOUR).encode(
+        x=x, y=y, text="label:N"
+    )
+    cuts = chart.transform_filter("datum.kind == 'pruned'")
+    shortfall = (
+        cuts.transform_filter("isValid(datum.cutoff)")
+        .mark_rule(color=PRUNED_COLOUR, strokeDash=[1, 2], strokeWidth=1.5)
+        .encode(x=x, y=y, y2="cutoff:Q")
+    )
+    cut_marks = cuts.mark_point(
+        shape=SCISSORS_SHAPE,
+        size=260,
+        strokeWidth=1.8,
+        color=PRUNED_COLOUR,
+        filled=False,
+        opacity=1,
+    ).encode(x=x, y=y, tooltip=[trial, why])
+    labelled = cuts.transform_filter("datum.label != ''")
+    text = {"align": "left", "dx": 7, "dy": 8, "fontWeight": "bold"}
+    # A white halo under the label keeps it readable where it crosses a curve.
+    cut_halo = labelled.mark_text(
+        **text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
+    ).encode(x=x, y=y, text="label:N")
+    cut_labels = labelled.mark_text(**text, color=PRUNED_COLOUR).encode(x=x, y=y, text="label:N")
+    cutoffs = (
+        chart.transform_filter("datum.kind == 'cutoff'")
+        .mark_point(shape=CUTOFF_SHAPE, size=220, strokeWidth=3, color=PRUNED_COLOUR, opacity=1)
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[trial, alt.Tooltip("value:Q", title="cut-off", format=".4~g"), why],
+        )
+    )
+    return [rung_rules, rung_labels, median_line], [
+        shortfall, cut_marks, cutoffs, cut_halo, cut_labels, median_halo, median_label,
+    ]  # fmt: skip
 
 
 def batch_loss_chart(losses: pd.DataFrame, title: str) -> alt.Chart:
@@ -446,9 +651,11 @@ def linked_parallel_and_curves(
     colour_field: str | None = "learning_rate",
     colour_log: bool = True,
     colour_domain: tuple[float, float] | None = None,
+    pruned: pd.DataFrame | None = None,
 ) -> alt.VConcatChart:
     """Parallel coordinates above the loss curves, both coloured by ``colour_field`` on one
-    scale; selecting trials in one highlights them in both.
+    scale; selecting trials in one highlights them in both. With ``pruned`` the pruned trials'
+    curves are pale and end in scissors, as on the live page.
     """
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
@@ -463,6 +670,7 @@ def linked_parallel_and_curves(
         selection=selection,
         define_selection=False,
         color_domain=colour_domain,
+        pruned=pruned,
     ).properties(width=LINKED_WIDTH)
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 

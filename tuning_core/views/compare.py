@@ -52,4 +52,8 @@ def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFram
     diverged = int((trials["state"] == TrialState.DIVERGED.value).sum())
     if diverged:
         text += f" {diverged} of {len(trials)} trials diverged."
+    pruned = int((trials["state"] == TrialState.PRUNED.value).sum())
+    if pruned:
+        # Only complete trials take part above: a pruned trial's value is where it stopped.
+        text += f" {pruned} of {len(trials)} trials were pruned early and are left out here."
     return text

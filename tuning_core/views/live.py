@@ -220,17 +220,85 @@ def epochs_from_one(text: str) -> str:
     return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
 
 
-def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
+def trial_table(trials: pd.DataFrame, epochs: pd.Series | None = None) -> pd.DataFrame:
     """The trial table as shown: newest first, error and note merged into one column (epochs
-    counted from 1)."""
+    counted from 1), and with ``epochs`` (whole epochs recorded per trial number, from
+    :func:`frames.epochs_by_trial`) an "epochs trained" column, where a pruned trial stopped.
+    """
     table = trials.copy()
+    # Errors count epochs from 0 as stored ("diverged at epoch 0"); notes are written for
+    # people and already count from 1 ("pruned at epoch 3: ..."), so only errors are shifted.
     table["flag"] = (
-        (table["error"].fillna("") + " " + table["note"].fillna(""))
-        .str.strip()
-        .map(epochs_from_one)
-    )
+        table["error"].fillna("").map(epochs_from_one) + " " + table["note"].fillna("")
+    ).str.strip()
     table = table.drop(columns=["error", "note"])
-    # The flag right after the state: at the far right it was cut off at 1366 px.
     ordered = ["number", "state", "value", "flag"]
+    if epochs is not None:
+        table[EPOCHS_TRAINED] = table["number"].map(epochs).fillna(0).astype(int)
+        ordered.insert(2, EPOCHS_TRAINED)
+    # The flag right after the state: at the far right it was cut off at 1366 px.
     table = table[ordered + [c for c in table.columns if c not in ordered]]
     return table.sort_values("number", ascending=False).reset_index(drop=True)
+
+
+EPOCHS_TRAINED = "epochs trained"
+METRIC_TITLES = {
+    "loss": "training loss",
+    "accuracy": "training accuracy",
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+}
+
+
+@dataclass(frozen=True)
+class CurvePanel:
+    """One learning-curves chart on the live page: which metric, its title, its widget key."""
+
+    metric: str
+    title: str
+    key: str
+
+
+def curve_panels(spec: StudySpec, metrics: set[str]) -> list[CurvePanel]:
+    """The curve charts the live page draws, given the metrics recorded so far.
+
+    A Keras study: the training loss, and beside it the study's own metric (validation
+    accuracy unless it tunes for another; the pruner's cut-offs are in that metric). A function
+    with a fidelity (``objective.epochs`` above 1): its value per epoch. Otherwise none, and
+    the page shows only the convergence chart.
+    """
+    if spec.objective["type"] == "function":
+        if int(spec.objective.get("epochs", 1)) > 1 and spec.metric in metrics:
+            return [CurvePanel(spec.metric, f"{spec.metric} per epoch", "value_chart")]
+        return []
+    right = "val_accuracy" if spec.metric == "loss" else spec.metric
+    if not {"loss", right} <= metrics:
+        return []
+    return [
+        CurvePanel("loss", METRIC_TITLES["loss"], "loss_chart"),
+        CurvePanel(right, METRIC_TITLES.get(right, right), "accuracy_chart"),
+    ]
+
+
+def pruning_caption(spec: StudySpec) -> str:
+    """What to look at on a pruned study's curves, in one or two sentences; empty without a
+    pruner."""
+    rule = spec.pruner.get("type", "none")
+    if rule == "none":
+        return ""
+    side = "under" if spec.direction == Direction.MAXIMIZE else "over"
+    cut = (
+        f"Pale curves ending in orange scissors were pruned: on the {spec.metric} chart the orange "
+        f"dash at that epoch is the cut-off the trial had to reach, and its curve ended {side} it."
+    )
+    if rule == "median":
+        return (
+            f"{cut} The cut-off is the median (grey dashed line) of the complete trials' best "
+            f"so far at that epoch, from epoch {int(spec.pruner['warmup_epochs']) + 1} on."
+        )
+    share = f"1/{spec.pruner['reduction_factor']}"
+    where = " of its bracket" if rule == "hyperband" else ""
+    return (
+        f"{cut} Grey dotted rules are the rungs: there only the top {share} of the trials{where} "
+        "that reached the rung go on, so the cut-off is the worst score still in that top share."
+    )
