@@ -8,16 +8,22 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import (
-    batch_losses,
     best_model_bytes,
     curves_view,
     pruning_frames,
+    running_losses,
     selected_trials,
     study_frames,
+    worker_timeline_of,
 )
 from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.workers import launch_study, request_stop, worker_log_tail
+from tuning_core.engine.workers import (
+    dask_address_of,
+    launch_study,
+    request_stop,
+    worker_log_tail,
+)
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
 
@@ -50,7 +56,9 @@ def live_view(study_name: str) -> None:
         key="resume",
         help="Start a worker that carries on where this study stopped; finished trials are kept.",
     ):
-        launch_study(storage_path(), study.spec.to_json())
+        launch_study(
+            storage_path(), study.spec.to_json(), dask_address_of(storage_path(), study_name)
+        )
         st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
     pruning = pruning_frames(study, fingerprint)
@@ -65,8 +73,9 @@ def live_view(study_name: str) -> None:
     best, current, download = st.columns([2, 3, 1])
     best.metric("Best so far", status.best_text, help=status.best_help)
     with current:
-        if status.current_params:
-            st.markdown("**Current trial** " + status.current_text)
+        label, running_text = status.running_line()
+        if label:
+            st.markdown(f"**{label}** {plain(running_text)}")
     model_bytes = best_model_bytes(storage_path(), study_name, fingerprint)
     if model_bytes is not None:
         download.download_button(
@@ -111,16 +120,27 @@ def live_view(study_name: str) -> None:
         )
         if pruning is not None:
             st.caption(live.pruning_caption(study.spec))
-        if status.current_number is not None:
-            losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
+        if status.running_numbers:
+            in_epoch = study.spec.objective["type"] == "keras"
+            metric = "loss" if in_epoch else study.spec.metric
+            losses = running_losses(
+                study_name, status.running_numbers, curves, metric, fingerprint
+            )
             if not losses.empty:
-                st.altair_chart(
-                    charts.batch_loss_chart(
-                        losses,
-                        f"current trial {status.current_number}: training loss within epochs",
-                    ),
-                    width="stretch",
+                title, y_title = live.running_losses_title(
+                    in_epoch, losses["number"].nunique(), metric
                 )
+                st.altair_chart(
+                    charts.running_losses_chart(losses, title, y_title),
+                    width="stretch",
+                    key="running_losses",
+                )
+    timeline = worker_timeline_of(study)
+    if timeline is not None and not timeline.bars.empty:
+        st.altair_chart(
+            charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"
+        )
+        st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
     if len(panels) < 2 and not trials.empty:
         convergence = frames.convergence_frame(trials, study.spec.direction)
         st.altair_chart(

@@ -34,6 +34,14 @@ class LiveSummary:
     current_number: int | None
     current_params: dict[str, Any] | None
     current_text: str
+    running_numbers: tuple[int, ...] = ()  # every running trial (several with parallel > 1)
+
+    def running_line(self) -> tuple[str, str]:
+        """What runs now, as (label, text): the one trial with its settings, or several
+        trials' numbers (their settings are in the trial table); ("", "") when none."""
+        if len(self.running_numbers) > 1:
+            return "Running trials", ", ".join(str(n) for n in self.running_numbers)
+        return ("Current trial", self.current_text) if self.current_params else ("", "")
 
 
 def _fmt(value: Any) -> str:
@@ -60,7 +68,10 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
     remaining = None
     if running and len(durations):
-        remaining = float(durations.mean()) * max(budget - done, 0)
+        left = max(budget - done, 0)
+        # Trials run parallel at a time: the rest take as long as ceil(left / parallel) in a row.
+        waves = math.ceil(left / max(1, min(spec.parallel, left)))
+        remaining = float(durations.mean()) * waves
         seconds_budget = spec.budget.get("seconds")
         if seconds_budget:
             remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
@@ -86,7 +97,9 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         best_text = f"{best['value']:.4f}"
         best_help = f"Trial {int(best['number'])}: {spec.metric} ({spec.direction})"
     current_number, current_params, current_text = None, None, ""
+    running_numbers: tuple[int, ...] = ()
     if running and not running_rows.empty:
+        running_numbers = tuple(sorted(int(n) for n in running_rows["number"]))
         row = running_rows.iloc[-1]
         current_number = int(row["number"])
         params = {
@@ -112,7 +125,36 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         current_number,
         current_params,
         current_text,
+        running_numbers,
     )
+
+
+def shows_timeline(spec: StudySpec, trials_on_workers: int) -> bool:
+    """Whether a study gets the worker timeline: it runs (or ran) trials in parallel, or some
+    of its trials ran on Dask workers (``run --dask`` with parallel 1)."""
+    return spec.parallel > 1 or trials_on_workers > 0
+
+
+def timeline_caption(busy_text: str, waiting: int) -> str:
+    """What to look at on the worker timeline, in one sentence."""
+    queued = (
+        f"; {waiting} trial{'s' if waiting != 1 else ''} waiting for a free worker"
+        if waiting
+        else ""
+    )
+    return (
+        "One lane per worker, one bar per trial coloured by its state: gaps between bars are a "
+        f"worker sitting idle (busy: {busy_text}){queued}."
+    )
+
+
+def running_losses_title(in_epoch: bool, count: int, metric: str) -> tuple[str, str]:
+    """The running-losses chart's title and y-axis title: in-epoch training losses for a Keras
+    study, the metric per epoch for a function (which reports no in-epoch loss)."""
+    trials = "running trial" if count == 1 else f"{count} running trials"
+    if in_epoch:
+        return f"{trials}: training loss within epochs", "training loss"
+    return f"{trials}: {metric} per epoch so far", metric
 
 
 def resumable(study: StudyRecord, status: LiveSummary) -> bool:
