@@ -127,11 +127,9 @@ def live_view(study_name: str) -> None:
                 study_name, status.running_numbers, curves, metric, fingerprint
             )
             if not losses.empty:
-                title, y_title = live.running_losses_title(
-                    in_epoch, losses["number"].nunique(), metric
-                )
+                titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
                 st.altair_chart(
-                    charts.running_losses_chart(losses, title, y_title),
+                    charts.running_losses_chart(losses, *titles),
                     width="stretch",
                     key="running_losses",
                 )

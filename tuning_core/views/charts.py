@@ -460,7 +460,7 @@ STATE_COLOURS = {
     TrialState.DIVERGED.value: "#9d2a6b",
     TrialState.INTERRUPTED.value: "#9e9e9e",
 }
-TIMELINE_LANE_HEIGHT = 34
+TIMELINE_LANE_HEIGHT = 36
 # Bars are labelled with their trial number only while there are few enough to read.
 TIMELINE_MAX_LABELS = 40
 
@@ -505,8 +505,11 @@ def timeline_chart(bars: pd.DataFrame, unit: str = "seconds") -> alt.LayerChart:
             color="white", fontSize=11, fontWeight="bold"
         ).encode(x="middle:Q", text="number:Q")
         layers.append(labels)
-    height = TIMELINE_LANE_HEIGHT * max(len(lanes), 1) + 20
-    return alt.layer(*layers, title="worker timeline").properties(height=height)
+    # A fixed band per lane: a fixed total height (Streamlit fits the title, axis and legend
+    # into it) left the lanes no room at all in the browser.
+    return alt.layer(*layers, title="worker timeline").properties(
+        height=alt.Step(TIMELINE_LANE_HEIGHT)
+    )
 
 
 # Distinct colours for the running trials' lines, picked by trial number so a trial keeps its
@@ -518,7 +521,10 @@ TRIAL_PALETTE = (
 
 
 def running_losses_chart(
-    losses: pd.DataFrame, title: str, y_title: str = "training loss"
+    losses: pd.DataFrame,
+    title: str,
+    y_title: str = "training loss",
+    x_title: str = "epoch (in-epoch points)",
 ) -> alt.LayerChart:
     """Every running trial's live loss at once: one line per trial (``number``, labelled
     ``trial``) of ``loss`` against ``progress`` in epochs, its label at the line's end.
@@ -532,10 +538,15 @@ def running_losses_chart(
             domain=[f"trial {n}" for n in numbers],
             range=[TRIAL_PALETTE[n % len(TRIAL_PALETTE)] for n in numbers],
         ),
-        legend=alt.Legend(orient="right"),
+        legend=None,  # each line is named at its end instead
     )
     base = alt.Chart(losses).encode(
-        x=alt.X("progress:Q", title="epoch (in-epoch points)", scale=alt.Scale(zero=False)),
+        x=alt.X(
+            "progress:Q",
+            title=x_title,
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(format="~g", tickMinStep=0.5),
+        ),
         y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=colour,
         tooltip=[

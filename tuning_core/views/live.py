@@ -148,13 +148,13 @@ def timeline_caption(busy_text: str, waiting: int) -> str:
     )
 
 
-def running_losses_title(in_epoch: bool, count: int, metric: str) -> tuple[str, str]:
-    """The running-losses chart's title and y-axis title: in-epoch training losses for a Keras
-    study, the metric per epoch for a function (which reports no in-epoch loss)."""
+def running_losses_titles(in_epoch: bool, count: int, metric: str) -> tuple[str, str, str]:
+    """The running-losses chart's title, y-axis and x-axis titles: in-epoch training losses
+    for a Keras study, the metric per epoch for a function (which reports no in-epoch loss)."""
     trials = "running trial" if count == 1 else f"{count} running trials"
     if in_epoch:
-        return f"{trials}: training loss within epochs", "training loss"
-    return f"{trials}: {metric} per epoch so far", metric
+        return f"{trials}: training loss within epochs", "training loss", "epoch (in-epoch points)"
+    return f"{trials}: {metric} per epoch so far", metric, "epoch"
 
 
 def resumable(study: StudyRecord, status: LiveSummary) -> bool:
