@@ -120,19 +120,16 @@ def live_view(study_name: str) -> None:
         )
         if pruning is not None:
             st.caption(live.pruning_caption(study.spec))
-        if status.running_numbers:
-            in_epoch = study.spec.objective["type"] == "keras"
-            metric = "loss" if in_epoch else study.spec.metric
-            losses = running_losses(
-                study_name, status.running_numbers, curves, metric, fingerprint
+    # Outside the curve panels: a Keras trial's in-epoch losses arrive before its first epoch.
+    if status.running_numbers:
+        in_epoch = study.spec.objective["type"] == "keras"
+        metric = "loss" if in_epoch else study.spec.metric
+        losses = running_losses(study_name, status.running_numbers, curves, metric, fingerprint)
+        if not losses.empty:
+            titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
+            st.altair_chart(
+                charts.running_losses_chart(losses, *titles), width="stretch", key="running_losses"
             )
-            if not losses.empty:
-                titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
-                st.altair_chart(
-                    charts.running_losses_chart(losses, *titles),
-                    width="stretch",
-                    key="running_losses",
-                )
     timeline = worker_timeline_of(study)
     if timeline is not None and not timeline.bars.empty:
         st.altair_chart(
