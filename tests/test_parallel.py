@@ -101,6 +101,15 @@ class DaskProcesses:
 
         wait_until(ready, timeout, f"dask workers {sorted(names)}")
 
+    def idle(self) -> bool:
+        """Whether no task runs on any worker (by the workers' own account: the scheduler
+        forgets a cancelled task at once, while its thread may still run)."""
+        from distributed import Client
+
+        with Client(self.address, timeout=5, set_as_default=False) as client:
+            executing = client.run(lambda dask_worker: len(dask_worker.state.tasks))
+            return not any(executing.values())
+
     def kill(self, name: str) -> None:
         os.kill(self.workers[name].pid, signal.SIGKILL)
         self.workers.pop(name).wait(timeout=10)
@@ -530,3 +539,34 @@ def test_a_store_from_before_parallel_trials_gains_the_worker_table(storage: Pat
         store.record_trial_worker(trial_id, "w1", "tcp://127.0.0.1:9", 5.0)
         assert store.trial_workers(study_id) == {0: TrialWorker("w1", "tcp://127.0.0.1:9", 5.0)}
         assert store.trials(study_id)[0].started_at == 5.0
+
+
+def test_a_killed_drivers_trials_stop_on_remote_workers(
+    tmp_path: Path, storage: Path, both_workers: DaskProcesses
+) -> None:
+    # Dask cannot interrupt a running task: without the task noticing that its driver is
+    # gone, both workers would train the orphans for 60 s before the next driver's trials.
+    spec_path = write_spec(tmp_path, parallel_spec("orphans", 2, trial_seconds=60.0, epochs=60))
+    first = start_run(storage, spec_path, "--dask", both_workers.address)
+
+    def started_on_workers() -> int:
+        with Store(storage) as store:
+            study = store.get_study("orphans")
+            return 0 if study is None else len(store.trial_workers(study.id))
+
+    try:
+        wait_until(lambda: started_on_workers() == 2, 60, "two trials on the two workers")
+    finally:
+        first.kill()
+        first.wait()
+    second = start_run(storage, spec_path, "--dask", both_workers.address)
+    try:
+        killed = time.monotonic()
+        wait_until(lambda: started_on_workers() == 4, 30, "the next driver's trials to start")
+        assert time.monotonic() - killed < 15
+    finally:
+        second.kill()
+        second.wait()
+    wait_until(both_workers.idle, 15, "the second driver's orphans to stop too")
+    states = [t.state for t in trials_of(storage, "orphans")]
+    assert states[:2] == [TrialState.INTERRUPTED] * 2

@@ -183,6 +183,7 @@ class _TaskReporter:
         self.sent = 0
         self.stop_reason: str | None = None
         self.prune_decision: PruneDecision | None = None  # the driver keeps the decision
+        self.task_key = self.worker.get_current_task()
         self._stop = Variable(channels.stop)
         self._last_poll = 0.0
 
@@ -201,8 +202,17 @@ class _TaskReporter:
         now = time.monotonic()
         if self.stop_reason is None and now - self._last_poll >= STOP_POLL_SECONDS:
             self._last_poll = now
-            self.stop_reason = self._stop.get(timeout=CONNECT_TIMEOUT_S) or None
+            if self._cancelled():
+                self.stop_reason = "the driver cancelled the trial"
+            else:
+                self.stop_reason = self._stop.get(timeout=CONNECT_TIMEOUT_S) or None
         return self.stop_reason is not None
+
+    def _cancelled(self) -> bool:
+        """Whether the scheduler no longer wants this task: its driver cancelled it, or died
+        (Dask cannot interrupt a running task, so an orphaned trial would train on)."""
+        task = self.worker.state.tasks.get(self.task_key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
 
     def should_prune(self, epoch: int) -> bool:
         if not self.channels.pruning:
