@@ -223,7 +223,11 @@ def _batch_rows(
 
 
 def running_losses(
-    name: str, running: tuple[int, ...], curves: pd.DataFrame, metric: str, fingerprint: tuple
+    name: str,
+    running: tuple[int, ...],
+    curves: pd.DataFrame,
+    metric: str,
+    fingerprint: tuple[Any, ...],
 ) -> pd.DataFrame:
     """Every running trial's live loss (:func:`frames.running_losses_frame`): in-epoch training
     losses, or the metric per epoch for trials that write none; cached until the study changes.

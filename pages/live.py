@@ -136,8 +136,11 @@ def live_view(study_name: str) -> None:
             charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"
         )
         st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
-    if len(panels) < 2 and not trials.empty:
-        convergence = frames.convergence_frame(trials, study.spec.direction)
+    convergence = (
+        frames.convergence_frame(trials, study.spec.direction) if not trials.empty else trials
+    )
+    # Not before a trial is complete: an empty chart with one tick said nothing.
+    if len(panels) < 2 and not convergence.empty:
         st.altair_chart(
             charts.convergence_chart(convergence, study.spec.direction),
             width="stretch",

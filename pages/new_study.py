@@ -303,7 +303,8 @@ size_column.markdown(f"**Search space**  \n{plain(forms.space_size(raw_spec))}")
 time_column.metric(
     "Estimated run time",
     forms.format_duration(forms.estimate_seconds(raw_spec)),
-    help="A rough estimate from the data size, model size and budget on a 2-core CPU.",
+    help="A rough estimate from the data size, model size and budget on a 2-core CPU, with "
+    "parallel trials running that many at a time.",
 )
 for problem in problems:
     st.error(plain(problem))

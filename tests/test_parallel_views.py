@@ -318,6 +318,9 @@ def test_live_shows_every_running_trial_and_the_timeline(
     assert any(c.startswith("One lane per worker") and "worker 1" in c for c in captions)
     markdown = " ".join(m.value for m in at.markdown)
     assert f"**Running trials** {running[0]}, {running[1]}" in markdown
+    # Two trials at once: their summed time is not the wall-clock time, and is not called so.
+    progress = at.get("progress")[0].proto.text
+    assert "of trial time" in progress and "elapsed" not in progress, progress
 
 
 def test_live_has_no_timeline_for_a_study_run_one_trial_at_a_time(storage: Path) -> None:
@@ -355,4 +358,3 @@ print("LOADED:" + ",".join(sorted(m for m in ("dask", "distributed") if m in sys
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("LOADED:"), result.stdout
-

@@ -408,7 +408,7 @@ class Timeline:
     waiting: int
 
     def busy_text(self) -> str:
-        """"worker 0 96%, worker 1 91%": each lane's busy share, in lane order."""
+        """Each lane's busy share in lane order, as in "worker 0 96%, worker 1 91%"."""
         return ", ".join(f"{lane} {self.busy[lane]:.0%}" for lane in self.lanes)
 
 
@@ -438,7 +438,8 @@ def timeline_frame(bars: list[TimelineBar], now: float, on_dask: bool = True) ->
         bar for bar in bars
         if on_dask and bar.worker == IN_PROCESS_LANE and bar.state == TrialState.RUNNING
     ]  # fmt: skip
-    drawn = [bar for bar in bars if bar not in waiting]
+    waiting_numbers = {bar.number for bar in waiting}
+    drawn = [bar for bar in bars if bar.number not in waiting_numbers]
     if not drawn:
         empty = pd.DataFrame(columns=TIMELINE_COLUMNS)
         return Timeline(empty, "seconds", [], {}, len(waiting))

@@ -501,9 +501,11 @@ def timeline_chart(bars: pd.DataFrame, unit: str = "seconds") -> alt.LayerChart:
     layers = [blocks]
     if len(bars) <= TIMELINE_MAX_LABELS:
         # In the middle of the bar; a bar too short for its number lets it spill over a little.
-        labels = base.transform_calculate(middle="(datum.start + datum.finish) / 2").mark_text(
-            color="white", fontSize=11, fontWeight="bold"
-        ).encode(x="middle:Q", text="number:Q")
+        labels = (
+            base.transform_calculate(middle="(datum.start + datum.finish) / 2")
+            .mark_text(color="white", fontSize=11, fontWeight="bold")
+            .encode(x="middle:Q", text="number:Q")
+        )
         layers.append(labels)
     # A fixed band per lane: a fixed total height (Streamlit fits the title, axis and legend
     # into it) left the lanes no room at all in the browser.

@@ -75,7 +75,10 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         seconds_budget = spec.budget.get("seconds")
         if seconds_budget:
             remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
-    progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
+    # Summed over trials: with several at once that is more than the wall-clock time, so it is
+    # called what it is (the worker timeline shows the wall-clock span).
+    spent = "of trial time" if spec.parallel > 1 else "elapsed"
+    progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} {spent}"
     if running:
         progress_text += (
             f" · about {format_duration(remaining)} left"
