@@ -570,3 +570,54 @@ def test_a_killed_drivers_trials_stop_on_remote_workers(
     wait_until(both_workers.idle, 15, "the second driver's orphans to stop too")
     states = [t.state for t in trials_of(storage, "orphans")]
     assert states[:2] == [TrialState.INTERRUPTED] * 2
+
+
+def _run_in_process(storage: Path, spec: dict[str, Any], **options: Any) -> list[str]:
+    from tuning_core.engine.parallel import run_parallel_study
+    from tuning_core.training.factory import objective_for
+
+    lines: list[str] = []
+    with Store(storage) as store:
+        run_parallel_study(parse_spec(spec), store, objective_for, log=lines.append, **options)
+    return lines
+
+
+def test_local_workers_restart_after_their_trial_count_keeping_their_lanes(storage: Path) -> None:
+    spec = parallel_spec("recycled", 2, trial_seconds=0.3, trials=6)
+    lines = _run_in_process(storage, spec, restart_every=2)
+    assert not [line for line in lines if "could not restart" in line]
+    with Store(storage) as store:
+        workers = store.trial_workers(store.get_study("recycled").id)
+    # Each worker process served at most 2 trials; a restarted worker keeps its name (lane).
+    per_address: dict[str, int] = {}
+    for ran_on in workers.values():
+        per_address[ran_on.address] = per_address.get(ran_on.address, 0) + 1
+    assert max(per_address.values()) <= 2 and len(per_address) >= 3
+    assert {ran_on.worker for ran_on in workers.values()} == {"0", "1"}
+
+
+def test_workers_without_a_nanny_are_not_restarted_and_the_study_goes_on(
+    storage: Path, both_workers: DaskProcesses
+) -> None:
+    spec = parallel_spec("no-nanny", 2, trial_seconds=0.2, trials=4)
+    lines = _run_in_process(storage, spec, address=both_workers.address, restart_every=1)
+    refusals = [line for line in lines if "could not restart" in line]
+    assert 1 <= len(refusals) <= 2 and "nanny" in refusals[0]
+    assert [t.state for t in trials_of(storage, "no-nanny")] == [TrialState.COMPLETE] * 4
+
+
+def test_the_time_budget_counts_the_wall_time_trials_covered_not_their_sum() -> None:
+    from tuning_core.engine.study import _busy_seconds
+
+    one_after_another = [
+        _trial(0, TrialState.COMPLETE, 0.0, 1.0),
+        _trial(1, TrialState.FAILED, 1.5, 3.0),
+    ]
+    overlapping = [
+        _trial(0, TrialState.COMPLETE, 0.0, 4.0),
+        _trial(1, TrialState.COMPLETE, 1.0, 3.0),
+        _trial(2, TrialState.INTERRUPTED, 2.0, 6.0),
+        _trial(3, TrialState.COMPLETE, 10.0, 11.0),
+    ]
+    assert _busy_seconds(one_after_another) == pytest.approx(2.5)
+    assert _busy_seconds(overlapping) == pytest.approx(7.0)

@@ -446,7 +446,7 @@ def begin_session(
         log(f"resumed {len(history)} stored trials {how} in {seconds:.3f} s")
 
     budget_seconds = spec.budget.get("seconds")
-    seconds_spent_before = sum(t.duration_s or 0.0 for t in history if t.state.is_finished())
+    seconds_spent_before = _busy_seconds([t for t in history if t.state.is_finished()])
     deadline = time.time() + budget_seconds - seconds_spent_before if budget_seconds else None
     return Session(
         spec=spec,
@@ -460,6 +460,22 @@ def begin_session(
         next_number=(history[-1].number + 1) if history else 0,
         done=sum(trial.state.counts_against_budget() for trial in history),
     )
+
+
+def _busy_seconds(trials: list[TrialRecord]) -> float:
+    """Seconds during which at least one of ``trials`` ran: their summed durations when they
+    ran one after another, the wall time they covered when they ran in parallel."""
+    spans = sorted(
+        (t.started_at, t.started_at + (t.duration_s or 0.0))
+        for t in trials
+        if t.started_at is not None
+    )
+    busy, covered_until = 0.0, -math.inf
+    for start, end in spans:
+        if end > covered_until:
+            busy += end - max(start, covered_until)
+            covered_until = end
+    return busy
 
 
 def _run_claimed(
