@@ -40,7 +40,10 @@ def live_view(study_name: str) -> None:
     if study is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
-    status = live.live_summary(study, trials, time.time())
+    timeline = worker_timeline_of(study)
+    status = live.live_summary(
+        study, trials, time.time(), timeline.wall_seconds if timeline else None
+    )
     head, action_column = st.columns([4, 1])
     head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")
     if status.running:
@@ -130,7 +133,6 @@ def live_view(study_name: str) -> None:
             st.altair_chart(
                 charts.running_losses_chart(losses, *titles), width="stretch", key="running_losses"
             )
-    timeline = worker_timeline_of(study)
     if timeline is not None and not timeline.bars.empty:
         st.altair_chart(
             charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"

@@ -397,8 +397,9 @@ class Timeline:
     ``bars``: one row per trial that a worker began: number, lane (``worker 0``…), lane_order,
     state (``running`` until it finishes), start and finish in ``unit`` since the first trial
     began (a running trial's finish is now) and duration_s. ``lanes`` in drawing order,
-    ``busy`` each lane's share of the whole span spent running a trial, and ``waiting`` the
-    trials sent to Dask that no worker has begun yet (they have no lane).
+    ``busy`` each lane's share of the whole span spent running a trial, ``waiting`` the
+    trials sent to Dask that no worker has begun yet (they have no lane), and ``wall_seconds``
+    the time during which any trial ran (what the time budget counts, engine/study.py).
     """
 
     bars: pd.DataFrame
@@ -406,6 +407,7 @@ class Timeline:
     lanes: list[str]
     busy: dict[str, float]
     waiting: int
+    wall_seconds: float = 0.0
 
     def busy_text(self) -> str:
         """Each lane's busy share in lane order, as in "worker 0 96%, worker 1 91%"."""
@@ -464,17 +466,26 @@ def timeline_frame(bars: list[TimelineBar], now: float, on_dask: bool = True) ->
         ],
         columns=TIMELINE_COLUMNS,
     )
-    busy = {}
-    for worker in workers:
-        lane = frame[frame["lane"] == lane_label(worker)].sort_values("start")
-        covered, reach = 0.0, -np.inf
-        for start, finish in zip(lane["start"], lane["finish"], strict=True):
-            # Overlaps (a trial recorded just after its successor began) are counted once.
-            covered += max(0.0, finish - max(start, reach))
-            reach = max(reach, finish)
-        busy[lane_label(worker)] = covered / (span / seconds) if span > 0 else 1.0
+    busy = {
+        lane_label(worker): (
+            _covered(frame[frame["lane"] == lane_label(worker)]) / (span / seconds)
+            if span > 0
+            else 1.0
+        )
+        for worker in workers
+    }
     lanes = [lane_label(worker) for worker in workers]
-    return Timeline(frame, unit, lanes, busy, len(waiting))
+    return Timeline(frame, unit, lanes, busy, len(waiting), _covered(frame) * seconds)
+
+
+def _covered(bars: pd.DataFrame) -> float:
+    """The length of the union of the bars' [start, finish] intervals, in their unit."""
+    covered, reach = 0.0, -np.inf
+    for start, finish in sorted(zip(bars["start"], bars["finish"], strict=True)):
+        # Overlaps (a trial recorded just after its successor began) are counted once.
+        covered += max(0.0, finish - max(start, reach))
+        reach = max(reach, finish)
+    return covered
 
 
 RUNNING_LOSS_COLUMNS = ["number", "trial", "progress", "loss"]

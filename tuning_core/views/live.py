@@ -50,8 +50,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSummary:
-    """Progress, elapsed and remaining time, best so far and the running trial."""
+def live_summary(
+    study: StudyRecord, trials: pd.DataFrame, now: float, wall_seconds: float | None = None
+) -> LiveSummary:
+    """Progress, elapsed and remaining time, best so far and the running trial.
+
+    Elapsed is the trials' summed durations, or ``wall_seconds`` when given: the time during
+    which any trial ran (:attr:`frames.Timeline.wall_seconds`), which is what a study that
+    runs several trials at once has spent, as its time budget counts it.
+    """
     spec = study.spec
     budget = int(spec.budget["trials"])
     if trials.empty:
@@ -66,6 +73,8 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         else pd.Series(dtype=float)
     )
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
+    if wall_seconds is not None:
+        elapsed = wall_seconds
     remaining = None
     if running and len(durations):
         left = max(budget - done, 0)
@@ -75,10 +84,7 @@ def live_summary(study: StudyRecord, trials: pd.DataFrame, now: float) -> LiveSu
         seconds_budget = spec.budget.get("seconds")
         if seconds_budget:
             remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
-    # Summed over trials: with several at once that is more than the wall-clock time, so it is
-    # called what it is (the worker timeline shows the wall-clock span).
-    spent = "of trial time" if spec.parallel > 1 else "elapsed"
-    progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} {spent}"
+    progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
     if running:
         progress_text += (
             f" · about {format_duration(remaining)} left"
