@@ -191,6 +191,10 @@ def test_a_running_bar_reaches_now_and_the_running_losses_have_a_line_per_trial(
         f"trial {n}" for n in running
     ]
     assert chart["layer"][-1]["encoding"]["text"]["field"] == "trial"
+    # Each running trial its own colour, picked by its number (it keeps it as others finish).
+    colours = chart["layer"][0]["encoding"]["color"]["scale"]["range"]
+    assert colours == [charts.TRIAL_PALETTE[n % len(charts.TRIAL_PALETTE)] for n in running]
+    assert len(set(colours)) == 2
 
 
 def test_in_epoch_losses_come_first_and_waiting_trials_have_no_lane() -> None:

@@ -514,11 +514,11 @@ def timeline_chart(bars: pd.DataFrame, unit: str = "seconds") -> alt.LayerChart:
     )
 
 
-# Distinct colours for the running trials' lines, picked by trial number so a trial keeps its
-# colour while others start and finish around it.
+# Distinct, strong colours for the running trials' lines (no greys or pale tints: a running
+# line must stand out), picked by trial number so a trial keeps its colour while others start
+# and finish around it.
 TRIAL_PALETTE = (
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
-    "#b279a2", "#9d755d", "#eeca3b", "#ff9da6", "#bab0ac",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 )  # fmt: skip
 
 
