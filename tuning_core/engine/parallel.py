@@ -260,11 +260,12 @@ def run_trial_task(
     """The Dask task of one trial: run it on this worker, report through ``channels``, and
     return how it ended (the driver records it)."""
     reporter = _TaskReporter(key, channels)
-    worker = reporter.worker
-    reporter.send("start", name=str(worker.name))
+    # Built before the start is announced: a worker's first trial would otherwise count the
+    # import of TensorFlow (seconds) as training time, in its duration and on the timeline.
+    objective = _objective_here(spec_json, factory)
+    reporter.send("start", name=str(reporter.worker.name))
     result: dict[str, Any] = {"worker": reporter.address}
     try:
-        objective = _objective_here(spec_json, factory)
         end = run_objective(objective, params, reporter, spec_json["objective"]["metric"])
         result.update(state=end.state.value, value=end.value, error=end.error, note=end.note)
     except DatasetError as error:
