@@ -137,6 +137,7 @@ def live_view(study_name: str) -> None:
         st.altair_chart(
             charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"
         )
+    if timeline is not None and (not timeline.bars.empty or timeline.waiting):
         st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
     convergence = (
         frames.convergence_frame(trials, study.spec.direction) if not trials.empty else trials

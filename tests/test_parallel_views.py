@@ -219,7 +219,11 @@ def test_in_epoch_losses_come_first_and_waiting_trials_have_no_lane() -> None:
     assert timeline.lanes == ["worker 0", "worker 1", "worker 10"]  # by number, not as text
     assert timeline.busy == pytest.approx({"worker 0": 0.3, "worker 1": 0.99, "worker 10": 0.29})
     assert "worker 0 30%" in live.timeline_caption(timeline.busy_text(), timeline.waiting)
-    assert "1 trial waiting for a free worker" in live.timeline_caption("", 1)
+    assert "; 1 trial sent to Dask and not yet begun by a worker" in live.timeline_caption(
+        timeline.busy_text(), 1
+    )
+    assert live.timeline_caption("", 2).startswith("2 trials sent to Dask and not yet begun")
+    assert live.timeline_caption("", 0) == ""
 
 
 # New study -------------------------------------------------------------------------------

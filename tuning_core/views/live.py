@@ -145,15 +145,19 @@ def shows_timeline(spec: StudySpec, trials_on_workers: int) -> bool:
 
 
 def timeline_caption(busy_text: str, waiting: int) -> str:
-    """What to look at on the worker timeline, in one sentence."""
+    """What to look at on the worker timeline, in one sentence; with no bar drawn yet
+    (``busy_text`` empty), only how many trials wait for a worker to begin them."""
     queued = (
-        f"; {waiting} trial{'s' if waiting != 1 else ''} waiting for a free worker"
+        f"{waiting} trial{'s' if waiting != 1 else ''} sent to Dask and not yet begun by a "
+        "worker (a new worker loads its libraries and data first)"
         if waiting
         else ""
     )
+    if not busy_text:
+        return f"{queued[0].upper()}{queued[1:]}." if queued else ""
     return (
         "One lane per worker, one bar per trial coloured by its state: gaps between bars are a "
-        f"worker sitting idle (busy: {busy_text}){queued}."
+        f"worker sitting idle (busy: {busy_text}){'; ' + queued if queued else ''}."
     )
 
 
