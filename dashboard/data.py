@@ -6,6 +6,7 @@ study costs one small query; finished trials' curves are read once, since they n
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import open_store, storage_path
+from tuning_core.engine.records import worker_timeline
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
 from tuning_core.reports import frames
@@ -203,6 +205,49 @@ def batch_losses(
         study = store.get_study(name)
         rows = store.batch_losses(study.id, trial_number) if study else []
     return pd.DataFrame(rows, columns=["progress", "loss"])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _batch_rows(
+    path: str, name: str, numbers: tuple[int, ...], fingerprint: tuple[Any, ...]
+) -> list[tuple[int, float, float | None]]:
+    with Store(path) as store:
+        study = store.get_study(name)
+        if study is None:
+            return []
+        return [
+            (number, progress, loss)
+            for number in numbers
+            for progress, loss in store.batch_losses(study.id, number)
+        ]
+
+
+def running_losses(
+    name: str,
+    running: tuple[int, ...],
+    curves: pd.DataFrame,
+    metric: str,
+    fingerprint: tuple[Any, ...],
+) -> pd.DataFrame:
+    """Every running trial's live loss (:func:`frames.running_losses_frame`): in-epoch training
+    losses, or the metric per epoch for trials that write none; cached until the study changes.
+    """
+    rows = _batch_rows(storage_path(), name, running, fingerprint)
+    return frames.running_losses_frame(rows, curves, list(running), metric)
+
+
+def worker_timeline_of(study: StudyRecord) -> frames.Timeline | None:
+    """The study's worker timeline now, or None for a study that never ran in parallel.
+
+    Read afresh each rerun (one query for the trials, one for their workers): a trial's start
+    on a worker does not change the store's fingerprint, and running bars grow with the clock.
+    """
+    with open_store() as store:
+        workers = store.trial_workers(study.id)
+        if not live.shows_timeline(study.spec, len(workers)):
+            return None
+        bars = worker_timeline(store.trials(study.id), workers)
+    return frames.timeline_frame(bars, time.time())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

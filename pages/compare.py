@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import pruning_frames, study_frames
+from dashboard.data import pruning_frames, study_frames, worker_timeline_of
 from dashboard.security import begin_page, plain
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
@@ -83,6 +83,12 @@ if name:
                 width="stretch",
             )
             st.caption(live.pruning_caption(spec))
+
+    timeline = worker_timeline_of(study)
+    if timeline is not None and not timeline.bars.empty:
+        st.subheader("Workers")
+        st.altair_chart(charts.timeline_chart(timeline.bars, timeline.unit), width="stretch")
+        st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
 
     st.subheader("Each hyperparameter against the score")
     columns = st.columns(3)

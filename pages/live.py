@@ -8,16 +8,22 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import (
-    batch_losses,
     best_model_bytes,
     curves_view,
     pruning_frames,
+    running_losses,
     selected_trials,
     study_frames,
+    worker_timeline_of,
 )
 from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.workers import launch_study, request_stop, worker_log_tail
+from tuning_core.engine.workers import (
+    dask_address_of,
+    launch_study,
+    request_stop,
+    worker_log_tail,
+)
 from tuning_core.reports import frames
 from tuning_core.views import charts, live
 
@@ -34,7 +40,14 @@ def live_view(study_name: str) -> None:
     if study is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
-    status = live.live_summary(study, trials, time.time(), live.epochs_recorded(curves))
+    timeline = worker_timeline_of(study)
+    status = live.live_summary(
+        study,
+        trials,
+        time.time(),
+        live.epochs_recorded(curves),
+        timeline.wall_seconds if timeline else None,
+    )
     head, action_column = st.columns([4, 1])
     head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")
     if status.running:
@@ -50,7 +63,9 @@ def live_view(study_name: str) -> None:
         key="resume",
         help="Start a worker that carries on where this study stopped; finished trials are kept.",
     ):
-        launch_study(storage_path(), study.spec.to_json())
+        launch_study(
+            storage_path(), study.spec.to_json(), dask_address_of(storage_path(), study_name)
+        )
         st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
     pruning = pruning_frames(study, fingerprint)
@@ -65,8 +80,9 @@ def live_view(study_name: str) -> None:
     best, current, download = st.columns([2, 3, 1])
     best.metric("Best so far", status.best_text, help=status.best_help)
     with current:
-        if status.current_params:
-            st.markdown("**Current trial** " + status.current_text)
+        label, running_text = status.running_line()
+        if label:
+            st.markdown(f"**{label}** {plain(running_text)}")
     model_bytes = best_model_bytes(storage_path(), study_name, fingerprint)
     if model_bytes is not None:
         download.download_button(
@@ -111,18 +127,27 @@ def live_view(study_name: str) -> None:
         )
         if pruning is not None:
             st.caption(live.pruning_caption(study.spec))
-        if status.current_number is not None:
-            losses = batch_losses(storage_path(), study_name, status.current_number, fingerprint)
-            if not losses.empty:
-                st.altair_chart(
-                    charts.batch_loss_chart(
-                        losses,
-                        f"current trial {status.current_number}: training loss within epochs",
-                    ),
-                    width="stretch",
-                )
-    if len(panels) < 2 and not trials.empty:
-        convergence = frames.convergence_frame(trials, study.spec.direction)
+    # Outside the curve panels: a Keras trial's in-epoch losses arrive before its first epoch.
+    if status.running_numbers:
+        in_epoch = study.spec.objective["type"] == "keras"
+        metric = "loss" if in_epoch else study.spec.metric
+        losses = running_losses(study_name, status.running_numbers, curves, metric, fingerprint)
+        if not losses.empty:
+            titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
+            st.altair_chart(
+                charts.running_losses_chart(losses, *titles), width="stretch", key="running_losses"
+            )
+    if timeline is not None and not timeline.bars.empty:
+        st.altair_chart(
+            charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"
+        )
+    if timeline is not None and (not timeline.bars.empty or timeline.waiting):
+        st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
+    convergence = (
+        frames.convergence_frame(trials, study.spec.direction) if not trials.empty else trials
+    )
+    # Not before a trial is complete: an empty chart with one tick said nothing.
+    if len(panels) < 2 and not convergence.empty:
         st.altair_chart(
             charts.convergence_chart(convergence, study.spec.direction),
             width="stretch",

@@ -31,7 +31,7 @@ from tuning_core.engine.spec import (
     STRATEGIES,
     SURROGATES,
 )
-from tuning_core.engine.workers import launch_study
+from tuning_core.engine.workers import DASK_FIELD, default_dask_address, launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import forms
 from tuning_core.views.forms import Control, format_number
@@ -249,6 +249,22 @@ with budget_column:
     minutes = st.number_input(
         "Time limit (minutes, 0 = none)", min_value=0.0, step=1.0, **initial("minutes", value=0.0)
     )
+    parallel = st.number_input(
+        "Parallel trials",
+        min_value=1,
+        max_value=forms.parallel_limit(loaded("parallel", 1)),
+        step=1,
+        help=forms.PARALLEL_HELP,
+        **initial("parallel", value=1),
+    )
+    # Not part of the spec (Start passes it as run --dask), so a loaded spec leaves it be.
+    dask_address = st.text_input(
+        f"{DASK_FIELD} (optional)",
+        value=default_dask_address(),
+        placeholder="tcp://10.0.0.5:8786",
+        help=forms.DASK_HELP,
+        key="dask_address",
+    )
 
 st.subheader("Hyperparameters")
 entries = [entry for entry in hyperparams.entries_for(model) if entry.name != "optimizer"]
@@ -272,12 +288,13 @@ raw_spec = forms.build_spec(
     loaded_names=loaded("loaded_names"),
     pruner={"type": pruner_type, **(loaded("pruner_options") or {})},
     budget_extras=loaded("budget_extras"),
+    parallel=int(parallel),
 )
 st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
 keep_spec_in_url(raw_spec)  # the address bar is a preset link to this very setup
 if link_problem:
     st.error(plain(link_problem))
-problems = forms.form_problems(raw_spec, controls, storage_path())
+problems = forms.form_problems(raw_spec, controls, storage_path(), dask_address)
 
 st.subheader("Before you start")
 size_column, time_column = st.columns(2)
@@ -286,7 +303,8 @@ size_column.markdown(f"**Search space**  \n{plain(forms.space_size(raw_spec))}")
 time_column.metric(
     "Estimated run time",
     forms.format_duration(forms.estimate_seconds(raw_spec)),
-    help="A rough estimate from the data size, model size and budget on a 2-core CPU.",
+    help="A rough estimate from the data size, model size and budget on a 2-core CPU, with "
+    "parallel trials running that many at a time.",
 )
 for problem in problems:
     st.error(plain(problem))
@@ -302,6 +320,6 @@ with download_column:
     )
 with start_column:
     if st.button("Start", type="primary", disabled=bool(problems), key="start"):
-        launch_study(storage_path(), raw_spec)
+        launch_study(storage_path(), raw_spec, dask_address)
         st.session_state["launched"] = raw_spec["name"]
         open_study_in("pages/live.py", raw_spec["name"])

@@ -213,8 +213,9 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     assert set(loss_data["number"]) == set(range(11))
     assert loss_data.loc[loss_data["diverged"], "number"].unique().tolist() == [9]
     in_epoch = next(
-        d for s, d in found if s.get("title") == "current trial 10: training loss within epochs"
+        d for s, d in found if s.get("title") == "running trial: training loss within epochs"
     )
+    assert in_epoch["number"].unique().tolist() == [10]
     assert in_epoch["progress"].tolist() == pytest.approx([1.2, 1.4, 1.6, 1.8, 2.0])
     table = at.dataframe[0].value
     assert table["number"].iloc[0] == 10 and set(table["state"]) == {

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from tuning_core.engine.errors import brief
 from tuning_core.engine.storage import Store, artifacts_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,10 +31,39 @@ def _reap() -> None:
     _children[:] = [child for child in _children if child.poll() is None]
 
 
-def _launch(arguments: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+# The variable `run` reads when --dask is not given (tuning_core/cli.py).
+DASK_ENV = "TUNING_LAB_DASK"
+# The same addresses engine/parallel.py's check_address accepts (a test keeps the two in step):
+# checked here without importing Dask, which the dashboard's process never loads.
+_DASK_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):\d{1,5}$"
+    r"|^inproc://\S+$"
+)
+DASK_FIELD = "Dask scheduler address"
+
+
+def dask_address_problem(address: str, field: str = DASK_FIELD) -> str | None:
+    """Why ``address`` is not a Dask scheduler address, in one sentence naming ``field``, or
+    None for a good one (an empty address means no scheduler, which is fine too)."""
+    if not address.strip() or _DASK_ADDRESS.fullmatch(address.strip()):
+        return None
+    return (
+        f"{field}: {brief(address.strip())} is not a Dask address; give one such as "
+        "tcp://10.0.0.5:8786 (tcp://, tls://, ucx:// or inproc://, then host:port)."
+    )
+
+
+def _launch(
+    arguments: list[str], log_path: Path, environment: dict[str, str | None] | None = None
+) -> subprocess.Popen[bytes]:
     _reap()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    for name, value in (environment or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
     )
@@ -58,11 +89,48 @@ def write_spec(storage: str, raw_spec: dict[str, Any], name: str | None = None) 
     return path
 
 
-def launch_study(storage: str, raw_spec: dict[str, Any]) -> subprocess.Popen[bytes]:
-    """Write the spec and start a worker that runs (or resumes) it."""
+def _dask_address_file(storage: str, name: str) -> Path:
+    return artifacts_dir(storage, name) / "dask_address.txt"
+
+
+def launch_study(
+    storage: str, raw_spec: dict[str, Any], dask_address: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Write the spec and start a worker that runs (or resumes) it; with ``dask_address`` the
+    worker sends its trials to that Dask scheduler (``run --dask``), and the address is kept
+    beside the study so a resume goes there too (:func:`dask_address_of`).
+
+    Without an address the worker gets no ``$TUNING_LAB_DASK`` either: what the form showed is
+    what runs (New study fills its address field from that variable).
+    """
+    name = raw_spec["name"]
+    address = (dask_address or "").strip() or None
+    if address is not None and (problem := dask_address_problem(address)):
+        raise ValueError(problem)
     spec_path = write_spec(storage, raw_spec)
-    log_path = artifacts_dir(storage, raw_spec["name"]) / "worker.log"
-    return _launch(["--storage", storage, "run", str(spec_path)], log_path)
+    log_path = artifacts_dir(storage, name) / "worker.log"
+    remembered = _dask_address_file(storage, name)
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(address or "", encoding="utf-8")  # empty: this machine
+    arguments = ["--storage", storage, "run", str(spec_path)]
+    if address is not None:
+        arguments += ["--dask", address]
+    return _launch(arguments, log_path, {DASK_ENV: None})
+
+
+def default_dask_address() -> str:
+    """What New study's address field starts with: ``$TUNING_LAB_DASK``, as ``run`` reads it."""
+    return os.environ.get(DASK_ENV, "")
+
+
+def dask_address_of(storage: str, name: str) -> str | None:
+    """Where a resume of the study should send its trials: the Dask scheduler the dashboard
+    last started it on (None: this machine); for a study the dashboard never started,
+    ``$TUNING_LAB_DASK`` as the CLI would read it."""
+    path = _dask_address_file(storage, name)
+    if not path.is_file():
+        return os.environ.get(DASK_ENV) or None
+    return path.read_text(encoding="utf-8").strip() or None
 
 
 def lr_find_output(storage: str, name: str) -> Path:

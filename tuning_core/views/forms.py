@@ -8,6 +8,7 @@ exactly the format the CLI runs; :func:`form_problems` explains what blocks the 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tuning_core.engine.spec import (
     parse_spec_text,
 )
 from tuning_core.engine.storage import Store
+from tuning_core.engine.workers import dask_address_problem
 from tuning_core.training import datasets
 
 # The form asks for a smaller grid than a spec may hold: a class watches every point.
@@ -84,11 +86,13 @@ def build_spec(
     loaded_names: list[str] | None = None,
     pruner: dict[str, Any] | None = None,
     budget_extras: dict[str, Any] | None = None,
+    parallel: int = 1,
 ) -> dict[str, Any]:
     """A spec document from the form; epochs come from its control (fixed, or the range's top).
 
     ``pruner`` is the early-stopping rule (left out when none); ``budget_extras`` carries
-    budget fields with no widget (an epoch budget) from a loaded spec.
+    budget fields with no widget (an epoch budget) from a loaded spec; ``parallel`` is how
+    many trials run at once (written only above 1, as the engine writes it).
 
     ``objective_extras`` carries objective fields the form has no widget for (the metric,
     the validation split) from a loaded spec, and ``loaded_names`` that spec's space names: a
@@ -131,6 +135,8 @@ def build_spec(
     if pruner and pruner.get("type", "none") != "none":
         most = int(epochs_control.high if epochs_control and epochs_control.tuned else epochs)
         spec["pruner"] = fit_pruner_options(pruner, most)
+    if int(parallel) != 1:
+        spec["parallel"] = int(parallel)
     return spec
 
 
@@ -148,6 +154,24 @@ def fit_pruner_options(pruner: dict[str, Any], most_epochs: int) -> dict[str, An
     if options.get("warmup_epochs", 0) > most - 2:
         options.pop("warmup_epochs", None)
     return {"type": kind, **options}
+
+
+def parallel_limit(loaded: int = 1) -> int:
+    """The most trials the form lets run at once: this machine's cores (or a loaded spec's
+    larger value, so it loads exactly)."""
+    return max(os.cpu_count() or 1, int(loaded))
+
+
+PARALLEL_HELP = (
+    "How many trials run at the same time. Above 1 they run as Dask tasks on this machine, "
+    "one process each sharing its cores, or on the Dask scheduler below."
+)
+DASK_HELP = (
+    "Leave empty to run on this machine. To use a Dask cluster, start `dask scheduler` and "
+    "`dask worker ADDRESS` on each machine, then give the scheduler's address here; its workers "
+    "need Tuning Lab installed. Anyone who can reach the scheduler can run code on its workers: "
+    "keep it on a private network."
+)
 
 
 PRUNER_LABELS = {
@@ -233,6 +257,8 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
     values["trials"] = int(budget.get("trials", 10))
     values["minutes"] = float(budget.get("seconds") or 0) / 60
     values["budget_extras"] = {key: budget[key] for key in ("epochs",) if key in budget}
+    parallel = raw.get("parallel", 1)
+    values["parallel"] = parallel if isinstance(parallel, int) and parallel >= 1 else 1
     pruner = raw.get("pruner") if isinstance(raw.get("pruner"), dict) else {}
     values["pruner"] = pruner.get("type", "none")
     # Options with no widget (warm-ups, reduction factor...) ride along with the choice.
@@ -349,6 +375,11 @@ def estimate_seconds(
     """A rough run time: 5 s to start, then per trial a second to build the model plus
     epochs x (steps x per-step overhead + examples x model size x cost per weight).
 
+    With ``parallel`` N the trials run N at a time: the time of ceil(trials / N) trials in a
+    row, plus a few seconds to start the Dask workers (each imports TensorFlow). On one machine
+    the N trials share its cores, so the real gain is smaller than N (benchmarks/parallel.py
+    measured 1.3x for 2 Keras trials at once on 2 cores); the page says it is an estimate.
+
     The constants were fitted to four digits studies timed on this project's 2-core CPU
     (MLPs of 64 to 2x1024 units at batch 16-128, and a CNN), each then within 10%; the page
     labels the result as an estimate. None when the dataset size is unknown.
@@ -394,10 +425,18 @@ def estimate_seconds(
         # An epoch budget ends the study once that many epochs are trained, whatever the
         # trial budget: the trials it allows at the expected epochs a trial.
         trials = min(trials, math.ceil(spec.budget["epochs"] / epochs))
-    total = trials * (epochs * per_epoch + seconds_per_trial) + 5.0  # + start, TensorFlow import
+    at_once = min(spec.parallel, trials)
+    # Trials in a row: each wave of N takes as long as one trial.
+    waves = math.ceil(trials / at_once)
+    start = 5.0 + (DASK_START_SECONDS if spec.parallel > 1 else 0.0)  # + TensorFlow import
+    total = waves * (epochs * per_epoch + seconds_per_trial) + start
     if spec.budget.get("seconds"):
         total = min(total, float(spec.budget["seconds"]))
     return total
+
+
+# Starting a LocalCluster's worker processes (each then imports TensorFlow on its own).
+DASK_START_SECONDS = 5.0
 
 
 def nearest(value: float, ladder: list[float]) -> float:
@@ -428,10 +467,20 @@ def format_duration(seconds: float | None) -> str:
 
 
 def form_problems(
-    raw: dict[str, Any], controls: list[Control], storage: str | None = None
+    raw: dict[str, Any],
+    controls: list[Control],
+    storage: str | None = None,
+    dask_address: str = "",
 ) -> list[str]:
-    """Sentences explaining what is wrong with the form; an empty list means it can start."""
+    """Sentences explaining what is wrong with the form; an empty list means it can start.
+
+    ``dask_address`` is the optional scheduler address (not part of the spec: Start passes
+    it as ``run --dask``); a malformed one gets one sentence naming the field.
+    """
     problems = []
+    address_problem = dask_address_problem(dask_address)
+    if address_problem:
+        problems.append(address_problem)
     for control in controls:
         if control.tuned and control.values is not None and len(control.values) == 0:
             problems.append(f"{control.name}: pick at least one value to tune over, or fix it.")

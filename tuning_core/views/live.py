@@ -34,6 +34,14 @@ class LiveSummary:
     current_number: int | None
     current_params: dict[str, Any] | None
     current_text: str
+    running_numbers: tuple[int, ...] = ()  # every running trial (several with parallel > 1)
+
+    def running_line(self) -> tuple[str, str]:
+        """What runs now, as (label, text): the one trial with its settings, or several
+        trials' numbers (their settings are in the trial table); ("", "") when none."""
+        if len(self.running_numbers) > 1:
+            return "Running trials", ", ".join(str(n) for n in self.running_numbers)
+        return ("Current trial", self.current_text) if self.current_params else ("", "")
 
 
 def _fmt(value: Any) -> str:
@@ -43,12 +51,19 @@ def _fmt(value: Any) -> str:
 
 
 def live_summary(
-    study: StudyRecord, trials: pd.DataFrame, now: float, epochs_trained: int = 0
+    study: StudyRecord,
+    trials: pd.DataFrame,
+    now: float,
+    epochs_trained: int = 0,
+    wall_seconds: float | None = None,
 ) -> LiveSummary:
     """Progress, elapsed and remaining time, best so far and the running trial.
 
     A study with an epoch budget (``budget.epochs``) counts its progress and time left in
     epochs, which is what ends it; ``epochs_trained`` is how many it has trained.
+    Elapsed is the trials' summed durations, or ``wall_seconds`` when given: the time during
+    which any trial ran (:attr:`frames.Timeline.wall_seconds`), which is what a study that
+    runs several trials at once has spent, as its time budget counts it.
     """
     spec = study.spec
     budget = int(spec.budget["trials"])
@@ -65,13 +80,19 @@ def live_summary(
         else pd.Series(dtype=float)
     )
     elapsed = float(trials["duration_s"].fillna(0).sum()) if not trials.empty else 0.0
+    if wall_seconds is not None:
+        elapsed = wall_seconds
     remaining = None
     progress = min(done / budget, 1.0) if budget else 0.0
     if running and len(durations):
-        remaining = float(durations.mean()) * max(budget - done, 0)
+        left = max(budget - done, 0)
+        # Trials run parallel at a time: the rest take as long as ceil(left / parallel) in a row.
+        waves = math.ceil(left / max(1, min(spec.parallel, left)))
+        remaining = float(durations.mean()) * waves
     if budget_epochs:
         epoch_progress = min(epochs_trained / budget_epochs, 1.0)
         if running and epochs_trained:
+            # Elapsed is wall time, so epochs per second already counts the parallel trials.
             by_epochs = elapsed / epochs_trained * max(budget_epochs - epochs_trained, 0)
             remaining = by_epochs if remaining is None else min(remaining, by_epochs)
         progress = max(progress, epoch_progress)
@@ -105,7 +126,9 @@ def live_summary(
         best_text = f"{best['value']:.4f}"
         best_help = f"Trial {int(best['number'])}: {spec.metric} ({spec.direction})"
     current_number, current_params, current_text = None, None, ""
+    running_numbers: tuple[int, ...] = ()
     if running and not running_rows.empty:
+        running_numbers = tuple(sorted(int(n) for n in running_rows["number"]))
         row = running_rows.iloc[-1]
         current_number = int(row["number"])
         params = {
@@ -131,7 +154,40 @@ def live_summary(
         current_number,
         current_params,
         current_text,
+        running_numbers,
     )
+
+
+def shows_timeline(spec: StudySpec, trials_on_workers: int) -> bool:
+    """Whether a study gets the worker timeline: it runs (or ran) trials in parallel, or some
+    of its trials ran on Dask workers (``run --dask`` with parallel 1)."""
+    return spec.parallel > 1 or trials_on_workers > 0
+
+
+def timeline_caption(busy_text: str, waiting: int) -> str:
+    """What to look at on the worker timeline, in one sentence; with no bar drawn yet
+    (``busy_text`` empty), only how many trials wait for a worker to begin them."""
+    queued = (
+        f"{waiting} trial{'s' if waiting != 1 else ''} sent to Dask and not yet begun by a "
+        "worker (a new worker loads its libraries and data first)"
+        if waiting
+        else ""
+    )
+    if not busy_text:
+        return f"{queued[0].upper()}{queued[1:]}." if queued else ""
+    return (
+        "One lane per worker, one bar per trial coloured by its state: gaps between bars are a "
+        f"worker sitting idle (busy: {busy_text}){'; ' + queued if queued else ''}."
+    )
+
+
+def running_losses_titles(in_epoch: bool, count: int, metric: str) -> tuple[str, str, str]:
+    """The running-losses chart's title, y-axis and x-axis titles: in-epoch training losses
+    for a Keras study, the metric per epoch for a function (which reports no in-epoch loss)."""
+    trials = "running trial" if count == 1 else f"{count} running trials"
+    if in_epoch:
+        return f"{trials}: training loss within epochs", "training loss", "epoch (in-epoch points)"
+    return f"{trials}: {metric} per epoch so far", metric, "epoch"
 
 
 def resumable(study: StudyRecord, status: LiveSummary) -> bool:
