@@ -54,7 +54,6 @@ import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
 import uuid
@@ -83,6 +82,7 @@ from tuning_core.engine.study import (
     finished_record,
     run_objective,
 )
+from tuning_core.engine.workers import is_dask_address
 
 CONNECT_TIMEOUT_S = 5.0
 # How long a task waits for the driver's pruning answer before it trains on.
@@ -91,17 +91,13 @@ PRUNE_ANSWER_TIMEOUT_S = 60.0
 EVENTS_GRACE_S = 10.0
 # How long the driver waits for running tasks to honour a stop before it cancels them.
 STOP_GRACE_S = 30.0
-_ADDRESS = re.compile(
-    r"^(?:(?:tcp|tls|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):\d{1,5}$"
-    r"|^inproc://\S+$"
-)
 
 ObjectiveFactory = Callable[[StudySpec], Objective]
 
 
 def check_address(address: str) -> str:
     """The scheduler address, or SpecError naming ``--dask`` when it is not a Dask address."""
-    if not _ADDRESS.fullmatch(address.strip()):
+    if not is_dask_address(address):
         raise SpecError(
             "--dask must be a Dask scheduler address such as tcp://10.0.0.5:8786 (tcp://, "
             f"tls://, ucx:// or inproc://), not {brief(address)}."

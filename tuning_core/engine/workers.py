@@ -33,8 +33,8 @@ def _reap() -> None:
 
 # The variable `run` reads when --dask is not given (tuning_core/cli.py).
 DASK_ENV = "TUNING_LAB_DASK"
-# The same addresses engine/parallel.py's check_address accepts (a test keeps the two in step):
-# checked here without importing Dask, which the dashboard's process never loads.
+# Scheduler addresses, for the form and for `run --dask` (engine/parallel.py): kept here, apart
+# from Dask, because the dashboard's process never loads Dask.
 _DASK_ADDRESS = re.compile(
     r"^(?:(?:tcp|tls|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):\d{1,5}$"
     r"|^inproc://\S+$"
@@ -42,10 +42,15 @@ _DASK_ADDRESS = re.compile(
 DASK_FIELD = "Dask scheduler address"
 
 
+def is_dask_address(address: str) -> bool:
+    """Whether ``address`` (surrounding spaces aside) is a Dask scheduler address."""
+    return _DASK_ADDRESS.fullmatch(address.strip()) is not None
+
+
 def dask_address_problem(address: str, field: str = DASK_FIELD) -> str | None:
     """Why ``address`` is not a Dask scheduler address, in one sentence naming ``field``, or
     None for a good one (an empty address means no scheduler, which is fine too)."""
-    if not address.strip() or _DASK_ADDRESS.fullmatch(address.strip()):
+    if not address.strip() or is_dask_address(address):
         return None
     return (
         f"{field}: {brief(address.strip())} is not a Dask address; give one such as "
