@@ -1,4 +1,4 @@
-"""The command line: ``python -m tuning_core run|list|export|stop|delete|lr-find``.
+"""The command line: ``python -m tuning_core run|race|list|export|stop|delete|lr-find``.
 
 Bad input exits with status 2 and one sentence on stderr, never a traceback.
 """
@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tuning_core.engine import race as races
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
 from tuning_core.engine.records import best_trial, study_summaries
@@ -80,6 +81,23 @@ def _parser() -> argparse.ArgumentParser:
             "parallel above 1 starts a local Dask cluster)"
         ),
     )
+    race = add_command(
+        "race", help="run or resume a strategy race: several strategies, K seeds, one budget"
+    )
+    race.add_argument("spec", help="race spec JSON file")
+    race.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="refuse a Keras race whose largest model needs more memory than this to train",
+    )
+    race.add_argument(
+        "--recycle-every",
+        type=int,
+        default=DEFAULT_RECYCLE_EVERY,
+        help="start a fresh worker process after this many Keras trials (0: never)",
+    )
     add_command("list", help="show each study with its state, trials done and best value")
     export = add_command("export", help="export a study's trials")
     export.add_argument("name")
@@ -87,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv"
     )
     export.add_argument("--output", help="file to write (default: standard output)")
-    stop = add_command("stop", help="ask the worker running a study to stop")
+    stop = add_command("stop", help="ask the worker running a study (or a race) to stop")
     stop.add_argument("name")
     delete = add_command("delete", help="delete a study and all its trials")
     delete.add_argument("name")
@@ -170,6 +188,40 @@ def command_run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    return 0
+
+
+def command_race(args: argparse.Namespace) -> int:
+    if args.recycle_every < 0:
+        raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
+    if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
+        raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
+    race = races.load_race_spec(args.spec)
+    keras = race.objective["type"] == "keras"
+    if keras:
+        _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
+    recycle = args.recycle_every if keras and args.recycle_every > 0 else None
+    with Store(_storage(args)) as store:
+
+        def objective(spec: StudySpec) -> Any:
+            built = objective_for(spec)
+            if keras:
+                _attach_best_model(built, store, spec)
+            return built
+
+        outcome = races.run_race(
+            race,
+            store,
+            objective,
+            log=lambda line: print(line, flush=True),
+            max_trials_this_process=recycle,
+        )
+    if outcome.recycle:
+        print("recycling the worker to release Keras memory", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    print(f"race {race.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
 
 
@@ -272,6 +324,10 @@ def command_export(args: argparse.Namespace) -> int:
 
 def command_stop(args: argparse.Namespace) -> int:
     with Store(_storage(args), create=False) as store:
+        if store.get_study(args.name) is None and races.get_race(store, args.name) is not None:
+            races.request_race_stop(store, args.name)
+            print(f"asked the worker of the race {brief(args.name)} to stop")
+            return 0
         _require_study(store, args.name)
         store.request_stop(args.name)
     print(f"asked the worker of {brief(args.name)} to stop")
@@ -308,6 +364,7 @@ def command_lr_find(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": command_run,
+    "race": command_race,
     "list": command_list,
     "export": command_export,
     "stop": command_stop,

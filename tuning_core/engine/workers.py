@@ -165,3 +165,28 @@ def worker_log_tail(storage: str, name: str, filename: str = "worker.log", lines
     if not path.is_file():
         return ""
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def race_log_path(storage: str, name: str) -> Path:
+    """The race worker's log, beside the store: <store>.artifacts/<race>/race.log."""
+    return artifacts_dir(storage, name) / "race.log"
+
+
+def launch_race(storage: str, raw_race_spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Write the race spec (<store>.specs/<race>.race.json) and start a worker that runs or
+    resumes it (``python -m tuning_core race``)."""
+    name = raw_race_spec["name"]
+    spec_path = write_spec(storage, raw_race_spec, name=f"{name}.race")
+    return _launch(
+        ["--storage", storage, "race", str(spec_path)],
+        race_log_path(storage, name),
+        {DASK_ENV: None},
+    )
+
+
+def request_race_stop(storage: str, name: str) -> bool:
+    """Ask a race's worker to stop (it stops the study it runs and starts no other)."""
+    from tuning_core.engine import race  # noqa: PLC0415 - race imports study; keep this light
+
+    with Store(storage) as store:
+        return race.request_race_stop(store, name)
