@@ -1,0 +1,359 @@
+"""Strategy races: bookkeeping, kill and resume in a real process, stop, the bands and the
+verdict on a real race, the charts' specs, bad race specs, and a small Keras race on digits."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, cli_env, run_cli
+from tuning_core.engine import race as races
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.objectives import TEST_FUNCTIONS, function_objective
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
+from tuning_core.views import race as race_view
+from tuning_core.views import race_charts
+
+BRANIN_SPACE = {
+    "x1": {"type": "float", "low": -5, "high": 10},
+    "x2": {"type": "float", "low": 0, "high": 15},
+}
+
+
+def branin_race(
+    name: str = "br", trials: int = 10, seeds: int = 2, **objective: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "objective": {"type": "function", "name": "branin", **objective},
+        "space": BRANIN_SPACE,
+        "budget": {"trials": trials},
+        "seeds": seeds,
+        "strategies": [
+            {"type": "grid"},
+            {"type": "random"},
+            {"type": "bayesian", "surrogate": "GP", "acquisition": "EI"},
+        ],
+    }
+
+
+def _write(path: Path, raw: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return path
+
+
+def test_every_study_of_a_race_is_listed_and_grid_runs_once(storage: Path) -> None:
+    spec = _write(storage.parent / "race.json", branin_race(seeds=3))
+    result = run_cli("race", str(spec), storage=storage)
+    assert result.returncode == 0, result.stderr
+    assert "race br: finished (all 7 studies finished)" in result.stdout
+    with Store(storage) as store:
+        record = races.get_race(store, "br")
+        members = races.race_studies(store, record.id)
+        names = [m.study_name for m in members]
+        assert names == [
+            "br.grid.s0",
+            "br.random.s0",
+            "br.random.s1",
+            "br.random.s2",
+            "br.gp-ei.s0",
+            "br.gp-ei.s1",
+            "br.gp-ei.s2",
+        ]
+        assert record.status == StudyStatus.FINISHED
+        for name in names:
+            study = store.get_study(name)
+            assert study.status == StudyStatus.FINISHED
+        # Grid levels fill the budget: floor(sqrt(10)) = 3 levels, 9 points.
+        assert len(store.trials(store.get_study("br.grid.s0").id)) == 9
+        assert len(store.trials(store.get_study("br.gp-ei.s2").id)) == 10
+        # Seeds differ, so the random studies differ.
+        first = [t.params for t in store.trials(store.get_study("br.random.s0").id)]
+        second = [t.params for t in store.trials(store.get_study("br.random.s1").id)]
+        assert first != second
+    listed = run_cli("list", storage=storage).stdout
+    assert all(name in listed for name in names)
+    # Running it again changes nothing: every study is finished.
+    again = run_cli("race", str(spec), storage=storage)
+    assert again.returncode == 0 and "trial " not in again.stdout
+
+
+def test_a_killed_race_resumes_without_losing_finished_studies(storage: Path) -> None:
+    raw = branin_race(name="killed", trials=6, seeds=2, trial_seconds=0.15)
+    raw["strategies"] = raw["strategies"][1:]  # random and GP: four studies of ~1 s each
+    spec = _write(storage.parent / "race.json", raw)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "race", str(spec)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    finished_before: dict[str, list[tuple[int, float]]] = {}
+    deadline = time.time() + 90
+    try:
+        while time.time() < deadline:
+            time.sleep(0.1)
+            if not storage.exists():
+                continue
+            with Store(storage) as store:
+                second = store.get_study("killed.random.s1")
+                if second is not None and len(store.trials(second.id)) >= 2:
+                    break
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    with Store(storage) as store:
+        assert races.get_race(store, "killed").status == StudyStatus.RUNNING  # left by the kill
+        first = store.get_study("killed.random.s0")
+        assert first.status == StudyStatus.FINISHED
+        finished_before = {
+            first.name: [(t.id, t.value) for t in store.trials(first.id)],
+        }
+        assert store.get_study("killed.gp-ei.s0") is None  # never started
+    result = run_cli("race", str(spec), storage=storage)
+    assert result.returncode == 0, result.stderr
+    assert "resumed" in result.stdout  # the interrupted study resumed, as `run` resumes
+    assert "killed.random.s0" not in result.stdout  # the finished one was not run again
+    with Store(storage) as store:
+        record = races.get_race(store, "killed")
+        assert record.status == StudyStatus.FINISHED
+        kept = store.get_study("killed.random.s0")
+        assert [(t.id, t.value) for t in store.trials(kept.id)] == finished_before[kept.name]
+        for member in races.race_studies(store, record.id):
+            study = store.get_study(member.study_name)
+            assert study.status == StudyStatus.FINISHED, member.study_name
+            done = [t for t in store.trials(study.id) if t.state.counts_against_budget()]
+            assert len(done) == 6
+
+
+def test_stop_reaches_a_running_race(storage: Path) -> None:
+    raw = branin_race(name="stopme", trials=20, seeds=2, trial_seconds=0.2)
+    spec = _write(storage.parent / "race.json", raw)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "race", str(spec)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.1)
+            if storage.exists():
+                with Store(storage) as store:
+                    study = store.get_study("stopme.grid.s0")
+                    if study is not None and store.trials(study.id):
+                        break
+        stopped = run_cli("stop", "stopme", storage=storage)
+        assert stopped.returncode == 0 and "race" in stopped.stdout
+        output, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert "race stopme: stopped" in output
+    with Store(storage) as store:
+        assert races.get_race(store, "stopme").status == StudyStatus.STOPPED
+        assert store.get_study("stopme.random.s0") is None  # no study started after the stop
+
+
+def _real_race(trials: int = 15, seeds: int = 3) -> tuple[races.RaceSpec, list]:
+    race = races.parse_race_spec(branin_race(trials=trials, seeds=seeds))
+    with Store(":memory:") as store:
+        outcome = races.run_race(
+            race, store, lambda spec: function_objective("branin"), log=lambda _: None
+        )
+        return race, races.race_trial_rows(store, outcome.race_id)
+
+
+def test_bands_and_verdict_on_a_real_race() -> None:
+    race, rows = _real_race()
+    optimum = TEST_FUNCTIONS["branin"].optimum
+    frame = race_view.trial_frame(rows, "minimize", optimum)
+    assert set(frame["label"]) == {"grid", "random", "gp-ei"}
+    # Best so far never gets worse, and regret is best minus the optimum.
+    for _, study in frame.groupby("study"):
+        assert study["best"].is_monotonic_decreasing
+        assert study["elapsed_s"].is_monotonic_increasing
+    assert (frame["regret"] - (frame["best"] - optimum)).abs().max() < 1e-9
+
+    bands = race_view.convergence_frame(frame, race.titles())
+    assert set(bands["strategy"]) == {"Grid", "Random", "Bayesian (GP, EI)"}
+    assert (bands["q25"] <= bands["median"] + 1e-12).all()
+    assert (bands["median"] <= bands["q75"] + 1e-12).all()
+    random_rows = bands[bands["label"] == "random"]
+    assert list(random_rows["trial"]) == list(range(1, 16))
+    assert (random_rows["studies"] == 3).all()
+    assert (bands.loc[bands["label"] == "grid", "studies"] == 1).all()
+    assert bands.loc[bands["label"] == "grid", "trial"].max() == 9  # 3 levels in 2-D
+
+    # The median band at trial k is the median of the studies' best at k.
+    at_ten = frame[(frame["label"] == "random") & (frame["trial"] == 10)]["regret"].median()
+    assert random_rows.set_index("trial").loc[10, "median"] == pytest.approx(at_ten)
+
+    timed = race_view.time_frame(frame, race.titles())
+    assert set(timed["label"]) == {"grid", "random", "gp-ei"}
+    assert timed["seconds"].is_monotonic_increasing or len(timed) > 0
+    assert (timed["q25"] <= timed["q75"] + 1e-12).all()
+
+    text = race_view.verdict(bands, race.titles(), "minimize", "regret")
+    finals = bands.sort_values("trial").groupby("label")["median"].last()
+    winner = race.titles()[finals.idxmin()]
+    assert text.startswith(f"{winner} ended best: median regret")
+    assert "Random" in text and "Grid" in text
+    if finals.idxmin() != "random":
+        assert "final median by trial" in text and "Random needed" in text
+
+
+def test_verdict_sentence_for_a_known_case() -> None:
+    import pandas as pd
+
+    rows = []
+    for trial in range(1, 31):
+        rows.append(("gp-ei", trial, 1.0 if trial < 12 else 0.01))
+        rows.append(("random", trial, 1.0 if trial < 27 else 0.2))
+    bands = pd.DataFrame(rows, columns=["label", "trial", "median"])
+    titles = {"gp-ei": "Bayesian (GP, EI)", "random": "Random"}
+    text = race_view.verdict(bands, titles, "minimize", "regret")
+    assert text == (
+        "Bayesian (GP, EI) ended best: median regret 0.01 after 30 trials, against 0.2 for "
+        "Random. It reached Random's final median by trial 12 in the median; Random needed 27."
+    )
+    assert "so far" in race_view.verdict(bands, titles, "minimize", "regret", finished=False)
+    assert race_view.verdict(bands.iloc[0:0], titles, "minimize", "regret").startswith("No trial")
+
+
+def test_race_charts_draw_one_colour_per_strategy_and_log_regret() -> None:
+    race, rows = _real_race(trials=8, seeds=2)
+    frame = race_view.trial_frame(rows, "minimize", TEST_FUNCTIONS["branin"].optimum)
+    strategies = list(race.titles().values())
+    by_trial = race_charts.convergence_by_trial(
+        race_view.convergence_frame(frame, race.titles()), strategies, "regret", log_y=True
+    ).to_dict()
+    band, line = by_trial["layer"]
+    assert band["mark"]["type"] == "area" and line["mark"]["type"] == "line"
+    assert line["encoding"]["x"]["field"] == "trial"
+    assert line["encoding"]["y"]["field"] == "median"
+    assert line["encoding"]["y"]["scale"]["type"] == "log"
+    assert band["encoding"]["y"]["field"] == "q25" and band["encoding"]["y2"]["field"] == "q75"
+    assert line["encoding"]["color"]["scale"]["domain"] == strategies
+    by_time = race_charts.convergence_by_time(
+        race_view.time_frame(frame, race.titles()), strategies, "regret", log_y=True
+    ).to_dict()
+    line = by_time["layer"][1]
+    assert line["encoding"]["x"]["field"] == "seconds"
+    assert line["encoding"]["x"]["scale"]["type"] == "log"
+    assert line["encoding"]["color"]["scale"]["domain"] == strategies
+    plain = race_charts.convergence_by_trial(
+        race_view.convergence_frame(frame, race.titles()), strategies, "val_accuracy"
+    ).to_dict()
+    assert plain["layer"][1]["encoding"]["y"]["scale"].get("type") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        ({"name": "a.b"}, "name must be 1 to 40 letters"),
+        ({"seeds": 0}, "seeds must be a whole number of seeds per strategy from 1 to 50, not 0."),
+        ({"strategies": [{"type": "random"}]}, "strategies must be a list of 2 to 8"),
+        ({"strategies": [{"type": "random"}, {"type": "annealing"}]}, "strategies[1].type must"),
+        (
+            {"strategies": [{"type": "random"}, {"type": "random", "seed": 3}]},
+            "strategies[1].seed is not a race strategy key",
+        ),
+        (
+            {"strategies": [{"type": "random"}, {"type": "random"}]},
+            "strategies[1] races as 'random' like an earlier strategy",
+        ),
+        (
+            {"strategies": [{"type": "random"}, {"type": "bayesian", "surrogate": "SVM"}]},
+            "strategies[1].surrogate must be one of GP, RF, ET, GBRT, not 'SVM'.",
+        ),
+        (
+            {"strategies": [{"type": "random"}, {"type": "random", "pruner": {"type": "median"}}]},
+            "strategies[1].pruner.type median stops trials between epochs",
+        ),
+        ({"trials": 3}, "trials is not a race spec field"),
+        ({"space": {"x1": 1}}, "space must define exactly x1, x2 for branin."),
+    ],
+)
+def test_bad_race_specs_get_one_sentence_naming_the_field(
+    change: dict[str, Any], sentence: str
+) -> None:
+    raw = {**branin_race(), **change}
+    with pytest.raises(SpecError) as caught:
+        races.parse_race_spec(raw)
+    assert sentence in str(caught.value)
+
+
+def test_the_cli_refuses_a_bad_race_spec_with_exit_2(storage: Path) -> None:
+    spec = _write(storage.parent / "race.json", {**branin_race(), "seeds": "five"})
+    result = run_cli("race", str(spec), storage=storage)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: seeds must be a whole number of seeds per strategy from 1 to 50, not 'five'."
+    )
+    assert "Traceback" not in result.stderr
+    # The same name with another spec is refused once the race exists.
+    assert (
+        run_cli("race", str(_write(spec, branin_race(trials=3))), storage=storage).returncode == 0
+    )
+    other = run_cli("race", str(_write(spec, branin_race(trials=4))), storage=storage)
+    assert other.returncode == 2 and "name: a race called 'br' already exists" in other.stderr
+
+
+def test_a_pruned_strategy_races_against_an_unpruned_one(storage: Path) -> None:
+    raw = branin_race(name="pr", trials=8, seeds=1, epochs=6)
+    raw["strategies"] = [
+        {"type": "random"},
+        {"type": "random", "pruner": {"type": "successive_halving"}},
+    ]
+    race = races.parse_race_spec(raw)
+    assert [m.spec.name for m in race.members] == ["pr.random.s0", "pr.random-sh.s0"]
+    assert race.titles()["random-sh"] == "Random + successive halving"
+    result = run_cli("race", str(_write(storage.parent / "race.json", raw)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    with Store(storage) as store:
+        pruned = store.trials(store.get_study("pr.random-sh.s0").id)
+        assert any(t.state == TrialState.PRUNED for t in pruned)
+
+
+def test_a_small_keras_race_on_digits(storage: Path) -> None:
+    raw = {
+        "name": "digits-race",
+        "objective": {
+            "type": "keras",
+            "dataset": "digits",
+            "model": "mlp",
+            "epochs": 1,
+            "train_limit": 300,
+        },
+        "space": {"learning_rate": {"type": "float", "low": 0.001, "high": 0.5, "log": True}},
+        "budget": {"trials": 3},
+        "seeds": 1,
+        "strategies": [{"type": "random"}, {"type": "bayesian", "initial_points": 2}],
+    }
+    spec = _write(storage.parent / "race.json", raw)
+    result = run_cli("race", str(spec), storage=storage, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "race digits-race: finished" in result.stdout
+    with Store(storage) as store:
+        record = races.get_race(store, "digits-race")
+        rows = races.race_trial_rows(store, record.id)
+    frame = race_view.trial_frame(rows, "maximize")
+    assert len(frame) == 6 and frame["value"].between(0, 1).all()
+    bands = race_view.convergence_frame(frame, record.spec.titles())
+    text = race_view.verdict(bands, record.spec.titles(), "maximize", "val_accuracy")
+    assert "ended best: median val_accuracy" in text or "tied" in text

@@ -1,0 +1,150 @@
+"""A strategy race as DataFrames, and its verdict in plain words (pure: rows in, frames out).
+
+:func:`trial_frame` turns the race's finished trials (``engine.race.race_trial_rows``) into
+the best value so far of each study after each trial; :func:`convergence_frame` and
+:func:`time_frame` summarise those per strategy as median and interquartile range, against
+the trial number and against wall-clock seconds; :func:`verdict` says who won and how soon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from tuning_core.engine.race import RaceTrialRow
+
+# Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
+REGRET_FLOOR = 1e-6
+TIME_POINTS = 80
+BAND_COLUMNS = ["label", "strategy", "median", "q25", "q75", "studies"]
+
+
+def trial_frame(
+    rows: Iterable[RaceTrialRow], direction: str, optimum: float | None = None
+) -> pd.DataFrame:
+    """One row per finished trial: study, label, seed, trial (1-based), value, elapsed_s and
+    ``best`` (the best value so far, NaN before the first value); with a known ``optimum``,
+    ``regret`` = best − optimum (at least :data:`REGRET_FLOOR`)."""
+    frame = pd.DataFrame([asdict(row) for row in rows])
+    if frame.empty:
+        columns = ["study", "label", "seed", "trial", "value", "state", "elapsed_s", "best"]
+        return pd.DataFrame(columns=columns + (["regret"] if optimum is not None else []))
+    frame = frame.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
+    values = frame["value"].astype(float)
+    grouped = values.groupby(frame["study"])
+    frame["best"] = grouped.cummin() if direction == "minimize" else grouped.cummax()
+    if optimum is not None:
+        gap = frame["best"] - optimum if direction == "minimize" else optimum - frame["best"]
+        frame["regret"] = gap.clip(lower=REGRET_FLOOR)
+    return frame
+
+
+def _measure(frame: pd.DataFrame) -> str:
+    return "regret" if "regret" in frame.columns else "best"
+
+
+def _summarise(groups: pd.core.groupby.DataFrameGroupBy, column: str) -> pd.DataFrame:
+    summary = groups[column].agg(
+        median="median",
+        q25=lambda s: s.quantile(0.25),
+        q75=lambda s: s.quantile(0.75),
+        studies="count",
+    )
+    return summary.reset_index()
+
+
+def convergence_frame(frame: pd.DataFrame, titles: Mapping[str, str]) -> pd.DataFrame:
+    """Per strategy and trial number: the median, 25th and 75th percentiles of the best so far
+    (of the regret, where the optimum is known) over the studies that reached that trial."""
+    column = _measure(frame)
+    known = frame.dropna(subset=[column])
+    if known.empty:
+        return pd.DataFrame(columns=["label", "trial", *BAND_COLUMNS[1:]])
+    bands = _summarise(known.groupby(["label", "trial"]), column)
+    bands["strategy"] = bands["label"].map(lambda label: titles.get(label, label))
+    return bands[["label", "trial", *BAND_COLUMNS[1:]]]
+
+
+def time_frame(
+    frame: pd.DataFrame, titles: Mapping[str, str], points: int = TIME_POINTS
+) -> pd.DataFrame:
+    """The same bands against wall-clock seconds since each study began, on a log-spaced grid
+    of times: at time t a study counts with its best value of the trials that ended by t."""
+    column = _measure(frame)
+    known = frame.dropna(subset=[column])
+    if known.empty:
+        return pd.DataFrame(columns=["label", "seconds", *BAND_COLUMNS[1:]])
+    positive = known.loc[known["elapsed_s"] > 0, "elapsed_s"]
+    first = max(float(positive.min()) if len(positive) else 1e-3, 1e-4)
+    last = max(float(known["elapsed_s"].max()), first * 1.01)
+    grid = np.geomspace(first, last, points)
+    samples = []
+    for (label, study), rows in known.groupby(["label", "study"]):
+        ends = rows["elapsed_s"].to_numpy()
+        values = rows[column].to_numpy()
+        positions = np.searchsorted(ends, grid, side="right") - 1
+        # A study that has ended holds its final value; before its first value it has none.
+        for seconds, position in zip(grid, positions, strict=True):
+            if position >= 0:
+                samples.append((label, study, seconds, values[position]))
+    sampled = pd.DataFrame(samples, columns=["label", "study", "seconds", column])
+    bands = _summarise(sampled.groupby(["label", "seconds"]), column)
+    bands["strategy"] = bands["label"].map(lambda label: titles.get(label, label))
+    return bands[["label", "seconds", *BAND_COLUMNS[1:]]]
+
+
+def _reached_by(curve: pd.DataFrame, target: float, lower_is_better: bool) -> int | None:
+    hit = curve["median"] <= target if lower_is_better else curve["median"] >= target
+    return int(curve.loc[hit, "trial"].iloc[0]) if hit.any() else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def verdict(
+    bands: pd.DataFrame,
+    titles: Mapping[str, str],
+    direction: str,
+    measure: str,
+    finished: bool = True,
+) -> str:
+    """Who ended best, in the median, and by which trial it reached the runner-up's final
+    median (random's where random ran); ``measure`` names the value ("regret",
+    "val_accuracy"). ``finished=False`` says "so far"."""
+    if bands.empty or bands["label"].nunique() < 1:
+        return "No trial has finished yet."
+    lower_is_better = measure == "regret" or direction == "minimize"
+    curves = {label: rows.sort_values("trial") for label, rows in bands.groupby("label")}
+    finals = {label: float(curve["median"].iloc[-1]) for label, curve in curves.items()}
+    ranked = sorted(finals, key=lambda label: finals[label], reverse=not lower_is_better)
+    name = {label: titles.get(label, label) for label in finals}
+    so_far = "" if finished else " so far"
+    winner = ranked[0]
+    if len(ranked) == 1:
+        return f"Only {name[winner]} has results{so_far}: median {measure} {_fmt(finals[winner])}."
+    baseline = "random" if "random" in finals and winner != "random" else ranked[1]
+    won, lost = finals[winner], finals[baseline]
+    trials = int(curves[winner]["trial"].iloc[-1])
+    text = (
+        f"{name[winner]} ended best{so_far}: median {measure} {_fmt(won)} after {trials} trials, "
+        f"against {_fmt(lost)} for {name[baseline]}."
+    )
+    if won == lost:
+        text = f"{name[winner]} and {name[baseline]} tied{so_far} at median {measure} {_fmt(won)}."
+    else:
+        reached = _reached_by(curves[winner], lost, lower_is_better)
+        needed = _reached_by(curves[baseline], lost, lower_is_better)
+        if reached is not None and needed is not None:
+            text += (
+                f" It reached {name[baseline]}'s final median by trial {reached} in the median; "
+                f"{name[baseline]} needed {needed}."
+            )
+    others = [label for label in ranked if label not in (winner, baseline)]
+    if others:
+        rest = ", ".join(f"{name[label]} {_fmt(finals[label])}" for label in others)
+        text += f" Others: {rest}."
+    return text

@@ -1,0 +1,78 @@
+"""Charts of a strategy race: pure functions, a band DataFrame in, an Altair chart out.
+
+Each strategy has one colour, the same on every chart of the race (the domain is the
+strategies in the race's order): a line for the median over seeds and a shaded band for the
+interquartile range. Regret (function objectives, whose optimum is known) is drawn on a log
+axis, where "ten times closer" reads as one step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+CHART_HEIGHT = 340
+BAND_OPACITY = 0.22
+
+
+def _colour(strategies: Sequence[str]) -> alt.Color:
+    return alt.Color(
+        "strategy:N",
+        title="strategy",
+        scale=alt.Scale(domain=list(strategies), scheme="tableau10"),
+        legend=alt.Legend(orient="top", labelFontSize=14, titleFontSize=14, labelLimit=320),
+    )
+
+
+def _bands(
+    frame: pd.DataFrame,
+    strategies: Sequence[str],
+    x: alt.X,
+    x_field: str,
+    y_title: str,
+    log_y: bool,
+    title: str,
+) -> alt.LayerChart:
+    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    base = alt.Chart(frame).encode(x=x, color=_colour(strategies))
+    band = base.mark_area(opacity=BAND_OPACITY, interpolate="step-after").encode(
+        y=alt.Y("q25:Q", title=y_title, scale=y_scale), y2="q75:Q"
+    )
+    line = base.mark_line(strokeWidth=3, interpolate="step-after").encode(
+        y=alt.Y("median:Q", title=y_title, scale=y_scale),
+        tooltip=[
+            alt.Tooltip("strategy:N"),
+            alt.Tooltip(f"{x_field}:Q", format=".3~g"),
+            alt.Tooltip("median:Q", format=".4~g"),
+            alt.Tooltip("q25:Q", title="25th percentile", format=".4~g"),
+            alt.Tooltip("q75:Q", title="75th percentile", format=".4~g"),
+            alt.Tooltip("studies:Q", title="seeds"),
+        ],
+    )
+    return (
+        alt.layer(band, line)
+        .properties(title=title, height=CHART_HEIGHT, width="container")
+        .configure_axis(labelFontSize=13, titleFontSize=14)
+        .configure_title(fontSize=16, anchor="start")
+    )
+
+
+def convergence_by_trial(
+    bands: pd.DataFrame, strategies: Sequence[str], y_title: str, log_y: bool = False
+) -> alt.LayerChart:
+    """Median (line) and interquartile range (band) of the best so far, by trial number."""
+    x = alt.X("trial:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d"))
+    title = "Best so far by trial: median and middle half of the seeds"
+    return _bands(bands, strategies, x, "trial", y_title, log_y, title)
+
+
+def convergence_by_time(
+    bands: pd.DataFrame, strategies: Sequence[str], y_title: str, log_y: bool = False
+) -> alt.LayerChart:
+    """The same against wall-clock seconds since each study began (log axis: a fast
+    strategy's first second and a slow one's minute both stay readable)."""
+    x = alt.X("seconds:Q", title="wall-clock seconds (log)", scale=alt.Scale(type="log"))
+    title = "Best so far by wall-clock time: a Bayesian step costs more"
+    return _bands(bands, strategies, x, "seconds", y_title, log_y, title)
