@@ -267,7 +267,7 @@ def test_race_charts_draw_one_colour_per_strategy_and_log_regret() -> None:
     [
         ({"name": "a.b"}, "name must be 1 to 40 letters"),
         ({"seeds": 0}, "seeds must be a whole number of seeds per strategy from 1 to 50, not 0."),
-        ({"strategies": [{"type": "random"}]}, "strategies must be a list of 2 to 8"),
+        ({"strategies": [{"type": "random"}]}, "strategies must be a list of 2 to 10"),
         ({"strategies": [{"type": "random"}, {"type": "annealing"}]}, "strategies[1].type must"),
         (
             {"strategies": [{"type": "random"}, {"type": "random", "seed": 3}]},

@@ -1,0 +1,116 @@
+"""The Strategy race page's reads: races in the store, and one race's frames, verdict and
+member statuses, cached until one of its studies changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.common import storage_path
+from tuning_core.engine import race as races
+from tuning_core.engine.objectives import TEST_FUNCTIONS
+from tuning_core.engine.storage import Store
+from tuning_core.views import race as race_view
+
+
+@dataclass(frozen=True)
+class RaceView:
+    """What the page draws for one race."""
+
+    record: races.RaceRecord
+    running: bool
+    members: pd.DataFrame  # study, strategy, seed, status, trials, budget
+    bands: pd.DataFrame
+    time_bands: pd.DataFrame
+    verdict: str
+    measure: str  # "regret" or the metric's name
+    log_y: bool
+    trials_done: int
+    trials_total: int
+
+
+def race_names() -> list[str]:
+    if not Path(storage_path()).exists():
+        return []
+    with Store(storage_path()) as store:
+        return [record.name for record in races.races(store)]
+
+
+def _fingerprint(store: Store, record: races.RaceRecord) -> tuple[Any, ...]:
+    names = [member.study_name for member in races.race_studies(store, record.id)]
+    marks = ",".join("?" * len(names))
+    row = store.connection.execute(
+        f"""SELECT count(*), max(t.finished_at), max(s.updated_at)
+              FROM studies s LEFT JOIN trials t ON t.study_id = s.id
+             WHERE s.name IN ({marks})""",
+        names,
+    ).fetchone()
+    return (record.updated_at, record.status.value, *tuple(row))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _frames(
+    path: str, name: str, fingerprint: tuple[Any, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[tuple[Any, ...]]]:
+    with Store(path) as store:
+        record = races.get_race(store, name)
+        rows = races.race_trial_rows(store, record.id)
+        statuses = races.member_statuses(store, record.id)
+    objective = record.spec.objective
+    optimum = TEST_FUNCTIONS[objective["name"]].optimum if objective["type"] == "function" else None
+    titles = record.spec.titles()
+    frame = race_view.trial_frame(rows, objective["direction"], optimum)
+    members = [
+        (member.study_name, titles[member.label], member.seed, status, done, budget)
+        for member, status, done, budget in statuses
+    ]
+    return (
+        frame,
+        race_view.convergence_frame(frame, titles),
+        race_view.time_frame(frame, titles),
+        members,
+    )
+
+
+def _planned_trials(spec: Any) -> int:
+    """A study's trial budget; a grid's, capped at its number of points."""
+    trials = int(spec.budget["trials"])
+    if spec.strategy["type"] == "grid":
+        return min(trials, spec.space.grid_size(spec.strategy["levels"]))
+    return trials
+
+
+def race_view_of(name: str) -> RaceView | None:
+    """The race's bands, verdict and members, or None when there is no such race."""
+    with Store(storage_path()) as store:
+        record = races.get_race(store, name)
+        if record is None:
+            return None
+        fingerprint = _fingerprint(store, record)
+    frame, bands, time_bands, member_rows = _frames(storage_path(), name, fingerprint)
+    members = pd.DataFrame(
+        member_rows, columns=["study", "strategy", "seed", "status", "trials", "budget"]
+    )
+    objective = record.spec.objective
+    measure = "regret" if objective["type"] == "function" else objective["metric"]
+    running = races.race_running(record)
+    finished = record.status.value == "finished"
+    total = sum(_planned_trials(m.spec) for m in record.spec.members)
+    return RaceView(
+        record=record,
+        running=running,
+        members=members,
+        bands=bands,
+        time_bands=time_bands,
+        verdict=race_view.verdict(
+            bands, record.spec.titles(), objective["direction"], measure, finished
+        ),
+        measure=measure,
+        log_y=measure == "regret",
+        trials_done=int(members["trials"].sum()) if len(members) else 0,
+        trials_total=total,
+    )

@@ -1,0 +1,141 @@
+"""Strategy race: start a race of search strategies on one budget, watch the bands, read the
+verdict."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.common import REFRESH_SECONDS, storage_path
+from dashboard.races import race_names, race_view_of
+from dashboard.security import begin_page, plain
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
+from tuning_core.engine.workers import launch_race, race_log_path, request_race_stop
+from tuning_core.views import race as race_view
+from tuning_core.views import race_charts
+
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
+
+st.title("Strategy race")
+st.caption(
+    "The same objective, search space and trial budget for every strategy, each run with "
+    "several seeds: the bands show the median and the middle half of the seeds."
+)
+
+names = race_names()
+with st.expander("Start a race", expanded=not names):
+    objective = st.selectbox(
+        "Objective",
+        list(race_view.OBJECTIVES),
+        format_func=race_view.OBJECTIVES.get,
+        key="race_objective",
+    )
+    strategies = st.multiselect(
+        "Strategies",
+        list(race_view.STRATEGY_CHOICES),
+        default=race_view.DEFAULT_STRATEGIES,
+        key="race_strategies",
+        help="Grid is deterministic, so it runs once; every other strategy runs once per seed.",
+    )
+    seeds_column, trials_column, name_column = st.columns(3)
+    seeds = seeds_column.number_input(
+        "Seeds", min_value=1, max_value=MAX_SEEDS, value=3, step=1, key="race_seeds"
+    )
+    trials = trials_column.number_input(
+        "Trials per study",
+        min_value=2,
+        max_value=1000,
+        value=race_view.DEFAULT_TRIALS[objective],
+        step=1,
+        key=f"race_trials_{objective}",
+    )
+    race_name = name_column.text_input(
+        "Race name", value=f"{objective}-race-{len(names) + 1}", key="race_name"
+    )
+    if st.button("Start race", type="primary", key="start_race"):
+        raw = race_view.race_document(
+            race_name.strip(), objective, strategies, int(seeds), int(trials)
+        )
+        try:
+            parse_race_spec(raw)
+            if raw["name"] in names:
+                raise SpecError(
+                    f"Race name: a race called {raw['name']!r} already exists; choose another name."
+                )
+        except SpecError as error:
+            st.error(plain(str(error)))
+        else:
+            launch_race(storage_path(), raw)
+            st.session_state["launched_race"] = raw["name"]
+            st.query_params["race"] = raw["name"]
+            st.rerun()
+
+launched = st.session_state.get("launched_race")
+wanted = st.query_params.get("race") or launched
+if not names and not launched:
+    st.info("No races yet: start one above, or run `python -m tuning_core race SPEC.json`.")
+    st.stop()
+choices = names if wanted in names or not wanted else [*names, wanted]
+chosen = st.selectbox(
+    "Race",
+    choices,
+    index=choices.index(wanted) if wanted in choices else len(choices) - 1,
+    key="race_choice",
+)
+st.query_params["race"] = chosen
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def race_panel(name: str) -> None:
+    view = race_view_of(name)
+    if view is None:
+        st.info(plain(f"Starting the worker for the race {name!r}…"))
+        log = race_log_path(storage_path(), name)
+        if log.is_file() and "error" in (text := log.read_text(errors="replace")):
+            st.code(text[-2000:], language=None)
+        return
+    record = view.record
+    head, action = st.columns([5, 1])
+    studies_done = int((view.members["status"] == "finished").sum())
+    head.markdown(
+        plain(
+            f"{name} · {record.status.value} · {studies_done}/{len(view.members)} studies "
+            f"finished · {view.trials_done}/{view.trials_total} trials"
+        )
+    )
+    if view.running and action.button("Stop race", key="stop_race"):
+        request_race_stop(storage_path(), name)
+        st.toast("Stop requested")
+    st.progress(min(1.0, view.trials_done / max(1, view.trials_total)))
+    if view.bands.empty:
+        st.info("Waiting for the first trial to finish…")
+        return
+    finished = record.status.value == "finished"
+    (st.success if finished else st.info)(plain(view.verdict))
+    strategies = list(record.spec.titles().values())
+    y_title = "regret (best − optimum, log)" if view.log_y else f"best {view.measure} so far"
+    st.altair_chart(
+        race_charts.convergence_by_trial(view.bands, strategies, y_title, view.log_y),
+        width="stretch",
+    )
+    better = (
+        "Lower is better: regret is how far the best point found so far is from the true optimum."
+        if view.log_y
+        else "Higher is better."
+    )
+    st.caption(
+        f"{better} A line that improves early found good points with fewer trials; a wide band "
+        "means the seeds disagreed."
+    )
+    st.altair_chart(
+        race_charts.convergence_by_time(view.time_bands, strategies, y_title, view.log_y),
+        width="stretch",
+    )
+    with st.expander("Studies in this race"):
+        st.dataframe(view.members, hide_index=True, width="stretch")
+    if record.status.value == "failed" and record.message:
+        st.error(plain(f"The race failed: {record.message}"))
+
+
+race_panel(chosen)

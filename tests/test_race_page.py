@@ -1,0 +1,144 @@
+"""AppTest drives the Strategy race page through app.py against a real store and real race
+workers: start from the form, the bands and the verdict, stop, and refused input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, cli_env
+from tests.test_pages import charts_on, shown
+from tests.test_race import branin_race
+from tuning_core.engine import race as races
+from tuning_core.engine.objectives import function_objective
+from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.storage import Store
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/race.py"
+
+
+def open_race_page(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _wait_for(storage: Path, name: str, status: StudyStatus, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if storage.exists():
+            with Store(storage) as store:
+                record = races.get_race(store, name)
+                if record is not None and record.status == status:
+                    return
+        time.sleep(0.3)
+    raise AssertionError(f"the race {name} did not become {status.value}")
+
+
+def test_an_empty_store_offers_the_form(storage: Path) -> None:
+    at = open_race_page()
+    assert at.title[0].value == "Strategy race"
+    assert any("No races yet" in info.value for info in at.info)
+    assert at.button(key="start_race")
+    assert at.multiselect(key="race_strategies").value == [
+        "Grid",
+        "Random",
+        "Bayesian (GP, EI)",
+    ]
+
+
+def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
+    race = races.parse_race_spec(branin_race(name="seeded", trials=10, seeds=2))
+    with Store(storage) as store:
+        races.run_race(race, store, lambda spec: function_objective("branin"), log=lambda _: None)
+    at = open_race_page(race="seeded")
+    verdicts = [shown(s.value) for s in at.success]
+    assert verdicts and "ended best: median regret" in verdicts[0]
+    charts = charts_on(at)
+    assert len(charts) == 2
+    for spec, frame in charts:
+        line = spec["layer"][1]
+        assert line["encoding"]["color"]["scale"]["domain"] == [
+            "Grid",
+            "Random",
+            "Bayesian (GP, EI)",
+        ]
+        assert line["encoding"]["y"]["scale"]["type"] == "log"
+        assert set(frame["strategy"]) == {"Grid", "Random", "Bayesian (GP, EI)"}
+    assert charts[0][0]["layer"][1]["encoding"]["x"]["field"] == "trial"
+    assert charts[1][0]["layer"][1]["encoding"]["x"]["field"] == "seconds"
+    table = at.dataframe[0].value
+    assert list(table["study"]) == [m.spec.name for m in race.members]
+    assert set(table["status"]) == {"finished"}
+    assert "stop_race" not in [button.key for button in at.button]  # nothing runs
+
+
+def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
+    at = open_race_page()
+    at.number_input(key="race_seeds").set_value(2)
+    at.number_input(key="race_trials_branin").set_value(8)
+    at.text_input(key="race_name").set_value("from-form")
+    at.button(key="start_race").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["race"] == "from-form"
+    _wait_for(storage, "from-form", StudyStatus.FINISHED)
+    at.run()
+    assert any("ended best" in shown(s.value) for s in at.success)
+    assert Path(f"{storage}.specs/from-form.race.json").is_file()
+    # The same name again is refused in one sentence, and nothing starts.
+    at.text_input(key="race_name").set_value("from-form")
+    at.button(key="start_race").click().run()
+    assert any("a race called 'from-form' already exists" in shown(e.value) for e in at.error)
+
+
+def test_a_bad_form_value_is_refused_in_one_sentence(storage: Path) -> None:
+    at = open_race_page()
+    at.multiselect(key="race_strategies").set_value(["Random"])
+    at.button(key="start_race").click().run()
+    assert [shown(e.value) for e in at.error] == [
+        "strategies must be a list of 2 to 10 strategies to race, not [{'type': 'random'}]."
+    ]
+    at.multiselect(key="race_strategies").set_value(["Random", "Grid"])
+    at.text_input(key="race_name").set_value("no.dots")
+    at.button(key="start_race").click().run()
+    assert at.error and shown(at.error[0].value).startswith("name must be 1 to 40 letters")
+
+
+def test_the_stop_button_stops_a_running_race(storage: Path) -> None:
+    raw = branin_race(name="slow", trials=30, seeds=2, trial_seconds=0.3)
+    spec = storage.parent / "slow.json"
+    spec.write_text(json.dumps(raw), encoding="utf-8")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "race", str(spec)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.2)
+            if storage.exists():
+                with Store(storage) as store:
+                    study = store.get_study("slow.grid.s0")
+                    if study is not None and len(store.trials(study.id)) >= 2:
+                        break
+        at = open_race_page(race="slow")
+        assert any("so far" in shown(i.value) for i in at.info)
+        at.button(key="stop_race").click().run()
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    with Store(storage) as store:
+        assert races.get_race(store, "slow").status == StudyStatus.STOPPED
