@@ -24,7 +24,8 @@ st.caption(
 )
 
 names = race_names()
-with st.expander("Start a race", expanded=not names):
+# Another label once a race exists: a new expander, closed, leaves the bands the room.
+with st.expander("Start another race" if names else "Start a race", expanded=not names):
     objective = st.selectbox(
         "Objective",
         list(race_view.OBJECTIVES),

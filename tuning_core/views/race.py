@@ -83,14 +83,18 @@ def time_frame(
     last = max(float(known["elapsed_s"].max()), first * 1.01)
     grid = np.geomspace(first, last, points)
     samples = []
-    for (label, study), rows in known.groupby(["label", "study"]):
-        ends = rows["elapsed_s"].to_numpy()
-        values = rows[column].to_numpy()
-        positions = np.searchsorted(ends, grid, side="right") - 1
-        # A study that has ended holds its final value; before its first value it has none.
-        for seconds, position in zip(grid, positions, strict=True):
-            if position >= 0:
-                samples.append((label, study, seconds, values[position]))
+    for label, strategy_rows in known.groupby("label"):
+        # A band starts once every study of the strategy has a value: a median over the few
+        # studies that had one would jump up as slower ones join.
+        begins = float(strategy_rows.groupby("study")["elapsed_s"].min().max())
+        for study, rows in strategy_rows.groupby("study"):
+            ends = rows["elapsed_s"].to_numpy()
+            values = rows[column].to_numpy()
+            positions = np.searchsorted(ends, grid, side="right") - 1
+            # A study that has ended holds its final value.
+            for seconds, position in zip(grid, positions, strict=True):
+                if position >= 0 and seconds >= begins:
+                    samples.append((label, study, seconds, values[position]))
     sampled = pd.DataFrame(samples, columns=["label", "study", "seconds", column])
     bands = _summarise(sampled.groupby(["label", "seconds"]), column)
     bands["strategy"] = bands["label"].map(lambda label: titles.get(label, label))
@@ -139,10 +143,20 @@ def verdict(
     else:
         reached = _reached_by(curves[winner], lost, lower_is_better)
         needed = _reached_by(curves[baseline], lost, lower_is_better)
-        if reached is not None and needed is not None:
+        if reached is not None and needed is not None and reached < needed:
             text += (
                 f" It reached {name[baseline]}'s final median by trial {reached} in the median; "
                 f"{name[baseline]} needed {needed}."
+            )
+        elif reached is not None and needed is not None and reached == needed:
+            text += (
+                f" Both reached {name[baseline]}'s final median by trial {needed} in the median; "
+                f"{name[winner]} kept improving."
+            )
+        elif reached is not None and needed is not None:
+            text += (
+                f" {name[baseline]} reached its final median by trial {needed} in the median, "
+                f"{name[winner]} by trial {reached}, and kept improving."
             )
     others = [label for label in ranked if label not in (winner, baseline)]
     if others:

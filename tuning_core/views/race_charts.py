@@ -13,16 +13,30 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-CHART_HEIGHT = 340
+# Streamlit fits the title, legend and axes into this height: the plot gets about 60%.
+CHART_HEIGHT = 440
+# Ticks and grid lines at whole decades only: the in-between lines crowd a projected chart.
+DECADES = [10.0**k for k in range(-6, 7)]
 BAND_OPACITY = 0.22
 
 
 def _colour(strategies: Sequence[str]) -> alt.Color:
+    """One colour per strategy. Both layers carry the same legend (Vega-Lite merges them; a
+    null one would hide it), drawn as solid strokes, not as the band's faint fill."""
     return alt.Color(
         "strategy:N",
         title="strategy",
         scale=alt.Scale(domain=list(strategies), scheme="tableau10"),
-        legend=alt.Legend(orient="top", labelFontSize=14, titleFontSize=14, labelLimit=320),
+        legend=alt.Legend(
+            orient="top",
+            labelFontSize=16,
+            titleFontSize=15,
+            labelLimit=400,
+            symbolType="stroke",
+            symbolStrokeWidth=5,
+            symbolSize=400,
+            symbolOpacity=1,
+        ),
     )
 
 
@@ -36,12 +50,16 @@ def _bands(
     title: str,
 ) -> alt.LayerChart:
     y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
-    base = alt.Chart(frame).encode(x=x, color=_colour(strategies))
+    y_axis = alt.Axis(values=DECADES, format="~g") if log_y else alt.Axis()
+    base = alt.Chart(frame).encode(x=x)
     band = base.mark_area(opacity=BAND_OPACITY, interpolate="step-after").encode(
-        y=alt.Y("q25:Q", title=y_title, scale=y_scale), y2="q75:Q"
+        y=alt.Y("q25:Q", title=y_title, scale=y_scale, axis=y_axis),
+        y2="q75:Q",
+        color=_colour(strategies),
     )
     line = base.mark_line(strokeWidth=3, interpolate="step-after").encode(
-        y=alt.Y("median:Q", title=y_title, scale=y_scale),
+        y=alt.Y("median:Q", title=y_title, scale=y_scale, axis=y_axis),
+        color=_colour(strategies),
         tooltip=[
             alt.Tooltip("strategy:N"),
             alt.Tooltip(f"{x_field}:Q", format=".3~g"),
@@ -54,8 +72,8 @@ def _bands(
     return (
         alt.layer(band, line)
         .properties(title=title, height=CHART_HEIGHT, width="container")
-        .configure_axis(labelFontSize=13, titleFontSize=14)
-        .configure_title(fontSize=16, anchor="start")
+        .configure_axis(labelFontSize=15, titleFontSize=16)
+        .configure_title(fontSize=18, anchor="start")
     )
 
 
@@ -63,7 +81,12 @@ def convergence_by_trial(
     bands: pd.DataFrame, strategies: Sequence[str], y_title: str, log_y: bool = False
 ) -> alt.LayerChart:
     """Median (line) and interquartile range (band) of the best so far, by trial number."""
-    x = alt.X("trial:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d"))
+    x = alt.X(
+        "trial:Q",
+        title="trial",
+        axis=alt.Axis(tickMinStep=1, format="d"),
+        scale=alt.Scale(domainMin=1, nice=False),
+    )
     title = "Best so far by trial: median and middle half of the seeds"
     return _bands(bands, strategies, x, "trial", y_title, log_y, title)
 

@@ -1,0 +1,78 @@
+"""Real browser at 1366×768: start a Branin race from the Strategy race page, watch it run to
+the end, and read what Vega drew: two band charts whose legends name every strategy, and the
+verdict. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.test_browser import (
+    VIEWPORT,
+    _assert_no_horizontal_overflow,
+    _fill,
+    _launch,
+    _no_red_error_box,
+    _shot,
+    server,  # noqa: F401 - the fixture, found by pytest under this name
+)
+from tuning_core.engine import race as races
+from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.storage import Store
+
+pytestmark = pytest.mark.browser
+STRATEGIES = ["Grid", "Random", "Bayesian (GP, EI)"]
+
+
+def test_a_branin_race_from_the_page_to_the_verdict(server: str, storage: Path) -> None:  # noqa: F811
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(server)
+        page.get_by_role("link", name="Strategy race").first.click()
+        expect(page.get_by_role("heading", name="Strategy race")).to_be_visible(timeout=30_000)
+        _fill(page, "Seeds", "3")
+        _fill(page, "Trials per study", "30")
+        _fill(page, "Race name", "browser-race")
+        _shot(page, "race-1-form")
+        page.get_by_role("button", name="Start race").click()
+
+        # Live: the status line counts studies while the worker runs, then says finished.
+        expect(page.get_by_text(re.compile(r"browser-race · \w+ · \d+/7 studies"))).to_be_visible(
+            timeout=60_000
+        )
+        expect(
+            page.get_by_text(re.compile(r"browser-race · finished · 7/7 studies"))
+        ).to_be_visible(timeout=180_000)
+        verdict = page.get_by_text(re.compile(r"ended best: median regret"))
+        expect(verdict).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)  # the charts redraw with the last trials
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(2)
+        for index in range(2):
+            texts = charts.nth(index).locator("text").all_text_contents()
+            for strategy in STRATEGIES:
+                assert strategy in texts, (index, strategy, texts)
+        assert "trial" in charts.nth(0).locator("text").all_text_contents()
+        assert "wall-clock seconds (log)" in charts.nth(1).locator("text").all_text_contents()
+        _no_red_error_box(page, "Strategy race")
+        assert page.locator("[data-testid='stException']").count() == 0
+        _assert_no_horizontal_overflow(page, "Strategy race")
+        _shot(page, "race-2-finished")
+
+        with Store(storage) as store:
+            record = races.get_race(store, "browser-race")
+            assert record.status == StudyStatus.FINISHED
+            assert len(races.race_studies(store, record.id)) == 7
+        text = verdict.first.inner_text()
+        assert any(text.startswith(strategy) for strategy in STRATEGIES), text
+
+        # Presenter mode: the room sees the verdict and the bands, not the form.
+        page.goto(f"{server}/race?race=browser-race&present=1")
+        expect(page.get_by_text(re.compile(r"ended best"))).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)
+        _shot(page, "race-3-present")
+        browser.close()
