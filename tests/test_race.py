@@ -236,7 +236,9 @@ def test_verdict_sentence_for_a_known_case() -> None:
         "Bayesian (GP, EI) ended best: median regret 0.01 after 30 trials, against 0.2 for "
         "Random. It reached Random's final median by trial 12 in the median; Random needed 27."
     )
-    assert "so far" in race_view.verdict(bands, titles, "minimize", "regret", finished=False)
+    assert race_view.verdict(bands, titles, "minimize", "regret", finished=False).startswith(
+        "Bayesian (GP, EI) leads so far: median regret 0.01 after 30 trials"
+    )
     assert race_view.verdict(bands.iloc[0:0], titles, "minimize", "regret").startswith("No trial")
     tied_pace = bands.assign(trial=bands["trial"])
     tied_pace.loc[tied_pace["label"] == "gp-ei", "median"] = [

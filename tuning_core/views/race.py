@@ -134,8 +134,9 @@ def verdict(
     baseline = "random" if "random" in finals and winner != "random" else ranked[1]
     won, lost = finals[winner], finals[baseline]
     trials = int(curves[winner]["trial"].iloc[-1])
+    how = "ended best" if finished else "leads so far"
     text = (
-        f"{name[winner]} ended best{so_far}: median {measure} {_fmt(won)} after {trials} trials, "
+        f"{name[winner]} {how}: median {measure} {_fmt(won)} after {trials} trials, "
         f"against {_fmt(lost)} for {name[baseline]}."
     )
     if won == lost:
