@@ -99,15 +99,26 @@ def race_panel(name: str) -> None:
     record = view.record
     head, action = st.columns([5, 1])
     studies_done = int((view.members["status"] == "finished").sum())
+    status = record.status.value
+    if status == "running" and not view.running:
+        status = "interrupted"  # its worker died (killed, or the machine restarted)
     head.markdown(
         plain(
-            f"{name} · {record.status.value} · {studies_done}/{len(view.members)} studies "
+            f"{name} · {status} · {studies_done}/{len(view.members)} studies "
             f"finished · {view.trials_done}/{view.trials_total} trials"
         )
     )
-    if view.running and action.button("Stop race", key="stop_race"):
-        request_race_stop(storage_path(), name)
-        st.toast("Stop requested")
+    if view.running:
+        if action.button("Stop race", key="stop_race"):
+            request_race_stop(storage_path(), name)
+            st.toast("Stop requested")
+    elif status != "finished" and action.button(
+        "Resume race",
+        key="resume_race",
+        help="Start a worker that keeps the finished studies and carries on from there.",
+    ):
+        launch_race(storage_path(), record.spec.raw)
+        st.toast("Resuming")
     st.progress(min(1.0, view.trials_done / max(1, view.trials_total)))
     if view.bands.empty:
         st.info("Waiting for the first trial to finish…")

@@ -142,3 +142,13 @@ def test_the_stop_button_stops_a_running_race(storage: Path) -> None:
             worker.kill()
     with Store(storage) as store:
         assert races.get_race(store, "slow").status == StudyStatus.STOPPED
+    # Resume keeps what finished and carries on to the end.
+    at.run()
+    at.button(key="resume_race").click().run()
+    _wait_for(storage, "slow", StudyStatus.RUNNING, timeout=30)
+    with Store(storage) as store:
+        races.request_race_stop(store, "slow")  # the rest would take a minute: stop it again
+    _wait_for(storage, "slow", StudyStatus.STOPPED, timeout=60)
+    with Store(storage) as store:
+        grid = store.trials(store.get_study("slow.grid.s0").id)
+        assert len([t for t in grid if t.state.counts_against_budget()]) >= 3
