@@ -321,6 +321,11 @@ def test_the_cli_refuses_a_bad_race_spec_with_exit_2(storage: Path) -> None:
         "error: seeds must be a whole number of seeds per strategy from 1 to 50, not 'five'."
     )
     assert "Traceback" not in result.stderr
+    missing = run_cli("race", str(storage.parent / "none.json"), storage=storage)
+    assert missing.returncode == 2 and missing.stderr.endswith("does not exist.\n")
+    spec.write_text('{"name": "br", "seeds": NaN}', encoding="utf-8")
+    nan = run_cli("race", str(spec), storage=storage)
+    assert nan.returncode == 2 and "holds NaN is not a number a spec may hold" in nan.stderr
     # The same name with another spec is refused once the race exists.
     assert (
         run_cli("race", str(_write(spec, branin_race(trials=3))), storage=storage).returncode == 0
