@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS strategy_snapshots (
     trial_number INTEGER NOT NULL,
     state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS strategy_asks (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    trial_number INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (study_id, trial_number)
+);
 CREATE TABLE IF NOT EXISTS prune_decisions (
     trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL,
@@ -240,7 +246,7 @@ class Store:
         self.connection.execute("PRAGMA synchronous = NORMAL")
         # The newest table: a store made by an older version gains what it lacks.
         if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'trial_workers'"
+            "SELECT 1 FROM sqlite_master WHERE name = 'strategy_asks'"
         ).fetchone():
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
@@ -293,6 +299,7 @@ class Store:
         with self.transaction():
             self._write("DELETE FROM trials WHERE study_id = ?", (study_id,))
             self._write("DELETE FROM strategy_snapshots WHERE study_id = ?", (study_id,))
+            self._write("DELETE FROM strategy_asks WHERE study_id = ?", (study_id,))
             self.update_spec(study_id, spec)
 
     def update_spec(self, study_id: int, spec: StudySpec) -> None:
@@ -524,6 +531,29 @@ class Store:
             "SELECT trial_number, state FROM strategy_snapshots WHERE study_id = ?", (study_id,)
         ).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def save_ask(self, study_id: int, trial_number: int, state: bytes) -> None:
+        """Keep what the strategy knew when it proposed trial ``trial_number``
+        (``strategies.ask_record``), for the "Why this point?" view."""
+        self._write(
+            "INSERT OR REPLACE INTO strategy_asks (study_id, trial_number, state) VALUES (?, ?, ?)",
+            (study_id, trial_number, state),
+        )
+
+    def load_ask(self, study_id: int, trial_number: int) -> bytes | None:
+        row = self.connection.execute(
+            "SELECT state FROM strategy_asks WHERE study_id = ? AND trial_number = ?",
+            (study_id, trial_number),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def asked_trials(self, study_id: int) -> list[int]:
+        """The trial numbers with a recorded ask, in order."""
+        rows = self.connection.execute(
+            "SELECT trial_number FROM strategy_asks WHERE study_id = ? ORDER BY trial_number",
+            (study_id,),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
 
     # Metrics -----------------------------------------------------------------------------
 
