@@ -330,7 +330,7 @@ def command_explain(args: argparse.Namespace) -> int:
     grid_best = max(result.acquisition_values)
     print(
         f"the surrogate predicted {result.metric} {result.chosen_mean:.4g} ± {spread:.3g} (2σ) "
-        f"there; acquisition {result.chosen_acquisition:.4g} (the best on the "
+        f"there; acquisition {result.acquisition_at_chosen:.4g} (the best on the "
         f"{'×'.join(result.dims)} grid: {grid_best:.4g})."
     )
     return 0

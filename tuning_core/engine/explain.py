@@ -64,7 +64,7 @@ class Explanation:
     observed: list[dict[str, Any]] = field(default_factory=list)
     chosen_mean: float | None = None
     chosen_std: float | None = None
-    chosen_acquisition: float | None = None
+    acquisition_at_chosen: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -92,7 +92,7 @@ class Explanation:
             acquisition_values=self.acquisition_values,
             chosen_mean=self.chosen_mean,
             chosen_std=self.chosen_std,
-            chosen_acquisition=self.chosen_acquisition,
+            acquisition_at_chosen=self.acquisition_at_chosen,
         )
         if self.true_value is not None:
             data["true_value"] = self.true_value
@@ -271,7 +271,7 @@ def explain_record(
     explanation.acquisition_values = [float(v) for v in acquisition[:-1]]
     explanation.chosen_mean = float(mean[-1])
     explanation.chosen_std = float(std[-1])
-    explanation.chosen_acquisition = float(acquisition[-1])
+    explanation.acquisition_at_chosen = float(acquisition[-1])
     explanation.true_value = _true_values(spec, rows)
     return explanation
 

@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS strategy_snapshots (
 CREATE TABLE IF NOT EXISTS strategy_asks (
     study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
     trial_number INTEGER NOT NULL,
+    initial INTEGER NOT NULL,
+    acquisition TEXT,
     state BLOB NOT NULL,
     PRIMARY KEY (study_id, trial_number)
 );
@@ -532,12 +534,21 @@ class Store:
         ).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
 
-    def save_ask(self, study_id: int, trial_number: int, state: bytes) -> None:
+    def save_ask(
+        self,
+        study_id: int,
+        trial_number: int,
+        state: bytes,
+        initial: bool,
+        acquisition: str | None = None,
+    ) -> None:
         """Keep what the strategy knew when it proposed trial ``trial_number``
-        (``strategies.ask_record``), for the "Why this point?" view."""
+        (``strategies.ask_record``), for the "Why this point?" view: whether it was an initial
+        random point and which acquisition chose it are columns, readable without the blob."""
         self._write(
-            "INSERT OR REPLACE INTO strategy_asks (study_id, trial_number, state) VALUES (?, ?, ?)",
-            (study_id, trial_number, state),
+            "INSERT OR REPLACE INTO strategy_asks "
+            "(study_id, trial_number, initial, acquisition, state) VALUES (?, ?, ?, ?, ?)",
+            (study_id, trial_number, int(initial), acquisition, state),
         )
 
     def load_ask(self, study_id: int, trial_number: int) -> bytes | None:
@@ -549,11 +560,16 @@ class Store:
 
     def asked_trials(self, study_id: int) -> list[int]:
         """The trial numbers with a recorded ask, in order."""
+        return list(self.asks(study_id))
+
+    def asks(self, study_id: int) -> dict[int, tuple[bool, str | None]]:
+        """Trial number -> (initial random point?, acquisition that chose it), in order."""
         rows = self.connection.execute(
-            "SELECT trial_number FROM strategy_asks WHERE study_id = ? ORDER BY trial_number",
+            "SELECT trial_number, initial, acquisition FROM strategy_asks WHERE study_id = ? "
+            "ORDER BY trial_number",
             (study_id,),
         ).fetchall()
-        return [int(row[0]) for row in rows]
+        return {int(row[0]): (bool(row[1]), row[2]) for row in rows}
 
     # Metrics -----------------------------------------------------------------------------
 

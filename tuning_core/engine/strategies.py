@@ -12,6 +12,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -135,7 +136,7 @@ class BayesianStrategy:
             dimensions.append(kind(dimension.low, dimension.high, prior=prior, name=dimension.name))
         self._optimizer = None
         self._told = 0
-        self._ask_record: bytes | None = None
+        self._ask_record: AskRecord | None = None
         self._kernel_refit_every = kernel_refit_every if surrogate == "GP" else 1
         if dimensions:
             options: dict[str, Any] = {}
@@ -179,7 +180,7 @@ class BayesianStrategy:
             name: _python_scalar(value) for name, value in zip(self.space.names, point, strict=True)
         }
 
-    def take_ask_record(self) -> bytes | None:
+    def take_ask_record(self) -> AskRecord | None:
         """What the optimizer knew when it proposed the last asked point (see
         :func:`ask_record`), once: the study stores it beside that trial."""
         record, self._ask_record = self._ask_record, None
@@ -281,7 +282,16 @@ def _is_initial(optimizer: Any) -> bool:
     return optimizer._n_initial_points > 0 or not optimizer.models
 
 
-def ask_record(optimizer: Any, point: list[Any], initial: bool) -> bytes:
+@dataclass(frozen=True)
+class AskRecord:
+    """One ask's record: the pickled state, and the two facts the pages list per trial."""
+
+    state: bytes
+    initial: bool
+    acquisition: str | None  # the acquisition that chose the point (None for random ones)
+
+
+def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
     """What ``optimizer`` knew when it proposed ``point``, for the "Why this point?" view.
 
     Right after a tell, scikit-optimize has fitted its surrogate (``models[-1]``) and chosen
@@ -307,7 +317,8 @@ def ask_record(optimizer: Any, point: list[Any], initial: bool) -> bytes:
         candidates = list(optimizer.cand_acq_funcs_)
         chosen_acq = None
         for name, x in zip(candidates, next_xs, strict=False):
-            if np.allclose(x, proposed, atol=1e-9):
+            # As scikit-optimize picked it: the candidate in the original space (rounded ints).
+            if optimizer.space.inverse_transform(x.reshape((1, -1)))[0] == optimizer._next_x:
                 chosen_acq = name
                 break
         record.update(
@@ -325,7 +336,12 @@ def ask_record(optimizer: Any, point: list[Any], initial: bool) -> bytes:
             replaced=not np.allclose(chosen_x, proposed, atol=1e-9),
             gains=[float(g) for g in getattr(optimizer, "gains_", [])],
         )
-    return snapshots.dump(record)
+    acquisition = None
+    if not initial:
+        acquisition = record["chosen_acquisition"] or (
+            record["acq_func"] if record["acq_func"] != "gp_hedge" else None
+        )
+    return AskRecord(snapshots.dump(record), bool(initial), acquisition)
 
 
 def ask_with_pending(

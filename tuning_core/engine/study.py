@@ -484,7 +484,7 @@ def save_ask(store: Store, study_id: int, number: int, strategy: Strategy) -> No
     take = getattr(strategy, "take_ask_record", None)
     record = take() if take is not None else None
     if record is not None:
-        store.save_ask(study_id, number, record)
+        store.save_ask(study_id, number, record.state, record.initial, record.acquisition)
 
 
 def _run_claimed(
