@@ -1,0 +1,412 @@
+""" "Why this point?" charts: what the Bayesian search believed when it chose a trial.
+
+Pure functions: an ``explain`` result (``Explanation.to_json()``) becomes DataFrames, and
+DataFrames become Altair charts. No Streamlit, no Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+CHART_HEIGHT = 260
+HEATMAP_SIZE = 240
+CHOSEN_COLOR = "#d62728"
+OBSERVED_COLOR = "#111111"
+BAND_COLOR = "#1f77b4"
+ACQUISITION_COLOR = "#2ca02c"
+
+ACQUISITION_WORDS = {
+    "EI": "expected improvement",
+    "PI": "probability of improvement",
+    "LCB": "lower confidence bound",
+}
+
+CAPTIONS = {
+    "surrogate_1d": (
+        "The line is what the model believes the score is, the band where it could still be "
+        "(±2σ): wide where nothing was tried yet, narrow near the black points it has seen."
+    ),
+    "acquisition_1d": (
+        "The search picks the highest point of this curve (red): high where a good score is "
+        "still likely, either because nothing was tried there (exploration) or because it is "
+        "near the best so far (exploitation)."
+    ),
+    "bars_1d": (
+        "Each bar is the model's belief for one value (with ±2σ); the search chose the value "
+        "whose acquisition bar (below) is highest, shown in red."
+    ),
+    "heatmaps_2d": (
+        "The model's belief, its uncertainty (dark where nothing was tried yet) and how "
+        "promising each spot looked: the red cross, the chosen trial, sits on the acquisition's "
+        "darkest green, with the tried points in white."
+    ),
+    "true_2d": (
+        "The true function beside the model's belief: as trials accumulate, the belief takes "
+        "the shape of the real landscape where the search has looked."
+    ),
+}
+
+
+def acquisition_label(name: str | None) -> str:
+    if not name:
+        return "acquisition"
+    return f"{ACQUISITION_WORDS.get(name, name)} ({name})"
+
+
+def surface_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """One row per grid point: the dims' values, mean, std, lower, upper, acquisition (and
+    true_value for function objectives)."""
+    frame = pd.DataFrame(explanation["grid"])
+    frame["mean"] = explanation["mean"]
+    frame["std"] = explanation["std"]
+    frame["lower"] = frame["mean"] - 2 * frame["std"]
+    frame["upper"] = frame["mean"] + 2 * frame["std"]
+    frame["acquisition"] = explanation["acquisition_values"]
+    if explanation.get("true_value") is not None:
+        frame["true_value"] = explanation["true_value"]
+    return frame
+
+
+def observed_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """The trials the search had seen: the trial's order (0-based), its params and value."""
+    rows = [
+        {"seen": index, **point["params"], "value": point["value"]}
+        for index, point in enumerate(explanation["observed"])
+    ]
+    return pd.DataFrame(rows)
+
+
+def chosen_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                **explanation["chosen"],
+                "trial": explanation["trial"],
+                "mean": explanation.get("chosen_mean"),
+                "acquisition": explanation.get("acquisition_at_chosen"),
+            }
+        ]
+    )
+
+
+def _x(dim: str, log: bool, title: str | None = None) -> alt.X:
+    return alt.X(
+        f"{dim}:Q",
+        title=title or dim,
+        scale=alt.Scale(type="log" if log else "linear", zero=False, nice=False),
+    )
+
+
+def curve_chart(
+    surface: pd.DataFrame,
+    observed: pd.DataFrame,
+    chosen: pd.DataFrame,
+    dim: str,
+    log: bool,
+    metric: str,
+    acquisition: str | None,
+) -> alt.VConcatChart:
+    """1-D: the surrogate's mean ± 2σ with the observed points above, the acquisition below
+    with its maximum and the chosen point marked."""
+    x = _x(dim, log)
+    band = (
+        alt.Chart(surface)
+        .mark_area(opacity=0.25, color=BAND_COLOR)
+        .encode(x=x, y=alt.Y("lower:Q", title=metric, scale=alt.Scale(zero=False)), y2="upper:Q")
+    )
+    mean = (
+        alt.Chart(surface)
+        .mark_line(color=BAND_COLOR, strokeWidth=2.5)
+        .encode(x=x, y="mean:Q", tooltip=[dim, alt.Tooltip("mean:Q", format=".4g")])
+    )
+    points = (
+        alt.Chart(observed)
+        .mark_circle(size=70, color=OBSERVED_COLOR, opacity=0.85)
+        .encode(
+            x=x,
+            y="value:Q",
+            tooltip=[
+                alt.Tooltip("seen:Q", title="seen #"),
+                dim,
+                alt.Tooltip("value:Q", format=".4g"),
+            ],
+        )
+    )
+    rule = alt.Chart(chosen).mark_rule(color=CHOSEN_COLOR, strokeDash=[6, 4], size=2).encode(x=x)
+    top = alt.layer(band, mean, points, rule, title="what the model believed").properties(
+        height=CHART_HEIGHT
+    )
+    peak = surface.loc[[surface["acquisition"].idxmax()]]
+    acq_line = (
+        alt.Chart(surface)
+        .mark_area(color=ACQUISITION_COLOR, opacity=0.35, line={"color": ACQUISITION_COLOR})
+        .encode(
+            x=x,
+            y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
+            tooltip=[dim, alt.Tooltip("acquisition:Q", format=".4g")],
+        )
+    )
+    peak_mark = (
+        alt.Chart(peak)
+        .mark_point(shape="diamond", size=120, filled=True, color=ACQUISITION_COLOR)
+        .encode(x=x, y="acquisition:Q")
+    )
+    chosen_mark = (
+        alt.Chart(chosen)
+        .mark_point(shape="triangle-down", size=220, filled=True, color=CHOSEN_COLOR)
+        .encode(x=x, y="acquisition:Q", tooltip=["trial:Q", dim])
+    )
+    bottom = alt.layer(
+        acq_line, rule, peak_mark, chosen_mark, title="how promising each value looked"
+    ).properties(height=int(CHART_HEIGHT * 0.6))
+    return alt.vconcat(top, bottom).resolve_scale(x="shared")
+
+
+def bars_chart(
+    surface: pd.DataFrame,
+    chosen: pd.DataFrame,
+    dim: str,
+    metric: str,
+    acquisition: str | None,
+) -> alt.VConcatChart:
+    """1-D over a choice: one bar per value for the mean (±2σ) and for the acquisition; the
+    chosen value in red."""
+    chosen_value = chosen[dim].iloc[0]
+    frame = surface.assign(
+        chosen=surface[dim].astype(str) == str(chosen_value), value_label=surface[dim].astype(str)
+    )
+    x = alt.X("value_label:N", title=dim, sort=None)
+    color = alt.condition(alt.datum.chosen, alt.value(CHOSEN_COLOR), alt.value(BAND_COLOR))
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(opacity=0.7)
+        .encode(
+            x=x,
+            y=alt.Y("mean:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=color,
+            tooltip=[dim, alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("std:Q", format=".3g")],
+        )
+    )
+    errors = alt.Chart(frame).mark_rule(size=2).encode(x=x, y="lower:Q", y2="upper:Q")
+    top = alt.layer(bars, errors, title="what the model believed").properties(height=CHART_HEIGHT)
+    bottom = (
+        alt.Chart(frame, title="how promising each value looked")
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
+            color=alt.condition(
+                alt.datum.chosen, alt.value(CHOSEN_COLOR), alt.value(ACQUISITION_COLOR)
+            ),
+            tooltip=[dim, alt.Tooltip("acquisition:Q", format=".4g")],
+        )
+        .properties(height=int(CHART_HEIGHT * 0.6))
+    )
+    return alt.vconcat(top, bottom)
+
+
+def _edges(values: np.ndarray, log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges around sorted grid values: midpoints (geometric ones on a log axis)."""
+    if len(values) == 1:
+        return values, values
+    scaled = np.log(values) if log else values
+    middles = (scaled[1:] + scaled[:-1]) / 2
+    lower = np.concatenate([[scaled[0]], middles])
+    upper = np.concatenate([middles, [scaled[-1]]])
+    return (np.exp(lower), np.exp(upper)) if log else (lower, upper)
+
+
+def _cells(surface: pd.DataFrame, dim: str, log: bool, categorical: bool) -> pd.DataFrame:
+    if categorical:
+        return surface.assign(**{f"{dim}_label": surface[dim].astype(str)})
+    values = np.array(sorted(surface[dim].astype(float).unique()))
+    lower, upper = _edges(values, log)
+    to_lower = dict(zip(values, lower, strict=True))
+    to_upper = dict(zip(values, upper, strict=True))
+    column = surface[dim].astype(float)
+    return surface.assign(**{f"{dim}_lo": column.map(to_lower), f"{dim}_hi": column.map(to_upper)})
+
+
+def _cell_encoding(dim: str, log: bool, categorical: bool, axis: str) -> dict[str, Any]:
+    if categorical:
+        channel = alt.X if axis == "x" else alt.Y
+        return {axis: channel(f"{dim}_label:N", title=dim, sort=None)}
+    channel = alt.X if axis == "x" else alt.Y
+    second = alt.X2 if axis == "x" else alt.Y2
+    return {
+        axis: channel(
+            f"{dim}_lo:Q",
+            title=dim,
+            scale=alt.Scale(type="log" if log else "linear", zero=False, nice=False),
+        ),
+        f"{axis}2": second(f"{dim}_hi:Q"),
+    }
+
+
+def _point_encoding(dim: str, log: bool, categorical: bool, axis: str) -> dict[str, Any]:
+    channel = alt.X if axis == "x" else alt.Y
+    if categorical:
+        return {axis: channel(f"{dim}_label:N", title=dim, sort=None)}
+    return {
+        axis: channel(
+            f"{dim}:Q",
+            title=dim,
+            scale=alt.Scale(type="log" if log else "linear", zero=False, nice=False),
+        )
+    }
+
+
+def heatmaps_chart(
+    surface: pd.DataFrame,
+    observed: pd.DataFrame,
+    chosen: pd.DataFrame,
+    dims: list[str],
+    log_dims: list[str],
+    categorical_dims: list[str],
+    metric: str,
+    acquisition: str | None,
+    show_true: bool = True,
+) -> alt.HConcatChart | alt.VConcatChart:
+    """2-D: heatmaps of the mean, the std and the acquisition (and, for function objectives,
+    the true function), each with the observed points (black) and the chosen one (red ×)."""
+    first, second = dims
+    flags = {d: (d in log_dims, d in categorical_dims) for d in dims}
+    cells = _cells(_cells(surface, first, *flags[first]), second, *flags[second])
+    encoding = {
+        **_cell_encoding(first, *flags[first], "x"),
+        **_cell_encoding(second, *flags[second], "y"),
+    }
+    points_encoding = {
+        **_point_encoding(first, *flags[first], "x"),
+        **_point_encoding(second, *flags[second], "y"),
+    }
+
+    def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for d in dims:
+            if flags[d][1]:
+                out[f"{d}_label"] = out[d].astype(str)
+        return out
+
+    observed_points = (
+        alt.Chart(labelled(observed))
+        .mark_circle(size=45, color="white", stroke=OBSERVED_COLOR, strokeWidth=1.5, opacity=1)
+        .encode(**points_encoding, tooltip=["seen:Q", first, second, "value:Q"])
+    )
+    chosen_point = (
+        alt.Chart(labelled(chosen))
+        .mark_point(shape="cross", size=260, filled=True, color=CHOSEN_COLOR, strokeWidth=1)
+        .encode(**points_encoding, tooltip=["trial:Q", first, second])
+    )
+
+    def heatmap(field: str, title: str, scheme: str, reverse: bool = False) -> alt.LayerChart:
+        rect = (
+            alt.Chart(cells)
+            .mark_rect()
+            .encode(
+                **encoding,
+                color=alt.Color(
+                    f"{field}:Q",
+                    title=None,
+                    scale=alt.Scale(scheme=scheme, reverse=reverse),
+                    legend=alt.Legend(orient="bottom", gradientLength=HEATMAP_SIZE - 40),
+                ),
+                tooltip=[first, second, alt.Tooltip(f"{field}:Q", format=".4g")],
+            )
+        )
+        return alt.layer(rect, observed_points, chosen_point, title=title).properties(
+            width=HEATMAP_SIZE, height=HEATMAP_SIZE
+        )
+
+    belief = heatmap("mean", f"model's belief ({metric})", "viridis")
+    uncertainty = heatmap("std", "model's uncertainty (σ)", "greys")
+    promise = heatmap("acquisition", acquisition_label(acquisition), "greens")
+    if show_true and "true_value" in surface:
+        # Two rows of two, so four panels fit a 1366-pixel projector beside the sidebar.
+        truth = heatmap("true_value", f"true {metric}", "viridis")
+        return alt.vconcat(
+            alt.hconcat(truth, belief).resolve_scale(color="independent"),
+            alt.hconcat(uncertainty, promise).resolve_scale(color="independent"),
+        ).resolve_scale(color="independent")
+    return alt.hconcat(belief, uncertainty, promise).resolve_scale(color="independent")
+
+
+def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]]:
+    """The chart for an explanation and the captions to show under it."""
+    surface = surface_frame(explanation)
+    observed = observed_frame(explanation)
+    chosen = chosen_frame(explanation)
+    dims = explanation["dims"]
+    metric = explanation["metric"]
+    acquisition = explanation.get("acquisition")
+    if len(dims) == 1:
+        dim = dims[0]
+        if dim in explanation["categorical_dims"]:
+            return bars_chart(surface, chosen, dim, metric, acquisition), [CAPTIONS["bars_1d"]]
+        chart = curve_chart(
+            surface, observed, chosen, dim, dim in explanation["log_dims"], metric, acquisition
+        )
+        return chart, [CAPTIONS["surrogate_1d"], CAPTIONS["acquisition_1d"]]
+    chart = heatmaps_chart(
+        surface,
+        observed,
+        chosen,
+        dims,
+        explanation["log_dims"],
+        explanation["categorical_dims"],
+        metric,
+        acquisition,
+    )
+    captions = [CAPTIONS["heatmaps_2d"]]
+    if "true_value" in surface:
+        captions.insert(0, CAPTIONS["true_2d"])
+    return chart, captions
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def summary_sentence(explanation: dict[str, Any]) -> str:
+    """One sentence on how trial N was chosen."""
+    chosen = ", ".join(f"{k} = {_format(v)}" for k, v in explanation["chosen"].items())
+    trial = explanation["trial"]
+    if explanation["initial"]:
+        return (
+            f"Trial {trial} ({chosen}) was an initial random point: the search drew it at "
+            "random to get a first picture, before it fitted any model."
+        )
+    seen = len(explanation["observed"])
+    acquisition = acquisition_label(explanation.get("acquisition"))
+    text = (
+        f"Trial {trial} ({chosen}) is where the {explanation['surrogate']} model, fitted on the "
+        f"{seen} trials before it, gave the highest {acquisition}"
+    )
+    if explanation.get("acq_func") == "gp_hedge":
+        text += "; gp_hedge chose this acquisition for this step"
+    if explanation.get("replaced"):
+        text += " (its first choice had been tried already, so it took the next candidate)"
+    return text + "."
+
+
+def ask_kinds_frame(asks: dict[int, tuple[bool, str | None]]) -> pd.DataFrame:
+    """Trial number -> kind ("initial random" or "model") and acquisition, for tables and the
+    convergence chart."""
+    return pd.DataFrame(
+        [
+            {
+                "number": number,
+                "kind": "initial random" if initial else "model",
+                "acquisition": acquisition or "",
+            }
+            for number, (initial, acquisition) in asks.items()
+        ],
+        columns=["number", "kind", "acquisition"],
+    )
