@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import pruning_frames, study_asks, study_frames, worker_timeline_of
+from dashboard.data import pruning_frames, study_frames, worker_timeline_of
 from dashboard.security import begin_page, plain
+from dashboard.why_data import study_asks
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
-from dashboard.data import study_asks, why_explanation
 from dashboard.security import begin_page, plain
+from dashboard.why_data import draw_why_chart, study_asks, why_explanation
 from tuning_core.engine.states import StudyStatus
 from tuning_core.views import why_charts
 
@@ -89,9 +89,7 @@ def why_view(study_name: str) -> None:
         st.caption(
             f"gp_hedge chose {explanation['acquisition']} here; over the study so far: {shares}."
         )
-    chart, captions = why_charts.why_chart(explanation)
-    st.altair_chart(chart, width="content")
-    for caption in captions:
+    for caption in draw_why_chart(explanation):
         st.caption(caption)
 
 

@@ -30,7 +30,7 @@ from tuning_core.engine.storage import Store
 
 # Grid points along one numeric dimension: 1-D curves and 2-D heatmaps.
 RESOLUTION_1D = 200
-RESOLUTION_2D = 40
+RESOLUTION_2D = 30
 
 ACQUISITION_NAMES = {
     "EI": "expected improvement",
