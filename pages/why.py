@@ -69,13 +69,19 @@ def why_view(study_name: str) -> None:
         )
     trial = _trial_slider(numbers, running)
     names = spec.space.names
+    # ?dims=a,b presets the pickers (a link for a lesson); a study without them resets them.
+    kept = [d for d in st.session_state.get("why_dims", []) if d in names]
+    if not kept:
+        wanted = [d for d in st.query_params.get("dims", "").split(",") if d in names]
+        kept = list(dict.fromkeys(wanted))[:2] or names[:2]
+    st.session_state["why_dims"] = kept
     dims = st.multiselect(
         "Hyperparameters to draw (one or two; the others are held at the trial's values)",
         names,
-        default=names[:2],
         max_selections=2,
         key="why_dims",
     )
+    st.query_params["dims"] = ",".join(dims)
     if not dims:
         st.info("Pick one or two hyperparameters.")
         return

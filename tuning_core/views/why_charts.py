@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 CHART_HEIGHT = 260
-HEATMAP_SIZE = 240
+CHART_WIDTH = 640  # wide enough to read from the back of a room, narrow enough for 1366 px
+HEATMAP_SIZE = 270
 CHOSEN_COLOR = "#d62728"
 OBSERVED_COLOR = "#111111"
 BAND_COLOR = "#1f77b4"
@@ -29,7 +30,8 @@ ACQUISITION_WORDS = {
 CAPTIONS = {
     "surrogate_1d": (
         "The line is what the model believes the score is, the band where it could still be "
-        "(±2σ): wide where nothing was tried yet, narrow near the black points it has seen."
+        "(±2σ): wide where nothing was tried yet, narrow near the trials it has seen (black; "
+        "those tried with other values of the other hyperparameters sit off the line)."
     ),
     "acquisition_1d": (
         "The search picks the highest point of this curve (red): high where a good score is "
@@ -139,7 +141,7 @@ def curve_chart(
     )
     rule = alt.Chart(chosen).mark_rule(color=CHOSEN_COLOR, strokeDash=[6, 4], size=2).encode(x=x)
     top = alt.layer(band, mean, points, rule, title="what the model believed").properties(
-        height=CHART_HEIGHT
+        width=CHART_WIDTH, height=CHART_HEIGHT
     )
     peak = surface.loc[[surface["acquisition"].idxmax()]]
     acq_line = (
@@ -163,7 +165,7 @@ def curve_chart(
     )
     bottom = alt.layer(
         acq_line, rule, peak_mark, chosen_mark, title="how promising each value looked"
-    ).properties(height=int(CHART_HEIGHT * 0.6))
+    ).properties(width=CHART_WIDTH, height=int(CHART_HEIGHT * 0.6))
     return alt.vconcat(top, bottom).resolve_scale(x="shared")
 
 
@@ -193,7 +195,9 @@ def bars_chart(
         )
     )
     errors = alt.Chart(frame).mark_rule(size=2).encode(x=x, y="lower:Q", y2="upper:Q")
-    top = alt.layer(bars, errors, title="what the model believed").properties(height=CHART_HEIGHT)
+    top = alt.layer(bars, errors, title="what the model believed").properties(
+        width=CHART_WIDTH, height=CHART_HEIGHT
+    )
     bottom = (
         alt.Chart(frame, title="how promising each value looked")
         .mark_bar()
@@ -205,7 +209,7 @@ def bars_chart(
             ),
             tooltip=[dim, alt.Tooltip("acquisition:Q", format=".4g")],
         )
-        .properties(height=int(CHART_HEIGHT * 0.6))
+        .properties(width=CHART_WIDTH, height=int(CHART_HEIGHT * 0.6))
     )
     return alt.vconcat(top, bottom)
 
@@ -320,7 +324,15 @@ def heatmaps_chart(
         transform=_role("observed"),
     )
     chosen_point = alt.Chart(
-        mark=alt.MarkDef(type="point", shape="cross", size=260, filled=True, color=CHOSEN_COLOR),
+        mark=alt.MarkDef(
+            type="point",
+            shape="cross",
+            size=420,
+            filled=True,
+            color=CHOSEN_COLOR,
+            stroke="white",
+            strokeWidth=1.5,
+        ),
         encoding=alt.FacetedEncoding(
             **point_encoding,
             tooltip=[
