@@ -372,3 +372,22 @@ def test_ask_records_load_through_the_guarded_unpickler(studies: Path) -> None:
     record = snapshots.load(blob)
     assert record["version"] == 1 and type(record["model"]).__name__ == "RandomForestRegressor"
     assert sqlite3.sqlite_version  # the table is plain SQLite: no extension needed
+
+
+def test_a_parallel_ask_records_the_believers_model() -> None:
+    """With trials pending, the point comes from a copy told the pending points: its record
+    holds that copy's surrogate, which has seen them."""
+    spec = parse_spec(branin_spec("pending", {"type": "bayesian", "initial_points": 3, "seed": 0}))
+    strategy = make_strategy(spec.space, spec.strategy)
+    for _ in range(4):
+        params = strategy.ask()
+        strategy.take_ask_record()
+        strategy.tell(params, float(params["x1"] ** 2 + params["x2"]))
+    pending = [strategy.ask()]
+    strategy.take_ask_record()
+    proposal = strategy.ask_with_pending(pending)
+    taken = strategy.take_ask_record()
+    assert taken is not None and not taken.initial and strategy.take_ask_record() is None
+    record = snapshots.load(taken.state)
+    assert record["point"] == [proposal["x1"], proposal["x2"]]
+    assert len(record["Xi"]) == 5  # the four told and the pending one, believed

@@ -246,10 +246,11 @@ class Store:
         if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute("PRAGMA synchronous = NORMAL")
-        # The newest table: a store made by an older version gains what it lacks.
-        if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'strategy_asks'"
-        ).fetchone():
+        # The newest tables: a store made by an older version gains what it lacks.
+        present = self.connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('trial_workers', 'strategy_asks')"
+        ).fetchone()[0]
+        if present < 2:
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
 
