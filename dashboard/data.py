@@ -268,20 +268,3 @@ def playground_ladder(function_name: str) -> list[float]:
     """The α slider's steps: 40 per log range plus the function's preset rates exactly."""
     presets = playground.PRESETS_BY_FUNCTION.get(function_name, {}).values()
     return sorted({*forms.log_spaced(1e-4, 2.0, 40), *(p.learning_rate for p in presets)})
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def why_explanation(path: str, name: str, trial: int, dims: tuple[str, ...]) -> dict[str, Any]:
-    """The "Why this point?" data of one trial (``explain`` as JSON). A recorded ask never
-    changes, so the store path, study, trial and dims are the whole key."""
-    from tuning_core.engine.explain import explain  # noqa: PLC0415 - loads scikit-optimize
-
-    with Store(path) as store:
-        return explain(store, name, trial, list(dims)).to_json()
-
-
-def study_asks(study_id: int) -> dict[int, tuple[bool, str | None]]:
-    """Trial number -> (initial random point?, acquisition that chose it); empty for grid and
-    random studies (cheap: two small columns, no blob)."""
-    with open_store() as store:
-        return store.asks(study_id)
