@@ -93,7 +93,7 @@ def why_view(study_name: str) -> None:
         hedge = [a for _, a in asks.values() if a]
         shares = ", ".join(f"{a} {hedge.count(a)}" for a in ("EI", "LCB", "PI") if a in hedge)
         st.caption(
-            f"gp_hedge chose {explanation['acquisition']} here; over the study so far: {shares}."
+            f"gp_hedge chose {explanation['acquisition']} here; over the whole study: {shares}."
         )
     for caption in draw_why_chart(explanation):
         st.caption(caption)

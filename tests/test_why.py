@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tuning_core.engine import explain, snapshots
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
 from tuning_core.engine.study import run_study
@@ -391,3 +393,48 @@ def test_a_parallel_ask_records_the_believers_model() -> None:
     record = snapshots.load(taken.state)
     assert record["point"] == [proposal["x1"], proposal["x2"]]
     assert len(record["Xi"]) == 5  # the four told and the pending one, believed
+
+
+def test_the_slider_follows_a_running_study_unless_moved_back(
+    storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = parse_spec(branin_spec("running", {"type": "bayesian", "initial_points": 3, "seed": 0}))
+    strategy = make_strategy(spec.space, spec.strategy)
+    with Store(storage) as store:
+        study_id = store.create_study(spec)
+        store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
+
+        def propose(number: int) -> None:
+            params = strategy.ask()
+            record = strategy.take_ask_record()
+            store.save_ask(study_id, number, record.state, record.initial, record.acquisition)
+            strategy.tell(params, float(params["x1"] ** 2 + params["x2"]))
+
+        for number in range(5):
+            propose(number)
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["study"] = "running"
+        at.run()
+        at.switch_page("pages/why.py").run()
+        assert at.select_slider(key="why_trial").value == 4
+        propose(5)
+        at.run()
+        assert at.select_slider(key="why_trial").value == 5  # followed the new trial
+        at.select_slider(key="why_trial").set_value(3).run()
+        propose(6)
+        at.run()
+        assert at.select_slider(key="why_trial").value == 3  # the student went back: it stays
+        assert not at.exception
+
+
+def test_compare_marks_the_initial_random_trials(studies: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TUNING_LAB_STORAGE", str(studies))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["study"] = "gp-ei"
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    convergence = next(s for s in specs if s.get("title") == "best so far (minimize)")
+    assert convergence["layer"][0]["encoding"]["shape"]["field"] == "kind"
+    assert any("Grey triangles are the Bayesian search's initial" in c.value for c in at.caption)
