@@ -2,7 +2,8 @@
 
 Runs a Bayesian study on Branin (gp_hedge, 15 trials, under 5 s), opens the page, steps the
 trial slider back with the keyboard and checks that the drawn chart changes with it; then the
-1-D view of one hyperparameter and an initial random trial. Screenshots go to test-artifacts/.
+1-D view of one hyperparameter, an initial random trial, and Compare's convergence chart with
+the initial random trials marked. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -92,4 +93,10 @@ def test_the_why_page_steps_through_the_trials(server: str, storage: Path) -> No
             page.get_by_text(re.compile(r"^Trial 0 .* was an initial random point"))
         ).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(0)
+
+        page.goto(f"{server}/compare?study={NAME}")
+        expect(page.get_by_text(re.compile(r"Grey triangles are"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("initial random").first).to_be_visible()
+        _shot(page, "why-3-compare-initial-points")
+        _clean(page, "the compare page of a Bayesian study")
         browser.close()
