@@ -24,7 +24,8 @@ ACQUISITION_COLOR = "#2ca02c"
 ACQUISITION_WORDS = {
     "EI": "expected improvement",
     "PI": "probability of improvement",
-    "LCB": "lower confidence bound",
+    # scikit-optimize minimises mean - κσ; drawn negated, so that higher is more promising.
+    "LCB": "minus the lower confidence bound",
 }
 
 CAPTIONS = {
