@@ -1,8 +1,8 @@
 """The "Why this point?" page's reads and drawing: cached explanations and chart specs.
 
-A recorded ask never changes, so an explanation is cached on (store, study, trial, dims). The
-2-D chart's spec depends only on its layout, so it is built once per layout and each trial's
-rows are swapped in (building and validating the Altair chart costs more than the rest).
+A recorded ask never changes, so an explanation is cached on (store, study, trial, dims). A
+chart's spec depends only on its layout, so it is built once per layout and each trial's rows
+are swapped in (building and validating the Altair chart costs more than the rest).
 """
 
 from __future__ import annotations
@@ -47,11 +47,21 @@ def _heatmaps_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) ->
     return charts.spec_without_data(chart)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _curve_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> dict:
+    dim, log, metric, acquisition = layout
+    chart = why_charts.curve_chart(
+        why_charts.curve_frame(_explanation), dim, log, metric, acquisition
+    )
+    return charts.spec_without_data(chart)
+
+
 def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
     """Draw the chart of one explanation; returns the captions to show under it."""
-    if len(explanation["dims"]) == 2:
+    dims = explanation["dims"]
+    if len(dims) == 2:
         layout = (
-            tuple(explanation["dims"]),
+            tuple(dims),
             tuple(explanation["log_dims"]),
             tuple(explanation["categorical_dims"]),
             explanation["metric"],
@@ -64,6 +74,16 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
         if "true_value" in explanation:
             captions.insert(0, why_charts.CAPTIONS["true_2d"])
         return captions
+    if dims[0] not in explanation["categorical_dims"]:
+        layout = (
+            dims[0],
+            dims[0] in explanation["log_dims"],
+            explanation["metric"],
+            explanation["acquisition"],
+        )
+        spec = _curve_template(layout, explanation)
+        st.vega_lite_chart(why_charts.curve_frame(explanation), spec, width="content")
+        return [why_charts.CAPTIONS["surrogate_1d"], why_charts.CAPTIONS["acquisition_1d"]]
     chart, captions = why_charts.why_chart(explanation)
     st.altair_chart(chart, width="content")
     return captions

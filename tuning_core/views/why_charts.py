@@ -105,69 +105,110 @@ def _x(dim: str, log: bool, title: str | None = None) -> alt.X:
     )
 
 
+def curve_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """The 1-D view's rows in one frame, so its chart spec can be built once and reused with
+    each trial's rows: ``role`` is "grid" (mean, lower, upper, acquisition), "observed" (a
+    trial seen so far: value), "chosen" (trial N) or "peak" (the acquisition's maximum on the
+    grid)."""
+    dim = explanation["dims"][0]
+    surface = surface_frame(explanation)
+    observed = observed_frame(explanation)
+    chosen = chosen_frame(explanation)
+    peak = surface.loc[[surface["acquisition"].idxmax()]]
+    return pd.concat(
+        [
+            surface[[dim, "mean", "lower", "upper", "acquisition"]].assign(role="grid"),
+            observed[["seen", dim, "value"]].assign(role="observed"),
+            chosen[[dim, "trial", "acquisition"]].assign(role="chosen"),
+            peak[[dim, "acquisition"]].assign(role="peak"),
+        ],
+        ignore_index=True,
+    )
+
+
 def curve_chart(
-    surface: pd.DataFrame,
-    observed: pd.DataFrame,
-    chosen: pd.DataFrame,
+    frame: pd.DataFrame,
     dim: str,
     log: bool,
     metric: str,
     acquisition: str | None,
 ) -> alt.VConcatChart:
     """1-D: the surrogate's mean ± 2σ with the observed points above, the acquisition below
-    with its maximum and the chosen point marked."""
+    with its maximum and the chosen point marked. ``frame`` is :func:`curve_frame`; every
+    layer picks its rows by ``role``. Built through constructors (chained calls deep-copy)."""
     x = _x(dim, log)
-    band = (
-        alt.Chart(surface)
-        .mark_area(opacity=0.25, color=BAND_COLOR)
-        .encode(x=x, y=alt.Y("lower:Q", title=metric, scale=alt.Scale(zero=False)), y2="upper:Q")
-    )
-    mean = (
-        alt.Chart(surface)
-        .mark_line(color=BAND_COLOR, strokeWidth=2.5)
-        .encode(x=x, y="mean:Q", tooltip=[dim, alt.Tooltip("mean:Q", format=".4g")])
-    )
-    points = (
-        alt.Chart(observed)
-        .mark_circle(size=70, color=OBSERVED_COLOR, opacity=0.85)
-        .encode(
-            x=x,
-            y="value:Q",
-            tooltip=[
-                alt.Tooltip("seen:Q", title="seen #"),
-                dim,
-                alt.Tooltip("value:Q", format=".4g"),
-            ],
+
+    def layer(role: str, mark: alt.MarkDef, **encoding: Any) -> alt.Chart:
+        return alt.Chart(
+            mark=mark, encoding=alt.FacetedEncoding(x=x, **encoding), transform=_role(role)
         )
+
+    rule = layer("chosen", alt.MarkDef(type="rule", color=CHOSEN_COLOR, strokeDash=[6, 4], size=2))
+    top = alt.LayerChart(
+        layer=[
+            layer(
+                "grid",
+                alt.MarkDef(type="area", opacity=0.25, color=BAND_COLOR),
+                y=alt.Y("lower:Q", title=metric, scale=alt.Scale(zero=False)),
+                y2=alt.Y2("upper:Q"),
+            ),
+            layer(
+                "grid",
+                alt.MarkDef(type="line", color=BAND_COLOR, strokeWidth=2.5),
+                y=alt.Y("mean:Q"),
+                tooltip=[alt.Tooltip(f"{dim}:Q"), alt.Tooltip("mean:Q", format=".4g")],
+            ),
+            layer(
+                "observed",
+                alt.MarkDef(type="circle", size=70, color=OBSERVED_COLOR, opacity=0.85),
+                y=alt.Y("value:Q"),
+                tooltip=[
+                    alt.Tooltip("seen:Q", title="seen #"),
+                    alt.Tooltip(f"{dim}:Q"),
+                    alt.Tooltip("value:Q", format=".4g"),
+                ],
+            ),
+            rule,
+        ],
+        title="what the model believed",
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
     )
-    rule = alt.Chart(chosen).mark_rule(color=CHOSEN_COLOR, strokeDash=[6, 4], size=2).encode(x=x)
-    top = alt.layer(band, mean, points, rule, title="what the model believed").properties(
-        width=CHART_WIDTH, height=CHART_HEIGHT
+    line = {"color": ACQUISITION_COLOR}
+    bottom = alt.LayerChart(
+        layer=[
+            layer(
+                "grid",
+                alt.MarkDef(type="area", color=ACQUISITION_COLOR, opacity=0.35, line=line),
+                y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
+                tooltip=[alt.Tooltip(f"{dim}:Q"), alt.Tooltip("acquisition:Q", format=".4g")],
+            ),
+            rule,
+            layer(
+                "peak",
+                alt.MarkDef(
+                    type="point", shape="diamond", size=120, filled=True, color=ACQUISITION_COLOR
+                ),
+                y=alt.Y("acquisition:Q"),
+            ),
+            layer(
+                "chosen",
+                alt.MarkDef(
+                    type="point", shape="triangle-down", size=220, filled=True, color=CHOSEN_COLOR
+                ),
+                y=alt.Y("acquisition:Q"),
+                tooltip=[alt.Tooltip("trial:Q"), alt.Tooltip(f"{dim}:Q")],
+            ),
+        ],
+        title="how promising each value looked",
+        width=CHART_WIDTH,
+        height=int(CHART_HEIGHT * 0.6),
     )
-    peak = surface.loc[[surface["acquisition"].idxmax()]]
-    acq_line = (
-        alt.Chart(surface)
-        .mark_area(color=ACQUISITION_COLOR, opacity=0.35, line={"color": ACQUISITION_COLOR})
-        .encode(
-            x=x,
-            y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
-            tooltip=[dim, alt.Tooltip("acquisition:Q", format=".4g")],
-        )
+    return alt.VConcatChart(
+        data=frame,
+        vconcat=[top, bottom],
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared")),
     )
-    peak_mark = (
-        alt.Chart(peak)
-        .mark_point(shape="diamond", size=120, filled=True, color=ACQUISITION_COLOR)
-        .encode(x=x, y="acquisition:Q")
-    )
-    chosen_mark = (
-        alt.Chart(chosen)
-        .mark_point(shape="triangle-down", size=220, filled=True, color=CHOSEN_COLOR)
-        .encode(x=x, y="acquisition:Q", tooltip=["trial:Q", dim])
-    )
-    bottom = alt.layer(
-        acq_line, rule, peak_mark, chosen_mark, title="how promising each value looked"
-    ).properties(width=CHART_WIDTH, height=int(CHART_HEIGHT * 0.6))
-    return alt.vconcat(top, bottom).resolve_scale(x="shared")
 
 
 def bars_chart(
@@ -392,7 +433,6 @@ def heatmaps_chart(
 def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]]:
     """The chart for an explanation and the captions to show under it."""
     surface = surface_frame(explanation)
-    observed = observed_frame(explanation)
     chosen = chosen_frame(explanation)
     dims = explanation["dims"]
     metric = explanation["metric"]
@@ -402,7 +442,7 @@ def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]
         if dim in explanation["categorical_dims"]:
             return bars_chart(surface, chosen, dim, metric, acquisition), [CAPTIONS["bars_1d"]]
         chart = curve_chart(
-            surface, observed, chosen, dim, dim in explanation["log_dims"], metric, acquisition
+            curve_frame(explanation), dim, dim in explanation["log_dims"], metric, acquisition
         )
         return chart, [CAPTIONS["surrogate_1d"], CAPTIONS["acquisition_1d"]]
     chart = heatmaps_chart(
