@@ -24,6 +24,7 @@ navigation = st.navigation(
         ),
         st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
         st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
+        st.Page("pages/why.py", title="Why this point?", icon=":material/lightbulb:"),
         st.Page("pages/race.py", title="Strategy race", icon=":material/sports_score:"),
         st.Page("pages/lr_lab.py", title="Learning-rate lab", icon=":material/tune:"),
         st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),

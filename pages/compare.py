@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import pruning_frames, study_frames, worker_timeline_of
 from dashboard.security import begin_page, plain
+from dashboard.why_data import study_asks
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
@@ -46,8 +47,12 @@ if name:
     summary = compare.plain_summary(spec, trials, importance)
     if summary:
         st.info(summary)
+    asks = study_asks(study.id) if spec.strategy["type"] == "bayesian" else {}
+    initial = {number for number, (is_initial, _) in asks.items() if is_initial}
     st.altair_chart(
-        charts.convergence_chart(frames.convergence_frame(trials, direction), direction),
+        charts.convergence_chart(
+            frames.convergence_frame(trials, direction), direction, initial if asks else None
+        ),
         width="stretch",
     )
     st.caption(
@@ -56,6 +61,12 @@ if name:
         + (
             " Pruned trials are left out: their values are partial."
             if frames.has_pruner(spec)
+            else ""
+        )
+        + (
+            " Grey triangles are the Bayesian search's initial random points, drawn before it "
+            "had a model; see why the others were chosen on the Why this point? page."
+            if initial
             else ""
         )
     )

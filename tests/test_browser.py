@@ -36,7 +36,14 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-PAGES = ["New study", "Live study", "Compare trials", "Learning-rate lab", "Studies"]
+PAGES = [
+    "New study",
+    "Live study",
+    "Compare trials",
+    "Why this point?",
+    "Learning-rate lab",
+    "Studies",
+]
 # A projector: the smallest screen a lesson is given on.
 VIEWPORT = {"width": 1366, "height": 768}
 

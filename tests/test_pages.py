@@ -27,6 +27,7 @@ PAGES = [
     "pages/new_study.py",
     "pages/live.py",
     "pages/compare.py",
+    "pages/why.py",
     "pages/race.py",
     "pages/lr_lab.py",
     "pages/studies.py",

@@ -322,6 +322,9 @@ def test_a_bayesian_parallel_study_proposes_distinct_points(
     trials = trials_of(storage, "bayes")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     assert len({(t.params["x1"], t.params["x2"]) for t in trials}) == 8
+    with Store(storage) as store:  # the Why this point? page has every proposal to explain
+        asks = store.asks(store.get_study("bayes").id)
+    assert sorted(asks) == list(range(8)) and asks[0][0] and not asks[7][0]
 
 
 def _worker_pid_listening_on(driver: int, address: str) -> int:

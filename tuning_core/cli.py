@@ -1,4 +1,4 @@
-"""The command line: ``python -m tuning_core run|race|list|export|stop|delete|lr-find``.
+"""The command line: ``python -m tuning_core run|race|list|export|stop|delete|explain|lr-find``.
 
 Bad input exits with status 2 and one sentence on stderr, never a traceback.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuning_core.engine import race as races
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
+from tuning_core.engine.explain import explain as explain_trial
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import StudySpec, load_spec
@@ -109,6 +110,20 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("name")
     delete = add_command("delete", help="delete a study and all its trials")
     delete.add_argument("name")
+    explain = add_command(
+        "explain",
+        help="why a Bayesian study proposed a trial: its surrogate and acquisition then",
+    )
+    explain.add_argument("name")
+    explain.add_argument("--trial", type=int, required=True, help="the trial number to explain")
+    explain.add_argument(
+        "--dims",
+        default=None,
+        help="one or two tuned names, comma-separated (default: the first two)",
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print the grid, mean, std and acquisition as JSON"
+    )
     lr_find = commands.add_parser(
         "lr-find",
         help="LR range test: suggest learning rates for a Keras spec",
@@ -342,6 +357,41 @@ def command_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_explain(args: argparse.Namespace) -> int:
+    dims = [d.strip() for d in args.dims.split(",")] if args.dims else None
+    with Store(_storage(args), create=False) as store:
+        result = explain_trial(store, args.name, args.trial, dims)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    chosen = ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in result.chosen.items()
+    )
+    if result.initial:
+        print(
+            f"trial {result.trial} was an initial random point ({chosen}): the search drew it "
+            "at random, before fitting any model."
+        )
+        return 0
+    told = len(result.observed)
+    print(
+        f"trial {result.trial} ({chosen}) maximised the {result.acquisition} acquisition of a "
+        f"{result.surrogate} surrogate fitted on {told} trials"
+        + (f" (gp_hedge chose {result.acquisition})" if result.acq_func == "gp_hedge" else "")
+        + (" and replaced a repeat of a tried point" if result.replaced else "")
+        + "."
+    )
+    spread = 2 * (result.chosen_std or 0.0)
+    grid_best = max(result.acquisition_values)
+    print(
+        f"the surrogate predicted {result.metric} {result.chosen_mean:.4g} ± {spread:.3g} (2σ) "
+        f"there; acquisition {result.acquisition_at_chosen:.4g} (the best on the "
+        f"{'×'.join(result.dims)} grid: {grid_best:.4g})."
+    )
+    return 0
+
+
 def command_lr_find(args: argparse.Namespace) -> int:
     if not 0 < args.start < args.end:
         raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
@@ -369,6 +419,7 @@ COMMANDS = {
     "export": command_export,
     "stop": command_stop,
     "delete": command_delete,
+    "explain": command_explain,
     "lr-find": command_lr_find,
 }
 

@@ -81,6 +81,7 @@ from tuning_core.engine.study import (
     claim_and_run,
     finished_record,
     run_objective,
+    save_ask,
 )
 from tuning_core.engine.workers import is_dask_address
 
@@ -345,6 +346,8 @@ class _Driver:
         number = session.next_number
         session.next_number += 1
         trial_id = self.store.start_trial(session.study_id, number, params, retry_of=retry_of)
+        if retry_of is None:
+            save_ask(self.store, session.study_id, number, session.strategy)
         answers = None
         if self.channels.pruning:
             answers = Queue(self.channels.answers(trial_id), client=self.client)

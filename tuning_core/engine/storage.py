@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS strategy_snapshots (
     trial_number INTEGER NOT NULL,
     state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS strategy_asks (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    trial_number INTEGER NOT NULL,
+    initial INTEGER NOT NULL,
+    acquisition TEXT,
+    state BLOB NOT NULL,
+    PRIMARY KEY (study_id, trial_number)
+);
 CREATE TABLE IF NOT EXISTS prune_decisions (
     trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL,
@@ -238,10 +246,11 @@ class Store:
         if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute("PRAGMA synchronous = NORMAL")
-        # The newest table: a store made by an older version gains what it lacks.
-        if not self.connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'trial_workers'"
-        ).fetchone():
+        # The newest tables: a store made by an older version gains what it lacks.
+        present = self.connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('trial_workers', 'strategy_asks')"
+        ).fetchone()[0]
+        if present < 2:
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
 
@@ -293,6 +302,7 @@ class Store:
         with self.transaction():
             self._write("DELETE FROM trials WHERE study_id = ?", (study_id,))
             self._write("DELETE FROM strategy_snapshots WHERE study_id = ?", (study_id,))
+            self._write("DELETE FROM strategy_asks WHERE study_id = ?", (study_id,))
             self.update_spec(study_id, spec)
 
     def update_spec(self, study_id: int, spec: StudySpec) -> None:
@@ -524,6 +534,43 @@ class Store:
             "SELECT trial_number, state FROM strategy_snapshots WHERE study_id = ?", (study_id,)
         ).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def save_ask(
+        self,
+        study_id: int,
+        trial_number: int,
+        state: bytes,
+        initial: bool,
+        acquisition: str | None = None,
+    ) -> None:
+        """Keep what the strategy knew when it proposed trial ``trial_number``
+        (``strategies.ask_record``), for the "Why this point?" view: whether it was an initial
+        random point and which acquisition chose it are columns, readable without the blob."""
+        self._write(
+            "INSERT OR REPLACE INTO strategy_asks "
+            "(study_id, trial_number, initial, acquisition, state) VALUES (?, ?, ?, ?, ?)",
+            (study_id, trial_number, int(initial), acquisition, state),
+        )
+
+    def load_ask(self, study_id: int, trial_number: int) -> bytes | None:
+        row = self.connection.execute(
+            "SELECT state FROM strategy_asks WHERE study_id = ? AND trial_number = ?",
+            (study_id, trial_number),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def asked_trials(self, study_id: int) -> list[int]:
+        """The trial numbers with a recorded ask, in order."""
+        return list(self.asks(study_id))
+
+    def asks(self, study_id: int) -> dict[int, tuple[bool, str | None]]:
+        """Trial number -> (initial random point?, acquisition that chose it), in order."""
+        rows = self.connection.execute(
+            "SELECT trial_number, initial, acquisition FROM strategy_asks WHERE study_id = ? "
+            "ORDER BY trial_number",
+            (study_id,),
+        ).fetchall()
+        return {int(row[0]): (bool(row[1]), row[2]) for row in rows}
 
     # Metrics -----------------------------------------------------------------------------
 

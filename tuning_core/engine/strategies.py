@@ -12,6 +12,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -135,6 +136,7 @@ class BayesianStrategy:
             dimensions.append(kind(dimension.low, dimension.high, prior=prior, name=dimension.name))
         self._optimizer = None
         self._told = 0
+        self._ask_record: AskRecord | None = None
         self._kernel_refit_every = kernel_refit_every if surrogate == "GP" else 1
         if dimensions:
             options: dict[str, Any] = {}
@@ -170,11 +172,19 @@ class BayesianStrategy:
     def ask(self) -> dict[str, Scalar] | None:
         if self._optimizer is None:
             return {}
+        initial = _is_initial(self._optimizer)
         with _quiet_repeats():
             point = self._optimizer.ask()
+        self._ask_record = ask_record(self._optimizer, point, initial)
         return {
             name: _python_scalar(value) for name, value in zip(self.space.names, point, strict=True)
         }
+
+    def take_ask_record(self) -> AskRecord | None:
+        """What the optimizer knew when it proposed the last asked point (see
+        :func:`ask_record`), once: the study stores it beside that trial."""
+        record, self._ask_record = self._ask_record, None
+        return record
 
     def tell(self, params: dict[str, Scalar], loss: float) -> None:
         if self._optimizer is None:
@@ -229,12 +239,15 @@ class BayesianStrategy:
             with _quiet_repeats():
                 believer.tell(points, [float(y) for y in believed])
                 point = believer.ask()
+            # The believer's surrogate chose this point: that is the one to explain.
+            self._ask_record = ask_record(believer, point, _is_initial(believer))
             proposal = {
                 name: _python_scalar(value)
                 for name, value in zip(self.space.names, point, strict=True)
             }
         if proposal in pending:
             point = optimizer.space.rvs(random_state=optimizer.rng)[0]
+            self._ask_record = ask_record(optimizer, point, True)
             proposal = {
                 name: _python_scalar(value)
                 for name, value in zip(self.space.names, point, strict=True)
@@ -262,6 +275,73 @@ class BayesianStrategy:
     def optimizer(self) -> Any:
         """The underlying ``skopt.Optimizer`` (for partial dependence plots)."""
         return self._optimizer
+
+
+def _is_initial(optimizer: Any) -> bool:
+    """Whether the optimizer's next ask is one of its initial random points."""
+    return optimizer._n_initial_points > 0 or not optimizer.models
+
+
+@dataclass(frozen=True)
+class AskRecord:
+    """One ask's record: the pickled state, and the two facts the pages list per trial."""
+
+    state: bytes
+    initial: bool
+    acquisition: str | None  # the acquisition that chose the point (None for random ones)
+
+
+def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
+    """What ``optimizer`` knew when it proposed ``point``, for the "Why this point?" view.
+
+    Right after a tell, scikit-optimize has fitted its surrogate (``models[-1]``) and chosen
+    ``_next_x`` by minimising the acquisition over the transformed space; ``ask`` returns it
+    (or, when it repeats a told point, another acquisition's candidate or a random point).
+    The record keeps that fitted surrogate, the space, the acquisition and its options and
+    the points told so far, so the view redraws exactly what the worker used, refitting
+    nothing. An initial random point keeps only the told points (a few hundred bytes).
+    Read back with ``snapshots.load`` (its allowed globals cover every surrogate).
+    """
+    record: dict[str, Any] = {
+        "version": 1,
+        "initial": bool(initial),
+        "point": [_python_scalar(value) for value in point],
+        "Xi": [[_python_scalar(value) for value in x] for x in optimizer.Xi],
+        "yi": [float(y) for y in optimizer.yi],
+        "acq_func": optimizer.acq_func,
+    }
+    if not initial:
+        chosen_x = np.asarray(optimizer.space.transform([list(point)])[0], dtype=float)
+        next_xs = [np.asarray(x, dtype=float) for x in getattr(optimizer, "next_xs_", [])]
+        proposed = np.asarray(optimizer.space.transform([optimizer._next_x])[0], dtype=float)
+        candidates = list(optimizer.cand_acq_funcs_)
+        chosen_acq = None
+        for name, x in zip(candidates, next_xs, strict=False):
+            # As scikit-optimize picked it: the candidate in the original space (rounded ints).
+            if optimizer.space.inverse_transform(x.reshape((1, -1)))[0] == optimizer._next_x:
+                chosen_acq = name
+                break
+        record.update(
+            model=optimizer.models[-1],
+            space=optimizer.space,
+            acq_func_kwargs=dict(optimizer.acq_func_kwargs or {}),
+            acq_optimizer=optimizer.acq_optimizer,
+            n_points=int(optimizer.n_points),
+            n_restarts_optimizer=int(getattr(optimizer, "n_restarts_optimizer", 0) or 0),
+            y_opt=float(np.min(optimizer.yi)),
+            candidate_acquisitions=candidates,
+            candidate_points=[x.tolist() for x in next_xs],
+            chosen_acquisition=chosen_acq,
+            # ask() replaced the acquisition's choice because it had been told already.
+            replaced=not np.allclose(chosen_x, proposed, atol=1e-9),
+            gains=[float(g) for g in getattr(optimizer, "gains_", [])],
+        )
+    acquisition = None
+    if not initial:
+        acquisition = record["chosen_acquisition"] or (
+            record["acq_func"] if record["acq_func"] != "gp_hedge" else None
+        )
+    return AskRecord(snapshots.dump(record), bool(initial), acquisition)
 
 
 def ask_with_pending(

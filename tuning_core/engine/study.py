@@ -479,6 +479,14 @@ def _busy_seconds(trials: list[TrialRecord]) -> float:
     return busy
 
 
+def save_ask(store: Store, study_id: int, number: int, strategy: Strategy) -> None:
+    """Store what the strategy knew when it proposed trial ``number`` (Bayesian only)."""
+    take = getattr(strategy, "take_ask_record", None)
+    record = take() if take is not None else None
+    if record is not None:
+        store.save_ask(study_id, number, record.state, record.initial, record.acquisition)
+
+
 def _run_claimed(
     spec: StudySpec,
     store: Store,
@@ -527,6 +535,7 @@ def _run_claimed(
                 message = "every grid point has been tried"
                 break
             params, retry_of = spec.space.full_params(tuned), None
+            save_ask(store, study_id, session.next_number, strategy)
         trial = _run_trial(
             store, study_id, session.next_number, params, retry_of, objective, deadline, spec
         )

@@ -568,19 +568,49 @@ def running_losses_chart(
     return alt.layer(lines, halo, labels, title=title).properties(height=220)
 
 
-def convergence_chart(convergence: pd.DataFrame, direction: str) -> alt.Chart:
-    """Every complete trial as a dot and the best value so far as a step line."""
+def convergence_chart(
+    convergence: pd.DataFrame, direction: str, initial: set[int] | None = None
+) -> alt.Chart:
+    """Every complete trial as a dot and the best value so far as a step line. With
+    ``initial`` (a Bayesian study's initial random trials), those show as grey triangles and
+    the model's choices as dots, with a legend."""
     base = alt.Chart(convergence).encode(
         x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d"))
     )
-    dots = base.mark_circle(size=45, opacity=0.6).encode(
-        y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
-        tooltip=[
-            "number:Q",
-            alt.Tooltip("value:Q", format=".4f"),
-            alt.Tooltip("best_so_far:Q", format=".4f"),
-        ],
-    )
+    tooltip = [
+        "number:Q",
+        alt.Tooltip("value:Q", format=".4f"),
+        alt.Tooltip("best_so_far:Q", format=".4f"),
+    ]
+    y = alt.Y("value:Q", title="value", scale=alt.Scale(zero=False))
+    if initial is None:
+        dots = base.mark_circle(size=45, opacity=0.6).encode(y=y, tooltip=tooltip)
+    else:
+        kinds = ["initial random", "model's choice"]
+        data = convergence.assign(
+            kind=[kinds[0] if int(n) in initial else kinds[1] for n in convergence["number"]]
+        )
+        dots = (
+            alt.Chart(data)
+            .mark_point(size=70, opacity=0.75, filled=True)
+            .encode(
+                x=alt.X("number:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d")),
+                y=y,
+                shape=alt.Shape(
+                    "kind:N",
+                    title=None,
+                    scale=alt.Scale(domain=kinds, range=["triangle-up", "circle"]),
+                    legend=alt.Legend(orient="top"),
+                ),
+                color=alt.Color(
+                    "kind:N",
+                    title=None,
+                    scale=alt.Scale(domain=kinds, range=["#8c8c8c", "#1f77b4"]),
+                    legend=alt.Legend(orient="top"),
+                ),
+                tooltip=[*tooltip, "kind:N"],
+            )
+        )
     best = base.mark_line(interpolate="step-after", color="#d62728").encode(y="best_so_far:Q")
     return alt.layer(dots, best, title=f"best so far ({direction})").properties(height=CURVE_HEIGHT)
 

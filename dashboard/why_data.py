@@ -1,0 +1,89 @@
+"""The "Why this point?" page's reads and drawing: cached explanations and chart specs.
+
+A recorded ask never changes, so an explanation is cached on (store, study, trial, dims). A
+chart's spec depends only on its layout, so it is built once per layout and each trial's rows
+are swapped in (building and validating the Altair chart costs more than the rest).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard.common import open_store
+from tuning_core.engine.storage import Store
+from tuning_core.views import charts, why_charts
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def why_explanation(path: str, name: str, trial: int, dims: tuple[str, ...]) -> dict[str, Any]:
+    """The "Why this point?" data of one trial (``explain`` as JSON)."""
+    from tuning_core.engine.explain import explain  # noqa: PLC0415 - loads scikit-optimize
+
+    with Store(path) as store:
+        return explain(store, name, trial, list(dims)).to_json()
+
+
+def study_asks(study_id: int) -> dict[int, tuple[bool, str | None]]:
+    """Trial number -> (initial random point?, acquisition that chose it); empty for grid and
+    random studies (cheap: two small columns, no blob)."""
+    with open_store() as store:
+        return store.asks(study_id)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _heatmaps_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> dict:
+    # ``layout`` holds everything the spec depends on; the explanation only supplies columns.
+    dims, log_dims, categorical_dims, metric, acquisition, _ = layout
+    chart = why_charts.heatmaps_chart(
+        why_charts.heatmaps_frame(_explanation),
+        list(dims),
+        list(log_dims),
+        list(categorical_dims),
+        metric,
+        acquisition,
+    )
+    return charts.spec_without_data(chart)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _curve_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> dict:
+    dim, log, metric, acquisition = layout
+    chart = why_charts.curve_chart(
+        why_charts.curve_frame(_explanation), dim, log, metric, acquisition
+    )
+    return charts.spec_without_data(chart)
+
+
+def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
+    """Draw the chart of one explanation; returns the captions to show under it."""
+    dims = explanation["dims"]
+    if len(dims) == 2:
+        layout = (
+            tuple(dims),
+            tuple(explanation["log_dims"]),
+            tuple(explanation["categorical_dims"]),
+            explanation["metric"],
+            explanation["acquisition"],
+            "true_value" in explanation,
+        )
+        spec = _heatmaps_template(layout, explanation)
+        st.vega_lite_chart(why_charts.heatmaps_frame(explanation), spec, width="content")
+        captions = [why_charts.CAPTIONS["heatmaps_2d"]]
+        if "true_value" in explanation:
+            captions.insert(0, why_charts.CAPTIONS["true_2d"])
+        return captions
+    if dims[0] not in explanation["categorical_dims"]:
+        layout = (
+            dims[0],
+            dims[0] in explanation["log_dims"],
+            explanation["metric"],
+            explanation["acquisition"],
+        )
+        spec = _curve_template(layout, explanation)
+        st.vega_lite_chart(why_charts.curve_frame(explanation), spec, width="content")
+        return [why_charts.CAPTIONS["surrogate_1d"], why_charts.CAPTIONS["acquisition_1d"]]
+    chart, captions = why_charts.why_chart(explanation)
+    st.altair_chart(chart, width="content")
+    return captions

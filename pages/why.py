@@ -1,0 +1,105 @@
+"""Why this point?: what the Bayesian search knew when it chose each trial. Layout only."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
+from dashboard.security import begin_page, plain
+from dashboard.why_data import draw_why_chart, study_asks, why_explanation
+from tuning_core.engine.states import StudyStatus
+from tuning_core.views import why_charts
+
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
+
+st.title("Why this point?")
+name = selected_study()
+
+
+def _trial_slider(numbers: list[int], running: bool) -> int:
+    """A slider over the proposed trials that follows the latest one while the study runs,
+    unless the user has moved it back."""
+    latest = numbers[-1]
+    previous_latest = st.session_state.get("why_latest")
+    current = st.session_state.get("why_trial")
+    if current not in numbers or (running and current == previous_latest):
+        st.session_state["why_trial"] = latest
+    st.session_state["why_latest"] = latest
+    if len(numbers) == 1:
+        st.caption(f"Trial {latest} is the only proposal so far.")
+        return latest
+    return int(
+        st.select_slider(
+            "Trial",
+            options=numbers,
+            key="why_trial",
+            help="What the search knew just before it chose this trial; it follows the latest "
+            "trial while the study runs.",
+        )
+    )
+
+
+def why_view(study_name: str) -> None:
+    study = next((s for s in study_records() if s.name == study_name), None)
+    if study is None:
+        st.warning(plain(f"The study {study_name!r} no longer exists."))
+        return
+    spec = study.spec
+    if spec.strategy["type"] != "bayesian":
+        st.info(
+            plain(
+                f"{study_name!r} uses {spec.strategy['type']} search, which follows no model: "
+                "pick a Bayesian study to see why it chose each trial."
+            )
+        )
+        return
+    asks = study_asks(study.id)
+    if not asks:
+        st.info("No proposal recorded yet (studies run before this page existed have none).")
+        return
+    numbers = list(asks)
+    running = study.status == StudyStatus.RUNNING
+    initial = [n for n, (is_initial, _) in asks.items() if is_initial]
+    if initial:
+        st.caption(
+            f"Trials {initial[0]}–{initial[-1]} were initial random points"
+            if len(initial) > 1
+            else f"Trial {initial[0]} was an initial random point"
+        )
+    trial = _trial_slider(numbers, running)
+    names = spec.space.names
+    # ?dims=a,b presets the pickers (a link for a lesson); a study without them resets them.
+    kept = [d for d in st.session_state.get("why_dims", []) if d in names]
+    if not kept:
+        wanted = [d for d in st.query_params.get("dims", "").split(",") if d in names]
+        kept = list(dict.fromkeys(wanted))[:2] or names[:2]
+    st.session_state["why_dims"] = kept
+    dims = st.multiselect(
+        "Hyperparameters to draw (one or two; the others are held at the trial's values)",
+        names,
+        max_selections=2,
+        key="why_dims",
+    )
+    st.query_params["dims"] = ",".join(dims)
+    if not dims:
+        st.info("Pick one or two hyperparameters.")
+        return
+    explanation = why_explanation(storage_path(), study_name, trial, tuple(dims))
+    st.markdown(plain(why_charts.summary_sentence(explanation)))
+    if explanation["initial"]:
+        return
+    if spec.strategy.get("acquisition") == "gp_hedge":
+        hedge = [a for _, a in asks.values() if a]
+        shares = ", ".join(f"{a} {hedge.count(a)}" for a in ("EI", "LCB", "PI") if a in hedge)
+        st.caption(
+            f"gp_hedge chose {explanation['acquisition']} here; over the whole study: {shares}."
+        )
+    for caption in draw_why_chart(explanation):
+        st.caption(caption)
+
+
+if name:
+    record = next((s for s in study_records() if s.name == name), None)
+    live = record is not None and record.status == StudyStatus.RUNNING
+    st.fragment(run_every=REFRESH_SECONDS if live else None)(why_view)(name)

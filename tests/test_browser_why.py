@@ -1,0 +1,102 @@
+"""Real browser: the "Why this point?" page in Debian's chromium at 1366 x 768.
+
+Runs a Bayesian study on Branin (gp_hedge, 15 trials, under 5 s), opens the page, steps the
+trial slider back with the keyboard and checks that the drawn chart changes with it; then the
+1-D view of one hyperparameter, an initial random trial, and Compare's convergence chart with
+the initial random trials marked. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import branin_spec
+from tests.test_browser import (
+    VIEWPORT,
+    _assert_no_horizontal_overflow,
+    _launch,
+    _no_red_error_box,
+    _shot,
+    server,  # noqa: F401 - the fixture, found by pytest under this name
+)
+from tuning_core.engine.objectives import function_objective
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.storage import Store
+from tuning_core.engine.study import run_study
+
+pytestmark = pytest.mark.browser
+NAME = "why-in-the-browser"
+TRIALS = 15
+
+
+def _drawn(page: Page) -> str:
+    """What Vega drew: the chart's SVG, marks and labels included."""
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    expect(chart).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1000)
+    return chart.inner_html()
+
+
+def _clean(page: Page, where: str) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, f"{where} shows an exception"
+    _no_red_error_box(page, where)
+    _assert_no_horizontal_overflow(page, where)
+
+
+def test_the_why_page_steps_through_the_trials(server: str, storage: Path) -> None:  # noqa: F811 - the fixture imported above
+    raw = branin_spec(
+        NAME,
+        {"type": "bayesian", "acquisition": "gp_hedge", "initial_points": 5, "seed": 0},
+        TRIALS,
+    )
+    with Store(storage) as store:
+        run_study(parse_spec(raw), store, function_objective("branin"), log=lambda _: None)
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
+        page.goto(server)
+        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+
+        page.goto(f"{server}/why?study={NAME}")
+        expect(page.get_by_role("heading", name="Why this point?")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(f"Trial {TRIALS - 1} (")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("true value")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^gp_hedge chose"))).to_be_visible()
+        latest = _drawn(page)
+        _shot(page, "why-1-branin-2d")
+        _clean(page, "the why page in 2-D")
+
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(page.get_by_text(f"Trial {TRIALS - 2} (")).to_be_visible(timeout=30_000)
+        earlier = _drawn(page)
+        assert earlier != latest, "the chart did not change with the slider"
+
+        page.goto(f"{server}/why?study={NAME}&dims=x1")
+        expect(page.get_by_text("how promising each value looked")).to_be_visible(timeout=30_000)
+        one_d = _drawn(page)
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(page.get_by_text(f"Trial {TRIALS - 2} (")).to_be_visible(timeout=30_000)
+        assert _drawn(page) != one_d
+        _shot(page, "why-2-branin-1d")
+        _clean(page, "the why page in 1-D")
+
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("Home")
+        expect(
+            page.get_by_text(re.compile(r"^Trial 0 .* was an initial random point"))
+        ).to_be_visible(timeout=30_000)
+        expect(page.locator("[data-testid='stVegaLiteChart']")).to_have_count(0)
+
+        page.goto(f"{server}/compare?study={NAME}")
+        expect(page.get_by_text(re.compile(r"Grey triangles are"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("initial random").first).to_be_visible()
+        _shot(page, "why-3-compare-initial-points")
+        _clean(page, "the compare page of a Bayesian study")
+        browser.close()

@@ -1,0 +1,503 @@
+""" "Why this point?" charts: what the Bayesian search believed when it chose a trial.
+
+Pure functions: an ``explain`` result (``Explanation.to_json()``) becomes DataFrames, and
+DataFrames become Altair charts. No Streamlit, no Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+CHART_HEIGHT = 260
+CHART_WIDTH = 640  # wide enough to read from the back of a room, narrow enough for 1366 px
+HEATMAP_SIZE = 270
+CHOSEN_COLOR = "#d62728"
+OBSERVED_COLOR = "#111111"
+BAND_COLOR = "#1f77b4"
+ACQUISITION_COLOR = "#2ca02c"
+
+ACQUISITION_WORDS = {
+    "EI": "expected improvement",
+    "PI": "probability of improvement",
+    # scikit-optimize minimises mean - κσ; drawn negated, so that higher is more promising.
+    "LCB": "minus the lower confidence bound",
+}
+
+CAPTIONS = {
+    "surrogate_1d": (
+        "The line is what the model believes the score is, the band where it could still be "
+        "(±2σ): wide where nothing was tried yet, narrow near the trials it has seen (black; "
+        "those tried with other values of the other hyperparameters sit off the line)."
+    ),
+    "acquisition_1d": (
+        "The search picks the highest point of this curve (red): high where a good score is "
+        "still likely, either because nothing was tried there (exploration) or because it is "
+        "near the best so far (exploitation)."
+    ),
+    "bars_1d": (
+        "Each bar is the model's belief for one value (with ±2σ); the search chose the value "
+        "whose acquisition bar (below) is highest, shown in red."
+    ),
+    "heatmaps_2d": (
+        "The model's belief, its uncertainty (dark where nothing was tried yet) and how "
+        "promising each spot looked: the red cross, the chosen trial, sits on the acquisition's "
+        "darkest green, with the tried points in white."
+    ),
+    "true_2d": (
+        "The true function beside the model's belief: as trials accumulate, the belief takes "
+        "the shape of the real landscape where the search has looked."
+    ),
+}
+
+
+def acquisition_label(name: str | None) -> str:
+    if not name:
+        return "acquisition"
+    return f"{ACQUISITION_WORDS.get(name, name)} ({name})"
+
+
+def surface_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """One row per grid point: the dims' values, mean, std, lower, upper, acquisition (and
+    true_value for function objectives)."""
+    frame = pd.DataFrame(explanation["grid"])
+    frame["mean"] = explanation["mean"]
+    frame["std"] = explanation["std"]
+    frame["lower"] = frame["mean"] - 2 * frame["std"]
+    frame["upper"] = frame["mean"] + 2 * frame["std"]
+    frame["acquisition"] = explanation["acquisition_values"]
+    if explanation.get("true_value") is not None:
+        frame["true_value"] = explanation["true_value"]
+    return frame
+
+
+def observed_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """The trials the search had seen: the trial's order (0-based), its params and value."""
+    rows = [
+        {"seen": index, **point["params"], "value": point["value"]}
+        for index, point in enumerate(explanation["observed"])
+    ]
+    return pd.DataFrame(rows)
+
+
+def chosen_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                **explanation["chosen"],
+                "trial": explanation["trial"],
+                "mean": explanation.get("chosen_mean"),
+                "acquisition": explanation.get("acquisition_at_chosen"),
+            }
+        ]
+    )
+
+
+def _x(dim: str, log: bool, title: str | None = None) -> alt.X:
+    return alt.X(
+        f"{dim}:Q",
+        title=title or dim,
+        scale=alt.Scale(type="log" if log else "linear", zero=False, nice=False),
+    )
+
+
+def curve_frame(explanation: dict[str, Any]) -> pd.DataFrame:
+    """The 1-D view's rows in one frame, so its chart spec can be built once and reused with
+    each trial's rows: ``role`` is "grid" (mean, lower, upper, acquisition), "observed" (a
+    trial seen so far: value), "chosen" (trial N) or "peak" (the acquisition's maximum on the
+    grid)."""
+    dim = explanation["dims"][0]
+    surface = surface_frame(explanation)
+    observed = observed_frame(explanation)
+    chosen = chosen_frame(explanation)
+    peak = surface.loc[[surface["acquisition"].idxmax()]]
+    return pd.concat(
+        [
+            surface[[dim, "mean", "lower", "upper", "acquisition"]].assign(role="grid"),
+            observed[["seen", dim, "value"]].assign(role="observed"),
+            chosen[[dim, "trial", "acquisition"]].assign(role="chosen"),
+            peak[[dim, "acquisition"]].assign(role="peak"),
+        ],
+        ignore_index=True,
+    )
+
+
+def curve_chart(
+    frame: pd.DataFrame,
+    dim: str,
+    log: bool,
+    metric: str,
+    acquisition: str | None,
+) -> alt.VConcatChart:
+    """1-D: the surrogate's mean ± 2σ with the observed points above, the acquisition below
+    with its maximum and the chosen point marked. ``frame`` is :func:`curve_frame`; every
+    layer picks its rows by ``role``. Built through constructors (chained calls deep-copy)."""
+    x = _x(dim, log)
+
+    def layer(role: str, mark: alt.MarkDef, **encoding: Any) -> alt.Chart:
+        return alt.Chart(
+            mark=mark, encoding=alt.FacetedEncoding(x=x, **encoding), transform=_role(role)
+        )
+
+    rule = layer("chosen", alt.MarkDef(type="rule", color=CHOSEN_COLOR, strokeDash=[6, 4], size=2))
+    top = alt.LayerChart(
+        layer=[
+            layer(
+                "grid",
+                alt.MarkDef(type="area", opacity=0.25, color=BAND_COLOR),
+                y=alt.Y("lower:Q", title=metric, scale=alt.Scale(zero=False)),
+                y2=alt.Y2("upper:Q"),
+            ),
+            layer(
+                "grid",
+                alt.MarkDef(type="line", color=BAND_COLOR, strokeWidth=2.5),
+                y=alt.Y("mean:Q"),
+                tooltip=[alt.Tooltip(f"{dim}:Q"), alt.Tooltip("mean:Q", format=".4g")],
+            ),
+            layer(
+                "observed",
+                alt.MarkDef(type="circle", size=70, color=OBSERVED_COLOR, opacity=0.85),
+                y=alt.Y("value:Q"),
+                tooltip=[
+                    alt.Tooltip("seen:Q", title="seen #"),
+                    alt.Tooltip(f"{dim}:Q"),
+                    alt.Tooltip("value:Q", format=".4g"),
+                ],
+            ),
+            rule,
+        ],
+        title="what the model believed",
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+    )
+    line = {"color": ACQUISITION_COLOR}
+    bottom = alt.LayerChart(
+        layer=[
+            layer(
+                "grid",
+                alt.MarkDef(type="area", color=ACQUISITION_COLOR, opacity=0.35, line=line),
+                y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
+                tooltip=[alt.Tooltip(f"{dim}:Q"), alt.Tooltip("acquisition:Q", format=".4g")],
+            ),
+            rule,
+            layer(
+                "peak",
+                alt.MarkDef(
+                    type="point", shape="diamond", size=120, filled=True, color=ACQUISITION_COLOR
+                ),
+                y=alt.Y("acquisition:Q"),
+            ),
+            layer(
+                "chosen",
+                alt.MarkDef(
+                    type="point", shape="triangle-down", size=220, filled=True, color=CHOSEN_COLOR
+                ),
+                y=alt.Y("acquisition:Q"),
+                tooltip=[alt.Tooltip("trial:Q"), alt.Tooltip(f"{dim}:Q")],
+            ),
+        ],
+        title="how promising each value looked",
+        width=CHART_WIDTH,
+        height=int(CHART_HEIGHT * 0.6),
+    )
+    return alt.VConcatChart(
+        data=frame,
+        vconcat=[top, bottom],
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared")),
+    )
+
+
+def bars_chart(
+    surface: pd.DataFrame,
+    chosen: pd.DataFrame,
+    dim: str,
+    metric: str,
+    acquisition: str | None,
+) -> alt.VConcatChart:
+    """1-D over a choice: one bar per value for the mean (±2σ) and for the acquisition; the
+    chosen value in red."""
+    chosen_value = chosen[dim].iloc[0]
+    frame = surface.assign(
+        chosen=surface[dim].astype(str) == str(chosen_value), value_label=surface[dim].astype(str)
+    )
+    x = alt.X("value_label:N", title=dim, sort=None)
+    color = alt.condition(alt.datum.chosen, alt.value(CHOSEN_COLOR), alt.value(BAND_COLOR))
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(opacity=0.7)
+        .encode(
+            x=x,
+            y=alt.Y("mean:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=color,
+            tooltip=[dim, alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("std:Q", format=".3g")],
+        )
+    )
+    errors = alt.Chart(frame).mark_rule(size=2).encode(x=x, y="lower:Q", y2="upper:Q")
+    top = alt.layer(bars, errors, title="what the model believed").properties(
+        width=CHART_WIDTH, height=CHART_HEIGHT
+    )
+    bottom = (
+        alt.Chart(frame, title="how promising each value looked")
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("acquisition:Q", title=acquisition_label(acquisition)),
+            color=alt.condition(
+                alt.datum.chosen, alt.value(CHOSEN_COLOR), alt.value(ACQUISITION_COLOR)
+            ),
+            tooltip=[dim, alt.Tooltip("acquisition:Q", format=".4g")],
+        )
+        .properties(width=CHART_WIDTH, height=int(CHART_HEIGHT * 0.6))
+    )
+    return alt.vconcat(top, bottom)
+
+
+def _edges(values: np.ndarray, log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges around sorted grid values: midpoints (geometric ones on a log axis)."""
+    if len(values) == 1:
+        return values, values
+    scaled = np.log(values) if log else values
+    middles = (scaled[1:] + scaled[:-1]) / 2
+    lower = np.concatenate([[scaled[0]], middles])
+    upper = np.concatenate([middles, [scaled[-1]]])
+    return (np.exp(lower), np.exp(upper)) if log else (lower, upper)
+
+
+def _cells(surface: pd.DataFrame, dim: str, log: bool, categorical: bool) -> pd.DataFrame:
+    if categorical:
+        return surface.assign(**{f"{dim}_label": surface[dim].astype(str)})
+    values = np.array(sorted(surface[dim].astype(float).unique()))
+    lower, upper = _edges(values, log)
+    to_lower = dict(zip(values, lower, strict=True))
+    to_upper = dict(zip(values, upper, strict=True))
+    column = surface[dim].astype(float)
+    return surface.assign(**{f"{dim}_lo": column.map(to_lower), f"{dim}_hi": column.map(to_upper)})
+
+
+def _scale(log: bool) -> alt.Scale:
+    return alt.Scale(type="log" if log else "linear", zero=False, nice=False)
+
+
+def heatmaps_frame(
+    explanation: dict[str, Any],
+) -> pd.DataFrame:
+    """The 2-D view's rows in one frame, so its chart spec can be built once and reused with
+    each trial's rows: ``role`` is "cell" (a grid cell with its edges, mean, std,
+    acquisition, true_value), "observed" (a trial seen so far) or "chosen" (trial N)."""
+    dims = explanation["dims"]
+    surface = surface_frame(explanation).drop(columns=["lower", "upper"])
+    for dim in dims:
+        surface = _cells(
+            surface,
+            dim,
+            dim in explanation["log_dims"],
+            dim in explanation["categorical_dims"],
+        )
+    observed = observed_frame(explanation)
+    chosen = chosen_frame(explanation).rename(columns={"mean": "chosen_mean"})
+    parts = [
+        surface.assign(role="cell"),
+        observed[["seen", *dims, "value"]].assign(role="observed"),
+        chosen[[*dims, "trial"]].assign(role="chosen"),
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    for dim in explanation["categorical_dims"]:
+        frame[f"{dim}_label"] = frame[dim].astype(str)
+        frame[dim] = frame[dim].astype(str)
+    return frame
+
+
+def _role(name: str) -> list[alt.FilterTransform]:
+    return [alt.FilterTransform(filter=f"datum.role === '{name}'")]
+
+
+def heatmaps_chart(
+    frame: pd.DataFrame,
+    dims: list[str],
+    log_dims: list[str],
+    categorical_dims: list[str],
+    metric: str,
+    acquisition: str | None,
+    show_true: bool = True,
+) -> alt.HConcatChart | alt.VConcatChart:
+    """2-D: heatmaps of the mean, the std and the acquisition (and, for function objectives,
+    the true function), each with the observed points (white) and the chosen one (red ×).
+    ``frame`` is :func:`heatmaps_frame`; every layer picks its rows by ``role``.
+
+    Built through constructors, not chained methods: each chained call deep-copies the chart
+    (~0.4 s for four panels). The page builds the spec once per layout and swaps the rows.
+    """
+    first, second = dims
+    cell_encoding: dict[str, Any] = {}
+    point_encoding: dict[str, Any] = {}
+    for dim, axis in ((first, "x"), (second, "y")):
+        channel = alt.X if axis == "x" else alt.Y
+        if dim in categorical_dims:
+            nominal = channel(f"{dim}_label:N", title=dim, sort=None)
+            cell_encoding[axis] = point_encoding[axis] = nominal
+            continue
+        scale = _scale(dim in log_dims)
+        cell_encoding[axis] = channel(f"{dim}_lo:Q", title=dim, scale=scale)
+        cell_encoding[f"{axis}2"] = (alt.X2 if axis == "x" else alt.Y2)(f"{dim}_hi:Q")
+        point_encoding[axis] = channel(f"{dim}:Q", title=dim, scale=scale)
+    kind = {d: ("N" if d in categorical_dims else "Q") for d in dims}
+    observed_points = alt.Chart(
+        mark=alt.MarkDef(
+            type="circle",
+            size=45,
+            color="white",
+            stroke=OBSERVED_COLOR,
+            strokeWidth=1.5,
+            opacity=1,
+        ),
+        encoding=alt.FacetedEncoding(
+            **point_encoding,
+            tooltip=[
+                alt.Tooltip("seen:Q", title="seen #"),
+                alt.Tooltip(f"{first}:{kind[first]}"),
+                alt.Tooltip(f"{second}:{kind[second]}"),
+                alt.Tooltip("value:Q", format=".4g"),
+            ],
+        ),
+        transform=_role("observed"),
+    )
+    chosen_point = alt.Chart(
+        mark=alt.MarkDef(
+            type="point",
+            shape="cross",
+            size=420,
+            filled=True,
+            color=CHOSEN_COLOR,
+            stroke="white",
+            strokeWidth=1.5,
+        ),
+        encoding=alt.FacetedEncoding(
+            **point_encoding,
+            tooltip=[
+                alt.Tooltip("trial:Q"),
+                alt.Tooltip(f"{first}:{kind[first]}"),
+                alt.Tooltip(f"{second}:{kind[second]}"),
+            ],
+        ),
+        transform=_role("chosen"),
+    )
+
+    def heatmap(field: str, title: str, scheme: str) -> alt.LayerChart:
+        rect = alt.Chart(
+            mark=alt.MarkDef(type="rect"),
+            encoding=alt.FacetedEncoding(
+                **cell_encoding,
+                color=alt.Color(
+                    f"{field}:Q",
+                    title=None,
+                    scale=alt.Scale(scheme=scheme),
+                    legend=alt.Legend(orient="bottom", gradientLength=HEATMAP_SIZE - 40),
+                ),
+                tooltip=[
+                    alt.Tooltip(f"{first}:{kind[first]}"),
+                    alt.Tooltip(f"{second}:{kind[second]}"),
+                    alt.Tooltip(f"{field}:Q", format=".4g"),
+                ],
+            ),
+            transform=_role("cell"),
+        )
+        return alt.LayerChart(
+            layer=[rect, observed_points, chosen_point],
+            title=title,
+            width=HEATMAP_SIZE,
+            height=HEATMAP_SIZE,
+        )
+
+    independent = alt.Resolve(scale=alt.ScaleResolveMap(color="independent"))
+    belief = heatmap("mean", f"model's belief ({metric})", "viridis")
+    uncertainty = heatmap("std", "model's uncertainty (σ)", "greys")
+    promise = heatmap("acquisition", acquisition_label(acquisition), "greens")
+    if show_true and "true_value" in frame:
+        # Two rows of two, so four panels fit a 1366-pixel projector beside the sidebar.
+        truth = heatmap("true_value", f"true {metric}", "viridis")
+        return alt.VConcatChart(
+            data=frame,
+            vconcat=[
+                alt.HConcatChart(hconcat=[truth, belief], resolve=independent),
+                alt.HConcatChart(hconcat=[uncertainty, promise], resolve=independent),
+            ],
+            resolve=independent,
+        )
+    return alt.HConcatChart(data=frame, hconcat=[belief, uncertainty, promise], resolve=independent)
+
+
+def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]]:
+    """The chart for an explanation and the captions to show under it."""
+    surface = surface_frame(explanation)
+    chosen = chosen_frame(explanation)
+    dims = explanation["dims"]
+    metric = explanation["metric"]
+    acquisition = explanation.get("acquisition")
+    if len(dims) == 1:
+        dim = dims[0]
+        if dim in explanation["categorical_dims"]:
+            return bars_chart(surface, chosen, dim, metric, acquisition), [CAPTIONS["bars_1d"]]
+        chart = curve_chart(
+            curve_frame(explanation), dim, dim in explanation["log_dims"], metric, acquisition
+        )
+        return chart, [CAPTIONS["surrogate_1d"], CAPTIONS["acquisition_1d"]]
+    chart = heatmaps_chart(
+        heatmaps_frame(explanation),
+        dims,
+        explanation["log_dims"],
+        explanation["categorical_dims"],
+        metric,
+        acquisition,
+    )
+    captions = [CAPTIONS["heatmaps_2d"]]
+    if "true_value" in surface:
+        captions.insert(0, CAPTIONS["true_2d"])
+    return chart, captions
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def summary_sentence(explanation: dict[str, Any]) -> str:
+    """One sentence on how trial N was chosen."""
+    chosen = ", ".join(f"{k} = {_format(v)}" for k, v in explanation["chosen"].items())
+    trial = explanation["trial"]
+    if explanation["initial"]:
+        return (
+            f"Trial {trial} ({chosen}) was an initial random point: the search drew it at "
+            "random to get a first picture, before it fitted any model."
+        )
+    seen = len(explanation["observed"])
+    acquisition = acquisition_label(explanation.get("acquisition"))
+    text = (
+        f"Trial {trial} ({chosen}) is where the {explanation['surrogate']} model, fitted on the "
+        f"{seen} trials before it, gave the highest {acquisition}"
+    )
+    if explanation.get("acq_func") == "gp_hedge":
+        text += "; gp_hedge chose this acquisition for this step"
+    if explanation.get("replaced"):
+        text += " (its first choice had been tried already, so it took the next candidate)"
+    return text + "."
+
+
+def ask_kinds_frame(asks: dict[int, tuple[bool, str | None]]) -> pd.DataFrame:
+    """Trial number -> kind ("initial random" or "model") and acquisition, for tables and the
+    convergence chart."""
+    return pd.DataFrame(
+        [
+            {
+                "number": number,
+                "kind": "initial random" if initial else "model",
+                "acquisition": acquisition or "",
+            }
+            for number, (initial, acquisition) in asks.items()
+        ],
+        columns=["number", "kind", "acquisition"],
+    )
