@@ -41,6 +41,7 @@ PAGES = [
     "Live study",
     "Compare trials",
     "Why this point?",
+    "Strategy race",
     "Learning-rate lab",
     "Studies",
 ]
