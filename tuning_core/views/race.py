@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tuning_core.engine.race import RaceTrialRow
+from tuning_core.engine.states import Direction
 
 # Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
 REGRET_FLOOR = 1e-6
@@ -35,8 +36,10 @@ def trial_frame(
         return pd.DataFrame(columns=columns + (["regret"] if optimum is not None else []))
     frame = frame.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
     values = frame["value"].astype(float)
-    grouped = values.groupby(frame["study"])
-    frame["best"] = grouped.cummin() if direction == "minimize" else grouped.cummax()
+    # A pruned, failed or diverged trial has no value: the best so far carries over it, so
+    # every study that reached a trial counts in that trial's band.
+    running = values.groupby(frame["study"]).transform(Direction(direction).running_best)
+    frame["best"] = running.groupby(frame["study"]).ffill()
     if optimum is not None:
         gap = frame["best"] - optimum if direction == "minimize" else optimum - frame["best"]
         frame["regret"] = gap.clip(lower=REGRET_FLOOR)
