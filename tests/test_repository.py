@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 
 from tests.conftest import MNIST_DIR, ROOT
+from tuning_core.engine.race import parse_race_spec
+from tuning_core.engine.spec import parse_spec
 
 # Published with the MNIST distribution (see tests/data/mnist/README.md).
 MNIST_MD5 = {
@@ -63,3 +66,16 @@ def test_ci_runs_the_readme_test_command() -> None:
         "requirements-dev.txt" in test_commands[0]
         and "apt-get install -y -qq chromium" in test_commands[0]
     )
+
+
+def test_the_readme_spec_examples_are_accepted() -> None:
+    """A reader copies the README's JSON: the study spec and the race spec must both run."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", readme, re.S)]
+    kinds = []
+    for example in examples:
+        if "strategies" in example:
+            kinds.append(type(parse_race_spec(example)).__name__)
+        else:
+            kinds.append(type(parse_spec(example)).__name__)
+    assert sorted(kinds) == ["RaceSpec", "StudySpec"]
