@@ -1,24 +1,35 @@
 """The "Why this point?" page's reads and drawing: cached explanations and chart specs.
 
-A recorded ask never changes, so an explanation is cached on (store, study, trial, dims). A
+A recorded ask never changes while its study lives, so an explanation is cached on (store,
+study, trial, dims) and on the study's identity: a study deleted and run again under the same
+name, or restarted with a new spec, gets a new id, creation time or spec, so a new entry. A
 chart's spec depends only on its layout, so it is built once per layout and each trial's rows
 are swapped in (building and validating the Altair chart costs more than the rest).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
 from dashboard.common import open_store
-from tuning_core.engine.storage import Store
+from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.views import charts, why_charts
 
 
+def study_identity(study: StudyRecord) -> tuple[int, float, str]:
+    """What tells one study from another of the same name: id, creation time and spec."""
+    return study.id, study.created_at, json.dumps(study.spec.to_json(), sort_keys=True)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def why_explanation(path: str, name: str, trial: int, dims: tuple[str, ...]) -> dict[str, Any]:
-    """The "Why this point?" data of one trial (``explain`` as JSON)."""
+def why_explanation(
+    path: str, name: str, trial: int, dims: tuple[str, ...], identity: tuple[int, float, str]
+) -> dict[str, Any]:
+    """The "Why this point?" data of one trial (``explain`` as JSON); ``identity`` is
+    :func:`study_identity` of the study, part of the cache key only."""
     from tuning_core.engine.explain import explain  # noqa: PLC0415 - loads scikit-optimize
 
     with Store(path) as store:

@@ -438,3 +438,30 @@ def test_compare_marks_the_initial_random_trials(studies: Path, monkeypatch) -> 
     convergence = next(s for s in specs if s.get("title") == "best so far (minimize)")
     assert convergence["layer"][0]["encoding"]["shape"]["field"] == "kind"
     assert any("Grey triangles are the Bayesian search's initial" in c.value for c in at.caption)
+
+
+def test_a_study_run_again_under_its_name_is_explained_afresh(tmp_path: Path, monkeypatch) -> None:
+    """A teacher deletes a demo study and runs it again: the page must show the new model."""
+    path = tmp_path / "store.db"
+    monkeypatch.setenv("TUNING_LAB_STORAGE", str(path))
+
+    def summary_at_trial_7(seed: int) -> str:
+        with Store(path) as store:
+            store.delete_study("again")
+            strategy = {"type": "bayesian", "initial_points": 3, "seed": seed}
+            spec = branin_spec("again", strategy, trials=8)
+            run_study(parse_spec(spec), store, function_objective("branin"), log=lambda _: None)
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["study"] = "again"
+        at.run()
+        at.switch_page("pages/why.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.select_slider(key="why_trial").value == 7
+        shown = [m.value.replace("\\", "") for m in at.markdown]  # plain() escapes markdown
+        return next(text for text in shown if text.startswith("Trial 7 ("))
+
+    first, second = summary_at_trial_7(1), summary_at_trial_7(2)
+    with Store(path) as store:
+        params = store.trials(store.get_study("again").id)[7].params
+    assert first != second
+    assert f"x1 = {why_charts._format(params['x1'])}" in second
