@@ -169,6 +169,26 @@ def test_stop_reaches_a_running_race(storage: Path) -> None:
         assert store.get_study("stopme.random.s0") is None  # no study started after the stop
 
 
+def test_a_stop_sent_while_a_study_is_being_built_stops_the_race(storage: Path) -> None:
+    """A Keras study takes seconds to build (TensorFlow's import): a stop sent then, before
+    the study exists, must stop it before its first trial rather than after its last."""
+    race = races.parse_race_spec(branin_race(name="early", trials=6, seeds=1))
+
+    def objective_while_stop_arrives(spec: Any) -> Any:
+        with Store(storage) as other_process:
+            assert races.request_race_stop(other_process, "early")
+        return function_objective("branin")
+
+    with Store(storage) as store:
+        outcome = races.run_race(race, store, objective_while_stop_arrives, log=lambda _: None)
+        first = store.get_study("early.grid.s0")
+        assert outcome.status == StudyStatus.STOPPED
+        assert first.status == StudyStatus.STOPPED
+        assert store.trials(first.id) == []
+        assert store.get_study("early.random.s0") is None
+        assert races.get_race(store, "early").status == StudyStatus.STOPPED
+
+
 def _real_race(trials: int = 15, seeds: int = 3) -> tuple[races.RaceSpec, list]:
     race = races.parse_race_spec(branin_race(trials=trials, seeds=seeds))
     with Store(":memory:") as store:

@@ -422,7 +422,10 @@ def open_race(store: Store, race: RaceSpec) -> int:
                     "VALUES (?, ?, ?, ?, ?)",
                     (race_id, position, member.spec.name, member.label, member.seed),
                 )
-        store._write("UPDATE races SET stop_requested = 0 WHERE id = ?", (race_id,))
+        # A new run of a stopped race clears its stop; a worker recycling itself (exec keeps
+        # its pid) must not, or a stop sent while it restarted would be lost.
+        if existing is None or existing.worker_pid != os.getpid():
+            store._write("UPDATE races SET stop_requested = 0 WHERE id = ?", (race_id,))
         _set_race_status(store, race_id, StudyStatus.RUNNING, os.getpid(), "running")
     return race_id
 
@@ -464,6 +467,7 @@ def run_race(
                 objective_for(member.spec),
                 log=log,
                 max_trials_this_process=left,
+                stop_also_when=lambda: _race_stop_requested(store, race_id),
             )
             if outcome.recycle:
                 return RaceRun(race_id, StudyStatus.RUNNING, "recycling", recycle=True)

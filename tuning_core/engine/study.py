@@ -354,17 +354,20 @@ def run_study(
     objective: Objective,
     log: Callable[[str], None] = print,
     max_trials_this_process: int | None = None,
+    stop_also_when: Callable[[], bool] | None = None,
 ) -> StudyRun:
     """Run or resume ``spec`` until its budget is spent, a stop is requested, or the grid ends.
 
     With ``max_trials_this_process`` the call returns early with ``recycle=True`` so that the
     caller can start a fresh process (Keras leaks memory per fit) that resumes the study.
+    ``stop_also_when`` is asked before each trial as the study's own stop flag is: a race's
+    stop, which may come before the study exists or is claimed.
     """
     return claim_and_run(
         spec,
         store,
         lambda study_id: _run_claimed(
-            spec, store, study_id, objective, log, max_trials_this_process
+            spec, store, study_id, objective, log, max_trials_this_process, stop_also_when
         ),
     )
 
@@ -494,6 +497,7 @@ def _run_claimed(
     objective: Objective,
     log: Callable[[str], None],
     max_trials_this_process: int | None,
+    stop_also_when: Callable[[], bool] | None = None,
 ) -> StudyRun:
     """The loop of :func:`run_study`, once this process owns the study."""
     session = begin_session(spec, store, study_id, log)
@@ -515,7 +519,7 @@ def _run_claimed(
         if budget_epochs is not None and store.epochs_trained(study_id) >= budget_epochs:
             message = "the epoch budget is spent"
             break
-        if store.stop_requested(study_id):
+        if store.stop_requested(study_id) or (stop_also_when is not None and stop_also_when()):
             status, message = StudyStatus.STOPPED, "stopped on request"
             break
         if max_trials_this_process is not None and trials_run >= max_trials_this_process:
