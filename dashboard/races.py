@@ -29,6 +29,7 @@ class RaceView:
     verdict: str
     measure: str  # "regret" or the metric's name
     log_y: bool
+    lower_is_better: bool
     trials_done: int
     trials_total: int
 
@@ -111,6 +112,7 @@ def race_view_of(name: str) -> RaceView | None:
         ),
         measure=measure,
         log_y=measure == "regret",
+        lower_is_better=measure == "regret" or objective["direction"] == "minimize",
         trials_done=int(members["trials"].sum()) if len(members) else 0,
         trials_total=total,
     )

@@ -134,7 +134,7 @@ def race_panel(name: str) -> None:
     better = (
         "Lower is better: regret is how far the best point found so far is from the true optimum."
         if view.log_y
-        else "Higher is better."
+        else ("Lower is better." if view.lower_is_better else "Higher is better.")
     )
     st.caption(
         f"{better} A line that improves early found good points with fewer trials; a wide band "

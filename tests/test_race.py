@@ -409,3 +409,13 @@ def test_a_small_keras_race_on_digits(storage: Path) -> None:
     bands = race_view.convergence_frame(frame, record.spec.titles())
     text = race_view.verdict(bands, record.spec.titles(), "maximize", "val_accuracy")
     assert "ended best: median val_accuracy" in text or "tied" in text
+
+
+def test_two_labelled_variants_of_one_strategy_keep_apart_titles() -> None:
+    raw = branin_race(name="variants")
+    raw["strategies"] = [
+        {"type": "bayesian", "initial_points": 2, "label": "gp-2"},
+        {"type": "bayesian", "initial_points": 10, "label": "gp-10"},
+    ]
+    titles = races.parse_race_spec(raw).titles()
+    assert titles == {"gp-2": "Bayesian (GP, EI) [gp-2]", "gp-10": "Bayesian (GP, EI) [gp-10]"}

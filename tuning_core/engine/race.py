@@ -254,7 +254,11 @@ def parse_race_spec(raw: Any) -> RaceSpec:
             members.append(
                 RaceMember(
                     label,
-                    strategy_title(described),
+                    # A label the user gave is shown: two strategies may share a title
+                    # (GP-EI with 2 and with 10 initial points) and must stay apart.
+                    f"{strategy_title(described)} [{label}]"
+                    if "label" in entry
+                    else strategy_title(described),
                     seed,
                     parse_spec({**document, "name": study_name}),
                 )
