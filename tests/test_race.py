@@ -419,3 +419,15 @@ def test_two_labelled_variants_of_one_strategy_keep_apart_titles() -> None:
     ]
     titles = races.parse_race_spec(raw).titles()
     assert titles == {"gp-2": "Bayesian (GP, EI) [gp-2]", "gp-10": "Bayesian (GP, EI) [gp-10]"}
+
+
+def test_a_default_grid_with_a_choice_fits_the_budget() -> None:
+    raw = branin_race(name="choices", trials=30)
+    raw["objective"] = {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 1}
+    raw["space"] = {
+        "learning_rate": {"type": "float", "low": 0.001, "high": 1.0, "log": True},
+        "optimizer": {"type": "choice", "values": ["sgd", "adam", "rmsprop"]},
+    }
+    grid = next(m for m in races.parse_race_spec(raw).members if m.label == "grid")
+    # Every optimizer gets the same 10 learning rates: 30 points, not a corner of 100.
+    assert grid.spec.space.grid_size(grid.spec.strategy["levels"]) == 30

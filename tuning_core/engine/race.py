@@ -129,13 +129,16 @@ def strategy_title(entry: dict[str, Any]) -> str:
 
 
 def _grid_levels(space_raw: Any, trials: int) -> int:
-    """Levels whose grid fills the budget at most: floor(trials ** (1 / numeric dimensions))."""
-    numeric = [
-        v for v in (space_raw or {}).values() if isinstance(v, dict) and v.get("type") != "choice"
-    ]
+    """Levels whose grid fills the budget at most: floor((trials / choice combinations) **
+    (1 / numeric dimensions)), since a grid enumerates every value of every choice."""
+    tuned = [v for v in (space_raw or {}).values() if isinstance(v, dict)]
+    numeric = [v for v in tuned if v.get("type") != "choice"]
     if not numeric:
         return 3
-    return max(1, min(100, int(math.floor(trials ** (1 / len(numeric)) + 1e-9))))
+    choices = [v for v in tuned if v.get("type") == "choice"]
+    combinations = math.prod(len(v.get("values") or [1]) for v in choices)
+    per_combination = max(1.0, trials / combinations)
+    return max(1, min(100, int(math.floor(per_combination ** (1 / len(numeric)) + 1e-9))))
 
 
 def _member_error(error: SpecError, index: int) -> SpecError:
