@@ -209,7 +209,7 @@ def test_explain_json_on_a_small_study(storage: Path, tmp_path: Path) -> None:
     ("args", "words"),
     [
         (["randomly", "--trial", "1"], "uses random search, which follows no model"),
-        (["gp-ei", "--trial", "99"], "has no recorded proposal for trial 99 (it has trials 0 to"),
+        (["gp-ei", "--trial", "99"], "has no trial 99 (it has trials 0 to 19)"),
         (["gp-ei", "--trial", "9", "--dims", "x3"], "--dims: 'x3' is not a tuned hyperparameter"),
         (["gp-ei", "--trial", "9", "--dims", "x1,x2,x1"], "--dims takes one or two different"),
         (["nothing", "--trial", "1"], "there is no study called 'nothing'"),
@@ -465,3 +465,14 @@ def test_a_study_run_again_under_its_name_is_explained_afresh(tmp_path: Path, mo
         params = store.trials(store.get_study("again").id)[7].params
     assert first != second
     assert f"x1 = {why_charts._format(params['x1'])}" in second
+
+
+def test_a_study_from_before_the_records_is_explained_in_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store(path) as store:
+        _run(store, "older", {"acquisition": "EI"}, trials=7)
+        # What a study run by a version without ask records looks like.
+        store.connection.execute("DELETE FROM strategy_asks")
+        store.connection.commit()
+        with pytest.raises(SpecError, match="ran before Tuning Lab recorded its proposals"):
+            explain.explain(store, "older", 6, ["x1"])

@@ -116,15 +116,32 @@ def load_record(store: Store, name: str, trial: int) -> tuple[StudySpec, dict[st
     asked = store.asked_trials(study.id)
     blob = store.load_ask(study.id, trial)
     if blob is None:
-        known = f"trials {asked[0]} to {asked[-1]}" if asked else "no trial yet"
-        raise SpecError(
-            f"--trial: {brief(name)} has no recorded proposal for trial {trial} (it has {known})."
-        )
+        raise SpecError(_no_record(store, study.id, name, trial, asked))
     try:
         record = snapshots.load(blob)
     except snapshots.SnapshotError as error:
         raise SpecError(f"--trial: the record of trial {trial} cannot be read ({error}).") from None
     return spec, record
+
+
+def _no_record(store: Store, study_id: int, name: str, trial: int, asked: list[int]) -> str:
+    """Why a trial has no ask record, in one sentence naming --trial."""
+    trials = {t.number: t for t in store.trials(study_id)}
+    if trial not in trials:
+        known = f"trials 0 to {max(trials)}" if trials else "no trial yet"
+        return f"--trial: {brief(name)} has no trial {trial} (it has {known})."
+    if trials[trial].retry_of is not None:
+        original = trials[trial].retry_of
+        return (
+            f"--trial: trial {trial} of {brief(name)} retried trial {original} with the same "
+            f"params; explain trial {original}, where they were chosen."
+        )
+    if not asked:
+        return (
+            f"--trial: {brief(name)} ran before Tuning Lab recorded its proposals, so there is "
+            "nothing to explain; run it again under a new name."
+        )
+    return f"--trial: {brief(name)} has no recorded proposal for trial {trial}."
 
 
 def _factor(spec: StudySpec) -> float:
