@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, branin_spec, cli_env, run_cli
-from tuning_core.engine import explain, snapshots
+from tuning_core.engine import explain, snapshots, strategies
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.spec import parse_spec
@@ -476,3 +476,13 @@ def test_a_study_from_before_the_records_is_explained_in_one_sentence(tmp_path: 
         store.connection.commit()
         with pytest.raises(SpecError, match="ran before Tuning Lab recorded its proposals"):
             explain.explain(store, "older", 6, ["x1"])
+
+
+def test_a_gp_record_leaves_out_k_inv_and_gets_it_back(studies: Path) -> None:
+    """K_inv_ is half a GP record and follows from L_: stored without it, loaded with it."""
+    with Store(studies) as store:
+        blob = store.load_ask(store.get_study("gp-ei").id, 15)
+    assert snapshots.load(blob)["model"].K_inv_ is None
+    model = strategies.load_ask_record(blob)["model"]
+    gram = model.L_ @ model.L_.T
+    assert np.allclose(model.K_inv_ @ gram, np.eye(len(gram)), atol=1e-6)

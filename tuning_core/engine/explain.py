@@ -27,6 +27,7 @@ from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
 from tuning_core.engine.space import ChoiceDimension, Scalar
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.storage import Store
+from tuning_core.engine.strategies import load_ask_record
 
 # Grid points along one numeric dimension: 1-D curves and 2-D heatmaps.
 RESOLUTION_1D = 200
@@ -118,7 +119,7 @@ def load_record(store: Store, name: str, trial: int) -> tuple[StudySpec, dict[st
     if blob is None:
         raise SpecError(_no_record(store, study.id, name, trial, asked))
     try:
-        record = snapshots.load(blob)
+        record = load_ask_record(blob)
     except snapshots.SnapshotError as error:
         raise SpecError(f"--trial: the record of trial {trial} cannot be read ({error}).") from None
     return spec, record

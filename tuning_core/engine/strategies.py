@@ -8,6 +8,7 @@ any future replacement stay in this module.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import math
 import warnings
@@ -291,6 +292,30 @@ class AskRecord:
     acquisition: str | None  # the acquisition that chose the point (None for random ones)
 
 
+def _without_derived_matrices(model: Any) -> Any:
+    """A GP's copy without ``K_inv_``, which scikit-optimize derives from ``L_`` in ``fit``:
+    an n x n matrix, half of a GP record. :func:`load_ask_record` derives it again."""
+    if getattr(model, "K_inv_", None) is None or getattr(model, "L_", None) is None:
+        return model
+    lighter = copy.copy(model)
+    lighter.K_inv_ = None
+    return lighter
+
+
+def load_ask_record(blob: bytes) -> dict[str, Any]:
+    """An ask record as :func:`ask_record` stored it, its GP's ``K_inv_`` derived from ``L_``
+    by the same two operations scikit-optimize's ``fit`` uses (so the same numbers)."""
+    record = snapshots.load(blob)
+    model = record.get("model")
+    lightened = getattr(model, "L_", None) is not None and getattr(model, "K_inv_", 0) is None
+    if lightened:
+        from scipy.linalg import solve_triangular  # noqa: PLC0415 - scikit-optimize's own
+
+        l_inv = solve_triangular(model.L_.T, np.eye(model.L_.shape[0]))
+        model.K_inv_ = l_inv.dot(l_inv.T)
+    return record
+
+
 def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
     """What ``optimizer`` knew when it proposed ``point``, for the "Why this point?" view.
 
@@ -322,7 +347,7 @@ def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
                 chosen_acq = name
                 break
         record.update(
-            model=optimizer.models[-1],
+            model=_without_derived_matrices(optimizer.models[-1]),
             space=optimizer.space,
             acq_func_kwargs=dict(optimizer.acq_func_kwargs or {}),
             acq_optimizer=optimizer.acq_optimizer,
