@@ -25,13 +25,7 @@ from typing import Any
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.records import process_alive
-from tuning_core.engine.spec import (
-    MAX_SPEC_BYTES,
-    NAME_PATTERN,
-    StudySpec,
-    _refuse_constant,
-    parse_spec,
-)
+from tuning_core.engine.spec import NAME_PATTERN, StudySpec, json_from_file, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
 from tuning_core.engine.study import run_study
@@ -271,25 +265,7 @@ def parse_race_spec(raw: Any) -> RaceSpec:
 
 def load_race_spec(path: str | Path) -> RaceSpec:
     """Read and validate a race spec file; a file that cannot be one gets one sentence."""
-    path = Path(path)
-    source = f"The race spec file {brief(str(path))}"
-    if path.is_dir():
-        raise SpecError(f"{source} is a directory; give the path of a .json file.")
-    if not path.is_file():
-        raise SpecError(f"{source} does not exist.")
-    if path.stat().st_size > MAX_SPEC_BYTES:
-        raise SpecError(f"{source} is over {MAX_SPEC_BYTES // 1000:,} kB, too large for a spec.")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
-    except UnicodeDecodeError:
-        raise SpecError(f"{source} is not UTF-8 text.") from None
-    except json.JSONDecodeError as error:
-        raise SpecError(f"{source} is not valid JSON (line {error.lineno}: {error.msg}).") from None
-    except ValueError as error:
-        raise SpecError(f"{source} holds {error}; use a finite number or null.") from None
-    except RecursionError:
-        raise SpecError(f"{source} nests objects too deeply to be a race spec.") from None
-    return parse_race_spec(raw)
+    return parse_race_spec(json_from_file(path, "race spec"))
 
 
 # The store's race tables ------------------------------------------------------------------

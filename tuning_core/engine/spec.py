@@ -467,27 +467,26 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number a spec may hold")
 
 
-def parse_spec_text(text: str, source: str) -> StudySpec:
-    """Parse and validate a spec's JSON text; ``source`` names it in error sentences.
+def json_from_text(text: str, source: str, kind: str = "study spec") -> Any:
+    """A spec's JSON text as Python values; ``source`` names it in error sentences.
 
     NaN and Infinity (which Python's json accepts) are refused, and so is nesting too deep
-    to be a spec, each in one sentence.
+    to be a ``kind``, each in one sentence.
     """
     try:
-        raw = json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise SpecError(f"{source} is not valid JSON (line {error.lineno}: {error.msg}).") from None
     except ValueError as error:
         raise SpecError(f"{source} holds {error}; use a finite number or null.") from None
     except RecursionError:
-        raise SpecError(f"{source} nests objects too deeply to be a study spec.") from None
-    return parse_spec(raw)
+        raise SpecError(f"{source} nests objects too deeply to be a {kind}.") from None
 
 
-def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a spec file."""
+def json_from_file(path: str | Path, kind: str = "study spec") -> Any:
+    """A spec file's JSON as Python values; a file that cannot hold one gets one sentence."""
     path = Path(path)
-    source = f"The spec file {brief(str(path))}"
+    source = f"The {kind.removeprefix('study ')} file {brief(str(path))}"
     if path.is_dir():
         raise SpecError(f"{source} is a directory; give the path of a .json file.")
     if not path.is_file():
@@ -498,4 +497,14 @@ def load_spec(path: str | Path) -> StudySpec:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"{source} is not UTF-8 text.") from None
-    return parse_spec_text(text, source)
+    return json_from_text(text, source, kind)
+
+
+def parse_spec_text(text: str, source: str) -> StudySpec:
+    """Parse and validate a spec's JSON text; ``source`` names it in error sentences."""
+    return parse_spec(json_from_text(text, source))
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a spec file."""
+    return parse_spec(json_from_file(path))
