@@ -3,6 +3,7 @@ verdict on a real race, the charts' specs, bad race specs, and a small Keras rac
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -431,3 +432,30 @@ def test_a_default_grid_with_a_choice_fits_the_budget() -> None:
     grid = next(m for m in races.parse_race_spec(raw).members if m.label == "grid")
     # Every optimizer gets the same 10 learning rates: 30 points, not a corner of 100.
     assert grid.spec.space.grid_size(grid.spec.strategy["levels"]) == 30
+
+
+def test_a_race_with_parallel_trials_runs_each_study_on_one_local_cluster(storage: Path) -> None:
+    raw = branin_race(name="wide", trials=6, seeds=1, trial_seconds=0.3)
+    raw["strategies"] = [{"type": "random"}, {"type": "bayesian", "initial_points": 2}]
+    raw["parallel"] = 2
+    result = run_cli("race", str(_write(storage.parent / "race.json", raw)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    assert "race wide: finished" in result.stdout
+    with Store(storage) as store:
+        for name in ("wide.random.s0", "wide.gp-ei.s0"):
+            study = store.get_study(name)
+            trials = [t for t in store.trials(study.id) if t.state == TrialState.COMPLETE]
+            assert len(trials) == 6
+            # Two workers, and trials that ran at the same time.
+            assert len({w.worker for w in store.trial_workers(study.id).values()}) == 2
+            spans = sorted((t.started_at, t.finished_at) for t in trials)
+            assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_bad_race_parallel_gets_one_sentence(storage: Path) -> None:
+    raw = branin_race(name="toowide")
+    raw["parallel"] = 65
+    result = run_cli("race", str(_write(storage.parent / "race.json", raw)), storage=storage)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: parallel must be")
+    assert result.stderr.count("\n") == 1, result.stderr

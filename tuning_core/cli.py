@@ -99,6 +99,16 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_RECYCLE_EVERY,
         help="start a fresh worker process after this many Keras trials (0: never)",
     )
+    race.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help=(
+            "run each study's trials on the Dask scheduler at ADDRESS, the race's parallel at "
+            "once (default: $TUNING_LAB_DASK; without either, a race with parallel above 1 "
+            "starts one local Dask cluster for all its studies)"
+        ),
+    )
     add_command("list", help="show each study with its state, trials done and best value")
     export = add_command("export", help="export a study's trials")
     export.add_argument("name")
@@ -216,6 +226,9 @@ def command_race(args: argparse.Namespace) -> int:
     if keras:
         _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
     recycle = args.recycle_every if keras and args.recycle_every > 0 else None
+    address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
+    if race.parallel > 1 or address is not None:
+        return _race_on_dask(args, race, address, recycle)
     with Store(_storage(args)) as store:
 
         def objective(spec: StudySpec) -> Any:
@@ -236,6 +249,31 @@ def command_race(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    print(f"race {race.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    return 0
+
+
+def _race_on_dask(
+    args: argparse.Namespace, race: races.RaceSpec, address: str | None, restart_every: int | None
+) -> int:
+    """Run the race's studies one after another, each with its trials as Dask tasks, on one
+    client (one LocalCluster for the whole race, or the scheduler at ``address``)."""
+    from tuning_core.engine import parallel  # noqa: PLC0415 - Dask loads only here
+
+    if address is not None:
+        parallel.check_address(address)  # before the store is opened or created
+    log = functools.partial(print, flush=True)
+    # Connect first: an unreachable scheduler leaves the store untouched.
+    with parallel.dask_client(race.parallel, address) as client, Store(_storage(args)) as store:
+        outcome = races.run_race(
+            race,
+            store,
+            objective_for,
+            log=log,
+            run_on_dask=lambda spec: parallel.run_parallel_study(
+                spec, store, objective_for, log=log, restart_every=restart_every, client=client
+            ),
+        )
     print(f"race {race.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
 

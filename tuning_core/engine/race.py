@@ -28,7 +28,7 @@ from tuning_core.engine.records import process_alive
 from tuning_core.engine.spec import NAME_PATTERN, StudySpec, json_from_file, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
-from tuning_core.engine.study import run_study
+from tuning_core.engine.study import StudyRun, run_study
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS races (
@@ -52,7 +52,16 @@ CREATE TABLE IF NOT EXISTS race_studies (
 );
 """
 
-RACE_FIELDS = ("name", "objective", "space", "budget", "seeds", "first_seed", "strategies")
+RACE_FIELDS = (
+    "name",
+    "objective",
+    "space",
+    "budget",
+    "seeds",
+    "first_seed",
+    "strategies",
+    "parallel",
+)
 STRATEGY_KEYS = {"type", "label", "levels", "surrogate", "acquisition", "initial_points", "pruner"}
 MAX_RACE_NAME = 40
 MAX_SEEDS = 50
@@ -85,6 +94,11 @@ class RaceSpec:
     @property
     def objective(self) -> dict[str, Any]:
         return self.members[0].spec.objective
+
+    @property
+    def parallel(self) -> int:
+        """Trials each study runs at once (every member has the race's ``parallel``)."""
+        return self.members[0].spec.parallel
 
     def labels(self) -> list[str]:
         return list(dict.fromkeys(member.label for member in self.members))
@@ -223,6 +237,7 @@ def parse_race_spec(raw: Any) -> RaceSpec:
                 "strategy": {**strategy, "seed": seed},
                 "budget": budget,
                 "pruner": entry.get("pruner"),
+                "parallel": raw.get("parallel", 1),
             }
             try:
                 spec = parse_spec(document)
@@ -427,11 +442,14 @@ def run_race(
     objective_for: Callable[[StudySpec], Objective],
     log: Callable[[str], None] = print,
     max_trials_this_process: int | None = None,
+    run_on_dask: Callable[[StudySpec], StudyRun] | None = None,
 ) -> RaceRun:
     """Run the race's studies one after another, skipping the finished ones.
 
     With ``max_trials_this_process`` the call returns ``recycle=True`` once a study asks for a
     fresh process (Keras leaks memory per fit); the caller starts one, which resumes the race.
+    With ``run_on_dask`` (the caller's ``parallel.run_parallel_study`` on one client for the
+    whole race) each study runs its ``parallel`` trials at once there instead.
     """
     race_id = open_race(store, race)
     try:
@@ -444,6 +462,12 @@ def run_race(
                 _set_race_status(store, race_id, StudyStatus.STOPPED, None, "stopped on request")
                 return RaceRun(race_id, StudyStatus.STOPPED, "stopped on request")
             log(f"race {race.name}: study {index}/{len(race.members)} {member.spec.name}")
+            if run_on_dask is not None:
+                outcome = run_on_dask(member.spec)
+                if outcome.status == StudyStatus.STOPPED:
+                    _set_race_status(store, race_id, StudyStatus.STOPPED, None, outcome.message)
+                    return RaceRun(race_id, StudyStatus.STOPPED, "stopped on request")
+                continue
             outcome = run_study(
                 member.spec,
                 store,
