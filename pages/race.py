@@ -11,8 +11,8 @@ from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
 from tuning_core.engine.workers import launch_race, race_log_path, request_race_stop
+from tuning_core.views import forms, race_charts
 from tuning_core.views import race as race_view
-from tuning_core.views import race_charts
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()
@@ -39,7 +39,7 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
         key="race_strategies",
         help="Grid is deterministic, so it runs once; every other strategy runs once per seed.",
     )
-    seeds_column, trials_column, name_column = st.columns(3)
+    seeds_column, trials_column, parallel_column, name_column = st.columns(4)
     seeds = seeds_column.number_input(
         "Seeds", min_value=1, max_value=MAX_SEEDS, value=3, step=1, key="race_seeds"
     )
@@ -51,12 +51,21 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
         step=1,
         key=f"race_trials_{objective}",
     )
+    parallel = parallel_column.number_input(
+        "Parallel trials",
+        min_value=1,
+        max_value=forms.parallel_limit(),
+        value=1,
+        step=1,
+        key="race_parallel",
+        help=forms.PARALLEL_HELP.removesuffix(", or on the Dask scheduler below.") + ".",
+    )
     race_name = name_column.text_input(
         "Race name", value=f"{objective}-race-{len(names) + 1}", key="race_name"
     )
     if st.button("Start race", type="primary", key="start_race"):
         raw = race_view.race_document(
-            race_name.strip(), objective, strategies, int(seeds), int(trials)
+            race_name.strip(), objective, strategies, int(seeds), int(trials), int(parallel)
         )
         try:
             parse_race_spec(raw)

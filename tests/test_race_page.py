@@ -86,6 +86,7 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     at = open_race_page()
     at.number_input(key="race_seeds").set_value(2)
     at.number_input(key="race_trials_branin").set_value(8)
+    at.number_input(key="race_parallel").set_value(2)
     at.text_input(key="race_name").set_value("from-form")
     at.button(key="start_race").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -93,7 +94,11 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     _wait_for(storage, "from-form", StudyStatus.FINISHED)
     at.run()
     assert any("ended best" in shown(s.value) for s in at.success)
-    assert Path(f"{storage}.specs/from-form.race.json").is_file()
+    written = json.loads(Path(f"{storage}.specs/from-form.race.json").read_text())
+    assert written["parallel"] == 2
+    with Store(storage) as store:  # two trials at a time: two Dask workers ran them
+        study = store.get_study("from-form.random.s0")
+        assert len({w.worker for w in store.trial_workers(study.id).values()}) == 2
     # The same name again is refused in one sentence, and nothing starts.
     at.text_input(key="race_name").set_value("from-form")
     at.button(key="start_race").click().run()

@@ -211,7 +211,7 @@ PRUNED_KERAS_EPOCHS = 4
 
 
 def race_document(
-    name: str, objective: str, strategies: list[str], seeds: int, trials: int
+    name: str, objective: str, strategies: list[str], seeds: int, trials: int, parallel: int = 1
 ) -> dict[str, Any]:
     """The race spec the form describes (validated by ``engine.race.parse_race_spec``)."""
     entries = [dict(STRATEGY_CHOICES[choice]) for choice in strategies]
@@ -240,4 +240,5 @@ def race_document(
         "budget": {"trials": trials},
         "seeds": seeds,
         "strategies": entries,
+        **({"parallel": parallel} if parallel > 1 else {}),
     }
