@@ -87,5 +87,8 @@ def begin_page() -> None:
     app.py calls it, and so does each page, because a deep link (a preset link) opened first
     on a freshly started server runs the page without app.py.
     """
+    # Wide, as app.py sets it: a deep link that skips app.py would otherwise get the centred
+    # layout, too narrow at 1366 px for side-by-side charts (set_page_config may run twice).
+    st.set_page_config(layout="wide")
     refuse_foreign_hosts()
     apply_presenter_mode()
