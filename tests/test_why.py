@@ -289,8 +289,9 @@ def test_log_and_choice_dimensions(tmp_path: Path) -> None:
     spec = why_charts.why_chart(bars)[0].to_dict()
     assert spec["vconcat"][0]["layer"][0]["mark"]["type"] == "bar"
     both = why_charts.why_chart(_explanation(tmp_path / "s.db", "mixed", 5, [x1, x2]))
-    panels = both[0].to_dict()["hconcat"]
+    panels = [panel for row in both[0].to_dict()["vconcat"] for panel in row["hconcat"]]
     assert len(panels) == 3  # no true function beside a Keras study
+    assert [len(row["hconcat"]) for row in both[0].to_dict()["vconcat"]] == [2, 1]  # 1366 px
     assert panels[0]["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
     assert panels[0]["layer"][0]["encoding"]["y"]["type"] == "nominal"
 
@@ -486,3 +487,12 @@ def test_a_gp_record_leaves_out_k_inv_and_gets_it_back(studies: Path) -> None:
     model = strategies.load_ask_record(blob)["model"]
     gram = model.L_ @ model.L_.T
     assert np.allclose(model.K_inv_ @ gram, np.eye(len(gram)), atol=1e-6)
+
+
+def test_a_flat_acquisition_is_said_to_be_as_good_as_random() -> None:
+    base = {"chosen": {"x1": 1.0}, "trial": 7, "initial": False, "observed": [{}] * 7}
+    base |= {"surrogate": "GP", "acquisition": "EI", "acq_func": "EI"}
+    flat = why_charts.summary_sentence({**base, "acquisition_values": [0.0, 0.0, 0.0]})
+    peaked = why_charts.summary_sentence({**base, "acquisition_values": [0.0, 0.3, 0.1]})
+    assert "as good as random" in flat
+    assert "as good as random" not in peaked

@@ -416,18 +416,18 @@ def heatmaps_chart(
     belief = heatmap("mean", f"model's belief ({metric})", "viridis")
     uncertainty = heatmap("std", "model's uncertainty (σ)", "greys")
     promise = heatmap("acquisition", acquisition_label(acquisition), "greens")
+    # Rows of two, so the panels fit a 1366-pixel projector beside the sidebar (three in a row
+    # ran past its right edge).
     if show_true and "true_value" in frame:
-        # Two rows of two, so four panels fit a 1366-pixel projector beside the sidebar.
         truth = heatmap("true_value", f"true {metric}", "viridis")
-        return alt.VConcatChart(
-            data=frame,
-            vconcat=[
-                alt.HConcatChart(hconcat=[truth, belief], resolve=independent),
-                alt.HConcatChart(hconcat=[uncertainty, promise], resolve=independent),
-            ],
-            resolve=independent,
-        )
-    return alt.HConcatChart(data=frame, hconcat=[belief, uncertainty, promise], resolve=independent)
+        rows = [[truth, belief], [uncertainty, promise]]
+    else:
+        rows = [[belief, uncertainty], [promise]]
+    return alt.VConcatChart(
+        data=frame,
+        vconcat=[alt.HConcatChart(hconcat=row, resolve=independent) for row in rows],
+        resolve=independent,
+    )
 
 
 def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]]:
@@ -484,7 +484,23 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
         text += "; gp_hedge chose this acquisition for this step"
     if explanation.get("replaced"):
         text += " (its first choice had been tried already, so it took the next candidate)"
-    return text + "."
+    text += "."
+    if is_flat(explanation.get("acquisition_values") or []):
+        text += (
+            " Here the acquisition is flat (equal everywhere, to within rounding): the model "
+            "put the scores' differences down to noise, found no spot more promising than "
+            "another, and the choice was as good as random."
+        )
+    return text
+
+
+def is_flat(values: list[float]) -> bool:
+    """Whether an acquisition's values are all the same, up to floating-point rounding (EI and
+    PI underflow to 0 everywhere when the GP explains the scores as noise)."""
+    if not values:
+        return False
+    high, low = max(values), min(values)
+    return high - low <= 1e-12 * max(1.0, abs(high))
 
 
 def ask_kinds_frame(asks: dict[int, tuple[bool, str | None]]) -> pd.DataFrame:
