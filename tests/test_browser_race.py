@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import ROOT, cli_env
 from tests.test_browser import (
     VIEWPORT,
     _assert_no_horizontal_overflow,
@@ -23,7 +20,7 @@ from tests.test_browser import (
     _shot,
     server,  # noqa: F401 - the fixture, found by pytest under this name
 )
-from tests.test_race import branin_race
+from tests.test_race import branin_race, race_worker
 from tuning_core.engine import race as races
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
@@ -90,38 +87,25 @@ def test_a_running_race_draws_live_bands_and_stops_from_its_button(
     raw = branin_race(name="live-race", trials=30, seeds=3, trial_seconds=0.1)
     spec = storage.parent / "live-race.json"
     spec.write_text(json.dumps(raw), encoding="utf-8")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "race", str(spec)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with sync_playwright() as playwright:
-            browser = _launch(playwright)
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(f"{server}/race?race=live-race")
-            expect(page.get_by_text(re.compile(r"live-race · running · [1-9]/7"))).to_be_visible(
-                timeout=90_000
-            )
-            expect(page.get_by_text(re.compile(r"leads so far: median regret"))).to_be_visible(
-                timeout=30_000
-            )
-            charts = page.locator("[data-testid='stVegaLiteChart']")
-            expect(charts).to_have_count(2)
-            first = charts.nth(0).locator("text").all_text_contents()
-            assert "Grid" in first and "Random" in first
-            _shot(page, "race-4-running")
-            page.get_by_role("button", name="Stop race").click()
-            expect(page.get_by_text(re.compile(r"live-race · stopped"))).to_be_visible(
-                timeout=30_000
-            )
-            _no_red_error_box(page, "Strategy race, stopped")
-            browser.close()
+    with race_worker(spec, storage) as worker, sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{server}/race?race=live-race")
+        expect(page.get_by_text(re.compile(r"live-race · running · [1-9]/7"))).to_be_visible(
+            timeout=90_000
+        )
+        expect(page.get_by_text(re.compile(r"leads so far: median regret"))).to_be_visible(
+            timeout=30_000
+        )
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(2)
+        first = charts.nth(0).locator("text").all_text_contents()
+        assert "Grid" in first and "Random" in first
+        _shot(page, "race-4-running")
+        page.get_by_role("button", name="Stop race").click()
+        expect(page.get_by_text(re.compile(r"live-race · stopped"))).to_be_visible(timeout=30_000)
+        _no_red_error_box(page, "Strategy race, stopped")
+        browser.close()
         worker.wait(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     with Store(storage) as store:
         assert races.get_race(store, "live-race").status == StudyStatus.STOPPED

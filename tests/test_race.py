@@ -3,12 +3,14 @@ verdict on a real race, the charts' specs, bad race specs, and a small Keras rac
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,41 @@ def branin_race(
             {"type": "bayesian", "surrogate": "GP", "acquisition": "EI"},
         ],
     }
+
+
+@contextlib.contextmanager
+def race_worker(
+    spec: Path, storage: Path, capture: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """``python -m tuning_core race SPEC`` in its own process (its output kept when
+    ``capture``), killed on the way out if it still runs."""
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuning_core", "race", str(spec)],
+        cwd=ROOT,
+        env=cli_env(storage),
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def wait_for_trials(storage: Path, study_name: str, count: int, timeout: float = 60) -> None:
+    """Wait until the study has ``count`` trials in the store (running ones count)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.1)
+        if storage.exists():
+            with Store(storage) as store:
+                study = store.get_study(study_name)
+                if study is not None and len(store.trials(study.id)) >= count:
+                    return
+    raise AssertionError(f"{study_name} did not reach {count} trials in {timeout:g} s")
 
 
 def _write(path: Path, raw: dict[str, Any]) -> Path:
@@ -91,29 +128,11 @@ def test_a_killed_race_resumes_without_losing_finished_studies(storage: Path) ->
     raw = branin_race(name="killed", trials=6, seeds=2, trial_seconds=0.15)
     raw["strategies"] = raw["strategies"][1:]  # random and GP: four studies of ~1 s each
     spec = _write(storage.parent / "race.json", raw)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "race", str(spec)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     finished_before: dict[str, list[tuple[int, float]]] = {}
-    deadline = time.time() + 90
-    try:
-        while time.time() < deadline:
-            time.sleep(0.1)
-            if not storage.exists():
-                continue
-            with Store(storage) as store:
-                second = store.get_study("killed.random.s1")
-                if second is not None and len(store.trials(second.id)) >= 2:
-                    break
+    with race_worker(spec, storage) as worker:
+        wait_for_trials(storage, "killed.random.s1", 2, timeout=90)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     with Store(storage) as store:
         assert races.get_race(store, "killed").status == StudyStatus.RUNNING  # left by the kill
         first = store.get_study("killed.random.s0")
@@ -141,29 +160,11 @@ def test_a_killed_race_resumes_without_losing_finished_studies(storage: Path) ->
 def test_stop_reaches_a_running_race(storage: Path) -> None:
     raw = branin_race(name="stopme", trials=20, seeds=2, trial_seconds=0.2)
     spec = _write(storage.parent / "race.json", raw)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "race", str(spec)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            time.sleep(0.1)
-            if storage.exists():
-                with Store(storage) as store:
-                    study = store.get_study("stopme.grid.s0")
-                    if study is not None and store.trials(study.id):
-                        break
+    with race_worker(spec, storage, capture=True) as worker:
+        wait_for_trials(storage, "stopme.grid.s0", 1)
         stopped = run_cli("stop", "stopme", storage=storage)
         assert stopped.returncode == 0 and "race" in stopped.stdout
         output, _ = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     assert "race stopme: stopped" in output
     with Store(storage) as store:
         assert races.get_race(store, "stopme").status == StudyStatus.STOPPED

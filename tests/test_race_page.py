@@ -4,16 +4,14 @@ workers: start from the form, the bands and the verdict, stop, and refused input
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT
 from tests.test_pages import charts_on, shown
-from tests.test_race import branin_race
+from tests.test_race import branin_race, race_worker, wait_for_trials
 from tuning_core.engine import race as races
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.states import StudyStatus
@@ -122,29 +120,12 @@ def test_the_stop_button_stops_a_running_race(storage: Path) -> None:
     raw = branin_race(name="slow", trials=30, seeds=2, trial_seconds=0.3)
     spec = storage.parent / "slow.json"
     spec.write_text(json.dumps(raw), encoding="utf-8")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tuning_core", "race", str(spec)],
-        cwd=ROOT,
-        env=cli_env(storage),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            time.sleep(0.2)
-            if storage.exists():
-                with Store(storage) as store:
-                    study = store.get_study("slow.grid.s0")
-                    if study is not None and len(store.trials(study.id)) >= 2:
-                        break
+    with race_worker(spec, storage) as worker:
+        wait_for_trials(storage, "slow.grid.s0", 2)
         at = open_race_page(race="slow")
         assert any("so far" in shown(i.value) for i in at.info)
         at.button(key="stop_race").click().run()
         worker.wait(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
     with Store(storage) as store:
         assert races.get_race(store, "slow").status == StudyStatus.STOPPED
     # Resume keeps what finished and carries on to the end.
