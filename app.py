@@ -1,5 +1,10 @@
 """Tuning Lab: `streamlit run app.py`. Pages are listed here; each lives in pages/.
 
+This file is both the server and the app's first script. `streamlit run app.py` finds `app`
+(an st.App) below and serves it with uvicorn through the frame guard (dashboard/security.py):
+no page on another origin may frame the dashboard or open its WebSocket. That server then runs
+this same file as the app's script, under the name `__main__`, for every page view.
+
 The favicon is a bundled file: a Material icon as page_icon is fetched from fonts.gstatic.com,
 which fails offline.
 """
@@ -8,26 +13,37 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.security import begin_page
+from dashboard.security import begin_page, frame_guard_middleware
 
-st.set_page_config(
-    page_title="Tuning Lab",
-    page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
-    layout="wide",
-)
-begin_page()  # before anything renders: no DNS-rebinding page may drive this
 
-navigation = st.navigation(
-    [
-        st.Page(
-            "pages/new_study.py", title="New study", icon=":material/add_circle:", default=True
-        ),
-        st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
-        st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
-        st.Page("pages/why.py", title="Why this point?", icon=":material/lightbulb:"),
-        st.Page("pages/race.py", title="Strategy race", icon=":material/sports_score:"),
-        st.Page("pages/lr_lab.py", title="Learning-rate lab", icon=":material/tune:"),
-        st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
-    ]
-)
-navigation.run()
+def show_pages() -> None:
+    """The app's script: page set-up, the guards, then the page that navigation picks."""
+    st.set_page_config(
+        page_title="Tuning Lab",
+        page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
+        layout="wide",
+    )
+    begin_page()  # before anything renders: no rebinding page or unguarded server may drive it
+
+    navigation = st.navigation(
+        [
+            st.Page(
+                "pages/new_study.py", title="New study", icon=":material/add_circle:", default=True
+            ),
+            st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
+            st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
+            st.Page("pages/why.py", title="Why this point?", icon=":material/lightbulb:"),
+            st.Page("pages/race.py", title="Strategy race", icon=":material/sports_score:"),
+            st.Page("pages/lr_lab.py", title="Learning-rate lab", icon=":material/tune:"),
+            st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
+        ]
+    )
+    navigation.run()
+
+
+if __name__ == "__main__":
+    # Streamlit runs the app's script as __main__ (AppTest too).
+    show_pages()
+else:
+    # uvicorn imports this module as `app` to serve it.
+    app = st.App(__file__, middleware=frame_guard_middleware())

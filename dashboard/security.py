@@ -1,11 +1,24 @@
-"""Who may drive the dashboard: a Host allow-list against DNS rebinding, and user text shown
-as text.
+"""Who may drive the dashboard: a Host allow-list against DNS rebinding, a frame guard against
+other sites' pages, and user text shown as text.
 
-The dashboard starts and deletes studies, so a web page elsewhere must not drive it. With
-DNS rebinding, a page at ``attacker.example`` re-points its name to 127.0.0.1 and talks to the
-local server as a same-origin page would, with its own name in the Host header. Like
-Jupyter's ``allow_remote_access``, the app renders only for loopback names and addresses,
-plus any names in ``$TUNING_LAB_ALLOWED_HOSTS`` (comma-separated).
+The dashboard starts and deletes studies, so a web page elsewhere must not drive it.
+
+- DNS rebinding: a page at ``attacker.example`` re-points its name to 127.0.0.1 and talks to
+  the local server as a same-origin page would, with its own name in the Host header. Like
+  Jupyter's ``allow_remote_access``, the app renders only for loopback names and addresses,
+  plus any names in ``$TUNING_LAB_ALLOWED_HOSTS`` (comma-separated).
+- Framing: a page on another origin puts the dashboard in an iframe and tricks clicks into it
+  (clickjacking). Inside the frame the dashboard is its own origin, so the Host and WebSocket
+  checks pass. ``FrameGuard``, the ASGI middleware app.py serves the app through, tells the
+  browser to refuse such frames (``X-Frame-Options`` and CSP ``frame-ancestors``).
+- Cross-origin WebSockets: Streamlit accepts a WebSocket from any page whose Origin names a
+  loopback host, whatever its port, so a page served by any other local server could drive
+  the app. ``FrameGuard`` accepts only the dashboard's own origin (and origins listed in
+  ``server.corsAllowedOrigins``).
+
+A server started without the guard (a script run with plain ``streamlit run`` that is not
+app.py) must not serve a usable page, so the guard marks every WebSocket it lets through and
+``begin_page`` renders nothing without the mark.
 """
 
 from __future__ import annotations
@@ -13,12 +26,27 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
 
 import streamlit as st
 
 from dashboard.presenter import apply_presenter_mode
 
 ALLOWED_HOSTS_ENV = "TUNING_LAB_ALLOWED_HOSTS"
+# Sent on every HTTP response: no page on another origin may frame the dashboard. Same-origin
+# frames stay allowed because Streamlit's own custom components are iframes served by this
+# server (components.html uses srcdoc, which no header governs).
+FRAME_HEADERS = (
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+)
+# Added by FrameGuard to each WebSocket it accepts (and stripped from what clients send), so a
+# page can tell that the guard stands in front of it. A browser cannot set it on a WebSocket.
+GUARD_MARK_HEADER = "x-tuning-lab-frame-guard"
+_GUARD_MARK_VALUE = "on"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 # Markdown (and Streamlit's LaTeX and emoji shortcodes) treat these as syntax.
 _ZERO_WIDTH_SPACE = "\u200b"
@@ -67,6 +95,130 @@ def refuse_foreign_hosts() -> None:
     st.stop()
 
 
+def _origin_key(origin: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an Origin such as ``http://127.0.0.1:8501``, or None if it is not
+    one (``null`` from a sandboxed frame or a file, a path, another scheme)."""
+    try:
+        parts = urllib.parse.urlsplit(origin.strip().lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+def websocket_origin_allowed(
+    origin: str | None, host_header: str | None, secure: bool, listed: list[str] | None = None
+) -> bool:
+    """Whether a WebSocket handshake may reach Streamlit: from the dashboard's own origin only.
+
+    The dashboard's own page always opens its WebSocket to the host and port it was loaded
+    from, so its Origin equals ``scheme://Host``. Any other origin is another site's page,
+    another loopback port included (any local server, e.g. a notebook or a downloaded page
+    served by ``python -m http.server``); those get in only if listed (``listed``:
+    Streamlit's ``server.corsAllowedOrigins``). No Origin at all means no browser page (a
+    local program, which could drive the app anyway), so it is let through as Streamlit does.
+    """
+    if origin is None:
+        return True
+    wanted = _origin_key(origin)
+    if wanted is None or not host_header:
+        return False
+    own = _origin_key(f"{'https' if secure else 'http'}://{host_header.strip()}")
+    return wanted == own or wanted in {_origin_key(o) for o in listed or []}
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class FrameGuard:
+    """ASGI middleware in front of Streamlit (app.py serves the app through it, as st.App's
+    public ``middleware``): frame headers on every HTTP response, and WebSockets from the
+    dashboard's own origin only, each marked as guarded."""
+
+    def __init__(self, app: ASGIApp, listed: list[str] | None = None) -> None:
+        self.app = app
+        self.listed = listed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.app(scope, receive, _with_frame_headers(send))
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:  # lifespan
+            await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = list(scope.get("headers", []))
+        listed = self.listed if self.listed is not None else _listed_origins()
+        secure = scope.get("scheme") == "wss"
+        origin, host = _header(headers, b"origin"), _header(headers, b"host")
+        if not websocket_origin_allowed(origin, host, secure, listed):
+            # Closing before accepting answers the handshake with HTTP 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        mark = GUARD_MARK_HEADER.encode()
+        marked = [(k, v) for k, v in headers if k.lower() != mark]
+        marked.append((mark, _GUARD_MARK_VALUE.encode()))
+        await self.app({**scope, "headers": marked}, receive, send)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of a raw ASGI header, or None."""
+    return next((v.decode("latin-1") for k, v in headers if k.lower() == name), None)
+
+
+def _with_frame_headers(send: Send) -> Send:
+    async def send_framed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            names = set(dict(FRAME_HEADERS))
+            kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+            message = {**message, "headers": [*kept, *FRAME_HEADERS]}
+        await send(message)
+
+    return send_framed
+
+
+def _listed_origins() -> list[str]:
+    """Streamlit's ``server.corsAllowedOrigins``: origins the user chose to let in."""
+    return list(st.get_option("server.corsAllowedOrigins") or [])
+
+
+def frame_guard_middleware() -> list[Any]:
+    """The middleware list for ``st.App``: the frame guard, outermost."""
+    from starlette.middleware import Middleware  # noqa: PLC0415 - only the server needs it
+
+    return [Middleware(FrameGuard)]
+
+
+def served_through_guard(headers: Mapping[str, str]) -> bool:
+    """Whether a session's handshake headers carry the guard's mark, or come from no server.
+
+    A script run with no Host header at all (AppTest, no server) has no browser to guard.
+    """
+    return headers.get("Host") is None or headers.get(GUARD_MARK_HEADER) == _GUARD_MARK_VALUE
+
+
+def refuse_unguarded_server() -> None:
+    """Stop the script when a browser reached it through a server without the frame guard.
+
+    Only app.py's server has the guard; ``streamlit run pages/studies.py`` (or a Streamlit that
+    stops honouring st.App) would serve the page framable by any site, so it renders nothing.
+    """
+    if served_through_guard(st.context.headers):
+        return
+    st.error(
+        "Tuning Lab must be started with `streamlit run app.py`: this server does not stop "
+        "other sites from framing the dashboard."
+    )
+    st.stop()
+
+
 def plain(text: str) -> str:
     """``text`` escaped so that Markdown shows it as typed: no bold, links or images.
 
@@ -82,7 +234,8 @@ def plain(text: str) -> str:
 
 
 def begin_page() -> None:
-    """What every page does first: refuse a foreign Host, then apply presenter mode.
+    """What every page does first: refuse a foreign Host or a server without the frame guard,
+    then apply presenter mode.
 
     app.py calls it, and so does each page, because a deep link (a preset link) opened first
     on a freshly started server runs the page without app.py.
@@ -91,4 +244,5 @@ def begin_page() -> None:
     # layout, too narrow at 1366 px for side-by-side charts (set_page_config may run twice).
     st.set_page_config(layout="wide")
     refuse_foreign_hosts()
+    refuse_unguarded_server()
     apply_presenter_mode()

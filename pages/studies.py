@@ -76,8 +76,13 @@ with st.expander("Spec"):
     st.code(json.dumps(study.spec.to_json(), indent=2), language="json")
 
 st.subheader("Delete")
-confirm = st.checkbox(f"Yes, delete {name!r} and all its trials", key=f"confirm_delete_{name}")
-if st.button("Delete study", disabled=not confirm, key="delete"):
+# Typing the name is an intent that clicks cannot give: were a page ever to trick clicks into
+# the dashboard (the frame guard refuses other sites' frames), it still could not delete.
+typed = st.text_input(
+    plain(f"To delete {name!r} and all its trials, type its name"), key=f"confirm_delete_{name}"
+)
+# Streamlit discards a forged click on a disabled button; the name is checked again anyway.
+if st.button("Delete study", disabled=typed != name, key="delete") and typed == name:
     if worker_running(study):
         st.error(plain(f"{name!r} is running: stop it in the live view before deleting it."))
     else:
