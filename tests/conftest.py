@@ -26,6 +26,11 @@ MNIST_DIR = ROOT / "tests" / "data" / "mnist"
 if "KERAS_HOME" not in os.environ:
     os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="keras-home-")
     atexit.register(shutil.rmtree, os.environ["KERAS_HOME"], ignore_errors=True)
+# The key that signs strategy snapshots lives in the user's config folder: tests (and the
+# workers they start) make their own, never touching the real one.
+if "TUNING_LAB_CONFIG_DIR" not in os.environ:
+    os.environ["TUNING_LAB_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tuning-lab-config-")
+    atexit.register(shutil.rmtree, os.environ["TUNING_LAB_CONFIG_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

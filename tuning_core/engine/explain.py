@@ -120,6 +120,10 @@ def load_record(store: Store, name: str, trial: int) -> tuple[StudySpec, dict[st
         raise SpecError(_no_record(store, study.id, name, trial, asked))
     try:
         record = load_ask_record(blob)
+    except snapshots.UntrustedSnapshotError as error:
+        raise SpecError(
+            f"--trial: the record of trial {trial} cannot be trusted, so it is not opened: {error}."
+        ) from None
     except snapshots.SnapshotError as error:
         raise SpecError(f"--trial: the record of trial {trial} cannot be read ({error}).") from None
     return spec, record

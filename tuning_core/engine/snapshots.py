@@ -1,23 +1,39 @@
-"""Strategy snapshots: a Bayesian search's whole state as bytes, and a guarded way back.
+"""Strategy snapshots and ask records: a Bayesian search's state as bytes, and a safe way back.
 
 Resuming a study used to replay every stored trial through a fresh scikit-optimize
 ``Optimizer``, refitting its surrogate once per trial (18.8 s before the next trial at 100
 trials, 62.9 s at 200). A snapshot taken right after each trial is told restores that exact
 state (random generator, told points, fitted surrogate, the next point it will propose), so a
-resume replays only what came after.
+resume replays only what came after. "Why this point?" reads the ask records the same way.
 
-The bytes are a pickle, so they are read back by :class:`_SnapshotUnpickler`, which finds
-only the globals listed in ``_ALLOWED_GLOBALS`` (the Optimizer's own classes and numpy's
-array rebuilders): a store file from elsewhere cannot reach a function that runs code or
-touches files through a snapshot. A snapshot that fails to load is ignored and the study
-replays its history as before.
+The bytes hold a pickle, and a pickle can run code while it is read. A store is a file that
+travels (mailed to a class, shipped with a course), so a blob is only unpickled when it
+carries an HMAC-SHA256 tag made with this user's secret key: a random key created on first
+use in the user's config folder (``$TUNING_LAB_CONFIG_DIR``, else
+``$XDG_CONFIG_HOME/tuning-lab``, else ``~/.config/tuning-lab``), readable by the user alone.
+Bytes from anyone else's store, or changed after they were written, fail the check before a
+single opcode is read, and count as absent: a resume replays the history instead, and the
+"Why this point?" page says the record cannot be trusted. The allow-listed unpickler below
+stays as a second wall behind the key, not as the wall.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import io
+import os
 import pickle
+import secrets
+from pathlib import Path
 from typing import Any
+
+CONFIG_DIR_ENV = "TUNING_LAB_CONFIG_DIR"
+KEY_FILE_NAME = "blob-signing.key"
+# Signed blobs start with this line, then the 32-byte tag, then the pickle.
+_SIGNED_MAGIC = b"tuning-lab signed v1\n"
+_TAG_BYTES = hashlib.sha256().digest_size
 
 # Every global a scikit-optimize Optimizer's pickle needs, found by pickling each surrogate
 # (GP, RF, ET, GBRT) with each acquisition over float, log, int and choice dimensions. An
@@ -83,6 +99,64 @@ class SnapshotError(ValueError):
     """A snapshot could not be read back (damaged, or holding something not allowed)."""
 
 
+class UntrustedSnapshotError(SnapshotError):
+    """A blob that this user's Tuning Lab did not write (or that was changed since): it is
+    never unpickled."""
+
+
+def config_dir() -> Path:
+    """The user's Tuning Lab config folder (see the module docstring)."""
+    configured = os.environ.get(CONFIG_DIR_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "tuning-lab"
+
+
+_keys: dict[Path, bytes] = {}
+
+
+def _signing_key() -> bytes:
+    """This user's key, created on first use (32 random bytes, mode 0600).
+
+    Two processes creating it at once agree: each writes a private temporary file and links it
+    into place, and the one that loses reads the winner's. A folder that cannot be written
+    gives a key for this process alone, so what it writes is safe and simply not trusted later.
+    """
+    path = config_dir() / KEY_FILE_NAME
+    if path in _keys:
+        return _keys[path]
+    try:
+        key = _read_or_create_key(path)
+    except OSError:
+        key = secrets.token_bytes(32)
+    _keys[path] = key
+    return key
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            # Another process that made it first wins: its key is read below.
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) < 16:
+        raise OSError(f"{path} holds no usable key")
+    return key
+
+
+def _tag(body: bytes) -> bytes:
+    return hmac.new(_signing_key(), body, hashlib.sha256).digest()
+
+
 # scipy's discrete distributions pickle a bound method as getattr(distribution, name).
 _GETATTR_NAMES = {"_entropy"}
 
@@ -104,13 +178,30 @@ class _SnapshotUnpickler(pickle.Unpickler):
 
 
 def dump(state: Any) -> bytes:
-    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    """``state`` pickled and signed with this user's key."""
+    body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return _SIGNED_MAGIC + _tag(body) + body
 
 
 def load(blob: bytes) -> Any:
-    """The state in ``blob``; raises :class:`SnapshotError` for anything not allowed."""
+    """The state in ``blob``, only if this user's key signed it.
+
+    Raises :class:`UntrustedSnapshotError` for bytes it did not sign (nothing of them is
+    unpickled), and :class:`SnapshotError` for a signed blob that cannot be read back.
+    """
+    blob = bytes(blob)
+    header = len(_SIGNED_MAGIC) + _TAG_BYTES
+    if not blob.startswith(_SIGNED_MAGIC) or len(blob) < header:
+        raise UntrustedSnapshotError(
+            "it carries no Tuning Lab signature (written by another version or crafted)"
+        )
+    tag, body = blob[len(_SIGNED_MAGIC) : header], blob[header:]
+    if not hmac.compare_digest(tag, _tag(body)):
+        raise UntrustedSnapshotError(
+            "it was not signed with this user's key (a store from elsewhere, or changed since)"
+        )
     try:
-        return _SnapshotUnpickler(io.BytesIO(blob)).load()
+        return _SnapshotUnpickler(io.BytesIO(body)).load()
     except SnapshotError:
         raise
     except Exception as error:  # noqa: BLE001 - any damage means "replay instead"
