@@ -11,8 +11,24 @@ class SpecError(ValueError):
     """
 
 
+class StoreError(SpecError):
+    """The store file cannot be used as asked: crafted, read-only, too slow to answer, or
+    deleted while a study ran. The message is one sentence naming ``--storage``."""
+
+
+class StoreGoneError(StoreError):
+    """The store file was deleted or replaced while this process wrote to it: nothing it
+    writes from now on would be kept, so the run stops."""
+
+
 class DatasetError(RuntimeError):
     """A dataset could not be loaded; the message says where to put the files."""
+
+
+class ObjectiveError(SpecError):
+    """A user's objective cannot run at all: its target does not import, it returns something
+    that is not a number, or every trial fails the same way. The study stops with this one
+    sentence (exit 2 in the CLI) instead of spending its budget."""
 
 
 class ClusterError(RuntimeError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tuning_core.engine.errors import SpecError, brief
+from tuning_core.engine.errors import SpecError, StoreError, StoreGoneError, brief
 from tuning_core.engine.pruners import Curve, PruneDecision, bracket_keys
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
@@ -141,6 +141,22 @@ LOCK_RETRY_MAX_S = 2.0
 _Result = TypeVar("_Result")
 
 
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, or None when there is none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def _reason(error: sqlite3.DatabaseError) -> str:
+    """SQLite's words for why a store could not be read; "interrupted" means our time bound."""
+    if "interrupted" in str(error):
+        return f"a query ran past {QUERY_LIMIT_S:g} s and was stopped"
+    return str(error)
+
+
 def _retry_while_locked(operation: Callable[[], _Result]) -> _Result:
     """Run ``operation`` until it does not fail with "database is locked" (or busy)."""
     delay = LOCK_RETRY_FIRST_S
@@ -208,51 +224,197 @@ class TrialWorker:
     started_at: float
 
 
+# A store is untrusted input (a file mailed with a course): no statement may run longer than
+# this, so a crafted or damaged file cannot hang a command or a page. The longest honest read,
+# every epoch row of 10,000 trials x 30 epochs, takes about a second here.
+QUERY_LIMIT_S = 15.0
+# SQLite calls the progress handler every this many virtual-machine steps (~1 ms of work).
+_PROGRESS_STEPS = 20_000
+
+
+def _expected_schema() -> dict[tuple[str, str], str]:
+    """(type, name) -> normalised SQL of every object _SCHEMA creates."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.executescript(_SCHEMA)
+        rows = scratch.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    finally:
+        scratch.close()
+    return {(kind, name): _normalised(sql) for kind, name, sql in rows}
+
+
+def _normalised(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+_EXPECTED_SCHEMA = _expected_schema()
+
+
+def _foreign_schema_object(rows: list[tuple[str, str, str | None]]) -> str | None:
+    """The first object in a store's schema that Tuning Lab did not write and that could run
+    work when the store is read (a view, a trigger, a virtual table), named for the user, or
+    None. Plain tables and indexes cannot run code or queries of their own, so older stores'
+    tables and indexes pass."""
+    for kind, name, sql in rows:
+        if kind in ("view", "trigger"):
+            if _EXPECTED_SCHEMA.get((kind, name)) != _normalised(sql):
+                return f"a {kind} named {brief(name)}"
+        elif kind == "table" and _normalised(sql).upper().startswith("CREATE VIRTUAL TABLE"):
+            return f"a virtual table named {brief(name)}"
+    return None
+
+
+class _BoundedConnection(sqlite3.Connection):
+    """A connection whose every statement must finish within ``QUERY_LIMIT_S``.
+
+    Each ``execute`` starts the clock; SQLite's progress handler interrupts the statement
+    (rows fetched later included) once it runs past the limit.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = time.monotonic() + QUERY_LIMIT_S
+        self.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self.deadline else 0
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        self.deadline = time.monotonic() + QUERY_LIMIT_S
+        return super().execute(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        self.deadline = time.monotonic() + QUERY_LIMIT_S
+        return super().executescript(script)
+
+
+def _read_only_folder(path: Path) -> bool:
+    """Whether the store at ``path`` must be opened read-only: its folder or the file cannot
+    be written (a read-only mount, a shared course drive), so WAL's side files cannot be made."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not os.access(folder, os.W_OK):
+        return True
+    return path.exists() and not os.access(path, os.W_OK)
+
+
 class Store:
-    """A handle on one SQLite file. Cheap to open; one per process or thread."""
+    """A handle on one SQLite file. Cheap to open; one per process or thread.
+
+    The file is untrusted: on open, SQLite's ``trusted_schema`` is turned off, a schema holding
+    a view, trigger or virtual table that Tuning Lab did not write is refused, and every
+    statement is bounded in time. A store whose folder cannot be written opens read-only:
+    reads work, and writes raise :class:`StoreError`. Every write first checks that the file
+    is still the one opened, so a store deleted or replaced under a running study stops it
+    (:class:`StoreGoneError`) instead of training into a file nobody can see.
+    """
 
     def __init__(
         self, path: str | os.PathLike[str], create: bool = True, busy_timeout_s: float = 30.0
     ) -> None:
         """Open the store at ``path``; with ``create=False`` a missing file is an error.
 
-        A path that is not a store (a directory, a device, a text file, a damaged database)
-        raises :class:`SpecError` naming ``--storage``, before anything is written there.
-        A write that finds the database locked past ``busy_timeout_s`` is retried with
-        back-off until it goes through: a trial never fails because of a lock.
+        A path that is not a store (a directory, a device, a text file, a damaged database,
+        a crafted schema) raises :class:`SpecError` naming ``--storage``, before anything is
+        written there. A write that finds the database locked past ``busy_timeout_s`` is
+        retried with back-off until it goes through: a trial never fails because of a lock.
         """
         self.path = str(path)
+        self.read_only = False
+        self._identity: tuple[int, int] | None = None
         if self.path != ":memory:":
-            _check_store_path(Path(self.path), create)
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: each write is visible to readers at once; multi-row writes use `with
-        # self._tx()`.
-        self.connection = sqlite3.connect(
-            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
+            location = Path(self.path)
+            _check_store_path(location, create)
+            if not location.exists():
+                location.parent.mkdir(parents=True, exist_ok=True)
+            self.read_only = _read_only_folder(location)
+            if self.read_only and not location.exists():
+                raise StoreError(
+                    f"--storage: the folder of {brief(self.path)} cannot be written, so no store "
+                    "can be made there; name a file in a writable folder."
+                )
         try:
-            self.connection.row_factory = sqlite3.Row
-            self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            self.connection.execute("PRAGMA foreign_keys = ON")
-            _retry_while_locked(self._set_up)
+            self.connection = self._connect(busy_timeout_s)
+            self._check_schema()
+            if not self.read_only:
+                _retry_while_locked(self._set_up)
+            self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
         except sqlite3.DatabaseError as error:
-            self.connection.close()
+            with contextlib.suppress(AttributeError):
+                self.connection.close()
             raise SpecError(
-                f"--storage: {brief(self.path)} is not a Tuning Lab store ({error}); name another "
-                "file."
+                f"--storage: {brief(self.path)} is not a Tuning Lab store ({_reason(error)}); "
+                "name another file."
             ) from None
+        except StoreError:
+            self.connection.close()
+            raise
+        if self.path != ":memory:" and not self.read_only:
+            self._identity = _file_identity(self.path)
+
+    def _connect(self, busy_timeout_s: float) -> sqlite3.Connection:
+        """A bounded connection: read-write, or read-only (immutable when even the WAL's side
+        files are missing, as on a read-only mount where nothing can be writing)."""
+        options: dict[str, Any] = {
+            "timeout": busy_timeout_s,
+            # Autocommit: each write is visible to readers at once; multi-row writes use
+            # `with self.transaction()`.
+            "isolation_level": None,
+            "check_same_thread": False,
+            "factory": _BoundedConnection,
+        }
+        if not self.read_only:
+            connection = sqlite3.connect(self.path, **options)
+        else:
+            uri = Path(self.path).resolve().as_uri()
+            connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, **options)
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                connection.close()
+                connection = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, **options)
+        connection.row_factory = sqlite3.Row
+        # A schema's functions and virtual tables run only where the schema is trusted.
+        connection.execute("PRAGMA trusted_schema = OFF")
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
+    def _check_schema(self) -> None:
+        rows = self.connection.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+        foreign = _foreign_schema_object([tuple(row) for row in rows])
+        if foreign is not None:
+            raise StoreError(
+                f"--storage: {brief(self.path)} holds {foreign} that Tuning Lab did not write, "
+                "so it is not opened (a crafted store could run queries of its own); name "
+                "another file."
+            )
 
     def _set_up(self) -> None:
         if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute("PRAGMA synchronous = NORMAL")
-        # The newest tables: a store made by an older version gains what it lacks.
-        present = self.connection.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('trial_workers', 'strategy_asks')"
-        ).fetchone()[0]
-        if present < 2:
+        # A store made by an older version gains the tables and triggers it lacks.
+        present = {
+            (row[0], row[1])
+            for row in self.connection.execute("SELECT type, name FROM sqlite_master")
+        }
+        if not set(_EXPECTED_SCHEMA) <= present:
             self.connection.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
-        self.connection.execute("SELECT id, name, spec, status FROM studies LIMIT 0")
+
+    def _check_writable(self) -> None:
+        """Raise the sentence that says why this store cannot take a write, if it cannot."""
+        if self.read_only:
+            raise StoreError(
+                f"--storage: {brief(self.path)} is read-only (its folder or the file cannot be "
+                "written), so it can be read but not changed; copy it to a writable folder "
+                "first."
+            )
+        if self._identity is not None and _file_identity(self.path) != self._identity:
+            raise StoreGoneError(
+                f"--storage: {brief(self.path)} was deleted or replaced while this process "
+                "wrote to it, so nothing more would be kept; the run stops (restore the file, "
+                "or run the study again)."
+            )
 
     def close(self) -> None:
         self.connection.close()
@@ -270,6 +432,7 @@ class Store:
         if self.connection.in_transaction:  # already inside one: join it
             yield
             return
+        self._check_writable()
         _retry_while_locked(lambda: self.connection.execute("BEGIN IMMEDIATE"))
         try:
             yield
@@ -281,6 +444,7 @@ class Store:
 
     def _write(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """One write statement, committed at once (autocommit) and retried while locked."""
+        self._check_writable()
         if self.connection.in_transaction:
             return self.connection.execute(sql, parameters)
         return _retry_while_locked(lambda: self.connection.execute(sql, parameters))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuning_core.engine.errors import DatasetError, SpecError
+from tuning_core.engine.errors import DatasetError, SpecError, StoreError, StoreGoneError
 from tuning_core.engine.objectives import (
     Objective,
     Reporter,
@@ -35,6 +35,12 @@ from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
 from tuning_core.engine.strategies import SnapshotStrategy, Strategy, make_strategy
+from tuning_core.engine.user_objectives import (
+    FAILURE_REPEATS,
+    ObjectiveError,
+    exception_line,
+    first_trials_all_fail,
+)
 
 STOP_POLL_SECONDS = 0.5
 
@@ -172,6 +178,7 @@ class _Replay:
     retry_queue: list[TrialRecord]
     exhausted: bool
     restored_at: int | None = None  # the trial told just before the restored snapshot
+    snapshot_refused: str | None = None  # why a stored snapshot was not used
 
 
 def _replay(
@@ -187,7 +194,7 @@ def _replay(
     bookkeeping, so a resume refits no surrogate for them. A snapshot that cannot be used is
     ignored.
     """
-    restored, restored_at = -1, None
+    restored, restored_at, refused = -1, None, None
     if snapshot is not None and isinstance(strategy, SnapshotStrategy):
         number, blob = snapshot
         position = next((i for i, t in enumerate(history) if t.number == number), None)
@@ -195,8 +202,8 @@ def _replay(
             try:
                 strategy.restore(blob)
                 restored, restored_at = position, number
-            except SnapshotError:
-                pass
+            except SnapshotError as error:
+                refused = str(error)
     retry_queue: list[TrialRecord] = []
     exhausted = False
     for position, trial in enumerate(history):
@@ -209,7 +216,7 @@ def _replay(
             teller.tell(trial.params, trial.state, trial.value, record_only=position <= restored)
         if retried:
             retry_queue = [t for t in retry_queue if t.number != trial.retry_of]
-    return _Replay(retry_queue, exhausted, restored_at)
+    return _Replay(retry_queue, exhausted, restored_at, refused)
 
 
 @dataclass
@@ -249,10 +256,12 @@ def run_objective(
     except TrialStopped as stopped:
         end.state = TrialState.INTERRUPTED
         end.error = getattr(reporter, "stop_reason", None) or str(stopped) or "stopped"
-    except (DatasetError, KeyboardInterrupt):
-        raise
+    except ObjectiveError:
+        raise  # the user's objective cannot run at all: the caller stops the study
+    except (DatasetError, StoreError, KeyboardInterrupt):
+        raise  # no trial could be kept: the caller stops the study
     except Exception as exc:  # noqa: BLE001 - any training error fails the trial, not the search
-        end.state, end.error = TrialState.FAILED, f"{type(exc).__name__}: {exc}".strip()
+        end.state, end.error = TrialState.FAILED, exception_line(exc)
     if end.state not in (TrialState.COMPLETE, TrialState.PRUNED):
         end.value = None
     return end
@@ -282,6 +291,12 @@ def _run_trial(
     except DatasetError as dataset_error:
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error=str(dataset_error))
         store.set_status(study_id, StudyStatus.FAILED, message=str(dataset_error))
+        raise
+    except ObjectiveError as objective_error:
+        # Retrying would fail the same way: the trial failed, and the study stops with it.
+        store.finish_trial(trial_id, TrialState.FAILED, error=str(objective_error))
+        message = str(objective_error)
+        store.set_status(study_id, StudyStatus.FAILED, worker_pid=None, message=message)
         raise
     except KeyboardInterrupt:
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error="the worker was interrupted")
@@ -381,6 +396,8 @@ def claim_and_run(spec: StudySpec, store: Store, loop: Callable[[int], StudyRun]
         store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
     try:
         return loop(study_id)
+    except StoreGoneError:
+        raise  # the file it would mark is gone: nothing can be written
     except BaseException as error:
         # Whatever stops this process, the study is never left "running" by it.
         study = store.get_study(spec.name)
@@ -440,6 +457,8 @@ def begin_session(
     history = store.trials(study_id)
     started = time.perf_counter()
     replay = _replay(history, strategy, teller, store.load_snapshot(study_id))
+    if replay.snapshot_refused is not None:
+        log(f"the strategy's snapshot was not used ({replay.snapshot_refused}); replaying instead")
     if history:
         how = (
             f"from the snapshot at trial {replay.restored_at}"
@@ -480,6 +499,18 @@ def _busy_seconds(trials: list[TrialRecord]) -> float:
             busy += end - max(start, covered_until)
             covered_until = end
     return busy
+
+
+def _stop_if_every_trial_fails(store: Store, study_id: int) -> None:
+    """Raise :class:`ObjectiveError` (the study failed) when a user objective's first trials
+    all failed with one error: a bug in the function would otherwise spend the whole budget."""
+    counted = [t for t in store.trials(study_id) if t.state.counts_against_budget()]
+    problem = first_trials_all_fail(
+        [t.error if t.state == TrialState.FAILED else None for t in counted]
+    )
+    if problem:
+        store.set_status(study_id, StudyStatus.FAILED, worker_pid=None, message=problem)
+        raise ObjectiveError(problem)
 
 
 def save_ask(store: Store, study_id: int, number: int, strategy: Strategy) -> None:
@@ -553,6 +584,8 @@ def _run_claimed(
             # The state after this tell: a resume restores it and replays nothing before.
             store.save_snapshot(study_id, trial.number, strategy.snapshot())
         session.note_finished(trial, log)
+        if spec.objective["type"] == "python" and session.done == FAILURE_REPEATS:
+            _stop_if_every_trial_fails(store, study_id)
 
     store.set_status(study_id, status, worker_pid=None, message=message)
     return StudyRun(study_id, status, message, trials_run)
