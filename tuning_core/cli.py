@@ -6,11 +6,15 @@ Bad input exits with status 2 and one sentence on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +42,31 @@ DASK_ENV = "TUNING_LAB_DASK"
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.
 DEFAULT_RECYCLE_EVERY = 20
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a ``run`` or ``race`` stops as Ctrl-C stops it
+    (its running trials interrupted, the study stopped), not killed mid-write."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (from the main thread only; a
+    caller on another thread, such as a test, keeps its own handling)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        # A second SIGTERM must not cut short the cleanup the first one started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated("the process was sent SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,7 +290,7 @@ def _race_on_dask(
     from tuning_core.engine import parallel  # noqa: PLC0415 - Dask loads only here
 
     if address is not None:
-        parallel.check_address(address)  # before the store is opened or created
+        parallel.refuse_unreachable(address)  # before the store is opened or created
     log = functools.partial(print, flush=True)
     # Connect first: an unreachable scheduler leaves the store untouched.
     with parallel.dask_client(race.parallel, address) as client, Store(_storage(args)) as store:
@@ -286,7 +315,7 @@ def _run_on_dask(
     from tuning_core.engine import parallel  # noqa: PLC0415
 
     if address is not None:
-        parallel.check_address(address)  # before the store is opened or created
+        parallel.refuse_unreachable(address)  # before the store is opened or created
     with Store(_storage(args)) as store:
         outcome = parallel.run_parallel_study(
             spec,
@@ -465,10 +494,16 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        if args.command not in ("run", "race"):
+            return COMMANDS[args.command](args)
+        with _stop_on_sigterm():
+            return COMMANDS[args.command](args)
     except (SpecError, DatasetError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Terminated as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,30 +1,41 @@
 """How much memory a Keras trial needs, estimated from the spec before any trial runs.
 
-The estimate counts the model's float32 weights with their gradients and optimizer slots,
-and the activations of one batch kept for the backward pass. It mirrors the layers that
-``tuning_core.training.keras_objective.build_model`` builds, without importing Keras, so the
-CLI and the New-study form can refuse a spec that would take the machine down (a CNN with
-4,096 filters in 7x7 kernels grew to 12 GB in 20 s before this check).
+The estimate has three parts: the data (every array the loader reads, at its stored dtype,
+plus the float32 images trained and validated on, twice, since the scaled array and its split
+copies are alive together while the split is made); the model's float32 weights with their
+gradients and optimizer slots; and the activations of one batch kept for the backward pass.
+It mirrors the layers that ``tuning_core.training.keras_objective.build_model`` builds and
+the loader in ``tuning_core.training.datasets``, without importing either, so the CLI and the
+New-study form can refuse a spec that would take the machine down (a CNN with 4,096 filters
+in 7x7 kernels grew to 12 GB in 20 s, and a 382 KB .npz declaring 940 MB of uint8 images
+peaked at 12 GB, before these checks).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
-from tuning_core.engine.errors import SpecError, brief
+from tuning_core.engine.errors import ECHO_LIMIT, SpecError, brief
 from tuning_core.engine.hyperparams import trial_hyperparams
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
 
 BYTES_PER_FLOAT = 4
-# Extra float slots per weight that each optimizer keeps (Adam: two moments).
+# Extra float slots per weight that each optimizer keeps (Adam: two moments; RMSprop one
+# moving average, as build_model makes it without momentum or centering; SGD one velocity
+# only when momentum is on).
 OPTIMIZER_SLOTS = {"sgd": 0, "adam": 2, "rmsprop": 1}
 # Forward activations, their gradients, and Keras' own temporaries.
 ACTIVATION_COPIES = 3
+# The loader scales all images to float32 and then splits them into copies; both are alive
+# until the split returns (measured: peak = stored bytes + 2 x float32 bytes, within 2%).
+FLOAT_IMAGE_COPIES = 2
+BYTES_PER_LABEL = 8  # labels become int64
 MEMORY_LIMIT_ENV = "TUNING_LAB_MEMORY_LIMIT"
 DEFAULT_MEMORY_SHARE = 0.5
 
@@ -90,18 +101,84 @@ def parameter_count(
     return count + flat * dense + dense + dense * num_classes + num_classes
 
 
-def trial_bytes(
+class ImageShape(tuple[int, int]):
+    """A dataset's image (height, width), carrying besides what its files declare, read from
+    their headers alone (as ``os.stat_result`` carries fields beyond its tuple): the dataset as
+    the spec names it, the images trained and validated on, and the bytes the loader reads.
+
+    It is a tuple so that every caller that wants only the shape keeps working, while
+    ``memory_problem`` counts the data too.
+    """
+
+    dataset: str
+    examples: int
+    stored_bytes: int
+
+    def __new__(
+        cls, height: int, width: int, *, dataset: str, examples: int, stored_bytes: int
+    ) -> ImageShape:
+        shape = super().__new__(cls, (int(height), int(width)))
+        shape.dataset, shape.examples, shape.stored_bytes = dataset, int(examples), stored_bytes
+        return shape
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default would call __new__ with the tuple alone and lose the declared sizes.
+        return (_image_shape, (*self, self.dataset, self.examples, self.stored_bytes))
+
+
+def _image_shape(
+    height: int, width: int, dataset: str, examples: int, stored_bytes: int
+) -> ImageShape:
+    return ImageShape(height, width, dataset=dataset, examples=examples, stored_bytes=stored_bytes)
+
+
+def data_bytes(shape: ImageShape) -> int:
+    """The data's peak while it loads: every array read at its stored dtype, plus the images
+    used as float32 and their labels as int64, each twice (the whole and its split copies)."""
+    pixels = shape[0] * shape[1]
+    per_example = (pixels * BYTES_PER_FLOAT + BYTES_PER_LABEL) * FLOAT_IMAGE_COPIES
+    return shape.stored_bytes + shape.examples * per_example
+
+
+@dataclass(frozen=True)
+class TrialMemory:
+    """A trial's estimated memory in bytes, by part."""
+
+    data: int  # 0 when the dataset's sizes are not known
+    weights: int  # the weights, their gradients and the optimizer's slots
+    activations: int  # one batch's activations, their gradients and Keras' temporaries
+
+    @property
+    def model(self) -> int:
+        return self.weights + self.activations
+
+    @property
+    def total(self) -> int:
+        return self.data + self.weights + self.activations
+
+
+def trial_memory(
     model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int = 10
-) -> int:
-    """Estimated peak memory of one trial's training, in bytes."""
+) -> TrialMemory:
+    """Estimated peak memory of one trial, by part; the data counts only when
+    ``image_shape`` is an ``ImageShape`` that says how large the data is."""
     params = parameter_count(model, hp, image_shape, num_classes)
     slots = OPTIMIZER_SLOTS.get(str(hp["optimizer"]), 2)
     if hp["optimizer"] == "sgd" and float(hp.get("momentum", 0.0)) > 0:
         slots = 1
-    weights = params * BYTES_PER_FLOAT * (2 + slots)  # weights, gradients, optimizer slots
     activations = sum(_layer_sizes(model, hp, image_shape)) + num_classes
-    batch = int(hp["batch_size"])
-    return weights + batch * activations * BYTES_PER_FLOAT * ACTIVATION_COPIES
+    return TrialMemory(
+        data=data_bytes(image_shape) if isinstance(image_shape, ImageShape) else 0,
+        weights=params * BYTES_PER_FLOAT * (2 + slots),  # weights, gradients, optimizer slots
+        activations=int(hp["batch_size"]) * activations * BYTES_PER_FLOAT * ACTIVATION_COPIES,
+    )
+
+
+def trial_bytes(
+    model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int = 10
+) -> int:
+    """Estimated peak memory of one trial's model (weights and activations), in bytes."""
+    return trial_memory(model, hp, image_shape, num_classes).model
 
 
 def _worst_case(spec: StudySpec, image_shape: tuple[int, int]) -> dict[str, Any]:
@@ -123,23 +200,55 @@ def _worst_case(spec: StudySpec, image_shape: tuple[int, int]) -> dict[str, Any]
     return trial_hyperparams(model, epochs, params)
 
 
+def size_words(count: int) -> str:
+    """Bytes in the unit a reader takes in at once: 3.7 GB, 940 MB, 20 kB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{max(count / 1e3, 0.1):,.1f} kB"
+
+
+def dataset_words(dataset: str) -> str:
+    """The dataset as the spec names it, its end kept when long (a path's file name)."""
+    return dataset if len(dataset) <= ECHO_LIMIT else "…" + dataset[-(ECHO_LIMIT - 1) :]
+
+
 def memory_problem(spec: StudySpec, image_shape: tuple[int, int], limit: int) -> str | None:
-    """Why the spec's largest model cannot train within ``limit`` bytes, in one sentence
-    naming the hyperparameter that matters most, or None when it fits."""
+    """Why the spec's largest trial cannot run within ``limit`` bytes, in one sentence, or
+    None when it fits. The sentence names the hyperparameter that matters most when the model
+    alone is over the limit or is the larger part, and the dataset otherwise."""
     model = spec.objective["model"]
     worst = _worst_case(spec, image_shape)
-    needed = trial_bytes(model, worst, image_shape)
-    if needed <= limit:
+    needed = trial_memory(model, worst, image_shape)
+    if needed.total <= limit:
         return None
+    over = (
+        f"over the {size_words(limit)} limit (half this machine's memory unless "
+        f"${MEMORY_LIMIT_ENV} or --memory-limit says otherwise)"
+    )
+    if isinstance(image_shape, ImageShape) and needed.model <= min(limit, needed.data):
+        name = dataset_words(image_shape.dataset)
+        return (
+            f"objective.dataset: {name} declares {image_shape.examples:,} images of "
+            f"{image_shape[0]}x{image_shape[1]} ({size_words(image_shape.stored_bytes)} as "
+            f"stored), so a trial would hold about {size_words(needed.total)} (the data as "
+            f"float32 with its split copies {size_words(needed.data)}, the model with its "
+            f"gradients and optimizer slots {size_words(needed.weights)}, one batch's "
+            f"activations {size_words(needed.activations)}), {over}; use fewer or smaller "
+            "images, or a higher limit."
+        )
     defaults = trial_hyperparams(model, spec.objective["epochs"], {})
     named = [name for name in spec.space.all_names() if name in worst and name != "epochs"]
     culprit = min(
         named or ["batch_size"],
         key=lambda name: trial_bytes(model, {**worst, name: defaults[name]}, image_shape),
     )
+    data = (
+        f" with the data of {dataset_words(image_shape.dataset)}"
+        if isinstance(image_shape, ImageShape)
+        else ""
+    )
     return (
         f"space.{culprit}: the largest model this spec allows ({culprit} = {worst[culprit]}) "
-        f"needs about {needed / 1e9:,.1f} GB to train, over the {limit / 1e9:,.1f} GB limit "
-        f"(half this machine's memory unless ${MEMORY_LIMIT_ENV} or --memory-limit says "
-        "otherwise); lower it."
+        f"needs about {size_words(needed.total)} to train{data}, {over}; lower it."
     )

@@ -49,6 +49,8 @@ two pending trials share a point; results are told in the order trials finish.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -63,6 +65,8 @@ from typing import Any
 
 import dask
 from distributed import Client, Future, KilledWorker, LocalCluster, Queue, Variable, get_worker
+from distributed.comm import connect
+from distributed.security import Security
 
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.objectives import Objective
@@ -106,6 +110,63 @@ def check_address(address: str) -> str:
     return address.strip()
 
 
+def refuse_unreachable(address: str) -> None:
+    """Raise SpecError naming ``--dask`` unless a Dask scheduler answers at ``address``
+    within about CONNECT_TIMEOUT_S (called before a store is opened, so none is created)."""
+    problem = _unreachable(check_address(address))
+    if problem is not None:
+        raise SpecError(problem)
+
+
+def _unreachable(address: str) -> str | None:
+    """Why no Dask scheduler can be reached at ``address``, in one sentence naming
+    ``--dask``, or None once one has answered; never takes much over CONNECT_TIMEOUT_S.
+
+    A throwaway connection comes first because ``Client`` turns some failures (a tls://
+    address with no certificates, ucx:// without UCX, an inproc:// address from another
+    process) into a 10 s wait while it closes itself, and then into a traceback.
+    """
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+
+    async def knock() -> None:
+        comm = await connect(
+            address, timeout=CONNECT_TIMEOUT_S, **Security().get_connection_args("client")
+        )
+        await comm.close()
+
+    def attempt() -> None:
+        asyncio.run(asyncio.wait_for(knock(), CONNECT_TIMEOUT_S + 0.5))
+
+    # In a thread of its own: the caller may already run an event loop (a notebook).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(attempt).result()
+            return None
+        except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+            failure = type(error).__name__
+    if scheme == "tls" and Security().get_connection_args("client")["ssl_context"] is None:
+        return (
+            f"--dask: {brief(address)} is a tls:// address, but no TLS certificates are set "
+            "here; set distributed.comm.tls.ca-file, .client.cert and .client.key in Dask's "
+            "configuration, or use tcp:// on a private network."
+        )
+    if scheme == "ucx":
+        return (
+            f"--dask: {brief(address)} is a ucx:// address, which needs UCX support for Dask "
+            "installed here (distributed-ucxx); install it or use a tcp:// address."
+        )
+    if scheme == "inproc":
+        return (
+            f"--dask: {brief(address)} is an inproc:// address, which reaches only a scheduler "
+            "inside this same Python process, and none runs here; use a tcp:// address."
+        )
+    return (
+        f"--dask: no Dask scheduler answered at {brief(address)} within "
+        f"{CONNECT_TIMEOUT_S:g} s ({failure}); start one with `dask scheduler` or check the "
+        "address."
+    )
+
+
 @contextlib.contextmanager
 def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
     """A client of the scheduler at ``address``, or of a LocalCluster of ``parallel`` worker
@@ -116,6 +177,7 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
     """
     if address is not None:
         address = check_address(address)
+        refuse_unreachable(address)
         try:
             client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError) as error:

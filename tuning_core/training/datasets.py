@@ -7,6 +7,7 @@ test split is used only when it is the only split present.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import socket
@@ -20,7 +21,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import psutil
 
-from tuning_core.engine.errors import DatasetError, brief
+from tuning_core.engine.errors import DatasetError, SpecError, brief
+from tuning_core.engine.memory import (
+    ImageShape,
+    data_bytes,
+    dataset_words,
+    default_memory_limit,
+    size_words,
+)
 from tuning_core.training.keras_runtime import import_keras
 
 IDX_NAMES = {
@@ -249,34 +257,62 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
 
 # Training-split shapes of the named datasets, known without loading them.
 KNOWN_SHAPES = {"digits": (1797, 8, 8), "mnist": (60000, 28, 28), "fashion_mnist": (60000, 28, 28)}
+# Bytes each named loader reads before the images are scaled: Keras' four uint8 arrays (both
+# splits); scikit-learn's digits as float64 data and images, plus the scaled float64 copy.
+KNOWN_STORED_BYTES = {
+    "digits": 1797 * (64 * 8 * 3 + 8),
+    "mnist": 70000 * (28 * 28 + 1),
+    "fashion_mnist": 70000 * (28 * 28 + 1),
+}
 
 
-def _images_shape(dataset: str) -> tuple[int, ...] | None:
-    """The shape of the images a dataset trains on, from its name or its files' headers
-    alone (nothing is decompressed beyond a header); None when they cannot be read."""
+@dataclass(frozen=True)
+class _Declared:
+    images: tuple[int, ...]  # the images trained and validated on
+    stored_bytes: int  # every array the loader reads, both splits, at its stored dtype
+
+
+def _idx_declared(folder: Path) -> _Declared | None:
+    """What a folder's IDX headers declare, split by split as _load_idx_folder reads them."""
+    images: tuple[int, ...] | None = None
+    stored = 0
+    for split in ("train", "test"):
+        for kind in ("images", "labels"):
+            path = find_idx_file(folder, IDX_NAMES[f"{split}_{kind}"])
+            if path is None:
+                continue
+            with _open_idx(path) as handle:
+                dtype, shape = _read_idx_header(handle, path)
+            stored += int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+            if kind == "images" and images is None:
+                images = shape  # the training split when present, as the loader picks
+    return None if images is None else _Declared(images, stored)
+
+
+def _declared(dataset: str) -> _Declared | None:
+    """What a dataset holds, from its name or its files' headers alone (nothing is
+    decompressed beyond a header); None when they cannot be read."""
     if dataset in KNOWN_SHAPES:
-        return KNOWN_SHAPES[dataset]
+        return _Declared(KNOWN_SHAPES[dataset], KNOWN_STORED_BYTES[dataset])
     folder = Path(dataset).expanduser()
     try:
         if folder.is_dir():
-            for split in ("train", "test"):
-                images = find_idx_file(folder, IDX_NAMES[f"{split}_images"])
-                if images is not None:
-                    return idx_shape(images)
+            idx = _idx_declared(folder)
+            if idx is not None:
+                return idx
             npz_files = sorted(folder.glob("*.npz"))
             folder = npz_files[0] if npz_files else folder
         if folder.is_file() and folder.suffix == ".npz":
-            return _npz_headers(folder)["x_train"].shape
+            headers = _npz_headers(folder)
+            stored = sum(header.declared_bytes for header in headers.values())
+            return _Declared(headers["x_train"].shape, stored)
     except Exception:  # noqa: BLE001 - any unreadable header means "unknown", never a crash
         return None
     return None
 
 
-def image_shape_of(dataset: str) -> tuple[int, int] | None:
-    """A dataset's image height and width, from headers alone (see _images_shape)."""
-    shape = _images_shape(dataset)
-    if shape is None:
-        return None
+def _height_width(shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """Image height and width from an images array's shape, as _as_images reads it."""
     if len(shape) == 2:  # flat square images
         side = int(round(shape[1] ** 0.5))
         return (side, side) if side * side == shape[1] else None
@@ -285,10 +321,48 @@ def image_shape_of(dataset: str) -> tuple[int, int] | None:
     return None
 
 
+def image_shape_of(dataset: str) -> ImageShape | None:
+    """A dataset's image height and width, with how many images it declares and the bytes
+    its loader reads, from headers alone (see _declared); the memory estimate counts them."""
+    declared = _declared(dataset)
+    side = None if declared is None else _height_width(declared.images)
+    if declared is None or side is None:
+        return None
+    return ImageShape(
+        *side,
+        dataset=dataset,
+        examples=int(declared.images[0]),
+        stored_bytes=declared.stored_bytes,
+    )
+
+
 def example_count(dataset: str) -> int | None:
     """How many images a dataset trains and validates on, from headers alone."""
-    shape = _images_shape(dataset)
-    return None if shape is None or image_shape_of(dataset) is None else int(shape[0])
+    shape = image_shape_of(dataset)
+    return None if shape is None else shape.examples
+
+
+def check_data_fits(dataset: str) -> None:
+    """Refuse, before any array is read, a dataset whose load would need more than half the
+    free memory or than $TUNING_LAB_MEMORY_LIMIT: what the CLI checks with the model before
+    a study starts, checked again here for every caller that loads data (lr-find, the
+    learning-rate lab, Dask workers)."""
+    shape = image_shape_of(dataset)
+    if shape is None:
+        return  # the loader's own header checks speak for a file that cannot be read
+    needed = data_bytes(shape)
+    limit = int(psutil.virtual_memory().available * DATASET_MEMORY_SHARE)
+    # A malformed limit is reported, in its own sentence, where a study starts.
+    with contextlib.suppress(SpecError):
+        limit = min(limit, default_memory_limit())
+    if needed > limit:
+        raise DatasetError(
+            f"objective.dataset: {dataset_words(dataset)} declares {shape.examples:,} images "
+            f"of {shape[0]}x{shape[1]}, which need about {size_words(needed)} to load as "
+            f"float32 with their split copies, over the {size_words(limit)} this process may "
+            "use (half the free memory, or $TUNING_LAB_MEMORY_LIMIT); use fewer or smaller "
+            "images."
+        )
 
 
 def _read_npy_header(member: BinaryIO, version: tuple[int, int]) -> tuple[Any, bool, np.dtype]:
@@ -429,6 +503,7 @@ def load_dataset(
 def _load_dataset(
     name: str, validation_split: float, train_limit: int | None, seed: int, split: str
 ) -> Dataset:
+    check_data_fits(name)
     if name == "digits":
         arrays = load_digits_arrays()
     elif name in KERAS_DATASETS:
@@ -439,6 +514,7 @@ def _load_dataset(
         x, y = arrays["x_train"], arrays["y_train"]
     else:
         x, y = arrays["x_test"], arrays["y_test"]
+    del arrays  # the raw arrays go as soon as they are scaled, not when this returns
     x, y = _as_images(x), _as_labels(y)
     if len(x) != len(y):
         raise DatasetError(f"objective.dataset: {len(x)} images but {len(y)} labels.")
@@ -446,6 +522,7 @@ def _load_dataset(
         x_train, y_train, x_val, y_val = ordered_split(x, y, validation_split)
     else:
         x_train, y_train, x_val, y_val = stratified_split(x, y, validation_split, seed)
+    del x, y  # so that a train_limit subset does not stack on the whole array as well
     if train_limit is not None and train_limit < len(x_train):
         # Keep the validation set whole, so a fast demo is still judged on the same data.
         x_train, _, y_train, _ = stratified_subset(x_train, y_train, train_limit, seed)
@@ -472,5 +549,6 @@ def stratified_subset(
     if size < classes:
         order = np.random.default_rng(seed).permutation(len(x))[:size]
         return x[order], None, y[order], None
-    x_small, _, y_small, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
-    return x_small, None, y_small, None
+    # Split the indices, not the images: the same draw, without copying the part left out.
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=seed)
+    return x[keep], None, y[keep], None
