@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT, cli_env, run_cli, write_spec
+from tests.conftest import run_cli, write_spec
 from tests.test_parallel import (
     DaskProcesses,
     parallel_spec,
@@ -28,6 +27,69 @@ from tests.test_parallel import (
 )
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
+
+
+class NannyDask(DaskProcesses):
+    """The scheduler of test_parallel.py with workers under nannies, as ``dask worker``
+    starts them by default: a killed worker process comes back under the same name."""
+
+    def start_worker(self, name: str) -> None:
+        self.workers[name] = self._start(
+            name,
+            [
+                "worker",
+                self.address,
+                "--name",
+                name,
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+        )
+
+    def worker_pids(self) -> dict[str, int]:
+        """The pid of each worker process (the nanny's child) by worker name."""
+        from distributed import Client
+
+        with Client(self.address, timeout=5, set_as_default=False) as client:
+            names = {
+                a: str(w["name"]) for a, w in client.scheduler_info(n_workers=-1)["workers"].items()
+            }
+            pids = client.run(os.getpid)
+        return {names[address]: pid for address, pid in pids.items() if address in names}
+
+
+@pytest.fixture(scope="module")
+def nanny_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NannyDask]:
+    cluster = NannyDask(tmp_path_factory.mktemp("dask-fault-logs"))
+    try:
+        cluster.start_worker("w1")
+        cluster.start_worker("w2")
+        cluster.wait_for({"w1", "w2"})
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def cluster(nanny_cluster: NannyDask) -> NannyDask:
+    """The module's cluster with w1 and w2 up and running nothing (a test before may have
+    stopped or killed one)."""
+    for name, process in list(nanny_cluster.workers.items()):
+        if process.poll() is not None:
+            del nanny_cluster.workers[name]
+    for name in ("w1", "w2"):
+        if name not in nanny_cluster.workers:
+            nanny_cluster.start_worker(name)
+    for process in nanny_cluster.workers.values():
+        # A worker a test stopped (with SIGSTOP) must answer again before anything asks it.
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.send_signal(signal.SIGCONT)
+    nanny_cluster.wait_for({"w1", "w2"})
+    wait_until(nanny_cluster.idle, 30, "idle workers")
+    return nanny_cluster
 
 
 def _study_status(storage: Path, name: str) -> StudyStatus | None:
@@ -73,8 +135,12 @@ def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_within_5_s(
 # SIGTERM to a driver --------------------------------------------------------------------
 
 
-def _terminate_once_running(run: subprocess.Popen[str], storage: Path, name: str, count: int) -> None:
-    wait_until(lambda: len(_running_trials(storage, name)) >= count, 90, f"{count} running trial(s)")
+def _terminate_once_running(
+    run: subprocess.Popen[str], storage: Path, name: str, count: int
+) -> None:
+    wait_until(
+        lambda: len(_running_trials(storage, name)) >= count, 90, f"{count} running trial(s)"
+    )
     run.send_signal(signal.SIGTERM)
 
 
@@ -96,3 +162,26 @@ def test_sigterm_to_a_sequential_run_stops_the_study_and_interrupts_its_trial(
     assert _study_status(storage, "sequential-term") == StudyStatus.STOPPED
     states = [t.state for t in trials_of(storage, "sequential-term")]
     assert states == [TrialState.INTERRUPTED]
+
+
+def test_sigterm_to_a_dask_driver_stops_the_study_and_interrupts_its_trials(
+    tmp_path: Path, storage: Path, cluster: NannyDask
+) -> None:
+    spec = parallel_spec("parallel-term", 2, trial_seconds=60.0, epochs=60, trials=4)
+    run = start_run(storage, write_spec(tmp_path, spec), "--dask", cluster.address)
+    try:
+        _terminate_once_running(run, storage, "parallel-term", 2)
+        stopped_at = time.monotonic()
+        _, stderr = run.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+    finally:
+        run.kill()
+    assert run.returncode == 128 + signal.SIGTERM, stderr
+    assert "SIGTERM" in stderr and "Traceback" not in stderr
+    assert took < 10
+    assert _study_status(storage, "parallel-term") == StudyStatus.STOPPED
+    trials = trials_of(storage, "parallel-term")
+    assert [t.state for t in trials] == [TrialState.INTERRUPTED] * 2
+    assert all("SIGTERM" in (t.error or "") for t in trials)
+    # The cancelled tasks end on the workers too, not training on, orphaned.
+    wait_until(cluster.idle, 20, "the workers to drop the cancelled trials")
