@@ -217,6 +217,11 @@ def command_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if spec.objective["type"] == "keras":
         _refuse_what_cannot_fit(spec, args.memory_limit)
+    if spec.objective["type"] == "python":
+        # The target is imported from beside the spec file, and before the store is opened:
+        # a target that cannot be imported is one sentence, and nothing is stored.
+        sys.path.insert(0, str(Path(args.spec).resolve().parent))
+        objective_for(spec)
     recycle = (
         args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
     )

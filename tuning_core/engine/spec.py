@@ -20,6 +20,7 @@ from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, i
 from tuning_core.engine.pruners import DEFAULT_PRUNER, OPTION_KEYS, PRUNERS, TELL_CHOICES
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
+from tuning_core.engine.user_objectives import TARGET_PATTERN
 
 STRATEGIES = ("grid", "random", "bayesian")
 SURROGATES = ("GP", "RF", "ET", "GBRT")
@@ -122,7 +123,10 @@ def _is_finite_number(value: Any) -> bool:
 
 
 def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
-    _expect(isinstance(raw, dict), "objective must be an object with a type of keras or function.")
+    _expect(
+        isinstance(raw, dict),
+        "objective must be an object with a type of keras, function or python.",
+    )
     kind = raw.get("type")
     if kind == "function":
         name = raw.get("name")
@@ -169,7 +173,71 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
         }
     if kind == "keras":
         return _parse_keras_objective(raw, space)
-    raise SpecError(f"objective.type must be keras or function, not {brief(kind)}.")
+    if kind == "python":
+        return _parse_python_objective(raw)
+    raise SpecError(f"objective.type must be keras, function or python, not {brief(kind)}.")
+
+
+# A user metric name: what trial.report writes and pruners compare trials by.
+METRIC_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+PYTHON_FORMS = ("function", "build_model")
+
+
+def _parse_python_objective(raw: dict[str, Any]) -> dict[str, Any]:
+    """A user's objective: ``function`` (``objective(trial) -> number``, the default) or
+    ``build_model`` (a Keras ``build_model(hp)``, which only the Python API runs, since it
+    passes the data). The space's names are free: the registry is for the built-in models."""
+    known = {"type", "target", "form", "metric", "direction", "epochs", "batch_size"}
+    known |= {"validation_split"}
+    unknown = sorted(set(raw) - known)
+    _expect(
+        not unknown,
+        f"objective.{unknown[0] if unknown else ''} is not a key of a python objective; use "
+        f"{', '.join(sorted(known))}.",
+    )
+    target = raw.get("target")
+    _expect(
+        isinstance(target, str) and bool(TARGET_PATTERN.fullmatch(target)),
+        f"objective.target must name a function as module:function (e.g. train:objective), "
+        f"not {brief(target)}.",
+    )
+    form = raw.get("form", "function")
+    _expect(
+        form in PYTHON_FORMS,
+        f"objective.form must be one of {', '.join(PYTHON_FORMS)}, not {brief(form)}.",
+    )
+    keras_model = form == "build_model"
+    metric = raw.get("metric", "val_accuracy" if keras_model else "value")
+    _expect(
+        isinstance(metric, str) and bool(METRIC_PATTERN.fullmatch(metric)),
+        "objective.metric must be a metric name of 1 to 64 letters, digits, _, . or -, not "
+        f"{brief(metric)}.",
+    )
+    direction = raw.get("direction", Direction.natural_for(metric).value)
+    _expect(
+        direction in {member.value for member in Direction},
+        f"objective.direction must be maximize or minimize, not {brief(direction)}.",
+    )
+    objective: dict[str, Any] = {
+        "type": "python",
+        "target": target,
+        "form": form,
+        "metric": metric,
+        "direction": direction,
+        # The most epochs a trial reports: pruners need at least 2.
+        "epochs": _count_field(
+            raw, "epochs", "objective", 10 if keras_model else 1, 1, MAX_FUNCTION_EPOCHS
+        ),
+    }
+    if keras_model:
+        objective["batch_size"] = _count_field(raw, "batch_size", "objective", 32, 1, MAX_EXAMPLES)
+        split = raw.get("validation_split")
+        _expect(
+            split is None or (_is_finite_number(split) and 0 < split < 1),
+            f"objective.validation_split must be a number between 0 and 1, not {brief(split)}.",
+        )
+        objective["validation_split"] = None if split is None else float(split)
+    return objective
 
 
 def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:

@@ -3,8 +3,10 @@ Dask worker from the spec alone (engine/parallel.py ships this function by refer
 
 from __future__ import annotations
 
+from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.user_objectives import import_target, plain_objective
 
 
 def objective_for(spec: StudySpec) -> Objective:
@@ -15,6 +17,15 @@ def objective_for(spec: StudySpec) -> Objective:
             float(spec.objective.get("trial_seconds", 0)),
             int(spec.objective.get("epochs", 1)),
         )
+    if spec.objective["type"] == "python":
+        if spec.objective["form"] == "build_model":
+            raise SpecError(
+                "objective.form build_model runs only through the Python API "
+                "(study.optimize_keras passes the data); a spec file's python objective names "
+                "a function objective(trial) that returns a number."
+            )
+        # Imported where the trial runs: this process, or a Dask worker that has the module.
+        return plain_objective(import_target(spec.objective["target"]), spec.metric)
     # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
     from tuning_core.training.keras_objective import KerasObjective  # noqa: PLC0415
 

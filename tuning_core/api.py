@@ -1,0 +1,364 @@
+"""The public Python API: tune your own function or Keras model, watch it on the dashboard.
+
+    study = tuning_core.create_study("my-study", storage="tuning_lab.db", space={...})
+    study.optimize(objective)            # objective(trial) -> number
+    study.optimize_keras(build_model, x, y, epochs=10)
+    study.best_params, study.best_value, study.trials_dataframe()
+
+A :class:`Study` is a handle on a study in the SQLite store, the same file the dashboard
+reads; it holds no results of its own. ``optimize`` builds the study spec (the JSON the CLI
+runs) from the handle's options and the objective, and calls the engine's ``run_study`` in
+this process, so a study run here shows live on the Live page, can be stopped from the
+dashboard or ``python -m tuning_core stop``, and resumes when ``optimize`` is called again.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuning_core.engine.errors import ObjectiveError, SpecError, brief
+from tuning_core.engine.records import best_trial
+from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
+from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.storage import (
+    Store,
+    StudyRecord,
+    TrialRecord,
+    artifacts_dir,
+    default_storage_path,
+)
+from tuning_core.engine.study import run_study
+from tuning_core.engine.user_objectives import Trial, TrialPruned, plain_objective, target_of
+
+if TYPE_CHECKING:  # pandas loads only when trials_dataframe is called
+    import pandas as pd
+
+__all__ = [
+    "ObjectiveError",
+    "Study",
+    "Trial",
+    "TrialPruned",
+    "create_study",
+    "load_study",
+]
+
+StrategyOption = str | Mapping[str, Any]
+
+
+def _typed(value: StrategyOption | None, field: str) -> dict[str, Any] | None:
+    """``"random"`` means ``{"type": "random"}``; a dict is taken as the spec writes it."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise SpecError(
+        f"{field} must be a type name such as {'random' if field == 'strategy' else 'median'} "
+        f"or a dict as a spec file writes it, not {brief(value)}."
+    )
+
+
+def _budget(value: int | Mapping[str, Any]) -> dict[str, Any]:
+    """An int is the trial budget; a dict is the spec's ``budget`` (trials, seconds, epochs)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return {"trials": value}
+
+
+class Study:
+    """A handle on one study in a store; see :func:`create_study` and :func:`load_study`."""
+
+    def __init__(self, name: str, storage: str, options: dict[str, Any]) -> None:
+        self.name = name
+        self.storage = storage
+        # Everything of the spec but the objective, which optimize adds: space, strategy,
+        # pruner, budget, parallel, and the metric and direction when the user set them.
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, storage={self.storage!r})"
+
+    # The spec -----------------------------------------------------------------------------
+
+    def _spec(self, objective: dict[str, Any], n_trials: int | None) -> StudySpec:
+        """The study spec for ``objective``: validated as a spec file is, in one sentence."""
+        options = dict(self._options)
+        budget = dict(options.pop("budget"))
+        if n_trials is not None:
+            if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+                raise SpecError(
+                    f"n_trials must be a whole number from 1 up, not {brief(n_trials)}."
+                )
+            # n_trials more trials than the study holds: the trial budget grows to fit them.
+            budget["trials"] = min(self._trials_done() + n_trials, MAX_TRIALS)
+        options.pop("stored_epochs", None)
+        for key in ("metric", "direction"):
+            if options.get(key) is not None:
+                objective.setdefault(key, options[key])
+            options.pop(key, None)
+        raw = {"name": self.name, "objective": objective, "budget": budget, **options}
+        if raw.get("pruner") is None:
+            raw.pop("pruner", None)
+        return parse_spec(raw)
+
+    def _trials_done(self) -> int:
+        record, trials = self._read()
+        return sum(t.state.counts_against_budget() for t in trials) if record else 0
+
+    def _epochs(self, epochs: int | None) -> int | None:
+        """The most epochs a trial reports: given, else the stored study's, else what the
+        pruner's max_epochs says."""
+        if epochs is not None:
+            return epochs
+        stored = self._options.get("stored_epochs")
+        if stored is not None:
+            return stored
+        pruner = self._options.get("pruner") or {}
+        return pruner.get("max_epochs")
+
+    # Running --------------------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Callable[[Trial], float],
+        n_trials: int | None = None,
+        *,
+        epochs: int | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        """Run ``objective(trial) -> number`` until the budget is spent, the study is stopped,
+        or Ctrl-C; blocks, printing a progress line per trial. Calling it again resumes.
+
+        ``trial.params`` holds the trial's values; ``trial.report(epoch, metrics)`` records an
+        epoch (epochs count from 0); ``trial.should_prune()`` says when to raise
+        ``TrialPruned``. ``n_trials`` runs that many more trials (else up to the budget).
+        ``epochs`` is the most epochs a trial reports: a pruner needs it (2 or more).
+        """
+        if not callable(objective):
+            raise SpecError(
+                f"objective must be a function objective(trial), not {brief(objective)}."
+            )
+        pruner = _typed(self._options.get("pruner"), "pruner")
+        epochs = self._epochs(epochs)
+        if pruner and pruner.get("type", "none") != "none" and epochs is None:
+            raise SpecError(
+                "epochs: a pruner stops trials between epochs, so optimize needs epochs=N, the "
+                "most epochs a trial reports with trial.report (2 or more)."
+            )
+        fields: dict[str, Any] = {"type": "python", "target": target_of(objective)}
+        if epochs is not None:
+            fields["epochs"] = epochs
+        spec = self._spec(fields, n_trials)
+        self._run(spec, plain_objective(objective, spec.metric), show_progress)
+
+    def optimize_keras(
+        self,
+        build_model: Callable[[Mapping[str, Any]], Any],
+        x: Any,
+        y: Any,
+        *,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float | None = None,
+        epochs: int = 10,
+        batch_size: int = 32,
+        n_trials: int | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        """Tune a Keras ``build_model(hp)`` that returns a compiled model: each trial fits it on
+        ``x, y`` with Tuning Lab's callbacks (live curves, pruning, divergence, stop, the best
+        epoch's model in ``<store>.artifacts/<study>/best.keras``), as ``model.fit`` would with
+        these settings. ``hp`` is a read-only mapping of the trial's values. Validation is
+        ``validation_data``, else the last ``validation_split`` (0.2) of ``x``, as in Keras.
+        The study's metric is ``val_accuracy`` (maximized) unless create_study set another.
+        """
+        if validation_data is not None and validation_split is not None:
+            raise SpecError("validation_split: give validation_data or validation_split, not both.")
+        fields: dict[str, Any] = {
+            "type": "python",
+            "target": target_of(build_model),
+            "form": "build_model",
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "validation_split": None if validation_data is not None else validation_split or 0.2,
+        }
+        spec = self._spec(fields, n_trials)
+        # Keras (and TensorFlow, seconds to import) load only for a Keras objective.
+        from tuning_core.training.user_model import BuildModelObjective  # noqa: PLC0415
+
+        keras_objective = BuildModelObjective(spec, build_model, x, y, validation_data)
+        self._run(spec, keras_objective, show_progress)
+
+    def _run(self, spec: StudySpec, objective: Any, show_progress: bool) -> None:
+        if spec.parallel != 1:
+            raise SpecError(
+                "parallel: the Python API runs trials one at a time for now; give parallel=1, or "
+                "run the study from a spec file with python -m tuning_core run."
+            )
+        progress = _Progress(show_progress)
+        with Store(self.storage) as store:
+            if hasattr(objective, "best_model_path"):
+                _keep_best_model(objective, store, spec)
+            try:
+                outcome = run_study(spec, store, objective, log=progress)
+            except KeyboardInterrupt:
+                # The engine marked the trial interrupted and the study stopped; a new call
+                # retries that trial first.
+                progress(f"study {spec.name}: stopped (interrupted); call optimize again to resume")
+                return
+            except ObjectiveError as error:
+                raise ObjectiveError(str(error)) from None
+            except SpecError as error:
+                raise SpecError(str(error)) from None
+        progress(f"study {spec.name}: {outcome.status.value} ({outcome.message})")
+
+    def stop(self) -> None:
+        """Ask the process running this study to stop after its current epoch (as the
+        dashboard's Stop button does)."""
+        with Store(self.storage) as store:
+            store.request_stop(self.name)
+
+    # Reading --------------------------------------------------------------------------------
+
+    def _read(self) -> tuple[StudyRecord | None, list[TrialRecord]]:
+        if not Path(self.storage).exists():
+            return None, []
+        with Store(self.storage, create=False) as store:
+            record = store.get_study(self.name)
+            return record, store.trials(record.id) if record else []
+
+    def _best(self) -> TrialRecord:
+        record, trials = self._read()
+        best = best_trial(trials, record.spec.direction) if record else None
+        if best is None:
+            raise SpecError(
+                f"the study {self.name!r} has no complete trial yet; run study.optimize first."
+            )
+        return best
+
+    @property
+    def status(self) -> StudyStatus | None:
+        """The stored study's status, or None before it first runs."""
+        record, _ = self._read()
+        return record.status if record else None
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The best complete trial's values (fixed ones included), as a plain dict."""
+        return dict(self._best().params)
+
+    @property
+    def best_value(self) -> float:
+        """The best complete trial's value of the study's metric."""
+        return float(self._best().value)  # type: ignore[arg-type]
+
+    def trials_dataframe(self) -> pd.DataFrame:
+        """One row per trial, as the dashboard and ``export --format csv`` show them: number,
+        state, value, duration_s, note, error, then one column per hyperparameter."""
+        from tuning_core.reports.frames import trials_frame  # noqa: PLC0415 - loads pandas
+
+        record, trials = self._read()
+        if record is None:
+            raise SpecError(f"the study {self.name!r} has not run yet; run study.optimize first.")
+        return trials_frame(trials, record.spec)
+
+
+class _Progress:
+    """Prints the engine's line for each trial behind a bar of the trial budget."""
+
+    WIDTH = 20
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+
+    def __call__(self, line: str) -> None:
+        if not self.show:
+            return
+        done, _, rest = line.partition("] ")
+        count = done.rpartition("[")[2]
+        if rest and "/" in count and all(part.isdigit() for part in count.split("/")):
+            finished, budget = (int(part) for part in count.split("/"))
+            filled = self.WIDTH * min(finished, budget) // max(budget, 1)
+            line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {line}"
+        print(line, file=sys.stdout, flush=True)
+
+
+def _keep_best_model(objective: Any, store: Store, spec: StudySpec) -> None:
+    """Have a Keras objective keep a trial's best-epoch model whenever it beats the stored best
+    (as ``run`` does for the built-in models)."""
+    study = store.get_study(spec.name)
+    best = best_trial(store.trials(study.id), spec.direction) if study else None
+    objective.best_model_path = artifacts_dir(store.path, spec.name) / "best.keras"
+    saved = objective.best_model_path.is_file()
+    objective.best_value = best.value if best is not None and saved else None
+
+
+def create_study(
+    name: str,
+    *,
+    space: Mapping[str, Any],
+    storage: str | Path | None = None,
+    strategy: StrategyOption = "random",
+    pruner: StrategyOption | None = None,
+    budget: int | Mapping[str, Any] = 20,
+    parallel: int = 1,
+    metric: str | None = None,
+    direction: str | None = None,
+) -> Study:
+    """A study handle for ``name`` in ``storage`` (default: $TUNING_LAB_STORAGE, else
+    ./tuning_lab.db, the store the dashboard reads).
+
+    ``space`` is a spec file's ``space`` (names are yours); ``strategy`` is ``"grid"``,
+    ``"random"``, ``"bayesian"`` or a spec's strategy dict; ``pruner`` ``"median"``,
+    ``"successive_halving"``, ``"hyperband"`` or a dict; ``budget`` a trial count or a spec's
+    budget dict. ``metric`` names what the objective returns (default ``value``, minimized;
+    ``val_accuracy``, maximized, for ``optimize_keras``). The study is stored when
+    ``optimize`` first runs; a study of this name already there is resumed by it (an
+    objective, space or strategy that differs from a study with results is refused).
+    """
+    options: dict[str, Any] = {
+        "space": dict(space) if isinstance(space, Mapping) else space,
+        "strategy": _typed(strategy, "strategy"),
+        "pruner": _typed(pruner, "pruner"),
+        "budget": _budget(budget),
+        "parallel": parallel,
+        "metric": metric,
+        "direction": direction,
+    }
+    study = Study(name, str(storage or default_storage_path()), options)
+    # Validate now, so a bad option is one sentence here rather than at optimize.
+    probe: dict[str, Any] = {"type": "python", "target": "check:objective"}
+    pruned = options["pruner"] and options["pruner"].get("type", "none") != "none"
+    if pruned:
+        probe["epochs"] = int((options["pruner"] or {}).get("max_epochs") or 1000)
+    study._spec(probe, None)
+    return study
+
+
+def load_study(name: str, *, storage: str | Path | None = None) -> Study:
+    """A handle on the stored study ``name``: read its results, or optimize it again (with the
+    same objective) to resume it."""
+    path = str(storage or default_storage_path())
+    with Store(path, create=False) as store:
+        record = store.get_study(name)
+        names = ", ".join(study.name for study in store.studies()) or "none yet"
+    if record is None:
+        raise SpecError(
+            f"name: there is no study called {brief(name)} in {path} (studies: {names})."
+        )
+    spec = record.spec.to_json()
+    objective = spec["objective"]
+    options = {
+        "space": spec["space"],
+        "strategy": spec["strategy"],
+        "pruner": spec["pruner"],
+        "budget": spec["budget"],
+        "parallel": spec.get("parallel", 1),
+        "metric": objective.get("metric"),
+        "direction": objective.get("direction"),
+        "stored_epochs": objective.get("epochs"),
+    }
+    return Study(name, path, options)
