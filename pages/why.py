@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
 from dashboard.security import begin_page, plain
 from dashboard.why_data import draw_why_chart, study_asks, study_identity, why_explanation
+from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus
 from tuning_core.views import why_charts
 
@@ -85,9 +86,13 @@ def why_view(study_name: str) -> None:
     if not dims:
         st.info("Pick one or two hyperparameters.")
         return
-    explanation = why_explanation(
-        storage_path(), study_name, trial, tuple(dims), study_identity(study)
-    )
+    try:
+        explanation = why_explanation(
+            storage_path(), study_name, trial, tuple(dims), study_identity(study)
+        )
+    except SpecError as error:  # a record that cannot be read or trusted: one sentence
+        st.warning(plain(str(error)))
+        return
     st.markdown(plain(why_charts.summary_sentence(explanation)))
     if explanation["initial"]:
         return
