@@ -33,6 +33,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard.presenter import apply_presenter_mode
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.storage import Store, default_storage_path
 
 ALLOWED_HOSTS_ENV = "TUNING_LAB_ALLOWED_HOSTS"
 # Sent on every HTTP response: no page on another origin may frame the dashboard. Same-origin
@@ -204,6 +206,19 @@ def served_through_guard(headers: Mapping[str, str]) -> bool:
     return headers.get("Host") is None or headers.get(GUARD_MARK_HEADER) == _GUARD_MARK_VALUE
 
 
+def refuse_unusable_store() -> None:
+    """Stop the page with one sentence when the store cannot be opened: a crafted schema, a
+    damaged or foreign file. A store is untrusted input; no page reaches its tables first."""
+    path = default_storage_path()
+    if not os.path.exists(path):
+        return
+    try:
+        Store(path, create=False).close()
+    except SpecError as error:
+        st.error(plain(str(error)))
+        st.stop()
+
+
 def refuse_unguarded_server() -> None:
     """Stop the script when a browser reached it through a server without the frame guard.
 
@@ -245,4 +260,5 @@ def begin_page() -> None:
     st.set_page_config(layout="wide")
     refuse_foreign_hosts()
     refuse_unguarded_server()
+    refuse_unusable_store()
     apply_presenter_mode()

@@ -289,3 +289,17 @@ def _trials_started(store_path: Path, count: int) -> bool:
             return study is not None and len(store.trials(study.id)) >= count
     except (sqlite3.Error, StoreError):
         return False
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/studies.py", "pages/live.py", "pages/why.py"])
+def test_pages_refuse_a_crafted_store_in_one_sentence(
+    tmp_path: Path, monkeypatch, page: str
+) -> None:
+    path = tmp_path / "store.db"
+    _endless_view_store(path)
+    monkeypatch.setenv("TUNING_LAB_STORAGE", str(path))
+    started = time.monotonic()
+    app = AppTest.from_file(str(ROOT / page), default_timeout=30).run()
+    assert time.monotonic() - started < 20
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] and "view named" in app.error[0].value
