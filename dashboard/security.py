@@ -97,9 +97,9 @@ def refuse_foreign_hosts() -> None:
     st.stop()
 
 
-def _origin_key(origin: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an Origin such as ``http://127.0.0.1:8501``, or None if it is not
-    one (``null`` from a sandboxed frame or a file, a path, another scheme)."""
+def _origin_key(origin: str) -> tuple[str, int] | None:
+    """(host, port) of an Origin such as ``http://127.0.0.1:8501``, or None if it is not one
+    (``null`` from a sandboxed frame or a file, a path, another scheme)."""
     try:
         parts = urllib.parse.urlsplit(origin.strip().lower())
         port = parts.port
@@ -107,27 +107,29 @@ def _origin_key(origin: str) -> tuple[str, str, int] | None:
         return None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
         return None
-    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+    return parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
 
 
 def websocket_origin_allowed(
-    origin: str | None, host_header: str | None, secure: bool, listed: list[str] | None = None
+    origin: str | None, host_header: str | None, listed: list[str] | None = None
 ) -> bool:
     """Whether a WebSocket handshake may reach Streamlit: from the dashboard's own origin only.
 
-    The dashboard's own page always opens its WebSocket to the host and port it was loaded
-    from, so its Origin equals ``scheme://Host``. Any other origin is another site's page,
-    another loopback port included (any local server, e.g. a notebook or a downloaded page
-    served by ``python -m http.server``); those get in only if listed (``listed``:
-    Streamlit's ``server.corsAllowedOrigins``). No Origin at all means no browser page (a
-    local program, which could drive the app anyway), so it is let through as Streamlit does.
+    The dashboard's own page opens its WebSocket to the host and port it was loaded from, so
+    its Origin names the Host the handshake carries (a Host without a port: the Origin
+    scheme's default, as behind a TLS proxy). Any other origin is another site's page, another
+    loopback port included (any local server, e.g. a notebook or a downloaded page served by
+    ``python -m http.server``); those get in only if listed (``listed``: Streamlit's
+    ``server.corsAllowedOrigins``). No Origin at all means no browser page (a local program,
+    which could drive the app anyway), so it is let through as Streamlit does.
     """
     if origin is None:
         return True
     wanted = _origin_key(origin)
     if wanted is None or not host_header:
         return False
-    own = _origin_key(f"{'https' if secure else 'http'}://{host_header.strip()}")
+    scheme = origin.strip().lower().split(":", 1)[0]
+    own = _origin_key(f"{scheme}://{host_header.strip()}")
     return wanted == own or wanted in {_origin_key(o) for o in listed or []}
 
 
@@ -158,9 +160,8 @@ class FrameGuard:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = list(scope.get("headers", []))
         listed = self.listed if self.listed is not None else _listed_origins()
-        secure = scope.get("scheme") == "wss"
         origin, host = _header(headers, b"origin"), _header(headers, b"host")
-        if not websocket_origin_allowed(origin, host, secure, listed):
+        if not websocket_origin_allowed(origin, host, listed):
             # Closing before accepting answers the handshake with HTTP 403.
             await send({"type": "websocket.close", "code": 1008})
             return

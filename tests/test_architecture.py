@@ -28,6 +28,7 @@ KERAS_MODULES = {
     "tuning_core.training.keras_runtime",
     "tuning_core.training.keras_objective",
     "tuning_core.training.lr_find",
+    "tuning_core.training.user_model",
 }
 
 # package -> (third-party roots it must not import, tuning_core modules it may import)
@@ -51,6 +52,8 @@ RULES: dict[str, tuple[set[str], tuple[str, ...]]] = {
         ),
     ),
     "tuning_core.cli": ({"streamlit"} | KERAS, ("tuning_core",)),
+    # The public API: a client of the engine; Keras only through training's modules.
+    "tuning_core.api": ({"streamlit"} | KERAS, ("tuning_core",)),
 }
 
 

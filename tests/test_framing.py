@@ -41,7 +41,8 @@ HOST = "127.0.0.1:8501"
         ("http://127.0.0.1:8502", False),  # another loopback port: another local server
         ("http://localhost:8501", False),  # another origin, though the same machine
         ("http://127.0.0.1", False),
-        ("https://127.0.0.1:8501", False),
+        ("https://127.0.0.1:8501", True),  # the same host and port, through a TLS proxy
+        ("ws://127.0.0.1:8501", False),
         ("http://attacker.example", False),
         ("null", False),  # a sandboxed frame or a file:// page
         ("", False),
@@ -52,16 +53,21 @@ HOST = "127.0.0.1:8501"
 def test_a_websocket_comes_from_the_dashboards_own_origin_only(
     origin: str | None, allowed: bool
 ) -> None:
-    assert websocket_origin_allowed(origin, HOST, secure=False) is allowed
+    assert websocket_origin_allowed(origin, HOST) is allowed
 
 
 def test_listed_origins_and_default_ports() -> None:
     listed = ["http://127.0.0.1:3000"]
-    assert websocket_origin_allowed("http://127.0.0.1:3000", HOST, False, listed)
-    assert not websocket_origin_allowed("http://127.0.0.1:3001", HOST, False, listed)
-    assert websocket_origin_allowed("https://lab.example", "lab.example:443", secure=True)
-    assert websocket_origin_allowed("http://[::1]:8501", "[::1]:8501", secure=False)
-    assert not websocket_origin_allowed("http://127.0.0.1:8501", None, secure=False)
+    assert websocket_origin_allowed("http://127.0.0.1:3000", HOST, listed)
+    assert not websocket_origin_allowed("http://127.0.0.1:3001", HOST, listed)
+    assert websocket_origin_allowed("https://lab.example", "lab.example")
+    assert websocket_origin_allowed("https://lab.example", "lab.example:443")
+    assert not websocket_origin_allowed("https://lab.example", "lab.example:8501")
+    assert not websocket_origin_allowed("https://attacker.example", "lab.example")
+    assert websocket_origin_allowed("http://[::1]:8501", "[::1]:8501")
+    assert not websocket_origin_allowed("http://[::1]:8502", "[::1]:8501")
+    assert not websocket_origin_allowed("http://127.0.0.1:8501", None)
+    assert not websocket_origin_allowed("http://127.0.0.1:8501", "")
 
 
 class _Recorder:
