@@ -1,0 +1,121 @@
+"""A user's Keras build_model(hp) tuned through the Python API on scikit-learn's breast-cancer
+data: real fits, live rows in the store, the best epoch's model, and the one-sentence refusals
+of a model that cannot be trained as asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+import tuning_core
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store, artifacts_dir
+from tuning_core.reports.export import saved_model_problem
+from tuning_core.training.keras_runtime import import_keras
+
+keras = import_keras()
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    x, y = load_breast_cancer(return_X_y=True)
+    return ((x - x.mean(0)) / x.std(0)).astype("float32"), y
+
+
+def build_model(hp) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(30,)),
+            keras.layers.Dense(hp["units"], activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+SPACE = {
+    "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+    "units": {"type": "int", "low": 4, "high": 32},
+}
+
+
+def test_a_user_keras_model_trains_through_the_api_with_live_rows(storage: Path, cancer) -> None:
+    x, y = cancer
+    study = tuning_core.create_study("cancer", storage=storage, space=SPACE, budget=2)
+    study.optimize_keras(build_model, x, y, epochs=2, batch_size=64, show_progress=False)
+    with Store(storage) as store:
+        record = store.get_study("cancer")
+        trials = store.trials(record.id)
+        rows = store.epoch_metrics(record.id)
+        in_epoch = store.batch_losses(record.id, 0)
+    assert record.status == StudyStatus.FINISHED
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    # Every trial wrote every epoch's metrics (the Live page's curves) and in-epoch losses.
+    names = {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for trial in trials:
+        assert {(e, n) for t, e, n, _ in rows if t == trial.number} == {
+            (e, n) for e in (0, 1) for n in names
+        }
+    assert len(in_epoch) >= 2
+    best = max(trials, key=lambda t: t.value)
+    assert study.best_value == best.value and 0.5 < best.value <= 1.0
+    assert set(study.best_params) == {"learning_rate", "units"}
+    assert record.spec.objective["form"] == "build_model"
+    assert record.spec.objective["target"].endswith(":build_model")
+    # The best trial's best epoch is kept, as for the built-in models.
+    saved = artifacts_dir(storage, "cancer") / "best.keras"
+    assert saved.is_file() and saved_model_problem(saved) is None
+    assert keras.models.load_model(saved).output_shape == (None, 2)
+
+
+def _uncompiled(hp) -> keras.Model:
+    return keras.Sequential([keras.Input(shape=(30,)), keras.layers.Dense(2)])
+
+
+def _three_outputs(hp) -> keras.Model:
+    model = keras.Sequential([keras.Input(shape=(30,)), keras.layers.Dense(3, "softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _no_accuracy(hp) -> keras.Model:
+    model = keras.Sequential([keras.Input(shape=(30,)), keras.layers.Dense(2, "softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize(
+    ("builder", "expected"),
+    [
+        (_uncompiled, "build_model returned a model that is not compiled; call model.compile("),
+        (
+            _three_outputs,
+            "build_model's output layer has 3 unit(s), but y holds 2 classes; end the model with "
+            'Dense(2, activation="softmax")',
+        ),
+        (lambda hp: None, "build_model returned None (NoneType), not a keras.Model"),
+        (_no_accuracy, "the study's metric val_accuracy is not among the metrics fit reports"),
+    ],
+)
+def test_a_model_that_cannot_be_trained_as_asked_is_one_sentence(
+    storage: Path, cancer, builder, expected: str
+) -> None:
+    x, y = cancer
+    study = tuning_core.create_study("bad-model", storage=storage, space=SPACE, budget=5)
+    with pytest.raises(tuning_core.ObjectiveError) as raised:
+        study.optimize_keras(builder, x[:100], y[:100], epochs=1, show_progress=False)
+    message = str(raised.value)
+    assert message.startswith(expected) and "\n" not in message
+    with Store(storage) as store:
+        record = store.get_study("bad-model")
+        trials = store.trials(record.id)
+    # One trial tried it; the study stopped instead of spending its budget.
+    assert [t.state for t in trials] == [TrialState.FAILED] and record.status == "failed"
