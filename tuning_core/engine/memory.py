@@ -33,8 +33,10 @@ OPTIMIZER_SLOTS = {"sgd": 0, "adam": 2, "rmsprop": 1}
 # Forward activations, their gradients, and Keras' own temporaries.
 ACTIVATION_COPIES = 3
 # The loader reads the raw arrays, scales the images to float32, and splits them into copies
-# while the whole is still alive. Stored bytes plus two float32 copies bounds that peak:
-# measured 0.83-0.89 of it on 10,000 to 120,000 MNIST-sized images (tests/test_memory_limit.py).
+# while the whole is still alive; during fit, Keras holds its own tensor copy beside the
+# split. Stored bytes plus two float32 copies: measured 0.83-0.89 of it when loading 10,000
+# to 120,000 MNIST-sized images, and 1.05 of a whole trial's estimate on 60,000 (above the
+# ~0.74 GB that Python and TensorFlow take before any data, which is not counted).
 FLOAT_IMAGE_COPIES = 2
 BYTES_PER_LABEL = 8  # labels become int64
 MEMORY_LIMIT_ENV = "TUNING_LAB_MEMORY_LIMIT"
