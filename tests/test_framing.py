@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
 from websockets.exceptions import InvalidStatus
@@ -89,7 +90,10 @@ class _Recorder:
             await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _drive(scope: dict, headers: list[tuple[bytes, bytes]]) -> tuple[_Recorder, list[dict]]:
+def _drive(
+    scope: dict, headers: list[tuple[bytes, bytes]], listed: tuple[str, ...] | None = ()
+) -> tuple[_Recorder, list[dict]]:
+    """Run one request through the guard; ``listed`` None reads Streamlit's config."""
     inner, sent = _Recorder(), []
 
     async def receive() -> dict:
@@ -98,9 +102,27 @@ def _drive(scope: dict, headers: list[tuple[bytes, bytes]]) -> tuple[_Recorder, 
     async def send(message: dict) -> None:
         sent.append(message)
 
-    guard = FrameGuard(inner, listed=[])
+    guard = FrameGuard(inner, listed=None if listed is None else list(listed))
     asyncio.run(guard({**scope, "headers": headers}, receive, send))
     return inner, sent
+
+
+def test_the_guard_lets_in_origins_listed_in_streamlits_config() -> None:
+    """``server.corsAllowedOrigins`` is the one way to let another origin's WebSocket in."""
+    handshake = {"type": "websocket", "scheme": "ws", "path": "/_stcore/stream"}
+    headers = [(b"host", HOST.encode()), (b"origin", b"http://127.0.0.1:3000")]
+
+    def reaches_streamlit() -> bool:
+        inner, _ = _drive(handshake, headers, listed=None)
+        return bool(inner.scopes)
+
+    assert not reaches_streamlit()
+    config.set_option("server.corsAllowedOrigins", ["http://127.0.0.1:3000"])
+    try:
+        assert reaches_streamlit()
+    finally:
+        config.set_option("server.corsAllowedOrigins", [])
+    assert not reaches_streamlit()
 
 
 def test_every_http_response_forbids_other_origins_to_frame_it() -> None:
