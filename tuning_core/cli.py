@@ -23,7 +23,14 @@ from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, bri
 from tuning_core.engine.explain import explain as explain_trial
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
 from tuning_core.engine.records import best_trial, study_summaries
-from tuning_core.engine.spec import StudySpec, load_spec
+from tuning_core.engine.spec import (
+    DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    MAX_HEARTBEAT_SECONDS,
+    MAX_RETRIES,
+    StudySpec,
+    load_spec,
+)
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
 from tuning_core.engine.study import run_study
 from tuning_core.reports import export
@@ -109,6 +116,27 @@ def _parser() -> argparse.ArgumentParser:
             "run the trials as tasks on the Dask scheduler at ADDRESS (tcp://host:8786), "
             "spec.parallel at once (default: $TUNING_LAB_DASK; without either, a spec with "
             "parallel above 1 starts a local Dask cluster)"
+        ),
+    )
+    run.add_argument(
+        "--heartbeat-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "on Dask, give up a trial whose worker sends nothing for this long and retry it "
+            f"elsewhere (default: the spec's dask.heartbeat_seconds, else "
+            f"{DEFAULT_HEARTBEAT_SECONDS:g})"
+        ),
+    )
+    run.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "on Dask, fail a trial once it has lost more than N workers (default: the spec's "
+            f"dask.max_retries, else {DEFAULT_MAX_RETRIES})"
         ),
     )
     race = add_command(
@@ -211,6 +239,15 @@ def _require_study(store: Store, name: str) -> StudyRecord:
 def command_run(args: argparse.Namespace) -> int:
     if args.recycle_every < 0:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
+    if args.heartbeat_seconds is not None and not 1 <= args.heartbeat_seconds <= (
+        MAX_HEARTBEAT_SECONDS
+    ):
+        raise SpecError(
+            f"--heartbeat-seconds must be from 1 to {MAX_HEARTBEAT_SECONDS:,.0f} seconds, not "
+            f"{args.heartbeat_seconds:g}."
+        )
+    if args.max_retries is not None and not 0 <= args.max_retries <= MAX_RETRIES:
+        raise SpecError(f"--max-retries must be from 0 to {MAX_RETRIES}, not {args.max_retries}.")
     if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
         raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
     address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
@@ -329,6 +366,8 @@ def _run_on_dask(
             address=address,
             log=lambda line: print(line, flush=True),
             restart_every=restart_every,
+            heartbeat_seconds=args.heartbeat_seconds,
+            max_retries=args.max_retries,
         )
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
@@ -339,6 +378,10 @@ def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
     image_shape = image_shape_of(spec.objective["dataset"])
     if image_shape is None:
         return  # unreadable data is refused, in one sentence, when the first trial loads it
+    if limit_gb is not None:
+        # The loader checks the data again against the same limit (in this process, a
+        # recycled one and the Dask workers it starts): it reads the environment.
+        os.environ[MEMORY_LIMIT_ENV] = f"{limit_gb:g}"
     limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
     problem = memory_problem(spec, image_shape, limit)
     if problem:
