@@ -7,6 +7,7 @@ the heartbeat timeout is set short through the CLI flag and the spec so the test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -185,3 +186,90 @@ def test_sigterm_to_a_dask_driver_stops_the_study_and_interrupts_its_trials(
     assert all("SIGTERM" in (t.error or "") for t in trials)
     # The cancelled tasks end on the workers too, not training on, orphaned.
     wait_until(cluster.idle, 20, "the workers to drop the cancelled trials")
+
+
+# A stopped worker ---------------------------------------------------------------------
+
+
+def _started_trials(storage: Path, name: str) -> dict[int, str]:
+    """Running trials by number, with the name of the worker that started each."""
+    with Store(storage) as store:
+        study = store.get_study(name)
+        if study is None:
+            return {}
+        workers = store.trial_workers(study.id)
+        running = {t.number for t in store.trials(study.id) if t.state == TrialState.RUNNING}
+    return {n: w.worker for n, w in workers.items() if n in running}
+
+
+def test_a_stopped_worker_is_given_up_after_the_heartbeat_and_its_trial_runs_elsewhere(
+    tmp_path: Path, storage: Path, cluster: NannyDask
+) -> None:
+    spec = parallel_spec("stalled", 2, trial_seconds=3.0, epochs=3, trials=4)
+    spec["dask"] = {"heartbeat_seconds": 3}  # the spec's field; the flag is tested below
+    pids = cluster.worker_pids()
+    run = start_run(storage, write_spec(tmp_path, spec), "--dask", cluster.address)
+    stopped: int | None = None
+    try:
+        started = wait_until(lambda: _started_trials(storage, "stalled"), 60, "a trial to start")
+        victim, worker = next(iter(started.items()))
+        stopped = pids[worker]
+        os.kill(stopped, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        stdout, stderr = run.communicate(timeout=90)
+        took = time.monotonic() - stopped_at
+    finally:
+        run.kill()
+        if stopped is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stopped, signal.SIGCONT)
+    assert run.returncode == 0, stderr
+    trials = {t.number: t for t in trials_of(storage, "stalled")}
+    assert trials[victim].state == TrialState.INTERRUPTED
+    assert "sent nothing for 3 s" in (trials[victim].error or "")
+    retries = [t for t in trials.values() if t.retry_of == victim]
+    assert [t.state for t in retries] == [TrialState.COMPLETE]
+    assert [t.state for t in trials.values()].count(TrialState.COMPLETE) == 4
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+    assert _study_status(storage, "stalled") == StudyStatus.FINISHED
+    assert took < 40, f"the study took {took:.0f} s after the stop"
+    assert "study stalled: finished" in stdout
+
+
+# The spec's dask object and the flags ---------------------------------------------------
+
+
+def test_the_dask_field_takes_a_heartbeat_and_retries_and_refuses_bad_ones_in_a_sentence() -> None:
+    from tuning_core.engine.errors import SpecError
+    from tuning_core.engine.spec import parse_spec
+
+    plain = parse_spec(parallel_spec("fields", 2))
+    assert (plain.heartbeat_seconds, plain.max_retries) == (60.0, 3)
+    assert "dask" not in plain.to_json()  # specs from before the field read the same
+    given = parse_spec({**parallel_spec("fields", 2), "dask": {"heartbeat_seconds": 5}})
+    assert (given.heartbeat_seconds, given.max_retries) == (5.0, 3)
+    assert parse_spec(given.to_json()) == given
+    assert given.search_identity() == plain.search_identity()  # a resume may change them
+    for dask, named in [
+        ({"heartbeat_seconds": 0.5}, "dask.heartbeat_seconds"),
+        ({"heartbeat_seconds": float("inf")}, "dask.heartbeat_seconds"),
+        ({"max_retries": -1}, "dask.max_retries"),
+        ({"max_retries": 2.5}, "dask.max_retries"),
+        ({"retries": 2}, "dask.retries"),
+        ([3], "dask must be an object"),
+    ]:
+        with pytest.raises(SpecError, match=named.replace(".", r"\.")):
+            parse_spec({**parallel_spec("fields", 2), "dask": dask})
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--heartbeat-seconds", "0"), ("--max-retries", "-1")])
+def test_a_bad_fault_flag_gets_one_sentence_naming_it(
+    tmp_path: Path, flag: str, value: str
+) -> None:
+    spec_path = write_spec(tmp_path, parallel_spec("flags", 2))
+    result = run_cli("run", str(spec_path), flag, value, storage=tmp_path / "s.db")
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith(f"error: {flag} must be from ")
+        and len(result.stderr.strip().splitlines()) == 1
+    )

@@ -96,6 +96,9 @@ PRUNE_ANSWER_TIMEOUT_S = 60.0
 EVENTS_GRACE_S = 10.0
 # How long the driver waits for running tasks to honour a stop before it cancels them.
 STOP_GRACE_S = 30.0
+# How long the driver waits for the scheduler to drop a silent worker (a nanny kills a stopped
+# process after 4 s of asking it to close).
+DROP_TIMEOUT_S = 15.0
 
 ObjectiveFactory = Callable[[StudySpec], Objective]
 
@@ -233,6 +236,7 @@ class Channels:
     topic: str
     stop: str
     pruning: bool
+    beat_s: float = 1.0  # how often a task says it is alive (a quarter of the heartbeat)
 
     def answers(self, key: int) -> str:
         return f"{self.topic}-answers-{key}"
@@ -309,6 +313,28 @@ def _objective_here(spec_json: dict[str, Any], factory: ObjectiveFactory) -> Obj
     return _objectives[text]
 
 
+@contextlib.contextmanager
+def _heartbeat(reporter: _TaskReporter) -> Iterator[None]:
+    """Send a "beat" every ``channels.beat_s`` while the block runs, from a thread of its
+    own, so the driver hears from a trial whose objective reports nothing for minutes and
+    notices a worker that stops answering (a stopped process sends nothing at all)."""
+    done = threading.Event()
+    message = {"kind": "beat", "key": reporter.key, "worker": reporter.address}
+    message["name"] = str(reporter.worker.name)
+
+    def beat() -> None:
+        while not done.wait(reporter.channels.beat_s):
+            reporter.worker.log_event(reporter.channels.topic, dict(message))
+
+    reporter.worker.log_event(reporter.channels.topic, dict(message))
+    thread = threading.Thread(target=beat, name=f"tuning-lab-beat-{reporter.key}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def run_trial_task(
     spec_json: dict[str, Any],
     factory: ObjectiveFactory,
@@ -317,8 +343,18 @@ def run_trial_task(
     channels: Channels,
 ) -> dict[str, Any]:
     """The Dask task of one trial: run it on this worker, report through ``channels``, and
-    return how it ended (the driver records it)."""
+    return how it ended (the driver records it). Beats (uncounted) go out while it runs."""
     reporter = _TaskReporter(key, channels)
+    with _heartbeat(reporter):
+        return _run_trial_here(spec_json, factory, params, reporter)
+
+
+def _run_trial_here(
+    spec_json: dict[str, Any],
+    factory: ObjectiveFactory,
+    params: dict[str, Any],
+    reporter: _TaskReporter,
+) -> dict[str, Any]:
     # Built before the start is announced: a worker's first trial would otherwise count the
     # import of TensorFlow (seconds) as training time, in its duration and on the timeline.
     objective = _objective_here(spec_json, factory)
@@ -353,6 +389,9 @@ class _Attempt:
     worker: str | None = None
     worker_name: str | None = None
     received: int = 0
+    losses: int = 0  # workers this trial has lost so far, over its retries in this run
+    pulse_from: str | None = None  # the worker last heard running it (a beat or any event)
+    pulse_at: float = 0.0  # time.monotonic() then
 
 
 @dataclass
@@ -364,6 +403,8 @@ class _Driver:
     factory: ObjectiveFactory
     log: Callable[[str], None]
     restart_every: int | None
+    heartbeat_s: float
+    max_retries: int
     channels: Channels = field(init=False)
     inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     attempts: dict[int, _Attempt] = field(default_factory=dict)
@@ -373,11 +414,19 @@ class _Driver:
     trials_run: int = 0
     stopping: str | None = None
     told_up_to: int = -1  # the highest trial number the strategy has been told
+    losses_of: dict[int, int] = field(default_factory=dict)  # retried number -> workers lost
+    silent: set[str] = field(default_factory=set)  # workers given up on; their events ignored
+    lost_in_a_row: list[int] = field(default_factory=list)  # failed since any trial finished
 
     def __post_init__(self) -> None:
         spec = self.session.spec
         prefix = f"tuning-lab-{self.session.study_id}-{uuid.uuid4().hex[:12]}"
-        self.channels = Channels(prefix, f"{prefix}-stop", spec.pruner["type"] != "none")
+        self.channels = Channels(
+            prefix,
+            f"{prefix}-stop",
+            spec.pruner["type"] != "none",
+            beat_s=min(2.0, self.heartbeat_s / 4),
+        )
         self.stop_variable = Variable(self.channels.stop, client=self.client)
         self.stop_variable.set("")
         self.client.subscribe_topic(prefix, lambda event: self.inbox.put(event[1]))
@@ -433,6 +482,7 @@ class _Driver:
             started_at=time.time(),
             reporter=self._reporter(trial_id, number),
             answers=answers,
+            losses=self.losses_of.pop(retry_of, 0) if retry_of is not None else 0,
         )
 
     def _reporter(self, trial_id: int, number: int) -> StoreReporter:
@@ -458,15 +508,21 @@ class _Driver:
 
     def _handle(self, message: dict[str, Any]) -> None:
         if message["kind"] == "restarted":
-            self._restarted(message["worker"], message["problem"])
+            self._restarted(message["worker"], message["problem"], message["why"])
             return
         attempt = self.attempts.get(message.get("key", -1))
         if attempt is None:
             return  # a trial already recorded, or another run's
         worker = message["worker"]
+        if worker in self.silent:
+            return  # a worker given up on, answering again: its trial runs elsewhere now
+        attempt.pulse_from, attempt.pulse_at = worker, time.monotonic()
+        if message["kind"] == "beat":
+            return
         if message["kind"] == "start":
-            if attempt.worker is not None and worker != attempt.worker:
-                self._rerun(attempt, worker)
+            rerun = attempt.worker is not None and worker != attempt.worker
+            if rerun and not self._rerun(attempt, worker):
+                return  # failed: past its retries
             attempt.worker, attempt.worker_name = worker, message.get("name", worker)
             attempt.received = 1
             attempt.started_at = time.time()
@@ -487,14 +543,17 @@ class _Driver:
             prune = attempt.reporter.should_prune(epoch)
             attempt.answers.put({"epoch": epoch, "worker": worker, "prune": prune})
 
-    def _rerun(self, attempt: _Attempt, worker: str) -> None:
+    def _rerun(self, attempt: _Attempt, worker: str) -> bool:
         """Dask started the task again elsewhere: its worker died. The first attempt is
-        interrupted; the rerun is recorded as a new trial retrying it."""
+        interrupted; the rerun is recorded as a new trial retrying it (or, past
+        ``max_retries``, the trial fails and the rerun is cancelled)."""
         session = self.session
         reason = (
             f"its Dask worker {attempt.worker_name} ({attempt.worker}) died before the trial "
             f"finished; Dask reran it on {worker}"
         )
+        if self._failed_after_losses(attempt, reason):
+            return False
         self.store.finish_trial(attempt.trial_id, TrialState.INTERRUPTED, error=reason)
         self.log(f"trial {attempt.number} interrupted: {reason} (trial {session.next_number})")
         attempt.retry_of, attempt.number = attempt.number, session.next_number
@@ -503,6 +562,7 @@ class _Driver:
             session.study_id, attempt.number, attempt.params, retry_of=attempt.retry_of
         )
         attempt.reporter = self._reporter(attempt.trial_id, attempt.number)
+        return True
 
     # Results ---------------------------------------------------------------------------
 
@@ -516,13 +576,14 @@ class _Driver:
         try:
             result = attempt.future.result()
         except KilledWorker:
-            del self.attempts[attempt.key]
-            self._interrupt(
+            self._lost(
                 attempt, "its Dask worker died while running it and Dask gave up on the task"
             )
             return
-        except Exception as error:  # noqa: BLE001 - a task that could not run at all
+        except Exception as error:  # a task that could not run at all, or a lost scheduler
             del self.attempts[attempt.key]
+            if not self.scheduler_answers():
+                raise  # the loop names the scheduler
             sentence = (
                 f"a Dask worker could not run trial {attempt.number} ({type(error).__name__}: "
                 f"{brief(str(error))}); every worker needs Tuning Lab and its requirements "
@@ -558,6 +619,12 @@ class _Driver:
             trial = self._finished(attempt, finished, end)
             session.replay.retry_queue.insert(0, trial)
             return
+        self.lost_in_a_row.clear()
+        self._tell_and_record(attempt, end)
+
+    def _tell_and_record(self, attempt: _Attempt, end: TrialEnd) -> None:
+        """Tell the strategy how the trial ended, record it, and print its line."""
+        session = self.session
         session.teller.tell(attempt.params, end.state, end.value)
         # The trial's end and the strategy's state after telling it commit together, keyed
         # on the highest trial number told: every finished trial up to it is in the
@@ -591,6 +658,79 @@ class _Driver:
         trial = self._finished(attempt, finished, TrialEnd(TrialState.INTERRUPTED, error=reason))
         self.session.replay.retry_queue.insert(0, trial)
 
+    # Lost workers ----------------------------------------------------------------------
+
+    def _lost(self, attempt: _Attempt, reason: str) -> None:
+        """The attempt's worker died or stopped answering, and no worker runs it now: retry
+        it first, or fail it once its trial has lost more than ``max_retries`` workers."""
+        with contextlib.suppress(Exception):
+            attempt.future.cancel()
+        self.attempts.pop(attempt.key, None)
+        if attempt.answers is not None:
+            with contextlib.suppress(Exception):
+                attempt.answers.close()
+        if self._failed_after_losses(attempt, reason):
+            return
+        self.losses_of[attempt.number] = attempt.losses
+        self._interrupt(attempt, reason)
+
+    def _failed_after_losses(self, attempt: _Attempt, reason: str) -> bool:
+        """Count one more lost worker for the attempt's trial; past ``max_retries``, record
+        it failed (told to the strategy as a failure) and return True. Raise ClusterError
+        when trials keep failing so, with none finishing between: every worker is dying."""
+        attempt.losses += 1
+        if attempt.losses <= self.max_retries:
+            return False
+        with contextlib.suppress(Exception):
+            attempt.future.cancel()
+        self.attempts.pop(attempt.key, None)
+        error = (
+            f"its Dask worker was lost {attempt.losses} times, more than the "
+            f"{self.max_retries} retries allowed (dask.max_retries in the spec, --max-retries); "
+            f"the last time {reason}"
+        )
+        self._tell_and_record(attempt, TrialEnd(TrialState.FAILED, error=error))
+        self.lost_in_a_row.append(attempt.number)
+        if len(self.lost_in_a_row) >= max(2, self.session.spec.parallel):
+            numbers = ", ".join(str(n) for n in self.lost_in_a_row[:-1])
+            raise ClusterError(
+                f"the Dask workers keep dying or going silent: trials {numbers} and "
+                f"{self.lost_in_a_row[-1]} each lost a worker {attempt.losses} times in a row "
+                "and no trial finished in between, so the study stopped; look at the workers' "
+                "logs and memory, then run again to resume."
+            )
+        return True
+
+    def check_pulses(self) -> None:
+        """Give up each trial whose worker has sent nothing for ``heartbeat_s`` (stopped,
+        hung or cut off), retry it elsewhere, and have the scheduler drop that worker, as
+        its own worker-ttl would later: a nanny restarts it, a worker without one is
+        removed. Nothing is submitted until the worker is gone, so no retry lands on it."""
+        now = time.monotonic()
+        for attempt in list(self.attempts.values()):
+            if attempt.pulse_from is None or now - attempt.pulse_at <= self.heartbeat_s:
+                continue
+            address = attempt.pulse_from
+            name = attempt.worker_name if attempt.worker == address else None
+            reason = (
+                f"its Dask worker {name or address}"
+                + (f" ({address})" if name and name != address else "")
+                + f" sent nothing for {self.heartbeat_s:g} s (dask.heartbeat_seconds, "
+                "--heartbeat-seconds), so the driver gave it up"
+            )
+            self.silent.add(address)
+            self.trials_on.pop(address, None)
+            self._lost(attempt, reason)
+            if address not in self.restarting:
+                self.restarting.add(address)
+                threading.Thread(
+                    target=self._restart, args=(address, "silent"), daemon=True
+                ).start()
+
+    def scheduler_answers(self) -> bool:
+        """Whether this driver's client still reaches its scheduler."""
+        return self.client.status in ("running", "connecting", "newly-created")
+
     # Workers ---------------------------------------------------------------------------
 
     def recycle_workers(self) -> None:
@@ -609,19 +749,25 @@ class _Driver:
                 continue
             del self.trials_on[address]
             self.restarting.add(address)
-            threading.Thread(target=self._restart, args=(address,), daemon=True).start()
+            threading.Thread(target=self._restart, args=(address, "memory"), daemon=True).start()
 
-    def _restart(self, address: str) -> None:
+    def _restart(self, address: str, why: str) -> None:
         """Restart one worker (in a thread); the driver's thread hears how it went."""
         try:
-            status = self.client.restart_workers([address], raise_for_error=False)
+            status = self.client.restart_workers(
+                [address], timeout=DROP_TIMEOUT_S, raise_for_error=False
+            )
             problem = None if status.get(address) in ("OK", "removed") else status.get(address)
         except Exception as error:  # noqa: BLE001 - e.g. ValueError: a worker with no nanny
             problem = f"{type(error).__name__}: {error}"
-        self.inbox.put({"kind": "restarted", "worker": address, "problem": problem})
+        self.inbox.put({"kind": "restarted", "worker": address, "problem": problem, "why": why})
 
-    def _restarted(self, address: str, problem: str | None) -> None:
+    def _restarted(self, address: str, problem: str | None, why: str) -> None:
         self.restarting.discard(address)
+        if why == "silent":
+            # Restarted or removed, or (timed out) removed by the scheduler anyway.
+            self.log(f"Dask worker {address} stopped answering and was dropped from the cluster")
+            return
         if problem is not None:
             self.cannot_restart.add(address)
             self.log(
@@ -648,6 +794,8 @@ class _Driver:
             # anything new is submitted (which the scheduler might give to it).
             self.drain(0.05)
             self.collect()
+            if self.scheduler_answers():  # a dead scheduler silences every task at once
+                self.check_pulses()
             now = time.monotonic()
             if self.stopping is None and now - last_poll >= STOP_POLL_SECONDS / 2:
                 last_poll = now
@@ -714,10 +862,17 @@ def run_parallel_study(
     log: Callable[[str], None] = print,
     restart_every: int | None = None,
     client: Client | None = None,
+    heartbeat_seconds: float | None = None,
+    max_retries: int | None = None,
 ) -> StudyRun:
     """Run or resume ``spec`` with ``spec.parallel`` trials at once on Dask: through
     ``client``, else on the scheduler at ``address``, else on a LocalCluster this call starts
     and closes.
+
+    A trial whose worker sends nothing for ``heartbeat_seconds`` is given up and retried on
+    another worker; one that loses more than ``max_retries`` workers fails (both default to
+    the spec's ``dask`` object, then to 60 s and 3). Trials failing so, ``parallel`` (at least
+    2) in a row, end the study with ClusterError; so does a scheduler that stops answering.
 
     ``factory`` builds the objective from the spec on each worker (it is shipped by
     reference, so it must be importable there). Ends as :func:`study.run_study` does: budget
@@ -738,13 +893,35 @@ def run_parallel_study(
             or (client.cluster is None and client.scheduler.address)
             or f"a local Dask cluster of {spec.parallel} worker processes"
         )
+        scheduler = address or client.scheduler.address
 
         def loop(study_id: int) -> StudyRun:
             session = begin_session(spec, store, study_id, log)
-            driver = _Driver(session, client, factory, log, restart_every)
+            driver = _Driver(
+                session,
+                client,
+                factory,
+                log,
+                restart_every,
+                heartbeat_s=heartbeat_seconds or spec.heartbeat_seconds,
+                max_retries=spec.max_retries if max_retries is None else max_retries,
+            )
             log(f"running {spec.parallel} trial(s) at once on {where}")
             try:
                 status, message = driver.run(spec.parallel)
+            except Exception as error:
+                if driver.scheduler_answers():
+                    driver.abandon(str(error) or type(error).__name__)
+                    raise
+                # Every trial's error would blame the workers; the scheduler is what went.
+                sentence = (
+                    f"the Dask scheduler at {scheduler} stopped answering "
+                    f"({type(error).__name__}), so the study stopped with its running trials "
+                    "interrupted; start the scheduler (and its workers) again and run the study "
+                    "again to resume."
+                )
+                driver.abandon(sentence)
+                raise ClusterError(sentence) from None
             except BaseException as error:
                 driver.abandon(str(error) or type(error).__name__)
                 raise

@@ -39,6 +39,13 @@ MAX_EXAMPLES = 100_000_000
 MAX_SPEC_BYTES = 1_000_000
 # Trials run at once on Dask (see engine/parallel.py); 1 runs them in this process, as always.
 MAX_PARALLEL = 64
+# How a Dask study handles lost workers (see engine/parallel.py): a trial whose worker sends
+# nothing for heartbeat_seconds is given up and retried elsewhere; one whose worker is lost
+# more than max_retries times fails. Both may be set in the spec's "dask" object.
+DEFAULT_HEARTBEAT_SECONDS = 60.0
+DEFAULT_MAX_RETRIES = 3
+MAX_HEARTBEAT_SECONDS = 86_400.0
+MAX_RETRIES = 100
 
 # Bayesian defaults chosen by benchmarks/search_strategies.py (see README): a GP with EI,
 # whose acquisition is optimised by sampling plus a short L-BFGS polish.
@@ -54,6 +61,15 @@ class StudySpec:
     budget: dict[str, Any]
     pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
     parallel: int = 1
+    dask: dict[str, Any] = field(default_factory=dict)  # only what the spec gave
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return float(self.dask.get("heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS))
+
+    @property
+    def max_retries(self) -> int:
+        return int(self.dask.get("max_retries", DEFAULT_MAX_RETRIES))
 
     @property
     def direction(self) -> Direction:
@@ -79,6 +95,8 @@ class StudySpec:
         # Left out at its default, so specs and stores written before it existed read the same.
         if self.parallel != 1:
             data["parallel"] = self.parallel
+        if self.dask:
+            data["dask"] = dict(self.dask)
         return data
 
     def search_identity(self) -> str:
@@ -87,6 +105,7 @@ class StudySpec:
         data = self.to_json()
         del data["budget"]
         data.pop("parallel", None)
+        data.pop("dask", None)
         return json.dumps(data, sort_keys=True)
 
 
@@ -495,12 +514,12 @@ def parse_spec(raw: Any) -> StudySpec:
         isinstance(raw, dict),
         "The spec must be a JSON object with name, objective, space, strategy and budget.",
     )
-    fields = {"name", "objective", "space", "strategy", "budget", "pruner", "parallel"}
+    fields = {"name", "objective", "space", "strategy", "budget", "pruner", "parallel", "dask"}
     unknown = sorted(set(raw) - fields)
     _expect(
         not unknown,
         f"{unknown[0] if unknown else ''} is not a spec field; use name, objective, space, "
-        "strategy, budget, pruner and parallel.",
+        "strategy, budget, pruner, parallel and dask.",
     )
     name = raw.get("name")
     _expect(
@@ -528,7 +547,37 @@ def parse_spec(raw: Any) -> StudySpec:
             f"{MAX_GRID_POINTS:,} a study may hold; lower the levels or tune fewer "
             "hyperparameters.",
         )
-    return StudySpec(name, objective, space, strategy, budget, pruner, parallel)
+    dask = _parse_dask(raw.get("dask"))
+    return StudySpec(name, objective, space, strategy, budget, pruner, parallel, dask)
+
+
+def _parse_dask(raw: Any) -> dict[str, Any]:
+    """The spec's "dask" object: heartbeat_seconds and max_retries, each optional."""
+    if raw is None:
+        return {}
+    _expect(
+        isinstance(raw, dict),
+        'dask must be an object such as {"heartbeat_seconds": 60, "max_retries": 3}, not '
+        f"{brief(raw)}.",
+    )
+    unknown = sorted(set(raw) - {"heartbeat_seconds", "max_retries"})
+    _expect(
+        not unknown,
+        f"dask.{unknown[0] if unknown else ''} is not a dask field; use heartbeat_seconds and "
+        "max_retries.",
+    )
+    dask: dict[str, Any] = {}
+    if raw.get("heartbeat_seconds") is not None:
+        heartbeat = raw["heartbeat_seconds"]
+        _expect(
+            _is_finite_number(heartbeat) and 1 <= heartbeat <= MAX_HEARTBEAT_SECONDS,
+            "dask.heartbeat_seconds must be a number of seconds from 1 to "
+            f"{MAX_HEARTBEAT_SECONDS:,.0f}, not {brief(heartbeat)}.",
+        )
+        dask["heartbeat_seconds"] = heartbeat
+    if raw.get("max_retries") is not None:
+        dask["max_retries"] = _int_field(raw, "max_retries", "dask", None, 0, MAX_RETRIES)
+    return dask
 
 
 def _refuse_constant(name: str) -> float:
