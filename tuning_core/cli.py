@@ -36,6 +36,7 @@ from tuning_core.engine.study import run_study
 from tuning_core.reports import export
 from tuning_core.reports.export import saved_model_problem
 from tuning_core.reports.keras_script import keras_script
+from tuning_core.reports.user_script import best_params_json, user_script
 from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
@@ -170,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     export = add_command("export", help="export a study's trials")
     export.add_argument("name")
     export.add_argument(
-        "--format", choices=["csv", "json", "keras-script", "keras-model"], default="csv"
+        "--format",
+        choices=["csv", "json", "keras-script", "keras-model", "params", "script"],
+        default="csv",
+        help="params and script: the best params as JSON, and a script calling your own "
+        "function with them (studies of a python objective)",
     )
     export.add_argument("--output", help="file to write (default: standard output)")
     stop = add_command("stop", help="ask the worker running a study (or a race) to stop")
@@ -425,6 +430,10 @@ def command_export(args: argparse.Namespace) -> int:
             text = export.export_csv(store, study)
         elif args.format == "json":
             text = export.export_json(store, study)
+        elif args.format == "params":
+            text = best_params_json(store, study)
+        elif args.format == "script":
+            text = user_script(store, study, Path(args.output).name if args.output else None)
         elif args.format == "keras-script":
             text = keras_script(store, study, Path(args.output).name if args.output else None)
         else:

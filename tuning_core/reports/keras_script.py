@@ -215,6 +215,16 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     ``filename`` is what the docstring's "Run:" line names (default ``<study>_best.py``).
     """
     objective = study.spec.objective
+    if objective["type"] == "python":
+        # Never a fake: the study trained the user's own code, not a model this script builds.
+        target = objective["target"]
+        raise SpecError(
+            f"name: the study {study.name!r} tuned your own "
+            f"{'build_model' if objective.get('form') == 'build_model' else 'objective'} "
+            f"{target}, not a built-in model, so no Keras script is written for it; export "
+            f"--format script writes one that calls {target} with the best params, and "
+            "--format params the params as JSON."
+        )
     if objective["type"] != "keras":
         raise SpecError(
             f"name: the study {study.name!r} has a function objective; only Keras studies export "
