@@ -20,6 +20,13 @@ from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, i
 from tuning_core.engine.pruners import DEFAULT_PRUNER, OPTION_KEYS, PRUNERS, TELL_CHOICES
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
+from tuning_core.engine.tasks import (
+    ALL_METRICS,
+    CLASSIFICATION,
+    default_metric,
+    metric_task_problem,
+    task_problem,
+)
 from tuning_core.engine.user_objectives import TARGET_PATTERN
 
 STRATEGIES = ("grid", "random", "bayesian")
@@ -270,6 +277,7 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         "validation_split",
         "split",
         "train_limit",
+        *TABLE_KEYS,
     }
     unknown = sorted(set(raw) - known)
     _expect(
@@ -280,7 +288,8 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     dataset = raw.get("dataset", "digits")
     _expect(
         isinstance(dataset, str) and dataset != "",
-        "objective.dataset must be digits, mnist, fashion_mnist or a folder path.",
+        "objective.dataset must be digits, mnist, fashion_mnist, or the path of a folder, an "
+        ".npz or a .csv file.",
     )
     model = raw.get("model", "mlp")
     _expect(model in hyperparams.MODELS, f"objective.model must be mlp or cnn, not {brief(model)}.")
@@ -288,11 +297,17 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
     epochs = _count_field(
         raw, "epochs", "objective", int(epochs_entry.default), 1, int(epochs_entry.highest)
     )
-    metric = raw.get("metric", "val_accuracy")
+    table = _parse_table_fields(raw, dataset, model)
+    metric = raw.get("metric", _default_keras_metric(table))
     _expect(
-        metric in KERAS_METRICS,
-        f"objective.metric must be one of {', '.join(KERAS_METRICS)}, not {brief(metric)}.",
+        metric in ALL_METRICS,
+        f"objective.metric must be one of {', '.join(ALL_METRICS)}, not {brief(metric)}.",
     )
+    task = table.get("task", None if table else CLASSIFICATION)
+    if task is not None:
+        classes = len(table["preparation"]["classes"]) if table.get("preparation") else None
+        problem = metric_task_problem(metric, task, classes)
+        _expect(problem is None, problem or "")
     direction = raw.get("direction", Direction.natural_for(metric).value)
     _expect(
         direction in {member.value for member in Direction},
@@ -312,6 +327,10 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         f"objective.split must be stratified or ordered, not {brief(split)}.",
     )
     train_limit = _int_field(raw, "train_limit", "objective", None, 10, MAX_EXAMPLES)
+    _expect(
+        not (table and train_limit is not None),
+        "objective.train_limit subsets images; leave it out for a table.",
+    )
     allowed = hyperparams.names_for(model)
     for name in space.all_names():
         _expect(
@@ -329,7 +348,86 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         "validation_split": float(validation_split),
         "split": split,
         "train_limit": train_limit,
+        # Only a table's fields: an image study's stored spec (and identity) stays as it was.
+        **table,
     }
+
+
+# A Keras objective's fields for tables (see training/tables.py): the column to predict, the
+# task when not inferred, imputation, a held-out test share, and the fitted preparation that
+# `run` stores so that a resume, a Dask worker and the export repeat it.
+TABLE_KEYS = ("target", "task", "impute", "test_split", "preparation")
+MAX_TARGET_CHARS = 200
+
+
+def _is_table(raw: dict[str, Any], dataset: str) -> bool:
+    """Whether the objective describes a table: a CSV, or any table field given."""
+    return dataset.lower().endswith(".csv") or any(raw.get(key) is not None for key in TABLE_KEYS)
+
+
+def _default_keras_metric(table: dict[str, Any]) -> str:
+    """Accuracy for images; for a table, its task's metric, or the loss (which every task
+    has) until the task is known (`run` infers it and fills the metric in)."""
+    if not table:
+        return "val_accuracy"
+    return default_metric(table["task"]) if table.get("task") else "val_loss"
+
+
+def _parse_table_fields(raw: dict[str, Any], dataset: str, model: str) -> dict[str, Any]:
+    """A table objective's own fields, validated; empty for images."""
+    if not _is_table(raw, dataset):
+        return {}
+    _expect(
+        model == "mlp",
+        f"objective.model {model} needs images; a table trains the mlp model on its features.",
+    )
+    table: dict[str, Any] = {}
+    target = raw.get("target")
+    _expect(
+        target is None or (isinstance(target, str) and 0 < len(target) <= MAX_TARGET_CHARS),
+        f"objective.target must be the name of the column to predict, not {brief(target)}.",
+    )
+    if target is not None:
+        table["target"] = target
+    preparation = raw.get("preparation")
+    _expect(
+        preparation is None
+        or (
+            isinstance(preparation, dict)
+            and isinstance(preparation.get("summary"), str)
+            and isinstance(preparation.get("columns"), list)
+            and isinstance(preparation.get("split"), dict)
+            and isinstance(preparation.get("classes"), list)
+            and task_problem(preparation.get("task")) is None
+        ),
+        "objective.preparation is written by run (the fitted preparation of the table); leave "
+        "it out, or keep it as a stored study has it.",
+    )
+    task = raw.get("task", preparation["task"] if preparation else None)
+    if task is not None:
+        problem = task_problem(task)
+        _expect(problem is None, problem or "")
+        table["task"] = task
+    impute = raw.get("impute", False)
+    _expect(
+        isinstance(impute, bool), f"objective.impute must be true or false, not {brief(impute)}."
+    )
+    table["impute"] = impute
+    test_split = raw.get("test_split")
+    _expect(
+        test_split is None or (_is_finite_number(test_split) and 0 <= test_split <= 0.5),
+        f"objective.test_split must be a share from 0 to 0.5 held out for the end, not "
+        f"{brief(test_split)}.",
+    )
+    table["test_split"] = float(test_split or 0.0)
+    if preparation is not None:
+        _expect(
+            preparation["task"] == task,
+            f"objective.preparation was fitted for {preparation['task']}, not {brief(task)}; "
+            "leave the preparation out to fit it again.",
+        )
+        table["preparation"] = preparation
+    return table
 
 
 def _check_keras_values(space: SearchSpace) -> None:

@@ -47,8 +47,8 @@ class Direction(StrEnum):
 
     @classmethod
     def natural_for(cls, metric: str) -> Direction:
-        """Accuracies are maximised; losses and function values minimised."""
-        return cls.MAXIMIZE if metric.endswith("accuracy") else cls.MINIMIZE
+        """Accuracies and AUCs are maximised; losses, errors and function values minimised."""
+        return cls.MAXIMIZE if metric.endswith(("accuracy", "auc")) else cls.MINIMIZE
 
     @property
     def sign(self) -> float:

@@ -1,8 +1,9 @@
 """Datasets for Keras trials: bundled digits, Keras' MNIST/Fashion-MNIST, IDX or npz folders.
 
-Every loader returns images as float32 in [0, 1] with shape (n, height, width) and integer
-labels. The validation set is a stratified, seeded split of the training data; a folder's
-test split is used only when it is the only split present.
+Every loader returns images as float32 with shape (n, height, width) and integer labels:
+8-bit pixels scaled to [0, 1], other pixels as stored, flat (2-D) arrays never reshaped (they
+are tables; see tables.py). The validation set is a stratified, seeded split of the training
+data; a folder's test split is used only when it is the only split present.
 """
 
 from __future__ import annotations
@@ -240,8 +241,8 @@ def load_folder(folder: Path) -> dict[str, np.ndarray]:
         return _load_npz(folder)
     if not folder.is_dir():
         raise DatasetError(
-            "objective.dataset must be digits, mnist, fashion_mnist or an existing folder, not "
-            f"{brief(str(folder))}."
+            "objective.dataset must be digits, mnist, fashion_mnist, or an existing folder, .npz "
+            f"or .csv file, not {brief(str(folder))}."
         )
     arrays = _load_idx_folder(folder)
     if arrays:
@@ -313,9 +314,6 @@ def _declared(dataset: str) -> _Declared | None:
 
 def _height_width(shape: tuple[int, ...]) -> tuple[int, int] | None:
     """Image height and width from an images array's shape, as _as_images reads it."""
-    if len(shape) == 2:  # flat square images
-        side = int(round(shape[1] ** 0.5))
-        return (side, side) if side * side == shape[1] else None
     if len(shape) == 3 or (len(shape) == 4 and shape[3] == 1):
         return (shape[1], shape[2])
     return None
@@ -429,29 +427,63 @@ def _as_labels(y: np.ndarray) -> np.ndarray:
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:
-    """(n, h, w) float32 in [0, 1] from uint8 pixels, already-scaled floats, or flat squares."""
+    """(n, h, w) float32: uint8 pixels scaled by 1/255, any other numbers used as stored.
+
+    Nothing else is changed without a word: 2-D arrays are tables of features (see
+    training/tables.py), never reshaped into images.
+    """
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim == 2:
-        side = int(round(np.sqrt(x.shape[1])))
-        if side * side != x.shape[1]:
-            raise DatasetError(
-                f"objective.dataset: flat images of {x.shape[1]} pixels are not square."
-            )
-        x = x.reshape(len(x), side, side)
+        raise DatasetError(
+            f"objective.dataset: x is 2-D ({x.shape[1]} features a row), a table rather than "
+            "images; train the mlp model on it, which takes it as features."
+        )
     if x.ndim != 3:
         raise DatasetError(
             f"objective.dataset: images must be (n, height, width), not shape {x.shape}."
         )
     if x.dtype.kind not in "iuf":
         raise DatasetError(f"objective.dataset: images must hold numbers, not {x.dtype}.")
+    # Only 8-bit pixels are scaled (0-255 -> 0-1); other images are used as stored, and the
+    # study says so (image_preparation), where they used to be divided by 255 whenever over 1.
+    eight_bit = x.dtype.kind == "u" and x.dtype.itemsize == 1
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise DatasetError("objective.dataset: images hold NaN or infinite pixels.")
-    if x.max(initial=0.0) > 1.0:
+    if eight_bit:
         x /= 255.0
     return x
+
+
+def image_preparation(dataset: str) -> str:
+    """What the image loader does to a dataset's pixels, in words, from its headers alone."""
+    if dataset == "digits":
+        return "8x8 images scaled from 0-16 to 0-1 (scikit-learn's digits)"
+    if dataset in KERAS_DATASETS:
+        return "28x28 uint8 images scaled by 1/255"
+    try:
+        path = Path(dataset).expanduser()
+        idx = find_idx_file(path, IDX_NAMES["train_images"]) if path.is_dir() else None
+        idx = idx or (find_idx_file(path, IDX_NAMES["test_images"]) if path.is_dir() else None)
+        if idx is not None:
+            with _open_idx(idx) as handle:
+                dtype = np.dtype(_read_idx_header(handle, idx)[0])
+        else:
+            npz = path if path.is_file() else sorted(path.glob("*.npz"))[0]
+            shapes = _npz_headers(npz)
+            dtype = (shapes.get("x_train") or shapes["x_test"]).dtype
+    except Exception:  # noqa: BLE001 - unreadable headers are reported by the loader itself
+        return "images"
+    if dtype.kind == "u" and dtype.itemsize == 1:
+        return "uint8 images scaled by 1/255"
+    return f"{dtype.name} images used as stored (not scaled)"
+
+
+def npz_header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shape each wanted array of an .npz declares, from its headers alone."""
+    return {key: header.shape for key, header in _npz_headers(path).items()}
 
 
 def stratified_split(
