@@ -12,7 +12,6 @@ import streamlit as st
 
 from dashboard.common import storage_path
 from tuning_core.engine import race as races
-from tuning_core.engine.objectives import TEST_FUNCTIONS
 from tuning_core.engine.storage import Store
 from tuning_core.views import race as race_view
 
@@ -27,11 +26,22 @@ class RaceView:
     bands: pd.DataFrame
     time_bands: pd.DataFrame
     verdict: str
+    time_title: str  # read off the wall-clock chart's own lines
+    seconds_per_trial: dict[str, float]  # median wall seconds a trial, per strategy title
     measure: str  # "regret" or the metric's name
     log_y: bool
     lower_is_better: bool
     trials_done: int
     trials_total: int
+
+
+def follow_suggestion(key: str, suggested: str) -> None:
+    """Put ``suggested`` in the text input ``key`` until the user types a value of their own
+    (then leave theirs): a default that follows the form's other fields."""
+    previous = st.session_state.get(f"{key}__suggested")
+    if st.session_state.get(key) in (None, previous):
+        st.session_state[key] = suggested
+    st.session_state[f"{key}__suggested"] = suggested
 
 
 def race_names() -> list[str]:
@@ -61,10 +71,8 @@ def _frames(
         record = races.get_race(store, name)
         rows = races.race_trial_rows(store, record.id)
         statuses = races.member_statuses(store, record.id)
-    objective = record.spec.objective
-    optimum = TEST_FUNCTIONS[objective["name"]].optimum if objective["type"] == "function" else None
     titles = record.spec.titles()
-    frame = race_view.trial_frame(rows, objective["direction"], optimum)
+    frame = race_view.race_frame(record.spec, rows)
     members = [
         (member.study_name, titles[member.label], member.seed, status, done, budget)
         for member, status, done, budget in statuses
@@ -97,7 +105,8 @@ def race_view_of(name: str) -> RaceView | None:
         member_rows, columns=["study", "strategy", "seed", "status", "trials", "budget"]
     )
     objective = record.spec.objective
-    measure = "regret" if objective["type"] == "function" else objective["metric"]
+    measure = race_view.measure_of(objective)
+    lower_is_better = measure == "regret" or objective["direction"] == "minimize"
     running = races.race_running(record)
     finished = record.status.value == "finished"
     total = sum(_planned_trials(m.spec) for m in record.spec.members)
@@ -108,11 +117,13 @@ def race_view_of(name: str) -> RaceView | None:
         bands=bands,
         time_bands=time_bands,
         verdict=race_view.verdict(
-            bands, record.spec.titles(), objective["direction"], measure, finished
+            frame, record.spec.titles(), objective["direction"], measure, finished
         ),
+        time_title=race_view.time_title(time_bands, measure, lower_is_better),
+        seconds_per_trial=race_view.seconds_per_trial(frame, record.spec.titles()),
         measure=measure,
         log_y=measure == "regret",
-        lower_is_better=measure == "regret" or objective["direction"] == "minimize",
+        lower_is_better=lower_is_better,
         trials_done=int(members["trials"].sum()) if len(members) else 0,
         trials_total=total,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, storage_path
-from dashboard.races import race_names, race_view_of
+from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
@@ -60,9 +60,10 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
         key="race_parallel",
         help=forms.PARALLEL_HELP.removesuffix(", or on the Dask scheduler below.") + ".",
     )
-    race_name = name_column.text_input(
-        "Race name", value=f"{objective}-race-{len(names) + 1}", key="race_name"
-    )
+    # The suggested name follows the objective (and skips the race just started).
+    taken = [*names, st.session_state.get("launched_race", "")]
+    follow_suggestion("race_name", race_view.default_race_name(objective, taken))
+    race_name = name_column.text_input("Race name", key="race_name")
     if st.button("Start race", type="primary", key="start_race"):
         raw = race_view.race_document(
             race_name.strip(), objective, strategies, int(seeds), int(trials), int(parallel)
@@ -78,6 +79,9 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
         else:
             launch_race(storage_path(), raw)
             st.session_state["launched_race"] = raw["name"]
+            # The picker below keeps its own state: point it at the new race, or it would go
+            # on showing the one it showed until the worker has written the new one.
+            st.session_state["race_choice"] = raw["name"]
             st.query_params["race"] = raw["name"]
             st.rerun()
 
@@ -150,9 +154,14 @@ def race_panel(name: str) -> None:
         "means the seeds disagreed."
     )
     st.altair_chart(
-        race_charts.convergence_by_time(view.time_bands, strategies, y_title, view.log_y),
+        race_charts.convergence_by_time(
+            view.time_bands, strategies, y_title, view.log_y, title=view.time_title
+        ),
         width="stretch",
     )
+    if view.seconds_per_trial:
+        each = ", ".join(f"{title} {s:.2g} s" for title, s in view.seconds_per_trial.items())
+        st.caption(f"A trial took (median wall time, proposing it included): {each}.")
     with st.expander("Studies in this race"):
         st.dataframe(view.members, hide_index=True, width="stretch")
     if record.status.value == "failed" and record.message:

@@ -117,6 +117,12 @@ def test_every_study_of_a_race_is_listed_and_grid_runs_once(storage: Path) -> No
         first = [t.params for t in store.trials(store.get_study("br.random.s0").id)]
         second = [t.params for t in store.trials(store.get_study("br.random.s1").id)]
         assert first != second
+    # The CLI ends with the verdict the page shows, read back from the store.
+    with Store(storage) as store:
+        rows = races.race_trial_rows(store, races.get_race(store, "br").id)
+    page_verdict = race_view.race_verdict(races.load_race_spec(spec), rows, finished=True)
+    assert result.stdout.rstrip().splitlines()[-1] == f"verdict: {page_verdict}"
+    assert "Seeds won of 3:" in page_verdict
     listed = run_cli("list", storage=storage).stdout
     assert all(name in listed for name in names)
     # Running it again changes nothing: every study is finished.
@@ -233,43 +239,130 @@ def test_bands_and_verdict_on_a_real_race() -> None:
         assert band["studies"].nunique() == 1
     assert (timed["q25"] <= timed["q75"] + 1e-12).all()
 
-    text = race_view.verdict(bands, race.titles(), "minimize", "regret")
-    finals = bands.sort_values("trial").groupby("label")["median"].last()
+    text = race_view.verdict(frame, race.titles(), "minimize", "regret")
+    finals = race_view.final_values(frame).groupby("label")["final"].median()
     winner = race.titles()[finals.idxmin()]
-    assert text.startswith(f"{winner} ended best: median regret")
-    assert "Random" in text and "Grid" in text
-    if finals.idxmin() != "random":
-        assert ("final median by trial" in text and "Random needed" in text) or (
-            "kept improving" in text
-        )
+    assert text.startswith((f"{winner} ended best over 3 seeds", "No clear winner over 3 seeds"))
+    assert "Random" in text and "Grid" in text and "Seeds won of 3:" in text
 
 
-def test_verdict_sentence_for_a_known_case() -> None:
+def _hand_made(curves: dict[tuple[str, int], list[float]]) -> Any:
+    """A trial frame as ``trial_frame`` makes it: each (label, seed)'s best so far by trial."""
     import pandas as pd
 
-    rows = []
-    for trial in range(1, 31):
-        rows.append(("gp-ei", trial, 1.0 if trial < 12 else 0.01))
-        rows.append(("random", trial, 1.0 if trial < 27 else 0.2))
-    bands = pd.DataFrame(rows, columns=["label", "trial", "median"])
-    titles = {"gp-ei": "Bayesian (GP, EI)", "random": "Random"}
-    text = race_view.verdict(bands, titles, "minimize", "regret")
-    assert text == (
-        "Bayesian (GP, EI) ended best: median regret 0.01 after 30 trials, against 0.2 for "
-        "Random. It reached Random's final median by trial 12 in the median; Random needed 27."
-    )
-    assert race_view.verdict(bands, titles, "minimize", "regret", finished=False).startswith(
-        "Bayesian (GP, EI) leads so far: median regret 0.01 after 30 trials"
-    )
-    assert race_view.verdict(bands.iloc[0:0], titles, "minimize", "regret").startswith("No trial")
-    tied_pace = bands.assign(trial=bands["trial"])
-    tied_pace.loc[tied_pace["label"] == "gp-ei", "median"] = [
-        1.0 if trial < 27 else 0.01 for trial in range(1, 31)
+    rows = [
+        (f"r.{label}.s{seed}", label, seed, trial, best)
+        for (label, seed), values in curves.items()
+        for trial, best in enumerate(values, start=1)
     ]
-    assert race_view.verdict(tied_pace, titles, "minimize", "regret").endswith(
-        "Both reached Random's final median by trial 27 in the median; Bayesian (GP, EI) kept "
-        "improving."
+    return pd.DataFrame(rows, columns=["study", "label", "seed", "trial", "best"])
+
+
+TITLES = {"grid": "Grid", "random": "Random", "gp-ei": "Bayesian (GP, EI)"}
+
+
+def test_overlapping_bands_say_there_is_no_clear_winner() -> None:
+    # The lecturer's case: Bayesian 0.70 against Random 0.647 in the median, over 3 seeds
+    # whose middle halves overlap; Bayesian won 2 seeds, Random 1, the one grid study none.
+    frame = _hand_made(
+        {
+            ("grid", 0): [0.3, 0.5, 0.55],
+            ("random", 0): [0.5, 0.6, 0.60],
+            ("random", 1): [0.5, 0.6, 0.71],
+            ("random", 2): [0.4, 0.6, 0.647],
+            ("gp-ei", 0): [0.5, 0.7, 0.72],
+            ("gp-ei", 1): [0.5, 0.6, 0.65],
+            ("gp-ei", 2): [0.4, 0.6, 0.70],
+        }
     )
+    text = race_view.verdict(frame, TITLES, "maximize", "val_accuracy")
+    assert text == (
+        "No clear winner over 3 seeds: Bayesian (GP, EI)'s median val_accuracy 0.7 and "
+        "Random's 0.647 have overlapping bands (0.675–0.71 and 0.623–0.678, the middle half of "
+        "the seeds). Seeds won of 3: Bayesian (GP, EI) 2, Random 1, Grid 0 (Grid ran once and "
+        "meets every seed). Others (median): Grid 0.55."
+    )
+    assert "ended best" not in text
+
+
+def test_separated_bands_name_the_winner_and_how_soon() -> None:
+    frame = _hand_made(
+        {
+            ("random", 0): [1.0, 1.0, 0.2],
+            ("random", 1): [1.0, 0.3, 0.3],
+            ("random", 2): [1.0, 0.25, 0.25],
+            ("gp-ei", 0): [1.0, 0.01, 0.01],
+            ("gp-ei", 1): [1.0, 0.02, 0.02],
+            ("gp-ei", 2): [1.0, 0.5, 0.015],
+        }
+    )
+    text = race_view.verdict(frame, TITLES, "minimize", "regret")
+    assert text == (
+        "Bayesian (GP, EI) ended best over 3 seeds: median regret 0.015 against 0.25 for "
+        "Random, and their bands do not overlap (0.0125–0.0175 and 0.225–0.275, the middle half "
+        "of the seeds). Seeds won of 3: Bayesian (GP, EI) 3, Random 0. In the median, "
+        "Bayesian (GP, EI) reached Random's final 0.25 by trial 2; Random needed 3."
+    )
+    assert race_view.verdict(frame, TITLES, "minimize", "regret", finished=False).startswith(
+        "Bayesian (GP, EI) leads so far over 3 seeds: median regret 0.015"
+    )
+    assert race_view.verdict(frame.iloc[0:0], TITLES, "minimize", "regret").startswith("No trial")
+    # "Both" names who: the two reach the runner-up's final median at the same trial.
+    same_pace = frame.copy()
+    same_pace.loc[same_pace["study"] == "r.gp-ei.s2", "best"] = [1.0, 1.0, 0.015]
+    same_pace.loc[same_pace["study"] == "r.gp-ei.s0", "best"] = [1.0, 1.0, 0.01]
+    assert race_view.verdict(same_pace, TITLES, "minimize", "regret").endswith(
+        "In the median, Bayesian (GP, EI) and Random both reached 0.25 by trial 3; "
+        "Bayesian (GP, EI) kept improving."
+    )
+
+
+def test_one_seed_and_ties_do_not_claim_a_winner() -> None:
+    one = _hand_made({("random", 0): [1.0, 0.2], ("gp-ei", 0): [1.0, 0.01]})
+    assert race_view.verdict(one, TITLES, "minimize", "regret") == (
+        "Bayesian (GP, EI) is ahead on one seed: regret 0.01 against 0.2 for Random; one seed "
+        "cannot tell a better strategy from a luckier one."
+    )
+    # Both found the optimum (regret at the floor) on every seed: a tie, each seed tied.
+    tied = _hand_made(
+        {(label, seed): [1.0, 1e-6] for label in ("random", "gp-ei") for seed in (0, 1)}
+    )
+    assert race_view.verdict(tied, TITLES, "minimize", "regret") == (
+        "No clear winner over 2 seeds: Bayesian (GP, EI) and Random tie at median regret 1e-06. "
+        "Seeds won of 2: Bayesian (GP, EI) 0, Random 0, 2 tied."
+    )
+
+
+def test_the_wall_clock_title_is_read_off_the_chart() -> None:
+    import pandas as pd
+
+    # Bayesian's median reaches Random's final 0.3 at 2 s, Random only at 8 s: the title says
+    # Bayesian got there first, whatever a Bayesian step costs.
+    bands = pd.DataFrame(
+        [
+            ("gp-ei", "Bayesian (GP, EI)", 1.0, 0.9),
+            ("gp-ei", "Bayesian (GP, EI)", 2.0, 0.1),
+            ("gp-ei", "Bayesian (GP, EI)", 8.0, 0.05),
+            ("random", "Random", 1.0, 0.9),
+            ("random", "Random", 2.0, 0.5),
+            ("random", "Random", 8.0, 0.3),
+        ],
+        columns=["label", "strategy", "seconds", "median"],
+    )
+    assert race_view.time_title(bands, "regret", lower_is_better=True) == (
+        "By wall-clock time, Bayesian (GP, EI) reached regret 0.3 first: 2 s, against 8 s for "
+        "Random"
+    )
+    slow = bands.assign(seconds=[1.0, 20.0, 30.0, 1.0, 2.0, 8.0])
+    assert race_view.time_title(slow, "regret", lower_is_better=True).startswith(
+        "By wall-clock time, Random reached regret 0.3 first: 8 s, against 20 s for Bayesian"
+    )
+
+
+def test_the_suggested_race_name_follows_the_objective_and_skips_taken_names() -> None:
+    assert race_view.default_race_name("digits", ["branin-race-1"]) == "digits-race-1"
+    taken = ["branin-race-1", "branin-race-3"]
+    assert race_view.default_race_name("branin", taken) == "branin-race-2"
 
 
 def test_race_charts_draw_one_colour_per_strategy_and_log_regret() -> None:
@@ -287,8 +380,9 @@ def test_race_charts_draw_one_colour_per_strategy_and_log_regret() -> None:
     assert band["encoding"]["y"]["field"] == "q25" and band["encoding"]["y2"]["field"] == "q75"
     assert line["encoding"]["color"]["scale"]["domain"] == strategies
     by_time = race_charts.convergence_by_time(
-        race_view.time_frame(frame, race.titles()), strategies, "regret", log_y=True
+        race_view.time_frame(frame, race.titles()), strategies, "regret", True, title="Read off"
     ).to_dict()
+    assert by_time["title"] == "Read off"
     line = by_time["layer"][1]
     assert line["encoding"]["x"]["field"] == "seconds"
     assert line["encoding"]["x"]["scale"]["type"] == "log"
@@ -408,9 +502,9 @@ def test_a_small_keras_race_on_digits(storage: Path) -> None:
         rows = races.race_trial_rows(store, record.id)
     frame = race_view.trial_frame(rows, "maximize")
     assert len(frame) == 6 and frame["value"].between(0, 1).all()
-    bands = race_view.convergence_frame(frame, record.spec.titles())
-    text = race_view.verdict(bands, record.spec.titles(), "maximize", "val_accuracy")
-    assert "ended best: median val_accuracy" in text or "tied" in text
+    text = race_view.verdict(frame, record.spec.titles(), "maximize", "val_accuracy")
+    assert "on one seed: val_accuracy" in text or "tie at median" in text
+    assert result.stdout.rstrip().splitlines()[-1] == f"verdict: {text}"
 
 
 def test_two_labelled_variants_of_one_strategy_keep_apart_titles() -> None:

@@ -60,7 +60,7 @@ def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
         races.run_race(race, store, lambda spec: function_objective("branin"), log=lambda _: None)
     at = open_race_page(race="seeded")
     verdicts = [shown(s.value) for s in at.success]
-    assert verdicts and "ended best: median regret" in verdicts[0]
+    assert verdicts and "over 2 seeds" in verdicts[0] and "Seeds won of 2" in verdicts[0]
     charts = charts_on(at)
     assert len(charts) == 2
     for spec, frame in charts:
@@ -74,6 +74,8 @@ def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
         assert set(frame["strategy"]) == {"Grid", "Random", "Bayesian (GP, EI)"}
     assert charts[0][0]["layer"][1]["encoding"]["x"]["field"] == "trial"
     assert charts[1][0]["layer"][1]["encoding"]["x"]["field"] == "seconds"
+    assert charts[1][0]["title"].startswith("By wall-clock time, ")
+    assert any(c.value.startswith("A trial took (median wall time") for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["study"]) == [m.spec.name for m in race.members]
     assert set(table["status"]) == {"finished"}
@@ -91,7 +93,7 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     assert at.query_params["race"] == "from-form"
     _wait_for(storage, "from-form", StudyStatus.FINISHED)
     at.run()
-    assert any("ended best" in shown(s.value) for s in at.success)
+    assert any("over 2 seeds" in shown(s.value) for s in at.success)
     written = json.loads(Path(f"{storage}.specs/from-form.race.json").read_text())
     assert written["parallel"] == 2
     with Store(storage) as store:  # two trials at a time: two Dask workers ran them
@@ -101,6 +103,36 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     at.text_input(key="race_name").set_value("from-form")
     at.button(key="start_race").click().run()
     assert any("a race called 'from-form' already exists" in shown(e.value) for e in at.error)
+
+
+def test_a_started_race_is_shown_at_once_and_the_name_follows_the_objective(
+    storage: Path,
+) -> None:
+    race = races.parse_race_spec(branin_race(name="branin-race-1", trials=4, seeds=1))
+    with Store(storage) as store:
+        races.run_race(race, store, lambda spec: function_objective("branin"), log=lambda _: None)
+    at = open_race_page(race="branin-race-1")
+    assert at.selectbox(key="race_choice").value == "branin-race-1"
+    assert at.text_input(key="race_name").value == "branin-race-2"
+    at.selectbox(key="race_objective").set_value("digits").run()
+    assert at.text_input(key="race_name").value == "digits-race-1"
+    at.selectbox(key="race_objective").set_value("branin").run()
+    at.number_input(key="race_trials_branin").set_value(4)
+    at.number_input(key="race_seeds").set_value(1)
+    at.button(key="start_race").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # The page and its link show the new race on the very next run, not the finished one.
+    assert at.query_params["race"] == "branin-race-2"
+    assert at.selectbox(key="race_choice").value == "branin-race-2"
+    assert not any("branin-race-1 ·" in shown(m.value) for m in at.markdown)
+    _wait_for(storage, "branin-race-2", StudyStatus.FINISHED, timeout=60)
+    at.run()
+    assert any("branin-race-2 · finished" in shown(m.value) for m in at.markdown)
+    assert at.text_input(key="race_name").value == "branin-race-3"
+    # A name the user typed stays when the objective changes.
+    at.text_input(key="race_name").set_value("my-own").run()
+    at.selectbox(key="race_objective").set_value("hartmann6").run()
+    assert at.text_input(key="race_name").value == "my-own"
 
 
 def test_a_bad_form_value_is_refused_in_one_sentence(storage: Path) -> None:

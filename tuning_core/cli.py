@@ -326,7 +326,20 @@ def command_race(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
     print(f"race {race.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    _print_race_verdict(args, race, outcome)
     return 0
+
+
+def _print_race_verdict(
+    args: argparse.Namespace, race: races.RaceSpec, outcome: races.RaceRun
+) -> None:
+    """The verdict the Strategy race page shows, read back from the store."""
+    from tuning_core.views import race as race_view  # noqa: PLC0415 - pandas, only at the end
+
+    with Store(_storage(args)) as store:
+        rows = races.race_trial_rows(store, outcome.race_id)
+    finished = outcome.status.value == "finished"
+    print(f"verdict: {race_view.race_verdict(race, rows, finished)}", flush=True)
 
 
 def _race_on_dask(
@@ -351,6 +364,7 @@ def _race_on_dask(
             ),
         )
     print(f"race {race.name}: {outcome.status.value} ({outcome.message})", flush=True)
+    _print_race_verdict(args, race, outcome)
     return 0
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.race import RaceTrialRow
+from tuning_core.engine.objectives import TEST_FUNCTIONS
+from tuning_core.engine.race import RaceSpec, RaceTrialRow
 from tuning_core.engine.states import Direction
 
 # Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
@@ -44,6 +45,26 @@ def trial_frame(
         gap = frame["best"] - optimum if direction == "minimize" else optimum - frame["best"]
         frame["regret"] = gap.clip(lower=REGRET_FLOOR)
     return frame
+
+
+def measure_of(objective: Mapping[str, Any]) -> str:
+    """What a race is judged on: regret where the optimum is known (test functions), else the
+    objective's metric."""
+    return "regret" if objective["type"] == "function" else str(objective["metric"])
+
+
+def race_frame(race: RaceSpec, rows: Iterable[RaceTrialRow]) -> pd.DataFrame:
+    """:func:`trial_frame` for a race, with regret when its objective's optimum is known."""
+    objective = race.objective
+    optimum = TEST_FUNCTIONS[objective["name"]].optimum if objective["type"] == "function" else None
+    return trial_frame(rows, objective["direction"], optimum)
+
+
+def race_verdict(race: RaceSpec, rows: Iterable[RaceTrialRow], finished: bool) -> str:
+    """The verdict the page shows, from the race's rows (what ``race`` prints at the end)."""
+    objective = race.objective
+    frame = race_frame(race, rows)
+    return verdict(frame, race.titles(), objective["direction"], measure_of(objective), finished)
 
 
 def _measure(frame: pd.DataFrame) -> str:
@@ -113,60 +134,174 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def final_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per study: label, seed, trials reached and ``final``, its last best so far (its
+    regret, where the optimum is known); studies without a value yet are left out."""
+    column = _measure(frame)
+    known = frame.dropna(subset=[column]).sort_values(["study", "trial"], kind="stable")
+    if known.empty:
+        return pd.DataFrame(columns=["study", "label", "seed", "trials", "final"])
+    last = known.groupby("study", sort=False).tail(1)
+    finals = last[["study", "label", "seed", "trial", column]]
+    return finals.rename(columns={"trial": "trials", column: "final"}).reset_index(drop=True)
+
+
+def seed_wins(finals: pd.DataFrame, lower_is_better: bool) -> tuple[dict[str, int], int, int]:
+    """(seeds won per label, seeds tied, seeds compared): on each seed the strategies' final
+    values meet; a strategy run once (grid, deterministic) meets every seed with its one value.
+    A seed where some strategy has no value yet is not compared."""
+    labels = list(dict.fromkeys(finals["label"]))
+    wins = dict.fromkeys(labels, 0)
+    once = {label for label in labels if (finals["label"] == label).sum() == 1}
+    seeded = finals[~finals["label"].isin(once)]
+    seeds = sorted(set(seeded["seed"])) if len(seeded) else sorted(set(finals["seed"]))
+    ties = compared = 0
+    for seed in seeds:
+        values = {}
+        for label in labels:
+            rows = finals[finals["label"] == label]
+            match = rows if label in once else rows[rows["seed"] == seed]
+            if len(match):
+                values[label] = float(match["final"].iloc[0])
+        if len(values) < len(labels) or len(values) < 2:
+            continue
+        compared += 1
+        best = min(values.values()) if lower_is_better else max(values.values())
+        winners = [label for label, value in values.items() if value == best]
+        if len(winners) > 1:
+            ties += 1
+        else:
+            wins[winners[0]] += 1
+    return wins, ties, compared
+
+
+def _band(values: pd.Series) -> tuple[float, float]:
+    """The middle half of the seeds' final values, as the chart's band draws it."""
+    return float(values.quantile(0.25)), float(values.quantile(0.75))
+
+
 def verdict(
-    bands: pd.DataFrame,
+    frame: pd.DataFrame,
     titles: Mapping[str, str],
     direction: str,
     measure: str,
     finished: bool = True,
 ) -> str:
-    """Who ended best, in the median, and by which trial it reached the runner-up's final
-    median (random's where random ran); ``measure`` names the value ("regret",
-    "val_accuracy"). ``finished=False`` says "so far"."""
-    if bands.empty or bands["label"].nunique() < 1:
+    """Who ended best in the median over seeds, and whether that is clear: the winner's and
+    the runner-up's bands (the middle half of their seeds' final values) overlap or not, how
+    many seeds each strategy won, and by which trial the winner reached the runner-up's final
+    median. ``frame`` is :func:`trial_frame`'s; ``measure`` names the value ("regret",
+    "val_accuracy"); ``finished=False`` says "so far"."""
+    finals = final_values(frame)
+    if finals.empty:
         return "No trial has finished yet."
     lower_is_better = measure == "regret" or direction == "minimize"
-    curves = {label: rows.sort_values("trial") for label, rows in bands.groupby("label")}
-    finals = {label: float(curve["median"].iloc[-1]) for label, curve in curves.items()}
-    ranked = sorted(finals, key=lambda label: finals[label], reverse=not lower_is_better)
-    name = {label: titles.get(label, label) for label in finals}
     so_far = "" if finished else " so far"
+    by_label = {label: rows["final"] for label, rows in finals.groupby("label", sort=False)}
+    medians = {label: float(values.median()) for label, values in by_label.items()}
+    ranked = sorted(medians, key=medians.__getitem__, reverse=not lower_is_better)
+    name = {label: titles.get(label, label) for label in medians}
+    seeds = max(len(values) for values in by_label.values())
+    over = "one seed" if seeds == 1 else f"{seeds} seeds"
     winner = ranked[0]
     if len(ranked) == 1:
-        return f"Only {name[winner]} has results{so_far}: median {measure} {_fmt(finals[winner])}."
-    baseline = "random" if "random" in finals and winner != "random" else ranked[1]
-    won, lost = finals[winner], finals[baseline]
-    trials = int(curves[winner]["trial"].iloc[-1])
-    how = "ended best" if finished else "leads so far"
-    text = (
-        f"{name[winner]} {how}: median {measure} {_fmt(won)} after {trials} trials, "
-        f"against {_fmt(lost)} for {name[baseline]}."
-    )
+        return (
+            f"Only {name[winner]} has results{so_far}: median {measure} "
+            f"{_fmt(medians[winner])} over {over}."
+        )
+    runner = ranked[1]
+    won, lost = medians[winner], medians[runner]
+    (low_w, high_w), (low_r, high_r) = _band(by_label[winner]), _band(by_label[runner])
+    bands = f"{_fmt(low_w)}–{_fmt(high_w)} and {_fmt(low_r)}–{_fmt(high_r)}"
+    clear = False
     if won == lost:
-        text = f"{name[winner]} and {name[baseline]} tied{so_far} at median {measure} {_fmt(won)}."
+        text = (
+            f"No clear winner over {over}{so_far}: {name[winner]} and {name[runner]} tie at "
+            f"median {measure} {_fmt(won)}."
+        )
+    elif seeds == 1:
+        text = (
+            f"{name[winner]} is ahead{so_far} on one seed: {measure} {_fmt(won)} against "
+            f"{_fmt(lost)} for {name[runner]}; one seed cannot tell a better strategy from a "
+            "luckier one."
+        )
+    elif max(low_w, low_r) <= min(high_w, high_r):
+        text = (
+            f"No clear winner over {over}{so_far}: {name[winner]}'s median {measure} "
+            f"{_fmt(won)} and {name[runner]}'s {_fmt(lost)} have overlapping bands ({bands}, "
+            "the middle half of the seeds)."
+        )
     else:
+        clear = True
+        how = "ended best" if finished else "leads so far"
+        text = (
+            f"{name[winner]} {how} over {over}: median {measure} {_fmt(won)} against "
+            f"{_fmt(lost)} for {name[runner]}, and their bands do not overlap ({bands}, the "
+            "middle half of the seeds)."
+        )
+    wins, ties, compared = seed_wins(finals, lower_is_better)
+    if seeds > 1 and compared:
+        counts = ", ".join(f"{name[label]} {wins[label]}" for label in ranked)
+        tied = f", {ties} tied" if ties else ""
+        once = [name[label] for label in ranked if len(by_label[label]) == 1]
+        note = f" ({' and '.join(once)} ran once and meets every seed)" if once else ""
+        text += f" Seeds won of {compared}: {counts}{tied}{note}."
+    if clear:
+        # How soon, only for a clear winner: with overlapping bands the pace is noise too.
+        curves = {
+            label: rows.sort_values("trial")
+            for label, rows in convergence_frame(frame, titles).groupby("label")
+        }
         reached = _reached_by(curves[winner], lost, lower_is_better)
-        needed = _reached_by(curves[baseline], lost, lower_is_better)
+        needed = _reached_by(curves[runner], lost, lower_is_better)
         if reached is not None and needed is not None and reached < needed:
             text += (
-                f" It reached {name[baseline]}'s final median by trial {reached} in the median; "
-                f"{name[baseline]} needed {needed}."
+                f" In the median, {name[winner]} reached {name[runner]}'s final {_fmt(lost)} by "
+                f"trial {reached}; {name[runner]} needed {needed}."
             )
-        elif reached is not None and needed is not None and reached == needed:
+        elif reached is not None and reached == needed:
             text += (
-                f" Both reached {name[baseline]}'s final median by trial {needed} in the median; "
-                f"{name[winner]} kept improving."
+                f" In the median, {name[winner]} and {name[runner]} both reached {_fmt(lost)} by "
+                f"trial {needed}; {name[winner]} kept improving."
             )
-        elif reached is not None and needed is not None:
-            text += (
-                f" {name[baseline]} reached its final median by trial {needed} in the median, "
-                f"{name[winner]} by trial {reached}, and kept improving."
-            )
-    others = [label for label in ranked if label not in (winner, baseline)]
+    others = ranked[2:]
     if others:
-        rest = ", ".join(f"{name[label]} {_fmt(finals[label])}" for label in others)
-        text += f" Others: {rest}."
+        rest = ", ".join(f"{name[label]} {_fmt(medians[label])}" for label in others)
+        text += f" Others (median): {rest}."
     return text
+
+
+def time_title(time_bands: pd.DataFrame, measure: str, lower_is_better: bool) -> str:
+    """The wall-clock chart's title, read off its own lines: which strategy's median first
+    reached the level every strategy reached (the worst final median), and when."""
+    if time_bands.empty:
+        return "Best so far by wall-clock time"
+    curves = {label: rows.sort_values("seconds") for label, rows in time_bands.groupby("label")}
+    finals = [float(curve["median"].iloc[-1]) for curve in curves.values()]
+    target = max(finals) if lower_is_better else min(finals)
+    when = {}
+    for curve in curves.values():
+        hit = curve["median"] <= target if lower_is_better else curve["median"] >= target
+        when[str(curve["strategy"].iloc[0])] = float(curve.loc[hit, "seconds"].iloc[0])
+    order = sorted(when, key=when.__getitem__)
+    first = order[0]
+    reached = f"By wall-clock time, {first} reached {measure} {_fmt(target)}"
+    if len(order) == 1:
+        return f"{reached} at {when[first]:.2g} s"
+    second = order[1]
+    return f"{reached} first: {when[first]:.2g} s, against {when[second]:.2g} s for {second}"
+
+
+def seconds_per_trial(frame: pd.DataFrame, titles: Mapping[str, str]) -> dict[str, float]:
+    """Median wall seconds a trial took, per strategy title (proposal time included)."""
+    if frame.empty:
+        return {}
+    per_study = frame.groupby("study").agg(
+        label=("label", "first"), seconds=("elapsed_s", "max"), trials=("trial", "max")
+    )
+    per_study["each"] = per_study["seconds"] / per_study["trials"].clip(lower=1)
+    medians = per_study.groupby("label", sort=False)["each"].median()
+    return {titles.get(label, label): float(value) for label, value in medians.items()}
 
 
 # The Strategy race page's form: presets in, a race spec document out -----------------------
@@ -208,6 +343,15 @@ DEFAULT_STRATEGIES = ["Grid", "Random", "Bayesian (GP, EI)"]
 # A pruner stops trials between epochs, so a race with one gives every trial this many.
 PRUNED_FUNCTION_EPOCHS = 10
 PRUNED_KERAS_EPOCHS = 4
+
+
+def default_race_name(objective: str, taken: Iterable[str]) -> str:
+    """``<objective>-race-<k>`` with the smallest k from 1 that no race has taken."""
+    used = set(taken)
+    k = 1
+    while f"{objective}-race-{k}" in used:
+        k += 1
+    return f"{objective}-race-{k}"
 
 
 def race_document(

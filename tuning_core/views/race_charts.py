@@ -92,10 +92,14 @@ def convergence_by_trial(
 
 
 def convergence_by_time(
-    bands: pd.DataFrame, strategies: Sequence[str], y_title: str, log_y: bool = False
+    bands: pd.DataFrame,
+    strategies: Sequence[str],
+    y_title: str,
+    log_y: bool = False,
+    title: str = "Best so far by wall-clock time",
 ) -> alt.LayerChart:
     """The same against wall-clock seconds since each study began (log axis: a fast
-    strategy's first second and a slow one's minute both stay readable)."""
+    strategy's first second and a slow one's minute both stay readable). ``title`` should be
+    read off the bands (``views.race.time_title``), never assumed."""
     x = alt.X("seconds:Q", title="wall-clock seconds (log)", scale=alt.Scale(type="log"))
-    title = "Best so far by wall-clock time: a Bayesian step costs more"
     return _bands(bands, strategies, x, "seconds", y_title, log_y, title)
