@@ -14,15 +14,17 @@ dashboard or ``python -m tuning_core stop``, and resumes when ``optimize`` is ca
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning_core.engine.errors import ObjectiveError, SpecError, brief
+from tuning_core.engine.objectives import Objective
 from tuning_core.engine.records import best_trial
 from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
-from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import (
     Store,
     StudyRecord,
@@ -30,8 +32,14 @@ from tuning_core.engine.storage import (
     artifacts_dir,
     default_storage_path,
 )
-from tuning_core.engine.study import run_study
-from tuning_core.engine.user_objectives import Trial, TrialPruned, plain_objective, target_of
+from tuning_core.engine.study import StudyRun, run_study
+from tuning_core.engine.user_objectives import (
+    Trial,
+    TrialPruned,
+    first_trials_all_fail,
+    plain_objective,
+    target_of,
+)
 
 if TYPE_CHECKING:  # pandas loads only when trials_dataframe is called
     import pandas as pd
@@ -153,7 +161,10 @@ class Study:
         if epochs is not None:
             fields["epochs"] = epochs
         spec = self._spec(fields, n_trials)
-        self._run(spec, plain_objective(objective, spec.metric), show_progress)
+        if spec.parallel > 1:
+            self._run_on_dask(spec, objective, show_progress)
+        else:
+            self._run(spec, plain_objective(objective, spec.metric), show_progress)
 
     def optimize_keras(
         self,
@@ -186,24 +197,59 @@ class Study:
             "validation_split": None if validation_data is not None else validation_split or 0.2,
         }
         spec = self._spec(fields, n_trials)
+        if spec.parallel != 1:
+            raise SpecError(
+                "parallel: optimize_keras runs one trial at a time for now; give parallel=1, or "
+                "tune a plain function with optimize."
+            )
         # Keras (and TensorFlow, seconds to import) load only for a Keras objective.
         from tuning_core.training.user_model import BuildModelObjective  # noqa: PLC0415
 
         keras_objective = BuildModelObjective(spec, build_model, x, y, validation_data)
         self._run(spec, keras_objective, show_progress)
 
-    def _run(self, spec: StudySpec, objective: Any, show_progress: bool) -> None:
-        if spec.parallel != 1:
-            raise SpecError(
-                "parallel: the Python API runs trials one at a time for now; give parallel=1, or "
-                "run the study from a spec file with python -m tuning_core run."
-            )
+    def _run_on_dask(
+        self, spec: StudySpec, function: Callable[[Trial], float], show_progress: bool
+    ) -> None:
+        """``parallel`` trials at once as Dask tasks on a LocalCluster of that many worker
+        processes; this process stays the store's only writer.
+
+        The function travels to the workers as Dask pickles it (cloudpickle): one from an
+        importable module is imported there by name, so the module must be on the workers'
+        path; one defined in a notebook or a script run directly (``__main__``), a lambda or a
+        nested function is shipped by value.
+        """
+        # Dask loads only here: a study with parallel 1 never imports it.
+        from tuning_core.engine import parallel  # noqa: PLC0415
+
+        factory = functools.partial(shipped_objective, function)
+
+        def run(store: Store, progress: Callable[[str], None]) -> StudyRun:
+            watch = _FailureWatch(store, spec.name, progress)
+            outcome = parallel.run_parallel_study(spec, store, factory, log=watch)
+            if watch.problem is not None:
+                store.set_status(outcome.study_id, StudyStatus.FAILED, message=watch.problem)
+                raise ObjectiveError(watch.problem)
+            return outcome
+
+        self._run(spec, None, show_progress, run)
+
+    def _run(
+        self,
+        spec: StudySpec,
+        objective: Any,
+        show_progress: bool,
+        runner: Callable[[Store, Callable[[str], None]], StudyRun] | None = None,
+    ) -> None:
         progress = _Progress(show_progress)
         with Store(self.storage) as store:
             if hasattr(objective, "best_model_path"):
                 _keep_best_model(objective, store, spec)
             try:
-                outcome = run_study(spec, store, objective, log=progress)
+                if runner is not None:
+                    outcome = runner(store, progress)
+                else:
+                    outcome = run_study(spec, store, objective, log=progress)
             except KeyboardInterrupt:
                 # The engine marked the trial interrupted and the study stopped; a new call
                 # retries that trial first.
@@ -264,6 +310,36 @@ class Study:
         if record is None:
             raise SpecError(f"the study {self.name!r} has not run yet; run study.optimize first.")
         return trials_frame(trials, record.spec)
+
+
+def shipped_objective(function: Callable[[Trial], float], spec: StudySpec) -> Objective:
+    """The objective a Dask worker builds for ``function`` (the parallel factory's shape).
+
+    A value that is not a number fails the trial there (an exception escaping a task reads as
+    a broken worker); :class:`_FailureWatch` stops the study when that, or any error, repeats.
+    """
+    return plain_objective(function, spec.metric, stop_on_bad_value=False)
+
+
+class _FailureWatch:
+    """The log of a parallel study that also stops it when its first trials all fail the same
+    way, as the sequential loop does (the Dask driver has no such rule of its own)."""
+
+    def __init__(self, store: Store, name: str, log: Callable[[str], None]) -> None:
+        self.store, self.name, self.log = store, name, log
+        self.problem: str | None = None
+
+    def __call__(self, line: str) -> None:
+        self.log(line)
+        if self.problem is not None:
+            return
+        record = self.store.get_study(self.name)
+        counted = [t for t in self.store.trials(record.id) if t.state.counts_against_budget()]
+        self.problem = first_trials_all_fail(
+            [t.error if t.state == TrialState.FAILED else None for t in counted]
+        )
+        if self.problem is not None:
+            self.store.request_stop(self.name)  # trials in flight finish; no new one starts
 
 
 class _Progress:

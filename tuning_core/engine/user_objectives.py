@@ -158,14 +158,18 @@ def importable(target: str) -> bool:
     return module != "__main__" and "<" not in attribute and module in sys.modules
 
 
-def plain_objective(function: Callable[[Trial], Any], metric: str) -> Objective:
+def plain_objective(
+    function: Callable[[Trial], Any], metric: str, stop_on_bad_value: bool = True
+) -> Objective:
     """Adapt ``function(trial) -> number`` to the engine's objective protocol.
 
     - it raises: the trial fails with the exception's last line;
     - it raises TrialPruned: the trial is pruned, or interrupted if a stop request was the
       reason (it is retried when the study resumes);
     - it returns NaN or infinity: the trial diverged (the engine's rule);
-    - it returns something that is not a number: :class:`ObjectiveError`, the study stops.
+    - it returns something that is not a number: :class:`ObjectiveError`, the study stops
+      (with ``stop_on_bad_value`` False, as on a Dask worker, whose errors read as a broken
+      worker: a TypeError with the same sentence fails the trial instead).
     """
 
     def objective(params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
@@ -183,10 +187,11 @@ def plain_objective(function: Callable[[Trial], Any], metric: str) -> Objective:
         # last line (study.run_objective), and stops the study on an ObjectiveError.
         number = as_number(value)
         if number is None:
-            raise ObjectiveError(
+            sentence = (
                 f"the objective returned {brief(value)} ({type(value).__name__}); it must return "
                 f"a number, the trial's {metric}."
             )
+            raise ObjectiveError(sentence) if stop_on_bad_value else TypeError(sentence)
         return TrialOutcome(number)
 
     return objective

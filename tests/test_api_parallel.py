@@ -1,0 +1,73 @@
+"""An API study with parallel 2 runs its plain objective on two real local Dask workers: the
+function is shipped to them by value (a lambda here), reports and pruning reach the store, and
+the repeated-failure rule stops a parallel study as it does a sequential one."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import tuning_core
+from tuning_core.engine.errors import SpecError
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
+
+SPACE = {"x": {"type": "float", "low": -3.0, "high": 3.0}}
+
+
+def test_an_api_study_runs_on_two_local_dask_workers(storage: Path) -> None:
+    def objective(trial) -> float:  # nested: not importable, so Dask ships it by value
+        for epoch in range(3):
+            time.sleep(0.1)  # long enough for both workers to take trials
+            trial.report(epoch, (trial.params["x"] - 1) ** 2 + 2 - epoch)
+            if trial.should_prune():
+                raise tuning_core.TrialPruned()
+        return (trial.params["x"] - 1) ** 2
+
+    study = tuning_core.create_study(
+        "on-dask",
+        storage=storage,
+        space=SPACE,
+        pruner={"type": "median", "warmup_trials": 2},
+        budget=8,
+        parallel=2,
+    )
+    study.optimize(objective, epochs=3, show_progress=False)
+    with Store(storage) as store:
+        record = store.get_study("on-dask")
+        trials = store.trials(record.id)
+        workers = store.trial_workers(record.id)
+        rows = store.epoch_metrics(record.id)
+    assert record.status == StudyStatus.FINISHED and len(trials) == 8
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert TrialState.PRUNED in {t.state for t in trials}
+    assert len({worker.worker for worker in workers.values()}) == 2
+    assert {n for n, *_ in rows} == set(range(8))  # every trial's reports reached the store
+    assert study.best_value == min(t.value for t in trials if t.state == TrialState.COMPLETE)
+
+
+def test_a_parallel_study_whose_every_trial_fails_stops_early(storage: Path) -> None:
+    study = tuning_core.create_study(
+        "dask-words", storage=storage, space=SPACE, budget=40, parallel=2
+    )
+    with pytest.raises(tuning_core.ObjectiveError) as raised:
+        study.optimize(lambda trial: "0.5", show_progress=False)
+    assert str(raised.value).startswith(
+        "every trial fails: TypeError: the objective returned '0.5' (str); it must return a number"
+    )
+    with Store(storage) as store:
+        record = store.get_study("dask-words")
+        trials = store.trials(record.id)
+    assert record.status == StudyStatus.FAILED and record.message == str(raised.value)
+    # The driver reads the stop flag every half second, so instant trials run on a little past
+    # the third; never the whole budget of 40.
+    assert 3 <= len(trials) < 40
+
+
+def test_optimize_keras_with_parallel_is_refused_before_keras_loads(storage: Path) -> None:
+    study = tuning_core.create_study("k", storage=storage, space=SPACE, parallel=2)
+    with pytest.raises(SpecError, match="^parallel: optimize_keras runs one trial at a time"):
+        study.optimize_keras(lambda hp: None, [[0.0]], [0])
+    assert not storage.exists()
