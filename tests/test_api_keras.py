@@ -119,3 +119,38 @@ def test_a_model_that_cannot_be_trained_as_asked_is_one_sentence(
         trials = store.trials(record.id)
     # One trial tried it; the study stopped instead of spending its budget.
     assert [t.state for t in trials] == [TrialState.FAILED] and record.status == "failed"
+
+
+def _auc_model(hp) -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input(shape=(30,)), keras.layers.Dense(1, activation="sigmoid")]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(hp["learning_rate"]),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc")],
+    )
+    return model
+
+
+def test_any_compiled_metric_can_be_the_study_metric_and_prunes(storage: Path, cancer) -> None:
+    x, y = cancer
+    study = tuning_core.create_study(
+        "auc",
+        storage=storage,
+        space={"learning_rate": {"type": "float", "low": 1e-5, "high": 1.0, "log": True}},
+        metric="val_auc",
+        direction="maximize",
+        pruner={"type": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+        budget=4,
+    )
+    study.optimize_keras(_auc_model, x, y, epochs=3, batch_size=64, show_progress=False)
+    with Store(storage) as store:
+        record = store.get_study("auc")
+        trials = store.trials(record.id)
+        rows = store.epoch_metrics(record.id)
+    assert {name for *_, name, _ in rows} >= {"auc", "val_auc", "loss", "val_loss"}
+    # A sigmoid unit fits 2 classes; successive halving cut some trials at its rungs.
+    assert TrialState.PRUNED in {t.state for t in trials}
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert 0.5 < study.best_value <= 1.0

@@ -22,7 +22,13 @@ from tuning_core.engine.errors import ObjectiveError, brief
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction
-from tuning_core.training.keras_objective import KerasObjective, LiveMetrics, best_epoch_value
+from tuning_core.engine.user_objectives import as_number
+from tuning_core.training.keras_objective import (
+    EPOCH_METRICS,
+    KerasObjective,
+    LiveMetrics,
+    best_epoch_value,
+)
 from tuning_core.training.keras_runtime import import_keras
 
 keras = import_keras()
@@ -93,6 +99,23 @@ def model_problem(network: Any, classes: int | None, sample: np.ndarray) -> str 
     )
 
 
+class UserModelMetrics(LiveMetrics):
+    """LiveMetrics that also records every other number a user's model logs (the metrics it
+    was compiled with: ``auc``, ``precision``, …), so any of them can be the study's metric."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.diverged:
+            # Written before LiveMetrics asks the pruner, which reads this epoch from the store.
+            extra = {
+                name: number
+                for name, value in (logs or {}).items()
+                if name not in EPOCH_METRICS and (number := as_number(value)) is not None
+            }
+            if extra:
+                self.reporter.report(epoch, extra)
+        super().on_epoch_end(epoch, logs)
+
+
 class BuildModelObjective(KerasObjective):
     """The ``{"type": "python", "form": "build_model"}`` objective: the user's builder, data
     and fit settings (``epochs`` and ``batch_size`` may also be tuned in the space)."""
@@ -136,7 +159,7 @@ class BuildModelObjective(KerasObjective):
             # A regression target has no chance level: only NaN or infinity counts as diverged.
             classes = self.classes if self.classes is not None else math.inf
             steps = max(1, math.ceil(train_rows / batch_size))
-            callback = LiveMetrics(reporter, steps, classes)  # type: ignore[arg-type]
+            callback = UserModelMetrics(reporter, steps, classes)  # type: ignore[arg-type]
             callbacks: list[keras.callbacks.Callback] = [callback]
             checkpoint = self._checkpoint_path()
             if checkpoint is not None:
