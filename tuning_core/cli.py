@@ -29,6 +29,7 @@ from tuning_core.engine.spec import (
     MAX_HEARTBEAT_SECONDS,
     MAX_RETRIES,
     StudySpec,
+    json_from_file,
     load_spec,
 )
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
@@ -40,6 +41,7 @@ from tuning_core.reports.user_script import best_params_json, user_script
 from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
+from tuning_core.training.tables import complete_table_spec
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
     from tuning_core.training.keras_objective import KerasObjective
@@ -259,6 +261,9 @@ def command_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if spec.objective["type"] == "keras":
         _refuse_what_cannot_fit(spec, args.memory_limit)
+        # A table is read and its preparation fitted before the store is opened: bad data is
+        # one sentence, with nothing stored.
+        spec = complete_table_spec(spec, json_from_file(args.spec).get("objective") or {})
     if spec.objective["type"] == "python":
         # The target is imported from beside the spec file, and before the store is opened:
         # a target that cannot be imported is one sentence, and nothing is stored.
@@ -280,6 +285,8 @@ def command_run(args: argparse.Namespace) -> int:
             log=lambda line: print(line, flush=True),
             max_trials_this_process=recycle,
         )
+        if not outcome.recycle and spec.objective.get("test_split"):
+            _report_held_out(spec, store)
     if outcome.recycle:
         print(
             f"recycling the worker after {outcome.trials_run} trials to release Keras memory",
@@ -394,17 +401,41 @@ def _run_on_dask(
 
 def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
     """Before any trial runs (and before anything is stored), refuse a model too large."""
+    if limit_gb is not None:
+        # The loader checks the data again against the same limit (in this process, a
+        # recycled one and the Dask workers it starts; a table's reader too): it reads the
+        # environment.
+        os.environ[MEMORY_LIMIT_ENV] = f"{limit_gb:g}"
     image_shape = image_shape_of(spec.objective["dataset"])
     if image_shape is None:
         return  # unreadable data is refused, in one sentence, when the first trial loads it
-    if limit_gb is not None:
-        # The loader checks the data again against the same limit (in this process, a
-        # recycled one and the Dask workers it starts): it reads the environment.
-        os.environ[MEMORY_LIMIT_ENV] = f"{limit_gb:g}"
     limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
     problem = memory_problem(spec, image_shape, limit)
     if problem:
         raise SpecError(problem)
+
+
+def _report_held_out(spec: StudySpec, store: Store) -> None:
+    """Score the best trial's saved model on the table's held-out test rows, once, at the
+    end: printed, and kept beside the model as test_score.json."""
+    folder = artifacts_dir(store.path, spec.name)
+    model = folder / "best.keras"
+    if not model.is_file():
+        print("test split: no saved best model to score (parallel studies keep none)", flush=True)
+        return
+    from tuning_core.training.table_objective import held_out_score  # noqa: PLC0415 - Keras
+
+    scores = held_out_score(str(model), spec)
+    study = store.get_study(spec.name)
+    best = best_trial(store.trials(study.id), spec.direction) if study else None
+    rows = spec.objective["preparation"]["rows"]["test"]
+    (folder / "test_score.json").write_text(
+        json.dumps({"trial": best.number if best else None, "rows": rows, **scores}),
+        encoding="utf-8",
+    )
+    shown = ", ".join(f"{name} {value:.4g}" for name, value in scores.items())
+    number = f" ({best.number})" if best else ""
+    print(f"test split: the best trial{number} scores {shown} on {rows} held-out rows", flush=True)
 
 
 def _attach_best_model(objective: KerasObjective, store: Store, spec: StudySpec) -> None:

@@ -5,6 +5,9 @@ loader, the model builder and the pages.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from tuning_core.engine.errors import brief
 
 CLASSIFICATION = "classification"
@@ -110,3 +113,36 @@ def task_problem(task: object) -> str | None:
     if task in TASKS:
         return None
     return f"objective.task must be classification or regression, not {brief(task)}."
+
+
+# A run is "at chance" while it has closed less than this share of the gap between the score
+# of a model that learned nothing and a perfect score.
+CHANCE_MARGIN = 0.05
+
+
+def chance_note(task: str, final: dict[str, float], baseline: dict[str, Any]) -> str | None:
+    """The "ended at chance" note for a trial's last epoch, or None: classification is judged
+    against always predicting the training split's most common class (its validation
+    accuracy, ``baseline["val_accuracy"]``), regression against predicting the training mean
+    (``baseline["val_mae"]`` or ``["val_loss"]``)."""
+    if task == CLASSIFICATION:
+        accuracy, rate = final.get("val_accuracy"), baseline.get("val_accuracy")
+        if accuracy is None or rate is None or not math.isfinite(accuracy):
+            return None
+        if accuracy >= rate + CHANCE_MARGIN * (1 - rate):
+            return None
+        return (
+            f"ended at chance accuracy ({accuracy:.1%} validation accuracy; always predicting "
+            f"the most common class scores {rate:.1%})"
+        )
+    for metric in ("val_mae", "val_loss"):
+        error, mean_error = final.get(metric), baseline.get(metric)
+        if error is None or mean_error is None or not math.isfinite(error):
+            continue
+        if error <= (1 - CHANCE_MARGIN) * mean_error:
+            return None
+        return (
+            f"ended at chance ({metric_words(metric)} {error:.4g}; predicting the training "
+            f"mean scores {mean_error:.4g})"
+        )
+    return None

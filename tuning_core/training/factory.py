@@ -7,6 +7,7 @@ from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import Objective, function_objective
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.user_objectives import import_target, plain_objective
+from tuning_core.training.tables import objective_is_table
 
 
 def objective_for(spec: StudySpec) -> Objective:
@@ -27,6 +28,10 @@ def objective_for(spec: StudySpec) -> Objective:
         # Imported where the trial runs: this process, or a Dask worker that has the module.
         return plain_objective(import_target(spec.objective["target"]), spec.metric)
     # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
+    if objective_is_table(spec.objective):
+        from tuning_core.training.table_objective import TableObjective  # noqa: PLC0415
+
+        return TableObjective(spec)
     from tuning_core.training.keras_objective import KerasObjective  # noqa: PLC0415
 
     return KerasObjective(spec)

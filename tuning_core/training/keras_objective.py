@@ -32,17 +32,18 @@ from tuning_core.engine.objectives import (
 )
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction
+from tuning_core.engine.tasks import CLASSIFICATION, chance_note
 from tuning_core.training.datasets import Dataset, dataset_for
 from tuning_core.training.keras_runtime import import_keras
 
 keras = import_keras()
 
 DIVERGENCE_FACTOR = 20.0
-# A final validation accuracy below this multiple of 1/classes is flagged as chance level.
-CHANCE_FACTOR = 1.5
 # Intra-epoch training-loss points written per epoch, so long epochs still move the chart.
 BATCH_POINTS_PER_EPOCH = 10
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+# What the built-in table model also reports (training/table_objective.py).
+EPOCH_METRICS += ("auc", "val_auc", "mae", "val_mae", "rmse", "val_rmse")
 
 
 def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
@@ -113,16 +114,16 @@ def build_model(
     return network
 
 
-def divergence_reason(loss: float, num_classes: int) -> str | None:
-    """Why ``loss`` counts as diverged, or None (see the module docstring for the rule)."""
+def divergence_reason(loss: float, num_classes: int, limit: float | None = None) -> str | None:
+    """Why ``loss`` counts as diverged, or None (see the module docstring for the rule; a
+    table study passes its own ``limit``, twenty times the loss of a model that learned
+    nothing)."""
     if not math.isfinite(loss):
         return f"the loss became {loss}"
-    limit = DIVERGENCE_FACTOR * math.log(num_classes)
+    level = "chance level" if limit is None else "the loss of a model that learned nothing"
+    limit = DIVERGENCE_FACTOR * math.log(num_classes) if limit is None else limit
     if loss > limit:
-        return (
-            f"the loss exploded to {loss:.3g} "
-            f"(over {limit:.3g}, {DIVERGENCE_FACTOR:g}x chance level)"
-        )
+        return f"the loss exploded to {loss:.3g} (over {limit:.3g}, {DIVERGENCE_FACTOR:g}x {level})"
     return None
 
 
@@ -131,8 +132,15 @@ class LiveMetrics(keras.callbacks.Callback):
     request.
     """
 
-    def __init__(self, reporter: Reporter, steps_per_epoch: int, num_classes: int) -> None:
+    def __init__(
+        self,
+        reporter: Reporter,
+        steps_per_epoch: int,
+        num_classes: int,
+        loss_limit: float | None = None,
+    ) -> None:
         super().__init__()
+        self.loss_limit = loss_limit
         self.reporter = reporter
         self.steps_per_epoch = steps_per_epoch
         self.num_classes = num_classes
@@ -160,7 +168,7 @@ class LiveMetrics(keras.callbacks.Callback):
         # Reported before the divergence check, so charts can draw a diverged run up to the
         # loss that blew up (a diverged trial often writes no epoch row at all).
         self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
-        reason = divergence_reason(loss, self.num_classes)
+        reason = divergence_reason(loss, self.num_classes, self.loss_limit)
         if reason:
             self.diverged = (reason, self.epoch)
             self.model.stop_training = True
@@ -172,7 +180,7 @@ class LiveMetrics(keras.callbacks.Callback):
         metrics = {name: float(logs[name]) for name in EPOCH_METRICS if logs and name in logs}
         self.reporter.report(epoch, metrics)
         for name in ("loss", "val_loss"):
-            reason = divergence_reason(metrics.get(name, 0.0), self.num_classes)
+            reason = divergence_reason(metrics.get(name, 0.0), self.num_classes, self.loss_limit)
             if reason:
                 self.diverged = (f"{name}: {reason}", epoch)
                 self.model.stop_training = True
@@ -249,13 +257,13 @@ class KerasObjective:
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
-            note = None
-            final_accuracy = history.get("val_accuracy", [math.nan])[-1]
-            if final_accuracy < CHANCE_FACTOR / data.num_classes:
-                note = (
-                    f"ended at chance accuracy ({final_accuracy:.1%} validation accuracy, "
-                    f"chance is {1 / data.num_classes:.0%})"
-                )
+            # Chance is always predicting the training split's most common class.
+            majority = int(np.bincount(data.y_train).argmax())
+            note = chance_note(
+                CLASSIFICATION,
+                {"val_accuracy": history.get("val_accuracy", [math.nan])[-1]},
+                {"val_accuracy": float(np.mean(data.y_val == majority))},
+            )
             self._promote_if_best(checkpoint, value)
             return TrialOutcome(value, note)
         finally:

@@ -28,10 +28,12 @@ import psutil
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import dataset_words, default_memory_limit, size_words
+from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.tasks import (
     CLASSIFICATION,
     MAX_CLASSES,
     REGRESSION,
+    default_metric,
     infer_task,
 )
 
@@ -402,10 +404,11 @@ def _target_labels(table: Table, target: TableColumn, task: str | None) -> tuple
             f"{target.first_missing_row()}); every row needs a target."
         )
     distinct = len(set(target.values.tolist()))
-    if task is None:
-        chosen, how = infer_task(target.kind, distinct), "inferred"
-    else:
-        chosen, how = task, "as objective.task says"
+    inferred = infer_task(target.kind, distinct)
+    # A task given that matches the inference reads the same, so a stored spec (which holds
+    # the task) prepares exactly as the spec it came from.
+    chosen = task or inferred
+    how = "inferred" if chosen == inferred else "as objective.task says"
     if chosen == REGRESSION and not target.numeric:
         raise DatasetError(
             f"objective.task regression needs a numeric target, but column {brief(target.name)} "
@@ -782,3 +785,35 @@ def fit_objective_preparation(
 def class_balance(labels: Sequence[Any]) -> list[tuple[Any, int]]:
     """(class, count) pairs, most common first, for the form's preview."""
     return Counter(labels).most_common()
+
+
+def objective_is_table(objective: Mapping[str, Any]) -> bool:
+    """Whether a validated Keras objective trains on a table (a CSV, a 2-D .npz, or any table
+    field given)."""
+    if objective.get("type") != "keras":
+        return False
+    if any(key in objective for key in ("target", "task", "preparation", "test_split")):
+        return True
+    return names_table(str(objective.get("dataset", "")))
+
+
+def complete_table_spec(spec: StudySpec, given: Mapping[str, Any]) -> StudySpec:
+    """The spec `run` stores for a table: the data read (bounded), the preparation fitted on
+    the training split and kept in ``objective.preparation``, the task filled in, and, when
+    the spec file (whose objective is ``given``) named no metric, the task's own metric. Every
+    problem with the data is one sentence here, before anything is stored."""
+    if not objective_is_table(spec.objective):
+        return spec
+    table = read_table(spec.objective["dataset"])
+    preparation = fit_objective_preparation(table, spec.objective, spec.seed)
+    raw = spec.to_json()
+    objective = raw["objective"]
+    objective["task"] = preparation["task"]
+    objective["preparation"] = preparation
+    if table.kind == "npz":
+        objective["target"] = preparation["target"]
+    if "metric" not in given:
+        objective["metric"] = default_metric(preparation["task"])
+        if "direction" not in given:
+            objective.pop("direction", None)
+    return parse_spec(raw)

@@ -1,0 +1,155 @@
+"""The built-in model for tables: the MLP on the registry's sliders, its output and loss
+following the task (softmax and sparse cross-entropy for classes, sigmoid and binary
+cross-entropy for two, linear and MSE for numbers).
+
+Only the worker process imports this module (it loads Keras).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from typing import Any
+
+import numpy as np
+
+from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.states import Direction
+from tuning_core.engine.tasks import REGRESSION, chance_note
+from tuning_core.training.keras_objective import (
+    KerasObjective,
+    LiveMetrics,
+    best_epoch_value,
+    make_optimizer,
+)
+from tuning_core.training.keras_runtime import import_keras
+from tuning_core.training.tables import PreparedTable, prepare_objective_table
+
+keras = import_keras()
+
+
+def build_table_model(hp: dict[str, Any], features: int, task: str, classes: int) -> keras.Model:
+    """A compiled MLP for ``hp`` on ``features`` inputs, its head and loss set by the task."""
+    regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
+    dropout = float(hp["dropout"])
+    inputs = keras.Input(shape=(features,))
+    x = inputs
+    for _ in range(int(hp["hidden_layers"])):
+        x = keras.layers.Dense(
+            int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer
+        )(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout)(x)
+    if task == REGRESSION:
+        outputs = keras.layers.Dense(1)(x)
+        loss = "mean_squared_error"
+        metrics: list[Any] = [
+            keras.metrics.MeanAbsoluteError(name="mae"),
+            keras.metrics.RootMeanSquaredError(name="rmse"),
+        ]
+    elif classes == 2:
+        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+        loss = "binary_crossentropy"
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    else:
+        outputs = keras.layers.Dense(classes, activation="softmax")(x)
+        loss = "sparse_categorical_crossentropy"
+        metrics = ["accuracy"]
+    network = keras.Model(inputs, outputs)
+    network.compile(
+        optimizer=make_optimizer(
+            hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))
+        ),
+        loss=loss,
+        metrics=metrics,
+    )
+    return network
+
+
+def targets_for(task: str, classes: int, y: np.ndarray) -> np.ndarray:
+    """Targets as the model's head takes them: a column for one output unit, else indices."""
+    return y.reshape(-1, 1).astype(np.float32) if task == REGRESSION or classes == 2 else y
+
+
+class TableObjective(KerasObjective):
+    """A ``{"type": "keras"}`` objective whose dataset is a table; loads it once per process."""
+
+    def __init__(self, spec: StudySpec) -> None:
+        super().__init__(spec)
+        self._table: PreparedTable | None = None
+
+    @property
+    def table(self) -> PreparedTable:
+        if self._table is None:
+            self._table = prepare_objective_table(self.objective, self.spec.seed)
+        return self._table
+
+    def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
+        data = self.table
+        task, classes = data.task, data.num_classes
+        hp = trial_hyperparams("mlp", self.objective["epochs"], params)
+        # One seed for every trial: trials differ only by their params, not their initial weights.
+        keras.utils.set_random_seed(self.spec.seed)
+        network = build_table_model(hp, data.features, task, classes)
+        batch_size = int(hp["batch_size"])
+        callback = LiveMetrics(
+            reporter,
+            math.ceil(len(data.x_train) / batch_size),
+            max(classes, 2),
+            loss_limit=float(data.preparation["loss_limit"]),
+        )
+        callbacks: list[keras.callbacks.Callback] = [callback]
+        checkpoint = self._checkpoint_path()
+        if checkpoint is not None:
+            # The trial's value is its best epoch's metric, so the model kept is that epoch's.
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(
+                    checkpoint,
+                    monitor=self.spec.metric,
+                    mode="max" if self.spec.direction == Direction.MAXIMIZE else "min",
+                    save_best_only=True,
+                    verbose=0,
+                )
+            )
+        try:
+            history = network.fit(
+                data.x_train,
+                targets_for(task, classes, data.y_train),
+                batch_size=batch_size,
+                epochs=int(hp["epochs"]),
+                validation_data=(data.x_val, targets_for(task, classes, data.y_val)),
+                callbacks=callbacks,
+                verbose=0,
+            ).history
+            if callback.diverged:
+                raise TrialDiverged(*callback.diverged)
+            if callback.pruned_after is not None:
+                raise TrialPruned(callback.pruned_after)
+            value = best_epoch_value(history, self.spec.metric, self.spec.direction)
+            final = {name: values[-1] for name, values in history.items() if values}
+            note = chance_note(task, final, data.preparation.get("baseline", {}))
+            self._promote_if_best(checkpoint, value)
+            return TrialOutcome(value, note)
+        finally:
+            if checkpoint is not None:
+                checkpoint.unlink(missing_ok=True)
+            del network
+            keras.backend.clear_session()
+            gc.collect()
+
+
+def held_out_score(model_path: str, spec: StudySpec) -> dict[str, float]:
+    """The saved best model's metrics on the table's held-out test rows (empty without any)."""
+    data = prepare_objective_table(spec.objective, spec.seed)
+    if data.x_test is None or data.y_test is None:
+        return {}
+    network = keras.models.load_model(model_path)
+    scores = network.evaluate(
+        data.x_test,
+        targets_for(data.task, data.num_classes, data.y_test),
+        verbose=0,
+        return_dict=True,
+    )
+    return {f"test_{name}": float(value) for name, value in scores.items()}
