@@ -273,23 +273,36 @@ def verdict(
 
 def time_title(time_bands: pd.DataFrame, measure: str, lower_is_better: bool) -> str:
     """The wall-clock chart's title, read off its own lines: which strategy's median first
-    reached the level every strategy reached (the worst final median), and when."""
+    reached the level every strategy reached (the worst final median), and when; and, when
+    another ended lower, when that one reached its final median."""
     if time_bands.empty:
         return "Best so far by wall-clock time"
-    curves = {label: rows.sort_values("seconds") for label, rows in time_bands.groupby("label")}
-    finals = [float(curve["median"].iloc[-1]) for curve in curves.values()]
-    target = max(finals) if lower_is_better else min(finals)
-    when = {}
-    for curve in curves.values():
-        hit = curve["median"] <= target if lower_is_better else curve["median"] >= target
-        when[str(curve["strategy"].iloc[0])] = float(curve.loc[hit, "seconds"].iloc[0])
-    order = sorted(when, key=when.__getitem__)
-    first = order[0]
-    reached = f"By wall-clock time, {first} reached {measure} {_fmt(target)}"
-    if len(order) == 1:
-        return f"{reached} at {when[first]:.2g} s"
-    second = order[1]
-    return f"{reached} first: {when[first]:.2g} s, against {when[second]:.2g} s for {second}"
+    curves = {
+        str(rows["strategy"].iloc[0]): rows.sort_values("seconds")
+        for _, rows in time_bands.groupby("label")
+    }
+    finals = {title: float(curve["median"].iloc[-1]) for title, curve in curves.items()}
+    worst = max if lower_is_better else min
+    target = worst(finals.values())
+
+    def first_at(title: str, level: float) -> float:
+        curve = curves[title]
+        hit = curve["median"] <= level if lower_is_better else curve["median"] >= level
+        return float(curve.loc[hit, "seconds"].iloc[0])
+
+    when = {title: first_at(title, target) for title in curves}
+    first = min(when, key=when.__getitem__)
+    text = (
+        f"By wall-clock time, {first} reached {measure} {_fmt(target)} first ({when[first]:.2g} s"
+    )
+    others = sorted((t for t in when if t != first), key=when.__getitem__)
+    text += f"; {others[0]} {when[others[0]]:.2g} s)" if others else ")"
+    best = (min if lower_is_better else max)(finals, key=finals.__getitem__)
+    if best != first and finals[best] != finals[first]:
+        text += (
+            f"; {best} ended best, at {_fmt(finals[best])} by {first_at(best, finals[best]):.2g} s"
+        )
+    return text
 
 
 def seconds_per_trial(frame: pd.DataFrame, titles: Mapping[str, str]) -> dict[str, float]:
