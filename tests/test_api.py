@@ -352,3 +352,32 @@ def test_cli_stops_a_study_whose_every_trial_fails_with_exit_2(tmp_path: Path) -
     )
     record, trials, _ = stored(storage, "broken")
     assert len(trials) == 3 and record.status == StudyStatus.FAILED
+
+
+def test_short_space_forms_are_stored_as_the_specs_ranges(storage: Path) -> None:
+    study = tuning_core.create_study(
+        "short",
+        storage=storage,
+        space={
+            "learning_rate": (1e-4, 0.1, "log"),
+            "units": (8, 128),
+            "dropout": (0, 0.5),
+            "activation": ["relu", "tanh"],
+            "epochs": 3,
+        },
+        budget=2,
+    )
+    study.optimize(lambda trial: trial.params["dropout"], show_progress=False)
+    record, trials, _ = stored(storage, "short")
+    assert record.spec.to_json()["space"] == {
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+        "units": {"type": "int", "low": 8, "high": 128, "log": False},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.5, "log": False},
+        "activation": {"type": "choice", "values": ["relu", "tanh"]},
+        "epochs": 3,
+    }
+    assert all(isinstance(t.params["units"], int) and t.params["epochs"] == 3 for t in trials)
+    with pytest.raises(
+        SpecError, match=r'^space.units must be \(low, high\) or \(low, high, "log"\)'
+    ):
+        tuning_core.create_study("bad", storage=storage, space={"units": (8, 128, "linear")})

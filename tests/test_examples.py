@@ -34,9 +34,9 @@ def test_own_model_api_example_tunes_a_keras_model_into_the_store(tmp_path: Path
         record = store.get_study("breast-cancer")
         trials = store.trials(record.id)
         rows = store.epoch_metrics(record.id)
-    assert record.status == StudyStatus.FINISHED and len(trials) == 6
+    assert record.status == StudyStatus.FINISHED and len(trials) == 8
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    assert len({(n, e) for n, e, name, _ in rows if name == "val_accuracy"}) == 6 * 5
+    assert len({(n, e) for n, e, name, _ in rows if name == "val_accuracy"}) == 8 * 5
     assert max(t.value for t in trials) > 0.9  # breast cancer is easy: a sanity floor
     assert (artifacts_dir(storage, "breast-cancer") / "best.keras").is_file()
     assert "study breast-cancer: finished" in result.stdout

@@ -70,6 +70,37 @@ def _typed(value: StrategyOption | None, field: str) -> dict[str, Any] | None:
     )
 
 
+def _range(name: str, value: tuple[Any, ...]) -> dict[str, Any]:
+    """``(low, high)`` or ``(low, high, "log")`` as the spec's range: int when both bounds
+    are ints, else float."""
+    bounds = value[:2]
+    log = len(value) == 3 and value[2] == "log"
+    numbers = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if len(value) not in (2, 3) or (len(value) == 3 and not log) or not numbers:
+        raise SpecError(
+            f'space.{name} must be (low, high) or (low, high, "log") as a tuple, a list of '
+            f"choices, a fixed value or a spec range dict, not {brief(value)}."
+        )
+    whole = all(isinstance(b, int) for b in bounds)
+    return {"type": "int" if whole else "float", "low": bounds[0], "high": bounds[1], "log": log}
+
+
+def _space(space: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec's ``space`` from the API's: a spec dict as is, plus two short forms, a tuple
+    for a range and a list for a choice (what the store keeps is always the spec's form)."""
+    if not isinstance(space, Mapping):
+        return space  # parse_spec says what a space must be
+    out: dict[str, Any] = {}
+    for name, value in space.items():
+        if isinstance(value, tuple):
+            out[name] = _range(name, value)
+        elif isinstance(value, list):
+            out[name] = {"type": "choice", "values": value}
+        else:
+            out[name] = value
+    return out
+
+
 def _budget(value: int | Mapping[str, Any]) -> dict[str, Any]:
     """An int is the trial budget; a dict is the spec's ``budget`` (trials, seconds, epochs)."""
     if isinstance(value, Mapping):
@@ -387,7 +418,9 @@ def create_study(
     """A study handle for ``name`` in ``storage`` (default: $TUNING_LAB_STORAGE, else
     ./tuning_lab.db, the store the dashboard reads).
 
-    ``space`` is a spec file's ``space`` (names are yours); ``strategy`` is ``"grid"``,
+    ``space`` maps your own names to a range ``(low, high)`` (ints give an int range) or
+    ``(low, high, "log")``, a list of choices, a fixed value, or a spec file's range dict
+    (``{"type": "float", "low": …, "high": …, "log": …}``); ``strategy`` is ``"grid"``,
     ``"random"``, ``"bayesian"`` or a spec's strategy dict; ``pruner`` ``"median"``,
     ``"successive_halving"``, ``"hyperband"`` or a dict; ``budget`` a trial count or a spec's
     budget dict. ``metric`` names what the objective returns (default ``value``, minimized;
@@ -396,7 +429,7 @@ def create_study(
     objective, space or strategy that differs from a study with results is refused).
     """
     options: dict[str, Any] = {
-        "space": dict(space) if isinstance(space, Mapping) else space,
+        "space": _space(space),
         "strategy": _typed(strategy, "strategy"),
         "pruner": _typed(pruner, "pruner"),
         "budget": _budget(budget),
