@@ -11,6 +11,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 import tuning_core
+from tests.conftest import run_cli
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, artifacts_dir
 from tuning_core.reports.export import saved_model_problem
@@ -47,7 +48,9 @@ SPACE = {
 }
 
 
-def test_a_user_keras_model_trains_through_the_api_with_live_rows(storage: Path, cancer) -> None:
+def test_a_user_keras_model_trains_through_the_api_with_live_rows(
+    storage: Path, cancer, tmp_path: Path
+) -> None:
     x, y = cancer
     study = tuning_core.create_study("cancer", storage=storage, space=SPACE, budget=2)
     study.optimize_keras(build_model, x, y, epochs=2, batch_size=64, show_progress=False)
@@ -74,6 +77,12 @@ def test_a_user_keras_model_trains_through_the_api_with_live_rows(storage: Path,
     saved = artifacts_dir(storage, "cancer") / "best.keras"
     assert saved.is_file() and saved_model_problem(saved) is None
     assert keras.models.load_model(saved).output_shape == (None, 2)
+    copied = tmp_path / "cancer.keras"
+    exported = run_cli(
+        "export", "cancer", "--format", "keras-model", "--output", str(copied), storage=storage
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert copied.read_bytes() == saved.read_bytes()
 
 
 def _uncompiled(hp) -> keras.Model:
