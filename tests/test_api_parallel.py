@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import tuning_core
+from tests.conftest import run_cli, write_spec
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
@@ -71,3 +72,34 @@ def test_optimize_keras_with_parallel_is_refused_before_keras_loads(storage: Pat
     with pytest.raises(SpecError, match="^parallel: optimize_keras runs one trial at a time"):
         study.optimize_keras(lambda hp: None, [[0.0]], [0])
     assert not storage.exists()
+
+
+def test_a_python_target_spec_runs_on_two_dask_workers_that_import_it(tmp_path: Path) -> None:
+    # The workers import my_objectives by its target: LocalCluster's worker processes start
+    # with the driver's import path, which `run` extended with the spec file's folder.
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "my_objectives.py").write_text(
+        "import os, time\n\n\n"
+        "def objective(trial):\n"
+        "    time.sleep(0.2)\n"
+        "    trial.report(0, {'pid': os.getpid()})\n"
+        "    return (trial.params['x'] - 1) ** 2\n"
+    )
+    spec = {
+        "name": "target-on-dask",
+        "objective": {"type": "python", "target": "my_objectives:objective"},
+        "space": SPACE,
+        "strategy": {"type": "random"},
+        "budget": {"trials": 6},
+        "parallel": 2,
+    }
+    storage = tmp_path / "store.db"
+    result = run_cli("run", str(write_spec(folder, spec)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    with Store(storage) as store:
+        record = store.get_study("target-on-dask")
+        trials = store.trials(record.id)
+        pids = {value for *_, name, value in store.epoch_metrics(record.id) if name == "pid"}
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    assert len(pids) == 2  # two worker processes ran the imported function

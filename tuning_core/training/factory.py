@@ -26,7 +26,13 @@ def objective_for(spec: StudySpec) -> Objective:
                 "a function objective(trial) that returns a number."
             )
         # Imported where the trial runs: this process, or a Dask worker that has the module.
-        return plain_objective(import_target(spec.objective["target"]), spec.metric)
+        # On Dask a value that is not a number fails the trial (an exception escaping a task
+        # reads as a broken worker); in this process it stops the study.
+        return plain_objective(
+            import_target(spec.objective["target"]),
+            spec.metric,
+            stop_on_bad_value=spec.parallel == 1,
+        )
     # Keras (and TensorFlow, ~4 s) load only for Keras studies, never for list or export.
     if objective_is_table(spec.objective):
         from tuning_core.training.table_objective import TableObjective  # noqa: PLC0415
