@@ -14,6 +14,7 @@ from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import best_trial
 from tuning_core.engine.storage import Store, StudyRecord
+from tuning_core.reports.table_script import table_script
 from tuning_core.training import keras_runtime
 
 _LOADERS = {
@@ -55,8 +56,8 @@ def load_images():
             if images and labels:
                 x, y = read_idx(images[0]), read_idx(labels[0])
                 break
-    x = x.astype("float32")
-    return (x / 255.0 if x.max() > 1 else x), y
+    # As the study's loader: only 8-bit pixels are scaled; other images are used as stored.
+    return (x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")), y
 ''',
 }
 
@@ -235,6 +236,15 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
         raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")
     model = objective["model"]
     hp = hyperparams.trial_hyperparams(model, objective["epochs"], best.params)
+    if objective.get("preparation"):
+        return table_script(
+            study,
+            best,
+            hp,
+            filename or f"{study.name}_best.py",
+            _quiet_import_source(),
+            _optimizer(hp),
+        )
     dataset = objective["dataset"]
     if dataset == "digits":
         loader = _LOADERS["digits"]

@@ -103,6 +103,10 @@ def is_table_path(dataset: str) -> bool:
     return dataset.lower().endswith(".csv")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _field(source: str) -> str:
     return f"objective.dataset: {dataset_words(source)}"
 
@@ -274,7 +278,9 @@ def _target_column(source: str, y: np.ndarray) -> TableColumn:
     if y.dtype.kind in "US":
         values = np.array([str(value) for value in y], dtype=object)
         return TableColumn("y", "text", values, np.zeros(len(y), dtype=bool))
-    return _array_columns(source, y.reshape(-1, 1), "y")[0]
+    column = _array_columns(source, y.reshape(-1, 1), "y")[0]
+    column.name = "y"
+    return column
 
 
 def table_from_arrays(source: str, x: np.ndarray, y: np.ndarray, kind: str = "npz") -> Table:
@@ -400,7 +406,7 @@ def _target_labels(table: Table, target: TableColumn, task: str | None) -> tuple
     field = f"objective.target: column {brief(target.name)}"
     if target.missing.any():
         raise DatasetError(
-            f"{field} has {int(target.missing.sum())} missing values (first in data row "
+            f"{field} has {_count(int(target.missing.sum()), 'missing value')} (first in data row "
             f"{target.first_missing_row()}); every row needs a target."
         )
     distinct = len(set(target.values.tolist()))
@@ -417,7 +423,8 @@ def _target_labels(table: Table, target: TableColumn, task: str | None) -> tuple
     if chosen == CLASSIFICATION:
         if distinct < 2:
             raise DatasetError(
-                f"{field} holds one class ({brief(target.values[0])}) in every row; a classifier "
+                f"{field} holds one class ({brief(_json_value(target.values[0], target.kind))}) "
+                "in every row; a classifier "
                 "needs at least two."
             )
         if distinct > MAX_CLASSES:
@@ -435,14 +442,15 @@ def _feature_problem(table: Table, column: TableColumn, impute: bool) -> str | N
         return f"{field} is empty in every row; drop it."
     if column.missing.any() and not impute:
         return (
-            f"{field} has {int(column.missing.sum())} missing values (first in data row "
+            f"{field} has {_count(int(column.missing.sum()), 'missing value')} (first in data row "
             f"{column.first_missing_row()}); fill them in, drop the column, or set "
             "objective.impute to true (the training split's median or most common value)."
         )
     present = column.present()
     distinct = len(set(present.tolist()))
     if distinct == 1:
-        return f"{field} holds one value ({brief(present[0])}) in every row; drop it."
+        shown = brief(_json_value(present[0], column.kind))
+        return f"{field} holds one value ({shown}) in every row; drop it."
     if column.kind == "text":
         if len(present) >= NEAR_UNIQUE_MIN_ROWS and distinct >= NEAR_UNIQUE_SHARE * len(present):
             return (
