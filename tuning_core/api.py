@@ -286,10 +286,9 @@ class Study:
                 # retries that trial first.
                 progress(f"study {spec.name}: stopped (interrupted); call optimize again to resume")
                 return
-            except ObjectiveError as error:
-                raise ObjectiveError(str(error)) from None
-            except SpecError as error:
-                raise SpecError(str(error)) from None
+            except SpecError as error:  # ObjectiveError and the store's errors included
+                # The sentence is the message; the engine's frames would only hide it.
+                raise error.with_traceback(None) from None
         progress(f"study {spec.name}: {outcome.status.value} ({outcome.message})")
 
     def stop(self) -> None:
