@@ -2,8 +2,8 @@
 reporting each epoch's validation accuracy so that successive halving cuts weak trials early.
 
 Run it, then open the study on the dashboard's Live study page (`streamlit run app.py` from the
-same folder). The objective can also be named by a spec file:
-`"objective": {"type": "python", "target": "plain_objective:objective", "epochs": 20}`.
+same folder). The same objective runs from a spec file too, imported from beside it:
+`python -m tuning_core run examples/plain_objective.json`.
 """
 
 import numpy as np

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, run_cli
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, artifacts_dir
 
@@ -56,3 +56,14 @@ def test_plain_objective_example_prunes_sgd_trials(tmp_path: Path) -> None:
     assert all(epochs[t.number] == 20 for t in trials if t.state == TrialState.COMPLETE)
     assert all(epochs[t.number] < 20 for t in trials if t.state == TrialState.PRUNED)
     assert "best: {'loss'" in result.stdout
+
+
+def test_plain_objective_spec_runs_the_same_function_through_the_cli(tmp_path: Path) -> None:
+    storage = tmp_path / "tuning_lab.db"
+    result = run_cli("run", str(ROOT / "examples" / "plain_objective.json"), storage=storage)
+    assert result.returncode == 0, result.stderr
+    with Store(storage) as store:
+        record = store.get_study("sgd-breast-cancer-cli")
+        trials = store.trials(record.id)
+    assert record.spec.objective["target"] == "plain_objective:objective"
+    assert len(trials) == 20 and TrialState.PRUNED in {t.state for t in trials}
