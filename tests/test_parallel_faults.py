@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,13 +203,21 @@ def _started_trials(storage: Path, name: str) -> dict[int, str]:
     return {n: w.worker for n, w in workers.items() if n in running}
 
 
+@pytest.mark.parametrize(
+    ("in_spec", "flags"),
+    [
+        (3, []),  # the spec's field
+        (600, ["--heartbeat-seconds", "3"]),  # the flag wins over the spec
+    ],
+    ids=["spec", "flag"],
+)
 def test_a_stopped_worker_is_given_up_after_the_heartbeat_and_its_trial_runs_elsewhere(
-    tmp_path: Path, storage: Path, cluster: NannyDask
+    tmp_path: Path, storage: Path, cluster: NannyDask, in_spec: float, flags: list[str]
 ) -> None:
     spec = parallel_spec("stalled", 2, trial_seconds=3.0, epochs=3, trials=4)
-    spec["dask"] = {"heartbeat_seconds": 3}  # the spec's field; the flag is tested below
+    spec["dask"] = {"heartbeat_seconds": in_spec}
     pids = cluster.worker_pids()
-    run = start_run(storage, write_spec(tmp_path, spec), "--dask", cluster.address)
+    run = start_run(storage, write_spec(tmp_path, spec), "--dask", cluster.address, *flags)
     stopped: int | None = None
     try:
         started = wait_until(lambda: _started_trials(storage, "stalled"), 60, "a trial to start")
@@ -273,3 +282,102 @@ def test_a_bad_fault_flag_gets_one_sentence_naming_it(
         result.stderr.startswith(f"error: {flag} must be from ")
         and len(result.stderr.strip().splitlines()) == 1
     )
+
+
+# Workers that keep dying ----------------------------------------------------------------
+
+
+class Killer:
+    """Kills every worker process of ``cluster`` with SIGKILL every ``every`` seconds, in a
+    thread, until stopped (their nannies start them again)."""
+
+    def __init__(self, cluster: NannyDask, every: float) -> None:
+        self.cluster, self.every, self.kills = cluster, every, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(self.every):
+            try:
+                pids = self.cluster.worker_pids()
+            except Exception:  # noqa: BLE001 - the scheduler may be between workers
+                continue
+            for pid in pids.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    self.kills += 1
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def test_workers_that_keep_dying_fail_their_trials_after_the_retries_and_end_the_study(
+    tmp_path: Path, storage: Path, cluster: NannyDask
+) -> None:
+    spec = parallel_spec("dying", 2, trial_seconds=6.0, epochs=6, trials=6)
+    spec_path = write_spec(tmp_path, spec)
+    run = start_run(storage, spec_path, "--dask", cluster.address, "--max-retries", "1")
+    killer: Killer | None = None
+    try:
+        wait_until(lambda: _started_trials(storage, "dying"), 60, "a trial to start")
+        killer = Killer(cluster, every=2.0)
+        started = time.monotonic()
+        stdout, stderr = run.communicate(timeout=120)
+        took = time.monotonic() - started
+    finally:
+        if killer is not None:
+            killer.stop()
+        run.kill()
+    assert run.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("error: the Dask workers keep dying"), stderr
+    assert "Traceback" not in stderr
+    trials = trials_of(storage, "dying")
+    failed = [t for t in trials if t.state == TrialState.FAILED]
+    assert len(failed) >= 2
+    for trial in failed:
+        assert "lost 2 times, more than the 1 retries allowed" in (trial.error or "")
+        # Each failed trial retried one that was interrupted, with the same params.
+        original = next(t for t in trials if t.number == trial.retry_of)
+        assert original.state == TrialState.INTERRUPTED and original.params == trial.params
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert _study_status(storage, "dying") == StudyStatus.FAILED
+    assert took < 90, f"the driver took {took:.0f} s to give up"
+    print(f"{killer.kills} kills; the driver gave up after {took:.1f} s; {len(trials)} trials")
+
+
+# A dead scheduler -----------------------------------------------------------------------
+
+
+def test_a_dead_scheduler_is_named_and_the_study_stops_with_its_trials_interrupted(
+    tmp_path: Path, storage: Path
+) -> None:
+    own = NannyDask(tmp_path)  # its own: this test kills the scheduler
+    try:
+        own.start_worker("w1")
+        own.wait_for({"w1"})
+        spec = parallel_spec("orphaned", 1, trial_seconds=60.0, epochs=60, trials=2)
+        run = start_run(storage, write_spec(tmp_path, spec), "--dask", own.address)
+        try:
+            wait_until(lambda: _started_trials(storage, "orphaned"), 60, "a trial to start")
+            own.scheduler.kill()
+            started = time.monotonic()
+            _, stderr = run.communicate(timeout=60)
+            took = time.monotonic() - started
+        finally:
+            run.kill()
+    finally:
+        # Its worker still runs the orphaned trial and would take 5 s to answer SIGTERM.
+        for process in own.workers.values():
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        own.close()
+    assert run.returncode == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the Dask scheduler at {own.address} stopped answering"), stderr
+    assert "installed" not in stderr and "Traceback" not in stderr, stderr
+    assert took < 20
+    assert _study_status(storage, "orphaned") == StudyStatus.FAILED
+    assert [t.state for t in trials_of(storage, "orphaned")] == [TrialState.INTERRUPTED]

@@ -65,6 +65,7 @@ from typing import Any
 
 import dask
 from distributed import Client, Future, KilledWorker, LocalCluster, Queue, Variable, get_worker
+from distributed.client import FutureCancelledError
 from distributed.comm import connect
 from distributed.security import Security
 
@@ -100,7 +101,14 @@ STOP_GRACE_S = 30.0
 # process after 4 s of asking it to close).
 DROP_TIMEOUT_S = 15.0
 
+# The reason Dask gives a future it cancelled because its client lost the scheduler.
+SCHEDULER_LOST = "scheduler-connection-lost"
+
 ObjectiveFactory = Callable[[StudySpec], Objective]
+
+
+class SchedulerLost(RuntimeError):
+    """The driver's client lost its scheduler; run_parallel_study says so in one sentence."""
 
 
 def check_address(address: str) -> str:
@@ -580,10 +588,12 @@ class _Driver:
                 attempt, "its Dask worker died while running it and Dask gave up on the task"
             )
             return
-        except Exception as error:  # a task that could not run at all, or a lost scheduler
+        except Exception as error:  # noqa: BLE001 - a task that could not run, or no scheduler
+            lost = isinstance(error, FutureCancelledError) and error.reason == SCHEDULER_LOST
+            if lost or not self.scheduler_answers():
+                # The loop names the scheduler and interrupts every attempt, this one too.
+                raise SchedulerLost(type(error).__name__) from None
             del self.attempts[attempt.key]
-            if not self.scheduler_answers():
-                raise  # the loop names the scheduler
             sentence = (
                 f"a Dask worker could not run trial {attempt.number} ({type(error).__name__}: "
                 f"{brief(str(error))}); every worker needs Tuning Lab and its requirements "
@@ -695,9 +705,9 @@ class _Driver:
             numbers = ", ".join(str(n) for n in self.lost_in_a_row[:-1])
             raise ClusterError(
                 f"the Dask workers keep dying or going silent: trials {numbers} and "
-                f"{self.lost_in_a_row[-1]} each lost a worker {attempt.losses} times in a row "
-                "and no trial finished in between, so the study stopped; look at the workers' "
-                "logs and memory, then run again to resume."
+                f"{self.lost_in_a_row[-1]} each lost their worker {attempt.losses} times, with "
+                "no trial finishing in between, so the study stopped; look at the workers' "
+                "logs and memory, then run it again to resume."
             )
         return True
 
@@ -728,8 +738,9 @@ class _Driver:
                 ).start()
 
     def scheduler_answers(self) -> bool:
-        """Whether this driver's client still reaches its scheduler."""
-        return self.client.status in ("running", "connecting", "newly-created")
+        """Whether this driver's client still reaches its scheduler (while it tries to
+        reconnect, every future has been cancelled already)."""
+        return self.client.status == "running"
 
     # Workers ---------------------------------------------------------------------------
 
@@ -910,7 +921,7 @@ def run_parallel_study(
             try:
                 status, message = driver.run(spec.parallel)
             except Exception as error:
-                if driver.scheduler_answers():
+                if not isinstance(error, SchedulerLost) and driver.scheduler_answers():
                     driver.abandon(str(error) or type(error).__name__)
                     raise
                 # Every trial's error would blame the workers; the scheduler is what went.
