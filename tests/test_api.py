@@ -248,6 +248,11 @@ def test_free_names_and_python_objectives_in_the_spec() -> None:
         ({"type": "python", "target": "a:b", "metric": ""}, "objective.metric"),
         ({"type": "python", "target": "a:b", "direction": "up"}, "objective.direction"),
         ({"type": "python", "target": "a:b", "model": "mlp"}, "objective.model"),
+        ({"type": "python", "target": "a:b", "dataset": "digits"}, "objective.dataset is for a"),
+        (
+            {"type": "python", "target": "a:b", "form": "build_model", "dataset": 3},
+            "objective.dataset must be",
+        ),
     ],
 )
 def test_bad_python_objective_fields_are_one_sentence(objective: dict, field: str) -> None:

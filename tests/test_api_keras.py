@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 import tuning_core
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, artifacts_dir
 from tuning_core.reports.export import saved_model_problem
@@ -163,3 +163,58 @@ def test_any_compiled_metric_can_be_the_study_metric_and_prunes(storage: Path, c
     assert TrialState.PRUNED in {t.state for t in trials}
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     assert 0.5 < study.best_value <= 1.0
+
+
+DIGITS_MODEL = """
+import keras
+
+
+def build_model(hp):
+    model = keras.Sequential([
+        keras.Input(shape=(8, 8)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(hp["units"], activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(hp["learning_rate"]),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+
+
+def test_a_spec_file_runs_a_users_build_model_on_a_dataset_through_the_cli(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "digits_model.py").write_text(DIGITS_MODEL)
+    spec = {
+        "name": "own-digits",
+        "objective": {
+            "type": "python",
+            "form": "build_model",
+            "target": "digits_model:build_model",
+            "dataset": "digits",
+            "train_limit": 300,
+            "epochs": 2,
+        },
+        "space": SPACE,
+        "strategy": {"type": "random"},
+        "budget": {"trials": 2},
+    }
+    storage = tmp_path / "store.db"
+    result = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    with Store(storage) as store:
+        record = store.get_study("own-digits")
+        trials = store.trials(record.id)
+        rows = store.epoch_metrics(record.id)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert len({(n, e) for n, e, name, _ in rows if name == "val_accuracy"}) == 2 * 2
+    assert 0.1 < max(t.value for t in trials) <= 1.0
+    assert (artifacts_dir(storage, "own-digits") / "best.keras").is_file()
+
+    spec["name"], spec["objective"] = "no-data", {**spec["objective"], "dataset": None}
+    del spec["objective"]["dataset"], spec["objective"]["train_limit"]
+    refused = run_cli("run", str(write_spec(tmp_path, spec)), storage=tmp_path / "other.db")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: objective.dataset: a build_model objective in a spec")
+    assert not (tmp_path / "other.db").exists()

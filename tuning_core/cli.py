@@ -276,7 +276,7 @@ def command_run(args: argparse.Namespace) -> int:
         return _run_on_dask(args, spec, address, recycle)
     with Store(_storage(args)) as store:
         objective = objective_for(spec)
-        if spec.objective["type"] == "keras":
+        if spec.objective["type"] == "keras" or spec.objective.get("form") == "build_model":
             _attach_best_model(objective, store, spec)
         outcome = run_study(
             spec,

@@ -211,10 +211,11 @@ PYTHON_FORMS = ("function", "build_model")
 
 def _parse_python_objective(raw: dict[str, Any]) -> dict[str, Any]:
     """A user's objective: ``function`` (``objective(trial) -> number``, the default) or
-    ``build_model`` (a Keras ``build_model(hp)``, which only the Python API runs, since it
-    passes the data). The space's names are free: the registry is for the built-in models."""
+    ``build_model`` (a Keras ``build_model(hp)``, fitted on the arrays the Python API passes,
+    or on ``dataset``, read as a Keras objective reads it, in a spec file). The space's names
+    are free: the registry is for the built-in models."""
     known = {"type", "target", "form", "metric", "direction", "epochs", "batch_size"}
-    known |= {"validation_split"}
+    known |= {"validation_split", "dataset", "split", "train_limit"}
     unknown = sorted(set(raw) - known)
     _expect(
         not unknown,
@@ -263,7 +264,35 @@ def _parse_python_objective(raw: dict[str, Any]) -> dict[str, Any]:
             f"objective.validation_split must be a number between 0 and 1, not {brief(split)}.",
         )
         objective["validation_split"] = None if split is None else float(split)
+        if "dataset" in raw:
+            _parse_user_model_dataset(raw, objective)
+    else:
+        extra = sorted(set(raw) & {"batch_size", "validation_split", "dataset", "split"})
+        _expect(
+            not extra,
+            f"objective.{extra[0] if extra else ''} is for a build_model objective; a function "
+            "objective reads its own data.",
+        )
     return objective
+
+
+def _parse_user_model_dataset(raw: dict[str, Any], objective: dict[str, Any]) -> None:
+    """A spec file's data for a user's build_model: the dataset fields of a Keras objective
+    (its images, shape (n, height, width), scaled to 0..1, and its validation split)."""
+    dataset = raw["dataset"]
+    _expect(
+        isinstance(dataset, str) and dataset != "",
+        "objective.dataset must be digits, mnist, fashion_mnist or a folder path.",
+    )
+    split = raw.get("split", "stratified")
+    _expect(
+        split in ("stratified", "ordered"),
+        f"objective.split must be stratified or ordered, not {brief(split)}.",
+    )
+    objective["dataset"] = dataset
+    objective["validation_split"] = objective["validation_split"] or 0.2
+    objective["split"] = split
+    objective["train_limit"] = _int_field(raw, "train_limit", "objective", None, 10, MAX_EXAMPLES)
 
 
 def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:

@@ -20,11 +20,17 @@ def objective_for(spec: StudySpec) -> Objective:
         )
     if spec.objective["type"] == "python":
         if spec.objective["form"] == "build_model":
-            raise SpecError(
-                "objective.form build_model runs only through the Python API "
-                "(study.optimize_keras passes the data); a spec file's python objective names "
-                "a function objective(trial) that returns a number."
-            )
+            if "dataset" not in spec.objective:
+                raise SpecError(
+                    "objective.dataset: a build_model objective in a spec file needs its data: "
+                    "digits, mnist, fashion_mnist or a folder path (the Python API's "
+                    "optimize_keras passes arrays instead)."
+                )
+            build_model = import_target(spec.objective["target"])
+            # Keras (and TensorFlow, ~4 s) load only for Keras studies.
+            from tuning_core.training.user_model import DatasetBuildModelObjective  # noqa: PLC0415
+
+            return DatasetBuildModelObjective(spec, build_model)
         # Imported where the trial runs: this process, or a Dask worker that has the module.
         # On Dask a value that is not a number fails the trial (an exception escaping a task
         # reads as a broken worker); in this process it stops the study.

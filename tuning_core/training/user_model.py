@@ -130,6 +130,9 @@ class BuildModelObjective(KerasObjective):
     ) -> None:
         super().__init__(spec)
         self.build_model = build_model
+        self._set_data(x, y, validation_data)
+
+    def _set_data(self, x: Any, y: Any, validation_data: tuple[Any, Any] | None) -> None:
         self.x, self.y = np.asarray(x), np.asarray(y)
         self.validation_data = (
             None
@@ -206,3 +209,22 @@ class BuildModelObjective(KerasObjective):
             del network
             keras.backend.clear_session()
             gc.collect()
+
+
+class DatasetBuildModelObjective(BuildModelObjective):
+    """A spec file's build_model objective: fitted on the spec's ``dataset``, read as a Keras
+    objective reads it (images of shape (n, height, width) scaled to 0..1, integer labels,
+    the spec's validation split). The data loads at the first trial, once per process, so a
+    dataset that cannot be read stops the study as it does a built-in Keras study."""
+
+    def __init__(self, spec: StudySpec, build_model: Callable[[Any], Any]) -> None:
+        KerasObjective.__init__(self, spec)
+        self.build_model = build_model
+        self._loaded = False
+
+    def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
+        if not self._loaded:
+            data = self.dataset  # KerasObjective's loader: dataset_for(objective, seed)
+            self._set_data(data.x_train, data.y_train, (data.x_val, data.y_val))
+            self._loaded = True
+        return super().__call__(params, reporter)
