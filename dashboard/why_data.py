@@ -36,6 +36,29 @@ def why_explanation(
         return explain(store, name, trial, list(dims)).to_json()
 
 
+def lesson_trial(
+    path: str,
+    name: str,
+    asks: dict[int, tuple[bool, str | None]],
+    dims: tuple[str, ...],
+    identity: tuple[int, float, str],
+) -> int | None:
+    """The latest model-chosen trial whose acquisition (over ``dims``) is not flat: the one
+    that shows why a point was chosen. Each look is a cached explanation."""
+    from tuning_core.engine.errors import SpecError  # noqa: PLC0415 - beside its only use
+
+    def flat(trial: int) -> bool:
+        try:
+            return why_charts.acquisition_is_flat(
+                why_explanation(path, name, trial, dims, identity)
+            )
+        except SpecError:  # a record it cannot read or trust teaches nothing either
+            return True
+
+    initial = {number for number, (is_initial, _) in asks.items() if is_initial}
+    return why_charts.latest_informative(list(asks), initial, flat)
+
+
 def study_asks(study_id: int) -> dict[int, tuple[bool, str | None]]:
     """Trial number -> (initial random point?, acquisition that chose it); empty for grid and
     random studies (cheap: two small columns, no blob)."""
@@ -44,10 +67,10 @@ def study_asks(study_id: int) -> dict[int, tuple[bool, str | None]]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _heatmaps_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> dict:
-    # ``layout`` holds everything the spec depends on; the explanation only supplies columns.
+def _heatmap_templates(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> list[dict]:
+    # ``layout`` holds everything the specs depend on; the explanation only supplies columns.
     dims, log_dims, categorical_dims, metric, acquisition, _ = layout
-    chart = why_charts.heatmaps_chart(
+    panels = why_charts.heatmap_panels(
         why_charts.heatmaps_frame(_explanation),
         list(dims),
         list(log_dims),
@@ -55,7 +78,7 @@ def _heatmaps_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) ->
         metric,
         acquisition,
     )
-    return charts.spec_without_data(chart)
+    return [charts.spec_without_data(panel) for panel in panels]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -79,12 +102,13 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
             explanation["acquisition"],
             "true_value" in explanation,
         )
-        spec = _heatmaps_template(layout, explanation)
-        st.vega_lite_chart(why_charts.heatmaps_frame(explanation), spec, width="content")
-        captions = [why_charts.CAPTIONS["heatmaps_2d"]]
-        if "true_value" in explanation:
-            captions.insert(0, why_charts.CAPTIONS["true_2d"])
-        return captions
+        frame = why_charts.heatmaps_frame(explanation)
+        templates = _heatmap_templates(layout, explanation)
+        # Two panels a row, each as wide as its column: together they fill the page.
+        for start in range(0, len(templates), 2):
+            for column, spec in zip(st.columns(2), templates[start : start + 2], strict=False):
+                column.vega_lite_chart(frame, spec, width="stretch")
+        return why_charts.captions(explanation)
     if dims[0] not in explanation["categorical_dims"]:
         layout = (
             dims[0],
@@ -94,7 +118,7 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
         )
         spec = _curve_template(layout, explanation)
         st.vega_lite_chart(why_charts.curve_frame(explanation), spec, width="content")
-        return [why_charts.CAPTIONS["surrogate_1d"], why_charts.CAPTIONS["acquisition_1d"]]
+        return why_charts.captions(explanation)
     chart, captions = why_charts.why_chart(explanation)
     st.altair_chart(chart, width="content")
     return captions

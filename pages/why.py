@@ -6,7 +6,13 @@ import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
 from dashboard.security import begin_page, plain
-from dashboard.why_data import draw_why_chart, study_asks, study_identity, why_explanation
+from dashboard.why_data import (
+    draw_why_chart,
+    lesson_trial,
+    study_asks,
+    study_identity,
+    why_explanation,
+)
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus
 from tuning_core.views import why_charts
@@ -18,25 +24,27 @@ st.title("Why this point?")
 name = selected_study()
 
 
-def _trial_slider(numbers: list[int], running: bool) -> int:
-    """A slider over the proposed trials that follows the latest one while the study runs,
-    unless the user has moved it back."""
-    latest = numbers[-1]
-    previous_latest = st.session_state.get("why_latest")
+def _trial_slider(study_name: str, numbers: list[int], default: int) -> int:
+    """A slider over the proposed trials that opens on ``default`` and follows it as it moves
+    (while the study runs), unless the user has moved the slider elsewhere."""
+    if st.session_state.get("why_for") != study_name:  # another study: open it afresh
+        st.session_state.pop("why_trial", None)
+        st.session_state["why_for"] = study_name
+    previous_default = st.session_state.get("why_default")
     current = st.session_state.get("why_trial")
-    if current not in numbers or (running and current == previous_latest):
-        st.session_state["why_trial"] = latest
-    st.session_state["why_latest"] = latest
+    if current not in numbers or current == previous_default:
+        st.session_state["why_trial"] = default
+    st.session_state["why_default"] = default
     if len(numbers) == 1:
-        st.caption(f"Trial {latest} is the only proposal so far.")
-        return latest
+        st.caption(f"Trial {default} is the only proposal so far.")
+        return default
     return int(
         st.select_slider(
             "Trial",
             options=numbers,
             key="why_trial",
-            help="What the search knew just before it chose this trial; it follows the latest "
-            "trial while the study runs.",
+            help="What the search knew just before it chose this trial; it opens on the latest "
+            "trial whose acquisition is not flat, and follows it while the study runs.",
         )
     )
 
@@ -60,7 +68,6 @@ def why_view(study_name: str) -> None:
         st.info("No proposal recorded yet (studies run before this page existed have none).")
         return
     numbers = list(asks)
-    running = study.status == StudyStatus.RUNNING
     initial = [n for n, (is_initial, _) in asks.items() if is_initial]
     if initial:
         st.caption(
@@ -68,7 +75,6 @@ def why_view(study_name: str) -> None:
             if len(initial) > 1
             else f"Trial {initial[0]} was an initial random point"
         )
-    trial = _trial_slider(numbers, running)
     names = spec.space.names
     # ?dims=a,b presets the pickers (a link for a lesson); a study without them resets them.
     kept = [d for d in st.session_state.get("why_dims", []) if d in names]
@@ -76,6 +82,16 @@ def why_view(study_name: str) -> None:
         wanted = [d for d in st.query_params.get("dims", "").split(",") if d in names]
         kept = list(dict.fromkeys(wanted))[:2] or names[:2]
     st.session_state["why_dims"] = kept
+    lesson = lesson_trial(storage_path(), study_name, asks, tuple(kept), study_identity(study))
+    trial = _trial_slider(study_name, numbers, numbers[-1] if lesson is None else lesson)
+    if lesson is not None and lesson != numbers[-1]:
+        later = [n for n in numbers if n > lesson]
+        span = f"s {later[0]}–{later[-1]}" if len(later) > 1 else f" {later[0]}"
+        st.caption(
+            f"Opened on trial {lesson}, the latest whose acquisition is not flat: after it, "
+            f"trial{span} had a flat one (no spot looked more promising than another). "
+            "The slider reaches every trial."
+        )
     dims = st.multiselect(
         "Hyperparameters to draw (one or two; the others are held at the trial's values)",
         names,

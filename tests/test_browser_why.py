@@ -68,6 +68,20 @@ def test_the_why_page_steps_through_the_trials(server: str, storage: Path) -> No
         expect(page.get_by_text("true value")).to_be_visible()
         expect(page.get_by_text(re.compile(r"^gp_hedge chose"))).to_be_visible()
         latest = _drawn(page)
+        # The 2-D panels fill the width: two to a row, together nearly the main column's width
+        # (they were 270 px each, fixed, leaving a third of the page empty).
+        widths = page.evaluate(
+            """() => {
+                const main = document.querySelector("[data-testid='stMainBlockContainer']");
+                const style = getComputedStyle(main);
+                return [
+                main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+                ...[...document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")]
+                    .map(svg => svg.getBoundingClientRect().width)];
+            }"""
+        )
+        main, panels = widths[0], widths[1:]
+        assert len(panels) == 4 and panels[0] + panels[1] >= 0.9 * main, widths
         _shot(page, "why-1-branin-2d")
         _clean(page, "the why page in 2-D")
 

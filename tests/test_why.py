@@ -331,12 +331,12 @@ def test_why_page_follows_the_study_and_steps_trials(studies: Path, monkeypatch)
     assert slider.value == TRIALS - 1
     assert any("gp_hedge chose" in c.value for c in at.caption)
     assert any("Trials 0–4 were initial random points" in c.value for c in at.caption)
-    first = at.get("vega_lite_chart")[0].proto.spec
+    first = at.get("vega_lite_chart")[0].proto.data.data
     slider.set_value(2).run()
     assert any("was an initial random point" in m.value for m in at.markdown)
     assert not at.get("vega_lite_chart")
     at.select_slider(key="why_trial").set_value(8).run()
-    assert at.get("vega_lite_chart")[0].proto.spec != first
+    assert at.get("vega_lite_chart")[0].proto.data.data != first
     at.multiselect(key="why_dims").set_value(["x2"]).run()
     assert not at.exception
     at.query_params["study"] = "randomly"
@@ -496,3 +496,89 @@ def test_a_flat_acquisition_is_said_to_be_as_good_as_random() -> None:
     peaked = why_charts.summary_sentence({**base, "acquisition_values": [0.0, 0.3, 0.1]})
     assert "as good as random" in flat
     assert "as good as random" not in peaked
+
+
+def test_flatness_is_judged_against_the_scores_spread() -> None:
+    # EI in the metric's units: 6e-11 against scores that spread over 0.5 is rounding noise
+    # (the lecturer's legend ran 0.000…0 – 0.000…06); the old absolute test called it peaked.
+    base = {"acquisition": "EI", "observed": [{"value": 0.3}, {"value": 0.8}]}
+    assert why_charts.acquisition_is_flat({**base, "acquisition_values": [0.0, 6e-11]})
+    assert not why_charts.acquisition_is_flat({**base, "acquisition_values": [0.0, 0.02]})
+    # PI is a probability: its scale is 1, whatever the scores.
+    pi = {"acquisition": "PI", "observed": [{"value": 100.0}, {"value": 400.0}]}
+    assert not why_charts.acquisition_is_flat({**pi, "acquisition_values": [0.0, 0.01]})
+    assert why_charts.acquisition_is_flat({**pi, "acquisition_values": [0.0, 1e-9]})
+
+
+def _two_d(values: list[float], at_chosen: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "initial": False,
+        "dims": ["x1", "x2"],
+        "categorical_dims": [],
+        "chosen": {"x1": 0.0, "x2": 1.0},
+        "acquisition": "EI",
+        "observed": [{"value": 1.0}, {"value": 5.0}],
+        "acquisition_values": values,
+        "acquisition_at_chosen": at_chosen,
+        **extra,
+    }
+
+
+def test_captions_say_only_what_the_chart_shows() -> None:
+    darkest = "sits on the acquisition's darkest green"
+    peaked = why_charts.captions(_two_d([0.0, 0.5, 2.0], 2.01))
+    assert darkest in peaked[-1]
+    flat = why_charts.captions(_two_d([0.0, 1e-12, 3e-12], 3e-12))
+    assert darkest not in " ".join(flat) and "flat" in flat[-1]
+    replaced = why_charts.captions(_two_d([0.0, 0.5, 2.0], 0.4, replaced=True))
+    assert darkest not in replaced[-1] and "tried already" in replaced[-1]
+    sliced = _two_d([0.0, 0.5, 2.0], 0.4, chosen={"x1": 0.0, "x2": 1.0, "x3": 0.5})
+    assert "one slice through its choice" in why_charts.captions(sliced)[-1]
+    one_d = {**_two_d([0.0, 0.0], 0.0), "dims": ["x1"]}
+    assert "flat" in why_charts.captions(one_d)[-1]
+    assert why_charts.CAPTIONS["acquisition_1d"] not in why_charts.captions(one_d)
+
+
+def test_the_lesson_trial_is_the_latest_with_a_non_flat_acquisition() -> None:
+    numbers = list(range(10))
+    initial = {0, 1, 2, 3, 4}
+    flat_ones = {7, 8, 9}
+    assert why_charts.latest_informative(numbers, initial, flat_ones.__contains__) == 6
+    assert why_charts.latest_informative(numbers, initial, lambda n: n > 4) is None
+    # It looks back only so far: each look costs an explanation.
+    assert why_charts.latest_informative(numbers, initial, lambda n: n >= 8, look_back=2) is None
+
+
+def test_the_page_opens_on_a_trial_that_shows_the_lesson(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "store.db"
+    monkeypatch.setenv("TUNING_LAB_STORAGE", str(path))
+    with Store(path) as store:
+        # Branin, 5 random points, seed 1: the GP explains trials 7-9's scores as noise, so
+        # their expected improvement is flat (at most ~1e-20 against scores 300 apart).
+        _run(store, "flat-tail", {"acquisition": "EI"}, trials=10)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["study"] = "flat-tail"
+    at.run()
+    at.switch_page("pages/why.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    slider = at.select_slider(key="why_trial")
+    assert slider.value == 6 and slider.options == [str(n) for n in range(10)]
+    assert any(
+        c.value.startswith(
+            "Opened on trial 6, the latest whose acquisition is not flat: after "
+            "it, trials 7–9 had a flat one"
+        )
+        for c in at.caption
+    )
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4  # true value, belief, uncertainty, acquisition: one per column
+    specs = [json.loads(chart.proto.spec) for chart in charts]
+    assert all(spec["width"] == "container" for spec in specs)
+    # Every layer reads the rows the page sends (a layer with its own "empty" data drew none).
+    assert all("data" not in layer for spec in specs for layer in spec["layer"])
+    assert any("darkest green" in c.value for c in at.caption)
+    # The latest trial is still there, and its caption says flat, not "darkest green".
+    slider.set_value(9).run()
+    assert not any("darkest green" in c.value for c in at.caption)
+    assert any("acquisition panel is flat" in c.value for c in at.caption)
+    assert any("as good as random" in m.value for m in at.markdown)

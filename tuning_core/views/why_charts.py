@@ -7,6 +7,7 @@ DataFrames become Altair charts. No Streamlit, no Keras.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
@@ -16,6 +17,9 @@ import pandas as pd
 CHART_HEIGHT = 260
 CHART_WIDTH = 640  # wide enough to read from the back of a room, narrow enough for 1366 px
 HEATMAP_SIZE = 270
+# A panel's height on the page, title and legend included (Streamlit fits the chart in it):
+# about square plots in half of the main column (~440 px wide at 1366 px).
+PANEL_HEIGHT = 480
 CHOSEN_COLOR = "#d62728"
 OBSERVED_COLOR = "#111111"
 BAND_COLOR = "#1f77b4"
@@ -47,6 +51,25 @@ CAPTIONS = {
         "The model's belief, its uncertainty (dark where nothing was tried yet) and how "
         "promising each spot looked: the red cross, the chosen trial, sits on the acquisition's "
         "darkest green, with the tried points in white."
+    ),
+    "heatmaps_2d_off_peak": (
+        "The model's belief, its uncertainty (dark where nothing was tried yet) and how "
+        "promising each spot looked, with the tried points in white. The red cross, the chosen "
+        "trial, is not on the acquisition's darkest green here: {why}."
+    ),
+    "flat_2d": (
+        "The model's belief and its uncertainty, with the tried points in white. The "
+        "acquisition panel is flat (its shades are rounding noise): no spot looked more "
+        "promising than another, so the red cross, the chosen trial, is where the search "
+        "happened to stop."
+    ),
+    "acquisition_1d_flat": (
+        "This curve is flat (its ups and downs are rounding noise): no value looked more "
+        "promising than another, so the chosen trial (red) is where the search happened to stop."
+    ),
+    "bars_1d_flat": (
+        "Each bar is the model's belief for one value (with ±2σ). The acquisition bars below "
+        "are equal (to within rounding), so the chosen value (red) was as good as any other."
     ),
     "true_2d": (
         "The true function beside the model's belief: as trials accumulate, the belief takes "
@@ -315,7 +338,7 @@ def _role(name: str) -> list[alt.FilterTransform]:
     return [alt.FilterTransform(filter=f"datum.role === '{name}'")]
 
 
-def heatmaps_chart(
+def heatmap_panels(
     frame: pd.DataFrame,
     dims: list[str],
     log_dims: list[str],
@@ -323,13 +346,17 @@ def heatmaps_chart(
     metric: str,
     acquisition: str | None,
     show_true: bool = True,
-) -> alt.HConcatChart | alt.VConcatChart:
+    width: int | str = "container",
+    height: int = PANEL_HEIGHT,
+) -> list[alt.LayerChart]:
     """2-D: heatmaps of the mean, the std and the acquisition (and, for function objectives,
-    the true function), each with the observed points (white) and the chosen one (red ×).
-    ``frame`` is :func:`heatmaps_frame`; every layer picks its rows by ``role``.
+    the true function first), each with the observed points (white) and the chosen one
+    (red ×), each its own chart: ``width="container"`` lets a page's columns size them to the
+    screen, which a concatenated chart cannot do. ``frame`` is :func:`heatmaps_frame`; every
+    layer picks its rows by ``role``.
 
     Built through constructors, not chained methods: each chained call deep-copies the chart
-    (~0.4 s for four panels). The page builds the spec once per layout and swaps the rows.
+    (~0.4 s for four panels). The page builds the specs once per layout and swaps the rows.
     """
     first, second = dims
     cell_encoding: dict[str, Any] = {}
@@ -406,23 +433,47 @@ def heatmaps_chart(
             transform=_role("cell"),
         )
         return alt.LayerChart(
+            data=frame,  # each panel is drawn alone on the page: its layers read these rows
             layer=[rect, observed_points, chosen_point],
             title=title,
-            width=HEATMAP_SIZE,
-            height=HEATMAP_SIZE,
+            width=width,
+            height=height,
         )
 
-    independent = alt.Resolve(scale=alt.ScaleResolveMap(color="independent"))
-    belief = heatmap("mean", f"model's belief ({metric})", "viridis")
-    uncertainty = heatmap("std", "model's uncertainty (σ)", "greys")
-    promise = heatmap("acquisition", acquisition_label(acquisition), "greens")
-    # Rows of two, so the panels fit a 1366-pixel projector beside the sidebar (three in a row
-    # ran past its right edge).
+    panels = [
+        heatmap("mean", f"model's belief ({metric})", "viridis"),
+        heatmap("std", "model's uncertainty (σ)", "greys"),
+        heatmap("acquisition", acquisition_label(acquisition), "greens"),
+    ]
     if show_true and "true_value" in frame:
-        truth = heatmap("true_value", f"true {metric}", "viridis")
-        rows = [[truth, belief], [uncertainty, promise]]
-    else:
-        rows = [[belief, uncertainty], [promise]]
+        panels.insert(0, heatmap("true_value", f"true {metric}", "viridis"))
+    return panels
+
+
+def heatmaps_chart(
+    frame: pd.DataFrame,
+    dims: list[str],
+    log_dims: list[str],
+    categorical_dims: list[str],
+    metric: str,
+    acquisition: str | None,
+    show_true: bool = True,
+) -> alt.VConcatChart:
+    """The :func:`heatmap_panels` as one chart of fixed-size panels in rows of two (for a
+    file or a notebook; the page lays the panels out in columns instead)."""
+    panels = heatmap_panels(
+        frame,
+        dims,
+        log_dims,
+        categorical_dims,
+        metric,
+        acquisition,
+        show_true,
+        HEATMAP_SIZE,
+        HEATMAP_SIZE,
+    )
+    independent = alt.Resolve(scale=alt.ScaleResolveMap(color="independent"))
+    rows = [panels[i : i + 2] for i in range(0, len(panels), 2)]
     return alt.VConcatChart(
         data=frame,
         vconcat=[alt.HConcatChart(hconcat=row, resolve=independent) for row in rows],
@@ -432,19 +483,19 @@ def heatmaps_chart(
 
 def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]]:
     """The chart for an explanation and the captions to show under it."""
-    surface = surface_frame(explanation)
-    chosen = chosen_frame(explanation)
     dims = explanation["dims"]
     metric = explanation["metric"]
     acquisition = explanation.get("acquisition")
     if len(dims) == 1:
         dim = dims[0]
         if dim in explanation["categorical_dims"]:
-            return bars_chart(surface, chosen, dim, metric, acquisition), [CAPTIONS["bars_1d"]]
-        chart = curve_chart(
-            curve_frame(explanation), dim, dim in explanation["log_dims"], metric, acquisition
-        )
-        return chart, [CAPTIONS["surrogate_1d"], CAPTIONS["acquisition_1d"]]
+            surface, chosen = surface_frame(explanation), chosen_frame(explanation)
+            chart = bars_chart(surface, chosen, dim, metric, acquisition)
+        else:
+            chart = curve_chart(
+                curve_frame(explanation), dim, dim in explanation["log_dims"], metric, acquisition
+            )
+        return chart, captions(explanation)
     chart = heatmaps_chart(
         heatmaps_frame(explanation),
         dims,
@@ -453,10 +504,7 @@ def why_chart(explanation: dict[str, Any]) -> tuple[alt.TopLevelMixin, list[str]
         metric,
         acquisition,
     )
-    captions = [CAPTIONS["heatmaps_2d"]]
-    if "true_value" in surface:
-        captions.insert(0, CAPTIONS["true_2d"])
-    return chart, captions
+    return chart, captions(explanation)
 
 
 def _format(value: Any) -> str:
@@ -485,7 +533,7 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
     if explanation.get("replaced"):
         text += " (its first choice had been tried already, so it took the next candidate)"
     text += "."
-    if is_flat(explanation.get("acquisition_values") or []):
+    if acquisition_is_flat(explanation):
         text += (
             " Here the acquisition is flat (equal everywhere, to within rounding): the model "
             "put the scores' differences down to noise, found no spot more promising than "
@@ -494,13 +542,84 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
     return text
 
 
-def is_flat(values: list[float]) -> bool:
-    """Whether an acquisition's values are all the same, up to floating-point rounding (EI and
-    PI underflow to 0 everywhere when the GP explains the scores as noise)."""
+# An acquisition whose values span less than this fraction of its natural scale is flat: what
+# varies is floating-point rounding (EI and PI underflow when the GP explains the scores as
+# noise; a legend then runs 0.000…0 – 0.000…06).
+FLAT_FRACTION = 1e-6
+# The chosen point "sits on the darkest green" when its acquisition is within this fraction
+# of the span below the grid's highest value (the grid is coarser than the optimiser).
+PEAK_FRACTION = 0.05
+
+
+def is_flat(values: list[float], scale: float = 1.0) -> bool:
+    """Whether values are all the same up to rounding, relative to ``scale``."""
     if not values:
         return False
-    high, low = max(values), min(values)
-    return high - low <= 1e-12 * max(1.0, abs(high))
+    return max(values) - min(values) <= FLAT_FRACTION * max(scale, 1e-300)
+
+
+def acquisition_is_flat(explanation: dict[str, Any]) -> bool:
+    """Whether the drawn acquisition is flat: PI against 1 (a probability), EI and LCB against
+    the spread of the scores seen (they are in the metric's units)."""
+    values = explanation.get("acquisition_values") or []
+    if explanation.get("acquisition") == "PI":
+        return is_flat(values)
+    scores = [p["value"] for p in explanation.get("observed", []) if "value" in p]
+    spread = max(scores) - min(scores) if len(scores) > 1 else 0.0
+    return is_flat(values, spread if spread > 0 else 1.0)
+
+
+def _off_peak_reason(explanation: dict[str, Any]) -> str | None:
+    """Why the chosen point is not at the drawn acquisition's top, or None when it is."""
+    values = explanation.get("acquisition_values") or []
+    at_chosen = explanation.get("acquisition_at_chosen")
+    if not values or at_chosen is None:
+        return None
+    top, span = max(values), max(values) - min(values)
+    if at_chosen >= top - PEAK_FRACTION * span:
+        return None
+    if explanation.get("replaced"):
+        return "the top had been tried already, so the search took its next candidate"
+    if len(explanation.get("chosen", {})) > len(explanation.get("dims", [])):
+        return (
+            "the search looked for the top over every hyperparameter at once, and this is one "
+            "slice through its choice"
+        )
+    return "the search's optimiser stopped below the top this grid shows"
+
+
+def captions(explanation: dict[str, Any]) -> list[str]:
+    """The captions under an explanation's chart, saying only what the chart shows: a flat
+    acquisition is called flat, and a chosen point off the top is not said to sit on it."""
+    if explanation["initial"]:
+        return []
+    dims = explanation["dims"]
+    flat = acquisition_is_flat(explanation)
+    if len(dims) == 1 and dims[0] in explanation["categorical_dims"]:
+        return [CAPTIONS["bars_1d_flat" if flat else "bars_1d"]]
+    if len(dims) == 1:
+        return [
+            CAPTIONS["surrogate_1d"],
+            CAPTIONS["acquisition_1d_flat" if flat else "acquisition_1d"],
+        ]
+    found = [CAPTIONS["true_2d"]] if explanation.get("true_value") is not None else []
+    reason = None if flat else _off_peak_reason(explanation)
+    if flat:
+        found.append(CAPTIONS["flat_2d"])
+    elif reason:
+        found.append(CAPTIONS["heatmaps_2d_off_peak"].format(why=reason))
+    else:
+        found.append(CAPTIONS["heatmaps_2d"])
+    return found
+
+
+def latest_informative(
+    numbers: list[int], initial: set[int], flat: Callable[[int], bool], look_back: int = 25
+) -> int | None:
+    """The latest trial chosen by the model with a non-flat acquisition, looking back over at
+    most ``look_back`` model-chosen trials (each needs its explanation); None if there is none."""
+    model_chosen = [n for n in reversed(numbers) if n not in initial][:look_back]
+    return next((n for n in model_chosen if not flat(n)), None)
 
 
 def ask_kinds_frame(asks: dict[int, tuple[bool, str | None]]) -> pd.DataFrame:
