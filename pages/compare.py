@@ -166,10 +166,9 @@ if name:
     if not importance.empty:
         st.altair_chart(charts.importance_chart(importance), width="stretch")
     st.caption(
-        "Computed as each hyperparameter's share of the score's variance that its value alone "
-        "explains "
-        "(the correlation ratio η² over quartile bins, normalised to 100%). It ignores "
-        "interactions."
+        "Each bar is η², the correlation ratio over quartile bins: the "
+        f"{frames.IMPORTANCE_MEANING}. The bars need not add up to 100%: η² ignores "
+        "interactions, and hyperparameters that moved together share the credit."
     )
 
     if spec.strategy["type"] == "bayesian":

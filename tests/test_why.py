@@ -314,6 +314,8 @@ def test_convergence_chart_marks_initial_random_trials() -> None:
     frame = pd.DataFrame({"number": [0, 1, 2, 3], "value": [3.0, 2.0, 2.5, 1.0]})
     frame["best_so_far"] = frame["value"].cummin()
     spec = charts.convergence_chart(frame, "minimize", initial={0, 1}).to_dict()
+    # Room for the plot under its title and legend (at 260 px a 0.2-1.0 range got ~90 px).
+    assert spec["height"] >= 400
     dots = spec["layer"][0]
     assert dots["encoding"]["shape"]["scale"]["range"] == ["triangle-up", "circle"]
     kinds = next(iter(spec["datasets"].values()))

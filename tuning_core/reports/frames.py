@@ -18,6 +18,10 @@ from tuning_core.reports.export import param_names, trial_row
 
 # Below this many complete trials an importance estimate is mostly noise.
 MIN_TRIALS_FOR_IMPORTANCE = 8
+# What an importance is, in the words every place that shows one uses (chart, summary): one
+# number, η² as a percentage. A share normalised over the hyperparameters gave a second number
+# (67%) for the same idea (η² 0.53).
+IMPORTANCE_MEANING = "share of the score's variance its value alone explains"
 
 
 def trials_frame(trials: list[TrialRecord], spec: StudySpec) -> pd.DataFrame:
@@ -247,8 +251,9 @@ def importance(trials: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
 
     For each dimension the complete trials are split into bins (quartiles of its rank for
     numbers, one bin per value for choices); the importance is the between-bin variance of
-    the score over its total variance (the correlation ratio, eta squared), normalised to sum
-    to 1. Returns hyperparameter, importance, eta_squared; empty with fewer than two trials.
+    the score over its total variance (the correlation ratio, eta squared, 0 to 1; the shares
+    need not sum to 1). Returns hyperparameter, eta_squared, largest first; empty with fewer
+    than two trials.
     """
     done = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
     rows = []
@@ -267,9 +272,7 @@ def importance(trials: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
         )
         rows.append({"hyperparameter": name, "eta_squared": float(between / total)})
     frame = pd.DataFrame(rows, columns=["hyperparameter", "eta_squared"])
-    share = frame["eta_squared"].sum()
-    frame["importance"] = frame["eta_squared"] / share if share > 0 else 0.0
-    return frame.sort_values("importance", ascending=False).reset_index(drop=True)
+    return frame.sort_values("eta_squared", ascending=False).reset_index(drop=True)
 
 
 def log_scaled_dimensions(spec: StudySpec) -> list[str]:

@@ -13,12 +13,16 @@ import pandas as pd
 
 from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.states import TrialState
+from tuning_core.reports import frames
 
 # A study of 200 trials x 30 epochs has 6,000 points per curve chart; the data goes to the
 # browser as Arrow through Streamlit, so Altair's 5,000-row guard for inline JSON does not apply.
 alt.data_transformers.disable_max_rows()
 
 CURVE_HEIGHT = 260
+# Streamlit fits title, legend and axes into a chart's height: at CURVE_HEIGHT the Compare
+# convergence plot, under its title and legend, kept ~90 px for a 0.2-1.0 range.
+CONVERGENCE_HEIGHT = 400
 LINKED_WIDTH = 640
 DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
@@ -612,7 +616,9 @@ def convergence_chart(
             )
         )
     best = base.mark_line(interpolate="step-after", color="#d62728").encode(y="best_so_far:Q")
-    return alt.layer(dots, best, title=f"best so far ({direction})").properties(height=CURVE_HEIGHT)
+    return alt.layer(dots, best, title=f"best so far ({direction})").properties(
+        height=CONVERGENCE_HEIGHT
+    )
 
 
 def studies_convergence_chart(convergence: pd.DataFrame) -> alt.Chart:
@@ -824,27 +830,27 @@ def linked_parallel_and_curves(
 
 
 def importance_chart(importance: pd.DataFrame) -> alt.LayerChart:
-    """One labelled bar per hyperparameter, its share of the explained variance (0-100%).
+    """One labelled bar per hyperparameter: η², its share of the score's variance that its
+    value alone explains (0-100%), the number the Compare summary quotes.
 
     Each bar gets a fixed band (alt.Step) rather than a share of a fixed height, so bars never
     collapse to a line, and the share is written at the bar's end instead of crowding the axis.
     """
     base = alt.Chart(importance).encode(
         x=alt.X(
-            "importance:Q",
+            "eta_squared:Q",
             axis=alt.Axis(format="%", tickCount=5),
             scale=alt.Scale(domain=[0, 1]),
-            title="share of the explained variance",
+            title=f"{frames.IMPORTANCE_MEANING} (η²)",
         ),
         y=alt.Y("hyperparameter:N", sort="-x", title=None, axis=alt.Axis(labelLimit=200)),
         tooltip=[
             "hyperparameter:N",
-            alt.Tooltip("importance:Q", format=".1%"),
-            alt.Tooltip("eta_squared:Q", format=".3f", title="η²"),
+            alt.Tooltip("eta_squared:Q", format=".0%", title="η²"),
         ],
     )
     bars = base.mark_bar(color="#4c78a8")
-    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("importance:Q", format=".0%"))
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("eta_squared:Q", format=".0%"))
     return alt.layer(bars, labels, title="hyperparameter importance").properties(
         height=alt.Step(34)
     )
@@ -881,11 +887,19 @@ def partial_dependence_chart(
     charts = []
     for name, group in frame.groupby("dimension", sort=False):
         numeric = pd.api.types.is_numeric_dtype(group["x"].infer_objects())
+        # The axis spans the search range exactly: a "nice" log scale rounded 16-256 out to
+        # 10-1000, drawing a range that was never searched.
+        searched = [float(group["x"].min()), float(group["x"].max())] if numeric else None
         x = (
             alt.X(
                 "x:Q",
                 title=name,
-                scale=alt.Scale(type="log" if name in log_dimensions else "linear", zero=False),
+                scale=alt.Scale(
+                    type="log" if name in log_dimensions else "linear",
+                    zero=False,
+                    nice=False,
+                    domain=searched,
+                ),
                 axis=alt.Axis(format="~g", labelOverlap=True),
             )
             if numeric

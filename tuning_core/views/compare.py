@@ -21,7 +21,8 @@ def _setting(name: str, value: object) -> str:
 
 def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFrame) -> str | None:
     """E.g. "The best trial (4) used Adam at learning rate 0.002 and reached val_accuracy
-    0.951; the learning rate mattered most (η² 0.71). 1 of 12 trials diverged."
+    0.951; the learning rate mattered most: its value alone explains 71% of the score's
+    variance (η²). 1 of 12 trials diverged." (the importance chart's bar reads 71% too)
     None before a complete trial.
     """
     complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
@@ -45,7 +46,11 @@ def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFram
     if len(complete) >= MIN_TRIALS_FOR_IMPORTANCE and not importance.empty:
         top = importance.iloc[0]
         name = NAMES.get(top["hyperparameter"], f"the {top['hyperparameter'].replace('_', ' ')}")
-        text += f"; {name} mattered most (η² {float(top['eta_squared']):.2f})"
+        share = f"{float(top['eta_squared']):.0%}"  # as the importance bar labels it
+        text += (
+            f"; {name} mattered most: its value alone explains {share} of the score's "
+            "variance (η²)"
+        )
     elif len(spec.space.names) > 1:
         text += f"; {len(complete)} complete trials are too few to say what mattered most"
     text += "."
