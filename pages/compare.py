@@ -40,6 +40,7 @@ if name:
     complete = trials[trials["state"] == TrialState.COMPLETE] if not trials.empty else trials
 
     st.subheader("Convergence")
+    st.caption(plain(live.data_sentence(spec)))
     if complete.empty:
         st.info("No complete trial yet.")
         st.stop()

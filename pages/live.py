@@ -68,6 +68,7 @@ def live_view(study_name: str) -> None:
         )
         st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
+    st.caption(plain(live.data_sentence(study.spec)))
     pruning = pruning_frames(study, fingerprint)
     saved = frames.epochs_saved(study.spec, trials, curves)
     if saved is not None and saved.trials:

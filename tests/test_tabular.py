@@ -385,3 +385,27 @@ def test_metrics_are_labelled_in_words() -> None:
     assert metric_sentence("val_auc", "maximize") == (
         "validation area under the ROC curve, higher is better"
     )
+
+
+def test_live_and_compare_say_what_the_data_went_through() -> None:
+    from tuning_core.views.live import curve_panels, data_sentence
+
+    digits = parse_spec(table_spec("digits", target=None) | {"space": {"units": 32}})
+    assert data_sentence(digits) == (
+        "Data: 8x8 images scaled from 0-16 to 0-1 (scikit-learn's digits); stratified 80/20 "
+        "split, seed 0. Tuning for validation accuracy, higher is better."
+    )
+    preparation = {
+        "task": "regression",
+        "summary": "regression of 'y' (inferred; the target is not scaled); shuffled 80/20 split",
+        "columns": [],
+        "split": {},
+        "classes": [],
+    }
+    table = parse_spec(table_spec("t.csv", target="y", preparation=preparation))
+    assert data_sentence(table) == (
+        f"Data: {preparation['summary']}. Tuning for validation mean absolute error, lower is "
+        "better."
+    )
+    panels = curve_panels(table, {"loss", "val_mae"})
+    assert [panel.title for panel in panels] == ["training loss", "validation mean absolute error"]

@@ -14,6 +14,8 @@ from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
+from tuning_core.engine.tasks import METRIC_WORDS, metric_sentence
+from tuning_core.training.datasets import image_preparation
 from tuning_core.views.forms import format_duration
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
@@ -317,12 +319,25 @@ def trial_table(trials: pd.DataFrame, epochs: pd.Series | None = None) -> pd.Dat
 
 
 EPOCHS_TRAINED = "epochs trained"
-METRIC_TITLES = {
-    "loss": "training loss",
-    "accuracy": "training accuracy",
-    "val_loss": "validation loss",
-    "val_accuracy": "validation accuracy",
-}
+# Metric names in words: the one table, in engine/tasks.py.
+METRIC_TITLES = METRIC_WORDS
+
+
+def data_sentence(spec: StudySpec) -> str:
+    """What a Keras study trains on and tunes for, in words: every transformation its data
+    went through (a table's stored preparation summary, or how images are scaled), then the
+    metric, "validation mean absolute error, lower is better"."""
+    if spec.objective["type"] != "keras":
+        return f"Tuning for {metric_sentence(spec.metric, spec.direction.value)}."
+    preparation = spec.objective.get("preparation")
+    if preparation:
+        data = preparation["summary"]
+    else:
+        data = image_preparation(spec.objective["dataset"])
+        order = spec.objective.get("split", "stratified")
+        share = round(100 * float(spec.objective["validation_split"]))
+        data += f"; {order} {100 - share}/{share} split, seed {spec.seed}"
+    return f"Data: {data}. Tuning for {metric_sentence(spec.metric, spec.direction.value)}."
 
 
 @dataclass(frozen=True)
