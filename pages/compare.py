@@ -7,12 +7,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard import notes
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import pruning_frames, study_frames, worker_timeline_of
 from dashboard.security import begin_page, plain
 from dashboard.why_data import study_asks
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
+from tuning_core.engine.storage import NOTE_MAX_CHARS
 from tuning_core.reports import frames
 from tuning_core.views import charts, compare, live
 
@@ -183,6 +185,51 @@ if name:
                 "The surrogate's predicted score along each dimension, averaged over the others: "
                 "the shape the search believes in."
             )
+
+if name:
+    st.subheader("Notes")
+    study_column, trial_column = st.columns(2)
+    with study_column.form(f"study_note_form_{name}", border=False):
+        text = st.text_area(
+            "Note on this study",
+            value=notes.study_note(name),
+            max_chars=NOTE_MAX_CHARS,
+            key=f"study_note_{name}",
+            help="Plain text, kept in the store and in the CSV and JSON exports.",
+        )
+        if st.form_submit_button("Save study note"):
+            problem = notes.save_note(name, text)
+            if problem:
+                st.error(plain(problem))
+            else:
+                st.toast("Study note saved")
+    noted = notes.trial_notes(name)
+    numbers = [int(n) for n in trials["number"]] if not trials.empty else []
+    if numbers:
+        with trial_column:
+            number = st.selectbox(
+                "Trial",
+                numbers,
+                index=len(numbers) - 1,
+                format_func=lambda n: f"{n} (noted)" if n in noted else str(n),
+                key=f"note_trial_{name}",
+            )
+            with st.form(f"trial_note_form_{name}_{number}", border=False):
+                text = st.text_area(
+                    f"Note on trial {number}",
+                    value=noted.get(number, ""),
+                    max_chars=NOTE_MAX_CHARS,
+                    key=f"trial_note_{name}_{number}",
+                )
+                if st.form_submit_button("Save trial note"):
+                    problem = notes.save_note(name, text, trial=number)
+                    if problem:
+                        st.error(plain(problem))
+                    else:
+                        st.toast(f"Note on trial {number} saved")
+                    noted = notes.trial_notes(name)
+    if noted:
+        st.dataframe(compare.noted_trials(trials, noted), hide_index=True, width="stretch")
 
 st.subheader("Several studies")
 records = {study.name: study for study in study_records()}

@@ -52,18 +52,28 @@ def trial_row(trial: TrialRecord, names: list[str]) -> dict[str, Any]:
 
 
 def export_csv(store: Store, study: StudyRecord) -> str:
-    """``number,state,value,duration_s,params_<name>...``, one row per trial."""
+    """``number,state,value,duration_s,params_<name>...,user_note``, one row per trial
+    (``user_note``: the note a person wrote on the trial in the dashboard, else empty)."""
     trials = store.trials(study.id)
     names = param_names(trials, study.spec)
+    notes = store.trial_notes(study.id)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
-        ["number", "state", "value", "duration_s", *[f"params_{name}" for name in names]]
+        [
+            "number",
+            "state",
+            "value",
+            "duration_s",
+            *[f"params_{name}" for name in names],
+            "user_note",
+        ]
     )
     for trial in trials:
         row = trial_row(trial, names)
         cells = [row["number"], row["state"], row["value"], row["duration_s"]]
         cells += [row[name] for name in names]
+        cells.append(notes.get(trial.number))
         writer.writerow(
             [
                 "" if cell is None else repr(cell) if isinstance(cell, float) else cell
@@ -74,19 +84,23 @@ def export_csv(store: Store, study: StudyRecord) -> str:
 
 
 def export_json(store: Store, study: StudyRecord) -> str:
-    """``{"study": spec, "trials": [{number, state, value, params, duration_s, error,
-    metrics}]}``.
+    """``{"study": spec, "note": the study's note, "trials": [{number, state, value, params,
+    duration_s, note, error, user_note, metrics}]}`` (``note`` on a trial is the engine's,
+    ``user_note`` a person's; both notes are null when absent).
     """
     metrics = metrics_by_trial(store, study)
+    notes = store.trial_notes(study.id)
     trials = [
         {
             **trial_row(trial, []),
+            "user_note": notes.get(trial.number),
             "params": trial.params,
             "metrics": metrics.get(trial.number, []),
         }
         for trial in store.trials(study.id)
     ]
-    return json.dumps({"study": study.spec.to_json(), "trials": trials}, indent=2)
+    note = store.study_note(study.id) or None
+    return json.dumps({"study": study.spec.to_json(), "note": note, "trials": trials}, indent=2)
 
 
 # What every file that Keras 3's model.save(...".keras") writes holds.

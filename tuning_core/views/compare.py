@@ -48,8 +48,7 @@ def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFram
         name = NAMES.get(top["hyperparameter"], f"the {top['hyperparameter'].replace('_', ' ')}")
         share = f"{float(top['eta_squared']):.0%}"  # as the importance bar labels it
         text += (
-            f"; {name} mattered most: its value alone explains {share} of the score's "
-            "variance (η²)"
+            f"; {name} mattered most: its value alone explains {share} of the score's variance (η²)"
         )
     elif len(spec.space.names) > 1:
         text += f"; {len(complete)} complete trials are too few to say what mattered most"
@@ -62,3 +61,11 @@ def plain_summary(spec: StudySpec, trials: pd.DataFrame, importance: pd.DataFram
         # Only complete trials take part above: a pruned trial's value is where it stopped.
         text += f" {pruned} of {len(trials)} trials were pruned early and are left out here."
     return text
+
+
+def noted_trials(trials: pd.DataFrame, notes: dict[int, str]) -> pd.DataFrame:
+    """The trials that carry a person's note: number, state, value and the note."""
+    if trials.empty or not notes:
+        return pd.DataFrame(columns=["number", "state", "value", "note"])
+    rows = trials[trials["number"].isin(list(notes))][["number", "state", "value"]]
+    return rows.assign(note=rows["number"].map(notes)).reset_index(drop=True)
