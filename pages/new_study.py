@@ -19,6 +19,7 @@ from dashboard.form_state import (
     loaded,
 )
 from dashboard.security import begin_page, plain
+from dashboard.table_upload import csv_section
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import HyperParameter
@@ -44,6 +45,7 @@ DATASETS = {
     "mnist": "MNIST (Keras download)",
     "fashion_mnist": "Fashion-MNIST (Keras download)",
     "folder": "a folder of IDX / npz files",
+    "csv": "Your data (CSV)",
 }
 
 
@@ -164,6 +166,9 @@ with setup:
             **initial("folder", value=str(REPOSITORY_MNIST)),
             help="train-images-idx3-ubyte[.gz] and friends, or an .npz with x_train and y_train.",
         )
+    table_extras: dict = {}
+    if dataset_key == "csv":
+        dataset, table_extras = csv_section(storage_path())
     model = st.radio(
         "Model",
         list(hyperparams.MODELS),
@@ -284,7 +289,7 @@ raw_spec = forms.build_spec(
     int(trials),
     minutes or None,
     int(train_limit) or None,
-    objective_extras=loaded("objective_extras"),
+    objective_extras={**(loaded("objective_extras") or {}), **table_extras},
     loaded_names=loaded("loaded_names"),
     pruner={"type": pruner_type, **(loaded("pruner_options") or {})},
     budget_extras=loaded("budget_extras"),

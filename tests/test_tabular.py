@@ -9,6 +9,7 @@ or .npz inside each test.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -409,3 +410,78 @@ def test_live_and_compare_say_what_the_data_went_through() -> None:
     )
     panels = curve_panels(table, {"loss", "val_mae"})
     assert [panel.title for panel in panels] == ["training loss", "validation mean absolute error"]
+
+
+# New study's "Your data (CSV)" --------------------------------------------------------------
+
+
+def test_the_upload_preview_shows_rows_task_balance_and_refused_columns(tmp_path: Path) -> None:
+    from tuning_core.views import table_form
+
+    rows = _rows(
+        30,
+        name=lambda i: f"person {i}",
+        age=lambda i: 20.5 + i,
+        city=lambda i: ["Oslo", "Lima"][i % 2],
+        bought=lambda i: "yes" if i % 3 else "no",
+    )
+    table = tables.read_csv(_bad(tmp_path, ["name", "age", "city", "bought"], rows))
+    info = table_form.preview(table, "bought")
+    assert len(info.head) == 5 and list(info.head.columns) == ["name", "age", "city", "bought"]
+    assert info.task_text.startswith("binary classification (inferred: text values, 2 distinct")
+    assert info.target_values.to_dict("list") == {"class": ["yes", "no"], "count": [20, 10]}
+    assert list(info.refused) == ["name"] and "nearly every row" in info.refused["name"]
+    assert info.problem is not None and "'name'" in info.problem and info.summary is None
+    chart = table_form.target_chart(info).to_dict()
+    assert chart["mark"]["type"] == "bar" and chart["encoding"]["y"]["field"] == "class"
+    regression = table_form.preview(table, "age")
+    assert regression.task_text.startswith("regression (inferred: float values, 30 distinct")
+    histogram = table_form.target_chart(regression).to_dict()
+    assert histogram["encoding"]["x"]["bin"] == {"maxbins": 30}
+    assert table_form.upload_problem("big.csv", 25_000_000) == (
+        "Your data (CSV): 'big.csv' is 25.0 MB, over the 20.0 MB an upload may be; run it with "
+        "python -m tuning_core run, which reads larger files."
+    )
+
+
+def test_the_form_reads_tables_only_from_uploads_or_the_project(tmp_path: Path) -> None:
+    from tuning_core.views import table_form
+
+    outside = breast_cancer_csv(tmp_path / "cancer.csv")
+    spec = parse_spec(table_spec(outside, target="diagnosis"))
+    problem = table_form.table_problem(spec, str(tmp_path / "other.db"))
+    assert problem is not None and "cannot be read here" in problem  # says nothing of its content
+    storage = str(tmp_path / "store.db")
+    saved = table_form.save_upload(outside.read_bytes(), "my cancer.csv", storage)
+    assert saved.parent == table_form.uploads_dir(storage).resolve()
+    assert saved.name.startswith("my-cancer-") and saved.suffix == ".csv"
+    assert (
+        table_form.table_problem(parse_spec(table_spec(saved, target="diagnosis")), storage) is None
+    )
+    wrong = parse_spec(table_spec(saved, target="nope"))
+    assert "objective.target: 'nope' is not a column" in table_form.table_problem(wrong, storage)
+
+
+def test_new_study_page_builds_a_table_spec_from_the_saved_upload(
+    storage: Path, tmp_path: Path
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tuning_core.views import table_form
+
+    saved = table_form.save_upload(
+        breast_cancer_csv(tmp_path / "c.csv").read_bytes(), "c.csv", str(storage)
+    )
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/new_study.py").run()
+    at.session_state["uploaded_table"] = str(saved)  # what the uploader leaves behind
+    at.selectbox(key="dataset").set_value("csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="table_target").value == "diagnosis"
+    shown = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown]
+    assert any("binary classification (inferred" in text for text in shown)
+    spec = at.session_state["form_spec"]
+    assert spec["objective"]["dataset"] == str(saved)
+    assert spec["objective"]["target"] == "diagnosis"
+    assert not at.button(key="start").disabled, [e.value for e in at.error]

@@ -29,6 +29,8 @@ from tuning_core.engine.spec import (
 from tuning_core.engine.storage import Store
 from tuning_core.engine.workers import dask_address_problem
 from tuning_core.training import datasets
+from tuning_core.training.tables import objective_is_table
+from tuning_core.views.table_form import table_problem
 
 # The form asks for a smaller grid than a spec may hold: a class watches every point.
 MAX_FORM_GRID_POINTS = 1000
@@ -273,6 +275,8 @@ def form_values(raw: dict[str, Any]) -> dict[str, Any]:
 
 # Objective fields with no widget on the form, carried through from a loaded spec.
 OBJECTIVE_EXTRAS = ("metric", "direction", "validation_split", "split")
+# A table's fields ride along too (the form names the file in its folder field).
+OBJECTIVE_EXTRAS += ("target", "task", "impute", "test_split")
 UPLOAD_SOURCE = "The uploaded file"
 
 
@@ -522,8 +526,14 @@ def form_problems(
             f"The grid has over {MAX_FORM_GRID_POINTS} points: lower the levels or tune fewer "
             "hyperparameters."
         )
-    image_shape = datasets.image_shape_of(spec.objective["dataset"])
-    if image_shape is None:
+    is_table = objective_is_table(spec.objective)
+    image_shape = None if is_table else datasets.image_shape_of(spec.objective["dataset"])
+    if is_table:
+        # Read as the worker will (an upload or a file inside the project only).
+        problem = table_problem(spec, storage)
+        if problem:
+            problems.append(problem)
+    elif image_shape is None:
         # The same words whether the path is missing or unreadable: the form must not tell a
         # visitor which paths exist on this machine.
         problems.append(
