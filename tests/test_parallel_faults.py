@@ -27,6 +27,7 @@ from tests.test_parallel import (
     trials_of,
     wait_until,
 )
+from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 
@@ -115,7 +116,7 @@ def _running_trials(storage: Path, name: str) -> list[int]:
         ("inproc://127.0.0.1/{port}/1", "inproc://"),
     ],
 )
-def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_within_5_s(
+def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_at_once(
     tmp_path: Path, address: str, named: str
 ) -> None:
     from tests.test_parallel import _free_port
@@ -130,8 +131,17 @@ def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_within_5_s(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --dask: "), result.stderr
     assert named in lines[0]
-    assert took < 5.0, f"took {took:.1f} s"
+    # The whole command, Python's start and imports included, in well under the 10 s that
+    # Dask's Client waited (bounded loosely: this machine's cores are shared)...
+    assert took < 8.0, f"took {took:.1f} s"
     assert not storage.exists()  # refused before any store was created
+    # ... and the refusal itself at once.
+    from tuning_core.engine import parallel
+
+    started = time.monotonic()
+    with pytest.raises(SpecError, match="^--dask: "):
+        parallel.refuse_unreachable(address)
+    assert time.monotonic() - started < 2.0
 
 
 # SIGTERM to a driver --------------------------------------------------------------------
@@ -249,7 +259,6 @@ def test_a_stopped_worker_is_given_up_after_the_heartbeat_and_its_trial_runs_els
 
 
 def test_the_dask_field_takes_a_heartbeat_and_retries_and_refuses_bad_ones_in_a_sentence() -> None:
-    from tuning_core.engine.errors import SpecError
     from tuning_core.engine.spec import parse_spec
 
     plain = parse_spec(parallel_spec("fields", 2))

@@ -37,6 +37,18 @@ or, after ``distributed.scheduler.allowed-failures`` deaths, the future raises
 ``KilledWorker`` (the trial becomes ``interrupted`` and is retried first, as a sequential
 retry is). A finished trial is final in the store (a trigger), so nothing done is lost.
 
+A worker that stops answering (SIGSTOP, a hung host, a cut network) sends nothing, so each
+task also sends an uncounted "beat" event from a thread every quarter of the heartbeat; a
+trial not heard from for ``heartbeat_seconds`` is cancelled, recorded ``interrupted`` and
+retried, and the scheduler is asked to drop its worker (``restart_workers``: a nanny kills and
+restarts the process, a worker without one is removed), as its own ``worker-ttl`` (5 minutes
+by default) would later; nothing is submitted until it is gone, so the retry runs elsewhere.
+Each trial may lose ``max_retries`` workers, counting Dask's reruns, ``KilledWorker`` and
+silences alike; one more and it is ``failed`` with a sentence saying so. When ``parallel``
+trials (at least 2) fail that way with none finishing in between, every worker is dying: the
+study ends with ClusterError. A scheduler that goes away cancels every future; that is said
+as the scheduler's fault, not the workers'.
+
 Memory. Keras leaks ~2 MB per fit, so the driver restarts a worker through its nanny (``Client
 .restart_workers``, in a thread, submitting nothing meanwhile) once it has run
 ``restart_every`` trials and is idle; LocalCluster workers have nannies. A worker started with
@@ -197,8 +209,15 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
                 f"{CONNECT_TIMEOUT_S:g} s ({type(error).__name__}); start one with `dask "
                 "scheduler` or check the address."
             ) from None
-        with client:
+        try:
             yield client
+        finally:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - e.g. a TimeoutError once the scheduler died
+                # Closing must not replace the sentence that ended the run, and a client
+                # left "closing" would try again at exit and print a traceback.
+                client.status = "closed"
         return
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     # Workers forked from one clean server process start, and above all close, faster than
