@@ -5,6 +5,7 @@ descent.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -60,8 +61,14 @@ with st.expander("Model and data for the comparison and the range test", expande
         "Training examples (0 = all)", min_value=0, value=0, step=100, key="lr_train_limit"
     )
 
+PLAYGROUND_TAB = "Gradient-descent playground"
+# A link with the playground's function= or preset= opens on the playground; the tab knows
+# whether it is open, so only the open playground writes them into the address.
 compare_tab, range_tab, playground_tab = st.tabs(
-    ["Compare learning rates", "LR range test", "Gradient-descent playground"]
+    ["Compare learning rates", "LR range test", PLAYGROUND_TAB],
+    default=PLAYGROUND_TAB if {"function", "preset"} & set(st.query_params) else None,
+    key="lr_tab",
+    on_change="rerun",
 )
 
 with compare_tab:
@@ -104,6 +111,11 @@ with compare_tab:
     existing = {study.name: study.spec for study in study_records()}
     if not typed_name.strip():
         raw["name"] = lab.comparison_name(raw, existing)
+    runs_at_once = lab.comparison_parallel(
+        len(raw["space"]["learning_rate"]["values"]), os.cpu_count()
+    )
+    if runs_at_once > 1:  # spare cores: the rates train side by side, not one after another
+        raw["parallel"] = runs_at_once
     problem = rates_problem or forms.learning_rate_comparison_problem(raw)
     if not problem and Path(storage_path()).exists():
         with open_store() as store:
@@ -111,9 +123,15 @@ with compare_tab:
     if problem:
         st.error(plain(problem))
     else:
+        at_once = raw.get("parallel", 1)
         st.caption(
             f"Saved as study {raw['name']!r}"
-            + (" (it exists: Train resumes or shows it)." if raw["name"] in existing else ".")
+            + (" (it exists: Train resumes or shows it)" if raw["name"] in existing else "")
+            + (
+                f"; {at_once} rates train at once, on this machine's spare cores."
+                if at_once > 1
+                else "."
+            )
         )
     if st.button(
         "Train one model per learning rate", type="primary", disabled=bool(problem), key="lr_start"
@@ -149,6 +167,11 @@ with compare_tab:
             return
         progress = live.live_summary(study, trials, time.time()).progress_text
         st.caption(plain(f"{shown} · {progress}"))
+        ended = lab.finished_sentence(
+            study.status.value, trials, study.spec.metric, study.spec.direction
+        )
+        if ended:
+            st.success(plain(ended))
         colouring = live.curve_colouring(study.spec)
         grid = st.columns(2)
         for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
@@ -250,9 +273,9 @@ with range_tab:
 
 
 @st.fragment
-def playground_panel() -> None:
+def playground_panel(open_now: bool) -> None:
     """A fragment: moving a playground control reruns only this, not the comparison's charts
-    above it (see benchmarks/playground_redraw.py)."""
+    above it (see benchmarks/playground_redraw.py). ``open_now``: its tab is the one shown."""
     momentum_on = st.toggle("Momentum", key="pg_momentum_on", help=hyperparams.HELP["momentum"])
     if momentum_on:
         st.latex(
@@ -282,8 +305,12 @@ def playground_panel() -> None:
         horizontal=True,
         key="pg_preset",
     )
-    st.query_params["function"] = function_name
-    st.query_params["preset"] = preset
+    if open_now:
+        st.query_params["function"] = function_name
+        st.query_params["preset"] = preset
+    else:  # a link copied from another tab opens that tab, not the playground
+        for name in ("function", "preset"):
+            st.query_params.pop(name, None)
     chosen = playground.preset_for(function_name, preset)
     alpha_ladder = playground_ladder(function_name)
     default_alpha = chosen.learning_rate if chosen else forms.nearest(0.1, alpha_ladder)
@@ -340,4 +367,4 @@ def playground_panel() -> None:
 
 
 with playground_tab:
-    playground_panel()
+    playground_panel(bool(playground_tab.open))

@@ -307,6 +307,11 @@ def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
 
 def test_lr_lab_playground_presets(storage: Path) -> None:
     at = open_page("pages/lr_lab.py")
+    # The comparison's tab is open: the playground keeps its setup out of the address, so a
+    # link copied from here opens here.
+    assert "function" not in at.query_params and "preset" not in at.query_params
+    at.session_state["lr_tab"] = "Gradient-descent playground"  # the user opens its tab
+    at.run()
     assert any("theta_{t+1}" in latex.value for latex in at.latex)
     at.radio(key="pg_preset").set_value("diverging").run()
     assert any(e.value.startswith("Diverging") for e in at.error)
@@ -329,6 +334,8 @@ def test_lr_lab_playground_presets(storage: Path) -> None:
     assert at.query_params["function"] == "rosenbrock"
     assert at.query_params["preset"] == "diverging"
     linked = open_page("pages/lr_lab.py", function="rosenbrock", preset="oscillating")
+    assert linked.session_state["lr_tab"] == "Gradient-descent playground"  # opens on it
+    assert linked.query_params["function"] == "rosenbrock"
     assert linked.selectbox(key="pg_function").value == "rosenbrock"
     assert linked.radio(key="pg_preset").value == "oscillating"
     assert any(s.value.startswith("Oscillating") for s in linked.success)

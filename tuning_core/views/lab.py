@@ -12,10 +12,13 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.views.forms import format_number
-from tuning_core.views.live import epochs_from_one
+from tuning_core.views.live import FINISHED, epochs_from_one
 
 DEFAULT_RATES = (0.001, 0.1, 10.0)
+# Runs trained at once at most: each is a process with its own TensorFlow and data copy.
+MAX_PARALLEL_RUNS = 4
 # Past this SGD explodes on any data set in one step; a typo such as "1000" is caught here.
 MAX_LEARNING_RATE = 100.0
 MAX_RATES = 8
@@ -144,3 +147,38 @@ def outcome_notes(trials: Any) -> list[str]:
         if text:
             lines.append(f"lr {format_number(float(row.learning_rate))}: {epochs_from_one(text)}")
     return lines
+
+
+def comparison_parallel(rates: int, cores: int | None) -> int:
+    """How many runs of a comparison train at once: one per spare core (one core is left to
+    the dashboard and the browser), at most one per rate and :data:`MAX_PARALLEL_RUNS`; 1, one
+    after another, where fewer than two cores are spare (parallel runs go through Dask, whose
+    start-up a single spare core would not repay)."""
+    spare = (cores or 1) - 1
+    return min(rates, spare, MAX_PARALLEL_RUNS) if spare >= 2 else 1
+
+
+def finished_sentence(status: str, trials: Any, metric: str, direction: Any) -> str | None:
+    """What the comparison's end looks like, or None while it runs: "Finished: all 3 learning
+    rates trained; the best val_accuracy, 0.953, came from learning rate 0.1." ``trials`` is
+    the study's trial frame; ``direction`` its :class:`~tuning_core.engine.states.Direction`."""
+    if trials.empty:
+        return None
+    finished = trials[trials["state"].isin(FINISHED)]
+    rates = int(finished["learning_rate"].nunique())
+    if status == StudyStatus.STOPPED.value:
+        plural = "s" if rates != 1 else ""
+        return f"Stopped after {rates} learning rate{plural}: train again to finish the others."
+    if status != StudyStatus.FINISHED.value:
+        return None
+    text = f"Finished: all {rates} learning rates trained"
+    complete = finished[
+        (finished["state"] == TrialState.COMPLETE.value) & finished["value"].notna()
+    ]
+    if len(complete):
+        best = complete.loc[direction.best_index(complete["value"].astype(float))]
+        text += (
+            f"; the best {metric}, {float(best['value']):.3f}, came from learning rate "
+            f"{format_number(float(best['learning_rate']))}"
+        )
+    return text + "."
