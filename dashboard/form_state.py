@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import user_code
 from tuning_core.engine.errors import SpecError
 from tuning_core.views.forms import form_values, spec_from_upload
 
@@ -25,6 +26,16 @@ def open_in_new_study(raw_spec: dict[str, Any]) -> None:
     """Switch to New study with ``raw_spec`` loaded into its form."""
     st.session_state[_PENDING] = raw_spec
     st.switch_page(NEW_STUDY_PAGE)
+
+
+def take_spec(raw_spec: dict[str, Any]) -> None:
+    """Load a spec into the form, or hold one that runs the user's code (objective type
+    python) for New study's confirm step, which shows the file it would import first."""
+    if raw_spec["objective"]["type"] == "python":
+        user_code.hold(raw_spec)
+        return
+    user_code.release()
+    load_spec_into_form(raw_spec)
 
 
 def load_spec_into_form(raw_spec: dict[str, Any]) -> None:
@@ -41,14 +52,15 @@ def load_pending_spec() -> str | None:
     calls this before drawing); returns the link's one-sentence problem, if any."""
     raw_spec = st.session_state.pop(_PENDING, None)
     if raw_spec is not None:
-        load_spec_into_form(raw_spec)
+        take_spec(raw_spec)
         return None
     linked = st.query_params.get(SPEC_PARAMETER)
     if linked is None or linked == st.session_state.get("spec_in_url"):
         return None
     st.session_state["spec_in_url"] = linked
     try:
-        load_spec_into_form(spec_from_upload(linked.encode()))
+        # A link never runs code: a python spec waits for the confirm step like an upload.
+        take_spec(spec_from_upload(linked.encode()))
     except SpecError as error:
         return str(error).replace("The uploaded file", "The link's spec")
     return None

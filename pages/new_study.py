@@ -9,14 +9,15 @@ import json
 
 import streamlit as st
 
+from dashboard import user_code
 from dashboard.common import open_study_in, storage_path
 from dashboard.form_state import (
     initial,
     initial_choice,
     keep_spec_in_url,
     load_pending_spec,
-    load_spec_into_form,
     loaded,
+    take_spec,
 )
 from dashboard.security import begin_page, plain
 from dashboard.table_upload import csv_section
@@ -138,12 +139,18 @@ uploaded = st.file_uploader(
 )
 if uploaded is not None and st.session_state.get("loaded_spec") != uploaded.file_id:
     try:
-        load_spec_into_form(forms.spec_from_upload(uploaded.getvalue()))
+        take_spec(forms.spec_from_upload(uploaded.getvalue()))
     except SpecError as error:
         st.error(plain(str(error)))
     else:
         st.session_state["loaded_spec"] = uploaded.file_id
         st.rerun()
+if user_code.held() is not None:
+    # A spec that runs the user's code: its file is shown and confirmed before anything runs.
+    if link_problem:
+        st.error(plain(link_problem))
+    user_code.confirm_and_start(storage_path())
+    st.stop()
 
 setup, budget_column = st.columns([2, 1])
 with setup:

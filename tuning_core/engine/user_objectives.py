@@ -12,9 +12,11 @@ infinity diverges it, a value that is not a number stops the study with one sent
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import objectives
@@ -149,6 +151,30 @@ def import_target(target: str) -> Callable[..., Any]:
             f"{field} names {type(found).__name__!s} {attribute_path!r}, not a function."
         )
     return found
+
+
+def module_file(target: str, search_path: Sequence[str]) -> Path | None:
+    """The file ``import`` would load for ``target``'s module when ``search_path`` is sys.path,
+    or None when no file would be found (a built-in module, or none at all).
+
+    Found by the import system's own path finder without running anything: not the module,
+    and not a package's ``__init__`` on the way to a submodule, so a page can show what a spec
+    would run before anyone agrees to run it.
+    """
+    parts = target.partition(":")[0].split(".")
+    locations: list[str] | None = [str(folder) for folder in search_path]
+    found = None
+    for depth in range(1, len(parts) + 1):
+        if locations is None:
+            return None  # a plain module has no submodules
+        found = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), locations)
+        if found is None:
+            return None
+        search = found.submodule_search_locations
+        locations = list(search) if search is not None else None
+    if found is None or not found.has_location or found.origin is None:
+        return None
+    return Path(found.origin).resolve()
 
 
 def importable(target: str) -> bool:

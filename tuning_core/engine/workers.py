@@ -99,7 +99,10 @@ def _dask_address_file(storage: str, name: str) -> Path:
 
 
 def launch_study(
-    storage: str, raw_spec: dict[str, Any], dask_address: str | None = None
+    storage: str,
+    raw_spec: dict[str, Any],
+    dask_address: str | None = None,
+    code_folder: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Write the spec and start a worker that runs (or resumes) it; with ``dask_address`` the
     worker sends its trials to that Dask scheduler (``run --dask``), and the address is kept
@@ -107,6 +110,9 @@ def launch_study(
 
     Without an address the worker gets no ``$TUNING_LAB_DASK`` either: what the form showed is
     what runs (New study fills its address field from that variable).
+
+    ``code_folder`` goes on the worker's import path for a python objective's target (see
+    :func:`worker_import_path`), and is kept beside the study so a resume imports the same file.
     """
     name = raw_spec["name"]
     address = (dask_address or "").strip() or None
@@ -117,10 +123,41 @@ def launch_study(
     remembered = _dask_address_file(storage, name)
     remembered.parent.mkdir(parents=True, exist_ok=True)
     remembered.write_text(address or "", encoding="utf-8")  # empty: this machine
+    if code_folder is not None:
+        _code_folder_file(storage, name).write_text(code_folder, encoding="utf-8")
     arguments = ["--storage", storage, "run", str(spec_path)]
     if address is not None:
         arguments += ["--dask", address]
-    return _launch(arguments, log_path, {DASK_ENV: None})
+    environment: dict[str, str | None] = {DASK_ENV: None}
+    folder = code_folder_of(storage, name)
+    if folder is not None:
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [folder, os.environ.get("PYTHONPATH", "")])
+        )
+    return _launch(arguments, log_path, environment)
+
+
+def _code_folder_file(storage: str, name: str) -> Path:
+    return artifacts_dir(storage, name) / "code_folder.txt"
+
+
+def code_folder_of(storage: str, name: str) -> str | None:
+    """The folder New study put on the study's import path for its python target, if any."""
+    path = _code_folder_file(storage, name)
+    return (path.read_text(encoding="utf-8").strip() or None) if path.is_file() else None
+
+
+def worker_import_path(storage: str, code_folder: str | None) -> list[str]:
+    """Where a worker from :func:`launch_study` looks for a spec's python target, in order:
+    the spec's folder (``run`` puts it first), the worker's working folder (``python -m``),
+    ``PYTHONPATH`` as :func:`_launch` builds it with ``code_folder``, then this Python's own
+    folders (the worker runs the same interpreter)."""
+    path = [str(specs_dir(storage).resolve()), str(PROJECT_ROOT), str(PROJECT_ROOT)]
+    if code_folder:
+        path.append(code_folder)
+    path += [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    # sys.path's "" (or this process's script folder) is the dashboard's, not the worker's.
+    return path + [entry for entry in sys.path if entry and Path(entry).is_absolute()]
 
 
 def default_dask_address() -> str:

@@ -292,10 +292,12 @@ def spec_from_upload(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SpecError(f"{UPLOAD_SOURCE} is not UTF-8 text.") from None
     spec = parse_spec_text(text, UPLOAD_SOURCE)
-    if spec.objective["type"] != "keras":
+    # A python objective (the user's own code) loads too, into New study's confirm step
+    # (dashboard/user_code.py), never into the Keras form.
+    if spec.objective["type"] not in ("keras", "python"):
         raise SpecError(
-            f"objective.type: this page builds Keras studies; run a {spec.objective['type']} "
-            "study with python -m tuning_core run."
+            f"objective.type: this page builds Keras studies and runs your own python ones; "
+            f"run a {spec.objective['type']} study with python -m tuning_core run."
         )
     return spec.to_json()
 
