@@ -378,10 +378,11 @@ def test_a_dead_scheduler_is_named_and_the_study_stops_with_its_trials_interrupt
         finally:
             run.kill()
     finally:
-        # Its worker still runs the orphaned trial and would take 5 s to answer SIGTERM.
+        # Its worker still runs the orphaned trial, and its nanny waits 5 s on SIGTERM.
         for process in own.workers.values():
             for child in psutil.Process(process.pid).children(recursive=True):
                 child.kill()
+            process.kill()
         own.close()
     assert run.returncode == 2, stderr
     last = stderr.strip().splitlines()[-1]
