@@ -163,6 +163,11 @@ def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) 
     source = script.read_text()
     assert "keras.optimizers.SGD(learning_rate=" in source and "reshape(len(x_train), -1)" in source
     assert "Run: python best.py " in source  # the name it was saved under
+    # The model comes first; the log filtering (plumbing) after main(), not in the way.
+    lines = source.splitlines()
+    assert lines.index("def build_model(image_shape, num_classes):") < 40
+    assert lines.index("def build_model(image_shape, num_classes):") < lines.index("def main():")
+    assert lines.index("def main():") < lines.index("def import_keras() -> ModuleType:")
     result = subprocess.run(
         [sys.executable, str(script), "--epochs", "2", "--save", str(tmp_path / "m.keras")],
         capture_output=True,
