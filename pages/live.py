@@ -128,9 +128,10 @@ def live_view(study_name: str) -> None:
         )
         if pruning is not None:
             st.caption(live.pruning_caption(study.spec))
-    # Outside the curve panels: a Keras trial's in-epoch losses arrive before its first epoch.
+    # Outside the curve panels: a Keras trial's in-epoch losses arrive before its first epoch
+    # (a user's build_model too: it is fitted with the same callbacks).
     if status.running_numbers:
-        in_epoch = study.spec.objective["type"] == "keras"
+        in_epoch = live.trains_keras(study.spec)
         metric = "loss" if in_epoch else study.spec.metric
         losses = running_losses(study_name, status.running_numbers, curves, metric, fingerprint)
         if not losses.empty:

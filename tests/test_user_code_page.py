@@ -5,13 +5,18 @@ imported or run until the user ticks the box naming that file and presses Start.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
-from tests.test_pages import open_page, shown
-from tuning_core.engine.states import StudyStatus
+import pytest
+
+from tests.test_pages import charts_on, open_page, shown
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.workers import code_folder_of, worker_import_path
+from tuning_core.views.live import trains_keras
 from tuning_core.views.user_code import resolve_user_code
 
 # Importing the module leaves a mark, so a test can tell whether anything ran it.
@@ -119,3 +124,46 @@ def test_an_uploaded_spec_runs_only_after_the_file_is_ticked(
         trials = store.trials(store.get_study(spec["name"]).id)
     assert [t.state.value for t in trials] == ["complete"] * 3
     assert (folder / "imported.txt").read_text() == "imported"
+
+
+def test_live_draws_in_epoch_losses_for_a_users_build_model(storage: Path) -> None:
+    # A spec-file build_model study as the worker leaves it mid-trial: one trial done, one
+    # running with the in-epoch losses Tuning Lab's callbacks write for any Keras fit.
+    spec = parse_spec(
+        {
+            "name": "own-keras",
+            "objective": {
+                "type": "python",
+                "form": "build_model",
+                "target": "my_model:build_model",
+                "dataset": "digits",
+                "epochs": 3,
+            },
+            "space": {"units": {"type": "int", "low": 8, "high": 64}},
+            "strategy": {"type": "random", "seed": 0},
+            "budget": {"trials": 4},
+        }
+    )
+    with Store(str(storage)) as store:
+        study_id = store.create_study(spec)
+        store.set_status(study_id, StudyStatus.RUNNING, worker_pid=os.getpid())
+        done = store.start_trial(study_id, 0, {"units": 16})
+        for epoch in range(3):
+            store.add_epoch_metrics(done, epoch, {"loss": 1.0 - 0.2 * epoch, "val_accuracy": 0.5})
+        store.finish_trial(done, TrialState.COMPLETE, 0.5)
+        running = store.start_trial(study_id, 1, {"units": 32})
+        store.add_epoch_metrics(running, 0, {"loss": 0.9, "val_accuracy": 0.6})
+        for step in range(1, 4):
+            store.add_batch_loss(running, 1 + step / 4, 0.9 - 0.1 * step)
+    at = open_page("pages/live.py", study="own-keras")
+    titles = [chart.get("title") for chart, _ in charts_on(at)]
+    assert "running trial: training loss within epochs" in titles
+    in_epoch = next(
+        rows
+        for chart, rows in charts_on(at)
+        if chart.get("title") == "running trial: training loss within epochs"
+    )
+    assert in_epoch["progress"].tolist() == pytest.approx([1.25, 1.5, 1.75])
+    # A plain function's study keeps its metric-per-epoch chart (it has no in-epoch rows).
+    function = parse_spec({**spec.to_json(), "objective": {"type": "python", "target": "m:f"}})
+    assert not trains_keras(function) and trains_keras(spec)

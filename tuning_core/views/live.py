@@ -183,6 +183,12 @@ def timeline_caption(busy_text: str, waiting: int) -> str:
     )
 
 
+def trains_keras(spec: StudySpec) -> bool:
+    """Whether the study's trials run Keras' fit with Tuning Lab's callbacks, so they store
+    in-epoch training losses: a built-in model, or a user's build_model (API or spec file)."""
+    return spec.objective["type"] == "keras" or spec.objective.get("form") == "build_model"
+
+
 def running_losses_titles(in_epoch: bool, count: int, metric: str) -> tuple[str, str, str]:
     """The running-losses chart's title, y-axis and x-axis titles: in-epoch training losses
     for a Keras study, the metric per epoch for a function (which reports no in-epoch loss)."""
