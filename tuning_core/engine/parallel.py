@@ -945,10 +945,9 @@ def run_parallel_study(
                     raise
                 # Every trial's error would blame the workers; the scheduler is what went.
                 sentence = (
-                    f"the Dask scheduler at {scheduler} stopped answering "
-                    f"({type(error).__name__}), so the study stopped with its running trials "
-                    "interrupted; start the scheduler (and its workers) again and run the study "
-                    "again to resume."
+                    f"the Dask scheduler at {scheduler} stopped answering, so the study ended "
+                    "with its running trials interrupted; start the scheduler (and its workers) "
+                    "again and run the study again to resume."
                 )
                 driver.abandon(sentence)
                 raise ClusterError(sentence) from None
