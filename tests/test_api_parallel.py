@@ -103,3 +103,42 @@ def test_a_python_target_spec_runs_on_two_dask_workers_that_import_it(tmp_path: 
         pids = {value for *_, name, value in store.epoch_metrics(record.id) if name == "pid"}
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert len(pids) == 2  # two worker processes ran the imported function
+
+
+def test_a_python_target_spec_failing_alike_on_dask_stops_in_one_sentence(tmp_path: Path) -> None:
+    # The CLI's Dask driver applies the sequential rule: the same error in each of the first 3
+    # trials stops the study (exit 2, one sentence), whatever is still in flight interrupted.
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "broken_objective.py").write_text(
+        "import time\n\n\n"
+        "def objective(trial):\n"
+        "    time.sleep(0.3)\n"
+        "    raise KeyError('age')\n"
+    )
+    spec = {
+        "name": "broken-on-dask",
+        "objective": {"type": "python", "target": "broken_objective:objective"},
+        "space": SPACE,
+        "strategy": {"type": "random"},
+        "budget": {"trials": 40},
+        "parallel": 2,
+    }
+    storage = tmp_path / "store.db"
+    started = time.monotonic()
+    result = run_cli("run", str(write_spec(folder, spec)), storage=storage)
+    assert result.returncode == 2, result.stdout + result.stderr
+    sentence = (
+        "every trial fails: KeyError: 'age' (the first 3 trials all failed this way, so the study "
+        "stopped before spending its budget; fix the objective and run it again to resume)."
+    )
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert errors[-1].endswith(sentence), result.stderr
+    assert time.monotonic() - started < 60
+    with Store(storage) as store:
+        record = store.get_study("broken-on-dask")
+        trials = store.trials(record.id)
+    assert record.status == StudyStatus.FAILED and record.message == sentence
+    states = [t.state for t in trials]
+    assert states.count(TrialState.FAILED) == 3 and len(trials) <= 4  # not the budget of 40
+    assert set(states) <= {TrialState.FAILED, TrialState.INTERRUPTED}  # none left running

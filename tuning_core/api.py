@@ -24,7 +24,7 @@ from tuning_core.engine.errors import ObjectiveError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.records import best_trial
 from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
-from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import (
     Store,
     StudyRecord,
@@ -36,7 +36,6 @@ from tuning_core.engine.study import StudyRun, run_study
 from tuning_core.engine.user_objectives import (
     Trial,
     TrialPruned,
-    first_trials_all_fail,
     plain_objective,
     target_of,
 )
@@ -256,12 +255,8 @@ class Study:
         factory = functools.partial(shipped_objective, function)
 
         def run(store: Store, progress: Callable[[str], None]) -> StudyRun:
-            watch = _FailureWatch(store, spec.name, progress)
-            outcome = parallel.run_parallel_study(spec, store, factory, log=watch)
-            if watch.problem is not None:
-                store.set_status(outcome.study_id, StudyStatus.FAILED, message=watch.problem)
-                raise ObjectiveError(watch.problem)
-            return outcome
+            # The driver applies the first-trials-all-fail rule itself, as the CLI's does.
+            return parallel.run_parallel_study(spec, store, factory, log=progress)
 
         self._run(spec, None, show_progress, run)
 
@@ -346,30 +341,9 @@ def shipped_objective(function: Callable[[Trial], float], spec: StudySpec) -> Ob
     """The objective a Dask worker builds for ``function`` (the parallel factory's shape).
 
     A value that is not a number fails the trial there (an exception escaping a task reads as
-    a broken worker); :class:`_FailureWatch` stops the study when that, or any error, repeats.
+    a broken worker); the Dask driver stops the study when that, or any error, repeats.
     """
     return plain_objective(function, spec.metric, stop_on_bad_value=False)
-
-
-class _FailureWatch:
-    """The log of a parallel study that also stops it when its first trials all fail the same
-    way, as the sequential loop does (the Dask driver has no such rule of its own)."""
-
-    def __init__(self, store: Store, name: str, log: Callable[[str], None]) -> None:
-        self.store, self.name, self.log = store, name, log
-        self.problem: str | None = None
-
-    def __call__(self, line: str) -> None:
-        self.log(line)
-        if self.problem is not None:
-            return
-        record = self.store.get_study(self.name)
-        counted = [t for t in self.store.trials(record.id) if t.state.counts_against_budget()]
-        self.problem = first_trials_all_fail(
-            [t.error if t.state == TrialState.FAILED else None for t in counted]
-        )
-        if self.problem is not None:
-            self.store.request_stop(self.name)  # trials in flight finish; no new one starts
 
 
 class _Progress:

@@ -99,7 +99,9 @@ from tuning_core.engine.study import (
     finished_record,
     run_objective,
     save_ask,
+    stop_if_every_trial_fails,
 )
+from tuning_core.engine.user_objectives import FAILURE_REPEATS
 from tuning_core.engine.workers import is_dask_address
 
 CONNECT_TIMEOUT_S = 5.0
@@ -650,6 +652,10 @@ class _Driver:
             return
         self.lost_in_a_row.clear()
         self._tell_and_record(attempt, end)
+        if session.spec.objective["type"] == "python" and session.done == FAILURE_REPEATS:
+            # The sequential loop's rule: the first trials failing alike is a bug in the
+            # user's code; ObjectiveError ends the loop and the trials in flight with it.
+            stop_if_every_trial_fails(self.store, session.study_id)
 
     def _tell_and_record(self, attempt: _Attempt, end: TrialEnd) -> None:
         """Tell the strategy how the trial ended, record it, and print its line."""

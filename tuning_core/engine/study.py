@@ -501,7 +501,7 @@ def _busy_seconds(trials: list[TrialRecord]) -> float:
     return busy
 
 
-def _stop_if_every_trial_fails(store: Store, study_id: int) -> None:
+def stop_if_every_trial_fails(store: Store, study_id: int) -> None:
     """Raise :class:`ObjectiveError` (the study failed) when a user objective's first trials
     all failed with one error: a bug in the function would otherwise spend the whole budget."""
     counted = [t for t in store.trials(study_id) if t.state.counts_against_budget()]
@@ -585,7 +585,7 @@ def _run_claimed(
             store.save_snapshot(study_id, trial.number, strategy.snapshot())
         session.note_finished(trial, log)
         if spec.objective["type"] == "python" and session.done == FAILURE_REPEATS:
-            _stop_if_every_trial_fails(store, study_id)
+            stop_if_every_trial_fails(store, study_id)
 
     store.set_status(study_id, status, worker_pid=None, message=message)
     return StudyRun(study_id, status, message, trials_run)
