@@ -308,6 +308,14 @@ def command_race(args: argparse.Namespace) -> int:
     keras = race.objective["type"] == "keras"
     if keras:
         _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
+    if race.objective["type"] == "python":
+        # As for run: the target is imported from beside the race spec (a LocalCluster's
+        # workers inherit the path), and once before the store is opened, so a target that
+        # cannot be imported is one sentence with nothing stored.
+        sys.path.insert(0, str(Path(args.spec).resolve().parent))
+        objective_for(race.members[0].spec)
+    # A user's build_model keeps its best epoch's model as a built-in Keras model does.
+    keeps_model = keras or race.objective.get("form") == "build_model"
     recycle = args.recycle_every if keras and args.recycle_every > 0 else None
     address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
     if race.parallel > 1 or address is not None:
@@ -316,7 +324,7 @@ def command_race(args: argparse.Namespace) -> int:
 
         def objective(spec: StudySpec) -> Any:
             built = objective_for(spec)
-            if keras:
+            if keeps_model:
                 _attach_best_model(built, store, spec)
             return built
 
