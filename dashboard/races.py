@@ -26,6 +26,7 @@ class RaceView:
     bands: pd.DataFrame
     time_bands: pd.DataFrame
     verdict: str
+    clear_winner: bool  # the verdict names a winner whose band stands apart
     time_title: str  # read off the wall-clock chart's own lines
     seconds_per_trial: dict[str, float]  # median wall seconds a trial, per strategy title
     measure: str  # "regret" or the metric's name
@@ -119,6 +120,7 @@ def race_view_of(name: str) -> RaceView | None:
         verdict=race_view.verdict(
             frame, record.spec.titles(), objective["direction"], measure, finished
         ),
+        clear_winner=race_view.has_clear_winner(frame, objective["direction"], measure),
         time_title=race_view.time_title(time_bands, measure, lower_is_better),
         seconds_per_trial=race_view.seconds_per_trial(frame, record.spec.titles()),
         measure=measure,

@@ -136,8 +136,9 @@ def race_panel(name: str) -> None:
     if view.bands.empty:
         st.info("Waiting for the first trial to finish…")
         return
+    # Green only for a finished race with a clear winner: "no clear winner" is no success.
     finished = record.status.value == "finished"
-    (st.success if finished else st.info)(plain(view.verdict))
+    (st.success if finished and view.clear_winner else st.info)(plain(view.verdict))
     strategies = list(record.spec.titles().values())
     y_title = "regret (best − optimum, log)" if view.log_y else f"best {view.measure} so far"
     st.altair_chart(

@@ -283,6 +283,7 @@ def test_overlapping_bands_say_there_is_no_clear_winner() -> None:
         "meets every seed). Others (median): Grid 0.55."
     )
     assert "ended best" not in text
+    assert not race_view.has_clear_winner(frame, "maximize", "val_accuracy")
 
 
 def test_separated_bands_name_the_winner_and_how_soon() -> None:
@@ -303,6 +304,7 @@ def test_separated_bands_name_the_winner_and_how_soon() -> None:
         "of the seeds). Seeds won of 3: Bayesian (GP, EI) 3, Random 0. In the median, "
         "Bayesian (GP, EI) reached Random's final 0.25 by trial 2; Random needed 3."
     )
+    assert race_view.has_clear_winner(frame, "minimize", "regret")
     assert race_view.verdict(frame, TITLES, "minimize", "regret", finished=False).startswith(
         "Bayesian (GP, EI) leads so far over 3 seeds: median regret 0.015"
     )
@@ -323,6 +325,7 @@ def test_one_seed_and_ties_do_not_claim_a_winner() -> None:
         "Bayesian (GP, EI) is ahead on one seed: regret 0.01 against 0.2 for Random; one seed "
         "cannot tell a better strategy from a luckier one."
     )
+    assert not race_view.has_clear_winner(one, "minimize", "regret")
     # Both found the optimum (regret at the floor) on every seed: a tie, each seed tied.
     tied = _hand_made(
         {(label, seed): [1.0, 1e-6] for label in ("random", "gp-ei") for seed in (0, 1)}

@@ -180,6 +180,24 @@ def _band(values: pd.Series) -> tuple[float, float]:
     return float(values.quantile(0.25)), float(values.quantile(0.75))
 
 
+def _span(low: float, high: float) -> str:
+    return _fmt(low) if _fmt(low) == _fmt(high) else f"{_fmt(low)}–{_fmt(high)}"
+
+
+def has_clear_winner(frame: pd.DataFrame, direction: str, measure: str) -> bool:
+    """Whether :func:`verdict` names a winner: over two seeds or more, the best median's band
+    does not overlap the runner-up's."""
+    finals = final_values(frame)
+    lower_is_better = measure == "regret" or direction == "minimize"
+    by_label = {label: rows["final"] for label, rows in finals.groupby("label", sort=False)}
+    if len(by_label) < 2 or max(len(values) for values in by_label.values()) < 2:
+        return False
+    medians = {label: float(values.median()) for label, values in by_label.items()}
+    winner, runner = sorted(medians, key=medians.__getitem__, reverse=not lower_is_better)[:2]
+    (low_w, high_w), (low_r, high_r) = _band(by_label[winner]), _band(by_label[runner])
+    return medians[winner] != medians[runner] and max(low_w, low_r) > min(high_w, high_r)
+
+
 def verdict(
     frame: pd.DataFrame,
     titles: Mapping[str, str],
@@ -212,8 +230,8 @@ def verdict(
     runner = ranked[1]
     won, lost = medians[winner], medians[runner]
     (low_w, high_w), (low_r, high_r) = _band(by_label[winner]), _band(by_label[runner])
-    bands = f"{_fmt(low_w)}–{_fmt(high_w)} and {_fmt(low_r)}–{_fmt(high_r)}"
-    clear = False
+    bands = f"{_span(low_w, high_w)} and {_span(low_r, high_r)}"
+    clear = has_clear_winner(frame, direction, measure)
     if won == lost:
         text = (
             f"No clear winner over {over}{so_far}: {name[winner]} and {name[runner]} tie at "
@@ -225,14 +243,13 @@ def verdict(
             f"{_fmt(lost)} for {name[runner]}; one seed cannot tell a better strategy from a "
             "luckier one."
         )
-    elif max(low_w, low_r) <= min(high_w, high_r):
+    elif not clear:
         text = (
             f"No clear winner over {over}{so_far}: {name[winner]}'s median {measure} "
             f"{_fmt(won)} and {name[runner]}'s {_fmt(lost)} have overlapping bands ({bands}, "
             "the middle half of the seeds)."
         )
     else:
-        clear = True
         how = "ended best" if finished else "leads so far"
         text = (
             f"{name[winner]} {how} over {over}: median {measure} {_fmt(won)} against "

@@ -422,7 +422,10 @@ def heatmap_panels(
                     f"{field}:Q",
                     title=None,
                     scale=alt.Scale(scheme=scheme),
-                    legend=alt.Legend(orient="bottom", gradientLength=HEATMAP_SIZE - 40),
+                    # "~g": a flat acquisition's 1e-21 reads as such, not as 0.000…0.
+                    legend=alt.Legend(
+                        orient="bottom", gradientLength=HEATMAP_SIZE - 40, format=".3~g"
+                    ),
                 ),
                 tooltip=[
                     alt.Tooltip(f"{first}:{kind[first]}"),
