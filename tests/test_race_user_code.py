@@ -80,8 +80,9 @@ def test_the_race_page_shows_a_python_race(tmp_path: Path, storage: Path) -> Non
     result = run_cli("race", str(_race(tmp_path / "project", "page-race")), storage=storage)
     assert result.returncode == 0, result.stderr
     at = open_race_page(race="page-race")
-    verdicts = [shown(s.value) for s in at.success]
-    assert verdicts and "over 2 seeds" in verdicts[0]
+    # Green for a clear winner, blue for "no clear winner": either way the verdict is there.
+    verdicts = [shown(s.value) for s in [*at.success, *at.info]]
+    assert any("over 2 seeds" in verdict for verdict in verdicts), verdicts
     charts = charts_on(at)
     assert len(charts) == 2
     strategies = set(charts[0][1]["strategy"])
