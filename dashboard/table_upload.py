@@ -77,7 +77,7 @@ def csv_section(storage: str, loaded_path: str | None = None) -> tuple[str, dict
         st.error(plain(str(error)))
         return path, {"target": target}
     st.dataframe(info.head, hide_index=True, width="stretch", key="table_head")
-    st.markdown(plain(f"**Task:** {info.task_text}"))
+    st.markdown("**Task:** " + plain(info.task_text))
     st.altair_chart(table_form.target_chart(info), width="stretch", key="table_target_chart")
     for why in info.refused.values():
         st.warning(plain(why))

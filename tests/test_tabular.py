@@ -480,7 +480,7 @@ def test_new_study_page_builds_a_table_spec_from_the_saved_upload(
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="table_target").value == "diagnosis"
     shown = [re.sub(r"\\(.)", r"\1", m.value) for m in at.markdown]
-    assert any("binary classification (inferred" in text for text in shown)
+    assert "**Task:** binary classification (inferred: text values, 2 distinct" in " ".join(shown)
     spec = at.session_state["form_spec"]
     assert spec["objective"]["dataset"] == str(saved)
     assert spec["objective"]["target"] == "diagnosis"

@@ -1,0 +1,114 @@
+"""Real browser: a CSV uploaded on New study at 1366 x 768, its target picked, the study
+started, and its live curves read from what Vega drew (each SVG mark carries its tooltip as an
+aria-label), checked against the store. Screenshots go to test-artifacts/tabular-*.png."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+from tests.test_browser import (
+    VIEWPORT,
+    _assert_no_horizontal_overflow,
+    _fill,
+    _launch,
+    _no_red_error_box,
+    _shot,
+    server,  # noqa: F401 - the fixture, found by pytest under this name
+)
+from tests.test_tabular import breast_cancer_csv
+from tuning_core.engine.storage import Store
+
+pytestmark = pytest.mark.browser
+NAME = "csv-in-the-browser"
+
+
+def _pick(page: Page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit selectbox labelled ``label`` (typing filters it)."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.fill(option)
+    page.wait_for_timeout(400)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(600)
+    expect(page.get_by_role("combobox", name=label)).to_be_visible()
+
+
+def _curve_points(chart: Locator, metric: str) -> dict[tuple[int, int], float]:
+    """{(trial, epoch): value} from the marks' aria-labels on one curves chart ("epoch: 3;
+    val_accuracy: 0.956; …; trial: 0")."""
+    points = {}
+    for label in chart.locator("[aria-label]").evaluate_all(
+        "items => items.map(item => item.getAttribute('aria-label'))"
+    ):
+        fields = dict(part.split(": ", 1) for part in label.split("; ") if ": " in part)
+        if metric in fields and "trial" in fields and "epoch" in fields:
+            points[(int(fields["trial"]), int(fields["epoch"]))] = float(fields[metric])
+    return points
+
+
+def test_a_csv_uploaded_in_the_browser_trains_live(
+    server: str,  # noqa: F811 - the fixture imported above
+    storage: Path,
+    tmp_path: Path,
+) -> None:
+    csv_path = breast_cancer_csv(tmp_path / "breast-cancer.csv")
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(server)
+        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+        _fill(page, "Study name", NAME)
+        _pick(page, "Dataset", "Your data (CSV)")
+        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Your data (CSV)")
+        uploader.locator("input[type='file']").set_input_files(str(csv_path))
+        expect(page.get_by_text("Column to predict (target)")).to_be_visible(timeout=30_000)
+        _pick(page, "Column to predict (target)", "diagnosis")
+        expect(page.get_by_text(re.compile(r"binary classification \(inferred"))).to_be_visible(
+            timeout=15_000
+        )
+        expect(page.get_by_text("class balance of diagnosis")).to_be_visible(timeout=15_000)
+        _fill(page, "Trials", "3")
+        page.get_by_text("random", exact=True).click()
+        start = page.get_by_role("button", name="Start")
+        expect(start).to_be_enabled(timeout=30_000)
+        page.wait_for_timeout(1500)  # the last rerun settles
+        _no_red_error_box(page, "New study with a CSV")
+        _assert_no_horizontal_overflow(page, "New study with a CSV")
+        _shot(page, "tabular-1-new-study")
+        start.click()
+
+        expect(page.get_by_role("heading", name="Live study")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(re.compile(r"status: finished"))).to_be_visible(timeout=240_000)
+        expect(
+            page.get_by_text(re.compile(r"^Data: binary classification of 'diagnosis'"))
+        ).to_be_visible(timeout=15_000)
+        expect(
+            page.get_by_text(re.compile(r"Tuning for validation accuracy, higher is better"))
+        ).to_be_visible()
+        chart = page.locator("[data-testid='stVegaLiteChart']").filter(
+            has_text="validation accuracy"
+        )
+        expect(chart).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)
+        _shot(page, "tabular-2-live")
+        _assert_no_horizontal_overflow(page, "Live with a CSV study")
+        drawn = _curve_points(chart, "val_accuracy")
+        browser.close()
+
+    with Store(storage) as store:
+        study = store.get_study(NAME)
+        assert Path(study.spec.objective["dataset"]).parent.name == f"{storage.name}.uploads"
+        assert study.spec.objective["target"] == "diagnosis"
+        stored = {
+            (number, epoch + 1): value
+            for number, epoch, name, value in store.epoch_metrics(study.id)
+            if name == "val_accuracy"
+        }
+    # Every trial's curve is drawn, and each point drawn is the value the worker stored.
+    assert {trial for trial, _ in drawn} == {0, 1, 2}, drawn
+    for key, value in drawn.items():
+        assert value == pytest.approx(stored[key], abs=1e-3), key
