@@ -485,3 +485,15 @@ def test_new_study_page_builds_a_table_spec_from_the_saved_upload(
     assert spec["objective"]["dataset"] == str(saved)
     assert spec["objective"]["target"] == "diagnosis"
     assert not at.button(key="start").disabled, [e.value for e in at.error]
+
+
+def test_a_table_model_too_large_is_refused_before_anything_is_stored(
+    storage: Path, tmp_path: Path
+) -> None:
+    csv_path = breast_cancer_csv(tmp_path / "cancer.csv")
+    spec = table_spec(csv_path, target="diagnosis")
+    spec["space"] = {"units": 65536, "hidden_layers": 8}
+    ran = run_cli("run", str(write_spec(tmp_path, spec)), "--memory-limit", "1", storage=storage)
+    assert ran.returncode == 2
+    assert ran.stderr.startswith("error: space.") and "over the 1.0 GB limit" in ran.stderr
+    assert not storage.exists()

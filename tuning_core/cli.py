@@ -41,7 +41,7 @@ from tuning_core.reports.user_script import best_params_json, user_script
 from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
-from tuning_core.training.tables import complete_table_spec
+from tuning_core.training.tables import complete_table_spec, objective_is_table
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
     from tuning_core.training.keras_objective import KerasObjective
@@ -264,6 +264,7 @@ def command_run(args: argparse.Namespace) -> int:
         # A table is read and its preparation fitted before the store is opened: bad data is
         # one sentence, with nothing stored.
         spec = complete_table_spec(spec, json_from_file(args.spec).get("objective") or {})
+        _refuse_table_model_too_large(spec, args.memory_limit)
     if spec.objective["type"] == "python":
         # The target is imported from beside the spec file, and before the store is opened:
         # a target that cannot be imported is one sentence, and nothing is stored.
@@ -423,6 +424,18 @@ def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
         raise SpecError(problem)
 
 
+def _refuse_table_model_too_large(spec: StudySpec, limit_gb: float | None) -> None:
+    """A table's largest MLP, counted as the image MLP is with one row of features as its
+    input (the data is already bounded by the reader)."""
+    preparation = spec.objective.get("preparation")
+    if not preparation:
+        return
+    limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
+    problem = memory_problem(spec, (1, int(preparation["features"])), limit)
+    if problem:
+        raise SpecError(problem)
+
+
 def _report_held_out(spec: StudySpec, store: Store) -> None:
     """Score the best trial's saved model on the table's held-out test rows, once, at the
     end: printed, and kept beside the model as test_score.json."""
@@ -575,6 +588,11 @@ def command_lr_find(args: argparse.Namespace) -> int:
     if args.steps < 5:
         raise SpecError(f"--steps must be at least 5, not {args.steps}.")
     spec = load_spec(args.spec)
+    if objective_is_table(spec.objective):
+        raise SpecError(
+            "objective.dataset: lr-find trains on images for now; for a table, tune "
+            "learning_rate over a log range with run instead."
+        )
     _refuse_what_cannot_fit(spec, None)
     result = lr_range_test_for_spec(spec, start=args.start, end=args.end, steps=args.steps)
     if args.output:
