@@ -20,7 +20,7 @@ from tuning_core.views.live import trains_keras
 from tuning_core.views.user_code import resolve_user_code
 
 # Importing the module leaves a mark, so a test can tell whether anything ran it.
-MODULE = '''
+MODULE = """
 from pathlib import Path
 
 Path(__file__).with_name("imported.txt").write_text("imported")
@@ -30,7 +30,7 @@ def objective(trial):
     for epoch in range(2):
         trial.report(epoch, {"value": (trial.params["x"] - 1.0) ** 2 + 1.0 / (epoch + 1)})
     return (trial.params["x"] - 1.0) ** 2
-'''
+"""
 
 
 def _user_code(tmp_path: Path, module: str) -> tuple[Path, dict]:
@@ -73,9 +73,7 @@ def test_a_preset_link_shows_the_file_and_never_runs_it_unconfirmed(
     assert not at.exception, at.exception
     assert any("This spec runs your code" in header.value for header in at.subheader)
     # The dashboard's own folder has no such module: one sentence, nothing to confirm.
-    assert any(
-        "there is no file for module 'tl_linked_code'" in shown(e.value) for e in at.error
-    )
+    assert any("there is no file for module 'tl_linked_code'" in shown(e.value) for e in at.error)
     assert at.button(key="start_user_code").disabled
     at.text_input(key="code_folder").set_value(str(folder)).run()
     expected = str((folder / "tl_linked_code.py").resolve())
@@ -91,9 +89,7 @@ def test_a_preset_link_shows_the_file_and_never_runs_it_unconfirmed(
     assert at.text_input(key="name") is not None and not at.get("code")
 
 
-def test_an_uploaded_spec_runs_only_after_the_file_is_ticked(
-    storage: Path, tmp_path: Path
-) -> None:
+def test_an_uploaded_spec_runs_only_after_the_file_is_ticked(storage: Path, tmp_path: Path) -> None:
     folder, spec = _user_code(tmp_path, "tl_uploaded_code")
     at = open_page("pages/new_study.py")
     at.file_uploader[0].set_value(("mine.json", json.dumps(spec).encode(), "application/json"))

@@ -35,8 +35,10 @@ class UserCode:
     def sentence(self) -> str:
         """What Start would do, naming the file."""
         module, _, function = self.target.partition(":")
-        call = f"{function}(hp) to build each trial's model" if self.form == "build_model" else (
-            f"{function}(trial) for each trial"
+        call = (
+            f"{function}(hp) to build each trial's model"
+            if self.form == "build_model"
+            else (f"{function}(trial) for each trial")
         )
         return (
             f"Starting this study imports {self.file} (module {module}) and calls {call}, in a "
