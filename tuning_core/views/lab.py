@@ -137,7 +137,8 @@ def explain_suggestions(result: dict[str, Any]) -> list[Suggestion]:
 
 def outcome_notes(trials: Any) -> list[str]:
     """One sentence per run that diverged or ended at chance, as the trial table says it:
-    "lr 5: ended at chance accuracy (10.0% validation accuracy, chance is 10%)".
+    "lr 5: ended at chance accuracy (10.0% validation accuracy; always predicting the most
+    common class scores 10.1%)".
     """
     if trials.empty or "learning_rate" not in trials:
         return []
