@@ -89,8 +89,7 @@ def why_view(study_name: str) -> None:
         span = f"s {later[0]}–{later[-1]}" if len(later) > 1 else f" {later[0]}"
         st.caption(
             f"Opened on trial {lesson}, the latest whose acquisition is not flat: after it, "
-            f"trial{span} had a flat one (no spot looked more promising than another). "
-            "The slider reaches every trial."
+            f"trial{span} had a flat one (no spot looked more promising than another)."
         )
     dims = st.multiselect(
         "Hyperparameters to draw (one or two; the others are held at the trial's values)",
