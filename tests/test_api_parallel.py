@@ -105,6 +105,8 @@ def test_a_python_target_spec_runs_on_two_dask_workers_that_import_it(tmp_path: 
     assert len(pids) == 2  # two worker processes ran the imported function
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_python_target_spec_failing_alike_on_dask_stops_in_one_sentence(tmp_path: Path) -> None:
     # The CLI's Dask driver applies the sequential rule: the same error in each of the first 3
     # trials stops the study (exit 2, one sentence), whatever is still in flight interrupted.

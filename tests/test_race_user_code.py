@@ -5,6 +5,7 @@ one sentence with nothing stored."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.conftest import run_cli, write_spec
 from tests.test_pages import charts_on, shown
 from tests.test_race_page import open_race_page
 from tuning_core.engine import race as races
+from tuning_core.engine import workers
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 
@@ -50,7 +52,10 @@ def _race(folder: Path, name: str, parallel: int = 1, seeds: int = 2) -> Path:
     return write_spec(folder, spec, name="race.json")
 
 
-@pytest.mark.parametrize("parallel", [1, 2], ids=["sequential", "dask"])
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    "parallel", [1, pytest.param(2, marks=pytest.mark.dask)], ids=["sequential", "dask"]
+)
 def test_a_race_over_a_python_target_runs_every_strategy(tmp_path: Path, parallel: int) -> None:
     storage = tmp_path / "store.db"
     spec_path = _race(tmp_path / "project", "own-race", parallel=parallel, seeds=2 // parallel)
@@ -76,6 +81,7 @@ def test_a_race_over_a_python_target_runs_every_strategy(tmp_path: Path, paralle
     assert {row.label for row in rows} == {"random", "gp-ei", "random-sh"}
 
 
+@pytest.mark.subprocess
 def test_the_race_page_shows_a_python_race(tmp_path: Path, storage: Path) -> None:
     result = run_cli("race", str(_race(tmp_path / "project", "page-race")), storage=storage)
     assert result.returncode == 0, result.stderr
@@ -91,6 +97,7 @@ def test_the_race_page_shows_a_python_race(tmp_path: Path, storage: Path) -> Non
     assert charts[0][0]["layer"][1]["encoding"]["y"]["title"] != "regret"
 
 
+@pytest.mark.subprocess
 def test_a_race_whose_target_cannot_be_imported_is_one_sentence(tmp_path: Path) -> None:
     storage = tmp_path / "store.db"
     spec_path = _race(tmp_path / "project", "no-module")
@@ -102,3 +109,32 @@ def test_a_race_whose_target_cannot_be_imported_is_one_sentence(tmp_path: Path) 
         "module named 'own_quadratic' in the spec file's folder or on the Python path."
     )
     assert not storage.exists()  # nothing stored
+
+
+@pytest.mark.subprocess
+def test_the_dashboard_resumes_a_cli_race_and_study_over_a_python_target(tmp_path: Path) -> None:
+    # The dashboard's Resume runs a copy of the spec from <store>.specs: the CLI remembered the
+    # spec's folder, so that copy imports the same target (without it: exit 2, no module).
+    storage = tmp_path / "store.db"
+    spec_path = _race(tmp_path / "project", "resumed")
+    assert run_cli("race", str(spec_path), storage=storage).returncode == 0
+    assert workers.code_folder_of(str(storage), "resumed") == str((tmp_path / "project").resolve())
+    race = workers.launch_race(str(storage), json.loads(spec_path.read_text()))
+    assert race.wait(timeout=120) == 0, workers.worker_log_tail(
+        str(storage), "resumed", "race.log", lines=5
+    )
+    study = {
+        "name": "one-study",
+        "objective": {"type": "python", "target": "own_quadratic:objective", "epochs": 3},
+        "space": {"x": {"type": "float", "low": -3.0, "high": 3.0}},
+        "strategy": {"type": "random", "seed": 0},
+        "budget": {"trials": 2},
+    }
+    study_path = write_spec(tmp_path / "project", study, name="study.json")
+    assert run_cli("run", str(study_path), storage=storage).returncode == 0
+    study["budget"]["trials"] = 4  # Resume with a larger budget: two more trials
+    child = workers.launch_study(str(storage), study)
+    assert child.wait(timeout=120) == 0, workers.worker_log_tail(str(storage), "one-study")
+    with Store(storage) as store:
+        trials = store.trials(store.get_study("one-study").id)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4

@@ -89,6 +89,7 @@ def test_a_preset_link_shows_the_file_and_never_runs_it_unconfirmed(
     assert at.text_input(key="name") is not None and not at.get("code")
 
 
+@pytest.mark.subprocess  # Start launches a real worker
 def test_an_uploaded_spec_runs_only_after_the_file_is_ticked(storage: Path, tmp_path: Path) -> None:
     folder, spec = _user_code(tmp_path, "tl_uploaded_code")
     at = open_page("pages/new_study.py")

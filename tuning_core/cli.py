@@ -34,6 +34,7 @@ from tuning_core.engine.spec import (
 )
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
 from tuning_core.engine.study import run_study
+from tuning_core.engine.workers import remember_code_folder, specs_dir
 from tuning_core.reports import export
 from tuning_core.reports.export import saved_model_problem
 from tuning_core.reports.keras_script import keras_script
@@ -270,6 +271,7 @@ def command_run(args: argparse.Namespace) -> int:
         # a target that cannot be imported is one sentence, and nothing is stored.
         sys.path.insert(0, str(Path(args.spec).resolve().parent))
         objective_for(spec)
+        _remember_code_folder(args, spec.name)
     recycle = (
         args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
     )
@@ -315,6 +317,7 @@ def command_race(args: argparse.Namespace) -> int:
         # cannot be imported is one sentence with nothing stored.
         sys.path.insert(0, str(Path(args.spec).resolve().parent))
         objective_for(race.members[0].spec)
+        _remember_code_folder(args, race.name)
     # A user's build_model keeps its best epoch's model as a built-in Keras model does.
     keeps_model = keras or race.objective.get("form") == "build_model"
     recycle = args.recycle_every if keras and args.recycle_every > 0 else None
@@ -406,6 +409,15 @@ def _run_on_dask(
         )
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
+
+
+def _remember_code_folder(args: argparse.Namespace, name: str) -> None:
+    """Keep the spec file's folder beside the study or race, so a Resume from the dashboard
+    (which runs a copy of the spec from <store>.specs) imports the same python target; a
+    spec the dashboard wrote is in that folder, and what it remembered stays."""
+    folder = Path(args.spec).resolve().parent
+    if folder != specs_dir(_storage(args)).resolve():
+        remember_code_folder(_storage(args), name, str(folder))
 
 
 def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:

@@ -124,21 +124,31 @@ def launch_study(
     remembered.parent.mkdir(parents=True, exist_ok=True)
     remembered.write_text(address or "", encoding="utf-8")  # empty: this machine
     if code_folder is not None:
-        _code_folder_file(storage, name).write_text(code_folder, encoding="utf-8")
+        remember_code_folder(storage, name, code_folder)
     arguments = ["--storage", storage, "run", str(spec_path)]
     if address is not None:
         arguments += ["--dask", address]
-    environment: dict[str, str | None] = {DASK_ENV: None}
-    folder = code_folder_of(storage, name)
-    if folder is not None:
-        environment["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [folder, os.environ.get("PYTHONPATH", "")])
-        )
-    return _launch(arguments, log_path, environment)
+    return _launch(arguments, log_path, {DASK_ENV: None, **_code_path(storage, name)})
 
 
 def _code_folder_file(storage: str, name: str) -> Path:
     return artifacts_dir(storage, name) / "code_folder.txt"
+
+
+def remember_code_folder(storage: str, name: str, folder: str) -> None:
+    """Keep the folder a study's (or race's) python target is imported from: a worker the
+    dashboard starts to resume it runs a copy of its spec from <store>.specs, elsewhere."""
+    path = _code_folder_file(storage, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(folder, encoding="utf-8")
+
+
+def _code_path(storage: str, name: str) -> dict[str, str]:
+    """The worker's PYTHONPATH with the remembered code folder first, if there is one."""
+    folder = code_folder_of(storage, name)
+    if folder is None:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))}
 
 
 def code_folder_of(storage: str, name: str) -> str | None:
@@ -217,7 +227,7 @@ def launch_race(storage: str, raw_race_spec: dict[str, Any]) -> subprocess.Popen
     return _launch(
         ["--storage", storage, "race", str(spec_path)],
         race_log_path(storage, name),
-        {DASK_ENV: None},
+        {DASK_ENV: None, **_code_path(storage, name)},
     )
 
 
