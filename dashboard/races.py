@@ -27,7 +27,7 @@ class RaceView:
     time_bands: pd.DataFrame
     verdict: str
     clear_winner: bool  # the verdict names a winner whose band stands apart
-    time_title: str  # read off the wall-clock chart's own lines
+    time_title: list[str]  # read off the wall-clock chart's own lines, one or two
     seconds_per_trial: dict[str, float]  # median wall seconds a trial, per strategy title
     measure: str  # "regret" or the metric's name
     log_y: bool

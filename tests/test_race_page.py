@@ -76,7 +76,7 @@ def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
         assert set(frame["strategy"]) == {"Grid", "Random", "Bayesian (GP, EI)"}
     assert charts[0][0]["layer"][1]["encoding"]["x"]["field"] == "trial"
     assert charts[1][0]["layer"][1]["encoding"]["x"]["field"] == "seconds"
-    assert charts[1][0]["title"].startswith("By wall-clock time, ")
+    assert charts[1][0]["title"][0].startswith("By wall-clock time, ")
     assert any(c.value.startswith("A trial took (median wall time") for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["study"]) == [m.spec.name for m in race.members]

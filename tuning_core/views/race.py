@@ -288,12 +288,12 @@ def verdict(
     return text
 
 
-def time_title(time_bands: pd.DataFrame, measure: str, lower_is_better: bool) -> str:
-    """The wall-clock chart's title, read off its own lines: which strategy's median first
-    reached the level every strategy reached (the worst final median), and when; and, when
-    another ended lower, when that one reached its final median."""
+def time_title(time_bands: pd.DataFrame, measure: str, lower_is_better: bool) -> list[str]:
+    """The wall-clock chart's title lines, read off its own lines: which strategy's median
+    first reached the level every strategy reached (the worst final median), and when; and,
+    when another ended lower, a second line saying when that one reached its final median."""
     if time_bands.empty:
-        return "Best so far by wall-clock time"
+        return ["Best so far by wall-clock time"]
     curves = {
         str(rows["strategy"].iloc[0]): rows.sort_values("seconds")
         for _, rows in time_bands.groupby("label")
@@ -316,10 +316,9 @@ def time_title(time_bands: pd.DataFrame, measure: str, lower_is_better: bool) ->
     text += f"; {others[0]} {when[others[0]]:.2g} s)" if others else ")"
     best = (min if lower_is_better else max)(finals, key=finals.__getitem__)
     if best != first and finals[best] != finals[first]:
-        text += (
-            f"; {best} ended best, at {_fmt(finals[best])} by {first_at(best, finals[best]):.2g} s"
-        )
-    return text
+        at = first_at(best, finals[best])
+        return [text, f"{best} ended best: {measure} {_fmt(finals[best])}, reached at {at:.2g} s"]
+    return [text]
 
 
 def seconds_per_trial(frame: pd.DataFrame, titles: Mapping[str, str]) -> dict[str, float]:

@@ -47,7 +47,7 @@ def _bands(
     x_field: str,
     y_title: str,
     log_y: bool,
-    title: str,
+    title: str | list[str],
 ) -> alt.LayerChart:
     y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     y_axis = alt.Axis(values=DECADES, format="~g") if log_y else alt.Axis()
@@ -96,10 +96,13 @@ def convergence_by_time(
     strategies: Sequence[str],
     y_title: str,
     log_y: bool = False,
-    title: str = "Best so far by wall-clock time",
+    title: str | list[str] = "Best so far by wall-clock time",
 ) -> alt.LayerChart:
     """The same against wall-clock seconds since each study began (log axis: a fast
     strategy's first second and a slow one's minute both stay readable). ``title`` should be
     read off the bands (``views.race.time_title``), never assumed."""
-    x = alt.X("seconds:Q", title="wall-clock seconds (log)", scale=alt.Scale(type="log"))
+    # nice=False: a race that ended at 2 s ran its axis on to 10 s, a quarter of it empty.
+    x = alt.X(
+        "seconds:Q", title="wall-clock seconds (log)", scale=alt.Scale(type="log", nice=False)
+    )
     return _bands(bands, strategies, x, "seconds", y_title, log_y, title)
