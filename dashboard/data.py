@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import open_store, storage_path
+from dashboard.presenter import for_room
 from tuning_core.engine.records import worker_timeline
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
@@ -115,6 +116,7 @@ def _curves_template(
     best_number: int | None,
     columns: tuple[str, ...],
     pruning: bool = False,
+    direct_labels: bool = True,
 ) -> dict:
     text_columns = ("metric", "state", shape_field)
     empty = pd.DataFrame(
@@ -140,6 +142,7 @@ def _curves_template(
             highlight_column=True,
             pruned=pruned,
             guides=guides,
+            direct_labels=direct_labels,
         )
     )
 
@@ -168,8 +171,9 @@ def curves_view(
         if c
     )
     spec = _curves_template(
-        metric, colouring, title, shape_field, best_number, columns, pruning is not None
-    )
+        metric, colouring, title, shape_field, best_number, columns, pruning is not None,
+        charts.direct_labels_fit(curves),
+    )  # fmt: skip
     data = charts.curves_data(
         curves,
         metric,
@@ -177,10 +181,11 @@ def curves_view(
         shape_field,
         pruning.pruned if pruning else None,
         pruning.guides if pruning else None,
+        best_number,
     )
     data["highlighted"] = data["number"].isin(highlighted) if highlighted else True
     event = st.vega_lite_chart(
-        data, spec, width="stretch", on_select="rerun", selection_mode="trials", key=key
+        data, for_room(spec), width="stretch", on_select="rerun", selection_mode="trials", key=key
     )
     return _trials_in(event)
 

@@ -8,6 +8,7 @@ and enlarges the text, so the room sees the charts and what they say. Set a page
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -51,6 +52,14 @@ PRESENTER_CSS = (
     + "{ font-size: 1.15rem !important; }\n"
     + "[data-testid='stTab'] p { font-size: 1.25rem !important; }\n"
     + "[data-testid='stMainBlockContainer'] { padding-top: 1.5rem !important; }\n"
+    # One chart to a row, each the page's full width: side-by-side columns stack.
+    + "[data-testid='stHorizontalBlock'] { flex-direction: column !important; }\n"
+    + "[data-testid='stColumn'] { width: 100% !important; flex: 1 1 auto !important; }\n"
+    # The key figure (best so far) is the largest text on the page, above the title.
+    + "h1 { font-size: 2.2rem !important; }\n"
+    + "[data-testid='stMetricValue'] div, [data-testid='stMetricValue'] "
+    + "{ font-size: 3.6rem !important; line-height: 1.1 !important; }\n"
+    + "[data-testid='stMetricLabel'] p { font-size: 1.5rem !important; }\n"
     + "</style>"
 )
 
@@ -58,6 +67,15 @@ PRESENTER_CSS = (
 def is_presenting(query: Mapping[str, str]) -> bool:
     """Whether the URL asks for presenter mode: ``present=1`` (or true, yes, on)."""
     return str(query.get(PRESENT_PARAMETER, "")).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def for_room(chart: Any) -> Any:
+    """``chart`` sized for a projector in presenter mode (charts.for_projector), else as is."""
+    if not is_presenting(st.query_params):
+        return chart
+    from tuning_core.views.charts import for_projector  # noqa: PLC0415 - Altair only if shown
+
+    return for_projector(chart)
 
 
 def apply_presenter_mode() -> bool:

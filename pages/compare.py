@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import notes
 from dashboard.common import selected_study, storage_path, study_records
 from dashboard.data import pruning_frames, study_frames, worker_timeline_of
+from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.why_data import study_asks
 from tuning_core.engine.spec import StudySpec
@@ -53,8 +54,10 @@ if name:
     asks = study_asks(study.id) if spec.strategy["type"] == "bayesian" else {}
     initial = {number for number, (is_initial, _) in asks.items() if is_initial}
     st.altair_chart(
-        charts.convergence_chart(
-            frames.convergence_frame(trials, direction), direction, initial if asks else None
+        for_room(
+            charts.convergence_chart(
+                frames.convergence_frame(trials, direction), direction, initial if asks else None
+            )
         ),
         width="stretch",
     )
@@ -83,16 +86,18 @@ if name:
         if spec.metric in set(curves.get("metric", [])):
             colouring = live.curve_colouring(spec)
             st.altair_chart(
-                charts.curves_chart(
-                    curves,
-                    spec.metric,
-                    colouring.field,
-                    colouring.log,
-                    title=f"{spec.metric} per epoch, pruned trials cut",
-                    color_domain=colouring.domain,
-                    best_number=live.best_trial_number(trials, direction),
-                    pruned=pruning.pruned,
-                    guides=pruning.guides,
+                for_room(
+                    charts.curves_chart(
+                        curves,
+                        spec.metric,
+                        colouring.field,
+                        colouring.log,
+                        title=f"{spec.metric} per epoch, pruned trials cut",
+                        color_domain=colouring.domain,
+                        best_number=live.best_trial_number(trials, direction),
+                        pruned=pruning.pruned,
+                        guides=pruning.guides,
+                    )
                 ),
                 width="stretch",
             )
@@ -101,14 +106,17 @@ if name:
     timeline = worker_timeline_of(study)
     if timeline is not None and not timeline.bars.empty:
         st.subheader("Workers")
-        st.altair_chart(charts.timeline_chart(timeline.bars, timeline.unit), width="stretch")
+        st.altair_chart(
+            for_room(charts.timeline_chart(timeline.bars, timeline.unit)), width="stretch"
+        )
         st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
 
     st.subheader("Each hyperparameter against the score")
     columns = st.columns(3)
     for index, dimension in enumerate(dimensions):
         columns[index % 3].altair_chart(
-            charts.slice_chart(trials, dimension, dimension in log_dimensions), width="stretch"
+            for_room(charts.slice_chart(trials, dimension, dimension in log_dimensions)),
+            width="stretch",
         )
     st.caption(
         "Where the good scores cluster along an axis, that range matters; a flat cloud means the "
@@ -127,16 +135,18 @@ if name:
     ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
     if {"loss"} <= set(curves.get("metric", [])):
         st.altair_chart(
-            charts.linked_parallel_and_curves(
-                parallel,
-                [*dimensions, "value"],
-                curves,
-                "loss",
-                ticks,
-                colouring.field,
-                colouring.log,
-                colouring.domain,
-                pruning.pruned if pruning is not None else None,
+            for_room(
+                charts.linked_parallel_and_curves(
+                    parallel,
+                    [*dimensions, "value"],
+                    curves,
+                    "loss",
+                    ticks,
+                    colouring.field,
+                    colouring.log,
+                    colouring.domain,
+                    pruning.pruned if pruning is not None else None,
+                )
             ),
             width="content",
         )
@@ -147,14 +157,16 @@ if name:
         )
     else:
         st.altair_chart(
-            charts.parallel_coordinates_chart(
-                parallel,
-                [*dimensions, "value"],
-                charts.trial_selection(),
-                ticks,
-                colouring.field,
-                colouring.log,
-                colouring.domain,
+            for_room(
+                charts.parallel_coordinates_chart(
+                    parallel,
+                    [*dimensions, "value"],
+                    charts.trial_selection(),
+                    ticks,
+                    colouring.field,
+                    colouring.log,
+                    colouring.domain,
+                )
             ),
             width="stretch",
         )
@@ -167,7 +179,7 @@ if name:
             f"{frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much."
         )
     if not importance.empty:
-        st.altair_chart(charts.importance_chart(importance), width="stretch")
+        st.altair_chart(for_room(charts.importance_chart(importance)), width="stretch")
     st.caption(
         "Each bar is η², the correlation ratio over quartile bins: the "
         f"{frames.IMPORTANCE_MEANING}. The bars need not add up to 100%: η² ignores "
@@ -180,7 +192,7 @@ if name:
         if dependence.empty:
             st.info("The surrogate needs more complete trials than the initial random points.")
         else:
-            st.altair_chart(charts.partial_dependence_chart(dependence, log_dimensions))
+            st.altair_chart(for_room(charts.partial_dependence_chart(dependence, log_dimensions)))
             st.caption(
                 "The surrogate's predicted score along each dimension, averaged over the others: "
                 "the shape the search believes in."
@@ -256,7 +268,8 @@ for other in picked:
         overlays.append(frame.assign(study=_with_strategy(other)))
 if overlays:
     st.altair_chart(
-        charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True)), width="stretch"
+        for_room(charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True))),
+        width="stretch",
     )
     st.caption(
         "Compare how fast each study's best value improves per trial (its search strategy in "

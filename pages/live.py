@@ -16,6 +16,7 @@ from dashboard.data import (
     study_frames,
     worker_timeline_of,
 )
+from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.workers import (
@@ -137,11 +138,15 @@ def live_view(study_name: str) -> None:
         if not losses.empty:
             titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
             st.altair_chart(
-                charts.running_losses_chart(losses, *titles), width="stretch", key="running_losses"
+                for_room(charts.running_losses_chart(losses, *titles)),
+                width="stretch",
+                key="running_losses",
             )
     if timeline is not None and not timeline.bars.empty:
         st.altair_chart(
-            charts.timeline_chart(timeline.bars, timeline.unit), width="stretch", key="timeline"
+            for_room(charts.timeline_chart(timeline.bars, timeline.unit)),
+            width="stretch",
+            key="timeline",
         )
     if timeline is not None and (not timeline.bars.empty or timeline.waiting):
         st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
@@ -151,7 +156,7 @@ def live_view(study_name: str) -> None:
     # Not before a trial is complete: an empty chart with one tick said nothing.
     if len(panels) < 2 and not convergence.empty:
         st.altair_chart(
-            charts.convergence_chart(convergence, study.spec.direction),
+            for_room(charts.convergence_chart(convergence, study.spec.direction)),
             width="stretch",
         )
         st.caption(

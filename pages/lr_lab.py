@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, open_store, storage_path, study_records
 from dashboard.data import curves_view, playground_ladder, playground_surface, study_frames
 from dashboard.form_state import open_in_new_study
+from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
 from tuning_core.engine.records import start_conflict
@@ -184,7 +185,7 @@ with compare_tab:
         )
         finals = frames.final_metrics(curves, trials)
         if not finals.empty:
-            st.altair_chart(charts.final_accuracy_bars(finals), width="stretch")
+            st.altair_chart(for_room(charts.final_accuracy_bars(finals)), width="stretch")
             st.caption(
                 "The final validation accuracy of each run: the best learning rate sits between "
                 "too slow and unstable."
@@ -229,9 +230,11 @@ with range_tab:
         result = json.loads(output.read_text())
         suggestions = lab.explain_suggestions(result)
         st.altair_chart(
-            charts.lr_range_chart(
-                pd.DataFrame(result["curve"]),
-                {s.title: s.learning_rate for s in suggestions},
+            for_room(
+                charts.lr_range_chart(
+                    pd.DataFrame(result["curve"]),
+                    {s.title: s.learning_rate for s in suggestions},
+                )
             ),
             width="stretch",
         )
@@ -356,10 +359,10 @@ def playground_panel(open_now: bool) -> None:
     left, right = st.columns(2)
     surface = playground_surface(function_name)
     if function.dimensions == 1:
-        left.altair_chart(charts.descent_curve_chart(surface, frame), width="stretch")
+        left.altair_chart(for_room(charts.descent_curve_chart(surface, frame)), width="stretch")
     else:
-        left.altair_chart(charts.descent_contour_chart(surface, frame), width="stretch")
-    right.altair_chart(charts.loss_per_step_chart(frame), width="stretch")
+        left.altair_chart(for_room(charts.descent_contour_chart(surface, frame)), width="stretch")
+    right.altair_chart(for_room(charts.loss_per_step_chart(frame)), width="stretch")
     st.caption(
         "Left: where each step lands (a path that leaves the window is diverging). Right: the "
         "loss per step (symlog scale): a straight fall is fast convergence."

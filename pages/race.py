@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, storage_path
+from dashboard.presenter import for_room
 from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
@@ -142,7 +143,7 @@ def race_panel(name: str) -> None:
     strategies = list(record.spec.titles().values())
     y_title = "regret (best − optimum, log)" if view.log_y else f"best {view.measure} so far"
     st.altair_chart(
-        race_charts.convergence_by_trial(view.bands, strategies, y_title, view.log_y),
+        for_room(race_charts.convergence_by_trial(view.bands, strategies, y_title, view.log_y)),
         width="stretch",
     )
     better = (
@@ -155,8 +156,10 @@ def race_panel(name: str) -> None:
         "means the seeds disagreed."
     )
     st.altair_chart(
-        race_charts.convergence_by_time(
-            view.time_bands, strategies, y_title, view.log_y, title=view.time_title
+        for_room(
+            race_charts.convergence_by_time(
+                view.time_bands, strategies, y_title, view.log_y, title=view.time_title
+            )
         ),
         width="stretch",
     )

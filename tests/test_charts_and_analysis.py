@@ -47,7 +47,8 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
     spec = charts.curves_chart(
         curves, "loss", "learning_rate", True, charts.trial_selection(), color_domain=(1e-4, 10.0)
     ).to_dict()
-    lines, points, crosses, labels, legend = _layers(spec)
+    # Eleven trials: past the direct-label limit, so the gradient and its bar stay.
+    lines, points, crosses, labels, *_, legend = _layers(spec)
     assert (
         legend["encoding"]["color"]["scale"]["type"] == "log"
         and lines["encoding"]["color"].get("legend") is None
@@ -66,10 +67,52 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
     )  # a diverged loss is clipped
     assert data.loc[data["diverged"], "number"].unique().tolist() == [9]
     # Epochs are counted from 1, as Keras prints them.
-    assert (data[data["number"] == 0]["epoch"].tolist()) == [1, 2, 3, 4, 5]
-    marker = data[data["marker"]]
+    assert (data[(data["number"] == 0) & ~data["marker"]]["epoch"].tolist()) == [1, 2, 3, 4, 5]
+    marker = data[data["kind"] == "diverged"]
     assert marker["number"].tolist() == [9]
-    assert marker["label"].tolist() == ["diverged at epoch 1: loss 60"]
+    rate = data.loc[data["number"] == 9, "learning_rate"].iloc[0]
+    assert marker["label"].tolist() == [f"lr = {rate:.3g}, diverged at epoch 1: loss 60"]
+    # Beyond ten lines only the running trial (10) is named at its end (no best was given).
+    ends = data[data["kind"] == "end"]
+    assert ends["number"].tolist() == [10] and ends["label"].iloc[0].startswith("lr = ")
+
+
+def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> None:
+    _, _, curves = seeded
+    few = curves[curves["number"] < 5]
+    spec = charts.curves_chart(few, "loss", "learning_rate", True, best_number=2).to_dict()
+    layers = _layers(spec)
+    lines = layers[0]
+    assert lines["encoding"]["color"]["field"] == "number"
+    assert lines["encoding"]["color"]["type"] == "nominal"
+    assert lines["encoding"]["color"]["legend"] is None
+    # No gradient bar: no layer carries a colour legend.
+    assert all(
+        layer.get("encoding", {}).get("color", {}).get("legend", None) is None
+        for layer in layers
+        if "encoding" in layer and "color" in layer["encoding"]
+    )
+    names = [layer for layer in layers if "datum.kind == 'end'" in str(layer.get("transform"))]
+    assert any(layer["mark"].get("color") != "white" for layer in names)
+    data = _chart_rows(spec)
+    ends = data[data["kind"] == "end"].sort_values("number")
+    expected = [charts.line_label("learning_rate", rate, 0) for rate in ends["learning_rate"]]
+    assert ends["number"].tolist() == [0, 1, 2, 3, 4] and ends["label"].tolist() == expected
+    assert all(label.startswith("lr = ") for label in expected)
+    # Labels that would meet are pushed apart by at least 7% of the value range.
+    gaps = ends["label_value"].sort_values().diff().dropna()
+    span = (
+        data.loc[data["kind"] == "curve", "value"].max()
+        - data.loc[data["kind"] == "curve", "value"].min()
+    )
+    assert (gaps >= 0.07 * span - 1e-12).all()
+
+
+def test_line_labels_read_as_a_lecturer_would_say_them() -> None:
+    assert charts.line_label("learning_rate", 0.1, 3) == "lr = 0.1"
+    assert charts.line_label("learning_rate", 0.001, 0) == "lr = 0.001"
+    assert charts.line_label("batch_size", 64, 0) == "batch_size = 64"
+    assert charts.line_label(None, None, 7) == "trial 7"
 
 
 def _store_with_a_run_that_blew_up_in_its_first_epoch(storage: Path) -> tuple:
@@ -116,13 +159,16 @@ def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(stora
     assert blown.loc[~blown["marker"], "epoch"].tolist() == [0.25, 0.5, 0.75]
     assert blown["value"].max() == pytest.approx(1.5 * 1.5)
     assert blown["diverged"].all()
-    assert blown.loc[blown["marker"], "label"].tolist() == ["diverged at epoch 1: loss 353"]
+    assert blown.loc[blown["marker"], "label"].tolist() == [
+        "lr = 10, diverged at epoch 1: loss 353"
+    ]
     # The accuracy chart marks where it blew up too, at the bottom of the others' range.
     accuracy = _chart_rows(
         charts.curves_chart(curves, "val_accuracy", colouring.field, colouring.log).to_dict()
     )
-    marker = accuracy[accuracy["marker"]]
-    assert marker["label"].tolist() == ["diverged at epoch 1"]
+    marker = accuracy[accuracy["kind"] == "diverged"]
+    assert marker["label"].tolist() == ["lr = 10, diverged at epoch 1"]
+    assert accuracy.loc[accuracy["kind"] == "end", "label"].tolist() == ["lr = 0.1"]
     assert marker["epoch"].tolist() == [0.75] and marker["value"].tolist() == [0.6]
     # Its in-epoch rows are not epochs.
     assert live.epochs_recorded(curves) == 3
@@ -425,3 +471,17 @@ def test_learning_rate_comparisons_are_recognised_and_checked() -> None:
     )
     assert "must not repeat" in forms.learning_rate_comparison_problem(comparison([0.01, 0.01]))
     assert not forms.is_learning_rate_comparison(parse_spec(SEEDED_SPEC))
+
+
+def test_presenter_mode_sizes_every_chart_text_for_a_projector(seeded) -> None:
+    _, _, curves = seeded
+    chart = charts.curves_chart(curves[curves["number"] < 4], "loss", "learning_rate", True)
+    # Off the projector the chart leaves its text sizes to the theme.
+    assert "fontSize" not in chart.to_dict().get("config", {}).get("axis", {})
+    for shown in (charts.for_projector(chart).to_dict(), charts.for_projector(chart.to_dict())):
+        assert shown["config"]["axis"]["labelFontSize"] >= 16
+        assert shown["config"]["axis"]["titleFontSize"] >= 16
+        assert shown["config"]["text"]["fontSize"] >= 16
+        assert shown["config"]["title"]["fontSize"] > shown["config"]["axis"]["titleFontSize"]
+        texts = [layer["mark"] for layer in shown["layer"] if layer["mark"]["type"] == "text"]
+        assert texts and all(mark.get("fontSize", 16) >= 16 for mark in texts)

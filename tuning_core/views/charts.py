@@ -28,6 +28,44 @@ DIVERGED_DASH = [4, 3]
 LEARNING_RATE_TITLE = "learning rate"
 
 
+# Presenter mode's chart text, the one place it is set: read from the back of a room, nothing
+# under 16 px (tick labels, axis titles, legends, line labels), titles larger still.
+PROJECTOR_CONFIG: dict[str, dict[str, Any]] = {
+    "axis": {"labelFontSize": 16, "titleFontSize": 18},
+    "legend": {"labelFontSize": 16, "titleFontSize": 16, "symbolSize": 120},
+    "header": {"labelFontSize": 16, "titleFontSize": 18},
+    "title": {"fontSize": 22},
+    "text": {"fontSize": 16},
+}
+
+
+def for_projector(chart: alt.TopLevelMixin | dict) -> alt.TopLevelMixin | dict:
+    """``chart`` (an Altair chart or a Vega-Lite dict) with PROJECTOR_CONFIG laid over its own
+    config; a chart's explicit sizes below 16 px are raised too, since config only fills gaps."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec = dict(spec)
+    config = {key: dict(value) for key, value in spec.get("config", {}).items()}
+    for part, sizes in PROJECTOR_CONFIG.items():
+        config[part] = {**config.get(part, {}), **sizes}
+    spec["config"] = config
+    _raise_mark_fonts(spec)
+    return spec if isinstance(chart, dict) else type(chart).from_dict(spec, validate=False)
+
+
+def _raise_mark_fonts(node: Any) -> None:
+    """Raise every text mark's explicit fontSize to the projector's minimum, in place."""
+    if isinstance(node, dict):
+        mark = node.get("mark")
+        if isinstance(mark, dict) and mark.get("type") == "text":
+            mark["fontSize"] = max(mark.get("fontSize", 0), PROJECTOR_CONFIG["text"]["fontSize"])
+        for key, value in node.items():
+            if key not in ("datasets", "data"):
+                _raise_mark_fonts(value)
+    elif isinstance(node, list):
+        for item in node:
+            _raise_mark_fonts(item)
+
+
 def _color(
     field: str,
     log: bool,
@@ -69,6 +107,7 @@ def curves_data(
     shape_field: str | None = None,
     pruned: pd.DataFrame | None = None,
     guides: pd.DataFrame | None = None,
+    best_number: int | None = None,
 ) -> pd.DataFrame:
     """The rows :func:`curves_chart` draws for one metric.
 
@@ -88,6 +127,7 @@ def curves_data(
       failed to reach, at its last epoch; ``why`` again.
     * ``rung`` and ``median`` (from :func:`frames.pruning_guides`): the rung epochs, and the
       median of complete trials the median rule compares against.
+    * ``end``: a line's direct label ("lr = 0.1") at its last point (see :func:`end_labels`).
     """
     keep = ["number", "epoch", "value", "state"] + [
         field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
@@ -128,18 +168,79 @@ def curves_data(
         if shown is None:  # a lone run whose only loss is NaN: nothing to measure it against
             shown = 0.0
         row = {column: last[column] for column in keep if column in last}
+        # The line's name leads its blow-up label: a diverged line has no other end label.
+        named = line_label(color_field, row.get(color_field), int(number))
         row.update(
-            epoch=epoch, value=shown, kind="diverged", diverged=True, marker=True, label=label,
-            number=number,
+            epoch=epoch, value=shown, kind="diverged", diverged=True, marker=True, number=number,
+            label=f"{named}, {label}",
         )  # fmt: skip
         markers.append(row)
     markers += _pruning_rows(data, metric, pruned, guides)
+    markers += end_labels(data, color_field, best_number)
     if markers:
         extra = pd.DataFrame(markers)
         for column, blank in (("diverged", False), ("pruned", False), ("label", ""), ("why", "")):
             extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
         data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
+
+
+# Up to this many lines, each is named at its end in its own colour; beyond it a gradient
+# carries the colour and only the best and the running trials are named.
+MAX_LABELLED_LINES = 10
+
+
+def line_label(color_field: str | None, value: Any, number: int) -> str:
+    """How a line is named at its end: "lr = 0.1", "batch_size = 64", or "trial 3"."""
+    if color_field is None or value is None or pd.isna(value):
+        return f"trial {int(number)}"
+    name = "lr" if color_field == "learning_rate" else color_field
+    shown = f"{float(value):.3g}" if isinstance(value, (int, float, np.number)) else str(value)
+    return f"{name} = {shown}"
+
+
+def direct_labels_fit(curves: pd.DataFrame) -> bool:
+    """Whether a chart of ``curves`` names every line (at most MAX_LABELLED_LINES trials)."""
+    return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
+
+
+def end_labels(
+    data: pd.DataFrame, color_field: str | None, best_number: int | None = None
+) -> list[dict]:
+    """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
+    MAX_LABELLED_LINES, else only the best and the running trials'. ``label_value`` nudges
+    labels apart vertically (at least 7% of the range), so ends that meet stay readable."""
+    lines = data[data["kind"] == "curve"].dropna(subset=["value"])
+    if lines.empty:
+        return []
+    every_line = lines["number"].nunique()
+    # A diverged line is named in its blow-up label instead.
+    lines = lines[lines["state"] != TrialState.DIVERGED.value]
+    if lines.empty:
+        return []
+    ends = lines.sort_values("epoch").groupby("number", sort=True).last().reset_index()
+    if every_line > MAX_LABELLED_LINES:
+        keep = ends["state"] == TrialState.RUNNING.value
+        if best_number is not None:
+            keep |= ends["number"] == best_number
+        ends = ends[keep]
+    if ends.empty:
+        return []
+    span = float(lines["value"].max() - lines["value"].min()) or 1.0
+    gap = 0.07 * span
+    ends = ends.sort_values("value")
+    placed: list[float] = []
+    for value in ends["value"].astype(float):
+        placed.append(max(value, placed[-1] + gap) if placed else value)
+    rows = []
+    for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
+        row = {column: end[column] for column in ends.columns if column != "kind"}
+        row.update(
+            kind="end", marker=True, label_value=label_value,
+            label=line_label(color_field, end.get(color_field), int(end["number"])),
+        )  # fmt: skip
+        rows.append(row)
+    return rows
 
 
 def _pruning_rows(
@@ -257,9 +358,14 @@ def curves_chart(
     highlight_column: bool = False,
     pruned: pd.DataFrame | None = None,
     guides: pd.DataFrame | None = None,
+    direct_labels: bool | None = None,
 ) -> alt.LayerChart:
     """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
     their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
+
+    With ``direct_labels`` (default: at most MAX_LABELLED_LINES trials in ``curves``) each
+    line has its own colour and its name at its end ("lr = 0.1"), and no legend; otherwise the
+    colour is a gradient with its bar, and only the best and running trials are named.
 
     ``curves`` is the long form from :func:`frames.curves_frame`. Lines take their colour from
     ``color_field`` (log scale if asked, fixed to ``color_domain`` when given), the points'
@@ -273,7 +379,9 @@ def curves_chart(
     ``guides`` (:func:`frames.pruning_guides`) adds the rungs as grey vertical rules and the
     median rule's median as a grey dashed line.
     """
-    data = curves_data(curves, metric, color_field, shape_field, pruned, guides)
+    data = curves_data(curves, metric, color_field, shape_field, pruned, guides, best_number)
+    if direct_labels is None:
+        direct_labels = direct_labels_fit(curves)
     pruning = pruned is not None or guides is not None
     tooltip = [
         alt.Tooltip("number:Q", title="trial"),
@@ -285,7 +393,12 @@ def curves_chart(
     else:
         shape_field = None
     legend_layer = None
-    if color_field and color_field in data:
+    if direct_labels:
+        # Named at their ends, the lines need distinct colours, not a legend to decode.
+        color = alt.Color("number:N", scale=alt.Scale(scheme="tableau10"), legend=None)
+        if color_field and color_field in data:
+            tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
+    elif color_field and color_field in data:
         color_title = LEARNING_RATE_TITLE if color_field == "learning_rate" else color_field
         # Line marks can only have a symbol legend (one entry per tick, which overflows); the
         # colour's gradient legend comes from an invisible point layer instead.
@@ -351,7 +464,13 @@ def curves_chart(
         if define_selection:
             lines = lines.add_params(selection)
     behind, in_front = _pruning_layers(data, x, y, metric) if pruning else ([], [])
-    layers = [*behind, lines, points, crosses, labels, *in_front]
+    ends = base.transform_filter("datum.kind == 'end'").encode(
+        y=alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False)), text="label:N"
+    )
+    end_text = {"align": "left", "dx": 7, "fontWeight": "bold"}
+    end_halo = ends.mark_text(**end_text, color="white", stroke="white", strokeWidth=4)
+    end_names = ends.mark_text(**end_text).encode(color=color)
+    layers = [*behind, lines, points, crosses, labels, *in_front, end_halo, end_names]
     if best_number is not None:
         best_end = (
             base.transform_filter(f"datum.number == {int(best_number)} && {curve_rows}")
@@ -382,7 +501,7 @@ def _pruning_layers(
     # Above the plot, where no curve or scissors can hide them; only the last rung's label is
     # long, since no rung follows it for the text to run into.
     rung_labels = rungs.mark_text(
-        align="left", baseline="bottom", dx=-2, dy=-3, color=GUIDE_COLOUR, fontSize=11
+        align="left", baseline="bottom", dx=-2, dy=-3, color=GUIDE_COLOUR
     ).encode(x=x, y=alt.value(0), text="label:N")
     median = chart.transform_filter("datum.kind == 'median'")
     median_line = median.mark_line(color=GUIDE_COLOUR, strokeDash=[6, 3], strokeWidth=2.5).encode(
