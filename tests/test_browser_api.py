@@ -73,8 +73,12 @@ def _points(chart: Locator, metric: str) -> dict[tuple[int, int], float]:
         fields = dict(
             part.split(": ", 1) for part in label.replace("\u2212", "-").split("; ") if ": " in part
         )
-        if not {"trial", "epoch", metric} <= set(fields) or "why it stopped" in fields:
-            continue  # an axis, a legend, a pruned trial's scissors or the cut-off it missed
+        if not {"trial", "epoch", metric} <= set(fields) or {"why it stopped", "label"} & set(
+            fields
+        ):
+            # An axis, a legend, a pruned trial's scissors or the cut-off it missed, or a
+            # line's end label (placed clear of the others, so not at the curve's value).
+            continue
         key = (int(fields["trial"]), int(float(fields["epoch"])))
         value = float(fields[metric])
         assert points.setdefault(key, value) == pytest.approx(value, rel=1e-9), label
