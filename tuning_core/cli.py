@@ -32,7 +32,13 @@ from tuning_core.engine.spec import (
     json_from_file,
     load_spec,
 )
-from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir, default_storage_path
+from tuning_core.engine.storage import (
+    STORAGE_ENV,
+    Store,
+    StudyRecord,
+    artifacts_dir,
+    default_storage_path,
+)
 from tuning_core.engine.study import run_study
 from tuning_core.engine.workers import remember_code_folder, specs_dir
 from tuning_core.reports import export
@@ -198,6 +204,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument(
         "--json", action="store_true", help="print the grid, mean, std and acquisition as JSON"
+    )
+    app = add_command(
+        "app",
+        help="serve the dashboard on 127.0.0.1 from any folder (streamlit run on the installed "
+        "app); the store is --storage, else $TUNING_LAB_STORAGE, else ./tuning_lab.db here",
+    )
+    app.add_argument("--port", type=int, default=None, help="the port (default 8501)")
+    app.add_argument(
+        "streamlit_args",
+        nargs=argparse.REMAINDER,
+        help="after --, more options for streamlit run (e.g. -- --theme.base dark)",
     )
     lr_find = commands.add_parser(
         "lr-find",
@@ -594,6 +611,37 @@ def command_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboard_app_file() -> Path:
+    """The dashboard's app.py: the checkout's when this runs from one, else the installed
+    package ``tuning_lab_app`` (pyproject.toml ships app.py, pages/ and .streamlit/ there)."""
+    checkout = Path(__file__).resolve().parents[1] / "app.py"
+    if checkout.is_file():
+        return checkout
+    import importlib.resources  # noqa: PLC0415 - only for an installed copy
+
+    installed = Path(str(importlib.resources.files("tuning_lab_app") / "app.py"))
+    if not installed.is_file():
+        raise SpecError("app: the dashboard is not installed here; run `pip install .` again.")
+    return installed
+
+
+def command_app(args: argparse.Namespace) -> int:
+    """Serve the dashboard with ``streamlit run``, from app.py's own folder so that its
+    .streamlit/config.toml (127.0.0.1, headless) applies; the store stays the caller's."""
+    app_file = dashboard_app_file()
+    environment = dict(os.environ)
+    environment[STORAGE_ENV] = str(Path(_storage(args)).resolve())
+    extra = [a for a in args.streamlit_args if a != "--"]
+    if args.port is not None:
+        extra += ["--server.port", str(args.port)]
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file), *extra]
+    # This process becomes the server, so Ctrl-C and SIGTERM reach Streamlit itself.
+    sys.stdout.flush()
+    os.chdir(app_file.parent)
+    os.execve(sys.executable, command, environment)
+    return 0  # not reached: execve replaces this process
+
+
 def command_lr_find(args: argparse.Namespace) -> int:
     if not 0 < args.start < args.end:
         raise SpecError(f"--start ({args.start}) must be positive and below --end ({args.end}).")
@@ -628,6 +676,7 @@ COMMANDS = {
     "delete": command_delete,
     "explain": command_explain,
     "lr-find": command_lr_find,
+    "app": command_app,
 }
 
 
