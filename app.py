@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import dashboard
 from dashboard.security import begin_page, frame_guard_middleware
 
 
@@ -20,7 +21,7 @@ def show_pages() -> None:
     """The app's script: page set-up, the guards, then the page that navigation picks."""
     st.set_page_config(
         page_title="Tuning Lab",
-        page_icon=str(Path(__file__).parent / "dashboard" / "assets" / "favicon.png"),
+        page_icon=str(Path(dashboard.__file__).parent / "assets" / "favicon.png"),
         layout="wide",
     )
     begin_page()  # before anything renders: no rebinding page or unguarded server may drive it
