@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import re
+from pathlib import Path
 
 from tests.conftest import MNIST_DIR, ROOT
 from tuning_core.engine.race import parse_race_spec
@@ -68,14 +69,43 @@ def test_ci_runs_the_readme_test_command() -> None:
     )
 
 
-def test_the_readme_spec_examples_are_accepted() -> None:
-    """A reader copies the README's JSON: the study spec and the race spec must both run."""
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_documented_spec_examples_are_accepted() -> None:
+    """A reader copies the JSON of the README and docs/: every study and race spec must parse."""
+    kinds = set()
+    for document in _documents():
+        text = document.read_text(encoding="utf-8")
+        for block in re.findall(r"```json\n(.*?)\n```", text, re.S):
+            example = json.loads(block)
+            if "strategies" in example:
+                kinds.add(type(parse_race_spec(example)).__name__)
+            elif "name" in example:
+                kinds.add(type(parse_spec(example)).__name__)
+    assert kinds == {"RaceSpec", "StudySpec"}
+
+
+def test_the_readme_quick_start_is_the_example_the_tests_run() -> None:
+    """The README's "Tune your own model" code is examples/own_model_api.py, which
+    tests/test_examples.py runs: every line of it but the imports is there as written."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", readme, re.S)]
-    kinds = []
-    for example in examples:
-        if "strategies" in example:
-            kinds.append(type(parse_race_spec(example)).__name__)
-        else:
-            kinds.append(type(parse_spec(example)).__name__)
-    assert sorted(kinds) == ["RaceSpec", "StudySpec"]
+    (code,) = re.findall(r"```python\n(.*?)\n```", readme, re.S)
+    example = (ROOT / "examples" / "own_model_api.py").read_text(encoding="utf-8").splitlines()
+    body = [
+        line
+        for line in code.splitlines()
+        if line.strip() and not line.startswith(("import", "from"))
+    ]
+    assert len(body) >= 10
+    missing = [line for line in body if line not in example]
+    assert not missing, missing
+    assert len([line for line in code.splitlines() if line.strip()]) <= 15
+
+
+def test_the_readme_links_resolve() -> None:
+    for document in _documents():
+        text = document.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (document.parent / target).exists(), f"{document.name} links {target}"
