@@ -14,6 +14,8 @@ from pathlib import Path
 import streamlit as st
 
 import dashboard
+from dashboard.form_state import SPEC_PARAMETER
+from dashboard.lessons import open_linked_lesson
 from dashboard.security import begin_page, frame_guard_middleware
 
 
@@ -26,10 +28,18 @@ def show_pages() -> None:
     )
     begin_page()  # before anything renders: no rebinding page or unguarded server may drive it
 
+    # A newcomer lands on the lessons; a link carrying a spec (?spec=) still opens its form.
+    form_link = SPEC_PARAMETER in st.query_params
     navigation = st.navigation(
         [
             st.Page(
-                "pages/new_study.py", title="New study", icon=":material/add_circle:", default=True
+                "pages/home.py", title="Lessons", icon=":material/school:", default=not form_link
+            ),
+            st.Page(
+                "pages/new_study.py",
+                title="New study",
+                icon=":material/add_circle:",
+                default=form_link,
             ),
             st.Page("pages/live.py", title="Live study", icon=":material/monitoring:"),
             st.Page("pages/compare.py", title="Compare trials", icon=":material/compare_arrows:"),
@@ -39,6 +49,7 @@ def show_pages() -> None:
             st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
         ]
     )
+    open_linked_lesson()  # a landing page link's ?lesson= starts it before its page draws
     navigation.run()
 
 

@@ -56,9 +56,12 @@ PRESENTER_CSS = (
     + "[data-testid='stHorizontalBlock'] { flex-direction: column !important; }\n"
     + "[data-testid='stColumn'] { width: 100% !important; flex: 1 1 auto !important; }\n"
     # The key figure (best so far) is the largest text on the page, above the title.
-    + "h1 { font-size: 2.2rem !important; }\n"
-    + "[data-testid='stMetricValue'] div, [data-testid='stMetricValue'] "
-    + "{ font-size: 3.6rem !important; line-height: 1.1 !important; }\n"
+    + "h1 { font-size: 1.6rem !important; }\n"
+    # A verdict (an alert: the race's, the lab's finished line) outsizes the title too.
+    + "[data-testid='stAlertContainer'] p { font-size: 1.7rem !important; }\n"
+    + "[data-testid='stMetricValue'] [data-testid='stMarkdownContainer'] p, "
+    + "[data-testid='stMetricValue'] { font-size: 3.6rem !important; line-height: 1.15 "
+    + "!important; }\n"
     + "[data-testid='stMetricLabel'] p { font-size: 1.5rem !important; }\n"
     + "</style>"
 )
@@ -69,13 +72,14 @@ def is_presenting(query: Mapping[str, str]) -> bool:
     return str(query.get(PRESENT_PARAMETER, "")).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def for_room(chart: Any) -> Any:
-    """``chart`` sized for a projector in presenter mode (charts.for_projector), else as is."""
+def for_room(chart: Any, **options: Any) -> Any:
+    """``chart`` sized for a projector in presenter mode (charts.for_projector, given
+    ``options``), else as is."""
     if not is_presenting(st.query_params):
         return chart
     from tuning_core.views.charts import for_projector  # noqa: PLC0415 - Altair only if shown
 
-    return for_projector(chart)
+    return for_projector(chart, **options)
 
 
 def apply_presenter_mode() -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.common import open_store
+from dashboard.presenter import for_room
 from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.views import charts, why_charts
 
@@ -107,7 +108,7 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
         # Two panels a row, each as wide as its column: together they fill the page.
         for start in range(0, len(templates), 2):
             for column, spec in zip(st.columns(2), templates[start : start + 2], strict=False):
-                column.vega_lite_chart(frame, spec, width="stretch")
+                column.vega_lite_chart(frame, for_room(spec, min_height=0), width="stretch")
         return why_charts.captions(explanation)
     if dims[0] not in explanation["categorical_dims"]:
         layout = (
@@ -117,8 +118,10 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
             explanation["acquisition"],
         )
         spec = _curve_template(layout, explanation)
-        st.vega_lite_chart(why_charts.curve_frame(explanation), spec, width="content")
+        st.vega_lite_chart(
+            why_charts.curve_frame(explanation), for_room(spec, min_height=0), width="content"
+        )
         return why_charts.captions(explanation)
     chart, captions = why_charts.why_chart(explanation)
-    st.altair_chart(chart, width="content")
+    st.altair_chart(for_room(chart, min_height=0), width="content")
     return captions

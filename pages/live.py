@@ -16,6 +16,7 @@ from dashboard.data import (
     study_frames,
     worker_timeline_of,
 )
+from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
@@ -69,6 +70,7 @@ def live_view(study_name: str) -> None:
         )
         st.toast("Resuming")
     st.progress(status.progress, text=status.progress_text)
+    run_live_button(study_name)
     st.caption(plain(live.data_sentence(study.spec)))
     pruning = pruning_frames(study, fingerprint)
     saved = frames.epochs_saved(study.spec, trials, curves)

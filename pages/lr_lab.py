@@ -15,7 +15,8 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, open_store, storage_path, study_records
 from dashboard.data import curves_view, playground_ladder, playground_surface, study_frames
 from dashboard.form_state import open_in_new_study
-from dashboard.presenter import for_room
+from dashboard.lessons import run_live_button
+from dashboard.presenter import for_room, is_presenting
 from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
 from tuning_core.engine.records import start_conflict
@@ -123,7 +124,7 @@ with compare_tab:
             problem = start_conflict(store, parse_spec(raw))
     if problem:
         st.error(plain(problem))
-    else:
+    elif not is_presenting(st.query_params):  # about the hidden form: no use to the room
         at_once = raw.get("parallel", 1)
         st.caption(
             f"Saved as study {raw['name']!r}"
@@ -173,25 +174,37 @@ with compare_tab:
         )
         if ended:
             st.success(plain(ended))
+        run_live_button(shown)
+        finals = frames.final_metrics(curves, trials)
+        # On a projector the verdict (the bars) comes first, above the fold.
+        presenting = is_presenting(st.query_params)
+        if presenting:
+            final_bars(finals)
         colouring = live.curve_colouring(study.spec)
         grid = st.columns(2)
         for index, metric in enumerate(["loss", "val_loss", "accuracy", "val_accuracy"]):
             with grid[index % 2]:
                 curves_view(curves, metric, colouring, metric, f"lab_{metric}")
         st.caption(
-            "One colour per learning rate (log scale), epochs counted from 1. Small rates fall "
-            "slowly; large ones jump around or diverge: a diverged run is dashed up to where it "
-            "blew up, marked with a red × and its loss there."
+            "Each line is named by its learning rate at its end; epochs counted from 1. Small "
+            "rates fall slowly; large ones jump around or diverge: a diverged run is dashed up to "
+            "where it blew up, marked with a red × and its loss there."
         )
-        finals = frames.final_metrics(curves, trials)
-        if not finals.empty:
-            st.altair_chart(for_room(charts.final_accuracy_bars(finals)), width="stretch")
-            st.caption(
-                "The final validation accuracy of each run: the best learning rate sits between "
-                "too slow and unstable."
-            )
+        if not presenting:
+            final_bars(finals)
         for line in lab.outcome_notes(trials):
             st.warning(line)
+
+    def final_bars(finals: pd.DataFrame) -> None:
+        if finals.empty:
+            return
+        # Its laptop height: on the projector it must fit above the fold with the verdict.
+        bars = charts.final_accuracy_bars(finals)
+        st.altair_chart(for_room(bars, min_height=0), width="stretch")
+        st.caption(
+            "The final validation accuracy of each run: the best learning rate sits between "
+            "too slow and unstable."
+        )
 
     comparison_panel()
 

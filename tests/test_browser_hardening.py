@@ -82,7 +82,7 @@ def test_every_bad_upload_gets_one_sentence_and_a_good_one_loads_exactly(
     with sync_playwright() as playwright:
         browser = _browser(playwright)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(server)
+        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         for index, (case, text) in enumerate(_hardening_specs().items()):
             upload = tmp_path / f"bad-{index}.json"

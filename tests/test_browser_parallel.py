@@ -91,7 +91,7 @@ def test_live_and_compare_show_the_worker_timeline(server: str, storage: Path) -
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
         # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        page.goto(server)
+        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
         page.goto(f"{server}/live?study={NAME}")

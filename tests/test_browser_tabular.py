@@ -59,7 +59,7 @@ def test_a_csv_uploaded_in_the_browser_trains_live(
     with sync_playwright() as playwright:
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
-        page.goto(server)
+        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         _fill(page, "Study name", NAME)
         _pick(page, "Dataset", "Your data (CSV)")

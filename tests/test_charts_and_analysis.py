@@ -58,7 +58,7 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
     # The domain is the study's range, so colours stay put as trials arrive.
     assert lines["encoding"]["color"]["scale"]["domain"] == [1e-4, 10.0]
     assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
-    assert crosses["mark"]["shape"] == "cross"
+    assert crosses["mark"]["shape"] == charts.DIVERGED_SHAPE  # an ×, as the captions say
     assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["field"] == "label"
     data = _chart_rows(spec)
     assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
@@ -99,13 +99,13 @@ def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> 
     expected = [charts.line_label("learning_rate", rate, 0) for rate in ends["learning_rate"]]
     assert ends["number"].tolist() == [0, 1, 2, 3, 4] and ends["label"].tolist() == expected
     assert all(label.startswith("lr = ") for label in expected)
-    # Labels that would meet are pushed apart by at least 7% of the value range.
+    # Labels that would meet are pushed apart by at least 10% of the value range.
     gaps = ends["label_value"].sort_values().diff().dropna()
     span = (
         data.loc[data["kind"] == "curve", "value"].max()
         - data.loc[data["kind"] == "curve", "value"].min()
     )
-    assert (gaps >= 0.07 * span - 1e-12).all()
+    assert (gaps >= 0.1 * span - 1e-12).all()
 
 
 def test_line_labels_read_as_a_lecturer_would_say_them() -> None:
@@ -485,3 +485,4 @@ def test_presenter_mode_sizes_every_chart_text_for_a_projector(seeded) -> None:
         assert shown["config"]["title"]["fontSize"] > shown["config"]["axis"]["titleFontSize"]
         texts = [layer["mark"] for layer in shown["layer"] if layer["mark"]["type"] == "text"]
         assert texts and all(mark.get("fontSize", 16) >= 16 for mark in texts)
+        assert shown["height"] >= charts.PROJECTOR_MIN_HEIGHT > charts.CURVE_HEIGHT

@@ -187,6 +187,18 @@ def _parser() -> argparse.ArgumentParser:
         "function with them (studies of a python objective)",
     )
     export.add_argument("--output", help="file to write (default: standard output)")
+    record = add_command(
+        "record", help="write a study as a recording that replays without training (a lesson)"
+    )
+    record.add_argument("name")
+    record.add_argument("--output", required=True, help="the recording's file (JSON)")
+    replay = add_command(
+        "replay", help="replay a recording into the store as if it ran now (nothing trains)"
+    )
+    replay.add_argument("recording")
+    replay.add_argument(
+        "--speed", type=float, default=None, help="times faster than recorded (default: at once)"
+    )
     stop = add_command("stop", help="ask the worker running a study (or a race) to stop")
     stop.add_argument("name")
     delete = add_command("delete", help="delete a study and all its trials")
@@ -667,6 +679,31 @@ def command_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_record(args: argparse.Namespace) -> int:
+    """Write a study as a recording (reports/recording.py)."""
+    from tuning_core.reports import recording  # noqa: PLC0415 - only this command needs it
+
+    with Store(_storage(args), create=False) as store:
+        _require_study(store, args.name)
+        written = recording.record(store, args.name)
+    recording.write_recording(written, Path(args.output))
+    print(f"wrote {args.output} ({len(written['trials'])} trials)")
+    return 0
+
+
+def command_replay(args: argparse.Namespace) -> int:
+    """Replay a recording into the store, at --speed times the recorded pace or at once."""
+    from tuning_core.reports import recording  # noqa: PLC0415 - only this command needs it
+
+    if args.speed is not None and not 0 < args.speed <= 1000:
+        raise SpecError("speed: give a number above 0 and at most 1000, e.g. 10.")
+    loaded = recording.load_recording(args.recording)
+    with Store(_storage(args)) as store:
+        recording.replay(store, loaded, args.speed, worker_pid=os.getpid())
+    print(f"replayed {loaded.spec.name} ({len(loaded.trials)} trials)")
+    return 0
+
+
 COMMANDS = {
     "run": command_run,
     "race": command_race,
@@ -677,6 +714,8 @@ COMMANDS = {
     "explain": command_explain,
     "lr-find": command_lr_find,
     "app": command_app,
+    "record": command_record,
+    "replay": command_replay,
 }
 
 

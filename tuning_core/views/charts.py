@@ -37,17 +37,24 @@ PROJECTOR_CONFIG: dict[str, dict[str, Any]] = {
     "title": {"fontSize": 22},
     "text": {"fontSize": 16},
 }
+# A full-width chart at its laptop height is a strip: on the projector it is at least this tall.
+PROJECTOR_MIN_HEIGHT = 380
 
 
-def for_projector(chart: alt.TopLevelMixin | dict) -> alt.TopLevelMixin | dict:
+def for_projector(
+    chart: alt.TopLevelMixin | dict, min_height: int = PROJECTOR_MIN_HEIGHT
+) -> alt.TopLevelMixin | dict:
     """``chart`` (an Altair chart or a Vega-Lite dict) with PROJECTOR_CONFIG laid over its own
-    config; a chart's explicit sizes below 16 px are raised too, since config only fills gaps."""
+    config; a chart's explicit sizes below 16 px are raised too, since config only fills gaps,
+    and its height to at least ``min_height``."""
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     spec = dict(spec)
     config = {key: dict(value) for key, value in spec.get("config", {}).items()}
     for part, sizes in PROJECTOR_CONFIG.items():
         config[part] = {**config.get(part, {}), **sizes}
     spec["config"] = config
+    if isinstance(spec.get("height"), (int, float)):
+        spec["height"] = max(spec["height"], min_height)
     _raise_mark_fonts(spec)
     return spec if isinstance(chart, dict) else type(chart).from_dict(spec, validate=False)
 
@@ -208,14 +215,16 @@ def end_labels(
     data: pd.DataFrame, color_field: str | None, best_number: int | None = None
 ) -> list[dict]:
     """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
-    MAX_LABELLED_LINES, else only the best and the running trials'. ``label_value`` nudges
-    labels apart vertically (at least 7% of the range), so ends that meet stay readable."""
+    MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
+    line's: their markers name them). ``label_value`` nudges
+    labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
     lines = data[data["kind"] == "curve"].dropna(subset=["value"])
     if lines.empty:
         return []
     every_line = lines["number"].nunique()
-    # A diverged line is named in its blow-up label instead.
-    lines = lines[lines["state"] != TrialState.DIVERGED.value]
+    # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
+    # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
+    lines = lines[~lines["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])]
     if lines.empty:
         return []
     ends = lines.sort_values("epoch").groupby("number", sort=True).last().reset_index()
@@ -227,7 +236,7 @@ def end_labels(
     if ends.empty:
         return []
     span = float(lines["value"].max() - lines["value"].min()) or 1.0
-    gap = 0.07 * span
+    gap = 0.1 * span
     ends = ends.sort_values("value")
     placed: list[float] = []
     for value in ends["value"].astype(float):
@@ -340,6 +349,8 @@ SCISSORS_SHAPE = (
     "M0.93,0.5A0.28,0.28 0 1,1 0.37,0.5A0.28,0.28 0 1,1 0.93,0.5"
     "M0.93,-0.5A0.28,0.28 0 1,1 0.37,-0.5A0.28,0.28 0 1,1 0.93,-0.5"
 )
+# An ×, as the captions say (Vega's "cross" is a +), drawn as a stroke.
+DIVERGED_SHAPE = "M-1,-1L1,1M-1,1L1,-1"
 # A level dash for the cut-off a pruned trial had to reach.
 CUTOFF_SHAPE = "M-1,0H1"
 
@@ -445,7 +456,7 @@ def curves_chart(
             shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right", columns=2))
         )
     crosses = base.transform_filter("datum.kind == 'diverged'").mark_point(
-        shape="cross", size=140, color="#d62728", filled=True
+        shape=DIVERGED_SHAPE, size=140, color="#d62728", filled=False, strokeWidth=3, opacity=1
     )
     labels = (
         base.transform_filter("datum.kind == 'diverged'")
@@ -1069,9 +1080,10 @@ def final_accuracy_bars(finals: pd.DataFrame) -> alt.LayerChart:
     )
     bars = base.transform_filter("!datum.diverged").mark_bar(size=24, color="#4c78a8")
     crosses = base.transform_filter("datum.diverged").mark_point(
-        shape="cross", size=160, color="#d62728", filled=True
+        shape=DIVERGED_SHAPE, size=160, color="#d62728", filled=False, strokeWidth=3, opacity=1
     )
-    labels = base.mark_text(dy=-8, fontWeight="bold").encode(
+    # Above the bar, and clear of a diverged run's × on the axis.
+    labels = base.mark_text(dy=-16, fontWeight="bold").encode(
         text="outcome:N",
         color=alt.condition("datum.diverged", alt.value("#d62728"), alt.value("#333")),
     )

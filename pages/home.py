@@ -1,0 +1,45 @@
+"""Landing page: the lessons, one click each; New study is one page further."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.lessons import lesson_link_query
+from dashboard.security import begin_page
+from tuning_core.views import lessons
+
+# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+begin_page()
+
+st.title("Tuning Lab")
+st.markdown(
+    "See how hyperparameters shape training. Each lesson opens a recorded run on the bundled "
+    "digits data at once, drawn as if live; **New study** (in the menu) tunes your own."
+)
+speed_key = (
+    st.segmented_control(
+        "Replay speed",
+        list(lessons.SPEED_LABELS),
+        default=st.query_params.get("speed", lessons.DEFAULT_SPEED)
+        if st.query_params.get("speed") in lessons.SPEED_LABELS
+        else lessons.DEFAULT_SPEED,
+        format_func=lessons.SPEED_LABELS.get,
+        key="lesson_speed",
+    )
+    or lessons.DEFAULT_SPEED
+)
+for row in range(0, len(lessons.LESSONS), 2):
+    for column, lesson in zip(st.columns(2), lessons.LESSONS[row : row + 2], strict=False):
+        with column.container(border=True):
+            st.markdown(f"**{lesson.title}**")
+            st.caption(lesson.question)
+            st.page_link(
+                lesson.page,
+                label="Open the lesson" if lesson.recording else "Run it (a few seconds)",
+                icon=":material/play_circle:",
+                query_params=lesson_link_query(lesson, speed_key),
+            )
+
+# Last, once the list is drawn: load the chart modules while the lecturer reads, so the first
+# lesson's charts do not wait for pandas and Altair to import.
+import dashboard.data  # noqa: E402, F401

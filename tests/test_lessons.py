@@ -1,0 +1,239 @@
+"""Recordings and lessons: record a study, load it as untrusted input, replay it (at once, or at
+a speed, as if live), the lessons shipped in lessons/, and the landing page's links."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, cli_env
+from tests.seeding import seed_store
+from tuning_core.cli import main
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
+from tuning_core.reports import recording
+from tuning_core.views import lessons
+
+APP = str(ROOT / "app.py")
+
+
+def _finished_seeded_store(path: Path) -> None:
+    seed_store(path, running=False)  # nine complete trials and a diverged one
+
+
+def _rows(store: Store, name: str) -> tuple[list, list, dict]:
+    study = store.get_study(name)
+    trials = [(t.number, t.params, t.state, t.value, t.error) for t in store.trials(study.id)]
+    metrics = store.epoch_metrics(study.id)
+    losses = {t.number: store.batch_losses(study.id, t.number) for t in store.trials(study.id)}
+    return trials, metrics, losses
+
+
+def test_a_recorded_study_replays_into_another_store_with_the_same_numbers(tmp_path: Path) -> None:
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    _finished_seeded_store(source)
+    output = tmp_path / "seeded.json"
+    assert main(["--storage", str(source), "record", "seeded", "--output", str(output)]) == 0
+    loaded = recording.load_recording(output)
+    assert len(loaded.trials) == 10 and output.stat().st_size < 20_000
+    # Epoch times rise within each trial, between its start and its end.
+    for trial in loaded.trials:
+        moments = [epoch.at for epoch in trial.epochs]
+        assert moments == sorted(moments)
+        assert all(trial.started <= at <= trial.finished for at in moments)
+    assert main(["--storage", str(target), "replay", str(output)]) == 0
+    with Store(source) as before, Store(target) as after:
+        trials, metrics, losses = _rows(after, "seeded")
+        # The running trial was not recorded; everything finished is the same, number for number.
+        expected = _rows(before, "seeded")
+        finished = {row[0] for row in expected[0] if row[2].is_finished()}
+        assert trials == [row for row in expected[0] if row[0] in finished]
+        assert metrics == [row for row in expected[1] if row[0] in finished]
+        assert losses == {n: v for n, v in expected[2].items() if n in finished}
+        assert after.get_study("seeded").status == StudyStatus.FINISHED
+
+
+def test_pruned_trials_keep_why_they_stopped(tmp_path: Path) -> None:
+    path = lessons.LESSONS_DIR / "lesson-early-stopping.json"
+    loaded = recording.load_recording(path)
+    with Store(tmp_path / "store.db") as store:
+        recording.replay(store, loaded)
+        study = store.get_study("lesson-early-stopping")
+        decisions = store.prune_decisions(study.id)
+    pruned = [t for t in loaded.trials if t.state == TrialState.PRUNED]
+    assert pruned and [d.trial_number for d in decisions] == [t.number for t in pruned]
+    assert all(d.rule == "successive_halving" and d.rung is not None for d in decisions)
+
+
+def test_a_replay_at_a_speed_writes_in_the_recorded_order_and_pace(tmp_path: Path) -> None:
+    loaded = recording.load_recording(lessons.LESSONS_DIR / "lesson-batch-size.json")
+    waits: list[float] = []
+    seen: list[tuple[int, int]] = []
+    with Store(tmp_path / "store.db") as store:
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            study = store.get_study("lesson-batch-size")
+            seen.append((len(store.trials(study.id)), len(store.epoch_metrics(study.id))))
+            assert study.status == StudyStatus.RUNNING and study.worker_pid == 4242
+
+        recording.replay(store, loaded, speed=1000.0, sleep=sleep, worker_pid=4242)
+        assert store.get_study("lesson-batch-size").status == StudyStatus.FINISHED
+    # Rows arrive a few at a time, never all at once, and the waits add up to about the
+    # recorded time (after the first epoch) at 1000x.
+    assert len(seen) > 5 and seen == sorted(seen) and seen[0][1] <= 4
+    first_epoch = min(e.at for t in loaded.trials for e in t.epochs)
+    assert sum(waits) <= (loaded.seconds - first_epoch) / 1000.0 + 0.05
+
+
+def test_a_stop_request_ends_a_replay(tmp_path: Path) -> None:
+    loaded = recording.load_recording(lessons.LESSONS_DIR / "lesson-optimizers.json")
+    with Store(tmp_path / "store.db") as store:
+
+        def sleep(_seconds: float) -> None:
+            store.request_stop("lesson-optimizers")
+
+        recording.replay(store, loaded, speed=1.0, sleep=sleep)
+        study = store.get_study("lesson-optimizers")
+        assert study.status == StudyStatus.STOPPED
+        assert len(store.trials(study.id)) < len(loaded.trials) or any(
+            t.state == TrialState.INTERRUPTED for t in store.trials(study.id)
+        )
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda r: "not json {", "is not a JSON file"),
+        (lambda r: json.dumps({**r, "format": "pickle"}), "not a Tuning Lab recording"),
+        (lambda r: json.dumps({**r, "version": 9}), "version 9"),
+        (lambda r: json.dumps({**r, "trials": []}), "1 to 500 trials"),
+        (lambda r: json.dumps({**r, "spec": {"name": "x"}}), "its spec is invalid"),
+        (
+            lambda r: json.dumps({**r, "trials": [{**r["trials"][0], "value": "NaN"}]}),
+            "value: must be a finite number",
+        ),
+        (
+            lambda r: json.dumps({**r, "trials": [{**r["trials"][0], "params": {}}]}),
+            "params: must name every hyperparameter",
+        ),
+        (
+            lambda r: json.dumps({**r, "trials": [{**r["trials"][0], "state": "running"}]}),
+            "must have finished",
+        ),
+        (lambda r: " " * (recording.MAX_BYTES + 1), "over the 2,000,000-byte limit"),
+    ],
+)
+def test_a_bad_recording_is_one_sentence(tmp_path: Path, mangle, words: str) -> None:
+    raw = json.loads((lessons.LESSONS_DIR / "lesson-learning-rate.json").read_text())
+    path = tmp_path / "bad.json"
+    path.write_text(mangle(raw))
+    with pytest.raises(recording.RecordingError) as caught:
+        recording.load_recording(path)
+    message = str(caught.value)
+    assert words in message and message.count(". ") == 0 and "\n" not in message
+
+
+def test_the_replay_command_refuses_a_bad_recording_in_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("[1, 2]")
+    assert main(["--storage", str(tmp_path / "s.db"), "replay", str(path)]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_every_lesson_ships_a_small_recording_of_its_own_spec() -> None:
+    recorded = [lesson for lesson in lessons.LESSONS if lesson.recording]
+    assert {lesson.key for lesson in lessons.LESSONS} >= {
+        "learning-rate", "batch-size", "optimizers", "early-stopping", "search-strategies",
+        "why-this-point",
+    }  # fmt: skip
+    for lesson in recorded:
+        path = lesson.recording_path()
+        assert path.stat().st_size < 30_000, path
+        loaded = recording.load_recording(path)
+        shipped = parse_spec(json.loads(lesson.spec_path().read_text()))
+        assert loaded.spec.to_json() == shipped.to_json()
+        assert loaded.spec.name == lesson.study
+        objective = loaded.spec.objective
+        assert objective["dataset"] == "digits" and objective["train_limit"] <= 500
+        assert objective["epochs"] <= 8 and len(loaded.trials) <= 9
+    learning_rates = recording.load_recording(lessons.LESSONS_DIR / "lesson-learning-rate.json")
+    states = {t.params["learning_rate"]: t.state for t in learning_rates.trials}
+    assert states == {0.001: TrialState.COMPLETE, 0.1: TrialState.COMPLETE,
+                      10.0: TrialState.DIVERGED}  # fmt: skip
+
+
+def test_a_link_opens_its_lesson_replayed_on_its_page(storage: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception and at.title[0].value == "Tuning Lab"
+    links = [element.proto for element in at.get("page_link")]
+    assert [link.query_string.split("&")[0] for link in links] == [
+        f"lesson={lesson.key}" for lesson in lessons.LESSONS
+    ]
+    assert links[0].page == "lr_lab" and "speed=x10" in links[0].query_string
+    # The link's query, as app.py sees it before any page runs (the browser test follows the
+    # real link to its page).
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"lesson": "batch-size", "speed": "instant"})
+    at.run()
+    assert dict(at.query_params) == {"study": "lesson-batch-size"}  # lesson and speed consumed
+    at.switch_page("pages/live.py").run()
+    assert not at.exception
+    assert any(r"lesson\-batch\-size" in markdown.value for markdown in at.markdown)
+    with Store(storage) as store:
+        study = store.get_study("lesson-batch-size")
+        assert study.status == StudyStatus.FINISHED and len(store.trials(study.id)) == 3
+    assert any("recorded lesson" in caption.value for caption in at.caption)
+
+
+@pytest.mark.subprocess
+def test_opening_a_lesson_never_imports_tensorflow(storage: Path) -> None:
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=60)
+at.query_params["lesson"] = "learning-rate"
+at.query_params["speed"] = "instant"
+at.run()
+at.switch_page("pages/lr_lab.py").run()
+assert not at.exception, [e.value for e in at.exception]
+print("TF:" + str("tensorflow" in sys.modules or "keras" in sys.modules))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=cli_env(storage), capture_output=True,
+        text=True, timeout=180,
+    )  # fmt: skip
+    assert "TF:False" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.keras
+@pytest.mark.subprocess
+def test_the_learning_rate_lessons_spec_rerun_gives_its_recorded_numbers(tmp_path: Path) -> None:
+    """The cheapest lesson (3 runs x 6 epochs on 400 digits) trained again: each rate ends as
+    recorded, its final validation accuracy within noise."""
+    lesson = lessons.lesson_named("learning-rate")
+    storage = tmp_path / "store.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "tuning_core", "--storage", str(storage), "run",
+         str(lesson.spec_path())],
+        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    recorded = recording.load_recording(lesson.recording_path())
+    with Store(storage) as store:
+        fresh = recording.parse_recording(recording.record(store, lesson.study))
+    by_rate = {t.params["learning_rate"]: t for t in fresh.trials}
+    for trial in recorded.trials:
+        again = by_rate[trial.params["learning_rate"]]
+        assert again.state == trial.state
+        if trial.value is not None:
+            assert again.value == pytest.approx(trial.value, abs=0.05)
+            final = trial.epochs[-1].metrics["val_loss"]
+            assert again.epochs[-1].metrics["val_loss"] == pytest.approx(final, rel=0.1)
