@@ -1,17 +1,20 @@
-"""Shared fixtures: a private store and Keras home per test, and a real CLI runner."""
+"""Shared fixtures: a private store and Keras home per test, and a real CLI runner; the test
+tiers' markers, and a guard that keeps them honest."""
 
 from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing.process
 import os
+import platform
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,75 @@ if "KERAS_HOME" not in os.environ:
 if "TUNING_LAB_CONFIG_DIR" not in os.environ:
     os.environ["TUNING_LAB_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tuning-lab-config-")
     atexit.register(shutil.rmtree, os.environ["TUNING_LAB_CONFIG_DIR"], ignore_errors=True)
+
+# Test tiers: a test is marked by what it starts, and `slow` is their union, so
+# `python -m pytest -m "not slow"` is the fast tier. A long test that starts none of them may
+# carry `@pytest.mark.slow` itself.
+SLOW_MARKERS = ("keras", "dask", "browser", "subprocess")
+PROCESS_MARKERS = ("subprocess", "dask", "browser")
+# The guard below refuses processes; `uname -p` is one that platform starts (once, then cached)
+# for whoever asks first, TensorFlow's import among them: ask here, before any test.
+platform.processor()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
+def _marked(item: pytest.Item, *names: str) -> bool:
+    return any(item.get_closest_marker(name) for name in names)
+
+
+def _no_child(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+    raise RuntimeError(
+        f"this test starts a process ({args!r}): mark it subprocess (or dask, browser), which "
+        "puts it in the slow tier"
+    )
+
+
+def _no_process(self: multiprocessing.process.BaseProcess) -> None:
+    raise RuntimeError(
+        f"this test starts a process ({self.name}): mark it dask (or subprocess), which puts it "
+        "in the slow tier"
+    )
+
+
+def _no_fit(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("this test trains a Keras model: mark it keras")
+
+
+_GUARD = pytest.StashKey[tuple[pytest.MonkeyPatch, bool]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Keep the marks honest, from before the test's fixtures (module-scoped ones included) are
+    set up until after they are torn down: a test not marked subprocess, dask or browser cannot
+    start a process, and one not marked keras cannot train a Keras model or load Keras."""
+    patches = pytest.MonkeyPatch()
+    if not _marked(item, *PROCESS_MARKERS):
+        # Every Popen (subprocess.run, asyncio's, Playwright's) goes through _execute_child.
+        patches.setattr(subprocess.Popen, "_execute_child", _no_child)
+        patches.setattr(multiprocessing.process.BaseProcess, "start", _no_process)
+    keras_loaded = "keras" in sys.modules
+    if keras_loaded and not _marked(item, "keras"):  # loaded by an earlier test
+        patches.setattr(sys.modules["keras"].Model, "fit", _no_fit)
+    item.stash[_GUARD] = (patches, keras_loaded)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        patches, keras_loaded = item.stash.get(_GUARD, (pytest.MonkeyPatch(), True))
+        patches.undo()
+        if not keras_loaded and "keras" in sys.modules and not _marked(item, "keras"):
+            pytest.fail("this test loads Keras (TensorFlow): mark it keras", pytrace=False)
 
 
 @pytest.fixture

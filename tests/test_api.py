@@ -75,6 +75,7 @@ def test_a_plain_objective_is_pruned_by_the_study_pruner_and_resumes(storage: Pa
     assert len(trials) == 10 and again.best_value <= study.best_value
 
 
+@pytest.mark.subprocess
 def test_importing_tuning_core_loads_no_tensorflow_or_pandas() -> None:
     probe = (
         "import sys, tuning_core\n"
@@ -306,6 +307,7 @@ def _python_spec(folder: Path, target: str, name: str = "from-file") -> Path:
     return write_spec(folder, spec)
 
 
+@pytest.mark.subprocess
 def test_cli_runs_a_python_target_from_the_spec_files_folder(tmp_path: Path) -> None:
     folder = tmp_path / "project"
     folder.mkdir()
@@ -326,6 +328,7 @@ def test_cli_runs_a_python_target_from_the_spec_files_folder(tmp_path: Path) -> 
         ("bad_syntax:objective", "def objective(trial)\n    return 1\n", "a syntax error in "),
     ],
 )
+@pytest.mark.subprocess
 def test_a_target_that_cannot_be_imported_is_one_sentence_and_nothing_is_stored(
     tmp_path: Path, target: str, module_text: str | None, expected: str
 ) -> None:
@@ -342,6 +345,7 @@ def test_a_target_that_cannot_be_imported_is_one_sentence_and_nothing_is_stored(
     assert not storage.exists()
 
 
+@pytest.mark.subprocess
 def test_cli_stops_a_study_whose_every_trial_fails_with_exit_2(tmp_path: Path) -> None:
     storage = tmp_path / "store.db"
     spec = _python_spec(tmp_path, "my_objectives:broken", name="broken")

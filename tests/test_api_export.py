@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import tuning_core
 from tests.conftest import ROOT, cli_env, run_cli
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store
+
+pytestmark = pytest.mark.subprocess
 
 SPACE = {"x": {"type": "float", "low": -3.0, "high": 3.0}, "scale": 2}
 

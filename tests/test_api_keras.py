@@ -17,7 +17,17 @@ from tuning_core.engine.storage import Store, artifacts_dir
 from tuning_core.reports.export import saved_model_problem
 from tuning_core.training.keras_runtime import import_keras
 
-keras = import_keras()
+pytestmark = pytest.mark.keras
+
+
+class _Keras:
+    """Keras, loaded on first use: collecting the fast tier does not load TensorFlow."""
+
+    def __getattr__(self, name: str):
+        return getattr(import_keras(), name)
+
+
+keras = _Keras()
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +58,7 @@ SPACE = {
 }
 
 
+@pytest.mark.subprocess
 def test_a_user_keras_model_trains_through_the_api_with_live_rows(
     storage: Path, cancer, tmp_path: Path
 ) -> None:
@@ -182,6 +193,7 @@ def build_model(hp):
 """
 
 
+@pytest.mark.subprocess
 def test_a_spec_file_runs_a_users_build_model_on_a_dataset_through_the_cli(
     tmp_path: Path,
 ) -> None:

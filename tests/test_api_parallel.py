@@ -18,6 +18,7 @@ from tuning_core.engine.storage import Store
 SPACE = {"x": {"type": "float", "low": -3.0, "high": 3.0}}
 
 
+@pytest.mark.dask
 def test_an_api_study_runs_on_two_local_dask_workers(storage: Path) -> None:
     def objective(trial) -> float:  # nested: not importable, so Dask ships it by value
         for epoch in range(3):
@@ -49,6 +50,7 @@ def test_an_api_study_runs_on_two_local_dask_workers(storage: Path) -> None:
     assert study.best_value == min(t.value for t in trials if t.state == TrialState.COMPLETE)
 
 
+@pytest.mark.dask
 def test_a_parallel_study_whose_every_trial_fails_stops_early(storage: Path) -> None:
     study = tuning_core.create_study(
         "dask-words", storage=storage, space=SPACE, budget=40, parallel=2
@@ -74,6 +76,8 @@ def test_optimize_keras_with_parallel_is_refused_before_keras_loads(storage: Pat
     assert not storage.exists()
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_python_target_spec_runs_on_two_dask_workers_that_import_it(tmp_path: Path) -> None:
     # The workers import my_objectives by its target: LocalCluster's worker processes start
     # with the driver's import path, which `run` extended with the spec file's folder.

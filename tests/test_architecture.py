@@ -174,6 +174,7 @@ def test_no_import_cycles() -> None:
         "tuning_core.cli",
     ],
 )
+@pytest.mark.subprocess
 def test_light_modules_load_no_keras_when_imported(module: str) -> None:
     probe = f"import sys, {module}; print(sorted(KERAS & set(sys.modules)))".replace(
         "KERAS", "{'keras', 'tensorflow'}"

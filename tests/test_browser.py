@@ -143,6 +143,7 @@ def _epochs_recorded(page: Page) -> int:
     return int(text.split()[0])
 
 
+@pytest.mark.keras
 def test_create_watch_and_visit_every_page(server: str) -> None:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), (
@@ -237,6 +238,7 @@ def _launch(playwright):
     return playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
 
 
+@pytest.mark.keras
 def test_the_classroom_lesson(server: str, storage: Path) -> None:
     """Compare 0.001 / 0.1 / 10 on digits and see the diverged run; run the LR range test and
     reload; try each Rosenbrock preset from its link; present; and read a seeded study's

@@ -27,7 +27,7 @@ from tests.test_browser import (
 )
 from tuning_core.engine.storage import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.dask]
 NAME = "parallel-in-the-browser"
 _BAR = re.compile(r"trial: (\d+); worker: ([^;]+); state: (\w+)")
 

@@ -22,7 +22,7 @@ from tests.test_browser import (
 from tests.test_tabular import breast_cancer_csv
 from tuning_core.engine.storage import Store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.keras]
 NAME = "csv-in-the-browser"
 
 

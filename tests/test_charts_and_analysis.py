@@ -428,6 +428,7 @@ def test_form_builds_a_valid_spec_and_explains_problems(storage: Path) -> None:
     assert forms.count_training_examples(str(MNIST_DIR)) == 8000
 
 
+@pytest.mark.subprocess
 def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(storage: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -442,6 +443,7 @@ def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(sto
     assert forms.form_problems(raw, controls, str(storage)) == []  # resuming it is allowed
 
 
+@pytest.mark.subprocess
 def test_a_study_with_a_live_worker_cannot_be_started_twice(storage: Path) -> None:
     seed_store(storage)  # owned by this live process
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

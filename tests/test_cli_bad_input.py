@@ -71,6 +71,7 @@ def _assert_one_sentence_error(result, field: str) -> None:
 @pytest.mark.parametrize(
     ("case", "mutate", "field"), BAD_SPECS, ids=[case for case, _, _ in BAD_SPECS]
 )
+@pytest.mark.subprocess
 def test_bad_spec_is_refused_without_touching_the_store(
     seeded_store: Path, tmp_path: Path, case, mutate, field
 ) -> None:
@@ -83,6 +84,7 @@ def test_bad_spec_is_refused_without_touching_the_store(
     assert "bad" not in run_cli("list", storage=seeded_store).stdout
 
 
+@pytest.mark.subprocess
 def test_malformed_json_and_missing_file(seeded_store: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x", "space": {')
@@ -96,6 +98,7 @@ def test_malformed_json_and_missing_file(seeded_store: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "/no/such/folder"])
+@pytest.mark.subprocess
 def test_unloadable_dataset_stops_the_study_with_one_sentence(
     storage: Path, tmp_path: Path, dataset: str
 ) -> None:
@@ -139,6 +142,7 @@ def test_tensorflow_start_up_chatter_is_told_from_real_errors() -> None:
     assert not any(is_startup_chatter(line) for line in errors)
 
 
+@pytest.mark.subprocess
 def test_storage_may_follow_the_subcommand(seeded_store: Path) -> None:
     before = run_cli("--storage", str(seeded_store), "list")
     after = run_cli("list", "--storage", str(seeded_store))
@@ -151,6 +155,7 @@ def test_storage_may_follow_the_subcommand(seeded_store: Path) -> None:
 @pytest.mark.parametrize(
     "command", [["list"], ["export", "kept"], ["stop", "kept"], ["delete", "kept"]]
 )
+@pytest.mark.subprocess
 def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(
     tmp_path: Path, command: list[str]
 ) -> None:
@@ -161,6 +166,7 @@ def test_reading_a_store_that_does_not_exist_says_so_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.subprocess
 def test_a_storage_path_that_is_no_store_gets_one_sentence(
     seeded_store: Path, tmp_path: Path
 ) -> None:

@@ -75,6 +75,7 @@ def test_idx_errors_are_sentences(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+@pytest.mark.keras
 def test_offline_keras_download_fails_fast_with_advice(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, cli_env, run_cli
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, artifacts_dir
+
+pytestmark = pytest.mark.subprocess
 
 
 def run_example(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -28,6 +32,7 @@ def run_example(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[
     return result, storage
 
 
+@pytest.mark.keras
 def test_own_model_api_example_tunes_a_keras_model_into_the_store(tmp_path: Path) -> None:
     result, storage = run_example("own_model_api.py", tmp_path)
     with Store(storage) as store:

@@ -179,6 +179,7 @@ def _handshake(server_url: str, origin: str) -> bool:
         return False
 
 
+@pytest.mark.subprocess
 def test_the_served_dashboard_sends_the_headers_and_refuses_foreign_websockets(
     server: str,  # noqa: F811
 ) -> None:

@@ -85,6 +85,7 @@ SPEC_CASES = [
 
 
 @pytest.mark.parametrize(("case", "raw", "field"), SPEC_CASES, ids=[c for c, _, _ in SPEC_CASES])
+@pytest.mark.subprocess
 def test_bad_specs_get_one_short_sentence(
     storage: Path, tmp_path: Path, case: str, raw, field: str
 ) -> None:
@@ -94,10 +95,13 @@ def test_bad_specs_get_one_short_sentence(
     assert not storage.exists() or "no studies" in run_cli("list", storage=storage).stdout
 
 
+@pytest.mark.subprocess
 def test_a_directory_given_as_the_spec_says_so(tmp_path: Path, storage: Path) -> None:
     _assert_one_sentence_error(run_cli("run", str(tmp_path), storage=storage), "is a directory")
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_bayesian_search_over_choices_alone_runs(storage: Path, tmp_path: Path) -> None:
     raw = {
         "name": "allcat",
@@ -147,6 +151,8 @@ OVERSIZE_CASES = {"npz header of 10^13 rows", "npz member without .npy"}
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_bad_data_stops_the_study_at_its_first_trial(
     storage: Path, tmp_path: Path, case: str
 ) -> None:
@@ -213,6 +219,8 @@ def test_bad_data_stops_the_study_at_its_first_trial(
     assert [t.state for t in trials] == [TrialState.COMPLETE]
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_model_too_large_is_refused_before_anything_is_stored(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -256,6 +264,7 @@ def test_a_write_lock_held_past_the_busy_timeout_costs_no_trial(storage: Path) -
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
 
 
+@pytest.mark.subprocess
 def test_two_workers_started_together_never_both_run_the_study(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -290,6 +299,7 @@ def test_two_workers_started_together_never_both_run_the_study(
     assert len({t.number for t in trials}) == 6
 
 
+@pytest.mark.subprocess
 def test_resume_restores_the_strategy_from_its_snapshot(storage: Path, tmp_path: Path) -> None:
     strategy = {"type": "bayesian", "initial_points": 3, "seed": 2}
     short = write_spec(tmp_path, branin_spec(strategy=strategy, trials=6), "short.json")
@@ -310,6 +320,7 @@ def test_resume_restores_the_strategy_from_its_snapshot(storage: Path, tmp_path:
     assert params(storage) == params(reference)  # the same proposals as a run that never stopped
 
 
+@pytest.mark.subprocess
 def test_a_snapshot_that_would_run_code_is_refused_and_the_study_replays(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -341,6 +352,8 @@ def test_a_snapshot_that_would_run_code_is_refused_and_the_study_replays(
     assert not marker.exists()
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_damaged_best_model_is_not_exported(storage: Path, tmp_path: Path) -> None:
     raw = digits_spec(trials=1, epochs=1)
     assert run_cli("run", str(write_spec(tmp_path, raw)), storage=storage).returncode == 0
@@ -355,6 +368,7 @@ def test_a_damaged_best_model_is_not_exported(storage: Path, tmp_path: Path) -> 
     assert not target.exists()
 
 
+@pytest.mark.subprocess
 def test_list_shows_a_killed_worker_s_study_as_stopped(storage: Path, tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path, branin_spec(trials=50, trial_seconds=0.5))
     worker = subprocess.Popen(

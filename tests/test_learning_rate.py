@@ -43,6 +43,8 @@ def test_analysis_cuts_at_divergence_and_suggests_inside_the_descent() -> None:
     )
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_lr_find_on_digits_suggests_a_sensible_rate_and_stops_at_divergence(tmp_path: Path) -> None:
     spec = write_spec(
         tmp_path,
@@ -76,6 +78,8 @@ def test_lr_find_on_digits_suggests_a_sensible_rate_and_stops_at_divergence(tmp_
     assert curve[-1]["smoothed_loss"] > 2 * min(p["smoothed_loss"] for p in curve)
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_valley_on_real_mnist_is_close_to_the_best_of_a_log_grid(
     tmp_path: Path, storage: Path
 ) -> None:

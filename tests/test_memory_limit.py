@@ -103,6 +103,7 @@ def test_the_crafted_writer_makes_an_npz_numpy_reads(tmp_path: Path) -> None:
         assert archive["y_train"].tolist() == [0, 0, 0]
 
 
+@pytest.mark.subprocess
 def test_run_refuses_data_over_the_limit_before_reading_it(
     tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,6 +126,8 @@ def test_run_refuses_data_over_the_limit_before_reading_it(
     assert not storage.exists()  # no study, not even an empty store, is left behind
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_data_under_the_limit_still_trains(
     tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -253,6 +256,7 @@ print(peak - base, data_bytes(image_shape_of(sys.argv[1])))
 """
 
 
+@pytest.mark.subprocess
 def test_the_data_estimate_bounds_the_measured_load_peak(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     path = tmp_path / "mnist-sized.npz"

@@ -69,6 +69,7 @@ def test_an_older_store_gains_the_note_tables_and_a_crafted_trigger_is_refused(
         Store(path)
 
 
+@pytest.mark.subprocess
 def test_exports_carry_the_notes(storage: Path) -> None:
     seed_store(storage, running=False)
     with Store(storage) as store:

@@ -73,6 +73,8 @@ def find_encoding(spec: dict, channel: str) -> list[dict]:
     return out
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
     at = open_page("pages/new_study.py")
     at.text_input(key="name").set_value("apptest-study")
@@ -341,6 +343,8 @@ def test_lr_lab_playground_presets(storage: Path) -> None:
     assert any(s.value.startswith("Oscillating") for s in linked.success)
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
     """The lesson: 0.001, 0.1 and 10 on digits, three curves, the last drawn as diverged."""
     at = open_page("pages/lr_lab.py", rates="0.001,0.1,10")
@@ -399,6 +403,7 @@ def _title(spec: dict) -> str | None:
     return None
 
 
+@pytest.mark.subprocess
 def test_no_tensorflow_in_the_ui_process(storage: Path) -> None:
     """Run every page in a fresh interpreter (this one may have imported Keras for other tests)."""
     seed_store(storage)

@@ -176,6 +176,8 @@ def finished(trials: list[TrialRecord]) -> dict[int, tuple[str, float | None, di
     return {t.number: (t.state.value, t.value, t.params) for t in trials if t.state.is_finished()}
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_study_across_real_dask_workers_shows_live_epochs_and_survives_a_kill_9(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
@@ -229,6 +231,8 @@ def test_a_study_across_real_dask_workers_shows_live_epochs_and_survives_a_kill_
     assert "study across: finished" in stdout
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_stop_from_the_store_reaches_running_tasks_within_seconds(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
@@ -264,6 +268,8 @@ def test_a_stop_from_the_store_reaches_running_tasks_within_seconds(
     assert "stopped (stopped on request)" in stdout
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_pruning_across_workers_decides_from_the_driver(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
@@ -310,6 +316,8 @@ def test_a_bayesian_search_never_proposes_a_pending_point_twice() -> None:
     assert len(strategy.optimizer.Xi) == 4
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_bayesian_parallel_study_proposes_distinct_points(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
@@ -336,6 +344,8 @@ def _worker_pid_listening_on(driver: int, address: str) -> int:
     raise AssertionError(f"no worker process listens on {address}")
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_local_cluster_worker_killed_mid_trial_gets_the_trial_retried(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -370,6 +380,8 @@ def test_a_local_cluster_worker_killed_mid_trial_gets_the_trial_retried(
     assert "it will be retried" in stdout
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_killed_driver_resumes_and_keeps_every_finished_trial(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -407,6 +419,9 @@ def test_a_killed_driver_resumes_and_keeps_every_finished_trial(
     )
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_keras_trials_on_digits_run_at_once_on_a_local_cluster(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -465,6 +480,7 @@ def test_an_address_that_is_not_a_dask_url_gets_one_sentence(
     assert not storage.exists()
 
 
+@pytest.mark.subprocess
 def test_an_unreachable_scheduler_gets_one_sentence_and_exit_2(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -480,6 +496,7 @@ def test_an_unreachable_scheduler_gets_one_sentence_and_exit_2(
     assert "nobody-home" not in {s.name for s in Store(storage).studies()}
 
 
+@pytest.mark.subprocess
 def test_parallel_1_never_imports_dask_and_only_the_parallel_module_does(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -545,6 +562,8 @@ def test_a_store_from_before_parallel_trials_gains_the_worker_table(storage: Pat
         assert store.trials(study_id)[0].started_at == 5.0
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_killed_drivers_trials_stop_on_remote_workers(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
@@ -586,6 +605,7 @@ def _run_in_process(storage: Path, spec: dict[str, Any], **options: Any) -> list
     return lines
 
 
+@pytest.mark.dask
 def test_local_workers_restart_after_their_trial_count_keeping_their_lanes(storage: Path) -> None:
     spec = parallel_spec("recycled", 2, trial_seconds=0.3, trials=6)
     lines = _run_in_process(storage, spec, restart_every=2)
@@ -600,6 +620,8 @@ def test_local_workers_restart_after_their_trial_count_keeping_their_lanes(stora
     assert {ran_on.worker for ran_on in workers.values()} == {"0", "1"}
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_workers_without_a_nanny_are_not_restarted_and_the_study_goes_on(
     storage: Path, both_workers: DaskProcesses
 ) -> None:

@@ -116,6 +116,7 @@ def _running_trials(storage: Path, name: str) -> list[int]:
         ("inproc://127.0.0.1/{port}/1", "inproc://"),
     ],
 )
+@pytest.mark.subprocess
 def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_at_once(
     tmp_path: Path, address: str, named: str
 ) -> None:
@@ -156,6 +157,7 @@ def _terminate_once_running(
     run.send_signal(signal.SIGTERM)
 
 
+@pytest.mark.subprocess
 def test_sigterm_to_a_sequential_run_stops_the_study_and_interrupts_its_trial(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -176,6 +178,8 @@ def test_sigterm_to_a_sequential_run_stops_the_study_and_interrupts_its_trial(
     assert states == [TrialState.INTERRUPTED]
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_sigterm_to_a_dask_driver_stops_the_study_and_interrupts_its_trials(
     tmp_path: Path, storage: Path, cluster: NannyDask
 ) -> None:
@@ -221,6 +225,8 @@ def _started_trials(storage: Path, name: str) -> dict[int, str]:
     ],
     ids=["spec", "flag"],
 )
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_stopped_worker_is_given_up_after_the_heartbeat_and_its_trial_runs_elsewhere(
     tmp_path: Path, storage: Path, cluster: NannyDask, in_spec: float, flags: list[str]
 ) -> None:
@@ -281,6 +287,7 @@ def test_the_dask_field_takes_a_heartbeat_and_retries_and_refuses_bad_ones_in_a_
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--heartbeat-seconds", "0"), ("--max-retries", "-1")])
+@pytest.mark.subprocess
 def test_a_bad_fault_flag_gets_one_sentence_naming_it(
     tmp_path: Path, flag: str, value: str
 ) -> None:
@@ -322,6 +329,8 @@ class Killer:
         self.thread.join()
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_workers_that_keep_dying_fail_their_trials_after_the_retries_and_end_the_study(
     tmp_path: Path, storage: Path, cluster: NannyDask
 ) -> None:
@@ -360,6 +369,8 @@ def test_workers_that_keep_dying_fail_their_trials_after_the_retries_and_end_the
 # A dead scheduler -----------------------------------------------------------------------
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_dead_scheduler_is_named_and_the_study_stops_with_its_trials_interrupted(
     tmp_path: Path, storage: Path
 ) -> None:

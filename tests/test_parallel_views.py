@@ -97,6 +97,8 @@ def running_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 # The timeline's data and chart ------------------------------------------------------------
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_the_timeline_has_one_lane_per_worker_and_a_bar_from_start_to_finish(
     finished_store: Path,
 ) -> None:
@@ -124,6 +126,8 @@ def test_the_timeline_has_one_lane_per_worker_and_a_bar_from_start_to_finish(
         assert (overlap < 0.5).all(), ordered
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_the_timeline_chart_draws_lanes_bars_and_state_colours(finished_store: Path) -> None:
     trials, ran_on = _records(finished_store, "finished-parallel")
     timeline = frames.timeline_frame(worker_timeline(trials, ran_on), now=time.time())
@@ -153,6 +157,8 @@ def test_the_timeline_chart_draws_lanes_bars_and_state_colours(finished_store: P
     assert labels["encoding"]["text"]["field"] == "number"
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_a_running_bar_reaches_now_and_the_running_losses_have_a_line_per_trial(
     running_store: Path,
 ) -> None:
@@ -286,6 +292,7 @@ def test_the_form_accepts_exactly_the_addresses_run_dask_accepts(address: str) -
         assert (workers.dask_address_problem(address) is None) == engine_accepts
 
 
+@pytest.mark.subprocess
 def test_start_with_an_address_runs_the_worker_with_dask(storage: Path, tmp_path: Path) -> None:
     """The worker really gets --dask: nothing listens at the address, so it says so and exits 2;
     a resume from Live goes to the same address."""
@@ -308,6 +315,8 @@ def test_start_with_an_address_runs_the_worker_with_dask(storage: Path, tmp_path
 # Live ------------------------------------------------------------------------------------
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_live_shows_every_running_trial_and_the_timeline(
     running_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -345,6 +354,8 @@ def test_live_has_no_timeline_for_a_study_run_one_trial_at_a_time(storage: Path)
     assert not any(c.value.startswith("One lane per worker") for c in at.caption)
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_the_ui_process_never_imports_dask(finished_store: Path) -> None:
     """New study (with an address typed in), Live and Compare of a parallel study, in a fresh
     interpreter: neither dask nor distributed is loaded."""

@@ -214,6 +214,7 @@ def test_expected_epoch_fraction_matches_what_a_random_study_spends(tmp_path: Pa
         assert expected_epoch_fraction(spec.pruner) == pytest.approx(spent, abs=0.12), kind
 
 
+@pytest.mark.subprocess
 def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path: Path) -> None:
     raw = branin_spec(
         strategy={"type": "bayesian", "initial_points": 4, "seed": 2},
@@ -265,6 +266,7 @@ def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path:
     assert outcomes(storage) == outcomes(reference)
 
 
+@pytest.mark.keras
 def test_keras_median_pruner_cuts_a_learning_rate_that_is_too_small(storage: Path) -> None:
     raw = digits_spec(
         space={
@@ -320,6 +322,7 @@ def test_bad_pruners_get_one_sentence_naming_the_field(
     assert message.startswith(field) and message.count(".") <= 3 and "\n" not in message
 
 
+@pytest.mark.subprocess
 def test_cli_refuses_a_bad_pruner_with_exit_2(storage: Path, tmp_path: Path) -> None:
     raw = branin_spec(epochs=9)
     raw["pruner"] = {"type": "successive_halving", "reduction_factor": 0}
@@ -342,6 +345,7 @@ def test_epoch_budget_stops_starting_trials(tmp_path: Path) -> None:
     assert 40 <= spent < 40 + 9 and count > 40 // 9
 
 
+@pytest.mark.subprocess
 def test_cli_says_where_each_trial_was_pruned_and_list_counts_them(
     storage: Path, tmp_path: Path
 ) -> None:

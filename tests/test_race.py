@@ -88,6 +88,7 @@ def _write(path: Path, raw: dict[str, Any]) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_every_study_of_a_race_is_listed_and_grid_runs_once(storage: Path) -> None:
     spec = _write(storage.parent / "race.json", branin_race(seeds=3))
     result = run_cli("race", str(spec), storage=storage)
@@ -130,6 +131,7 @@ def test_every_study_of_a_race_is_listed_and_grid_runs_once(storage: Path) -> No
     assert again.returncode == 0 and "trial " not in again.stdout
 
 
+@pytest.mark.subprocess
 def test_a_killed_race_resumes_without_losing_finished_studies(storage: Path) -> None:
     raw = branin_race(name="killed", trials=6, seeds=2, trial_seconds=0.15)
     raw["strategies"] = raw["strategies"][1:]  # random and GP: four studies of ~1 s each
@@ -163,6 +165,7 @@ def test_a_killed_race_resumes_without_losing_finished_studies(storage: Path) ->
             assert len(done) == 6
 
 
+@pytest.mark.subprocess
 def test_stop_reaches_a_running_race(storage: Path) -> None:
     raw = branin_race(name="stopme", trials=20, seeds=2, trial_seconds=0.2)
     spec = _write(storage.parent / "race.json", raw)
@@ -435,6 +438,7 @@ def test_bad_race_specs_get_one_sentence_naming_the_field(
     assert sentence in str(caught.value)
 
 
+@pytest.mark.subprocess
 def test_the_cli_refuses_a_bad_race_spec_with_exit_2(storage: Path) -> None:
     spec = _write(storage.parent / "race.json", {**branin_race(), "seeds": "five"})
     result = run_cli("race", str(spec), storage=storage)
@@ -456,6 +460,7 @@ def test_the_cli_refuses_a_bad_race_spec_with_exit_2(storage: Path) -> None:
     assert other.returncode == 2 and "name: a race called 'br' already exists" in other.stderr
 
 
+@pytest.mark.subprocess
 def test_a_pruned_strategy_races_against_an_unpruned_one(storage: Path) -> None:
     raw = branin_race(name="pr", trials=8, seeds=2, epochs=6)
     raw["strategies"] = [
@@ -482,6 +487,8 @@ def test_a_pruned_strategy_races_against_an_unpruned_one(storage: Path) -> None:
     assert sh["median"].is_monotonic_decreasing
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_small_keras_race_on_digits(storage: Path) -> None:
     raw = {
         "name": "digits-race",
@@ -535,6 +542,8 @@ def test_a_default_grid_with_a_choice_fits_the_budget() -> None:
     assert grid.spec.space.grid_size(grid.spec.strategy["levels"]) == 30
 
 
+@pytest.mark.subprocess
+@pytest.mark.dask
 def test_a_race_with_parallel_trials_runs_each_study_on_one_local_cluster(storage: Path) -> None:
     raw = branin_race(name="wide", trials=6, seeds=1, trial_seconds=0.3)
     raw["strategies"] = [{"type": "random"}, {"type": "bayesian", "initial_points": 2}]
@@ -553,6 +562,7 @@ def test_a_race_with_parallel_trials_runs_each_study_on_one_local_cluster(storag
             assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
 
 
+@pytest.mark.subprocess
 def test_a_bad_race_parallel_gets_one_sentence(storage: Path) -> None:
     raw = branin_race(name="toowide")
     raw["parallel"] = 65

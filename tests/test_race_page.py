@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -84,6 +85,7 @@ def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
     assert "stop_race" not in [button.key for button in at.button]  # nothing runs
 
 
+@pytest.mark.subprocess
 def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     at = open_race_page()
     at.number_input(key="race_seeds").set_value(2)
@@ -107,6 +109,7 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
     assert any("a race called 'from-form' already exists" in shown(e.value) for e in at.error)
 
 
+@pytest.mark.subprocess
 def test_a_started_race_is_shown_at_once_and_the_name_follows_the_objective(
     storage: Path,
 ) -> None:
@@ -150,6 +153,7 @@ def test_a_bad_form_value_is_refused_in_one_sentence(storage: Path) -> None:
     assert at.error and shown(at.error[0].value).startswith("name must be 1 to 40 letters")
 
 
+@pytest.mark.subprocess
 def test_the_stop_button_stops_a_running_race(storage: Path) -> None:
     raw = branin_race(name="slow", trials=30, seeds=2, trial_seconds=0.3)
     spec = storage.parent / "slow.json"

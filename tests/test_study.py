@@ -64,6 +64,7 @@ def test_finished_trials_are_never_modified(storage: Path) -> None:
         assert store.trials(outcome.study_id)[0] == trial
 
 
+@pytest.mark.subprocess
 def test_same_spec_twice_resumes_one_study_and_extends_the_budget(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -91,6 +92,7 @@ def test_same_spec_twice_resumes_one_study_and_extends_the_budget(
     assert clash.returncode == 2 and "already exists with a different" in clash.stderr
 
 
+@pytest.mark.subprocess
 def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_path: Path) -> None:
     raw = branin_spec(
         strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4
@@ -131,6 +133,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
     assert finished(storage) == finished(reference_store)
 
 
+@pytest.mark.subprocess
 def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> None:
     path = write_spec(tmp_path, branin_spec(trials=150, trial_seconds=0.02))
     worker = subprocess.Popen(
@@ -168,6 +171,7 @@ def test_reader_polls_while_a_worker_writes(storage: Path, tmp_path: Path) -> No
     assert listed >= 1
 
 
+@pytest.mark.subprocess
 def test_stop_request_ends_a_running_study(storage: Path, tmp_path: Path) -> None:
     path = write_spec(tmp_path, branin_spec(trials=50, trial_seconds=0.3))
     worker = subprocess.Popen(

@@ -94,6 +94,8 @@ def _export_and_rerun(storage: Path, tmp_path: Path, name: str) -> str:
 # Through the CLI, to completion ---------------------------------------------------------
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_classification_csv_trains_and_its_export_reproduces_the_score(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -127,6 +129,8 @@ def test_a_classification_csv_trains_and_its_export_reproduces_the_score(
     assert float(line.split("=")[1].split()[0]) == pytest.approx(best, abs=0.01)
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_regression_csv_with_a_text_column_trains_and_exports(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -160,6 +164,8 @@ def test_a_regression_csv_with_a_text_column_trains_and_exports(
     )
 
 
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_flat_npz_with_a_square_feature_count_is_a_table_never_reshaped(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -268,6 +274,7 @@ BAD_CASES: dict[str, tuple[Any, dict[str, Any], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
+@pytest.mark.subprocess
 def test_bad_tables_are_refused_in_one_sentence_with_nothing_stored(
     case: str, storage: Path, tmp_path: Path
 ) -> None:
@@ -282,6 +289,7 @@ def test_bad_tables_are_refused_in_one_sentence_with_nothing_stored(
     assert not storage.exists()  # no study left behind
 
 
+@pytest.mark.subprocess
 def test_a_csv_over_the_memory_limit_is_refused_before_it_is_read(
     storage: Path, tmp_path: Path
 ) -> None:
@@ -487,6 +495,7 @@ def test_new_study_page_builds_a_table_spec_from_the_saved_upload(
     assert not at.button(key="start").disabled, [e.value for e in at.error]
 
 
+@pytest.mark.subprocess
 def test_a_table_model_too_large_is_refused_before_anything_is_stored(
     storage: Path, tmp_path: Path
 ) -> None:

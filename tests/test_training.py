@@ -16,6 +16,8 @@ from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.study import run_study
 
+pytestmark = pytest.mark.keras
+
 
 def _run_in_process(raw: dict, storage: Path):
     from tuning_core.training.keras_objective import KerasObjective

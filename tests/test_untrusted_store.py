@@ -89,6 +89,7 @@ def _replace_blobs(store_path: Path, blob: bytes) -> None:
         connection.execute("UPDATE strategy_asks SET state = ?", (blob,))
 
 
+@pytest.mark.subprocess
 def test_crafted_blobs_run_no_code_in_resume_explain_or_the_why_page(
     bayesian_store: Path, tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_crafted_blobs_run_no_code_in_resume_explain_or_the_why_page(
             assert len(store.trials(store.get_study(STUDY).id)) >= 6
 
 
+@pytest.mark.subprocess
 def test_records_signed_by_another_user_are_not_trusted(
     bayesian_store: Path, tmp_path: Path
 ) -> None:
@@ -173,6 +175,7 @@ def _endless_view_store(path: Path) -> None:
         )
 
 
+@pytest.mark.subprocess
 def test_an_endless_view_is_refused_by_every_command_at_once(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     _endless_view_store(path)
@@ -225,6 +228,7 @@ def read_only_mount(tmp_path: Path) -> Path:
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@pytest.mark.subprocess
 def test_a_store_on_a_read_only_mount_is_read_and_refuses_writes(
     bayesian_store: Path, read_only_mount: Path, tmp_path: Path
 ) -> None:
@@ -252,6 +256,7 @@ def test_a_store_on_a_read_only_mount_is_read_and_refuses_writes(
     assert not list(read_only_mount.glob("store.db-*"))  # no side files could be made
 
 
+@pytest.mark.subprocess
 def test_a_store_deleted_during_a_study_stops_it_with_one_sentence(tmp_path: Path) -> None:
     store_path = tmp_path / "store.db"
     spec = branin_spec("doomed", trials=8, epochs=5, trial_seconds=1.0)

@@ -176,6 +176,7 @@ def test_explanation_grid_and_speed(studies: Path) -> None:
     assert all(s >= 0 for s in one.std)
 
 
+@pytest.mark.subprocess
 def test_explain_json_on_a_small_study(storage: Path, tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(
@@ -215,6 +216,7 @@ def test_explain_json_on_a_small_study(storage: Path, tmp_path: Path) -> None:
         (["nothing", "--trial", "1"], "there is no study called 'nothing'"),
     ],
 )
+@pytest.mark.subprocess
 def test_explain_bad_input_is_one_sentence(studies: Path, args: list[str], words: str) -> None:
     from tuning_core.cli import main
 
@@ -346,6 +348,7 @@ def test_why_page_follows_the_study_and_steps_trials(studies: Path, monkeypatch)
     assert any("follows no model" in i.value for i in at.info)
 
 
+@pytest.mark.subprocess
 def test_the_why_page_loads_no_tensorflow(studies: Path) -> None:
     script = f"""
 import sys
