@@ -13,8 +13,9 @@ begin_page()
 
 st.title("Tuning Lab")
 st.markdown(
-    "See how hyperparameters shape training. Each lesson opens a recorded run on the bundled "
-    "digits data at once, drawn as if live; **New study** (in the menu) tunes your own."
+    "See how hyperparameters shape training. The first four lessons replay a recorded run on "
+    "the bundled digits data, drawn as if live; the last two run on a test function in "
+    "seconds. **New study** (in the menu) tunes your own."
 )
 speed_key = (
     st.segmented_control(

@@ -113,6 +113,21 @@ def test_line_labels_read_as_a_lecturer_would_say_them() -> None:
     assert charts.line_label("learning_rate", 0.001, 0) == "lr = 0.001"
     assert charts.line_label("batch_size", 64, 0) == "batch_size = 64"
     assert charts.line_label(None, None, 7) == "trial 7"
+    assert charts.line_label("optimizer", "adam", 1) == "adam"
+
+
+def test_lines_without_a_numeric_colour_are_named_by_their_shape_without_a_legend(seeded) -> None:
+    _, _, curves = seeded
+    few = curves[curves["number"] < 4]
+    spec = charts.curves_chart(few, "loss", None, shape_field="optimizer").to_dict()
+    ends = _chart_rows(spec).query("kind == 'end'")
+    assert set(ends["label"]) == {"sgd", "adam"}
+    shapes = [
+        layer["encoding"]["shape"]
+        for layer in _layers(spec)
+        if "shape" in layer.get("encoding", {})
+    ]
+    assert shapes and all(shape["legend"] is None for shape in shapes)
 
 
 def _store_with_a_run_that_blew_up_in_its_first_epoch(storage: Path) -> tuple:

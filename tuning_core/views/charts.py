@@ -183,7 +183,9 @@ def curves_data(
         )  # fmt: skip
         markers.append(row)
     markers += _pruning_rows(data, metric, pruned, guides)
-    markers += end_labels(data, color_field, best_number)
+    # Lines are named by their colour's hyperparameter, else by their shape's (the optimizer).
+    name_field = next((f for f in (color_field, shape_field) if f and f in data), None)
+    markers += end_labels(data, name_field, best_number)
     if markers:
         extra = pd.DataFrame(markers)
         for column, blank in (("diverged", False), ("pruned", False), ("label", ""), ("why", "")):
@@ -198,9 +200,12 @@ MAX_LABELLED_LINES = 10
 
 
 def line_label(color_field: str | None, value: Any, number: int) -> str:
-    """How a line is named at its end: "lr = 0.1", "batch_size = 64", or "trial 3"."""
-    if color_field is None or value is None or pd.isna(value):
+    """How a line is named at its end: "lr = 0.1", "batch_size = 64", "adam" (a choice of
+    names names itself), or "trial 3"."""
+    if color_field is None or value is None or (not isinstance(value, str) and pd.isna(value)):
         return f"trial {int(number)}"
+    if isinstance(value, str):
+        return value
     name = "lr" if color_field == "learning_rate" else color_field
     shown = f"{float(value):.3g}" if isinstance(value, (int, float, np.number)) else str(value)
     return f"{name} = {shown}"
@@ -452,9 +457,9 @@ def curves_chart(
     if shape_field:
         # Two entries a row: stacked one a row over the colour gradient, the legends were
         # taller than the 260 px chart and the gradient's lowest label was cut off.
-        points = points.encode(
-            shape=alt.Shape(f"{shape_field}:N", legend=alt.Legend(orient="right", columns=2))
-        )
+        # Named lines need no shape legend either (it sat on their labels).
+        shape_legend = None if direct_labels else alt.Legend(orient="right", columns=2)
+        points = points.encode(shape=alt.Shape(f"{shape_field}:N", legend=shape_legend))
     crosses = base.transform_filter("datum.kind == 'diverged'").mark_point(
         shape=DIVERGED_SHAPE, size=140, color="#d62728", filled=False, strokeWidth=3, opacity=1
     )
