@@ -19,6 +19,7 @@ from dashboard.form_state import (
     loaded,
     take_spec,
 )
+from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.table_upload import csv_section
 from tuning_core.engine import hyperparams
@@ -35,7 +36,7 @@ from tuning_core.engine.spec import (
 )
 from tuning_core.engine.workers import DASK_FIELD, default_dask_address, launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
-from tuning_core.views import forms
+from tuning_core.views import forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
@@ -318,6 +319,10 @@ time_column.metric(
     help="A rough estimate from the data size, model size and budget on a 2-core CPU, with "
     "parallel trials running that many at a time.",
 )
+plan = pruning_plan.plan_for_spec(raw_spec)
+if plan is not None:  # before Start: the rungs or brackets, who reaches each, the epochs
+    st.caption(plan[0])
+    st.altair_chart(for_room(pruning_plan.plan_chart(plan[1])), width="stretch")
 for problem in problems:
     st.error(plain(problem))
 

@@ -60,6 +60,16 @@ def _settled(page: Page, lesson: lessons.Lesson) -> None:
         finished = page.get_by_text("status: finished")
     expect(finished).to_be_visible(timeout=120_000)
     page.wait_for_timeout(2_000)  # the last fragment refresh draws the final rows
+    _fresh(page)
+
+
+def _fresh(page: Page) -> None:
+    """Until no element is left over from an earlier run (Streamlit fades those while a
+    rerun, every second's refresh included, is under way)."""
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-stale='true']\").length === 0",
+        timeout=30_000,
+    )
 
 
 def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server: str) -> None:  # noqa: F811
@@ -78,6 +88,7 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
             timings[lesson.key] = _open_from_landing_page(page, server, lesson)
             _settled(page, lesson)
             _shot(page, f"lessons-{index}-{lesson.key}")
+            _fresh(page)
             widths = _chart_widths(page)
             assert widths and min(widths) >= 1000, (lesson.key, widths)
             if lesson.key == "learning-rate":

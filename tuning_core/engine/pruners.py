@@ -242,3 +242,44 @@ def expected_epoch_fraction(pruner: dict[str, Any]) -> float:
         weight / total * halving_fraction(first_rung_of(pruner, bracket))
         for bracket, weight in enumerate(weights)
     )
+
+
+@dataclass(frozen=True)
+class PlanStage:
+    """One step of a pruner's plan: within ``bracket`` (None: successive halving's only one),
+    about ``trials`` trials train from ``start_epoch`` to ``end_epoch`` epochs done."""
+
+    bracket: int | None
+    start_epoch: int
+    end_epoch: int
+    trials: int
+
+    @property
+    def epochs(self) -> int:
+        return self.trials * (self.end_epoch - self.start_epoch)
+
+
+def pruner_plan(pruner: dict[str, Any], trials: int) -> list[PlanStage]:
+    """What successive halving or Hyperband will do with ``trials`` trials, before any runs:
+    each bracket's stages between rungs and how many trials reach each (a rung keeps the top
+    1/reduction_factor, at least one). Empty for no pruner and for the median rule, whose cuts
+    depend on the scores. The counts are the rule's intent; an asynchronous rung decides on the
+    trials that reached it so far, so a run can keep a few more."""
+    rule = pruner["type"]
+    if rule not in ("successive_halving", "hyperband") or trials < 1:
+        return []
+    most, eta = pruner["max_epochs"], pruner["reduction_factor"]
+    if rule == "successive_halving":
+        members = {None: trials}
+    else:
+        members = {}
+        for number in range(trials):
+            bracket = bracket_of(pruner, number)
+            members[bracket] = members.get(bracket, 0) + 1
+    stages = []
+    for bracket, count in sorted(members.items(), key=lambda item: item[0] or 0):
+        start, reaching = 0, count
+        for end in [*rung_epochs(first_rung_of(pruner, bracket), eta, most), most]:
+            stages.append(PlanStage(bracket, start, end, reaching))
+            start, reaching = end, max(1, reaching // eta)
+    return stages
