@@ -506,3 +506,19 @@ def test_a_table_model_too_large_is_refused_before_anything_is_stored(
     assert ran.returncode == 2
     assert ran.stderr.startswith("error: space.") and "over the 1.0 GB limit" in ran.stderr
     assert not storage.exists()
+
+
+@pytest.mark.subprocess
+@pytest.mark.keras
+def test_a_pruner_stops_regression_trials_on_their_error(storage: Path, tmp_path: Path) -> None:
+    csv_path = diabetes_csv(tmp_path / "diabetes.csv")
+    spec = table_spec(csv_path, "pruned-table", trials=4, target="progression", epochs=3)
+    spec["space"]["learning_rate"] = {"type": "float", "low": 0.001, "high": 0.3, "log": True}
+    spec["pruner"] = {"type": "successive_halving"}
+    ran = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
+    assert ran.returncode == 0, ran.stderr
+    _, trials = _stored(storage, "pruned-table")
+    pruned = [t for t in trials if t.state.value == "pruned"]
+    assert pruned, [(t.state.value, t.value) for t in trials]
+    # Lower is better for an error: the cut-off a pruned trial missed is below its value.
+    assert all("val_mae" in t.note and "worse than" in t.note for t in pruned)
