@@ -49,6 +49,7 @@ def live_view(study_name: str) -> None:
         time.time(),
         live.epochs_recorded(curves),
         timeline.wall_seconds if timeline else None,
+        frames.epochs_by_trial(curves),
     )
     head, action_column = st.columns([4, 1])
     head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")

@@ -36,7 +36,7 @@ from tuning_core.engine.spec import (
 )
 from tuning_core.engine.workers import DASK_FIELD, default_dask_address, launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
-from tuning_core.views import forms, pruning_plan
+from tuning_core.views import eta, forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
@@ -319,6 +319,9 @@ time_column.metric(
     help="A rough estimate from the data size, model size and budget on a 2-core CPU, with "
     "parallel trials running that many at a time.",
 )
+assumed = eta.estimate_assumptions(raw_spec)
+if assumed:  # an estimate that hides its assumptions ran 2-3x short on a loaded machine
+    time_column.caption(assumed)
 plan = pruning_plan.plan_for_spec(raw_spec)
 if plan is not None:  # before Start: the rungs or brackets, who reaches each, the epochs
     st.caption(plan[0])

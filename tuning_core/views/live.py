@@ -16,6 +16,7 @@ from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import METRIC_WORDS, metric_sentence
 from tuning_core.training.datasets import image_preparation
+from tuning_core.views import eta
 from tuning_core.views.forms import format_duration
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
@@ -58,6 +59,7 @@ def live_summary(
     now: float,
     epochs_trained: int = 0,
     wall_seconds: float | None = None,
+    epochs_by_trial: pd.Series | None = None,
 ) -> LiveSummary:
     """Progress, elapsed and remaining time, best so far and the running trial.
 
@@ -66,6 +68,9 @@ def live_summary(
     Elapsed is the trials' summed durations, or ``wall_seconds`` when given: the time during
     which any trial ran (:attr:`frames.Timeline.wall_seconds`), which is what a study that
     runs several trials at once has spent, as its time budget counts it.
+
+    With ``epochs_by_trial`` (:func:`frames.epochs_by_trial`) the time left of a trial budget
+    is fitted to this study's own timed epochs (:func:`eta.fitted_eta`), and says so.
     """
     spec = study.spec
     budget = int(spec.budget["trials"])
@@ -86,7 +91,12 @@ def live_summary(
         elapsed = wall_seconds
     remaining = None
     progress = min(done / budget, 1.0) if budget else 0.0
-    if running and len(durations):
+    fitted = None
+    if running and epochs_by_trial is not None:
+        fitted = eta.fitted_eta(spec, trials, epochs_by_trial, budget)
+    if fitted is not None:
+        remaining = fitted.seconds
+    elif running and len(durations):
         left = max(budget - done, 0)
         # Trials run parallel at a time: the rest take as long as ceil(left / parallel) in a row.
         waves = math.ceil(left / max(1, min(spec.parallel, left)))
@@ -113,6 +123,8 @@ def live_summary(
             if remaining is not None
             else " · time left: after the first trial"
         )
+        if fitted is not None and remaining is not None:
+            progress_text += f" ({fitted.basis()})"
     if study.status == StudyStatus.RUNNING and not running:
         status_line = "status: stopped (its worker is gone; start the same spec again to resume)"
     else:
