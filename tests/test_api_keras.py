@@ -24,6 +24,8 @@ class _Keras:
     """Keras, loaded on first use: collecting the fast tier does not load TensorFlow."""
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # pytest's probes while collecting (__test__, _pytestfixture…)
+            raise AttributeError(name)
         return getattr(import_keras(), name)
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import tuning_core
 from tests.test_api import SPACE, curve_objective
 from tests.test_pages import charts_on, open_page
 
 
+@pytest.mark.slow  # a Bayesian study and three pages, 5-15 s; test_pages opens each page fast
 def test_an_api_study_shows_on_live_compare_and_why(storage: Path) -> None:
     study = tuning_core.create_study(
         "api-made",

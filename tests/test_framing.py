@@ -206,6 +206,7 @@ def _study_exists(storage: Path) -> bool:
         return store.get_study("seeded") is not None
 
 
+@pytest.mark.slow  # many reruns, 5-10 s; the running-study refusal below stays fast
 def test_deleting_a_study_takes_its_name_typed(
     storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,7 @@ def test_exports_carry_the_notes(storage: Path) -> None:
     assert json.loads(printed.stdout)["note"] == "Sweep for lecture 3"
 
 
+@pytest.mark.slow  # Compare rerun four times, 5-12 s
 def test_notes_are_written_and_shown_on_the_compare_page(storage: Path) -> None:
     seed_store(storage, running=False)
     at = open_page("pages/compare.py", study="seeded")

@@ -158,6 +158,7 @@ def _seconds(duration: str) -> float:
     return float(number) * {"s": 1, "min": 60, "h": 3600}[unit]
 
 
+@pytest.mark.slow  # many reruns, 3-6 s; test_spec_loading refuses bad input fast
 def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> None:
     at = open_page("pages/new_study.py")
     at.text_input(key="name").set_value("bad name!").run()
@@ -242,6 +243,7 @@ def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     )
 
 
+@pytest.mark.slow  # 3 s; Live stays in the fast tier (test_live_page_charts_the_seeded_study)
 def test_live_page_hides_start_up_notices_offers_resume_and_the_best_model(storage: Path) -> None:
     from tuning_core.engine.states import StudyStatus as Status
     from tuning_core.engine.storage import artifacts_dir
@@ -293,6 +295,7 @@ def test_compare_page_has_log_slices_importance_and_partial_dependence(storage: 
     assert any("correlation ratio" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # reruns, 3-6 s; test_framing keeps a delete on the Studies page fast
 def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
     seed_store(storage, running=False)
     at = open_page("pages/studies.py")
@@ -307,6 +310,7 @@ def test_studies_page_deletes_only_after_confirmation(storage: Path) -> None:
     assert [s.value for s in at.success] == ["Deleted 'seeded' and all its trials."]
 
 
+@pytest.mark.slow  # every preset, 5-11 s; test_classroom checks them without a page
 def test_lr_lab_playground_presets(storage: Path) -> None:
     at = open_page("pages/lr_lab.py")
     # The comparison's tab is open: the playground keeps its setup out of the address, so a

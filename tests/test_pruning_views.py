@@ -223,6 +223,7 @@ def test_compare_leaves_pruned_trials_out_of_the_complete_ones(halving: PrunedSt
     assert f"{len(halving.decisions)} of {len(halving.records)} trials were pruned" in summary
 
 
+@pytest.mark.slow  # three pages, 4-9 s; the pruned views are tested fast above
 def test_live_and_compare_pages_draw_the_pruned_study(storage: Path) -> None:
     run = _run(storage, "halving-pages", {"type": "successive_halving"})
     pruned_numbers = {d.trial_number for d in run.decisions}

@@ -209,6 +209,7 @@ def _real_race(trials: int = 15, seeds: int = 3) -> tuple[races.RaceSpec, list]:
         return race, races.race_trial_rows(store, outcome.race_id)
 
 
+@pytest.mark.slow  # 3 strategies x 3 seeds x 15 trials in process: 5-15 s
 def test_bands_and_verdict_on_a_real_race() -> None:
     race, rows = _real_race()
     optimum = TEST_FUNCTIONS["branin"].optimum

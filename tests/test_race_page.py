@@ -55,6 +55,7 @@ def test_an_empty_store_offers_the_form(storage: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # runs a race in process, 5-10 s
 def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
     race = races.parse_race_spec(branin_race(name="seeded", trials=10, seeds=2))
     with Store(storage) as store:
@@ -140,6 +141,7 @@ def test_a_started_race_is_shown_at_once_and_the_name_follows_the_objective(
     assert at.text_input(key="race_name").value == "my-own"
 
 
+@pytest.mark.slow  # 3 s; the race page stays in the fast tier (test_an_empty_store_offers_the_form)
 def test_a_bad_form_value_is_refused_in_one_sentence(storage: Path) -> None:
     at = open_race_page()
     at.multiselect(key="race_strategies").set_value(["Random"])

@@ -43,6 +43,7 @@ def test_random_search_is_reproducible_from_its_seed() -> None:
         assert -5 <= params["x1"] <= 10 and 0 <= params["x2"] <= 15
 
 
+@pytest.mark.slow  # 6 searches of 30 trials, 3 with a GP: 10-20 s
 def test_bayesian_beats_random_on_branin_at_30_trials() -> None:
     space = parse_spec(branin_spec()).space
     optimum = TEST_FUNCTIONS["branin"].optimum
@@ -69,6 +70,7 @@ def test_bayesian_search_is_reproducible_from_its_seed() -> None:
 
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("acquisition", ACQUISITIONS)
+@pytest.mark.slow  # 16 searches, 15-25 s in all
 def test_every_surrogate_and_acquisition_runs(surrogate: str, acquisition: str) -> None:
     space = parse_space(
         {

@@ -94,6 +94,7 @@ def _refined(record: dict[str, Any], seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["gp-ei", "hedge", "forest"])
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_the_views_acquisition_is_maximal_at_the_stored_point(studies: Path, name: str) -> None:
     """Faithfulness: the surrogate and acquisition the view rebuilds from the record put
     their maximum where the worker went.
@@ -138,6 +139,7 @@ def test_the_views_acquisition_is_maximal_at_the_stored_point(studies: Path, nam
     assert name == "forest" or landed >= len(CHECKED) - 1, landed
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_every_proposal_is_recorded_small_and_marked(studies: Path) -> None:
     with Store(studies) as store:
         hedge = store.get_study("hedge").id
@@ -162,6 +164,7 @@ def test_an_older_store_gains_the_table(tmp_path: Path) -> None:
         assert store.asks(1) == {}
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_explanation_grid_and_speed(studies: Path) -> None:
     with Store(studies) as store:
         started = time.perf_counter()
@@ -241,6 +244,7 @@ def _explanation(store_path: Path, name: str, trial: int, dims: list[str]) -> di
         return explain.explain(store, name, trial, dims).to_json()
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_1d_chart_has_band_points_and_acquisition(studies: Path) -> None:
     data = _explanation(studies, "hedge", 12, ["x1"])
     chart, captions = why_charts.why_chart(data)
@@ -298,6 +302,7 @@ def test_log_and_choice_dimensions(tmp_path: Path) -> None:
     assert panels[0]["layer"][0]["encoding"]["y"]["type"] == "nominal"
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_2d_branin_shows_the_true_function_beside_the_model(studies: Path) -> None:
     chart, captions = why_charts.why_chart(_explanation(studies, "gp-ei", 10, ["x1", "x2"]))
     rows = chart.to_dict()["vconcat"]
@@ -324,6 +329,7 @@ def test_convergence_chart_marks_initial_random_trials() -> None:
     assert [row["kind"] for row in kinds] == ["initial random"] * 2 + ["model's choice"] * 2
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_why_page_follows_the_study_and_steps_trials(studies: Path, monkeypatch) -> None:
     monkeypatch.setenv("TUNING_LAB_STORAGE", str(studies))
     at = AppTest.from_file(APP, default_timeout=120)
@@ -373,6 +379,7 @@ print("HEAVY:" + ",".join(sorted(m for m in ("tensorflow", "keras") if m in sys.
     assert result.stdout.strip().endswith("HEAVY:"), result.stdout
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_ask_records_load_through_the_guarded_unpickler(studies: Path) -> None:
     with Store(studies) as store:
         study_id = store.get_study("forest").id
@@ -401,6 +408,7 @@ def test_a_parallel_ask_records_the_believers_model() -> None:
     assert len(record["Xi"]) == 5  # the four told and the pending one, believed
 
 
+@pytest.mark.slow  # a study and many reruns, 3-7 s
 def test_the_slider_follows_a_running_study_unless_moved_back(
     storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -433,6 +441,7 @@ def test_the_slider_follows_a_running_study_unless_moved_back(
         assert not at.exception
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_compare_marks_the_initial_random_trials(studies: Path, monkeypatch) -> None:
     monkeypatch.setenv("TUNING_LAB_STORAGE", str(studies))
     at = AppTest.from_file(APP, default_timeout=120)
@@ -446,6 +455,7 @@ def test_compare_marks_the_initial_random_trials(studies: Path, monkeypatch) -> 
     assert any("Grey triangles are the Bayesian search's initial" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # two studies and reruns, 3-7 s
 def test_a_study_run_again_under_its_name_is_explained_afresh(tmp_path: Path, monkeypatch) -> None:
     """A teacher deletes a demo study and runs it again: the page must show the new model."""
     path = tmp_path / "store.db"
@@ -484,6 +494,7 @@ def test_a_study_from_before_the_records_is_explained_in_one_sentence(tmp_path: 
             explain.explain(store, "older", 6, ["x1"])
 
 
+@pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_a_gp_record_leaves_out_k_inv_and_gets_it_back(studies: Path) -> None:
     """K_inv_ is half a GP record and follows from L_: stored without it, loaded with it."""
     with Store(studies) as store:
