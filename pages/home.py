@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard.lessons import lesson_link_query
 from dashboard.security import begin_page
+from tuning_core.reports.recording import load_recording
 from tuning_core.views import lessons
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
@@ -17,6 +20,16 @@ st.markdown(
     "the bundled digits data, drawn as if live; the last two run on a test function in "
     "seconds. **New study** (in the menu) tunes your own."
 )
+
+
+@st.cache_resource(show_spinner=False)
+def preview(key: str) -> Any:
+    """The lesson's recorded curves, small; built once per server (never changed after)."""
+    lesson = lessons.lesson_named(key)
+    recording = load_recording(lesson.recording_path())
+    return lessons.preview_chart(lessons.preview_frame(recording), recording.spec.metric)
+
+
 speed_key = (
     st.segmented_control(
         "Replay speed",
@@ -34,6 +47,10 @@ for row in range(0, len(lessons.LESSONS), 2):
         with column.container(border=True):
             st.markdown(f"**{lesson.title}**")
             st.caption(lesson.question)
+            if lesson.recording:
+                # A glimpse of the recorded run (and the browser loads its chart code now,
+                # not on the click).
+                st.altair_chart(preview(lesson.key), width="stretch")
             st.page_link(
                 lesson.page,
                 label="Open the lesson" if lesson.recording else "Run it (a few seconds)",

@@ -503,3 +503,20 @@ def test_presenter_mode_sizes_every_chart_text_for_a_projector(seeded) -> None:
         texts = [layer["mark"] for layer in shown["layer"] if layer["mark"]["type"] == "text"]
         assert texts and all(mark.get("fontSize", 16) >= 16 for mark in texts)
         assert shown["height"] >= charts.PROJECTOR_MIN_HEIGHT > charts.CURVE_HEIGHT
+
+
+def test_presenter_sizes_keep_a_charts_own_config_and_leave_the_chart_as_it_was() -> None:
+    import altair as alt
+
+    chart = (
+        alt.Chart(pd.DataFrame({"a": [1.0]}))
+        .mark_text(fontSize=11)
+        .encode(x="a:Q", text="a:Q")
+        .properties(height=200)
+        .configure_title(fontSize=18, anchor="start")
+    )
+    before = chart.to_dict()
+    shown = charts.for_projector(chart).to_dict()
+    assert shown["config"]["title"] == {"anchor": "start", "fontSize": 22}
+    assert shown["mark"]["fontSize"] == 16 and shown["height"] == charts.PROJECTOR_MIN_HEIGHT
+    assert chart.to_dict() == before

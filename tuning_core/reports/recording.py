@@ -338,15 +338,13 @@ def replay(
 
     A study of the same name is replaced (a lesson replayed again starts afresh). While it
     replays, the study is running with ``worker_pid`` as its worker, so pages show it live;
-    ``started`` is called once the study exists.
+    ``started`` is called once the study and its first epoch are in the store.
     """
     existing = store.get_study(recording.spec.name)
     if existing is not None:
         store.delete_study(recording.spec.name)
     study_id = store.create_study(recording.spec)
     store.set_status(study_id, StudyStatus.RUNNING, worker_pid=worker_pid)
-    if started is not None:
-        started()
     events: list[tuple[float, int, RecordedTrial, RecordedEpoch | None]] = []
     for trial in recording.trials:
         events.append((trial.started, 0, trial, None))
@@ -359,6 +357,9 @@ def replay(
     began = time.monotonic() - head_start / (speed or 1.0)
     ids: dict[int, int] = {}
     for at, kind, trial, epoch in events:
+        if started is not None and at > head_start:
+            started()  # the first epoch is in: a page drawn now has a chart to show
+            started = None
         if speed is not None:
             wait = at / speed - (time.monotonic() - began)
             if wait > 0:
@@ -378,3 +379,5 @@ def replay(
                 ids[trial.number], trial.state, trial.value, trial.error, trial.note, trial.pruned
             )
     store.set_status(study_id, StudyStatus.FINISHED)
+    if started is not None:
+        started()

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import altair as alt
+import pandas as pd
+
+from tuning_core.reports.recording import Recording
+
 LESSONS_DIR = Path(__file__).resolve().parents[2] / "lessons"
 DEFAULT_SPEED = "x10"
 # The landing page's speeds, as they appear in a link (?speed=x10): times the recorded pace,
@@ -124,3 +129,33 @@ def lesson_of_study(name: str | None) -> Lesson | None:
 def speed_of(raw: str | None) -> float | None:
     """The replay speed a link asks for (unknown: the default, ×10)."""
     return SPEEDS.get(raw or DEFAULT_SPEED, SPEEDS[DEFAULT_SPEED])
+
+
+def preview_frame(recording: Recording) -> pd.DataFrame:
+    """Each recorded trial's metric by epoch (from 1): number, epoch, value."""
+    metric = recording.spec.metric
+    return pd.DataFrame(
+        [
+            {"number": trial.number, "epoch": epoch.epoch + 1, "value": epoch.metrics.get(metric)}
+            for trial in recording.trials
+            for epoch in trial.epochs
+            if epoch.metrics.get(metric) is not None
+        ],
+        columns=["number", "epoch", "value"],
+    )
+
+
+def preview_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """A lesson card's glimpse of what it shows: every trial's curve, small and unlabelled."""
+    return (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X("epoch:Q", axis=None, scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", axis=None, scale=alt.Scale(zero=False), title=metric),
+            color=alt.Color("number:N", scale=alt.Scale(scheme="tableau10"), legend=None),
+            detail="number:N",
+        )
+        .properties(height=60)
+        .configure_view(stroke=None)
+    )
