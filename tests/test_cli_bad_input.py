@@ -53,9 +53,12 @@ BAD_SPECS = [
 ]
 
 
-@pytest.fixture
-def seeded_store(storage: Path, tmp_path: Path) -> Path:
-    good = write_spec(tmp_path, branin_spec(name="kept", trials=3), "good.json")
+@pytest.fixture(scope="module")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store for the module: its tests only read it, and check it is left as it was."""
+    folder = tmp_path_factory.mktemp("seeded")
+    storage = folder / "store.db"
+    good = write_spec(folder, branin_spec(name="kept", trials=3), "good.json")
     assert run_cli("run", str(good), storage=storage).returncode == 0
     return storage
 
