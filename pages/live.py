@@ -167,8 +167,15 @@ def live_view(study_name: str) -> None:
             "and flatten."
         )
     if not trials.empty:
-        table = live.trial_table(trials, frames.epochs_by_trial(curves))
-        st.dataframe(table, hide_index=True, width="stretch", key="trial_table")
+        brackets = live.hyperband_brackets(study.spec, trials)
+        table = live.trial_table(trials, frames.epochs_by_trial(curves), brackets)
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key="trial_table",
+            column_config={"flag": st.column_config.TextColumn(width=live.FLAG_WIDTH_PX)},
+        )
 
 
 if name:

@@ -92,6 +92,11 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{server}/?present=1")
         expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+        recorded = sum(1 for lesson in lessons.LESSONS if lesson.recording)
+        page.wait_for_function(  # the recorded lessons' previews, drawn
+            f'() => document.querySelectorAll("{CHARTS}").length >= {recorded}',
+            timeout=30_000,
+        )
         _shot(page, "lessons-0-landing")
         for index, lesson in enumerate(lessons.LESSONS, start=1):
             timings[lesson.key] = _open_from_landing_page(page, server, lesson)

@@ -81,3 +81,35 @@ def test_new_study_shows_the_plan_before_start(storage: Path) -> None:
     assert any(
         "What the pruner will do" in str(chart.proto.spec) for chart in at.get("vega_lite_chart")
     )
+
+
+def test_the_trial_table_says_each_trials_hyperband_bracket() -> None:
+    import pandas as pd
+
+    from tuning_core.engine.spec import parse_spec
+    from tuning_core.views import live
+
+    spec = parse_spec(
+        {
+            "name": "hb",
+            "objective": {"type": "function", "name": "branin", "epochs": 9},
+            "space": {
+                "x1": {"type": "float", "low": -5, "high": 10},
+                "x2": {"type": "float", "low": 0, "high": 15},
+            },
+            "strategy": {"type": "random"},
+            "budget": {"trials": 6},
+            "pruner": {"type": "hyperband", "min_epochs": 1, "reduction_factor": 3},
+        }
+    )
+    trials = pd.DataFrame(
+        {"number": range(6), "state": "complete", "value": 1.0, "duration_s": 1.0,
+         "note": "", "error": "", "x1": 0.0, "x2": 0.0}
+    )  # fmt: skip
+    brackets = live.hyperband_brackets(spec, trials)
+    assert brackets.to_dict() == {n: bracket_of(spec.pruner, n) + 1 for n in range(6)}
+    table = live.trial_table(trials, pd.Series(9, index=range(6)), brackets)
+    assert list(table.columns[:4]) == ["number", "state", "bracket", "epochs trained"]
+    assert set(table["bracket"]) <= {1, 2, 3}
+    halving = parse_spec({**spec.to_json(), "pruner": {"type": "successive_halving"}})
+    assert live.hyperband_brackets(halving, trials) is None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.records import worker_running
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
@@ -315,10 +316,26 @@ def epochs_from_one(text: str) -> str:
     return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
 
 
-def trial_table(trials: pd.DataFrame, epochs: pd.Series | None = None) -> pd.DataFrame:
+def hyperband_brackets(spec: StudySpec, trials: pd.DataFrame) -> pd.Series | None:
+    """Each trial's Hyperband bracket, counted from 1 (None without Hyperband): by its place
+    among the trials, as the pruner assigns it (a retried trial keeps its original's bracket in
+    the pruner; here it is placed by its own number)."""
+    if spec.pruner["type"] != "hyperband" or trials.empty:
+        return None
+    order = sorted(int(n) for n in trials["number"])
+    return pd.Series(
+        {n: bracket_of(spec.pruner, position) + 1 for position, n in enumerate(order)},
+        name=BRACKET,
+    )
+
+
+def trial_table(
+    trials: pd.DataFrame, epochs: pd.Series | None = None, brackets: pd.Series | None = None
+) -> pd.DataFrame:
     """The trial table as shown: newest first, error and note merged into one column (epochs
     counted from 1), and with ``epochs`` (whole epochs recorded per trial number, from
-    :func:`frames.epochs_by_trial`) an "epochs trained" column, where a pruned trial stopped.
+    :func:`frames.epochs_by_trial`) an "epochs trained" column, where a pruned trial stopped;
+    with ``brackets`` (:func:`hyperband_brackets`) a "bracket" column beside it.
     """
     table = trials.copy()
     # Errors count epochs from 0 as stored ("diverged at epoch 0"); notes are written for
@@ -331,12 +348,18 @@ def trial_table(trials: pd.DataFrame, epochs: pd.Series | None = None) -> pd.Dat
     if epochs is not None:
         table[EPOCHS_TRAINED] = table["number"].map(epochs).fillna(0).astype(int)
         ordered.insert(2, EPOCHS_TRAINED)
+    if brackets is not None:
+        table[BRACKET] = table["number"].map(brackets).astype("Int64")
+        ordered.insert(2, BRACKET)
     # The flag right after the state: at the far right it was cut off at 1366 px.
     table = table[ordered + [c for c in table.columns if c not in ordered]]
     return table.sort_values("number", ascending=False).reset_index(drop=True)
 
 
 EPOCHS_TRAINED = "epochs trained"
+BRACKET = "bracket"
+# The flag holds a pruned trial's whole reason: given room, it reads to its end at 1366 px.
+FLAG_WIDTH_PX = 640
 # Metric names in words: the one table, in engine/tasks.py.
 METRIC_TITLES = METRIC_WORDS
 
