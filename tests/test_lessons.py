@@ -237,3 +237,25 @@ def test_the_learning_rate_lessons_spec_rerun_gives_its_recorded_numbers(tmp_pat
             assert again.value == pytest.approx(trial.value, abs=0.05)
             final = trial.epochs[-1].metrics["val_loss"]
             assert again.epochs[-1].metrics["val_loss"] == pytest.approx(final, rel=0.1)
+
+
+def test_trials_pruned_together_at_a_rung_draw_one_pair_of_scissors(tmp_path: Path) -> None:
+    """The early-stopping lesson prunes five trials at epoch 1 with accuracies 0.12-0.21: one
+    mark with a count, not a pile of five."""
+    from tuning_core.reports import frames
+    from tuning_core.views import charts
+
+    loaded = recording.load_recording(lessons.LESSONS_DIR / "lesson-early-stopping.json")
+    with Store(tmp_path / "store.db") as store:
+        recording.replay(store, loaded)
+        study = store.get_study(loaded.spec.name)
+        trials = frames.trials_frame(store.trials(study.id), study.spec)
+        curves = frames.curves_frame(store.epoch_metrics(study.id), trials)
+        pruned = frames.pruning_frame(store.prune_decisions(study.id), study.spec.metric)
+    rows = charts.curves_data(curves, "val_accuracy", "learning_rate", None, pruned)
+    first_rung = rows[(rows["kind"] == "pruned") & (rows["epoch"] == 1)]
+    assert len(first_rung) == 5  # every pruned trial keeps its row (its tooltip)
+    drawn = first_rung[~first_rung["stacked"].astype(bool)]
+    assert len(drawn) < len(first_rung)
+    assert drawn["count"].fillna(1).sum() == len(first_rung)
+    assert (first_rung["label"] == "5 pruned at epoch 1").sum() == 1

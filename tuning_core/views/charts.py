@@ -225,7 +225,13 @@ def curves_data(
     markers += end_labels(data, name_field, best_number)
     if markers:
         extra = pd.DataFrame(markers)
-        for column, blank in (("diverged", False), ("pruned", False), ("label", ""), ("why", "")):
+        for column, blank in (
+            ("diverged", False),
+            ("pruned", False),
+            ("stacked", False),
+            ("label", ""),
+            ("why", ""),
+        ):
             extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
         data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
@@ -320,7 +326,10 @@ def _pruning_rows(
                     {"number": decision.number, "epoch": epoch, "value": cutoff, "kind": "cutoff",
                      "pruned": True, "marker": True, "why": why}
                 )  # fmt: skip
+        curve_values = data.loc[data["kind"] == "curve", "value"].dropna()
+        span = float(curve_values.max() - curve_values.min()) if len(curve_values) else 0.0
         for epoch, group in sorted(groups.items()):
+            _stack_close_cuts(group, STACK_SHARE * span)
             # One label per epoch, on the group's worst curve end: furthest from the curves that
             # went on, so it covers the least.
             worst = max(group, key=lambda row: _shortfall(row))
@@ -340,6 +349,31 @@ def _pruning_rows(
                  "marker": True, "label": guide.label, "why": guide.why}
             )  # fmt: skip
     return rows
+
+
+# Pruned ends at one rung closer than this share of the value range draw one pair of scissors
+# (the rung's label counts them): five at epoch 1 were a pile.
+STACK_SHARE = 0.05
+
+
+def _stack_close_cuts(group: list[dict], gap: float) -> None:
+    """Mark ``stacked`` the rows of one rung whose scissors would sit on another's; ``count``
+    on the one drawn says how many it stands for (in its tooltip)."""
+    ordered = sorted(group, key=lambda row: (pd.isna(row.get("value")), row.get("value") or 0.0))
+    shown: dict | None = None
+    for row in ordered:
+        value = row.get("value")
+        close = (
+            shown is not None
+            and not pd.isna(value)
+            and not pd.isna(shown.get("value"))
+            and abs(float(value) - float(shown["value"])) <= gap
+        )
+        row["stacked"] = bool(close)
+        if close:
+            shown["count"] = shown.get("count", 1) + 1
+        else:
+            shown = row
 
 
 def _shortfall(row: dict) -> float:
@@ -583,14 +617,22 @@ def _pruning_layers(
         .mark_rule(color=PRUNED_COLOUR, strokeDash=[1, 2], strokeWidth=1.5)
         .encode(x=x, y=y, y2="cutoff:Q")
     )
-    cut_marks = cuts.mark_point(
-        shape=SCISSORS_SHAPE,
-        size=260,
-        strokeWidth=1.8,
-        color=PRUNED_COLOUR,
-        filled=False,
-        opacity=1,
-    ).encode(x=x, y=y, tooltip=[trial, why])
+    cut_marks = (
+        cuts.transform_filter("!datum.stacked")
+        .mark_point(
+            shape=SCISSORS_SHAPE,
+            size=260,
+            strokeWidth=1.8,
+            color=PRUNED_COLOUR,
+            filled=False,
+            opacity=1,
+        )
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[trial, why, alt.Tooltip("count:Q", title="pruned trials at this mark")],
+        )
+    )
     labelled = cuts.transform_filter("datum.label != ''")
     text = {"align": "left", "dx": 7, "dy": 8, "fontWeight": "bold"}
     # A white halo under the label keeps it readable where it crosses a curve.
