@@ -174,7 +174,10 @@ def live_view(study_name: str) -> None:
             hide_index=True,
             width="stretch",
             key="trial_table",
-            column_config={"flag": st.column_config.TextColumn(width=live.FLAG_WIDTH_PX)},
+            column_config={
+                "flag": st.column_config.TextColumn(width=live.FLAG_WIDTH_PX),
+                **{name: {"width": "small"} for name in live.NARROW_COLUMNS},
+            },
         )
 
 

@@ -358,8 +358,10 @@ def trial_table(
 
 EPOCHS_TRAINED = "epochs trained"
 BRACKET = "bracket"
-# The flag holds a pruned trial's whole reason: given room, it reads to its end at 1366 px.
-FLAG_WIDTH_PX = 640
+# The flag holds a pruned trial's whole reason: given room (taken from the short columns), it
+# reads to its end at 1366 px.
+FLAG_WIDTH_PX = 820
+NARROW_COLUMNS = ("number", "state", "value", EPOCHS_TRAINED, BRACKET)
 # Metric names in words: the one table, in engine/tasks.py.
 METRIC_TITLES = METRIC_WORDS
 
