@@ -382,9 +382,13 @@ def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
         rows for spec, rows in found if spec.get("title", {}) == "loss" or _title(spec) == "loss"
     )
     assert set(loss_rows.loc[~loss_rows["marker"], "learning_rate"]) == {0.001, 0.1, 10.0}
-    marker = loss_rows[loss_rows["marker"]]
+    marker = loss_rows[loss_rows["marker"] & (loss_rows["kind"] == "diverged")]
     assert marker["learning_rate"].tolist() == [10.0]
-    assert marker["label"].iloc[0].startswith("diverged at epoch 1: loss ")
+    # Each line is named where it ends (direct labels): the two that trained at their last
+    # epoch, the diverged one at its blow-up, whose label leads with its name.
+    ends = loss_rows[loss_rows["marker"] & (loss_rows["kind"] == "end")]
+    assert sorted(ends["learning_rate"].tolist()) == [0.001, 0.1]
+    assert "diverged at epoch 1: loss " in marker["label"].iloc[0]
     assert any(w.value.startswith("lr 10: diverged at epoch 1") for w in at.warning)
 
     # Other rates never reuse (and clash with) that study: a fresh name, and it starts.
