@@ -26,6 +26,10 @@ def test_every_package_and_page_is_in_the_wheel() -> None:
             assert package in listed, f"{package} is missing from pyproject.toml's packages"
     shipped = settings["package-data"]["tuning_lab_app"]
     assert "pages/*.py" in shipped and ".streamlit/config.toml" in shipped
+    # The recorded lessons the landing page replays travel with the app.
+    for lesson in (ROOT / "lessons").rglob("*.json"):
+        folder = lesson.parent.relative_to(ROOT).as_posix()
+        assert f"{folder}/*.json" in shipped, lesson
     assert settings["package-dir"]["tuning_lab_app"] == "."
     # app.py names each page by its path under pages/, which the wheel ships.
     for page in re.findall(r'"(pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text()):

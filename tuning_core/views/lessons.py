@@ -7,6 +7,7 @@ function objective (no Keras), which finishes in seconds.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,19 @@ import pandas as pd
 
 from tuning_core.reports.recording import Recording
 
-LESSONS_DIR = Path(__file__).resolve().parents[2] / "lessons"
+
+def _lessons_dir() -> Path:
+    """The recorded lessons: the checkout's lessons/, else the installed copy that
+    pyproject.toml ships inside the package tuning_lab_app (beside app.py)."""
+    checkout = Path(__file__).resolve().parents[2] / "lessons"
+    if checkout.is_dir():
+        return checkout
+    installed = importlib.util.find_spec("tuning_lab_app")
+    locations = installed.submodule_search_locations if installed else None
+    return Path(next(iter(locations))) / "lessons" if locations else checkout
+
+
+LESSONS_DIR = _lessons_dir()
 DEFAULT_SPEED = "x10"
 # The landing page's speeds, as they appear in a link (?speed=x10): times the recorded pace,
 # None for all at once.
