@@ -16,7 +16,8 @@ from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.study import run_study
 
-pytestmark = pytest.mark.keras
+# Every test here trains Keras (slow tier anyway); several also run the CLI in a worker.
+pytestmark = [pytest.mark.keras, pytest.mark.subprocess]
 
 
 def _run_in_process(raw: dict, storage: Path):

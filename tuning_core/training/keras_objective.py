@@ -229,19 +229,8 @@ class KerasObjective:
         )
         batch_size = int(hp["batch_size"])
         callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
-        callbacks: list[keras.callbacks.Callback] = [callback]
         checkpoint = self._checkpoint_path()
-        if checkpoint is not None:
-            # The trial's value is its best epoch's metric, so the model kept is that epoch's.
-            callbacks.append(
-                keras.callbacks.ModelCheckpoint(
-                    checkpoint,
-                    monitor=self.spec.metric,
-                    mode="max" if self.spec.direction == Direction.MAXIMIZE else "min",
-                    save_best_only=True,
-                    verbose=0,
-                )
-            )
+        callbacks = [callback, *self._best_epoch_checkpoint(checkpoint)]
         try:
             history = network.fit(
                 x_train,
@@ -280,6 +269,19 @@ class KerasObjective:
         self.best_model_path.parent.mkdir(parents=True, exist_ok=True)
         # Keras insists on the .keras suffix; the process id keeps two workers apart.
         return self.best_model_path.with_name(f"checkpoint-{os.getpid()}.keras")
+
+    def _best_epoch_checkpoint(self, checkpoint: Path | None) -> list[keras.callbacks.Callback]:
+        """The callback that saves each epoch better than the trial's best so far at
+        ``checkpoint`` (none without a path): a trial's value is its best epoch's metric, so
+        the model kept is that epoch's."""
+        if checkpoint is None:
+            return []
+        mode = "max" if self.spec.direction == Direction.MAXIMIZE else "min"
+        return [
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor=self.spec.metric, mode=mode, save_best_only=True, verbose=0
+            )
+        ]
 
     def _promote_if_best(self, checkpoint: Path | None, value: float) -> None:
         """Make the trial's best-epoch checkpoint the study's best model when it beats it.

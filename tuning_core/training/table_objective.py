@@ -16,7 +16,6 @@ import numpy as np
 from tuning_core.engine.hyperparams import trial_hyperparams
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.states import Direction
 from tuning_core.engine.tasks import REGRESSION, chance_note
 from tuning_core.training.keras_objective import (
     KerasObjective,
@@ -100,19 +99,8 @@ class TableObjective(KerasObjective):
             max(classes, 2),
             loss_limit=float(data.preparation["loss_limit"]),
         )
-        callbacks: list[keras.callbacks.Callback] = [callback]
         checkpoint = self._checkpoint_path()
-        if checkpoint is not None:
-            # The trial's value is its best epoch's metric, so the model kept is that epoch's.
-            callbacks.append(
-                keras.callbacks.ModelCheckpoint(
-                    checkpoint,
-                    monitor=self.spec.metric,
-                    mode="max" if self.spec.direction == Direction.MAXIMIZE else "min",
-                    save_best_only=True,
-                    verbose=0,
-                )
-            )
+        callbacks = [callback, *self._best_epoch_checkpoint(checkpoint)]
         try:
             history = network.fit(
                 data.x_train,

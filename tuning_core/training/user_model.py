@@ -20,7 +20,6 @@ import numpy as np
 from tuning_core.engine.errors import ObjectiveError, brief
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.states import Direction
 from tuning_core.engine.user_objectives import as_number
 from tuning_core.training.keras_objective import (
     EPOCH_METRICS,
@@ -162,19 +161,8 @@ class BuildModelObjective(KerasObjective):
             classes = self.classes if self.classes is not None else math.inf
             steps = max(1, math.ceil(train_rows / batch_size))
             callback = UserModelMetrics(reporter, steps, classes)  # type: ignore[arg-type]
-            callbacks: list[keras.callbacks.Callback] = [callback]
             checkpoint = self._checkpoint_path()
-            if checkpoint is not None:
-                # The trial's value is its best epoch's metric, so the model kept is that epoch's.
-                callbacks.append(
-                    keras.callbacks.ModelCheckpoint(
-                        checkpoint,
-                        monitor=self.spec.metric,
-                        mode="max" if self.spec.direction == Direction.MAXIMIZE else "min",
-                        save_best_only=True,
-                        verbose=0,
-                    )
-                )
+            callbacks = [callback, *self._best_epoch_checkpoint(checkpoint)]
             validation: dict[str, Any] = (
                 {"validation_data": self.validation_data}
                 if self.validation_data is not None
