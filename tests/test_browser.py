@@ -163,7 +163,11 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
             ),
         )
         started = time.monotonic()
-        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
+        # The landing page first, so app.py's navigation (page titles) is in place; a deep
+        # link opened first lists raw page names in the sidebar.
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+        page.goto(f"{server}/new_study")
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         print(f"first page rendered {time.monotonic() - started:.2f} s after navigation")
         _fill(page, "Study name", "browser-study")
@@ -249,7 +253,11 @@ def test_the_classroom_lesson(server: str, storage: Path) -> None:
         page = browser.new_page(viewport=VIEWPORT)
         # The home page first: until app.py has run once, Streamlit serves pages/*.py as
         # a pages/ folder app without app.py's navigation (see the report on issue 12).
-        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
+        # The landing page first, so app.py's navigation (page titles) is in place; a deep
+        # link opened first lists raw page names in the sidebar.
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+        page.goto(f"{server}/new_study")
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         page.goto(f"{server}/lr_lab?rates=0.001,0.1,10")
         expect(page.get_by_role("heading", name="Learning-rate lab")).to_be_visible(timeout=30_000)

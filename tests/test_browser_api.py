@@ -108,7 +108,11 @@ def test_an_api_study_shows_its_curves_on_live_and_compare(server: str, storage:
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
         # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
+        # The landing page first, so app.py's navigation (page titles) is in place; a deep
+        # link opened first lists raw page names in the sidebar.
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+        page.goto(f"{server}/new_study")
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
         page.goto(f"{server}/live?study={NAME}")

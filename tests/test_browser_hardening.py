@@ -82,7 +82,11 @@ def test_every_bad_upload_gets_one_sentence_and_a_good_one_loads_exactly(
     with sync_playwright() as playwright:
         browser = _browser(playwright)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(f"{server}/new_study")  # the root is the lessons' landing page
+        # The landing page first, so app.py's navigation (page titles) is in place; a deep
+        # link opened first lists raw page names in the sidebar.
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+        page.goto(f"{server}/new_study")
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         for index, (case, text) in enumerate(_hardening_specs().items()):
             upload = tmp_path / f"bad-{index}.json"
