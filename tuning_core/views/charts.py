@@ -374,6 +374,7 @@ def _stack_close_cuts(group: list[dict], gap: float) -> None:
             shown["count"] = shown.get("count", 1) + 1
         else:
             shown = row
+            shown["count"] = 1  # the tooltip says 1, not null, for a mark of its own
 
 
 def _shortfall(row: dict) -> float:
