@@ -365,6 +365,7 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({APP!r}, default_timeout=60)
 at.query_params["study"] = "finished-parallel"
 at.run()
+at.switch_page("pages/new_study.py").run()  # the root is the lessons' landing page
 at.text_input(key="dask_address").set_value("tcp://10.0.0.5:8786").run()
 for page in ("pages/live.py", "pages/compare.py"):
     at.switch_page(page).run()
