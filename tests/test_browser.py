@@ -100,6 +100,14 @@ def _leaves_this_machine(url: str) -> bool:
     return host is not None and host not in ("127.0.0.1", "localhost")
 
 
+def open_new_study(page: Page, server: str) -> None:
+    """Open New study the way a visitor arrives: the landing page first, so app.py's navigation
+    (page titles) is in place; a deep link opened first lists raw page names in the sidebar."""
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+    page.goto(f"{server}/new_study")
+
+
 def _shot(page: Page, name: str) -> None:
     """The whole page: Streamlit scrolls inside its main area, so the window is stretched to
     the main area's height for the shot (same width), then put back."""
@@ -163,11 +171,7 @@ def test_create_watch_and_visit_every_page(server: str) -> None:
             ),
         )
         started = time.monotonic()
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         print(f"first page rendered {time.monotonic() - started:.2f} s after navigation")
         _fill(page, "Study name", "browser-study")
@@ -253,11 +257,7 @@ def test_the_classroom_lesson(server: str, storage: Path) -> None:
         page = browser.new_page(viewport=VIEWPORT)
         # The home page first: until app.py has run once, Streamlit serves pages/*.py as
         # a pages/ folder app without app.py's navigation (see the report on issue 12).
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         page.goto(f"{server}/lr_lab?rates=0.001,0.1,10")
         expect(page.get_by_role("heading", name="Learning-rate lab")).to_be_visible(timeout=30_000)

@@ -28,6 +28,7 @@ from tests.test_browser import (  # noqa: F401 - server is a fixture
     VIEWPORT,
     _free_port,
     _launch,
+    open_new_study,
     server,
 )
 from tuning_core.engine.storage import Store
@@ -161,11 +162,7 @@ def test_deleting_a_study_in_the_browser_takes_its_name_typed(
     with sync_playwright() as playwright:
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         page.goto(f"{server}/studies?study=seeded")
         expect(page.get_by_role("heading", name="Studies")).to_be_visible(timeout=30_000)

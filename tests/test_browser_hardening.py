@@ -15,7 +15,12 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import branin_spec, digits_spec
-from tests.test_browser import ARTIFACTS, CHROMIUM_FLAGS, server  # noqa: F401 - fixture
+from tests.test_browser import (  # noqa: F401 - server is a fixture
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    open_new_study,
+    server,
+)
 from tests.test_cli_bad_input import BAD_SPECS
 
 pytestmark = pytest.mark.browser
@@ -82,11 +87,7 @@ def test_every_bad_upload_gets_one_sentence_and_a_good_one_loads_exactly(
     with sync_playwright() as playwright:
         browser = _browser(playwright)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         for index, (case, text) in enumerate(_hardening_specs().items()):
             upload = tmp_path / f"bad-{index}.json"

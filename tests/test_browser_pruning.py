@@ -22,6 +22,7 @@ from tests.test_browser import (
     _launch,
     _no_red_error_box,
     _shot,
+    open_new_study,
     server,  # noqa: F401 - the fixture, found by pytest under this name
 )
 from tuning_core.engine.objectives import function_objective
@@ -108,11 +109,7 @@ def test_live_and_compare_show_the_pruned_curves(server: str, storage: Path) -> 
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
         # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
         page.goto(f"{server}/live?study={NAME}")

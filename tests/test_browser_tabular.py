@@ -17,6 +17,7 @@ from tests.test_browser import (
     _launch,
     _no_red_error_box,
     _shot,
+    open_new_study,
     server,  # noqa: F401 - the fixture, found by pytest under this name
 )
 from tests.test_tabular import breast_cancer_csv
@@ -59,11 +60,7 @@ def test_a_csv_uploaded_in_the_browser_trains_live(
     with sync_playwright() as playwright:
         browser = _launch(playwright)
         page = browser.new_page(viewport=VIEWPORT)
-        # The landing page first, so app.py's navigation (page titles) is in place; a deep
-        # link opened first lists raw page names in the sidebar.
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/new_study")
+        open_new_study(page, server)
         expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
         _fill(page, "Study name", NAME)
         _pick(page, "Dataset", "Your data (CSV)")
