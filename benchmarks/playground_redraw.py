@@ -72,7 +72,7 @@ def measure(root: Path, repeats: int) -> dict[str, float]:
     seed_comparison(storage)
     from streamlit.testing.v1 import AppTest
 
-    from tuning_core.views import charts, playground
+    from tuning_core.views import lab_charts, playground
 
     at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
     at.run()
@@ -100,12 +100,12 @@ def measure(root: Path, repeats: int) -> dict[str, float]:
             frame = playground.path_frame(path)
             surface = playground.surface_frame(function)
             chart = (
-                charts.descent_curve_chart(surface, frame)
+                lab_charts.descent_curve_chart(surface, frame)
                 if function.dimensions == 1
-                else charts.descent_contour_chart(surface, frame)
+                else lab_charts.descent_contour_chart(surface, frame)
             )
             chart.to_dict()
-            charts.loss_per_step_chart(frame).to_dict()
+            lab_charts.loss_per_step_chart(frame).to_dict()
             pure.append(time.perf_counter() - started)
     return {
         "preset_ms": statistics.median(presets) * 1000,

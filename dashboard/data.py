@@ -19,7 +19,7 @@ from tuning_core.engine.records import worker_timeline
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
 from tuning_core.reports import frames
-from tuning_core.views import charts, forms, live, playground
+from tuning_core.views import chart_style, curve_charts, forms, live, playground
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -128,13 +128,13 @@ def _curves_template(
     # Empty frames switch the pruning layers on; their rows come with each rerun's data.
     pruned = frames.pruning_frame([], metric) if pruning else None
     guides = pd.DataFrame(columns=frames.GUIDE_COLUMNS) if pruning else None
-    return charts.spec_without_data(
-        charts.curves_chart(
+    return chart_style.spec_without_data(
+        curve_charts.curves_chart(
             empty,
             metric,
             colouring.field,
             colouring.log,
-            charts.trial_selection(),
+            chart_style.trial_selection(),
             title=title,
             color_domain=colouring.domain,
             shape_field=shape_field,
@@ -158,7 +158,7 @@ def curves_view(
     best_number: int | None = None,
     pruning: Pruning | None = None,
 ) -> set[int]:
-    """Draw :func:`charts.curves_chart` with a cached spec and this rerun's rows; returns the
+    """Draw :func:`curve_charts.curves_chart` with a cached spec and this rerun's rows; returns the
     trial numbers clicked on it (shift-click adds), so the page can highlight them on its other
     charts too. ``highlighted`` trials are drawn solid and the rest faded; None or empty: all.
     With ``pruning`` the pruned trials' cuts, cut-offs, rungs and median are drawn too.
@@ -172,9 +172,9 @@ def curves_view(
     )
     spec = _curves_template(
         metric, colouring, title, shape_field, best_number, columns, pruning is not None,
-        charts.direct_labels_fit(curves),
+        curve_charts.direct_labels_fit(curves),
     )  # fmt: skip
-    data = charts.curves_data(
+    data = curve_charts.curves_data(
         curves,
         metric,
         colouring.field,

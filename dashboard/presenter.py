@@ -77,7 +77,7 @@ def for_room(chart: Any, **options: Any) -> Any:
     ``options``), else as is."""
     if not is_presenting(st.query_params):
         return chart
-    from tuning_core.views.charts import for_projector  # noqa: PLC0415 - Altair only if shown
+    from tuning_core.views.chart_style import for_projector  # noqa: PLC0415 - Altair only if shown
 
     return for_projector(chart, **options)
 

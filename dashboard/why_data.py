@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard.common import open_store
 from dashboard.presenter import for_room
 from tuning_core.engine.storage import Store, StudyRecord
-from tuning_core.views import charts, why_charts
+from tuning_core.views import chart_style, why_charts
 
 
 def study_identity(study: StudyRecord) -> tuple[int, float, str]:
@@ -79,7 +79,7 @@ def _heatmap_templates(layout: tuple[Any, ...], _explanation: dict[str, Any]) ->
         metric,
         acquisition,
     )
-    return [charts.spec_without_data(panel) for panel in panels]
+    return [chart_style.spec_without_data(panel) for panel in panels]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -88,7 +88,7 @@ def _curve_template(layout: tuple[Any, ...], _explanation: dict[str, Any]) -> di
     chart = why_charts.curve_chart(
         why_charts.curve_frame(_explanation), dim, log, metric, acquisition
     )
-    return charts.spec_without_data(chart)
+    return chart_style.spec_without_data(chart)
 
 
 def draw_why_chart(explanation: dict[str, Any]) -> list[str]:

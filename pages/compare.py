@@ -17,7 +17,7 @@ from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import NOTE_MAX_CHARS
 from tuning_core.reports import frames
-from tuning_core.views import charts, compare, live
+from tuning_core.views import chart_style, compare, compare_charts, curve_charts, live, live_charts
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()
@@ -55,7 +55,7 @@ if name:
     initial = {number for number, (is_initial, _) in asks.items() if is_initial}
     st.altair_chart(
         for_room(
-            charts.convergence_chart(
+            live_charts.convergence_chart(
                 frames.convergence_frame(trials, direction), direction, initial if asks else None
             )
         ),
@@ -87,7 +87,7 @@ if name:
             colouring = live.curve_colouring(spec)
             st.altair_chart(
                 for_room(
-                    charts.curves_chart(
+                    curve_charts.curves_chart(
                         curves,
                         spec.metric,
                         colouring.field,
@@ -107,7 +107,7 @@ if name:
     if timeline is not None and not timeline.bars.empty:
         st.subheader("Workers")
         st.altair_chart(
-            for_room(charts.timeline_chart(timeline.bars, timeline.unit)), width="stretch"
+            for_room(live_charts.timeline_chart(timeline.bars, timeline.unit)), width="stretch"
         )
         st.caption(live.timeline_caption(timeline.busy_text(), timeline.waiting))
 
@@ -115,7 +115,7 @@ if name:
     columns = st.columns(3)
     for index, dimension in enumerate(dimensions):
         columns[index % 3].altair_chart(
-            for_room(charts.slice_chart(trials, dimension, dimension in log_dimensions)),
+            for_room(compare_charts.slice_chart(trials, dimension, dimension in log_dimensions)),
             width="stretch",
         )
     st.caption(
@@ -131,12 +131,12 @@ if name:
         else None
     )
     colouring = live.curve_colouring(spec, colour_field)
-    parallel = charts.parallel_frame(trials, dimensions, log_dimensions, colouring.field)
-    ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
+    parallel = compare_charts.parallel_frame(trials, dimensions, log_dimensions, colouring.field)
+    ticks = compare_charts.parallel_ticks(trials, dimensions, log_dimensions)
     if {"loss"} <= set(curves.get("metric", [])):
         st.altair_chart(
             for_room(
-                charts.linked_parallel_and_curves(
+                compare_charts.linked_parallel_and_curves(
                     parallel,
                     [*dimensions, "value"],
                     curves,
@@ -158,10 +158,10 @@ if name:
     else:
         st.altair_chart(
             for_room(
-                charts.parallel_coordinates_chart(
+                compare_charts.parallel_coordinates_chart(
                     parallel,
                     [*dimensions, "value"],
-                    charts.trial_selection(),
+                    chart_style.trial_selection(),
                     ticks,
                     colouring.field,
                     colouring.log,
@@ -179,7 +179,7 @@ if name:
             f"{frames.MIN_TRIALS_FOR_IMPORTANCE} to mean much."
         )
     if not importance.empty:
-        st.altair_chart(for_room(charts.importance_chart(importance)), width="stretch")
+        st.altair_chart(for_room(compare_charts.importance_chart(importance)), width="stretch")
     st.caption(
         "Each bar is η², the correlation ratio over quartile bins: the "
         f"{frames.IMPORTANCE_MEANING}. The bars need not add up to 100%: η² ignores "
@@ -192,7 +192,9 @@ if name:
         if dependence.empty:
             st.info("The surrogate needs more complete trials than the initial random points.")
         else:
-            st.altair_chart(for_room(charts.partial_dependence_chart(dependence, log_dimensions)))
+            st.altair_chart(
+                for_room(compare_charts.partial_dependence_chart(dependence, log_dimensions))
+            )
             st.caption(
                 "The surrogate's predicted score along each dimension, averaged over the others: "
                 "the shape the search believes in."
@@ -268,7 +270,7 @@ for other in picked:
         overlays.append(frame.assign(study=_with_strategy(other)))
 if overlays:
     st.altair_chart(
-        for_room(charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True))),
+        for_room(compare_charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True))),
         width="stretch",
     )
     st.caption(

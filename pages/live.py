@@ -27,7 +27,7 @@ from tuning_core.engine.workers import (
     worker_log_tail,
 )
 from tuning_core.reports import frames
-from tuning_core.views import charts, live
+from tuning_core.views import live, live_charts
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()
@@ -141,13 +141,13 @@ def live_view(study_name: str) -> None:
         if not losses.empty:
             titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
             st.altair_chart(
-                for_room(charts.running_losses_chart(losses, *titles)),
+                for_room(live_charts.running_losses_chart(losses, *titles)),
                 width="stretch",
                 key="running_losses",
             )
     if timeline is not None and not timeline.bars.empty:
         st.altair_chart(
-            for_room(charts.timeline_chart(timeline.bars, timeline.unit)),
+            for_room(live_charts.timeline_chart(timeline.bars, timeline.unit)),
             width="stretch",
             key="timeline",
         )
@@ -159,7 +159,7 @@ def live_view(study_name: str) -> None:
     # Not before a trial is complete: an empty chart with one tick said nothing.
     if len(panels) < 2 and not convergence.empty:
         st.altair_chart(
-            for_room(charts.convergence_chart(convergence, study.spec.direction)),
+            for_room(live_charts.convergence_chart(convergence, study.spec.direction)),
             width="stretch",
         )
         st.caption(

@@ -23,7 +23,7 @@ from tuning_core.engine.records import start_conflict
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 from tuning_core.reports import frames
-from tuning_core.views import charts, forms, lab, live, playground
+from tuning_core.views import forms, lab, lab_charts, live, playground
 from tuning_core.views.forms import format_number
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
@@ -200,7 +200,7 @@ with compare_tab:
             return
         # On the projector it must fit above the fold with the verdict, yet leave the rotated
         # 18 px axis title room (at 240 px it squeezed the bars to 80).
-        bars = charts.final_accuracy_bars(finals)
+        bars = lab_charts.final_accuracy_bars(finals)
         st.altair_chart(for_room(bars, min_height=290), width="stretch")
         st.caption(
             "The final validation accuracy of each run: the best learning rate sits between "
@@ -245,7 +245,7 @@ with range_tab:
         suggestions = lab.explain_suggestions(result)
         st.altair_chart(
             for_room(
-                charts.lr_range_chart(
+                lab_charts.lr_range_chart(
                     pd.DataFrame(result["curve"]),
                     {s.title: s.learning_rate for s in suggestions},
                 )
@@ -373,10 +373,12 @@ def playground_panel(open_now: bool) -> None:
     left, right = st.columns(2)
     surface = playground_surface(function_name)
     if function.dimensions == 1:
-        left.altair_chart(for_room(charts.descent_curve_chart(surface, frame)), width="stretch")
+        left.altair_chart(for_room(lab_charts.descent_curve_chart(surface, frame)), width="stretch")
     else:
-        left.altair_chart(for_room(charts.descent_contour_chart(surface, frame)), width="stretch")
-    right.altair_chart(for_room(charts.loss_per_step_chart(frame)), width="stretch")
+        left.altair_chart(
+            for_room(lab_charts.descent_contour_chart(surface, frame)), width="stretch"
+        )
+    right.altair_chart(for_room(lab_charts.loss_per_step_chart(frame)), width="stretch")
     st.caption(
         "Left: where each step lands (a path that leaves the window is diverging). Right: the "
         "loss per step (symlog scale): a straight fall is fast convergence."

@@ -17,7 +17,7 @@ from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.reports import frames
-from tuning_core.views import charts, forms, live
+from tuning_core.views import chart_style, compare_charts, curve_charts, forms, lab_charts, live
 
 
 @pytest.fixture
@@ -44,8 +44,13 @@ def _chart_rows(spec: dict) -> pd.DataFrame:
 
 def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergence(seeded) -> None:
     _, _, curves = seeded
-    spec = charts.curves_chart(
-        curves, "loss", "learning_rate", True, charts.trial_selection(), color_domain=(1e-4, 10.0)
+    spec = curve_charts.curves_chart(
+        curves,
+        "loss",
+        "learning_rate",
+        True,
+        chart_style.trial_selection(),
+        color_domain=(1e-4, 10.0),
     ).to_dict()
     # Eleven trials: past the direct-label limit, so the gradient and its bar stay.
     lines, points, crosses, labels, *_, legend = _layers(spec)
@@ -58,7 +63,7 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
     # The domain is the study's range, so colours stay put as trials arrive.
     assert lines["encoding"]["color"]["scale"]["domain"] == [1e-4, 10.0]
     assert lines["encoding"]["strokeDash"]["condition"]["test"] == "datum.diverged"
-    assert crosses["mark"]["shape"] == charts.DIVERGED_SHAPE  # an ×, as the captions say
+    assert crosses["mark"]["shape"] == chart_style.DIVERGED_SHAPE  # an ×, as the captions say
     assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["field"] == "label"
     data = _chart_rows(spec)
     assert set(data["number"]) == set(range(11))  # nine complete, one diverged, one running
@@ -80,7 +85,7 @@ def test_curves_chart_colours_by_learning_rate_on_a_log_scale_and_marks_divergen
 def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> None:
     _, _, curves = seeded
     few = curves[curves["number"] < 5]
-    spec = charts.curves_chart(few, "loss", "learning_rate", True, best_number=2).to_dict()
+    spec = curve_charts.curves_chart(few, "loss", "learning_rate", True, best_number=2).to_dict()
     layers = _layers(spec)
     lines = layers[0]
     assert lines["encoding"]["color"]["field"] == "number"
@@ -96,7 +101,7 @@ def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> 
     assert any(layer["mark"].get("color") != "white" for layer in names)
     data = _chart_rows(spec)
     ends = data[data["kind"] == "end"].sort_values("number")
-    expected = [charts.line_label("learning_rate", rate, 0) for rate in ends["learning_rate"]]
+    expected = [curve_charts.line_label("learning_rate", rate, 0) for rate in ends["learning_rate"]]
     assert ends["number"].tolist() == [0, 1, 2, 3, 4] and ends["label"].tolist() == expected
     assert all(label.startswith("lr = ") for label in expected)
     # Labels that would meet are pushed apart by at least 10% of the value range.
@@ -109,17 +114,17 @@ def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> 
 
 
 def test_line_labels_read_as_a_lecturer_would_say_them() -> None:
-    assert charts.line_label("learning_rate", 0.1, 3) == "lr = 0.1"
-    assert charts.line_label("learning_rate", 0.001, 0) == "lr = 0.001"
-    assert charts.line_label("batch_size", 64, 0) == "batch_size = 64"
-    assert charts.line_label(None, None, 7) == "trial 7"
-    assert charts.line_label("optimizer", "adam", 1) == "adam"
+    assert curve_charts.line_label("learning_rate", 0.1, 3) == "lr = 0.1"
+    assert curve_charts.line_label("learning_rate", 0.001, 0) == "lr = 0.001"
+    assert curve_charts.line_label("batch_size", 64, 0) == "batch_size = 64"
+    assert curve_charts.line_label(None, None, 7) == "trial 7"
+    assert curve_charts.line_label("optimizer", "adam", 1) == "adam"
 
 
 def test_lines_without_a_numeric_colour_are_named_by_their_shape_without_a_legend(seeded) -> None:
     _, _, curves = seeded
     few = curves[curves["number"] < 4]
-    spec = charts.curves_chart(few, "loss", None, shape_field="optimizer").to_dict()
+    spec = curve_charts.curves_chart(few, "loss", None, shape_field="optimizer").to_dict()
     ends = _chart_rows(spec).query("kind == 'end'")
     assert set(ends["label"]) == {"sgd", "adam"}
     shapes = [
@@ -165,7 +170,7 @@ def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(stora
     study, trials, curves = _store_with_a_run_that_blew_up_in_its_first_epoch(storage)
     colouring = live.curve_colouring(study.spec)
     assert colouring == live.Colouring("learning_rate", True, (0.1, 10.0))
-    loss = charts.curves_chart(
+    loss = curve_charts.curves_chart(
         curves, "loss", colouring.field, colouring.log, color_domain=colouring.domain
     ).to_dict()
     rows = _chart_rows(loss)
@@ -179,7 +184,7 @@ def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(stora
     ]
     # The accuracy chart marks where it blew up too, at the bottom of the others' range.
     accuracy = _chart_rows(
-        charts.curves_chart(curves, "val_accuracy", colouring.field, colouring.log).to_dict()
+        curve_charts.curves_chart(curves, "val_accuracy", colouring.field, colouring.log).to_dict()
     )
     marker = accuracy[accuracy["kind"] == "diverged"]
     assert marker["label"].tolist() == ["lr = 10, diverged at epoch 1"]
@@ -193,7 +198,7 @@ def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(stora
         0.1: "80%",
         10.0: "diverged",
     }
-    bars = charts.final_accuracy_bars(finals).to_dict()
+    bars = lab_charts.final_accuracy_bars(finals).to_dict()
     assert [
         layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
         for layer in bars["layer"]
@@ -206,22 +211,18 @@ def test_convergence_and_slices(seeded) -> None:
     assert convergence["best_so_far"].is_monotonic_increasing
     assert convergence["best_so_far"].iloc[-1] == pytest.approx(trials["value"].max())
     assert 9 not in convergence["number"].tolist()  # the diverged trial has no value
-    slice_spec = charts.slice_chart(trials, "learning_rate", log=True).to_dict()
+    slice_spec = compare_charts.slice_chart(trials, "learning_rate", log=True).to_dict()
     assert slice_spec["encoding"]["x"]["scale"]["type"] == "log"
-    assert (
-        charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]["scale"]["type"]
-        == "linear"
-    )
-    assert (
-        charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]["x"]["type"]
-        == "nominal"
-    )
+    units_x = compare_charts.slice_chart(trials, "units", log=False).to_dict()["encoding"]["x"]
+    assert units_x["scale"]["type"] == "linear"
+    optimizer_x = compare_charts.slice_chart(trials, "optimizer", log=False).to_dict()["encoding"]
+    assert optimizer_x["x"]["type"] == "nominal"
     assert frames.log_scaled_dimensions(study.spec) == ["learning_rate", "units"]
 
 
 def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
     _, trials, _ = seeded
-    frame = charts.parallel_frame(
+    frame = compare_charts.parallel_frame(
         trials, ["learning_rate", "units", "optimizer"], ["learning_rate", "units"]
     )
     assert set(frame["dimension"]) == {"learning_rate", "units", "optimizer", "value"}
@@ -233,7 +234,7 @@ def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
     assert float(middle["label"]) == pytest.approx(0.01) and middle["position"] == pytest.approx(
         0.5
     )
-    linked = charts.linked_parallel_and_curves(
+    linked = compare_charts.linked_parallel_and_curves(
         frame, ["learning_rate", "units", "optimizer", "value"], seeded[2], "loss"
     ).to_dict()
     top, bottom = linked["vconcat"]
@@ -248,13 +249,13 @@ def test_parallel_coordinates_scale_each_axis_to_unit_range(seeded) -> None:
 def test_parallel_axes_show_real_values_and_trials_keep_the_curves_colour(seeded) -> None:
     study, trials, curves = seeded
     dimensions, log_dimensions = ["learning_rate", "units", "optimizer"], ["learning_rate", "units"]
-    parallel = charts.parallel_frame(trials, dimensions, log_dimensions, "learning_rate")
-    ticks = charts.parallel_ticks(trials, dimensions, log_dimensions)
+    parallel = compare_charts.parallel_frame(trials, dimensions, log_dimensions, "learning_rate")
+    ticks = compare_charts.parallel_ticks(trials, dimensions, log_dimensions)
     lr_ticks = ticks[ticks["dimension"] == "learning_rate"]
     assert lr_ticks["label"].tolist() == ["0.0001", "0.01", "1"]
     assert set(ticks.loc[ticks["dimension"] == "optimizer", "label"]) == {"adam", "sgd"}
     colouring = live.curve_colouring(study.spec)
-    linked = charts.linked_parallel_and_curves(
+    linked = compare_charts.linked_parallel_and_curves(
         parallel,
         [*dimensions, "value"],
         curves,
@@ -286,7 +287,7 @@ def test_compare_summary_says_what_won_and_what_mattered(seeded) -> None:
         "variance (η²). 1 of 11 trials diverged."
     )
     # One number for one idea: the bar the importance chart labels is the same 67%.
-    spec = charts.importance_chart(importance).to_dict()
+    spec = compare_charts.importance_chart(importance).to_dict()
     assert spec["layer"][1]["encoding"]["text"] == {
         "field": "eta_squared",
         "format": ".0%",
@@ -315,7 +316,7 @@ def test_importance_finds_the_hyperparameter_that_drives_the_score() -> None:
     assert importance["hyperparameter"].iloc[0] == "x"
     assert list(importance.columns) == ["hyperparameter", "eta_squared"]
     assert importance.set_index("hyperparameter").loc["x", "eta_squared"] > 0.7
-    spec = charts.importance_chart(importance).to_dict()
+    spec = compare_charts.importance_chart(importance).to_dict()
     bars, labels = spec["layer"]
     assert bars["encoding"]["y"]["sort"] == "-x"
     # A fixed band per bar (bars never collapse to a line) on a 0-100% axis, each labelled.
@@ -332,7 +333,7 @@ def test_partial_dependence_follows_the_score(seeded) -> None:
     lr = frame[frame["dimension"] == "learning_rate"].reset_index(drop=True)
     best_x = lr.loc[lr["score"].idxmax(), "x"]
     assert 1e-3 <= best_x <= 1e-1  # the seeded score peaks at lr 0.01
-    chart = charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
+    chart = compare_charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
     panels = chart["concat"]
     assert chart["columns"] == 3 and all(panel["width"] == 220 for panel in panels)
     assert panels[0]["encoding"]["x"]["scale"]["type"] == "log"
@@ -361,9 +362,9 @@ def test_partial_dependence_says_flat_when_a_dimension_barely_moves() -> None:
             "score": [0.926510, 0.926514, 0.926518, 0.80, 0.88, 0.93],
         }
     )
-    panels = charts.partial_dependence_panels(frame).set_index("dimension")
+    panels = compare_charts.partial_dependence_panels(frame).set_index("dimension")
     assert panels["flat"].to_dict() == {"learning_rate": True, "units": False}
-    chart = charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
+    chart = compare_charts.partial_dependence_chart(frame, ["learning_rate", "units"]).to_dict()
     assert [panel["title"] for panel in chart["concat"]] == ["learning_rate (flat)", "units"]
 
 
@@ -375,7 +376,7 @@ def test_final_metrics_score_diverged_runs_as_zero(seeded) -> None:
     assert finals.set_index("number").loc[4, "val_accuracy"] == pytest.approx(
         trials.set_index("number").loc[4, "value"]
     )
-    bars = charts.final_accuracy_bars(finals).to_dict()
+    bars = lab_charts.final_accuracy_bars(finals).to_dict()
     assert bars["layer"][0]["encoding"]["x"]["scale"]["type"] == "log"
 
 
@@ -492,17 +493,20 @@ def test_learning_rate_comparisons_are_recognised_and_checked() -> None:
 
 def test_presenter_mode_sizes_every_chart_text_for_a_projector(seeded) -> None:
     _, _, curves = seeded
-    chart = charts.curves_chart(curves[curves["number"] < 4], "loss", "learning_rate", True)
+    chart = curve_charts.curves_chart(curves[curves["number"] < 4], "loss", "learning_rate", True)
     # Off the projector the chart leaves its text sizes to the theme.
     assert "fontSize" not in chart.to_dict().get("config", {}).get("axis", {})
-    for shown in (charts.for_projector(chart).to_dict(), charts.for_projector(chart.to_dict())):
+    for shown in (
+        chart_style.for_projector(chart).to_dict(),
+        chart_style.for_projector(chart.to_dict()),
+    ):
         assert shown["config"]["axis"]["labelFontSize"] >= 16
         assert shown["config"]["axis"]["titleFontSize"] >= 16
         assert shown["config"]["text"]["fontSize"] >= 16
         assert shown["config"]["title"]["fontSize"] > shown["config"]["axis"]["titleFontSize"]
         texts = [layer["mark"] for layer in shown["layer"] if layer["mark"]["type"] == "text"]
         assert texts and all(mark.get("fontSize", 16) >= 16 for mark in texts)
-        assert shown["height"] >= charts.PROJECTOR_MIN_HEIGHT > charts.CURVE_HEIGHT
+        assert shown["height"] >= chart_style.PROJECTOR_MIN_HEIGHT > chart_style.CURVE_HEIGHT
 
 
 def test_presenter_sizes_keep_a_charts_own_config_and_leave_the_chart_as_it_was() -> None:
@@ -516,7 +520,7 @@ def test_presenter_sizes_keep_a_charts_own_config_and_leave_the_chart_as_it_was(
         .configure_title(fontSize=18, anchor="start")
     )
     before = chart.to_dict()
-    shown = charts.for_projector(chart).to_dict()
+    shown = chart_style.for_projector(chart).to_dict()
     assert shown["config"]["title"] == {"anchor": "start", "fontSize": 22}
-    assert shown["mark"]["fontSize"] == 16 and shown["height"] == charts.PROJECTOR_MIN_HEIGHT
+    assert shown["mark"]["fontSize"] == 16 and shown["height"] == chart_style.PROJECTOR_MIN_HEIGHT
     assert chart.to_dict() == before

@@ -12,7 +12,7 @@ import pytest
 
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.storage import Store
-from tuning_core.views import charts, forms, lab, live, playground
+from tuning_core.views import forms, lab, lab_charts, live, playground
 
 ONEDNN_NOTICE = (
     "2026-11-28 04:00:00.000000: I tensorflow/core/util/port.cc:153] oneDNN custom operations "
@@ -78,14 +78,16 @@ def test_the_range_test_axis_shows_the_dip_not_the_blow_up() -> None:
     rates = np.geomspace(1e-7, 10, 100)
     smoothed = np.concatenate([np.linspace(2.38, 2.20, 80), np.linspace(2.3, 30.0, 20)])
     curve = pd.DataFrame({"learning_rate": rates, "loss": smoothed, "smoothed_loss": smoothed})
-    low, high = charts.lr_range_domain(curve)
+    low, high = lab_charts.lr_range_domain(curve)
     assert 2.1 < low < 2.2 and 2.38 < high < 2.5
     suggestions = lab.explain_suggestions(
         {"valley": 1e-3, "steep": 1e-2, "minimum_div10": 3e-4, "stop_reason": "x"}
     )
     assert [s.key for s in suggestions][0] == lab.RECOMMENDED
     assert all(s.explanation.endswith(".") and len(s.explanation) < 120 for s in suggestions)
-    spec = charts.lr_range_chart(curve, {s.title: s.learning_rate for s in suggestions}).to_dict()
+    spec = lab_charts.lr_range_chart(
+        curve, {s.title: s.learning_rate for s in suggestions}
+    ).to_dict()
     line, dots = spec["layer"]
     assert line["encoding"]["y"]["scale"]["domain"] == [low, high]
     assert line["mark"]["clip"] is True
@@ -125,7 +127,7 @@ def test_a_huge_fall_is_called_converged_not_still_descending() -> None:
 def test_a_diverging_path_is_clipped_to_the_surface_window() -> None:
     rosenbrock = playground.FUNCTIONS["rosenbrock"]
     path = playground.gradient_descent(rosenbrock, rosenbrock.default_start, 0.007, 300)
-    spec = charts.descent_contour_chart(
+    spec = lab_charts.descent_contour_chart(
         playground.surface_frame(rosenbrock), playground.path_frame(path)
     ).to_dict()
     background, trail = spec["layer"]

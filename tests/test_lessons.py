@@ -243,7 +243,7 @@ def test_trials_pruned_together_at_a_rung_draw_one_pair_of_scissors(tmp_path: Pa
     """The early-stopping lesson prunes five trials at epoch 1 with accuracies 0.12-0.21: one
     mark with a count, not a pile of five."""
     from tuning_core.reports import frames
-    from tuning_core.views import charts
+    from tuning_core.views import curve_charts
 
     loaded = recording.load_recording(lessons.LESSONS_DIR / "lesson-early-stopping.json")
     with Store(tmp_path / "store.db") as store:
@@ -252,7 +252,7 @@ def test_trials_pruned_together_at_a_rung_draw_one_pair_of_scissors(tmp_path: Pa
         trials = frames.trials_frame(store.trials(study.id), study.spec)
         curves = frames.curves_frame(store.epoch_metrics(study.id), trials)
         pruned = frames.pruning_frame(store.prune_decisions(study.id), study.spec.metric)
-    rows = charts.curves_data(curves, "val_accuracy", "learning_rate", None, pruned)
+    rows = curve_charts.curves_data(curves, "val_accuracy", "learning_rate", None, pruned)
     first_rung = rows[(rows["kind"] == "pruned") & (rows["epoch"] == 1)]
     assert len(first_rung) == 5  # every pruned trial keeps its row (its tooltip)
     drawn = first_rung[~first_rung["stacked"].astype(bool)]

@@ -31,7 +31,7 @@ from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, TrialRecord, TrialWorker
 from tuning_core.engine.study import run_study
 from tuning_core.reports import frames
-from tuning_core.views import charts, forms, live
+from tuning_core.views import chart_style, forms, live, live_charts
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -131,7 +131,7 @@ def test_the_timeline_has_one_lane_per_worker_and_a_bar_from_start_to_finish(
 def test_the_timeline_chart_draws_lanes_bars_and_state_colours(finished_store: Path) -> None:
     trials, ran_on = _records(finished_store, "finished-parallel")
     timeline = frames.timeline_frame(worker_timeline(trials, ran_on), now=time.time())
-    spec = charts.timeline_chart(timeline.bars, timeline.unit).to_dict()
+    spec = live_charts.timeline_chart(timeline.bars, timeline.unit).to_dict()
     bars_layer = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "bar")
     encoding = bars_layer["encoding"]
     assert encoding["y"]["field"] == "lane" and encoding["y"]["type"] == "nominal"
@@ -144,7 +144,7 @@ def test_the_timeline_chart_draws_lanes_bars_and_state_colours(finished_store: P
     assert set(palette) == {
         "complete", "running", "pruned", "failed", "diverged", "interrupted",
     }  # fmt: skip
-    assert palette["pruned"] == charts.PRUNED_COLOUR
+    assert palette["pruned"] == chart_style.PRUNED_COLOUR
     assert palette["running"] != palette["complete"]
     assert len(set(palette.values())) == len(palette), "two states share a colour"
     (rows,) = spec["datasets"].values()
@@ -152,7 +152,7 @@ def test_the_timeline_chart_draws_lanes_bars_and_state_colours(finished_store: P
     by_number = {trial.number: trial.state.value for trial in trials}
     assert drawn["state"].to_dict() == by_number
     # Each lane is a band of its own height, so lanes never collapse into each other.
-    assert spec["height"] == {"step": charts.TIMELINE_LANE_HEIGHT}
+    assert spec["height"] == {"step": live_charts.TIMELINE_LANE_HEIGHT}
     labels = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
     assert labels["encoding"]["text"]["field"] == "number"
 
@@ -187,7 +187,7 @@ def test_a_running_bar_reaches_now_and_the_running_losses_have_a_line_per_trial(
         line = losses[losses["number"] == number]
         assert line["progress"].tolist() == (values["epoch"] + 1).astype(float).tolist()
         assert line["loss"].tolist() == pytest.approx(values["value"].tolist())
-    chart = charts.running_losses_chart(losses, "2 running trials", "value", "epoch").to_dict()
+    chart = live_charts.running_losses_chart(losses, "2 running trials", "value", "epoch").to_dict()
     lines = chart["layer"][0]
     assert lines["mark"]["type"] == "line"
     assert lines["encoding"]["detail"]["field"] == "number"
@@ -199,7 +199,9 @@ def test_a_running_bar_reaches_now_and_the_running_losses_have_a_line_per_trial(
     assert chart["layer"][-1]["encoding"]["text"]["field"] == "trial"
     # Each running trial its own colour, picked by its number (it keeps it as others finish).
     colours = chart["layer"][0]["encoding"]["color"]["scale"]["range"]
-    assert colours == [charts.TRIAL_PALETTE[n % len(charts.TRIAL_PALETTE)] for n in running]
+    assert colours == [
+        live_charts.TRIAL_PALETTE[n % len(live_charts.TRIAL_PALETTE)] for n in running
+    ]
     assert len(set(colours)) == 2
 
 

@@ -22,7 +22,7 @@ from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
 from tuning_core.engine.study import run_study
 from tuning_core.reports import frames
-from tuning_core.views import charts, compare, live
+from tuning_core.views import compare, curve_charts, live, pruning_marks
 
 EPOCHS = 9
 
@@ -85,7 +85,7 @@ def test_a_pruned_trials_curve_is_kept_and_drawn_cut_under_its_cutoff(halving: P
     spec = halving.study.spec
     pruned = frames.pruning_frame(halving.decisions, spec.metric)
     guides = frames.pruning_guides(spec, halving.curves)
-    chart = charts.curves_chart(
+    chart = curve_charts.curves_chart(
         halving.curves, spec.metric, "x1", False, pruned=pruned, guides=guides
     ).to_dict()
     rows = _rows(chart)
@@ -127,10 +127,10 @@ def test_a_pruned_trials_curve_is_kept_and_drawn_cut_under_its_cutoff(halving: P
     assert "datum.pruned" in str(lines["encoding"]["strokeWidth"])
     assert lines["encoding"]["strokeOpacity"]["condition"]["test"] == "datum.pruned"
     scissors = next(la for la in layers if "'pruned'" in _filter(la) and "shape" in _mark(la))
-    assert _mark(scissors)["shape"] == charts.SCISSORS_SHAPE
+    assert _mark(scissors)["shape"] == pruning_marks.SCISSORS_SHAPE
     assert any(t.get("field") == "why" for t in scissors["encoding"]["tooltip"])
     ticks = next(la for la in layers if "'cutoff'" in _filter(la))
-    assert _mark(ticks)["shape"] == charts.CUTOFF_SHAPE
+    assert _mark(ticks)["shape"] == pruning_marks.CUTOFF_SHAPE
     rules = next(la for la in layers if "'rung'" in _filter(la) and _mark(la)["type"] == "rule")
     assert rules["encoding"]["x"]["field"] == "epoch" and "y" not in rules["encoding"]
 
@@ -139,14 +139,14 @@ def test_cutoffs_only_on_the_chart_of_the_metric_the_pruner_compared(halving: Pr
     """A Keras study prunes on validation accuracy: its loss chart shows the scissors but no
     cut-off, which is in other units."""
     other = frames.pruning_frame(halving.decisions, "val_accuracy")
-    rows = charts.curves_data(halving.curves, "value", "x1", pruned=other)
+    rows = curve_charts.curves_data(halving.curves, "value", "x1", pruned=other)
     assert set(rows.loc[rows["kind"] == "pruned", "number"]) == {
         d.trial_number for d in halving.decisions
     }
     assert (rows["kind"] == "cutoff").sum() == 0
     assert rows.loc[rows["kind"] == "pruned", "cutoff"].isna().all()
     # Without pruning frames the chart is as it always was: no pruning layers, no extra rows.
-    plain = charts.curves_chart(halving.curves, "value", "x1", False).to_dict()
+    plain = curve_charts.curves_chart(halving.curves, "value", "x1", False).to_dict()
     assert set(_rows(plain)["kind"]) == {"curve"}
     assert not any("'pruned'" in _filter(layer) for layer in _layers(plain))
 
@@ -165,7 +165,7 @@ def test_the_median_line_is_the_median_of_complete_trials_best_so_far(storage: P
     for epoch, value in zip(median["epoch"], median["value"], strict=True):
         best_so_far = [min(v for e, v in c.values.items() if e <= epoch) for c in complete]
         assert value == pytest.approx(statistics.median(best_so_far))
-    rows = charts.curves_data(
+    rows = curve_charts.curves_data(
         run.curves, spec.metric, "x1", pruned=frames.pruning_frame(run.decisions, spec.metric),
         guides=guides,
     )  # fmt: skip

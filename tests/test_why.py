@@ -24,7 +24,7 @@ from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
 from tuning_core.engine.study import run_study
-from tuning_core.views import charts, why_charts
+from tuning_core.views import live_charts, why_charts
 
 APP = str(ROOT / "app.py")
 INITIAL = 5
@@ -320,7 +320,7 @@ def test_convergence_chart_marks_initial_random_trials() -> None:
 
     frame = pd.DataFrame({"number": [0, 1, 2, 3], "value": [3.0, 2.0, 2.5, 1.0]})
     frame["best_so_far"] = frame["value"].cummin()
-    spec = charts.convergence_chart(frame, "minimize", initial={0, 1}).to_dict()
+    spec = live_charts.convergence_chart(frame, "minimize", initial={0, 1}).to_dict()
     # Room for the plot under its title and legend (at 260 px a 0.2-1.0 range got ~90 px).
     assert spec["height"] >= 400
     dots = spec["layer"][0]

@@ -1,0 +1,337 @@
+"""Learning curves: one line per trial of a metric against epoch, as Live, Compare, the
+lessons and the Learning-rate lab draw them, with diverged runs, pruned trials' marks
+(:mod:`tuning_core.views.pruning_marks`) and the lines' names at their ends.
+
+Pure functions from DataFrames to Altair charts; tests assert on ``chart.to_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from tuning_core.engine.states import TrialState
+from tuning_core.views.chart_style import (
+    CURVE_HEIGHT,
+    DIVERGED_COLOUR,
+    DIVERGED_SHAPE,
+    colour_scale,
+    colour_title,
+)
+from tuning_core.views.pruning_marks import pruning_layers, pruning_rows
+
+DIVERGED_DASH = [4, 3]
+
+
+def _short(value: float | None) -> str:
+    """A loss as a label shows it: 353, 2.3, 1e+14, or NaN."""
+    if value is None or not np.isfinite(value):
+        return "NaN"
+    return f"{value:.3g}"
+
+
+def curves_data(
+    curves: pd.DataFrame,
+    metric: str,
+    color_field: str | None,
+    shape_field: str | None = None,
+    pruned: pd.DataFrame | None = None,
+    guides: pd.DataFrame | None = None,
+    best_number: int | None = None,
+) -> pd.DataFrame:
+    """The rows :func:`curves_chart` draws for one metric.
+
+    Columns: number, epoch (counted from 1, as Keras prints it; in-epoch losses fall between),
+    value, state, the colour field, kind, diverged, pruned, marker (any row that is not a
+    trial's curve), label and why. ``kind`` says which layer draws a row:
+
+    * ``curve``: a trial's points. Diverged ones are clipped to 1.5x the other trials' highest
+      loss, so that they neither flatten the others nor leave the chart.
+    * ``diverged``: one row per diverged trial where it blew up (its last in-epoch loss),
+      labelled "diverged at epoch 1: loss 353"; on charts of other metrics it sits at the top
+      (losses) or bottom (scores) of the other trials' range, at the epoch it blew up.
+    * ``pruned``: one row per pruned trial (from :func:`frames.pruning_frame`) at the end of
+      its curve, ``why`` the pruner's sentence; the first of each epoch's group carries the
+      label ("pruned at epoch 3", "5 pruned at epoch 1").
+    * ``cutoff``: on the chart of the metric the pruner compared, the cut-off each pruned trial
+      failed to reach, at its last epoch; ``why`` again.
+    * ``rung`` and ``median`` (from :func:`frames.pruning_guides`): the rung epochs, and the
+      median of complete trials the median rule compares against.
+    * ``end``: a line's direct label ("lr = 0.1") at its last point (see :func:`end_labels`).
+    """
+    keep = ["number", "epoch", "value", "state"] + [
+        field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
+    ]
+    data = curves[curves["metric"] == metric]
+    diverged = data["state"] == TrialState.DIVERGED.value
+    data = data[keep].assign(
+        epoch=data["epoch"].astype(float) + 1,
+        kind="curve",
+        diverged=diverged,
+        pruned=data["state"] == TrialState.PRUNED.value,
+        marker=False,
+        label="",
+        why="",
+    )
+    lossy = metric.endswith("loss")
+    others = data.loc[~diverged, "value"].dropna()
+    ceiling = 1.5 * float(others.max()) if lossy and len(others) else None
+    if ceiling is not None:
+        data["value"] = data["value"].where(~diverged, data["value"].clip(upper=ceiling))
+    markers = []
+    all_losses = curves[
+        (curves["metric"] == "loss") & (curves["state"] == TrialState.DIVERGED.value)
+    ]
+    for number, losses in all_losses.sort_values("epoch").groupby("number", sort=True):
+        last = losses.iloc[-1]
+        blown = None if pd.isna(last["value"]) else float(last["value"])
+        epoch = float(last["epoch"]) + 1
+        label = f"diverged at epoch {max(1, int(np.ceil(epoch - 1e-9)))}"
+        if metric == "loss":
+            label += f": loss {_short(blown)}"
+            top = ceiling if ceiling is not None else blown
+            shown = top if blown is None or top is None else min(blown, top)
+        elif lossy:
+            shown = ceiling
+        else:
+            shown = float(others.min()) if len(others) else 0.0
+        if shown is None:  # a lone run whose only loss is NaN: nothing to measure it against
+            shown = 0.0
+        row = {column: last[column] for column in keep if column in last}
+        # The line's name leads its blow-up label: a diverged line has no other end label.
+        named = line_label(color_field, row.get(color_field), int(number))
+        row.update(
+            epoch=epoch, value=shown, kind="diverged", diverged=True, marker=True, number=number,
+            label=f"{named}, {label}",
+        )  # fmt: skip
+        markers.append(row)
+    markers += pruning_rows(data, metric, pruned, guides)
+    # Lines are named by their colour's hyperparameter, else by their shape's (the optimizer).
+    name_field = next((f for f in (color_field, shape_field) if f and f in data), None)
+    markers += end_labels(data, name_field, best_number)
+    if markers:
+        extra = pd.DataFrame(markers)
+        for column, blank in (
+            ("diverged", False),
+            ("pruned", False),
+            ("stacked", False),
+            ("label", ""),
+            ("why", ""),
+        ):
+            extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
+        data = pd.concat([data, extra], ignore_index=True)
+    return data.reset_index(drop=True)
+
+
+# Up to this many lines, each is named at its end in its own colour; beyond it a gradient
+# carries the colour and only the best and the running trials are named.
+MAX_LABELLED_LINES = 10
+
+
+def line_label(color_field: str | None, value: Any, number: int) -> str:
+    """How a line is named at its end: "lr = 0.1", "batch_size = 64", "adam" (a choice of
+    names names itself), or "trial 3"."""
+    if color_field is None or value is None or (not isinstance(value, str) and pd.isna(value)):
+        return f"trial {int(number)}"
+    if isinstance(value, str):
+        return value
+    name = "lr" if color_field == "learning_rate" else color_field
+    shown = f"{float(value):.3g}" if isinstance(value, (int, float, np.number)) else str(value)
+    return f"{name} = {shown}"
+
+
+def direct_labels_fit(curves: pd.DataFrame) -> bool:
+    """Whether a chart of ``curves`` names every line (at most MAX_LABELLED_LINES trials)."""
+    return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
+
+
+def end_labels(
+    data: pd.DataFrame, color_field: str | None, best_number: int | None = None
+) -> list[dict]:
+    """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
+    MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
+    line's: their markers name them). ``label_value`` nudges
+    labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
+    lines = data[data["kind"] == "curve"].dropna(subset=["value"])
+    if lines.empty:
+        return []
+    every_line = lines["number"].nunique()
+    # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
+    # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
+    lines = lines[~lines["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])]
+    if lines.empty:
+        return []
+    ends = lines.sort_values("epoch").groupby("number", sort=True).last().reset_index()
+    if every_line > MAX_LABELLED_LINES:
+        keep = ends["state"] == TrialState.RUNNING.value
+        if best_number is not None:
+            keep |= ends["number"] == best_number
+        ends = ends[keep]
+    if ends.empty:
+        return []
+    span = float(lines["value"].max() - lines["value"].min()) or 1.0
+    gap = 0.1 * span
+    ends = ends.sort_values("value")
+    placed: list[float] = []
+    for value in ends["value"].astype(float):
+        placed.append(max(value, placed[-1] + gap) if placed else value)
+    rows = []
+    for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
+        row = {column: end[column] for column in ends.columns if column != "kind"}
+        row.update(
+            kind="end", marker=True, label_value=label_value,
+            label=line_label(color_field, end.get(color_field), int(end["number"])),
+        )  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def curves_chart(
+    curves: pd.DataFrame,
+    metric: str,
+    color_field: str | None = "learning_rate",
+    color_log: bool = True,
+    selection: alt.Parameter | None = None,
+    title: str | None = None,
+    define_selection: bool = True,
+    color_domain: tuple[float, float] | None = None,
+    shape_field: str | None = None,
+    best_number: int | None = None,
+    highlight_column: bool = False,
+    pruned: pd.DataFrame | None = None,
+    guides: pd.DataFrame | None = None,
+    direct_labels: bool | None = None,
+) -> alt.LayerChart:
+    """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
+    their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
+
+    With ``direct_labels`` (default: at most MAX_LABELLED_LINES trials in ``curves``) each
+    line has its own colour and its name at its end ("lr = 0.1"), and no legend; otherwise the
+    colour is a gradient with its bar, and only the best and running trials are named.
+
+    ``curves`` is the long form from :func:`frames.curves_frame`. Lines take their colour from
+    ``color_field`` (log scale if asked, fixed to ``color_domain`` when given), the points'
+    shape from ``shape_field`` (e.g. the optimizer); ``best_number``'s line is drawn thicker
+    with a diamond at its end. With ``highlight_column`` the rows' ``highlighted`` flag (set by
+    the page from a selection made on another chart) fades the other trials.
+
+    With ``pruned`` (:func:`frames.pruning_frame`, possibly empty) a pruned trial's line is thin
+    and pale and ends in an orange bar labelled "pruned at epoch N"; on the pruner's metric an
+    orange dash marks the cut-off it failed to reach, joined to the bar by a dotted rule.
+    ``guides`` (:func:`frames.pruning_guides`) adds the rungs as grey vertical rules and the
+    median rule's median as a grey dashed line.
+    """
+    data = curves_data(curves, metric, color_field, shape_field, pruned, guides, best_number)
+    if direct_labels is None:
+        direct_labels = direct_labels_fit(curves)
+    pruning = pruned is not None or guides is not None
+    tooltip = [
+        alt.Tooltip("number:Q", title="trial"),
+        alt.Tooltip("epoch:Q", format=".3~g"),
+        alt.Tooltip("value:Q", title=metric, format=".4~g"),
+    ]
+    if shape_field and shape_field in data:
+        tooltip.append(alt.Tooltip(f"{shape_field}:N"))
+    else:
+        shape_field = None
+    legend_layer = None
+    if direct_labels:
+        # Named at their ends, the lines need distinct colours, not a legend to decode.
+        color = alt.Color("number:N", scale=alt.Scale(scheme="tableau10"), legend=None)
+        if color_field and color_field in data:
+            tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
+    elif color_field and color_field in data:
+        color_title = colour_title(color_field)
+        # Line marks can only have a symbol legend (one entry per tick, which overflows); the
+        # colour's gradient legend comes from an invisible point layer instead.
+        color = colour_scale(color_field, color_log, color_title, legend=False, domain=color_domain)
+        legend_layer = (
+            alt.Chart(data)
+            .transform_filter("datum.kind == 'curve'")
+            .mark_point(opacity=0)
+            .encode(color=colour_scale(color_field, color_log, color_title, domain=color_domain))
+        )
+        tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
+    else:
+        color = alt.Color("number:N", title="trial")
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False))
+    y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False))
+    base = alt.Chart(data, title=title or metric).encode(
+        x=x, y=y, detail="number:N", tooltip=tooltip
+    )
+    line_encoding: dict = {
+        "color": color,
+        "strokeDash": alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
+    }
+    widths = []
+    if best_number is not None:
+        widths.append({"test": f"datum.number == {int(best_number)}", "value": 4})
+    if pruning:
+        widths.append({"test": "datum.pruned", "value": 1})
+        line_encoding["strokeOpacity"] = alt.condition(
+            "datum.pruned", alt.value(0.5), alt.value(1.0)
+        )
+    if widths:
+        line_encoding["strokeWidth"] = {"condition": widths, "value": 1.5}
+    curve_rows = "datum.kind == 'curve'"
+    lines = base.transform_filter(curve_rows).mark_line().encode(**line_encoding)
+    points = base.transform_filter(curve_rows).mark_point(size=22, filled=True).encode(color=color)
+    if pruning:
+        points = points.encode(
+            fillOpacity=alt.condition("datum.pruned", alt.value(0.4), alt.value(1.0))
+        )
+    if shape_field:
+        # Two entries a row: stacked one a row over the colour gradient, the legends were
+        # taller than the 260 px chart and the gradient's lowest label was cut off.
+        # Named lines need no shape legend either (it sat on their labels).
+        shape_legend = None if direct_labels else alt.Legend(orient="right", columns=2)
+        points = points.encode(shape=alt.Shape(f"{shape_field}:N", legend=shape_legend))
+    crosses = base.transform_filter("datum.kind == 'diverged'").mark_point(
+        shape=DIVERGED_SHAPE,
+        size=140,
+        color=DIVERGED_COLOUR,
+        filled=False,
+        strokeWidth=3,
+        opacity=1,
+    )
+    labels = (
+        base.transform_filter("datum.kind == 'diverged'")
+        .mark_text(align="left", dx=8, dy=-10, color=DIVERGED_COLOUR, fontWeight="bold")
+        .encode(text="label:N")
+    )
+    if highlight_column:
+        faded = alt.condition("datum.highlighted !== false", alt.value(1.0), alt.value(0.12))
+        lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
+    if selection is not None:
+        # With define_selection False the selection lives in a sibling chart (see
+        # linked_parallel_and_curves).
+        if not highlight_column:
+            faded = alt.condition(selection, alt.value(1.0), alt.value(0.12))
+            lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
+        if define_selection:
+            lines = lines.add_params(selection)
+    behind, in_front = pruning_layers(data, x, y, metric) if pruning else ([], [])
+    ends = base.transform_filter("datum.kind == 'end'").encode(
+        y=alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False)), text="label:N"
+    )
+    end_text = {"align": "left", "dx": 7, "fontWeight": "bold"}
+    end_halo = ends.mark_text(**end_text, color="white", stroke="white", strokeWidth=4)
+    end_names = ends.mark_text(**end_text).encode(color=color)
+    layers = [*behind, lines, points, crosses, labels, *in_front, end_halo, end_names]
+    if best_number is not None:
+        best_end = (
+            base.transform_filter(f"datum.number == {int(best_number)} && {curve_rows}")
+            .transform_window(
+                rank="rank()", sort=[alt.SortField("epoch", order="descending")], groupby=["number"]
+            )
+            .transform_filter("datum.rank == 1")
+            .mark_point(shape="diamond", size=160, filled=True, color="#e45756")
+        )
+        layers.append(best_end)
+    if legend_layer is not None:
+        layers.append(legend_layer)
+    # Independent legends: the lines' (switched off) must not suppress the gradient one.
+    return alt.layer(*layers).resolve_legend(color="independent").properties(height=CURVE_HEIGHT)
