@@ -53,7 +53,7 @@ def _frames(
         # read twice (deduplicated below) rather than missed, which made the epoch count dip.
         live_rows = store.epoch_metrics(study.id, finished=False)
         trials = frames.trials_frame(store.trials(study.id), study.spec)
-    finished = trials[~trials["state"].isin(["queued", "running"])] if not trials.empty else trials
+    finished = trials[trials["state"] != TrialState.RUNNING] if not trials.empty else trials
     done = _finished_curves(path, study.id, len(finished), finished)
     running = frames.curves_frame(live_rows, trials)
     if not len(running):

@@ -1,7 +1,8 @@
 """Typed state shared by the whole engine: trial states, study statuses, and the direction.
 
-Values are the strings the store and the spec keep, so each enum member compares equal to
-its stored text; code compares members, never strings.
+Values are the strings the store and the spec keep, so each member compares equal to its
+stored text (``TrialState.PRUNED == "pruned"``): a DataFrame column or a spec's JSON, which
+hold the strings, can be compared with the members.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ _Frame = TypeVar("_Frame")
 
 
 class TrialState(StrEnum):
-    QUEUED = "queued"
     RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"
@@ -24,7 +24,7 @@ class TrialState(StrEnum):
 
     def is_finished(self) -> bool:
         """Finished trials are never modified again (a trigger in the store enforces it)."""
-        return self not in (TrialState.QUEUED, TrialState.RUNNING)
+        return self is not TrialState.RUNNING
 
     def counts_against_budget(self) -> bool:
         """Interrupted trials are retried, so only the other finished states use up a trial."""

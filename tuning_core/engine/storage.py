@@ -652,15 +652,8 @@ class Store:
         """Mark trials that a dead worker left running as interrupted; returns how many."""
         cursor = self._write(
             "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state "
-            "IN (?, ?)",
-            (
-                TrialState.INTERRUPTED.value,
-                reason,
-                time.time(),
-                study_id,
-                TrialState.RUNNING.value,
-                TrialState.QUEUED.value,
-            ),
+            "= ?",
+            (TrialState.INTERRUPTED.value, reason, time.time(), study_id, TrialState.RUNNING.value),
         )
         return cursor.rowcount
 
