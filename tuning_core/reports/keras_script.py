@@ -157,7 +157,8 @@ def _regularizer(hp: dict[str, Any]) -> str:
 
 
 def _layers(model: str, hp: dict[str, Any]) -> list[str]:
-    """The model's layers as source lines, mirroring tuning_core.training.keras_objective.build_model."""
+    """The model's layers as source lines, mirroring training/keras_objective.py's
+    build_model."""
     regularizer = _regularizer(hp)
     dropout = float(hp["dropout"])
     if model == "mlp":
