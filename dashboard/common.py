@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.security import plain
 from tuning_core.engine.records import StudySummary, study_summaries
 from tuning_core.engine.storage import Store, StudyRecord, default_storage_path
-from tuning_core.engine.workers import worker_log_tail
+from tuning_core.workers import worker_log_tail
 
 REFRESH_SECONDS = 1.0
 

@@ -17,9 +17,9 @@ from dashboard.common import open_store, storage_path
 from dashboard.presenter import is_presenting
 from dashboard.security import plain
 from tuning_core.engine.storage import Store
-from tuning_core.engine.workers import launch_race, launch_study
 from tuning_core.reports.recording import Recording, RecordingError, load_recording, replay
 from tuning_core.views.lessons import Lesson, lesson_named, lesson_of_study, speed_of
+from tuning_core.workers import launch_race, launch_study
 
 # How long to wait for a replay thread to create its study before showing the page anyway
 # (the page then waits for it as for any starting worker).

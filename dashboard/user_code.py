@@ -14,9 +14,9 @@ import streamlit as st
 
 from dashboard.common import open_study_in
 from dashboard.security import plain
-from tuning_core.engine.workers import launch_study, worker_import_path
 from tuning_core.views import user_code
 from tuning_core.views.user_code import FOLDER_FIELD
+from tuning_core.workers import launch_study, worker_import_path
 
 HELD = "user_code_spec"
 

@@ -20,14 +20,14 @@ from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.workers import (
+from tuning_core.reports import frames
+from tuning_core.views import live, live_charts
+from tuning_core.workers import (
     dask_address_of,
     launch_study,
     request_stop,
     worker_log_tail,
 )
-from tuning_core.reports import frames
-from tuning_core.views import live, live_charts
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()

@@ -21,10 +21,10 @@ from dashboard.security import begin_page, plain
 from tuning_core.engine import hyperparams
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 from tuning_core.reports import frames
 from tuning_core.views import forms, lab, lab_charts, live, playground
 from tuning_core.views.forms import format_number
+from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()

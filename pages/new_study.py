@@ -34,10 +34,10 @@ from tuning_core.engine.spec import (
     STRATEGIES,
     SURROGATES,
 )
-from tuning_core.engine.workers import DASK_FIELD, default_dask_address, launch_study
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import eta, forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
+from tuning_core.workers import DASK_FIELD, default_dask_address, launch_study
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()

@@ -11,9 +11,9 @@ from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
-from tuning_core.engine.workers import launch_race, race_log_path, request_race_stop
 from tuning_core.views import forms, race_charts
 from tuning_core.views import race as race_view
+from tuning_core.workers import launch_race, race_log_path, request_race_stop
 
 # Each page starts so, as app.py does: a deep link opened first runs it without app.py.
 begin_page()

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import branin_spec, cli_env, run_cli, write_spec
 from tests.test_pages import _title, charts_on, open_page, shown
 from tests.test_parallel import wait_until
-from tuning_core.engine import workers
+from tuning_core import workers
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.records import IN_PROCESS_LANE, TimelineBar, worker_timeline

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import run_cli, write_spec
 from tests.test_pages import charts_on, shown
 from tests.test_race_page import open_race_page
+from tuning_core import workers
 from tuning_core.engine import race as races
-from tuning_core.engine import workers
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 

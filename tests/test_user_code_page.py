@@ -15,9 +15,9 @@ from tests.test_pages import charts_on, open_page, shown
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
-from tuning_core.engine.workers import code_folder_of, worker_import_path
 from tuning_core.views.live import trains_keras
 from tuning_core.views.user_code import resolve_user_code
+from tuning_core.workers import code_folder_of, worker_import_path
 
 # Importing the module leaves a mark, so a test can tell whether anything ran it.
 MODULE = """

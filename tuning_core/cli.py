@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning_core.engine import race as races
+from tuning_core.engine.dask_address import DASK_ENV
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.explain import explain as explain_trial
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
@@ -40,7 +41,6 @@ from tuning_core.engine.storage import (
     default_storage_path,
 )
 from tuning_core.engine.study import run_study
-from tuning_core.engine.workers import remember_code_folder, specs_dir
 from tuning_core.reports import export
 from tuning_core.reports.export import saved_model_problem
 from tuning_core.reports.keras_script import keras_script
@@ -49,12 +49,10 @@ from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
 from tuning_core.training.tables import complete_table_spec, objective_is_table
+from tuning_core.workers import remember_code_folder, specs_dir
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
     from tuning_core.training.keras_objective import KerasObjective
-
-# The scheduler `run` sends trials to when --dask is not given (see engine/parallel.py).
-DASK_ENV = "TUNING_LAB_DASK"
 
 # Keras leaks ~2 MB per fit even after clear_session(); a fresh process every N trials keeps
 # the worker's memory bounded, at the cost of one TensorFlow import (~4 s) per N trials.

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from tuning_core.engine.dask_address import DASK_ENV, is_dask_address
 from tuning_core.engine.errors import brief
 from tuning_core.engine.storage import Store, artifacts_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The folder above tuning_core: workers run there and import tuning_core from it.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _children: list[subprocess.Popen[bytes]] = []
 
 
@@ -31,20 +32,8 @@ def _reap() -> None:
     _children[:] = [child for child in _children if child.poll() is None]
 
 
-# The variable `run` reads when --dask is not given (tuning_core/cli.py).
-DASK_ENV = "TUNING_LAB_DASK"
-# Scheduler addresses, for the form and for `run --dask` (engine/parallel.py): kept here, apart
-# from Dask, because the dashboard's process never loads Dask.
-_DASK_ADDRESS = re.compile(
-    r"^(?:(?:tcp|tls|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):\d{1,5}$"
-    r"|^inproc://\S+$"
-)
+# New study's label for the address, which its sentences name.
 DASK_FIELD = "Dask scheduler address"
-
-
-def is_dask_address(address: str) -> bool:
-    """Whether ``address`` (surrounding spaces aside) is a Dask scheduler address."""
-    return _DASK_ADDRESS.fullmatch(address.strip()) is not None
 
 
 def dask_address_problem(address: str, field: str = DASK_FIELD) -> str | None:

@@ -81,6 +81,7 @@ from distributed.client import FutureCancelledError
 from distributed.comm import connect
 from distributed.security import Security
 
+from tuning_core.engine.dask_address import is_dask_address
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.pruners import PruneDecision
@@ -102,7 +103,6 @@ from tuning_core.engine.study import (
     stop_if_every_trial_fails,
 )
 from tuning_core.engine.user_objectives import FAILURE_REPEATS
-from tuning_core.engine.workers import is_dask_address
 
 CONNECT_TIMEOUT_S = 5.0
 # How long a task waits for the driver's pruning answer before it trains on.

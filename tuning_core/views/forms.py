@@ -27,10 +27,10 @@ from tuning_core.engine.spec import (
     parse_spec_text,
 )
 from tuning_core.engine.storage import Store
-from tuning_core.engine.workers import dask_address_problem
 from tuning_core.training import datasets
 from tuning_core.training.tables import objective_is_table
 from tuning_core.views.table_form import table_problem
+from tuning_core.workers import dask_address_problem
 
 # The form asks for a smaller grid than a spec may hold: a class watches every point.
 MAX_FORM_GRID_POINTS = 1000

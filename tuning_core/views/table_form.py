@@ -21,8 +21,8 @@ from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import size_words
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.tasks import CLASSIFICATION, MAX_INFERRED_CLASSES, infer_task
-from tuning_core.engine.workers import PROJECT_ROOT
 from tuning_core.training import tables
+from tuning_core.workers import PROJECT_ROOT
 
 # An upload is read whole into the dashboard's memory, so it is bounded well below the
 # worker's own limit; a larger table runs from the command line.
