@@ -1,4 +1,4 @@
-"""Opening a lesson: replay its recording (or start its quick live run) for its page.
+"""Opening a lesson: replay its recording for its page, or run its spec live instead.
 
 A recording replays into the store without training: all at once (a few hundred rows,
 milliseconds), or at ×10 or real time on a thread that only writes the store, so every page
@@ -7,9 +7,11 @@ draws it as a live study. Nothing here imports Keras.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -17,7 +19,15 @@ from dashboard.common import open_store, storage_path
 from dashboard.presenter import is_presenting
 from dashboard.security import plain
 from tuning_core.engine.storage import Store
-from tuning_core.reports.recording import Recording, RecordingError, load_recording, replay
+from tuning_core.reports.recording import (
+    RaceRecording,
+    Recording,
+    RecordingError,
+    delete_replayed,
+    load_recording,
+    replay,
+    signed_asks,
+)
 from tuning_core.views.lessons import Lesson, lesson_named, lesson_of_study, speed_of
 from tuning_core.workers import launch_race, launch_study
 
@@ -32,7 +42,7 @@ def open_linked_lesson() -> None:
 
     A recording replays here, in the server: at once, or at a speed on a background thread that
     only writes the store (no Streamlit call), so the first chart needs no process to start.
-    A live lesson starts its worker as the pages do. A bad recording is one sentence.
+    A bad recording is one sentence.
     """
     lesson = lesson_named(st.query_params.get("lesson"))
     if lesson is None:
@@ -41,12 +51,7 @@ def open_linked_lesson() -> None:
     for parameter in ("lesson", "speed"):
         del st.query_params[parameter]  # a refresh or Back shows the study, not a new replay
     try:
-        if lesson.recording:
-            _replay(lesson, speed)
-        elif lesson.page == "pages/race.py":
-            launch_race(storage_path(), dict(lesson.live_spec or {}))
-        else:
-            launch_study(storage_path(), dict(lesson.live_spec or {}))
+        _replay(lesson, speed)
     except RecordingError as error:
         st.error(plain(str(error)))
         return
@@ -71,46 +76,57 @@ def lesson_link_query(lesson: Lesson, speed_key: str) -> dict[str, str]:
 
 
 def _replay(lesson: Lesson, speed: float | None) -> None:
-    path = lesson.recording_path()
-    assert path is not None
-    recording = load_recording(path)
+    recording = load_recording(lesson.recording_path())
+    # Rebuilt and signed here, so a recording that does not fit its spec is an error on the
+    # page, not a dead thread (and "Why this point?" has its records from the first trial).
+    asks = signed_asks(recording)
     with open_store() as store:
         if speed is None:
-            replay(store, recording)
+            replay(store, recording, asks=asks)
             return
-        # The study exists before the page draws; the thread writes the rest at its pace.
-        store.delete_study(lesson.study)
+        # The old run goes before the page draws; the thread writes the new one at its pace.
+        delete_replayed(store, recording)
     started = threading.Event()
     threading.Thread(
-        target=_replay_in_background, args=(storage_path(), recording, speed, started),
+        target=_replay_in_background, args=(storage_path(), recording, speed, started, asks),
         name=f"replay-{lesson.key}", daemon=True,
     ).start()  # fmt: skip
     started.wait(timeout=STUDY_WAIT_S)
 
 
 def _replay_in_background(
-    path: str, recording: Recording, speed: float, started: threading.Event
+    path: str,
+    recording: Recording | RaceRecording,
+    speed: float,
+    started: threading.Event,
+    asks: dict[tuple[str, int], Any],
 ) -> None:
     with Store(path) as store:
-        replay(store, recording, speed, worker_pid=os.getpid(), started=started.set)
+        replay(store, recording, speed, worker_pid=os.getpid(), started=started.set, asks=asks)
 
 
-def run_live_button(study_name: str) -> None:
-    """Under a replayed lesson: say so, and offer to train it for real."""
-    lesson = lesson_of_study(study_name)
-    if lesson is None or not lesson.recording or is_presenting(st.query_params):
+def run_live_button(name: str) -> None:
+    """Under a replayed lesson (``name``: its study or race): say so, and offer to run it for
+    real."""
+    lesson = lesson_of_study(name)
+    if lesson is None or is_presenting(st.query_params):
         return  # presenter mode hides the button: the caption alone would only take room
+    race = lesson.page == "pages/race.py"
     left, right = st.columns([4, 1])
     left.caption(
-        "A recorded lesson, replayed: nothing trains. Run it live to train the same spec on "
-        "this machine (about a minute)."
-    )
+        "A recorded lesson, replayed: nothing "
+        + ("runs. Run it live to run the same spec on this machine (a few seconds)." if race
+           or lesson.page == "pages/why.py" else
+           "trains. Run it live to train the same spec on this machine (about a minute).")
+    )  # fmt: skip
     if right.button("Run it live instead", key="run_live"):
-        import json  # noqa: PLC0415
-
         spec = json.loads(Path(lesson.spec_path()).read_text(encoding="utf-8"))
         with open_store() as store:
-            store.delete_study(lesson.study)
-        launch_study(storage_path(), spec)
+            delete_replayed(store, load_recording(lesson.recording_path()))
+        if race:
+            launch_race(storage_path(), spec)
+            st.session_state["launched_race"] = lesson.study
+        else:
+            launch_study(storage_path(), spec)
         st.session_state["launched"] = lesson.study
         st.rerun()

@@ -16,9 +16,9 @@ begin_page()
 
 st.title("Tuning Lab")
 st.markdown(
-    "See how hyperparameters shape training. The first four lessons replay a recorded run on "
-    "the bundled digits data, drawn as if live; the last two run on a test function in "
-    "seconds. **New study** (in the menu) tunes your own."
+    "See how hyperparameters shape training. Each lesson replays a recorded run, drawn as if "
+    "live: the first four on the bundled digits data, the last two on a test function. "
+    "**New study** (in the menu) tunes your own."
 )
 
 
@@ -27,7 +27,7 @@ def preview(key: str) -> Any:
     """The lesson's recorded curves, small; built once per server (never changed after)."""
     lesson = lessons.lesson_named(key)
     recording = load_recording(lesson.recording_path())
-    return lessons.preview_chart(lessons.preview_frame(recording), recording.spec.metric)
+    return lessons.preview_chart(lessons.preview_frame(recording))
 
 
 speed_key = (
@@ -47,13 +47,12 @@ for row in range(0, len(lessons.LESSONS), 2):
         with column.container(border=True):
             st.markdown(f"**{lesson.title}**")
             st.caption(lesson.question)
-            if lesson.recording:
-                # A glimpse of the recorded run (and the browser loads its chart code now,
-                # not on the click).
-                st.altair_chart(preview(lesson.key), width="stretch")
+            # A glimpse of the recorded run (and the browser loads its chart code now, not on
+            # the click).
+            st.altair_chart(preview(lesson.key), width="stretch")
             st.page_link(
                 lesson.page,
-                label="Open the lesson" if lesson.recording else "Run it (a few seconds)",
+                label="Open the lesson",
                 icon=":material/play_circle:",
                 query_params=lesson_link_query(lesson, speed_key),
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, storage_path
+from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
@@ -99,6 +100,7 @@ chosen = st.selectbox(
     key="race_choice",
 )
 st.query_params["race"] = chosen
+run_live_button(chosen)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
+from dashboard.lessons import run_live_button
 from dashboard.security import begin_page, plain
 from dashboard.why_data import (
     draw_why_chart,
@@ -122,6 +123,7 @@ def why_view(study_name: str) -> None:
 
 
 if name:
+    run_live_button(name)
     record = next((s for s in study_records() if s.name == name), None)
     live = record is not None and record.status == StudyStatus.RUNNING
     st.fragment(run_every=REFRESH_SECONDS if live else None)(why_view)(name)

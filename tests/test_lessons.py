@@ -14,6 +14,9 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT, cli_env
 from tests.seeding import seed_store
 from tuning_core.cli import main
+from tuning_core.engine import explain, snapshots
+from tuning_core.engine import race as races
+from tuning_core.engine.race import parse_race_spec
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
@@ -148,25 +151,139 @@ def test_the_replay_command_refuses_a_bad_recording_in_one_line(tmp_path: Path, 
 
 
 def test_every_lesson_ships_a_small_recording_of_its_own_spec() -> None:
-    recorded = [lesson for lesson in lessons.LESSONS if lesson.recording]
-    assert {lesson.key for lesson in lessons.LESSONS} >= {
+    assert [lesson.key for lesson in lessons.LESSONS] == [
         "learning-rate", "batch-size", "optimizers", "early-stopping", "search-strategies",
         "why-this-point",
-    }  # fmt: skip
-    for lesson in recorded:
+    ]  # fmt: skip
+    for lesson in lessons.LESSONS:
         path = lesson.recording_path()
-        assert path.stat().st_size < 30_000, path
         loaded = recording.load_recording(path)
-        shipped = parse_spec(json.loads(lesson.spec_path().read_text()))
-        assert loaded.spec.to_json() == shipped.to_json()
-        assert loaded.spec.name == lesson.study
+        shipped = json.loads(lesson.spec_path().read_text())
+        assert loaded.name == lesson.study
+        if isinstance(loaded, recording.RaceRecording):
+            # 7 studies of 25-30 trials of a test function: no model, a few bytes a trial.
+            assert path.stat().st_size < 40_000, path
+            assert loaded.race.raw == parse_race_spec(shipped).raw
+            objective = loaded.race.objective
+            assert (objective["type"], objective["name"]) == ("function", "branin")
+            assert [len(study.trials) for study in loaded.studies] == [25] + [30] * 6
+            continue
+        assert path.stat().st_size < 30_000, path
+        assert loaded.spec.to_json() == parse_spec(shipped).to_json()
         objective = loaded.spec.objective
+        if lesson.key == "why-this-point":
+            assert (objective["type"], objective["name"]) == ("function", "branin")
+            assert len(loaded.trials) == 20 and all(t.ask for t in loaded.trials)
+            continue
         assert objective["dataset"] == "digits" and objective["train_limit"] <= 500
         assert objective["epochs"] <= 8 and len(loaded.trials) <= 9
     learning_rates = recording.load_recording(lessons.LESSONS_DIR / "lesson-learning-rate.json")
     states = {t.params["learning_rate"]: t.state for t in learning_rates.trials}
     assert states == {0.001: TrialState.COMPLETE, 0.1: TrialState.COMPLETE,
                       10.0: TrialState.DIVERGED}  # fmt: skip
+
+
+def _use_a_new_key(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Act as another user: a config folder of their own, so another signing key."""
+    monkeypatch.setenv(snapshots.CONFIG_DIR_ENV, str(folder))
+    monkeypatch.setattr(snapshots, "_keys", {})
+
+
+def _explanations(store: Store, name: str) -> dict[int, dict]:
+    study = store.get_study(name)
+    return {n: explain.explain(store, name, n).to_json() for n in store.asked_trials(study.id)}
+
+
+def test_the_why_lessons_spec_rerun_explains_each_trial_as_its_replay_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recording carries plain numbers, no signed pickle: a user with another key replays
+    it, and every trial's surrogate, doubt and acquisition are those of the spec run afresh
+    (a seeded test function: the same numbers, to rounding)."""
+    lesson = lessons.lesson_named("why-this-point")
+    shipped = recording.load_recording(lesson.recording_path())
+    assert b"tuning-lab signed" not in lesson.recording_path().read_bytes()
+    fresh_path, replayed_path = tmp_path / "fresh.db", tmp_path / "replayed.db"
+    assert main(["--storage", str(fresh_path), "run", str(lesson.spec_path())]) == 0
+    with Store(fresh_path) as store:
+        expected = _explanations(store, lesson.study)
+        trials = {t.number: t for t in store.trials(store.get_study(lesson.study).id)}
+    for trial in shipped.trials:
+        assert trials[trial.number].params == pytest.approx(trial.params, abs=1e-9)
+        assert trials[trial.number].value == pytest.approx(trial.value, rel=1e-6)
+    _use_a_new_key(monkeypatch, tmp_path / "another-user")
+    with Store(replayed_path) as store:
+        recording.replay(store, shipped)
+        replayed = _explanations(store, lesson.study)
+    assert replayed.keys() == expected.keys() and len(replayed) == 20
+    model_chosen = [n for n, data in expected.items() if not data["initial"]]
+    assert len(model_chosen) == 10
+    for number in model_chosen:
+        for key in ("mean", "std", "acquisition_values"):
+            assert replayed[number][key] == pytest.approx(expected[number][key], abs=1e-6)
+        assert replayed[number]["chosen"] == pytest.approx(expected[number]["chosen"])
+        assert replayed[number]["acquisition"] == expected[number]["acquisition"] == "EI"
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda ask: {**ask, "kernel_theta": [0.1]}, "does not fit the spec"),
+        (lambda ask: {**ask, "point": [1.0]}, "must give 2 numbers or texts"),
+        (lambda ask: {**ask, "point": [99.0, 1.0]}, "does not fit the spec"),
+        (lambda ask: {**ask, "told_before": 400}, "shares 400 told points"),
+        (lambda ask: {**ask, "acquisition": "os.system"}, "must be one of EI, PI, LCB"),
+    ],
+)
+def test_an_ask_that_does_not_fit_its_spec_is_one_sentence(
+    tmp_path: Path, mangle, words: str
+) -> None:
+    raw = json.loads((lessons.LESSONS_DIR / "lesson-why-this-point.json").read_text())
+    raw["trials"][-1]["ask"] = mangle(raw["trials"][-1]["ask"])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with Store(tmp_path / "store.db") as store:
+        with pytest.raises(recording.RecordingError) as caught:
+            recording.replay(store, recording.load_recording(path))
+        assert store.get_study("lesson-why-this-point") is None  # nothing written
+    message = str(caught.value)
+    assert words in message and message.count(". ") == 0 and "\n" not in message
+
+
+def test_a_race_replays_as_a_race_and_records_back_to_the_same_trials(tmp_path: Path) -> None:
+    lesson = lessons.lesson_named("search-strategies")
+    shipped = recording.load_recording(lesson.recording_path())
+    storage = tmp_path / "store.db"
+    with Store(storage) as store:
+        recording.replay(store, shipped)
+        recording.replay(store, shipped)  # again: the lesson starts afresh, not resumed
+        race = races.get_race(store, lesson.study)
+        assert race.status == StudyStatus.FINISHED
+        assert [s for _, s, _, _ in races.member_statuses(store, race.id)] == ["finished"] * 7
+        rows = races.race_trial_rows(store, race.id)
+    assert len(rows) == sum(len(study.trials) for study in shipped.studies)
+    output = tmp_path / "again.json"
+    assert main(["--storage", str(storage), "record", lesson.study, "--output", str(output)]) == 0
+    again = recording.load_recording(output)
+    assert isinstance(again, recording.RaceRecording) and again.race.raw == shipped.race.raw
+    for before, after in zip(shipped.studies, again.studies, strict=True):
+        assert [(t.number, t.params, t.state, t.value) for t in after.trials] == [
+            (t.number, t.params, t.state, t.value) for t in before.trials
+        ]
+
+
+@pytest.mark.slow  # a 205-trial race, its three Bayesian studies refitting a GP: ~15 s
+def test_the_race_lessons_spec_rerun_gives_its_recorded_numbers(tmp_path: Path) -> None:
+    lesson = lessons.lesson_named("search-strategies")
+    shipped = recording.load_recording(lesson.recording_path())
+    storage = tmp_path / "store.db"
+    assert main(["--storage", str(storage), "race", str(lesson.spec_path())]) == 0
+    with Store(storage) as store:
+        fresh = recording.parse_recording(recording.record(store, lesson.study))
+    for before, after in zip(shipped.studies, fresh.studies, strict=True):
+        assert [t.value for t in after.trials] == pytest.approx(
+            [t.value for t in before.trials], rel=1e-6
+        )
 
 
 def test_a_link_opens_its_lesson_replayed_on_its_page(storage: Path) -> None:
@@ -191,6 +308,27 @@ def test_a_link_opens_its_lesson_replayed_on_its_page(storage: Path) -> None:
         study = store.get_study("lesson-batch-size")
         assert study.status == StudyStatus.FINISHED and len(store.trials(study.id)) == 3
     assert any("recorded lesson" in caption.value for caption in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("key", "page", "shown"),
+    [
+        ("why-this-point", "pages/why.py", "expected improvement"),
+        ("search-strategies", "pages/race.py", "lesson-search-strategies · finished · 7/7"),
+    ],
+)
+def test_the_race_and_why_lessons_open_replayed(storage: Path, key, page, shown) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"lesson": key, "speed": "instant"})
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = [m.value for m in at.markdown] + [i.value for i in at.info] + [
+        s.value for s in at.success
+    ]
+    assert any(shown in text.replace("\\", "") for text in texts), texts
+    assert any("recorded lesson" in caption.value for caption in at.caption)
+    assert at.button(key="run_live")  # "Run it live instead"
 
 
 @pytest.mark.subprocess

@@ -369,6 +369,107 @@ def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
     return AskRecord(snapshots.dump(record), bool(initial), acquisition)
 
 
+# Ask facts: what a recording carries instead of the signed pickle --------------------------
+
+# A recording (reports/recording.py) is plain JSON mailed with a course: it cannot carry an ask
+# record, whose pickle only this user's key may open. It carries these facts instead, and a
+# replay rebuilds the record from them with a fresh strategy of the same spec (same space,
+# same surrogate settings and random state): a GP is conditioned on the told points with its
+# recorded kernel hyperparameters fixed (one Cholesky, no optimiser, so the same numbers); a
+# tree surrogate is refitted with its fixed random state. The rebuilt record is signed here.
+
+
+def ask_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """The plain-JSON facts of an ask record (:func:`load_ask_record`'s dict)."""
+    facts: dict[str, Any] = {
+        "initial": bool(record["initial"]),
+        "point": list(record["point"]),
+        "Xi": [list(x) for x in record["Xi"]],
+        "yi": [float(y) for y in record["yi"]],
+    }
+    if record["initial"]:
+        return facts
+    model = record["model"]
+    facts["acquisition"] = record.get("chosen_acquisition")
+    facts["replaced"] = bool(record.get("replaced"))
+    facts["acq_func_kwargs"] = {
+        str(k): float(v)
+        for k, v in (record.get("acq_func_kwargs") or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    kernel = getattr(model, "kernel_", None)
+    if kernel is not None:  # a GP: its fitted kernel, less the noise scikit-optimize adds
+        noise = getattr(model, "noise_", None)
+        if noise is not None and hasattr(kernel, "k1"):
+            kernel = kernel.k1
+        facts["kernel_theta"] = [float(v) for v in kernel.theta]
+        facts["noise"] = None if noise is None else float(noise)
+    return facts
+
+
+def ask_record_from_facts(strategy: BayesianStrategy, facts: dict[str, Any]) -> AskRecord:
+    """The signed ask record that ``facts`` (:func:`ask_facts`) describe, rebuilt with
+    ``strategy`` (a fresh one of the recorded spec). Raises ValueError for facts that do not
+    fit its space or surrogate."""
+    from sklearn.base import clone  # noqa: PLC0415 - with scikit-optimize, only here
+
+    optimizer = strategy.optimizer
+    if optimizer is None:
+        raise ValueError("the spec tunes nothing")
+    dims = len(strategy.space.names)
+    points = [*facts["Xi"], facts["point"]]
+    if any(len(x) != dims for x in points) or len(facts["Xi"]) != len(facts["yi"]):
+        raise ValueError(f"each point must give {dims} values, one loss each")
+    record: dict[str, Any] = {
+        "version": 1,
+        "initial": bool(facts["initial"]),
+        "point": list(facts["point"]),
+        "Xi": [list(x) for x in facts["Xi"]],
+        "yi": [float(y) for y in facts["yi"]],
+        "acq_func": optimizer.acq_func,
+    }
+    acquisition = None
+    if not facts["initial"]:
+        if not facts["Xi"]:
+            raise ValueError("a model-chosen point needs the points told before it")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            transformed = optimizer.space.transform(record["Xi"])
+            optimizer.space.transform([record["point"]])  # in the space, or ValueError
+            model = clone(optimizer.base_estimator_)
+            if "kernel_theta" in facts:
+                base = model.get_params()["kernel"]
+                theta = np.asarray(facts["kernel_theta"], dtype=float)
+                if base is None or theta.shape != base.theta.shape:
+                    raise ValueError("the kernel's hyperparameters do not fit this surrogate")
+                noise = facts.get("noise")
+                model.set_params(
+                    kernel=base.clone_with_theta(theta),
+                    noise=model.get_params()["noise"] if noise is None else float(noise),
+                    optimizer=None,
+                )
+            model.fit(transformed, record["yi"])
+        chosen = facts.get("acquisition")
+        if optimizer.acq_func != "gp_hedge":
+            chosen = optimizer.acq_func
+        record.update(
+            model=_without_derived_matrices(model),
+            space=optimizer.space,
+            acq_func_kwargs={**dict(optimizer.acq_func_kwargs or {}), **facts["acq_func_kwargs"]},
+            acq_optimizer=optimizer.acq_optimizer,
+            n_points=int(optimizer.n_points),
+            n_restarts_optimizer=int(getattr(optimizer, "n_restarts_optimizer", 0) or 0),
+            y_opt=float(np.min(record["yi"])),
+            candidate_acquisitions=[],
+            candidate_points=[],
+            chosen_acquisition=chosen,
+            replaced=bool(facts["replaced"]),
+            gains=[],
+        )
+        acquisition = chosen
+    return AskRecord(snapshots.dump(record), bool(facts["initial"]), acquisition)
+
+
 def ask_with_pending(
     strategy: Strategy, pending: list[dict[str, Scalar]]
 ) -> dict[str, Scalar] | None:

@@ -1,8 +1,10 @@
 """The lessons the landing page lists: what each shows, and where it opens.
 
-Recorded lessons replay a study shipped in ``lessons/`` (tuning_core/reports/recording.py), so
-the first chart appears in about a second, offline; the others start a quick live run of a
-function objective (no Keras), which finishes in seconds.
+Every lesson replays a recording shipped in ``lessons/`` (tuning_core/reports/recording.py), so
+the first chart appears in about a second, offline: a study on the bundled digits data, or, for
+the race and "Why this point?", studies of the Branin test function (a race is 205 trials, and
+a surrogate's picture is clearest in two dimensions with the true function beside it).
+"Run it live instead" runs the recording's spec (``lessons/specs/``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from tuning_core.reports.recording import Recording
+from tuning_core.reports.recording import RaceRecording, Recording
 
 
 def _lessons_dir() -> Path:
@@ -43,25 +44,19 @@ class Lesson:
     title: str
     question: str  # what the class should look for
     page: str  # the page it opens on
-    recording: str | None = None  # a file in lessons/, replayed
-    live_spec: dict[str, Any] | None = None  # a quick live run instead (function objectives)
+    recording: str  # a file in lessons/, replayed
 
     @property
     def study(self) -> str:
         return f"lesson-{self.key}"
 
-    def recording_path(self) -> Path | None:
-        return LESSONS_DIR / self.recording if self.recording else None
+    def recording_path(self) -> Path:
+        return LESSONS_DIR / self.recording
 
     def spec_path(self) -> Path:
         """The spec the recording was made from: "run it live instead" runs it."""
         return LESSONS_DIR / "specs" / f"{self.study}.json"
 
-
-_BRANIN_SPACE = {
-    "x1": {"type": "float", "low": -5, "high": 10},
-    "x2": {"type": "float", "low": 0, "high": 15},
-}
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -96,21 +91,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "search-strategies",
         "Search strategies raced",
-        "Grid, random and Bayesian search on Branin, three seeds each: which finds the "
-        "minimum first?",
+        "Grid, random and Bayesian search on Branin, 30 trials each (three seeds): which finds "
+        "the minimum first?",
         "pages/race.py",
-        live_spec={
-            "name": "lesson-search-strategies",
-            "objective": {"type": "function", "name": "branin"},
-            "space": _BRANIN_SPACE,
-            "budget": {"trials": 20},
-            "seeds": 3,
-            "strategies": [
-                {"type": "grid"},
-                {"type": "random"},
-                {"type": "bayesian", "surrogate": "GP", "acquisition": "EI"},
-            ],
-        },
+        recording="lesson-search-strategies.json",
     ),
     Lesson(
         "why-this-point",
@@ -118,13 +102,7 @@ LESSONS: tuple[Lesson, ...] = (
         "What the Bayesian search knew when it chose each trial: its guess, its doubt, and "
         "where it hoped to gain most.",
         "pages/why.py",
-        live_spec={
-            "name": "lesson-why-this-point",
-            "objective": {"type": "function", "name": "branin"},
-            "space": _BRANIN_SPACE,
-            "strategy": {"type": "bayesian", "surrogate": "GP", "acquisition": "EI", "seed": 0},
-            "budget": {"trials": 20},
-        },
+        recording="lesson-why-this-point.json",
     ),
 )
 
@@ -135,7 +113,7 @@ def lesson_named(key: str | None) -> Lesson | None:
 
 
 def lesson_of_study(name: str | None) -> Lesson | None:
-    """The recorded lesson a study replays, or None."""
+    """The lesson a study (or race) replays, or None."""
     return next((lesson for lesson in LESSONS if name and lesson.study == name), None)
 
 
@@ -144,28 +122,44 @@ def speed_of(raw: str | None) -> float | None:
     return SPEEDS.get(raw or DEFAULT_SPEED, SPEEDS[DEFAULT_SPEED])
 
 
-def preview_frame(recording: Recording) -> pd.DataFrame:
-    """Each recorded trial's metric by epoch (from 1): number, epoch, value."""
-    metric = recording.spec.metric
-    return pd.DataFrame(
-        [
+def preview_frame(recording: Recording | RaceRecording) -> pd.DataFrame:
+    """A lesson card's lines (number, epoch, value): each recorded trial's metric by epoch
+    (from 1); for a test function (one value a trial) or a race, each study's best so far by
+    trial, one line a study."""
+    if isinstance(recording, Recording) and recording.spec.objective["type"] != "function":
+        metric = recording.spec.metric
+        rows = [
             {"number": trial.number, "epoch": epoch.epoch + 1, "value": epoch.metrics.get(metric)}
             for trial in recording.trials
             for epoch in trial.epochs
             if epoch.metrics.get(metric) is not None
-        ],
-        columns=["number", "epoch", "value"],
-    )
+        ]
+        return pd.DataFrame(rows, columns=["number", "epoch", "value"])
+    rows = []
+    for index, study in enumerate(recording.studies):
+        better = min if study.spec.direction.value == "minimize" else max
+        best = None
+        for count, trial in enumerate(sorted(study.trials, key=lambda t: t.finished), start=1):
+            if trial.value is not None:
+                best = trial.value if best is None else better(best, trial.value)
+            if best is not None:
+                rows.append({"number": index, "epoch": count, "value": best})
+    return pd.DataFrame(rows, columns=["number", "epoch", "value"])
 
 
-def preview_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
-    """A lesson card's glimpse of what it shows: every trial's curve, small and unlabelled."""
+def preview_chart(frame: pd.DataFrame) -> alt.Chart:
+    """A lesson card's glimpse of what it shows: every line, small and unlabelled; on a log
+    scale when the values span more than 50x (a test function's best so far)."""
+    values = frame["value"]
+    log = bool(len(frame)) and values.min() > 0 and values.max() > 50 * values.min()
     return (
         alt.Chart(frame)
         .mark_line(strokeWidth=2)
         .encode(
             x=alt.X("epoch:Q", axis=None, scale=alt.Scale(zero=False)),
-            y=alt.Y("value:Q", axis=None, scale=alt.Scale(zero=False), title=metric),
+            y=alt.Y(
+                "value:Q", axis=None, scale=alt.Scale(type="log") if log else alt.Scale(zero=False)
+            ),
             color=alt.Color("number:N", scale=alt.Scale(scheme="tableau10"), legend=None),
             detail="number:N",
         )
