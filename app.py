@@ -12,6 +12,7 @@ which fails offline.
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 import dashboard
 from dashboard.form_state import SPEC_PARAMETER
@@ -57,5 +58,11 @@ if __name__ == "__main__":
     # Streamlit runs the app's script as __main__ (AppTest too).
     show_pages()
 else:
-    # uvicorn imports this module as `app` to serve it.
+    # uvicorn imports this module as `app` to serve it, in the process that runs the sessions.
+    # Streamlit sees the pages/ folder beside this file and, until some script has called
+    # st.navigation, runs each session in its old multipage mode: a deep link opened first on
+    # a fresh server (/new_study) ran pages/new_study.py without this script and listed the
+    # folder's file names (app, compare, home, ...) in the sidebar. Navigation here is always
+    # st.navigation's, so the old mode is off from the start.
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, middleware=frame_guard_middleware())

@@ -253,11 +253,12 @@ def begin_page() -> None:
     """What every page does first: refuse a foreign Host or a server without the frame guard,
     then apply presenter mode.
 
-    app.py calls it, and so does each page, because a deep link (a preset link) opened first
-    on a freshly started server runs the page without app.py.
+    app.py calls it, and so does each page, so a page run on its own (AppTest.from_file of a
+    page) keeps the guards. (A deep link opened first on a fresh server used to run its page
+    without app.py; app.py now turns off Streamlit's pages-folder mode that did it.)
     """
-    # Wide, as app.py sets it: a deep link that skips app.py would otherwise get the centred
-    # layout, too narrow at 1366 px for side-by-side charts (set_page_config may run twice).
+    # Wide, as app.py sets it: a page run on its own would otherwise get the centred layout,
+    # too narrow at 1366 px for side-by-side charts (set_page_config may run twice).
     st.set_page_config(layout="wide")
     refuse_foreign_hosts()
     refuse_unguarded_server()

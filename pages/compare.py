@@ -19,7 +19,7 @@ from tuning_core.engine.storage import NOTE_MAX_CHARS
 from tuning_core.reports import frames
 from tuning_core.views import chart_style, compare, compare_charts, curve_charts, live, live_charts
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Compare trials")

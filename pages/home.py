@@ -11,7 +11,7 @@ from dashboard.security import begin_page
 from tuning_core.reports.recording import load_recording
 from tuning_core.views import lessons
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Tuning Lab")

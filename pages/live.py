@@ -29,7 +29,7 @@ from tuning_core.workers import (
     worker_log_tail,
 )
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Live study")

@@ -26,7 +26,7 @@ from tuning_core.views import forms, lab, lab_charts, live, playground
 from tuning_core.views.forms import format_number
 from tuning_core.workers import launch_lr_find, launch_study, lr_find_output, worker_log_tail
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 DATASETS = ["digits", "mnist", "fashion_mnist"]

@@ -39,7 +39,7 @@ from tuning_core.views import eta, forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
 from tuning_core.workers import DASK_FIELD, default_dask_address, launch_study
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 DATASETS = {

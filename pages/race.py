@@ -16,7 +16,7 @@ from tuning_core.views import forms, race_charts
 from tuning_core.views import race as race_view
 from tuning_core.workers import launch_race, race_log_path, request_race_stop
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Strategy race")

@@ -15,7 +15,7 @@ from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
 from tuning_core.reports.keras_script import keras_script
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Studies")

@@ -18,7 +18,7 @@ from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus
 from tuning_core.views import why_charts
 
-# Each page starts so, as app.py does: a deep link opened first runs it without app.py.
+# Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
 
 st.title("Why this point?")

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.test_browser import CHROMIUM_FLAGS, VIEWPORT, _shot, server  # noqa: F401 - fixture
+from tests.test_browser import (  # noqa: F401 - server is a fixture
+    CHROMIUM_FLAGS,
+    PAGES,
+    VIEWPORT,
+    _shot,
+    server,
+)
 from tuning_core.views import lessons
 
 pytestmark = pytest.mark.browser
@@ -120,3 +126,21 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
         if lesson.recording and timings[lesson.key] > FIRST_CHART_S
     }
     assert not slow, f"recorded lessons slower than {FIRST_CHART_S} s to their first chart: {slow}"
+
+
+def test_a_deep_link_opened_first_lists_the_page_titles(server: str) -> None:  # noqa: F811
+    """A fresh server's first visitor opens /new_study (a preset link): the sidebar lists the
+    app's page titles, not the pages/ folder's file names (app, compare, home, ...)."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{server}/new_study")
+        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+        links = page.locator("[data-testid='stSidebarNav'] a")
+        expect(links).to_have_count(1 + len(PAGES))
+        names = [text.split("\n")[-1] for text in links.all_inner_texts()]
+        assert names == ["Lessons", *PAGES], names
+        browser.close()
