@@ -13,14 +13,14 @@ from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, fidelity_curve, function_objective
 from tuning_core.engine.pruners import (
     Curve,
+    Hyperband,
     bracket_keys,
-    bracket_of,
-    bracket_weights,
-    decide,
-    expected_epoch_fraction,
+    parse_pruner,
+    pruner_for,
+    read_curves,
     rung_epochs,
 )
-from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.spec import MAX_TRIALS, parse_spec
 from tuning_core.engine.states import Direction, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
@@ -55,6 +55,7 @@ def _store_with_curves(
 
 def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> None:
     pruner = _pruner("successive_halving")
+    rule = pruner_for(pruner)
     assert pruner["max_epochs"] == 9 and rung_epochs(1, 3, 9) == [1, 3]
     # Six complete trials; a seventh is still running with two finished epochs (it counts too:
     # a rung compares every trial that reached it, as ASHA does).
@@ -63,7 +64,7 @@ def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> 
         tmp_path / "store.db",
         [(TrialState.COMPLETE, c) for c in finished] + [(TrialState.RUNNING, [5.0, 4.0])],
     )
-    curves = store.metric_curves(study_id, "value")
+    curves = read_curves(store, study_id, "value")
     assert [c.state for c in curves][-1] == TrialState.RUNNING and len(curves[-1].values) == 2
 
     def newcomer(values: list[float]) -> Curve:
@@ -71,27 +72,27 @@ def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> 
 
     # Rung 1 (epoch index 0): 8 values {5, 10..60, own}; keep 8 // 3 = 2 -> cut-off is the
     # 2nd best, 10. 25 falls under it; 9 clears it; an epoch that is not a rung decides nothing.
-    decision = decide(pruner, MINIMIZE, newcomer([25.0]), 0, curves)
+    decision = rule.decide(MINIMIZE, newcomer([25.0]), 0, curves)
     assert decision is not None and decision.cutoff == 10.0 and decision.rung == 1
     assert (decision.compared, decision.kept, decision.epoch) == (8, 2, 0)
     assert "pruned at epoch 1" in decision.sentence("value")
-    assert decide(pruner, MINIMIZE, newcomer([9.0]), 0, curves) is None
-    assert decide(pruner, MINIMIZE, newcomer([9.0, 1.0]), 1, curves) is None
+    assert rule.decide(MINIMIZE, newcomer([9.0]), 0, curves) is None
+    assert rule.decide(MINIMIZE, newcomer([9.0, 1.0]), 1, curves) is None
     # Rung 3 (epoch index 2): the running trial has not reached it, so 7 values; keep 2. The
     # trial's best so far counts (20 at its first epoch), against 8 and 16 for the leaders.
-    late = decide(pruner, MINIMIZE, newcomer([20.0, 30.0, 30.0]), 2, curves)
+    late = rule.decide(MINIMIZE, newcomer([20.0, 30.0, 30.0]), 2, curves)
     assert late is not None and late.cutoff == 16.0 and late.value == 20.0
-    assert decide(pruner, MINIMIZE, newcomer([15.0, 30.0, 30.0]), 2, curves) is None
-    assert decide(pruner, MINIMIZE, newcomer([9.0, 8.0, 7.0]), 2, curves) is None
+    assert rule.decide(MINIMIZE, newcomer([15.0, 30.0, 30.0]), 2, curves) is None
+    assert rule.decide(MINIMIZE, newcomer([9.0, 8.0, 7.0]), 2, curves) is None
     # The last epoch is never cut: there is nothing left to save.
-    assert decide(pruner, MINIMIZE, newcomer([99.0] * 9), 8, curves) is None
+    assert rule.decide(MINIMIZE, newcomer([99.0] * 9), 8, curves) is None
     # With fewer than eta trials at a rung, only a trial that is the best there goes on.
-    assert decide(pruner, MINIMIZE, newcomer([11.0]), 0, curves[:1]) is not None
-    assert decide(pruner, MINIMIZE, newcomer([9.0]), 0, curves[:1]) is None
+    assert rule.decide(MINIMIZE, newcomer([11.0]), 0, curves[:1]) is not None
+    assert rule.decide(MINIMIZE, newcomer([9.0]), 0, curves[:1]) is None
 
 
 def test_median_rule_waits_for_its_warm_up_then_cuts_below_the_median(tmp_path: Path) -> None:
-    pruner = _pruner("median", warmup_trials=3, warmup_epochs=1)
+    rule = pruner_for(_pruner("median", warmup_trials=3, warmup_epochs=1))
     store, study_id = _store_with_curves(
         tmp_path / "store.db",
         [
@@ -101,25 +102,24 @@ def test_median_rule_waits_for_its_warm_up_then_cuts_below_the_median(tmp_path: 
             (TrialState.COMPLETE, [14.0, 10.0, 9.0]),
         ],
     )
-    curves = store.metric_curves(study_id, "value")
+    curves = read_curves(store, study_id, "value")
     bad = Curve(9, TrialState.RUNNING, {0: 30.0, 1: 9.0}, 9)
-    assert decide(pruner, MINIMIZE, bad, 0, curves) is None  # warm-up epoch
-    decision = decide(pruner, MINIMIZE, bad, 1, curves)
+    assert rule.decide(MINIMIZE, bad, 0, curves) is None  # warm-up epoch
+    decision = rule.decide(MINIMIZE, bad, 1, curves)
     assert decision is not None and decision.cutoff == 8.0 and decision.compared == 3
     assert (
-        decide(pruner, MINIMIZE, Curve(9, TrialState.RUNNING, {0: 30.0, 1: 7.5}, 9), 1, curves)
-        is None
+        rule.decide(MINIMIZE, Curve(9, TrialState.RUNNING, {0: 30.0, 1: 7.5}, 9), 1, curves) is None
     )
     # Fewer complete trials than the warm-up asks for: nothing is pruned yet.
-    assert decide(pruner, MINIMIZE, bad, 1, curves[:2]) is None
+    assert rule.decide(MINIMIZE, bad, 1, curves[:2]) is None
     # Maximising flips the comparison.
-    assert decide(pruner, Direction.MAXIMIZE, bad, 1, curves) is None
+    assert rule.decide(Direction.MAXIMIZE, bad, 1, curves) is None
 
 
 def test_hyperband_brackets_compete_apart_and_start_at_their_own_rung() -> None:
-    pruner = _pruner("hyperband")
-    assert bracket_weights(pruner) == [9, 5, 3]  # brackets starting at 1, 3 and 9 epochs
-    brackets = [bracket_of(pruner, n) for n in range(17)]
+    rule = Hyperband.from_options(_pruner("hyperband"))
+    assert rule.bracket_weights() == [9, 5, 3]  # brackets starting at 1, 3 and 9 epochs
+    brackets = [rule.bracket_of(n) for n in range(17)]
     assert [brackets.count(b) for b in range(3)] == [9, 5, 3]
     assert brackets[:6] != sorted(brackets[:6])  # interleaved, not in blocks
     in_bracket = {b: [n for n in range(17) if brackets[n] == b] for b in range(3)}
@@ -129,21 +129,19 @@ def test_hyperband_brackets_compete_apart_and_start_at_their_own_rung() -> None:
     worst = {e: 50.0 for e in range(9)}
     # A hopeless trial in bracket 0 is cut at its first epoch; in bracket 1 it survives until
     # the 3-epoch rung, where it meets only bracket 1's trials; bracket 2 trains in full.
-    first = decide(
-        pruner, MINIMIZE, Curve(100, TrialState.RUNNING, worst, in_bracket[0][0]), 0, rivals
+    first = rule.decide(
+        MINIMIZE, Curve(100, TrialState.RUNNING, worst, in_bracket[0][0]), 0, rivals
     )
     assert first is not None and first.bracket == 0 and first.rung == 1
     second_key = in_bracket[1][0]
     assert (
-        decide(pruner, MINIMIZE, Curve(100, TrialState.RUNNING, worst, second_key), 0, rivals)
-        is None
+        rule.decide(MINIMIZE, Curve(100, TrialState.RUNNING, worst, second_key), 0, rivals) is None
     )
-    third = decide(pruner, MINIMIZE, Curve(100, TrialState.RUNNING, worst, second_key), 2, rivals)
+    third = rule.decide(MINIMIZE, Curve(100, TrialState.RUNNING, worst, second_key), 2, rivals)
     assert third is not None and third.rung == 3 and third.compared == len(in_bracket[1]) + 1
     for epoch in range(9):
         assert (
-            decide(
-                pruner,
+            rule.decide(
                 MINIMIZE,
                 Curve(100, TrialState.RUNNING, worst, in_bracket[2][0]),
                 epoch,
@@ -175,7 +173,7 @@ def test_a_pruned_study_stops_the_right_trials_and_keeps_their_curves(
         run = run_study(spec, store, function_objective("branin", 0, 9), log=lines.append)
         trials = store.trials(run.study_id)
         decisions = {d.trial_number: d for d in store.prune_decisions(run.study_id)}
-        curves = {c.number: c for c in store.metric_curves(run.study_id, "value")}
+        curves = {c.number: c for c in read_curves(store, run.study_id, "value")}
         trained = store.epochs_trained(run.study_id)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert len(pruned) >= 5 and set(decisions) == {t.number for t in pruned}
@@ -191,7 +189,7 @@ def test_a_pruned_study_stops_the_right_trials_and_keeps_their_curves(
         # One worker: every earlier trial had finished, with the curve and state stored now.
         earlier = [curve for number, curve in curves.items() if number < trial.number]
         own = Curve(trial.number, TrialState.RUNNING, curves[trial.number].values, trial.number)
-        assert decide(spec.pruner, MINIMIZE, own, decision.epoch, earlier) == decision
+        assert pruner_for(spec.pruner).decide(MINIMIZE, own, decision.epoch, earlier) == decision
         if kind != "median":
             assert decision.rung in rung_epochs(
                 spec.pruner["min_epochs"] * 3 ** (decision.bracket or 0), 3, 9
@@ -211,7 +209,7 @@ def test_expected_epoch_fraction_matches_what_a_random_study_spends(tmp_path: Pa
         with Store(tmp_path / f"{kind}.db") as store:
             run = run_study(spec, store, function_objective("branin", 0, 9), log=lambda _: None)
             spent = store.epochs_trained(run.study_id) / (60 * 9)
-        assert expected_epoch_fraction(spec.pruner) == pytest.approx(spent, abs=0.12), kind
+        assert pruner_for(spec.pruner).epoch_fraction() == pytest.approx(spent, abs=0.12), kind
 
 
 @pytest.mark.subprocess
@@ -288,7 +286,7 @@ def test_keras_median_pruner_cuts_a_learning_rate_that_is_too_small(storage: Pat
         run = run_study(spec, store, KerasObjective(spec), log=lambda _: None)
         trials = {t.params["learning_rate"]: t for t in store.trials(run.study_id)}
         decisions = store.prune_decisions(run.study_id)
-        curves = {c.number: c for c in store.metric_curves(run.study_id, "val_accuracy")}
+        curves = {c.number: c for c in read_curves(store, run.study_id, "val_accuracy")}
     slow = trials[0.0001]
     assert slow.state == TrialState.PRUNED
     assert [d.trial_number for d in decisions] == [slow.number]
@@ -320,6 +318,44 @@ def test_bad_pruners_get_one_sentence_naming_the_field(
         parse_spec(raw)
     message = str(error.value)
     assert message.startswith(field) and message.count(".") <= 3 and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("pruner", "epochs"),
+    [
+        ({"type": "asha"}, 9),
+        ({"type": "median"}, 1),
+        ({"type": "median", "reduction_factor": 3}, 9),
+        ({"type": "hyperband", "reduction_factor": 1}, 9),
+        ({"type": "hyperband", "min_epochs": 9}, 9),
+        ({"type": "successive_halving", "max_epochs": 20}, 9),
+        ({"type": "median", "tell": "nothing"}, 9),
+        ({"type": "median", "warmup_epochs": 8}, 9),
+        ({"type": "none", "warmup_trials": 2}, 9),
+        ("median", 9),
+        (None, 9),
+        ({"type": "none"}, 1),
+        ({"type": "median", "warmup_trials": None, "tell": "worst"}, 9),
+        ({"type": "median", "max_epochs": 4}, 9),
+        ({"type": "successive_halving", "min_epochs": 2, "reduction_factor": 2}, 9),
+        ({"type": "hyperband"}, 27),
+    ],
+)
+def test_each_rule_checks_its_options_as_the_spec_does(pruner: Any, epochs: int) -> None:
+    """parse_pruner (each class's parse_options) gives the spec's options and sentences."""
+    raw = branin_spec(epochs=epochs)
+    if pruner is not None:
+        raw["pruner"] = pruner
+    try:
+        expected: Any = parse_spec(raw).pruner
+    except SpecError as error:
+        expected = str(error)
+    try:
+        kind, options = parse_pruner(pruner, epochs, "objective.epochs", MAX_TRIALS)
+        found: Any = {"type": kind, **options}
+    except SpecError as error:
+        found = str(error)
+    assert found == expected
 
 
 @pytest.mark.subprocess
@@ -461,5 +497,5 @@ def test_a_retry_of_a_retry_keeps_its_original_trials_bracket() -> None:
     # Trial 0 was interrupted twice (retried as 1, then as 2); 3 and 4 are new trials.
     keys = bracket_keys({0: None, 1: 0, 2: 1, 3: None, 4: None})
     assert keys == {0: 0, 1: 0, 2: 0, 3: 1, 4: 2}
-    pruner = _pruner("hyperband")
-    assert {bracket_of(pruner, keys[n]) for n in (0, 1, 2)} == {bracket_of(pruner, 0)}
+    rule = Hyperband.from_options(_pruner("hyperband"))
+    assert {rule.bracket_of(keys[n]) for n in (0, 1, 2)} == {rule.bracket_of(0)}

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import branin_spec
 from tests.test_pages import charts_on, open_page, shown
 from tuning_core.engine.objectives import function_objective
-from tuning_core.engine.pruners import PruneDecision, rung_epochs
+from tuning_core.engine.pruners import PruneDecision, SuccessiveHalving, read_curves
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
@@ -116,8 +116,7 @@ def test_a_pruned_trials_curve_is_kept_and_drawn_cut_under_its_cutoff(halving: P
         count, where = by_epoch[epoch], f"pruned at epoch {int(epoch)}"
         assert label == (where if count == 1 else f"{count} {where}")
     # The rungs are where successive halving compares: each decision was taken at one.
-    pruner = spec.pruner
-    rungs = rung_epochs(pruner["min_epochs"], pruner["reduction_factor"], pruner["max_epochs"])
+    rungs = SuccessiveHalving.from_options(spec.pruner).rungs()
     assert sorted(rows.loc[rows["kind"] == "rung", "epoch"]) == rungs
     assert {d.rung for d in halving.decisions} <= set(rungs)
     assert rows.loc[rows["kind"] == "rung", "label"].iloc[-1] == "rung: top 1/3 go on"
@@ -158,7 +157,7 @@ def test_the_median_line_is_the_median_of_complete_trials_best_so_far(storage: P
     guides = frames.pruning_guides(spec, run.curves)
     median = guides[guides["kind"] == "median"]
     with Store(storage) as store:
-        stored = store.metric_curves(run.study.id, spec.metric)
+        stored = read_curves(store, run.study.id, spec.metric)
     complete = [c for c in stored if c.state == TrialState.COMPLETE]
     first, last = spec.pruner["warmup_epochs"], spec.pruner["max_epochs"] - 2
     assert median["epoch"].tolist() == list(range(first, last + 1))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tuning_core.engine.errors import SpecError, StoreError, StoreGoneError, brief
-from tuning_core.engine.pruners import Curve, PruneDecision, bracket_keys
+from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 
@@ -619,25 +619,36 @@ class Store:
         ).fetchall()
         return [PruneDecision(*row) for row in rows]
 
-    def metric_curves(self, study_id: int, metric: str) -> list[Curve]:
-        """Every trial's finished epochs of ``metric``, with its state: what pruners read.
-
-        An epoch's row exists only once that epoch has finished, so a trial still running
-        contributes just its finished epochs.
-        """
+    def trial_rows(self, study_id: int) -> list[tuple[int, str, int | None]]:
+        """Every trial of the study as a pruner needs it: number, state and the number it
+        retries (None for an original), by number."""
         rows = self.connection.execute(
-            """SELECT t.number, t.state, t.retry_of, m.epoch, m.value FROM trials t
-               LEFT JOIN epoch_metrics m ON m.trial_id = t.id AND m.name = ?
-               WHERE t.study_id = ? ORDER BY t.number, m.epoch""",
-            (metric, study_id),
+            "SELECT number, state, retry_of FROM trials WHERE study_id = ? ORDER BY number",
+            (study_id,),
         ).fetchall()
-        keys = bracket_keys({number: retry_of for number, _, retry_of, _, _ in rows})
-        curves: dict[int, Curve] = {}
-        for number, state, _, epoch, value in rows:
-            curve = curves.setdefault(number, Curve(number, TrialState(state), {}, keys[number]))
-            if epoch is not None and value is not None:
-                curve.values[epoch] = value
-        return list(curves.values())
+        return [(int(number), str(state), retry_of) for number, state, retry_of in rows]
+
+    def metric_rows_after(
+        self, study_id: int, metric: str, after: int = 0
+    ) -> list[tuple[int, int, int, float | None]]:
+        """The study's finished epochs of ``metric`` whose rowid is past ``after``: rowid,
+        trial number, epoch and value (None where it was not finite), by rowid.
+
+        Rowids only grow (a rewritten row gets a new one), so a reader that keeps the last it
+        read gets every later row, whichever process wrote it. An epoch's row exists only once
+        that epoch has finished.
+        """
+        if after <= 0:  # the whole study: through its trials' rows of the metrics index
+            query = """SELECT m.rowid, t.number, m.epoch, m.value FROM trials t
+                       JOIN epoch_metrics m ON m.trial_id = t.id
+                       WHERE t.study_id = ? AND m.name = ? ORDER BY m.rowid"""
+            return self.connection.execute(query, (study_id, metric)).fetchall()
+        # Only the newest rows: CROSS JOIN makes SQLite walk the rowid range first, instead of
+        # every row of every trial of the study.
+        query = """SELECT m.rowid, t.number, m.epoch, m.value FROM epoch_metrics m
+                   CROSS JOIN trials t ON t.id = m.trial_id
+                   WHERE m.rowid > ? AND t.study_id = ? AND m.name = ? ORDER BY m.rowid"""
+        return self.connection.execute(query, (after, study_id, metric)).fetchall()
 
     def epochs_trained(self, study_id: int) -> int:
         """Epochs finished over all of the study's trials (retried ones included)."""

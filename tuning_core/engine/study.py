@@ -27,7 +27,7 @@ from tuning_core.engine.objectives import (
     TrialPruned,
     TrialStopped,
 )
-from tuning_core.engine.pruners import PruneDecision, decide
+from tuning_core.engine.pruners import PruneDecision, StudyPruning, pruner_for
 from tuning_core.engine.records import best_trial, start_conflict
 from tuning_core.engine.snapshots import SnapshotError
 from tuning_core.engine.space import SearchSpace
@@ -66,6 +66,7 @@ class StoreReporter:
         self.trial_number = trial_number
         self.stop_reason: str | None = None
         self.prune_decision: PruneDecision | None = None
+        self._pruning: StudyPruning | None = None
         self._last_poll = 0.0
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -77,13 +78,14 @@ class StoreReporter:
     def should_prune(self, epoch: int) -> bool:
         """Whether the pruner stops this trial after ``epoch``, from the finished epochs in the
         store (so a resumed or parallel study decides the same way)."""
-        if self.spec is None or self.trial_number is None or self.spec.pruner["type"] == "none":
+        if self.spec is None or self.trial_number is None:
             return False
-        curves = self.store.metric_curves(self.study_id, self.spec.metric)
-        own = next((c for c in curves if c.number == self.trial_number), None)
-        if own is None:
-            return False
-        self.prune_decision = decide(self.spec.pruner, self.spec.direction, own, epoch, curves)
+        if self._pruning is None:
+            pruner = pruner_for(self.spec.pruner)
+            self._pruning = StudyPruning(
+                pruner, self.spec.direction, self.study_id, self.spec.metric
+            )
+        self.prune_decision = self._pruning.decide(self.store, self.trial_number, epoch)
         return self.prune_decision is not None
 
     def should_stop(self) -> bool:

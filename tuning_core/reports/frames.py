@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.pruners import PruneDecision, bracket_count, first_rung_of, rung_epochs
+from tuning_core.engine.pruners import Curve, PruneDecision, pruner_for
 from tuning_core.engine.records import IN_PROCESS_LANE, TimelineBar
 from tuning_core.engine.space import NumericDimension
 from tuning_core.engine.spec import StudySpec
@@ -110,69 +110,47 @@ GUIDE_COLUMNS = ["kind", "epoch", "value", "metric", "label", "why"]
 
 
 def pruning_guides(spec: StudySpec, curves: pd.DataFrame) -> pd.DataFrame:
-    """What a pruner measures trials against, drawn behind the curves: kind, epoch (0-based),
-    value, metric, label and why (a sentence for the tooltip).
+    """What the study's pruner measures trials against, drawn behind the curves: kind, epoch
+    (0-based), value, metric, label and why (a sentence for the tooltip); the rule draws them
+    (Pruner.guides) from the study's curves of its metric.
 
-    * ``rung`` rows (successive halving, Hyperband): one per rung, at its last epoch (``rung``
-      epochs done), value NaN, labelled "rung" and the last "rung: top 1/3 go on" (it has room
-      to the right); Hyperband's brackets have different rungs, so all are listed.
-    * ``median`` rows (the median rule): at each epoch where the rule applies (after the
-      warm-up, before the last epoch), the median of the complete trials' best value so far,
-      as the rule compares; a trial pruned earlier was measured against the trials complete
-      then, which its own cut-off row shows exactly.
+    * ``rung`` rows (successive halving, Hyperband): one per rung, value NaN.
+    * ``median`` rows (the median rule): at each epoch where the rule applies, the cut-off a
+      trial there meets now.
     Empty for a study without a pruner.
     """
-    pruner = spec.pruner
-    rule = pruner.get("type", "none")
-    if rule in ("successive_halving", "hyperband"):
-        brackets = range(bracket_count(pruner)) if rule == "hyperband" else [None]
-        rungs = sorted(
-            {
-                rung
-                for bracket in brackets
-                for rung in rung_epochs(
-                    first_rung_of(pruner, bracket), pruner["reduction_factor"], pruner["max_epochs"]
-                )
-            }
-        )
-        share = f"1/{pruner['reduction_factor']}"
-        rows = [
-            {
-                "kind": "rung",
-                "epoch": rung - 1,
-                "value": np.nan,
-                "metric": "",
-                "label": f"rung: top {share} go on" if rung == rungs[-1] else "rung",
-                "why": f"a rung: after epoch {rung} only the top {share} of the trials that "
-                "reached it go on",
-            }
-            for rung in rungs
-        ]
-        return pd.DataFrame(rows, columns=GUIDE_COLUMNS)
-    if rule != "median" or curves.empty:
-        return pd.DataFrame(columns=GUIDE_COLUMNS)
-    complete = curves[
-        (curves["metric"] == spec.metric)
-        & (curves["state"] == TrialState.COMPLETE.value)
-        & ~curves.get("within_epoch", pd.Series(False, index=curves.index)).astype(bool)
-    ].dropna(subset=["value"])
-    if complete.empty:
-        return pd.DataFrame(columns=GUIDE_COLUMNS)
-    best = complete.sort_values(["number", "epoch"]).assign(
-        best=lambda frame: frame.groupby("number")["value"].transform(
-            lambda values: spec.direction.running_best(values)
-        )
-    )
-    first, last = int(pruner["warmup_epochs"]), int(pruner["max_epochs"]) - 2
-    medians = best[best["epoch"].between(first, last)].groupby("epoch")["best"].median()
+    guides = pruner_for(spec.pruner).guides(spec.direction, _stored_curves(curves, spec.metric))
     rows = [
-        {"kind": "median", "epoch": int(epoch), "value": float(value), "metric": spec.metric,
-         "label": "median",
-         "why": "the median of the complete trials' best so far: a trial worse than this at "
-         "that epoch was pruned"}
-        for epoch, value in medians.items()
-    ]  # fmt: skip
+        {
+            "kind": guide.kind,
+            "epoch": guide.epoch,
+            "value": guide.value,
+            # A guide with a value is in the study's metric; a rung is only an epoch.
+            "metric": "" if np.isnan(guide.value) else spec.metric,
+            "label": guide.label,
+            "why": guide.why,
+        }
+        for guide in guides
+    ]
     return pd.DataFrame(rows, columns=GUIDE_COLUMNS)
+
+
+def _stored_curves(curves: pd.DataFrame, metric: str) -> list[Curve]:
+    """The curves of ``metric`` as the store holds them (whole epochs with a value), for a
+    pruner to read; every trial is its own bracket key (guides do not depend on brackets)."""
+    if curves.empty or "state" not in curves.columns:
+        return []
+    within = curves.get("within_epoch", pd.Series(False, index=curves.index)).astype(bool)
+    rows = curves[(curves["metric"] == metric) & ~within].dropna(subset=["value", "state"])
+    return [
+        Curve(
+            int(number),
+            TrialState(group["state"].iloc[0]),
+            dict(zip(group["epoch"].astype(int), group["value"].astype(float), strict=True)),
+            int(number),
+        )
+        for number, group in rows.groupby("number")
+    ]
 
 
 @dataclass(frozen=True)

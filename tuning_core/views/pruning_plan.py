@@ -3,13 +3,14 @@ each, and the epochs in all, as a sentence and a small chart (New study)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.pruners import PlanStage, pruner_plan
+from tuning_core.engine.pruners import PlanStage, pruner_for
 from tuning_core.engine.spec import parse_spec
 
 PLAN_COLUMNS = ["row", "bracket", "start_epoch", "end_epoch", "trials", "label", "epochs"]
@@ -40,15 +41,16 @@ def plan_frame(stages: list[PlanStage]) -> pd.DataFrame:
     )
 
 
-def plan_sentence(pruner: dict[str, Any], trials: int, epochs_per_trial: int) -> str | None:
+def plan_sentence(pruner: Mapping[str, Any], trials: int, epochs_per_trial: int) -> str | None:
     """The plan in words, with the total epochs against a full search's; None without one."""
-    stages = pruner_plan(pruner, trials)
+    rule = pruner_for(pruner)
+    stages = rule.plan(trials)
     if not stages:
         return None
     total = sum(stage.epochs for stage in stages)
     full = trials * epochs_per_trial
     share = f" ({total / full:.0%})" if full else ""
-    if pruner["type"] == "successive_halving":
+    if stages[0].bracket is None:  # one bracket: successive halving
         first, *rest = stages
         steps = "; ".join(
             [f"all {first.trials} train to epoch {first.end_epoch}"]
@@ -58,11 +60,11 @@ def plan_sentence(pruner: dict[str, Any], trials: int, epochs_per_trial: int) ->
                 for stage in rest
             ]
         )
-        head = f"Successive halving: {steps}"
+        head = f"{rule.label}: {steps}"
     else:
         brackets = sorted({stage.bracket for stage in stages if stage.bracket is not None})
         firsts = [next(s for s in stages if s.bracket == b) for b in brackets]
-        head = f"Hyperband: {len(brackets)} brackets of " + ", ".join(
+        head = f"{rule.label}: {len(brackets)} brackets of " + ", ".join(
             f"{first.trials} trials (first cut at epoch {first.end_epoch})"
             if first.end_epoch < epochs_per_trial
             else f"{first.trials} trials (never cut)"
@@ -86,7 +88,7 @@ def plan_for_spec(raw: dict[str, Any]) -> tuple[str, pd.DataFrame] | None:
     sentence = plan_sentence(spec.pruner, trials, int(spec.pruner.get("max_epochs") or 0))
     if sentence is None:
         return None
-    return sentence, plan_frame(pruner_plan(spec.pruner, trials))
+    return sentence, plan_frame(pruner_for(spec.pruner).plan(trials))
 
 
 def plan_chart(plan: pd.DataFrame) -> alt.LayerChart:
