@@ -219,3 +219,41 @@ def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     found = imports_of(source)
     assert "keras" in found and "tuning_core.training.keras_objective" in found
     assert hyperparams.REGISTRY  # the engine package imports cleanly in the test process
+
+
+def _outside_pruners() -> list[Path]:
+    """The sources that must not hold a pruner's rule or words: everything but its package."""
+    pruners = ROOT / "tuning_core" / "engine" / "pruners"
+    return [
+        path
+        for path in [ROOT / "app.py", *_sources("tuning_core", "pages", "dashboard")]
+        if pruners not in path.parents
+    ]
+
+
+def test_each_pruner_is_defined_once() -> None:
+    """A rule's label, help and race words, its rungs and its median live in its class
+    (engine/pruners/): no table keyed by rule, no copy of its words, no second cut-off."""
+    from tuning_core.engine.pruners import PRUNERS, Pruner
+
+    words = {
+        text
+        for kind in PRUNERS
+        if kind != "none"
+        for text in (Pruner.types[kind].label, Pruner.types[kind].help)
+    }
+    broken = []
+    for path in _outside_pruners():
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if len(keys & set(PRUNERS)) >= 2:
+                    broken.append(f"{where}:{node.lineno} a table keyed by pruner type")
+            elif isinstance(node, ast.Constant) and node.value in words:
+                broken.append(f"{where}:{node.lineno} repeats {node.value!r}")
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                part in node.name for part in ("rung", "median", "cutoff")
+            ):
+                broken.append(f"{where}:{node.lineno} defines {node.name}")
+    assert not broken, "\n".join(broken)

@@ -24,6 +24,7 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import Objective
+from tuning_core.engine.pruners import pruner_class
 from tuning_core.engine.records import process_alive
 from tuning_core.engine.spec import NAME_PATTERN, StudySpec, json_from_file, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
@@ -67,12 +68,6 @@ MAX_RACE_NAME = 40
 MAX_SEEDS = 50
 MAX_STRATEGIES = 10
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,15}$")
-PRUNER_SHORT = {"median": "median", "successive_halving": "sh", "hyperband": "hyperband"}
-PRUNER_WORDS = {
-    "median": "median pruner",
-    "successive_halving": "successive halving",
-    "hyperband": "Hyperband",
-}
 
 
 @dataclass(frozen=True)
@@ -120,8 +115,8 @@ def strategy_label(entry: dict[str, Any]) -> str:
         if kind == "bayesian"
         else kind
     )
-    pruner = (entry.get("pruner") or {}).get("type", "none")
-    return label if pruner == "none" else f"{label}-{PRUNER_SHORT[pruner]}"
+    short = pruner_class((entry.get("pruner") or {}).get("type", "none")).short
+    return f"{label}-{short}" if short else label
 
 
 def strategy_title(entry: dict[str, Any]) -> str:
@@ -132,8 +127,8 @@ def strategy_title(entry: dict[str, Any]) -> str:
         if kind == "bayesian"
         else kind.capitalize()
     )
-    pruner = (entry.get("pruner") or {}).get("type", "none")
-    return title if pruner == "none" else f"{title} + {PRUNER_WORDS[pruner]}"
+    words = pruner_class((entry.get("pruner") or {}).get("type", "none")).in_title
+    return f"{title} + {words}" if words else title
 
 
 def _grid_levels(space_raw: Any, trials: int) -> int:

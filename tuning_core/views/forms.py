@@ -176,24 +176,6 @@ DASK_HELP = (
 )
 
 
-PRUNER_LABELS = {
-    "none": "None",
-    "median": "Median rule",
-    "successive_halving": "Successive halving",
-    "hyperband": "Hyperband",
-}
-# One sentence per pruner, for the New-study page.
-PRUNER_EXPLANATIONS = {
-    "none": "Every trial trains all its epochs.",
-    "median": "After a warm-up, a trial stops at any epoch where its best score so far is worse "
-    "than the median of the finished trials at that epoch.",
-    "successive_halving": "At 1, 3, 9… epochs (rungs), only the best third of the trials that "
-    "reached a rung go on; the rest stop there (asynchronous successive halving, ASHA).",
-    "hyperband": "Successive halving in several brackets whose first rung comes later and "
-    "later, in case a few epochs say too little about a trial.",
-}
-
-
 def _untouched_default(control: Control, loaded_names: list[str] | None) -> bool:
     """A fixed control at its registry default that the loaded spec did not name."""
     if loaded_names is None or control.name in loaded_names or control.tuned:
