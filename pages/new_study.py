@@ -25,7 +25,7 @@ from dashboard.table_upload import csv_section
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import HyperParameter
-from tuning_core.engine.pruners import PRUNERS
+from tuning_core.engine.pruners import PRUNERS, pruner_class
 from tuning_core.engine.spec import (
     ACQUISITIONS,
     DEFAULT_BAYESIAN,
@@ -250,12 +250,10 @@ with budget_column:
         "Early stopping (pruner)",
         list(PRUNERS),
         **initial_choice("pruner", list(PRUNERS), "none"),
-        format_func=lambda kind: forms.PRUNER_LABELS[kind],
-        help=" ".join(
-            f"{forms.PRUNER_LABELS[kind]}: {forms.PRUNER_EXPLANATIONS[kind]}" for kind in PRUNERS
-        ),
+        format_func=lambda kind: pruner_class(kind).label,
+        help=" ".join(f"{pruner_class(kind).label}: {pruner_class(kind).help}" for kind in PRUNERS),
     )
-    st.caption(forms.PRUNER_EXPLANATIONS[pruner_type])
+    st.caption(pruner_class(pruner_type).help)
     trials = st.number_input(
         "Trials", min_value=1, max_value=MAX_TRIALS, **initial("trials", value=10)
     )
