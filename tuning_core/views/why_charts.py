@@ -623,19 +623,3 @@ def latest_informative(
     most ``look_back`` model-chosen trials (each needs its explanation); None if there is none."""
     model_chosen = [n for n in reversed(numbers) if n not in initial][:look_back]
     return next((n for n in model_chosen if not flat(n)), None)
-
-
-def ask_kinds_frame(asks: dict[int, tuple[bool, str | None]]) -> pd.DataFrame:
-    """Trial number -> kind ("initial random" or "model") and acquisition, for tables and the
-    convergence chart."""
-    return pd.DataFrame(
-        [
-            {
-                "number": number,
-                "kind": "initial random" if initial else "model",
-                "acquisition": acquisition or "",
-            }
-            for number, (initial, acquisition) in asks.items()
-        ],
-        columns=["number", "kind", "acquisition"],
-    )
