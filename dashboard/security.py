@@ -216,7 +216,10 @@ def refuse_unusable_store() -> None:
     try:
         Store(path, create=False).close()
     except SpecError as error:
-        st.error(plain(str(error)))
+        # Beside its only use: dashboard.sentences needs nothing of this module, nor it of that.
+        from dashboard.sentences import in_page_words  # noqa: PLC0415
+
+        st.error(plain(in_page_words(error)))
         st.stop()
 
 

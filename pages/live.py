@@ -19,6 +19,7 @@ from dashboard.data import (
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from tuning_core.engine.states import StudyStatus
 from tuning_core.reports import frames
 from tuning_core.views import live, live_charts
@@ -81,7 +82,8 @@ def live_view(study_name: str) -> None:
         # Only a failed study's log matters, and only its last real error: TensorFlow's
         # start-up notices mention "errors" on every start.
         error = live.last_error_line(worker_log_tail(storage_path(), study_name, lines=200))
-        st.error(plain(f"The worker failed: {error}") if error else "The worker failed.")
+        shown = in_page_words(error.removeprefix("error: ")) if error else None
+        st.error(plain(f"The worker failed: {shown}") if shown else "The worker failed.")
     best, current, download = st.columns([2, 3, 1])
     best.metric("Best so far", status.best_text, help=status.best_help)
     with current:

@@ -18,6 +18,7 @@ from dashboard.form_state import open_in_new_study
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room, is_presenting
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from tuning_core.engine import hyperparams
 from tuning_core.engine.records import start_conflict
 from tuning_core.engine.spec import parse_spec
@@ -123,7 +124,7 @@ with compare_tab:
         with open_store() as store:
             problem = start_conflict(store, parse_spec(raw))
     if problem:
-        st.error(plain(problem))
+        st.error(plain(in_page_words(problem)))
     elif not is_presenting(st.query_params):  # about the hidden form: no use to the room
         at_once = raw.get("parallel", 1)
         st.caption(
@@ -155,7 +156,8 @@ with compare_tab:
             st.info(plain(f"Starting the worker for {current!r}…"))
             error = live.last_error_line(worker_log_tail(storage_path(), current, lines=200))
             if error:
-                st.error(plain(f"The worker could not start: {error}"))
+                shown = in_page_words(error.removeprefix("error: "))
+                st.error(plain(f"The worker could not start: {shown}"))
             return
         if not comparisons:
             return
@@ -237,7 +239,8 @@ with range_tab:
                 worker_log_tail(storage_path(), finder_name, "lr_find.log", 200)
             )
             if error:
-                st.error(plain(f"The range test failed: {error}"))
+                shown = in_page_words(error.removeprefix("error: "))
+                st.error(plain(f"The range test failed: {shown}"))
             return
         # The result is kept beside the store (<store>.artifacts/<name>/lr_find.json), so it
         # survives a reload: it is read back for the current dataset, model and optimizer.

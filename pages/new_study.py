@@ -21,6 +21,7 @@ from dashboard.form_state import (
 )
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from dashboard.table_upload import csv_section
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
@@ -142,14 +143,14 @@ if uploaded is not None and st.session_state.get("loaded_spec") != uploaded.file
     try:
         take_spec(forms.spec_from_upload(uploaded.getvalue()))
     except SpecError as error:
-        st.error(plain(str(error)))
+        st.error(plain(in_page_words(error)))
     else:
         st.session_state["loaded_spec"] = uploaded.file_id
         st.rerun()
 if user_code.held() is not None:
     # A spec that runs the user's code: its file is shown and confirmed before anything runs.
     if link_problem:
-        st.error(plain(link_problem))
+        st.error(plain(in_page_words(link_problem)))
     user_code.confirm_and_start(storage_path())
     st.stop()
 
@@ -304,7 +305,7 @@ raw_spec = forms.build_spec(
 st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
 keep_spec_in_url(raw_spec)  # the address bar is a preset link to this very setup
 if link_problem:
-    st.error(plain(link_problem))
+    st.error(plain(in_page_words(link_problem)))
 problems = forms.form_problems(raw_spec, controls, storage_path(), dask_address)
 
 st.subheader("Before you start")
@@ -325,7 +326,7 @@ if plan is not None:  # before Start: the rungs or brackets, who reaches each, t
     st.caption(plan[0])
     st.altair_chart(for_room(pruning_plan.plan_chart(plan[1])), width="stretch")
 for problem in problems:
-    st.error(plain(problem))
+    st.error(plain(in_page_words(problem)))
 
 start_column, download_column = st.columns(2)
 with download_column:

@@ -10,6 +10,7 @@ from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
 from tuning_core.views import forms, race_charts
@@ -77,7 +78,7 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
                     f"Race name: a race called {raw['name']!r} already exists; choose another name."
                 )
         except SpecError as error:
-            st.error(plain(str(error)))
+            st.error(plain(in_page_words(error)))
         else:
             launch_race(storage_path(), raw)
             st.session_state["launched_race"] = raw["name"]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.common import list_studies, open_store, open_study_in
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import worker_running
 from tuning_core.reports import export
@@ -51,7 +52,7 @@ with open_store() as store:
     try:
         script_text, script_problem = keras_script(store, study), None
     except SpecError as error:
-        script_text, script_problem = None, str(error)
+        script_text, script_problem = None, in_page_words(error)
 
 open_column, csv_column, json_column, script_column = st.columns(4)
 if open_column.button("Open in live view", key="open"):

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
 from dashboard.lessons import run_live_button
 from dashboard.security import begin_page, plain
+from dashboard.sentences import in_page_words
 from dashboard.why_data import (
     draw_why_chart,
     lesson_trial,
@@ -107,7 +108,7 @@ def why_view(study_name: str) -> None:
             storage_path(), study_name, trial, tuple(dims), study_identity(study)
         )
     except SpecError as error:  # a record that cannot be read or trusted: one sentence
-        st.warning(plain(str(error)))
+        st.warning(plain(in_page_words(error)))
         return
     st.markdown(plain(why_charts.summary_sentence(explanation)))
     if explanation["initial"]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 
 class SpecError(ValueError):
     """A study spec, CLI argument or form value is invalid.
 
-    The message is one sentence that names the field and says what would be right;
-    the CLI and the dashboard show it as is, without a traceback.
+    The message is one sentence that names the field and says what would be right; the CLI
+    shows it as is, without a traceback. A field that is a CLI option opens the sentence as
+    the CLI spells it ("--trial: ..."); a page shows the field in its own words instead
+    (:func:`cli_field`, dashboard/sentences.py), so each sentence is written once.
     """
 
 
@@ -44,3 +48,16 @@ def brief(value: object) -> str:
     """``repr(value)`` clipped to about ECHO_LIMIT characters, for error messages."""
     text = repr(value)
     return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+
+
+# "--trial: the study has no trial 9." or "--dims takes one or two ...": the option, then the rest.
+_CLI_FIELD = re.compile(r"--([a-z][a-z0-9-]*)(?=[: ])")
+
+
+def cli_field(message: str) -> tuple[str | None, str]:
+    """The CLI option a sentence opens with, without its dashes, and the rest of the sentence
+    (from the ": " or " " after it); (None, message) when it opens with none."""
+    match = _CLI_FIELD.match(message)
+    if match is None:
+        return None, message
+    return match.group(1), message[match.end() :]
