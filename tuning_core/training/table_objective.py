@@ -7,7 +7,6 @@ Only the worker process imports this module (it loads Keras).
 
 from __future__ import annotations
 
-import gc
 import math
 from typing import Any
 
@@ -99,8 +98,7 @@ class TableObjective(KerasObjective):
             max(classes, 2),
             loss_limit=float(data.preparation["loss_limit"]),
         )
-        checkpoint = self._checkpoint_path()
-        callbacks = [callback, *self._best_epoch_checkpoint(checkpoint)]
+        keeper = self._best_epoch_keeper()
         try:
             history = network.fit(
                 data.x_train,
@@ -108,7 +106,7 @@ class TableObjective(KerasObjective):
                 batch_size=batch_size,
                 epochs=int(hp["epochs"]),
                 validation_data=(data.x_val, targets_for(task, classes, data.y_val)),
-                callbacks=callbacks,
+                callbacks=[callback, *keeper],
                 verbose=0,
             ).history
             if callback.diverged:
@@ -118,14 +116,11 @@ class TableObjective(KerasObjective):
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             final = {name: values[-1] for name, values in history.items() if values}
             note = chance_note(task, final, data.preparation.get("baseline", {}))
-            self._promote_if_best(checkpoint, value)
+            self._promote_if_best(network, keeper, value)
             return TrialOutcome(value, note)
         finally:
-            if checkpoint is not None:
-                checkpoint.unlink(missing_ok=True)
             del network
-            keras.backend.clear_session()
-            gc.collect()
+            self._release_session()
 
 
 def held_out_score(model_path: str, spec: StudySpec) -> dict[str, float]:

@@ -50,12 +50,29 @@ def class_count(y: np.ndarray) -> int | None:
 
 
 def _output_units(network: keras.Model, sample: np.ndarray) -> int | None:
-    """The width of the model's single output, from one forward pass (which also builds a
-    Sequential model given no Input); None for several outputs."""
-    output = network(sample, training=False)
-    if isinstance(output, (list, tuple, dict)):
-        return None
-    shape = tuple(output.shape)
+    """The width of the model's single output (None for several outputs). Read from the
+    model's declared Input and output when it has them (a forward pass costs ~30 ms a trial);
+    else from one forward pass, which also builds a Sequential model given no Input. Raises
+    ValueError when the declared Input does not take ``sample``'s rows."""
+    try:
+        inputs, outputs = network.inputs, network.outputs
+    except (AttributeError, ValueError):  # a subclassed or unbuilt model declares neither
+        inputs = outputs = None
+    if inputs and outputs and len(inputs) == 1:
+        declared = tuple(inputs[0].shape[1:])
+        if len(declared) != sample.ndim - 1 or any(
+            size is not None and size != actual
+            for size, actual in zip(declared, sample.shape[1:], strict=True)
+        ):
+            raise ValueError(f"the model's Input takes {declared}")
+        if len(outputs) != 1:
+            return None
+        shape = tuple(outputs[0].shape)
+    else:
+        output = network(sample, training=False)
+        if isinstance(output, (list, tuple, dict)):
+            return None
+        shape = tuple(output.shape)
     return int(shape[-1]) if len(shape) >= 2 else 1
 
 
@@ -152,7 +169,7 @@ class BuildModelObjective(KerasObjective):
         # One seed for every trial: trials differ only by their params, not their initial weights.
         keras.utils.set_random_seed(self.spec.seed)
         network = self.build_model(MappingProxyType(dict(params)))
-        checkpoint = None
+        keeper = self._best_epoch_keeper()
         try:
             problem = model_problem(network, self.classes, self.x[:1])
             if problem:
@@ -161,8 +178,6 @@ class BuildModelObjective(KerasObjective):
             classes = self.classes if self.classes is not None else math.inf
             steps = max(1, math.ceil(train_rows / batch_size))
             callback = UserModelMetrics(reporter, steps, classes)  # type: ignore[arg-type]
-            checkpoint = self._checkpoint_path()
-            callbacks = [callback, *self._best_epoch_checkpoint(checkpoint)]
             validation: dict[str, Any] = (
                 {"validation_data": self.validation_data}
                 if self.validation_data is not None
@@ -173,7 +188,7 @@ class BuildModelObjective(KerasObjective):
                 self.y,
                 batch_size=batch_size,
                 epochs=epochs,
-                callbacks=callbacks,
+                callbacks=[callback, *keeper],
                 verbose=0,
                 **validation,
             ).history
@@ -188,15 +203,11 @@ class BuildModelObjective(KerasObjective):
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
-            self._promote_if_best(checkpoint, value)
+            self._promote_if_best(network, keeper, value)
             return TrialOutcome(value)
         finally:
-            if checkpoint is not None:
-                checkpoint.unlink(missing_ok=True)
             del network
-            # clear_session collects garbage itself; a second gc.collect found little and cost
-            # ~0.6 s a trial with TensorFlow's objects to walk (benchmarks/own_model.py).
-            keras.backend.clear_session()
+            self._release_session()
 
 
 class DatasetBuildModelObjective(BuildModelObjective):
