@@ -29,7 +29,10 @@ from tuning_core.engine.spec import (
     DEFAULT_MAX_RETRIES,
     MAX_HEARTBEAT_SECONDS,
     MAX_RETRIES,
+    KerasObjectiveSpec,
     StudySpec,
+    UserFunctionSpec,
+    UserModelSpec,
     json_from_file,
     load_spec,
 )
@@ -288,26 +291,25 @@ def command_run(args: argparse.Namespace) -> int:
         raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
     address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
     spec = load_spec(args.spec)
-    if spec.objective["type"] == "keras":
+    built_in = isinstance(spec.objective, KerasObjectiveSpec)
+    if built_in:
         _refuse_what_cannot_fit(spec, args.memory_limit)
         # A table is read and its preparation fitted before the store is opened: bad data is
         # one sentence, with nothing stored.
         spec = complete_table_spec(spec, json_from_file(args.spec).get("objective") or {})
         _refuse_table_model_too_large(spec, args.memory_limit)
-    if spec.objective["type"] == "python":
+    if isinstance(spec.objective, UserFunctionSpec | UserModelSpec):
         # The target is imported from beside the spec file, and before the store is opened:
         # a target that cannot be imported is one sentence, and nothing is stored.
         sys.path.insert(0, str(Path(args.spec).resolve().parent))
         objective_for(spec)
         _remember_code_folder(args, spec.name)
-    recycle = (
-        args.recycle_every if spec.objective["type"] == "keras" and args.recycle_every > 0 else None
-    )
+    recycle = args.recycle_every if built_in and args.recycle_every > 0 else None
     if spec.parallel > 1 or address is not None:
         return _run_on_dask(args, spec, address, recycle)
     with Store(_storage(args)) as store:
         objective = objective_for(spec)
-        if spec.objective["type"] == "keras" or spec.objective.get("form") == "build_model":
+        if isinstance(spec.objective, KerasObjectiveSpec | UserModelSpec):
             _attach_best_model(objective, store, spec)
         outcome = run_study(
             spec,
@@ -316,7 +318,7 @@ def command_run(args: argparse.Namespace) -> int:
             log=lambda line: print(line, flush=True),
             max_trials_this_process=recycle,
         )
-        if not outcome.recycle and spec.objective.get("test_split"):
+        if not outcome.recycle and _held_out_share(spec):
             _report_held_out(spec, store)
     if outcome.recycle:
         print(
@@ -336,10 +338,10 @@ def command_race(args: argparse.Namespace) -> int:
     if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
         raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
     race = races.load_race_spec(args.spec)
-    keras = race.objective["type"] == "keras"
+    keras = isinstance(race.objective, KerasObjectiveSpec)
     if keras:
         _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
-    if race.objective["type"] == "python":
+    if isinstance(race.objective, UserFunctionSpec | UserModelSpec):
         # As for run: the target is imported from beside the race spec (a LocalCluster's
         # workers inherit the path), and once before the store is opened, so a target that
         # cannot be imported is one sentence with nothing stored.
@@ -347,7 +349,7 @@ def command_race(args: argparse.Namespace) -> int:
         objective_for(race.members[0].spec)
         _remember_code_folder(args, race.name)
     # A user's build_model keeps its best epoch's model as a built-in Keras model does.
-    keeps_model = keras or race.objective.get("form") == "build_model"
+    keeps_model = keras or isinstance(race.objective, UserModelSpec)
     recycle = args.recycle_every if keras and args.recycle_every > 0 else None
     address = args.dask if args.dask is not None else os.environ.get(DASK_ENV) or None
     if race.parallel > 1 or address is not None:
@@ -448,14 +450,25 @@ def _remember_code_folder(args: argparse.Namespace, name: str) -> None:
         remember_code_folder(_storage(args), name, str(folder))
 
 
+def _held_out_share(spec: StudySpec) -> float:
+    """The share of a table held out for the end (0 for images and other objectives)."""
+    objective = spec.objective
+    if not isinstance(objective, KerasObjectiveSpec) or objective.table is None:
+        return 0.0
+    return objective.table.test_split
+
+
 def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
-    """Before any trial runs (and before anything is stored), refuse a model too large."""
+    """Before any trial runs (and before anything is stored), refuse a built-in Keras model
+    too large."""
     if limit_gb is not None:
         # The loader checks the data again against the same limit (in this process, a
         # recycled one and the Dask workers it starts; a table's reader too): it reads the
         # environment.
         os.environ[MEMORY_LIMIT_ENV] = f"{limit_gb:g}"
-    image_shape = image_shape_of(spec.objective["dataset"])
+    if not isinstance(spec.objective, KerasObjectiveSpec):
+        return
+    image_shape = image_shape_of(spec.objective.dataset)
     if image_shape is None:
         return  # unreadable data is refused, in one sentence, when the first trial loads it
     limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
@@ -467,7 +480,8 @@ def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
 def _refuse_table_model_too_large(spec: StudySpec, limit_gb: float | None) -> None:
     """A table's largest MLP, counted as the image MLP is with one row of features as its
     input (the data is already bounded by the reader)."""
-    preparation = spec.objective.get("preparation")
+    table = spec.objective.table if isinstance(spec.objective, KerasObjectiveSpec) else None
+    preparation = table.preparation if table else None
     if not preparation:
         return
     limit = default_memory_limit() if limit_gb is None else int(limit_gb * 1e9)
@@ -489,7 +503,8 @@ def _report_held_out(spec: StudySpec, store: Store) -> None:
     scores = held_out_score(str(model), spec)
     study = store.get_study(spec.name)
     best = best_trial(store.trials(study.id), spec.direction) if study else None
-    rows = spec.objective["preparation"]["rows"]["test"]
+    table = spec.objective.table if isinstance(spec.objective, KerasObjectiveSpec) else None
+    rows = table.preparation["rows"]["test"] if table and table.preparation else None
     (folder / "test_score.json").write_text(
         json.dumps({"trial": best.number if best else None, "rows": rows, **scores}),
         encoding="utf-8",
@@ -659,6 +674,11 @@ def command_lr_find(args: argparse.Namespace) -> int:
     if args.steps < 5:
         raise SpecError(f"--steps must be at least 5, not {args.steps}.")
     spec = load_spec(args.spec)
+    if not isinstance(spec.objective, KerasObjectiveSpec):
+        raise SpecError(
+            f"objective.type must be keras (a built-in model) for an LR range test, not "
+            f"{spec.objective.type}."
+        )
     if objective_is_table(spec.objective):
         raise SpecError(
             "objective.dataset: lr-find trains on images for now; for a table, tune "

@@ -25,7 +25,7 @@ from tuning_core.engine import snapshots
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
 from tuning_core.engine.space import ChoiceDimension, Scalar
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec import FunctionObjectiveSpec, StudySpec
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import load_ask_record
 
@@ -109,9 +109,9 @@ def load_record(store: Store, name: str, trial: int) -> tuple[StudySpec, dict[st
             f"name: there is no study called {brief(name)} in this store (studies: {names})."
         )
     spec = study.spec
-    if spec.strategy["type"] != "bayesian":
+    if spec.strategy.type != "bayesian":
         raise SpecError(
-            f"{brief(name)} uses {spec.strategy['type']} search, which follows no model: only a "
+            f"{brief(name)} uses {spec.strategy.type} search, which follows no model: only a "
             "Bayesian study can be explained."
         )
     asked = store.asked_trials(study.id)
@@ -249,7 +249,7 @@ def explain_record(
         direction=spec.direction.value,
         acquisition=None,
         acq_func=record["acq_func"],
-        surrogate=spec.strategy.get("surrogate", "GP"),
+        surrogate=spec.strategy.surrogate or "GP",
         chosen=chosen,
         observed=observed_points(spec, record),
     )
@@ -301,9 +301,9 @@ def explain_record(
 def _true_values(spec: StudySpec, rows: list[list[Any]]) -> list[float] | None:
     """The closed-form function at each grid row, for function objectives (in the study's
     metric, as the trials record it)."""
-    if spec.objective.get("type") != "function":
+    if not isinstance(spec.objective, FunctionObjectiveSpec):
         return None
-    test_function = TEST_FUNCTIONS[spec.objective["name"]]
+    test_function = TEST_FUNCTIONS[spec.objective.name]
     names = spec.space.names
     values = []
     for row in rows:

@@ -105,14 +105,14 @@ def study_summaries(store: Store) -> list[StudySummary]:
                 name=study.name,
                 status=status,
                 done=sum(trial.state.counts_against_budget() for trial in trials),
-                budget=int(study.spec.budget["trials"]),
+                budget=study.spec.budget.trials,
                 best_value=None if best is None else best.value,
                 metric=study.spec.metric,
                 direction=study.spec.direction,
-                strategy=study.spec.strategy["type"],
+                strategy=study.spec.strategy.type,
                 created_at=study.created_at,
                 message=study.message,
-                pruner=study.spec.pruner["type"],
+                pruner=study.spec.pruner.type,
                 pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
             )
         )

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
@@ -59,51 +61,340 @@ MAX_RETRIES = 100
 DEFAULT_BAYESIAN = {"surrogate": "GP", "acquisition": "EI", "initial_points": 10}
 
 
+class SpecPart(Mapping[str, Any]):
+    """A typed, frozen part of a study spec whose :meth:`to_json` is the stored JSON.
+
+    Attribute access (``spec.objective.metric``) is the contract. The read-only Mapping
+    access (``part["metric"]``, ``part.get("x")``, ``"x" in part``, ``dict(part)``) reads
+    the same values the part's JSON object holds, and compares equal to that object: it is
+    transitional, kept while call sites that read the parts as dicts move to attributes.
+    """
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The part as the spec file and the store hold it (a new dict each call)."""
+        raise NotImplementedError
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
+        # Built once: pruners and views read parts by key in loops. Never handed out.
+        return self.to_json()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json)
+
+    def __len__(self) -> int:
+        return len(self._json)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._json == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a dict, so unhashable like one
+
+
+@dataclass(frozen=True, eq=False)
+class StrategySpec(SpecPart):
+    """How trials are proposed: ``type`` grid (with ``levels``), random, or bayesian (with
+    ``surrogate``, ``acquisition`` and ``initial_points``); ``seed`` seeds it and every trial."""
+
+    type: str
+    seed: int = 0
+    levels: int | None = None  # grid only
+    surrogate: str | None = None  # bayesian only, as are the two below
+    acquisition: str | None = None
+    initial_points: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "seed": self.seed}
+        if self.type == "grid":
+            data["levels"] = self.levels
+        if self.type == "bayesian":
+            data["surrogate"] = self.surrogate
+            data["acquisition"] = self.acquisition
+            data["initial_points"] = self.initial_points
+        return data
+
+
+@dataclass(frozen=True, eq=False)
+class BudgetSpec(SpecPart):
+    """When a study stops: after ``trials`` finished trials, ``seconds`` of trial time, or
+    ``epochs`` trained over all trials (the last two optional)."""
+
+    trials: int = 20
+    seconds: float | None = None
+    epochs: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"trials": self.trials, "seconds": self.seconds}
+        if self.epochs is not None:  # left out when unset, as specs before it was added
+            data["epochs"] = self.epochs
+        return data
+
+
+@dataclass(frozen=True, eq=False)
+class PrunerSpec(SpecPart):
+    """The early-stopping rule: its ``type`` and its validated ``options`` (``max_epochs``,
+    ``tell`` and the rule's own), in stored order. Their rules live in engine/pruners.py,
+    not here; ``options`` is a copy that nothing may change."""
+
+    type: str = "none"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return self.type != "none"
+
+    @property
+    def max_epochs(self) -> int | None:
+        """The most epochs a trial trains under the rule; None for no pruner."""
+        value = self.options.get("max_epochs")
+        return None if value is None else int(value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **self.options}
+
+
+@dataclass(frozen=True, eq=False)
+class DaskSpec(SpecPart):
+    """How a Dask study handles lost workers; each field None when the spec left it out
+    (then :data:`DEFAULT_HEARTBEAT_SECONDS` and :data:`DEFAULT_MAX_RETRIES` apply)."""
+
+    heartbeat_seconds: float | None = None
+    max_retries: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}  # only what the spec gave
+        if self.heartbeat_seconds is not None:
+            data["heartbeat_seconds"] = self.heartbeat_seconds
+        if self.max_retries is not None:
+            data["max_retries"] = self.max_retries
+        return data
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionObjectiveSpec(SpecPart):
+    """A closed-form test function (engine/objectives.py), minimised; above 1 ``epochs`` it
+    reports a converging curve, so pruners can be tried in milliseconds."""
+
+    name: str
+    trial_seconds: float = 0
+    epochs: int = 1
+    type: ClassVar[str] = "function"
+    metric: ClassVar[str] = "value"
+    direction: ClassVar[Direction] = Direction.MINIMIZE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "metric": self.metric,
+            "direction": self.direction.value,
+            "trial_seconds": self.trial_seconds,
+            "epochs": self.epochs,
+        }
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A built-in Keras objective's table fields (see training/tables.py): the column to
+    predict, the task when known, imputation, a held-out test share, and the preparation
+    that ``run`` fits and stores so a resume, a Dask worker and the export repeat it."""
+
+    impute: bool = False
+    test_split: float = 0.0
+    target: str | None = None
+    task: str | None = None
+    preparation: dict[str, Any] | None = None  # JSON as fitted; never changed in place
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.target is not None:
+            data["target"] = self.target
+        if self.task is not None:
+            data["task"] = self.task
+        data["impute"] = self.impute
+        data["test_split"] = self.test_split
+        if self.preparation is not None:
+            data["preparation"] = self.preparation
+        return data
+
+
+@dataclass(frozen=True, eq=False)
+class KerasObjectiveSpec(SpecPart):
+    """A built-in Keras model (``mlp`` or ``cnn``) trained on ``dataset``.
+
+    ``table`` holds the table fields the spec gives (a CSV always has them); it is None for
+    images, and for a 2-D ``.npz`` until ``run`` prepares it, so whether the data is a table
+    is ``training.tables.objective_is_table``'s to say (it reads the file's header)."""
+
+    dataset: str
+    model: str
+    epochs: int
+    metric: str
+    direction: Direction
+    validation_split: float
+    split: str = "stratified"
+    train_limit: int | None = None
+    table: TableSpec | None = None  # None for images
+    type: ClassVar[str] = "keras"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "dataset": self.dataset,
+            "model": self.model,
+            "epochs": self.epochs,
+            "metric": self.metric,
+            "direction": self.direction.value,
+            "validation_split": self.validation_split,
+            "split": self.split,
+            "train_limit": self.train_limit,
+            # Only a table's fields: an image study's stored spec (and identity) stays as it was.
+            **(self.table.to_json() if self.table is not None else {}),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class UserFunctionSpec(SpecPart):
+    """A user's ``objective(trial) -> number``, imported from ``target`` (module:function);
+    it reports ``metric`` for up to ``epochs`` steps and reads its own data."""
+
+    target: str
+    metric: str = "value"
+    direction: Direction = Direction.MINIMIZE
+    epochs: int = 1
+    type: ClassVar[str] = "python"
+    form: ClassVar[str] = "function"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "target": self.target,
+            "form": self.form,
+            "metric": self.metric,
+            "direction": self.direction.value,
+            "epochs": self.epochs,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class UserModelSpec(SpecPart):
+    """A user's Keras ``build_model(hp)``, imported from ``target`` (module:function), fitted
+    on the arrays the Python API passes, or on ``dataset`` (read as a built-in Keras
+    objective reads images) when the spec names one.
+
+    Stored as ``{"type": "python", "form": "build_model", "target": ...}``; a spec may also
+    spell it ``{"type": "keras", "build_model": ...}``, which parses to the same object."""
+
+    target: str
+    metric: str = "val_accuracy"
+    direction: Direction = Direction.MAXIMIZE
+    epochs: int = 10
+    batch_size: int = 32
+    validation_split: float | None = None
+    dataset: str | None = None  # None: the Python API passes the arrays
+    split: str | None = None  # with a dataset only, as is train_limit
+    train_limit: int | None = None
+    type: ClassVar[str] = "python"
+    form: ClassVar[str] = "build_model"
+
+    @property
+    def build_model(self) -> str:
+        """The ``module:function`` of the user's ``build_model(hp)``."""
+        return self.target
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "target": self.target,
+            "form": self.form,
+            "metric": self.metric,
+            "direction": self.direction.value,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "validation_split": self.validation_split,
+        }
+        if self.dataset is not None:
+            data["dataset"] = self.dataset
+            data["split"] = self.split
+            data["train_limit"] = self.train_limit
+        return data
+
+
+ObjectiveSpec = FunctionObjectiveSpec | KerasObjectiveSpec | UserFunctionSpec | UserModelSpec
+
+
 @dataclass(frozen=True)
 class StudySpec:
+    """A validated study spec: typed, frozen parts whose ``to_json`` is the stored form.
+
+    Parts given as plain JSON objects (``dataclasses.replace(spec, budget={...})``) are
+    validated as a spec file's would be and become their typed parts.
+    """
+
     name: str
-    objective: dict[str, Any]
+    objective: ObjectiveSpec
     space: SearchSpace
-    strategy: dict[str, Any]
-    budget: dict[str, Any]
-    pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
+    strategy: StrategySpec
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
     parallel: int = 1
-    dask: dict[str, Any] = field(default_factory=dict)  # only what the spec gave
+    dask: DaskSpec = field(default_factory=DaskSpec)
+
+    def __post_init__(self) -> None:
+        def typed(name: str, part: Any, parse: Callable[[Any], SpecPart]) -> None:
+            if not isinstance(part, SpecPart):
+                object.__setattr__(self, name, parse(part))
+
+        typed("objective", self.objective, lambda raw: _parse_objective(raw, self.space))
+        typed("strategy", self.strategy, _parse_strategy)
+        typed("budget", self.budget, _parse_budget)
+        typed("pruner", self.pruner, lambda raw: _parse_pruner(raw, self.objective, self.space))
+        typed("dask", self.dask, _parse_dask)
 
     @property
     def heartbeat_seconds(self) -> float:
-        return float(self.dask.get("heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS))
+        heartbeat = self.dask.heartbeat_seconds
+        return float(DEFAULT_HEARTBEAT_SECONDS if heartbeat is None else heartbeat)
 
     @property
     def max_retries(self) -> int:
-        return int(self.dask.get("max_retries", DEFAULT_MAX_RETRIES))
+        retries = self.dask.max_retries
+        return int(DEFAULT_MAX_RETRIES if retries is None else retries)
 
     @property
     def direction(self) -> Direction:
-        return Direction(self.objective["direction"])
+        return Direction(self.objective.direction)
 
     @property
     def metric(self) -> str:
-        return self.objective["metric"]
+        return self.objective.metric
 
     @property
     def seed(self) -> int:
-        return int(self.strategy["seed"])
+        return int(self.strategy.seed)
 
     def to_json(self) -> dict[str, Any]:
         data = {
             "name": self.name,
-            "objective": dict(self.objective),
+            "objective": self.objective.to_json(),
             "space": self.space.to_json(),
-            "strategy": dict(self.strategy),
-            "budget": dict(self.budget),
-            "pruner": dict(self.pruner),
+            "strategy": self.strategy.to_json(),
+            "budget": self.budget.to_json(),
+            "pruner": self.pruner.to_json(),
         }
         # Left out at its default, so specs and stores written before it existed read the same.
         if self.parallel != 1:
             data["parallel"] = self.parallel
-        if self.dask:
-            data["dask"] = dict(self.dask)
+        dask = self.dask.to_json()
+        if dask:
+            data["dask"] = dask
         return data
 
     def search_identity(self) -> str:
@@ -148,7 +439,7 @@ def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
+def _parse_objective(raw: Any, space: SearchSpace) -> ObjectiveSpec:
     _expect(
         isinstance(raw, dict),
         "objective must be an object with a type of keras, function or python.",
@@ -189,15 +480,10 @@ def _parse_objective(raw: Any, space: SearchSpace) -> dict[str, Any]:
             f"{brief(trial_seconds)}.",
         )
         epochs = _count_field(raw, "epochs", "objective", 1, 1, MAX_FUNCTION_EPOCHS)
-        return {
-            "type": "function",
-            "name": name,
-            "metric": "value",
-            "direction": Direction.MINIMIZE.value,
-            "trial_seconds": trial_seconds,
-            "epochs": epochs,
-        }
+        return FunctionObjectiveSpec(name, trial_seconds, epochs)
     if kind == "keras":
+        if "build_model" in raw:
+            return _parse_keras_build_model(raw)
         return _parse_keras_objective(raw, space)
     if kind == "python":
         return _parse_python_objective(raw)
@@ -209,7 +495,7 @@ METRIC_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 PYTHON_FORMS = ("function", "build_model")
 
 
-def _parse_python_objective(raw: dict[str, Any]) -> dict[str, Any]:
+def _parse_python_objective(raw: dict[str, Any]) -> UserFunctionSpec | UserModelSpec:
     """A user's objective: ``function`` (``objective(trial) -> number``, the default) or
     ``build_model`` (a Keras ``build_model(hp)``, fitted on the arrays the Python API passes,
     or on ``dataset``, read as a Keras objective reads it, in a spec file). The space's names
@@ -245,38 +531,34 @@ def _parse_python_objective(raw: dict[str, Any]) -> dict[str, Any]:
         direction in {member.value for member in Direction},
         f"objective.direction must be maximize or minimize, not {brief(direction)}.",
     )
-    objective: dict[str, Any] = {
-        "type": "python",
-        "target": target,
-        "form": form,
-        "metric": metric,
-        "direction": direction,
-        # The most epochs a trial reports: pruners need at least 2.
-        "epochs": _count_field(
-            raw, "epochs", "objective", 10 if keras_model else 1, 1, MAX_FUNCTION_EPOCHS
-        ),
-    }
-    if keras_model:
-        objective["batch_size"] = _count_field(raw, "batch_size", "objective", 32, 1, MAX_EXAMPLES)
-        split = raw.get("validation_split")
-        _expect(
-            split is None or (_is_finite_number(split) and 0 < split < 1),
-            f"objective.validation_split must be a number between 0 and 1, not {brief(split)}.",
+    # The most epochs a trial reports: pruners need at least 2.
+    epochs = _count_field(
+        raw, "epochs", "objective", 10 if keras_model else 1, 1, MAX_FUNCTION_EPOCHS
+    )
+    if not keras_model:
+        extra = sorted(
+            set(raw) & {"batch_size", "validation_split", "dataset", "split", "train_limit"}
         )
-        objective["validation_split"] = None if split is None else float(split)
-        if "dataset" in raw:
-            _parse_user_model_dataset(raw, objective)
-    else:
-        extra = sorted(set(raw) & {"batch_size", "validation_split", "dataset", "split"})
         _expect(
             not extra,
             f"objective.{extra[0] if extra else ''} is for a build_model objective; a function "
             "objective reads its own data.",
         )
-    return objective
+        return UserFunctionSpec(target, metric, Direction(direction), epochs)
+    batch_size = _count_field(raw, "batch_size", "objective", 32, 1, MAX_EXAMPLES)
+    split = raw.get("validation_split")
+    _expect(
+        split is None or (_is_finite_number(split) and 0 < split < 1),
+        f"objective.validation_split must be a number between 0 and 1, not {brief(split)}.",
+    )
+    validation_split = None if split is None else float(split)
+    model = UserModelSpec(
+        target, metric, Direction(direction), epochs, batch_size, validation_split
+    )
+    return _with_user_model_dataset(raw, model) if "dataset" in raw else model
 
 
-def _parse_user_model_dataset(raw: dict[str, Any], objective: dict[str, Any]) -> None:
+def _with_user_model_dataset(raw: dict[str, Any], model: UserModelSpec) -> UserModelSpec:
     """A spec file's data for a user's build_model: the dataset fields of a Keras objective
     (its images, shape (n, height, width), scaled to 0..1, and its validation split)."""
     dataset = raw["dataset"]
@@ -289,13 +571,68 @@ def _parse_user_model_dataset(raw: dict[str, Any], objective: dict[str, Any]) ->
         split in ("stratified", "ordered"),
         f"objective.split must be stratified or ordered, not {brief(split)}.",
     )
-    objective["dataset"] = dataset
-    objective["validation_split"] = objective["validation_split"] or 0.2
-    objective["split"] = split
-    objective["train_limit"] = _int_field(raw, "train_limit", "objective", None, 10, MAX_EXAMPLES)
+    return replace(
+        model,
+        dataset=dataset,
+        validation_split=model.validation_split or 0.2,
+        split=split,
+        train_limit=_int_field(raw, "train_limit", "objective", None, 10, MAX_EXAMPLES),
+    )
 
 
-def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+# The issue's spelling of a user's Keras model: the keys a Keras objective has for images,
+# with build_model in place of model. It is stored as the python build_model objective it
+# parses to, so specs, stores and search identities keep one form.
+KERAS_BUILD_MODEL_KEYS = (
+    "type",
+    "build_model",
+    "dataset",
+    "epochs",
+    "batch_size",
+    "metric",
+    "direction",
+    "validation_split",
+    "split",
+    "train_limit",
+)
+
+
+def _parse_keras_build_model(raw: dict[str, Any]) -> UserModelSpec:
+    """``{"type": "keras", "build_model": "module:function", ...}``: the same objective as
+    ``{"type": "python", "form": "build_model", "target": ...}``, with the Keras objective's
+    dataset fields (``dataset`` defaults to digits, as a Keras objective's does)."""
+    _expect(
+        "model" not in raw,
+        "objective.model names a built-in model; with build_model your function builds the "
+        "model, so leave model out.",
+    )
+    table_keys = sorted(set(raw) & set(TABLE_KEYS))
+    _expect(
+        not table_keys,
+        f"objective.{table_keys[0] if table_keys else ''} is a table field; a build_model "
+        "objective trains on images (digits, mnist, fashion_mnist or a folder).",
+    )
+    unknown = sorted(set(raw) - set(KERAS_BUILD_MODEL_KEYS))
+    _expect(
+        not unknown,
+        f"objective.{unknown[0] if unknown else ''} is not a key of a keras build_model "
+        f"objective; use {', '.join(sorted(KERAS_BUILD_MODEL_KEYS))}.",
+    )
+    build_model = raw["build_model"]
+    _expect(
+        isinstance(build_model, str) and bool(TARGET_PATTERN.fullmatch(build_model)),
+        "objective.build_model must name a function as module:function (e.g. "
+        f"model:build_model), not {brief(build_model)}.",
+    )
+    spelled = {key: value for key, value in raw.items() if key not in ("type", "build_model")}
+    python = {"type": "python", "form": "build_model", "target": build_model, **spelled}
+    python.setdefault("dataset", "digits")
+    model = _parse_python_objective(python)
+    assert isinstance(model, UserModelSpec)  # form build_model parses to one
+    return model
+
+
+def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> KerasObjectiveSpec:
     known = {
         "type",
         "dataset",
@@ -332,9 +669,9 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
         metric in ALL_METRICS,
         f"objective.metric must be one of {', '.join(ALL_METRICS)}, not {brief(metric)}.",
     )
-    task = table.get("task", None if table else CLASSIFICATION)
+    task = table.task if table else CLASSIFICATION
     if task is not None:
-        classes = len(table["preparation"]["classes"]) if table.get("preparation") else None
+        classes = len(table.preparation["classes"]) if table and table.preparation else None
         problem = metric_task_problem(metric, task, classes)
         _expect(problem is None, problem or "")
     direction = raw.get("direction", Direction.natural_for(metric).value)
@@ -367,19 +704,17 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> dict[str,
             f"space.{name} is not a hyperparameter of the {model} model; use {', '.join(allowed)}.",
         )
     _check_keras_values(space)
-    return {
-        "type": "keras",
-        "dataset": dataset,
-        "model": model,
-        "epochs": epochs,
-        "metric": metric,
-        "direction": direction,
-        "validation_split": float(validation_split),
-        "split": split,
-        "train_limit": train_limit,
-        # Only a table's fields: an image study's stored spec (and identity) stays as it was.
-        **table,
-    }
+    return KerasObjectiveSpec(
+        dataset,
+        model,
+        epochs,
+        metric,
+        Direction(direction),
+        float(validation_split),
+        split,
+        train_limit,
+        table,
+    )
 
 
 # A Keras objective's fields for tables (see training/tables.py): the column to predict, the
@@ -394,30 +729,27 @@ def _is_table(raw: dict[str, Any], dataset: str) -> bool:
     return dataset.lower().endswith(".csv") or any(raw.get(key) is not None for key in TABLE_KEYS)
 
 
-def _default_keras_metric(table: dict[str, Any]) -> str:
+def _default_keras_metric(table: TableSpec | None) -> str:
     """Accuracy for images; for a table, its task's metric, or the loss (which every task
     has) until the task is known (`run` infers it and fills the metric in)."""
-    if not table:
+    if table is None:
         return "val_accuracy"
-    return default_metric(table["task"]) if table.get("task") else "val_loss"
+    return default_metric(table.task) if table.task else "val_loss"
 
 
-def _parse_table_fields(raw: dict[str, Any], dataset: str, model: str) -> dict[str, Any]:
-    """A table objective's own fields, validated; empty for images."""
+def _parse_table_fields(raw: dict[str, Any], dataset: str, model: str) -> TableSpec | None:
+    """A table objective's own fields, validated; None for images."""
     if not _is_table(raw, dataset):
-        return {}
+        return None
     _expect(
         model == "mlp",
         f"objective.model {model} needs images; a table trains the mlp model on its features.",
     )
-    table: dict[str, Any] = {}
     target = raw.get("target")
     _expect(
         target is None or (isinstance(target, str) and 0 < len(target) <= MAX_TARGET_CHARS),
         f"objective.target must be the name of the column to predict, not {brief(target)}.",
     )
-    if target is not None:
-        table["target"] = target
     preparation = raw.get("preparation")
     _expect(
         preparation is None
@@ -436,27 +768,23 @@ def _parse_table_fields(raw: dict[str, Any], dataset: str, model: str) -> dict[s
     if task is not None:
         problem = task_problem(task)
         _expect(problem is None, problem or "")
-        table["task"] = task
     impute = raw.get("impute", False)
     _expect(
         isinstance(impute, bool), f"objective.impute must be true or false, not {brief(impute)}."
     )
-    table["impute"] = impute
     test_split = raw.get("test_split")
     _expect(
         test_split is None or (_is_finite_number(test_split) and 0 <= test_split <= 0.5),
         f"objective.test_split must be a share from 0 to 0.5 held out for the end, not "
         f"{brief(test_split)}.",
     )
-    table["test_split"] = float(test_split or 0.0)
     if preparation is not None:
         _expect(
             preparation["task"] == task,
             f"objective.preparation was fitted for {preparation['task']}, not {brief(task)}; "
             "leave the preparation out to fit it again.",
         )
-        table["preparation"] = preparation
-    return table
+    return TableSpec(impute, float(test_split or 0.0), target, task, preparation)
 
 
 def _check_keras_values(space: SearchSpace) -> None:
@@ -509,7 +837,7 @@ def _check_choice(space: SearchSpace, entry: hyperparams.HyperParameter) -> None
         )
 
 
-def _parse_strategy(raw: Any) -> dict[str, Any]:
+def _parse_strategy(raw: Any) -> StrategySpec:
     _expect(
         isinstance(raw, dict), "strategy must be an object with a type of grid, random or bayesian."
     )
@@ -518,10 +846,11 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
         kind in STRATEGIES,
         f"strategy.type must be one of {', '.join(STRATEGIES)}, not {brief(kind)}.",
     )
-    seed = _int_field(raw, "seed", "strategy", 0, 0, MAX_SEED)
-    strategy: dict[str, Any] = {"type": kind, "seed": seed}
+    # Null takes the default, as a missing key does: a strategy always has a seed.
+    seed = _count_field(raw, "seed", "strategy", 0, 0, MAX_SEED)
     if kind == "grid":
-        strategy["levels"] = _int_field(raw, "levels", "strategy", 3, 1, MAX_GRID_LEVELS)
+        levels = _count_field(raw, "levels", "strategy", 3, 1, MAX_GRID_LEVELS)
+        return StrategySpec(kind, seed, levels=levels)
     if kind == "bayesian":
         surrogate = raw.get("surrogate", DEFAULT_BAYESIAN["surrogate"])
         _expect(
@@ -534,15 +863,16 @@ def _parse_strategy(raw: Any) -> dict[str, Any]:
             f"strategy.acquisition must be one of {', '.join(ACQUISITIONS)}, not "
             f"{brief(acquisition)}.",
         )
-        strategy["surrogate"] = surrogate
-        strategy["acquisition"] = acquisition
-        strategy["initial_points"] = _int_field(
+        initial_points = _count_field(
             raw, "initial_points", "strategy", DEFAULT_BAYESIAN["initial_points"], 1, MAX_TRIALS
         )
-    return strategy
+        return StrategySpec(
+            kind, seed, surrogate=surrogate, acquisition=acquisition, initial_points=initial_points
+        )
+    return StrategySpec(kind, seed)
 
 
-def _parse_budget(raw: Any) -> dict[str, Any]:
+def _parse_budget(raw: Any) -> BudgetSpec:
     raw = {} if raw is None else raw
     _expect(
         isinstance(raw, dict),
@@ -554,21 +884,18 @@ def _parse_budget(raw: Any) -> dict[str, Any]:
         f"budget.{unknown[0] if unknown else ''} is not a known key; use trials, seconds and "
         "epochs.",
     )
-    trials = _int_field(raw, "trials", "budget", 20, 1, MAX_TRIALS)
+    trials = _count_field(raw, "trials", "budget", 20, 1, MAX_TRIALS)
     seconds = raw.get("seconds")
     _expect(
         seconds is None or (_is_finite_number(seconds) and seconds > 0),
         f"budget.seconds must be a positive number of seconds or null, not {brief(seconds)}.",
     )
-    budget = {"trials": trials, "seconds": seconds}
     # Epochs summed over all trials: the budget that compares pruned and full searches fairly.
     epochs = _int_field(raw, "epochs", "budget", None, 1, MAX_TRIALS * MAX_FUNCTION_EPOCHS)
-    if epochs is not None:
-        budget["epochs"] = epochs
-    return budget
+    return BudgetSpec(trials, seconds, epochs)
 
 
-def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+def _parse_pruner(raw: Any, objective: ObjectiveSpec, space: SearchSpace) -> PrunerSpec:
     """The early-stopping rule; see tuning_core.engine.pruners for what each one does."""
     raw = {"type": "none"} if raw is None else raw
     _expect(
@@ -579,7 +906,7 @@ def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> di
     _expect(kind in PRUNERS, f"pruner.type must be one of {', '.join(PRUNERS)}, not {brief(kind)}.")
     if kind == "none":
         _expect(set(raw) <= {"type"}, "pruner: a pruner of type none takes no other keys.")
-        return {"type": "none"}
+        return PrunerSpec("none")
     keys = {"type", *OPTION_KEYS[kind]}
     unknown = sorted(set(raw) - keys)
     _expect(
@@ -598,7 +925,7 @@ def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> di
     elif "epochs" in space.fixed:
         most = int(space.fixed["epochs"])
     else:
-        most, source = int(objective.get("epochs", 1)), "objective.epochs"
+        most, source = int(objective.epochs), "objective.epochs"
     _expect(
         most >= 2,
         f"pruner.type {kind} stops trials between epochs, so it needs at least 2 epochs a "
@@ -632,7 +959,7 @@ def _parse_pruner(raw: Any, objective: dict[str, Any], space: SearchSpace) -> di
             raw, "min_epochs", "pruner", DEFAULT_PRUNER["min_epochs"], 1, pruner["max_epochs"] - 1
         )
     pruner["tell"] = tell
-    return pruner
+    return PrunerSpec(kind, {key: value for key, value in pruner.items() if key != "type"})
 
 
 def parse_spec(raw: Any) -> StudySpec:
@@ -666,8 +993,8 @@ def parse_spec(raw: Any) -> StudySpec:
         f"parallel must be a whole number of trials to run at once, from 1 to {MAX_PARALLEL}, not "
         f"{brief(parallel)}.",
     )
-    if strategy["type"] == "grid":
-        points = space.grid_size(strategy["levels"])
+    if strategy.type == "grid":
+        points = space.grid_size(int(strategy.levels or 0))
         _expect(
             points <= MAX_GRID_POINTS,
             f"strategy.levels: this space's grid has {points:,} points, over the "
@@ -678,10 +1005,10 @@ def parse_spec(raw: Any) -> StudySpec:
     return StudySpec(name, objective, space, strategy, budget, pruner, parallel, dask)
 
 
-def _parse_dask(raw: Any) -> dict[str, Any]:
+def _parse_dask(raw: Any) -> DaskSpec:
     """The spec's "dask" object: heartbeat_seconds and max_retries, each optional."""
     if raw is None:
-        return {}
+        return DaskSpec()
     _expect(
         isinstance(raw, dict),
         'dask must be an object such as {"heartbeat_seconds": 60, "max_retries": 3}, not '
@@ -693,18 +1020,15 @@ def _parse_dask(raw: Any) -> dict[str, Any]:
         f"dask.{unknown[0] if unknown else ''} is not a dask field; use heartbeat_seconds and "
         "max_retries.",
     )
-    dask: dict[str, Any] = {}
-    if raw.get("heartbeat_seconds") is not None:
-        heartbeat = raw["heartbeat_seconds"]
-        _expect(
-            _is_finite_number(heartbeat) and 1 <= heartbeat <= MAX_HEARTBEAT_SECONDS,
-            "dask.heartbeat_seconds must be a number of seconds from 1 to "
-            f"{MAX_HEARTBEAT_SECONDS:,.0f}, not {brief(heartbeat)}.",
-        )
-        dask["heartbeat_seconds"] = heartbeat
-    if raw.get("max_retries") is not None:
-        dask["max_retries"] = _int_field(raw, "max_retries", "dask", None, 0, MAX_RETRIES)
-    return dask
+    heartbeat = raw.get("heartbeat_seconds")
+    _expect(
+        heartbeat is None
+        or (_is_finite_number(heartbeat) and 1 <= heartbeat <= MAX_HEARTBEAT_SECONDS),
+        "dask.heartbeat_seconds must be a number of seconds from 1 to "
+        f"{MAX_HEARTBEAT_SECONDS:,.0f}, not {brief(heartbeat)}.",
+    )
+    max_retries = _int_field(raw, "max_retries", "dask", None, 0, MAX_RETRIES)
+    return DaskSpec(heartbeat, max_retries)
 
 
 def _refuse_constant(name: str) -> float:

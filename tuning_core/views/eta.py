@@ -73,7 +73,7 @@ def fitted_eta(
         trials.loc[finished, "duration_s"].to_numpy(), epochs[finished].to_numpy()
     )
     planned = _planned_epochs(spec)
-    if planned is None or (spec.pruner["type"] != "none" and finished.sum() >= OBSERVED_AFTER):
+    if planned is None or (spec.pruner.enabled and finished.sum() >= OBSERVED_AFTER):
         epochs_per_trial = float(epochs[finished].mean())
     else:
         epochs_per_trial = planned
@@ -95,12 +95,12 @@ def fitted_eta(
 
 def _planned_epochs(spec: StudySpec) -> float | None:
     """Epochs a trial is expected to train, from the spec (a pruner trains a share of them)."""
-    epochs = spec.objective.get("epochs")
-    if not isinstance(epochs, (int, float)) or epochs <= 0:
+    epochs = spec.objective.epochs
+    if epochs <= 0:
         return None
-    if spec.pruner["type"] == "none":
+    if not spec.pruner.enabled:
         return float(epochs)
-    return float(spec.pruner.get("max_epochs") or epochs) * expected_epoch_fraction(spec.pruner)
+    return float(spec.pruner.max_epochs or epochs) * expected_epoch_fraction(spec.pruner)
 
 
 def estimate_assumptions(raw: dict[str, Any]) -> str | None:
@@ -111,10 +111,10 @@ def estimate_assumptions(raw: dict[str, Any]) -> str | None:
     except SpecError:
         return None
     epochs = _planned_epochs(spec)
-    trials = spec.budget["trials"]
+    trials = spec.budget.trials
     parts = [f"{trials} trial{'s' if trials != 1 else ''}"]
     if epochs is not None:
-        if spec.pruner["type"] == "none":
+        if not spec.pruner.enabled:
             parts.append(f"{math.ceil(epochs)} epochs each")
         else:
             parts.append(f"{epochs:.3g} epochs each (the share a pruner is expected to keep)")

@@ -12,7 +12,12 @@ import pandas as pd
 from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.records import worker_running
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec import (
+    FunctionObjectiveSpec,
+    KerasObjectiveSpec,
+    StudySpec,
+    UserModelSpec,
+)
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import METRIC_WORDS, metric_sentence
@@ -74,8 +79,8 @@ def live_summary(
     is fitted to this study's own timed epochs (:func:`eta.fitted_eta`), and says so.
     """
     spec = study.spec
-    budget = int(spec.budget["trials"])
-    budget_epochs = spec.budget.get("epochs")
+    budget = spec.budget.trials
+    budget_epochs = spec.budget.epochs
     if trials.empty:
         done, running_rows = 0, trials
     else:
@@ -109,7 +114,7 @@ def live_summary(
             by_epochs = elapsed / epochs_trained * max(budget_epochs - epochs_trained, 0)
             remaining = by_epochs if remaining is None else min(remaining, by_epochs)
         progress = max(progress, epoch_progress)
-    seconds_budget = spec.budget.get("seconds")
+    seconds_budget = spec.budget.seconds
     if remaining is not None and seconds_budget:
         remaining = min(remaining, max(float(seconds_budget) - elapsed, 0.0))
     progress_text = f"{done} of {budget} trials · {format_duration(elapsed)} elapsed"
@@ -199,7 +204,7 @@ def timeline_caption(busy_text: str, waiting: int) -> str:
 def trains_keras(spec: StudySpec) -> bool:
     """Whether the study's trials run Keras' fit with Tuning Lab's callbacks, so they store
     in-epoch training losses: a built-in model, or a user's build_model (API or spec file)."""
-    return spec.objective["type"] == "keras" or spec.objective.get("form") == "build_model"
+    return isinstance(spec.objective, KerasObjectiveSpec | UserModelSpec)
 
 
 def running_losses_titles(in_epoch: bool, count: int, metric: str) -> tuple[str, str, str]:
@@ -320,7 +325,7 @@ def hyperband_brackets(spec: StudySpec, trials: pd.DataFrame) -> pd.Series | Non
     """Each trial's Hyperband bracket, counted from 1 (None without Hyperband): by its place
     among the trials, as the pruner assigns it (a retried trial keeps its original's bracket in
     the pruner; here it is placed by its own number)."""
-    if spec.pruner["type"] != "hyperband" or trials.empty:
+    if spec.pruner.type != "hyperband" or trials.empty:
         return None
     order = sorted(int(n) for n in trials["number"])
     return pd.Series(
@@ -370,15 +375,16 @@ def data_sentence(spec: StudySpec) -> str:
     """What a Keras study trains on and tunes for, in words: every transformation its data
     went through (a table's stored preparation summary, or how images are scaled), then the
     metric, "validation mean absolute error, lower is better"."""
-    if spec.objective["type"] != "keras":
+    objective = spec.objective
+    if not isinstance(objective, KerasObjectiveSpec):
         return f"Tuning for {metric_sentence(spec.metric, spec.direction.value)}."
-    preparation = spec.objective.get("preparation")
+    preparation = objective.table.preparation if objective.table else None
     if preparation:
         data = preparation["summary"]
     else:
-        data = image_preparation(spec.objective["dataset"])
-        order = spec.objective.get("split", "stratified")
-        share = round(100 * float(spec.objective["validation_split"]))
+        data = image_preparation(objective.dataset)
+        order = objective.split
+        share = round(100 * objective.validation_split)
         data += f"; {order} {100 - share}/{share} split, seed {spec.seed}"
     return f"Data: {data}. Tuning for {metric_sentence(spec.metric, spec.direction.value)}."
 
@@ -400,8 +406,8 @@ def curve_panels(spec: StudySpec, metrics: set[str]) -> list[CurvePanel]:
     with a fidelity (``objective.epochs`` above 1): its value per epoch. Otherwise none, and
     the page shows only the convergence chart.
     """
-    if spec.objective["type"] == "function":
-        if int(spec.objective.get("epochs", 1)) > 1 and spec.metric in metrics:
+    if isinstance(spec.objective, FunctionObjectiveSpec):
+        if spec.objective.epochs > 1 and spec.metric in metrics:
             return [CurvePanel(spec.metric, f"{spec.metric} per epoch", "value_chart")]
         return []
     right = "val_accuracy" if spec.metric == "loss" else spec.metric
@@ -416,7 +422,7 @@ def curve_panels(spec: StudySpec, metrics: set[str]) -> list[CurvePanel]:
 def pruning_caption(spec: StudySpec) -> str:
     """What to look at on a pruned study's curves, in one or two sentences; empty without a
     pruner."""
-    rule = spec.pruner.get("type", "none")
+    rule = spec.pruner.type
     if rule == "none":
         return ""
     side = "under" if spec.direction == Direction.MAXIMIZE else "over"
@@ -427,9 +433,9 @@ def pruning_caption(spec: StudySpec) -> str:
     if rule == "median":
         return (
             f"{cut} The cut-off is the median (grey dashed line) of the complete trials' best "
-            f"so far at that epoch, from epoch {int(spec.pruner['warmup_epochs']) + 1} on."
+            f"so far at that epoch, from epoch {int(spec.pruner.options['warmup_epochs']) + 1} on."
         )
-    share = f"1/{spec.pruner['reduction_factor']}"
+    share = f"1/{spec.pruner.options['reduction_factor']}"
     where = " of its bracket" if rule == "hyperband" else ""
     return (
         f"{cut} Grey dotted rules are the rungs: there only the top {share} of the trials{where} "

@@ -12,14 +12,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import altair as alt
 import pandas as pd
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import size_words
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
 from tuning_core.engine.tasks import CLASSIFICATION, MAX_INFERRED_CLASSES, infer_task
 from tuning_core.training import tables
 from tuning_core.workers import PROJECT_ROOT
@@ -178,16 +177,20 @@ def readable_here(path: Path, storage: str | None) -> bool:
 
 
 def table_problem(spec: StudySpec, storage: str | None = None) -> str | None:
-    """Why the spec's table cannot be trained on, in the sentence `run` would print, or None."""
-    path = Path(spec.objective["dataset"])
+    """Why the spec's table cannot be trained on, in the sentence `run` would print, or None
+    (also for a spec whose objective is not a built-in Keras model, which reads no table)."""
+    if not isinstance(spec.objective, KerasObjectiveSpec):
+        return None
+    dataset = spec.objective.dataset
+    path = Path(dataset)
     if not readable_here(path, storage):
         return (
-            f"dataset: {brief(spec.objective['dataset'])} cannot be read here; upload the CSV "
+            f"dataset: {brief(dataset)} cannot be read here; upload the CSV "
             "under Your data (CSV), or name a file inside the project's folder."
         )
     stat = path.stat()
-    objective: dict[str, Any] = {
-        key: value for key, value in spec.objective.items() if key != "preparation"
+    objective = {
+        key: value for key, value in spec.objective.to_json().items() if key != "preparation"
     }
     return _checked(
         str(path.resolve()),
