@@ -7,6 +7,8 @@ draws it as a live study. Nothing here imports Keras.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import threading
@@ -18,6 +20,7 @@ import streamlit as st
 from dashboard.common import open_store, storage_path
 from dashboard.presenter import is_presenting
 from dashboard.security import plain
+from tuning_core.engine import strategies
 from tuning_core.engine.storage import Store
 from tuning_core.reports.recording import (
     RaceRecording,
@@ -28,7 +31,7 @@ from tuning_core.reports.recording import (
     replay,
     signed_asks,
 )
-from tuning_core.views.lessons import Lesson, lesson_named, lesson_of_study, speed_of
+from tuning_core.views.lessons import LESSONS, Lesson, lesson_named, lesson_of_study, speed_of
 from tuning_core.workers import launch_race, launch_study
 
 # How long to wait for a replay thread to create its study before showing the page anyway
@@ -67,6 +70,34 @@ def open_linked_lesson() -> None:
         st.session_state["lr_study"] = lesson.study
 
 
+_imports_started = threading.Event()
+
+
+def prepare_in_background() -> None:
+    """Once a server: on a thread, while the landing page is read, import scikit-optimize
+    (~2 s) and rebuild the recorded asks (~0.3 s), so the Why lesson opens without waiting
+    for either. The thread calls no Streamlit; an import it has begun is waited for, not
+    repeated, by a page that needs the module first."""
+    if _imports_started.is_set():
+        return
+    _imports_started.set()
+
+    def prepare() -> None:
+        strategies.import_scikit_optimize()
+        for lesson in LESSONS:
+            with contextlib.suppress(RecordingError):  # said on the page when it is opened
+                _signed_asks(lesson.recording_path())
+
+    threading.Thread(target=prepare, name="prepare-lessons", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=16)
+def _signed_asks(path: Path) -> dict[tuple[str, int], Any]:
+    """A shipped recording's asks, rebuilt and signed once a server (the file never changes
+    while it runs; the records are this user's, signed with their key)."""
+    return signed_asks(load_recording(path))
+
+
 def lesson_link_query(lesson: Lesson, speed_key: str) -> dict[str, str]:
     """The query a landing-page link carries (presenter mode kept)."""
     query = {"lesson": lesson.key, "speed": speed_key}
@@ -79,7 +110,7 @@ def _replay(lesson: Lesson, speed: float | None) -> None:
     recording = load_recording(lesson.recording_path())
     # Rebuilt and signed here, so a recording that does not fit its spec is an error on the
     # page, not a dead thread (and "Why this point?" has its records from the first trial).
-    asks = signed_asks(recording)
+    asks = _signed_asks(lesson.recording_path())
     with open_store() as store:
         if speed is None:
             replay(store, recording, asks=asks)

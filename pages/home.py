@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lessons import lesson_link_query
+from dashboard.lessons import lesson_link_query, prepare_in_background
 from dashboard.security import begin_page
 from tuning_core.reports.recording import load_recording
 from tuning_core.views import lessons
@@ -58,5 +58,7 @@ for row in range(0, len(lessons.LESSONS), 2):
             )
 
 # Last, once the list is drawn: load the chart modules while the lecturer reads, so the first
-# lesson's charts do not wait for pandas and Altair to import.
+# lesson's charts do not wait for pandas and Altair to import (and the Why lesson, on a thread,
+# for scikit-optimize and its rebuilt asks).
+prepare_in_background()
 import dashboard.data  # noqa: E402, F401

@@ -272,6 +272,21 @@ def test_a_race_replays_as_a_race_and_records_back_to_the_same_trials(tmp_path: 
         ]
 
 
+def test_a_bayesian_replay_starts_at_its_first_model_chosen_trial(tmp_path: Path) -> None:
+    """At a speed, "Why this point?" is drawn once the replay has started: by then the first
+    trial the model chose is in, with its ask (the random points before it came at once)."""
+    loaded = recording.load_recording(lessons.LESSONS_DIR / "lesson-why-this-point.json")
+    seen: list[dict[int, tuple[bool, str | None]]] = []
+    with Store(tmp_path / "store.db") as store:
+
+        def started() -> None:
+            seen.append(store.asks(store.get_study(loaded.name).id))
+
+        recording.replay(store, loaded, speed=1000.0, started=started)
+    assert len(seen) == 1
+    assert [n for n, (initial, _) in seen[0].items() if not initial] == [10]
+
+
 @pytest.mark.slow  # a 205-trial race, its three Bayesian studies refitting a GP: ~15 s
 def test_the_race_lessons_spec_rerun_gives_its_recorded_numbers(tmp_path: Path) -> None:
     lesson = lessons.lesson_named("search-strategies")
@@ -323,9 +338,9 @@ def test_the_race_and_why_lessons_open_replayed(storage: Path, key, page, shown)
     at.run()
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
-    texts = [m.value for m in at.markdown] + [i.value for i in at.info] + [
-        s.value for s in at.success
-    ]
+    texts = (
+        [m.value for m in at.markdown] + [i.value for i in at.info] + [s.value for s in at.success]
+    )
     assert any(shown in text.replace("\\", "") for text in texts), texts
     assert any("recorded lesson" in caption.value for caption in at.caption)
     assert at.button(key="run_live")  # "Run it live instead"

@@ -379,6 +379,13 @@ def ask_record(optimizer: Any, point: list[Any], initial: bool) -> AskRecord:
 # tree surrogate is refitted with its fixed random state. The rebuilt record is signed here.
 
 
+def import_scikit_optimize() -> None:
+    """Import what Bayesian search and its ask records need (about 2 s, once a process): the
+    dashboard calls it on a thread while its landing page is read."""
+    import skopt.acquisition  # noqa: PLC0415
+    import skopt.learning  # noqa: F401, PLC0415
+
+
 def ask_facts(record: dict[str, Any]) -> dict[str, Any]:
     """The plain-JSON facts of an ask record (:func:`load_ask_record`'s dict)."""
     facts: dict[str, Any] = {

@@ -619,8 +619,17 @@ def replay(
         offset += study.seconds + RACE_GAP_S
     events.sort(key=lambda e: (e[0], e[1] if e[1] >= 0 else -1, e[2], e[3].number if e[3] else -1))
     # The replay starts at the first epoch: before it the recorded run only built its model,
-    # and a lesson's first chart should not wait for that.
+    # and a lesson's first chart should not wait for that. A Bayesian study's asks start it at
+    # its first model-chosen trial instead: the random points before it teach nothing on "Why
+    # this point?", which has no chart to draw until then.
     head_start = min((e[0] for e in events if e[1] == 1), default=0.0)
+    head_start = max(
+        head_start,
+        min(
+            (e[0] for e in events if e[1] == 0 and e[3].ask and not e[3].ask["initial"]),
+            default=0.0,
+        ),
+    )
     began = time.monotonic() - head_start / (speed or 1.0)
     study_ids: dict[int, int] = {}
     ids: dict[tuple[int, int], int] = {}
