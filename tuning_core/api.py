@@ -3,6 +3,7 @@
     study = tuning_core.create_study("my-study", storage="tuning_lab.db", space={...})
     study.optimize(objective)            # objective(trial) -> number
     study.optimize_keras(build_model, x, y, epochs=10)
+    study.optimize_table(frame, target="label")   # the built-in MLP for tables
     study.best_params, study.best_value, study.trials_dataframe()
 
 A :class:`Study` is a handle on a study in the SQLite store, the same file the dashboard
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuning_core.engine.errors import ObjectiveError, SpecError, brief
+from tuning_core.engine.errors import DatasetError, ObjectiveError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.records import best_trial
 from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
@@ -237,6 +238,67 @@ class Study:
 
         keras_objective = BuildModelObjective(spec, build_model, x, y, validation_data)
         self._run(spec, keras_objective, show_progress)
+
+    def optimize_table(
+        self,
+        data: Any,
+        target: Any,
+        *,
+        task: str | None = None,
+        impute: bool = False,
+        test_split: float | None = None,
+        epochs: int = 10,
+        validation_split: float = 0.2,
+        n_trials: int | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        """Tune the built-in MLP for tables on ``data``: a pandas DataFrame with ``target`` the
+        name of the column to predict, or 2-D features ``x`` with ``target`` their ``y``.
+
+        As ``run`` does for a CSV: the task is inferred (``task`` overrides it: classification
+        or regression), the preparation (standardising, one-hot) is fitted on the training
+        split only and listed in the study's summary, and a column it cannot use is refused in
+        one sentence (``impute=True`` fills missing values). The data is saved beside the
+        store (``<store>.artifacts/<study>/data-<hash>.csv`` or ``.npz``), so resume, export,
+        the dashboard and Dask workers read the same rows. The space holds the built-in
+        hyperparameters (learning_rate, units, hidden_layers, dropout, ...); the metric is the
+        task's (val_accuracy, or val_mae for regression) unless create_study set another.
+        """
+        # Reads and prepares the table without Keras: bad data is a sentence, nothing stored.
+        from tuning_core.training.table_files import save_table  # noqa: PLC0415
+        from tuning_core.training.tables import complete_table_spec  # noqa: PLC0415
+
+        path, column = save_table(data, target, artifacts_dir(self.storage, self.name))
+        fields: dict[str, Any] = {
+            "type": "keras",
+            "dataset": str(path),
+            "model": "mlp",
+            "target": column,
+            "epochs": epochs,
+            "validation_split": validation_split,
+            "impute": impute,
+        }
+        if task is not None:
+            fields["task"] = task
+        if test_split is not None:
+            fields["test_split"] = test_split
+        given = {key: self._options[key] for key in ("metric", "direction") if self._options[key]}
+        try:
+            spec = complete_table_spec(self._spec(dict(fields), n_trials), {**fields, **given})
+        except DatasetError as error:  # the data's sentence, without the reader's frames
+            raise SpecError(str(error)).with_traceback(None) from None
+        # The worker's objective, built from the spec as run builds it (Keras loads here).
+        from tuning_core.training.factory import objective_for  # noqa: PLC0415
+
+        if spec.parallel > 1:
+            from tuning_core.engine import parallel  # noqa: PLC0415 - Dask only when parallel
+
+            def run(store: Store, progress: Callable[[str], None]) -> StudyRun:
+                return parallel.run_parallel_study(spec, store, objective_for, log=progress)
+
+            self._run(spec, None, show_progress, run)
+        else:
+            self._run(spec, objective_for(spec), show_progress)
 
     def _run_on_dask(
         self, spec: StudySpec, function: Callable[[Trial], float], show_progress: bool

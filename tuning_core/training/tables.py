@@ -88,7 +88,7 @@ class Table:
     source: str  # the dataset as the spec names it, for error sentences
     columns: list[TableColumn]
     rows: int
-    kind: str  # csv, npz or frame
+    kind: str  # csv or npz
 
     @property
     def names(self) -> list[str]:
@@ -296,23 +296,6 @@ def table_from_arrays(source: str, x: np.ndarray, y: np.ndarray, kind: str = "np
         raise DatasetError(f"{_field(source)} has no rows of data.")
     target = _target_column(source, y)
     return Table(source, [*_array_columns(source, x, "x"), target], len(x), kind)
-
-
-def table_from_frame(frame: Any, source: str = "the DataFrame") -> Table:
-    """A table from a pandas DataFrame (read through its columns, so pandas is not imported
-    here): each column is typed as a CSV's would be, from its values as text when they are
-    not numbers."""
-    columns = []
-    for name in frame.columns:
-        values = np.asarray(frame[name].to_numpy())
-        if values.dtype.kind in "biuf":
-            column = _array_columns(source, values.reshape(-1, 1), "c")[0]
-            column.name = str(name)
-        else:
-            cells = ["" if value is None or value != value else str(value) for value in values]
-            column = _typed_column(source, str(name), cells)
-        columns.append(column)
-    return Table(source, columns, len(frame), "frame")
 
 
 def npz_is_table(path: Path) -> bool:
