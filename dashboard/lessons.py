@@ -37,6 +37,8 @@ from tuning_core.workers import launch_race, launch_study
 # How long to wait for a replay thread to create its study before showing the page anyway
 # (the page then waits for it as for any starting worker).
 STUDY_WAIT_S = 3.0
+# The lesson this session ran live ("Run it live instead"): its study is no replay now.
+LIVE_LESSON = "live_lesson"
 
 
 def open_linked_lesson() -> None:
@@ -58,6 +60,7 @@ def open_linked_lesson() -> None:
     except RecordingError as error:
         st.error(plain(str(error)))
         return
+    st.session_state.pop(LIVE_LESSON, None)  # replayed again, no longer the live run
     st.session_state["current_study"] = lesson.study
     st.session_state["launched"] = lesson.study
     if lesson.page == "pages/race.py":
@@ -143,6 +146,9 @@ def run_live_button(name: str) -> None:
     if lesson is None or is_presenting(st.query_params):
         return  # presenter mode hides the button: the caption alone would only take room
     race = lesson.page == "pages/race.py"
+    if st.session_state.get(LIVE_LESSON) == name:
+        st.caption("The lesson's spec, run live on this machine: open the lesson again to replay.")
+        return
     left, right = st.columns([4, 1])
     left.caption(
         "A recorded lesson, replayed: nothing "
@@ -160,4 +166,5 @@ def run_live_button(name: str) -> None:
         else:
             launch_study(storage_path(), spec)
         st.session_state["launched"] = lesson.study
+        st.session_state[LIVE_LESSON] = lesson.study
         st.rerun()

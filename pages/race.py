@@ -27,8 +27,13 @@ st.caption(
 )
 
 names = race_names()
-# Another label once a race exists: a new expander, closed, leaves the bands the room.
-with st.expander("Start another race" if names else "Start a race", expanded=not names):
+launched = st.session_state.get("launched_race")
+# Another label once a race exists (or one is starting: its worker has not written it yet): a
+# new expander, closed, leaves the bands the room.
+with st.expander(
+    "Start another race" if names or launched else "Start a race",
+    expanded=not names and not launched,
+):
     objective = st.selectbox(
         "Objective",
         list(race_view.OBJECTIVES),
@@ -88,7 +93,6 @@ with st.expander("Start another race" if names else "Start a race", expanded=not
             st.query_params["race"] = raw["name"]
             st.rerun()
 
-launched = st.session_state.get("launched_race")
 wanted = st.query_params.get("race") or launched
 if not names and not launched:
     st.info("No races yet: start one above, or run `python -m tuning_core race SPEC.json`.")
