@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 import tuning_core
 from tests.conftest import run_cli, write_spec
-from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus, TrialState
-from tuning_core.engine.storage import Store
+from tuning_core.engine.storage import Store, artifacts_dir
 
 SPACE = {"x": {"type": "float", "low": -3.0, "high": 3.0}}
 
@@ -69,11 +70,49 @@ def test_a_parallel_study_whose_every_trial_fails_stops_early(storage: Path) -> 
     assert 3 <= len(trials) < 40
 
 
-def test_optimize_keras_with_parallel_is_refused_before_keras_loads(storage: Path) -> None:
-    study = tuning_core.create_study("k", storage=storage, space=SPACE, parallel=2)
-    with pytest.raises(SpecError, match="^parallel: optimize_keras runs one trial at a time"):
-        study.optimize_keras(lambda hp: None, [[0.0]], [0])
-    assert not storage.exists()
+@pytest.mark.dask
+@pytest.mark.keras
+def test_optimize_keras_runs_build_model_on_two_local_dask_workers(storage: Path) -> None:
+    x, y = load_breast_cancer(return_X_y=True)
+    x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+
+    def build_model(hp):  # nested: shipped to the workers by value
+        import keras
+
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(30,)),
+                keras.layers.Dense(int(hp["units"]), activation="relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(float(hp["learning_rate"])),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    space = {"learning_rate": (1e-3, 0.1, "log"), "units": (4, 16)}
+    study = tuning_core.create_study(
+        "keras-on-dask", storage=storage, space=space, budget=4, parallel=2
+    )
+    study.optimize_keras(build_model, x, y, epochs=2, show_progress=False)
+    with Store(storage) as store:
+        record = store.get_study("keras-on-dask")
+        trials = store.trials(record.id)
+        workers = store.trial_workers(record.id)
+        rows = store.epoch_metrics(record.id)
+    assert record.status == StudyStatus.FINISHED
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert len({worker.worker for worker in workers.values()}) == 2
+    # Every trial's epochs reached the store from its worker, and its value is its best one.
+    for trial in trials:
+        accuracy = [v for n, _, name, v in rows if n == trial.number and name == "val_accuracy"]
+        assert len(accuracy) == 2 and trial.value == max(accuracy)
+    # The arrays went to the workers as one file beside the store, not with every task.
+    (data_file,) = artifacts_dir(storage, "keras-on-dask").glob("data-*.npz")
+    assert np.array_equal(np.load(data_file)["x"], x)
 
 
 @pytest.mark.dask

@@ -193,7 +193,8 @@ class Study:
             fields["epochs"] = epochs
         spec = self._spec(fields, n_trials)
         if spec.parallel > 1:
-            self._run_on_dask(spec, objective, show_progress)
+            factory = functools.partial(shipped_objective, objective)
+            self._run_on_dask(spec, factory, show_progress)
         else:
             self._run(spec, plain_objective(objective, spec.metric), show_progress)
 
@@ -228,11 +229,9 @@ class Study:
             "validation_split": None if validation_data is not None else validation_split or 0.2,
         }
         spec = self._spec(fields, n_trials)
-        if spec.parallel != 1:
-            raise SpecError(
-                "parallel: optimize_keras runs one trial at a time for now; give parallel=1, or "
-                "tune a plain function with optimize."
-            )
+        if spec.parallel > 1:
+            self._fit_on_dask(spec, build_model, x, y, validation_data, show_progress)
+            return
         # Keras (and TensorFlow, seconds to import) load only for a Keras objective.
         from tuning_core.training.user_model import BuildModelObjective  # noqa: PLC0415
 
@@ -265,7 +264,7 @@ class Study:
         task's (val_accuracy, or val_mae for regression) unless create_study set another.
         """
         # Reads and prepares the table without Keras: bad data is a sentence, nothing stored.
-        from tuning_core.training.table_files import save_table  # noqa: PLC0415
+        from tuning_core.training.data_files import save_table  # noqa: PLC0415
         from tuning_core.training.tables import complete_table_spec  # noqa: PLC0415
 
         path, column = save_table(data, target, artifacts_dir(self.storage, self.name))
@@ -291,36 +290,56 @@ class Study:
         from tuning_core.training.factory import objective_for  # noqa: PLC0415
 
         if spec.parallel > 1:
-            from tuning_core.engine import parallel  # noqa: PLC0415 - Dask only when parallel
-
-            def run(store: Store, progress: Callable[[str], None]) -> StudyRun:
-                return parallel.run_parallel_study(spec, store, objective_for, log=progress)
-
-            self._run(spec, None, show_progress, run)
+            self._run_on_dask(spec, objective_for, show_progress)
         else:
             self._run(spec, objective_for(spec), show_progress)
 
     def _run_on_dask(
-        self, spec: StudySpec, function: Callable[[Trial], float], show_progress: bool
+        self,
+        spec: StudySpec,
+        factory: Callable[[StudySpec], Objective],
+        show_progress: bool,
     ) -> None:
         """``parallel`` trials at once as Dask tasks on a LocalCluster of that many worker
-        processes; this process stays the store's only writer.
+        processes; this process stays the store's only writer, and applies the
+        first-trials-all-fail rule itself, as the CLI's driver does.
 
-        The function travels to the workers as Dask pickles it (cloudpickle): one from an
-        importable module is imported there by name, so the module must be on the workers'
-        path; one defined in a notebook or a script run directly (``__main__``), a lambda or a
-        nested function is shipped by value.
+        ``factory`` builds the objective on each worker from the spec. A user's function
+        travels to the workers in it as Dask pickles it (cloudpickle): one from an importable
+        module is imported there by name, so the module must be on the workers' path; one
+        defined in a notebook or a script run directly (``__main__``), a lambda or a nested
+        function is shipped by value.
         """
         # Dask loads only here: a study with parallel 1 never imports it.
         from tuning_core.engine import parallel  # noqa: PLC0415
 
-        factory = functools.partial(shipped_objective, function)
-
         def run(store: Store, progress: Callable[[str], None]) -> StudyRun:
-            # The driver applies the first-trials-all-fail rule itself, as the CLI's does.
             return parallel.run_parallel_study(spec, store, factory, log=progress)
 
         self._run(spec, None, show_progress, run)
+
+    def _fit_on_dask(
+        self,
+        spec: StudySpec,
+        build_model: Callable[[Mapping[str, Any]], Any],
+        x: Any,
+        y: Any,
+        validation_data: tuple[Any, Any] | None,
+        show_progress: bool,
+    ) -> None:
+        """``parallel`` build_model trials at once on a LocalCluster. ``build_model`` travels as
+        :meth:`_run_on_dask` says a function does; the arrays do not travel with each task:
+        they are saved once beside the store (``data-<hash>.npz``) and each worker process
+        loads them at its first trial. Keras loads in the workers only."""
+        from tuning_core.training.data_files import save_arrays  # noqa: PLC0415
+        from tuning_core.training.user_model import shipped_build_model  # noqa: PLC0415
+
+        arrays = {"x": x, "y": y}
+        if validation_data is not None:
+            arrays.update(x_val=validation_data[0], y_val=validation_data[1])
+        data_file = save_arrays(artifacts_dir(self.storage, self.name), arrays)
+        factory = functools.partial(shipped_build_model, build_model, str(data_file))
+        self._run_on_dask(spec, factory, show_progress)
 
     def _run(
         self,

@@ -1,7 +1,10 @@
-"""The Python API's tables, kept as files: a DataFrame becomes a CSV, ``x`` and ``y`` arrays a
-2-D ``.npz``, written beside the store so that the study's spec names its data as a spec file
-would. Resume, export, the Live summary and Dask workers then read the very rows the study
-was tuned on, through the same reader and preparation as ``run``.
+"""The Python API's data, kept as files beside the store.
+
+A table (``optimize_table``) becomes a CSV (from a DataFrame) or a 2-D ``.npz`` (from ``x``
+and ``y``) that the study's spec names as a spec file would: resume, export, the Live summary
+and Dask workers read the very rows the study was tuned on, through ``run``'s reader and
+preparation. A ``build_model`` study's arrays (``optimize_keras`` with ``parallel``) become an
+``.npz`` that its Dask workers load instead of receiving the arrays with every task.
 
 Files are named by a hash of their bytes (``data-<sha256 prefix>.csv``): passing the same data
 again names the same file, and different data never overwrites the file a stored study names.
@@ -56,6 +59,40 @@ def _array_bytes(x: Any, y: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _write_once(payload: bytes, folder: Path, suffix: str) -> Path:
+    """``payload`` as ``folder/data-<hash><suffix>``, written unless that file exists."""
+    path = folder / f"data-{hashlib.sha256(payload).hexdigest()[:16]}{suffix}"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(payload)
+        os.replace(partial, path)  # a reader never sees half a file
+    return path
+
+
+def save_arrays(folder: Path, arrays: dict[str, Any]) -> Path:
+    """Numeric (or text) arrays as one ``.npz`` in ``folder``; one sentence naming the array
+    that holds Python objects, which an .npz could keep only as a pickle."""
+    plain: dict[str, np.ndarray] = {}
+    for name, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise SpecError(
+                f"{name}: give an array of numbers (or text), not Python objects; "
+                f"{name}.dtype is object."
+            )
+        plain[name] = array
+    buffer = io.BytesIO()
+    np.savez(buffer, **plain)
+    return _write_once(buffer.getvalue(), folder, ".npz")
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays :func:`save_arrays` wrote (never unpickling anything)."""
+    with np.load(path, allow_pickle=False) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
 def save_table(data: Any, target: Any, folder: Path) -> tuple[Path, str]:
     """Write ``data`` (a DataFrame, with ``target`` a column's name; or 2-D ``x``, with
     ``target`` its ``y``) into ``folder``; return the file and the target column's name.
@@ -69,10 +106,4 @@ def save_table(data: Any, target: Any, folder: Path) -> tuple[Path, str]:
                 "the targets y as an array."
             )
         payload, suffix, column = _array_bytes(data, target), ".npz", NPZ_TARGET
-    path = folder / f"data-{hashlib.sha256(payload).hexdigest()[:16]}{suffix}"
-    if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_bytes(payload)
-        os.replace(partial, path)  # a reader never sees half a file
-    return path, column
+    return _write_once(payload, folder, suffix), column

@@ -227,3 +227,15 @@ class DatasetBuildModelObjective(BuildModelObjective):
             self._set_data(data.x_train, data.y_train, (data.x_val, data.y_val))
             self._loaded = True
         return super().__call__(params, reporter)
+
+
+def shipped_build_model(
+    build_model: Callable[[Any], Any], data_file: str, spec: StudySpec
+) -> BuildModelObjective:
+    """The objective a Dask worker builds for an API ``build_model`` study (the parallel
+    factory's shape): the arrays come from the ``.npz`` the driver saved beside the store."""
+    from tuning_core.training.data_files import load_arrays  # noqa: PLC0415
+
+    arrays = load_arrays(data_file)
+    validation = (arrays["x_val"], arrays["y_val"]) if "x_val" in arrays else None
+    return BuildModelObjective(spec, build_model, arrays["x"], arrays["y"], validation)
