@@ -166,6 +166,24 @@ def test_a_regression_csv_with_a_text_column_trains_and_exports(
 
 @pytest.mark.subprocess
 @pytest.mark.keras
+def test_a_race_over_a_csv_stores_each_studys_preparation(storage: Path, tmp_path: Path) -> None:
+    raw = table_spec(breast_cancer_csv(tmp_path / "cancer.csv"), name="cancer", target="diagnosis")
+    raw.update(seeds=1, strategies=[{"type": "random"}, {"type": "bayesian"}])
+    raw["objective"]["epochs"] = 2
+    del raw["strategy"]
+    result = run_cli("race", str(write_spec(tmp_path, raw)), storage=storage)
+    assert result.returncode == 0, result.stderr
+    for name in ("cancer.random.s0", "cancer.gp-ei.s0"):
+        study, trials = _stored(storage, name)
+        preparation = study.spec.objective.table.preparation
+        # Each study's spec holds its fitted preparation, so Live shows it and export repeats it.
+        assert "standardised 30 numeric columns" in preparation["summary"]
+        assert study.spec.metric == "val_accuracy" and len(trials) == 2
+        assert all(trial.value is not None and trial.value > 0.5 for trial in trials)
+
+
+@pytest.mark.subprocess
+@pytest.mark.keras
 def test_a_flat_npz_with_a_square_feature_count_is_a_table_never_reshaped(
     storage: Path, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -341,6 +342,14 @@ def command_race(args: argparse.Namespace) -> int:
     keras = isinstance(race.objective, KerasObjectiveSpec)
     if keras:
         _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
+        # As for run: each study's table is read and its preparation fitted (on its own
+        # seed's split) and stored with its spec before the store is opened.
+        given = json_from_file(args.spec).get("objective") or {}
+        members = [
+            dataclasses.replace(member, spec=complete_table_spec(member.spec, given))
+            for member in race.members
+        ]
+        race = dataclasses.replace(race, members=tuple(members))
     if isinstance(race.objective, UserFunctionSpec | UserModelSpec):
         # As for run: the target is imported from beside the race spec (a LocalCluster's
         # workers inherit the path), and once before the store is opened, so a target that
