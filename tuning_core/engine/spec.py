@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, input_names
-from tuning_core.engine.pruners import DEFAULT_PRUNER, OPTION_KEYS, PRUNERS, TELL_CHOICES
+from tuning_core.engine.pruners import parse_pruner
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.states import Direction
 from tuning_core.engine.tasks import (
@@ -896,24 +896,7 @@ def _parse_budget(raw: Any) -> BudgetSpec:
 
 
 def _parse_pruner(raw: Any, objective: ObjectiveSpec, space: SearchSpace) -> PrunerSpec:
-    """The early-stopping rule; see tuning_core.engine.pruners for what each one does."""
-    raw = {"type": "none"} if raw is None else raw
-    _expect(
-        isinstance(raw, dict),
-        f"pruner must be an object with a type of {', '.join(PRUNERS)}.",
-    )
-    kind = raw.get("type", "none")
-    _expect(kind in PRUNERS, f"pruner.type must be one of {', '.join(PRUNERS)}, not {brief(kind)}.")
-    if kind == "none":
-        _expect(set(raw) <= {"type"}, "pruner: a pruner of type none takes no other keys.")
-        return PrunerSpec("none")
-    keys = {"type", *OPTION_KEYS[kind]}
-    unknown = sorted(set(raw) - keys)
-    _expect(
-        not unknown,
-        f"pruner.{unknown[0] if unknown else ''} is not a key of the {kind} pruner; use "
-        f"{', '.join(sorted(keys - {'type'}))}.",
-    )
+    """The early-stopping rule; its class in tuning_core.engine.pruners checks its options."""
     # The most epochs a trial can train: a tuned range's top or a choice's largest value, a
     # fixed value, else the objective's epochs (1 for a function without a fidelity).
     epochs_dimension = space.dimension("epochs")
@@ -926,40 +909,8 @@ def _parse_pruner(raw: Any, objective: ObjectiveSpec, space: SearchSpace) -> Pru
         most = int(space.fixed["epochs"])
     else:
         most, source = int(objective.epochs), "objective.epochs"
-    _expect(
-        most >= 2,
-        f"pruner.type {kind} stops trials between epochs, so it needs at least 2 epochs a "
-        f"trial; set {source} to 2 or more.",
-    )
-    pruner: dict[str, Any] = {"type": kind}
-    pruner["max_epochs"] = _count_field(raw, "max_epochs", "pruner", most, 2, most)
-    tell = raw.get("tell", DEFAULT_PRUNER["tell"])
-    _expect(
-        tell in TELL_CHOICES,
-        f"pruner.tell must be one of {', '.join(TELL_CHOICES)}, not {brief(tell)}.",
-    )
-    if kind == "median":
-        pruner["warmup_trials"] = _count_field(
-            raw, "warmup_trials", "pruner", DEFAULT_PRUNER["warmup_trials"], 0, MAX_TRIALS
-        )
-        # Warm-up epochs at or past the last one would switch the rule off without a word.
-        pruner["warmup_epochs"] = _count_field(
-            raw,
-            "warmup_epochs",
-            "pruner",
-            min(DEFAULT_PRUNER["warmup_epochs"], pruner["max_epochs"] - 2),
-            0,
-            pruner["max_epochs"] - 2,
-        )
-    else:
-        pruner["reduction_factor"] = _count_field(
-            raw, "reduction_factor", "pruner", DEFAULT_PRUNER["reduction_factor"], 2, 100
-        )
-        pruner["min_epochs"] = _count_field(
-            raw, "min_epochs", "pruner", DEFAULT_PRUNER["min_epochs"], 1, pruner["max_epochs"] - 1
-        )
-    pruner["tell"] = tell
-    return PrunerSpec(kind, {key: value for key, value in pruner.items() if key != "type"})
+    kind, options = parse_pruner(raw, most, source, MAX_TRIALS)
+    return PrunerSpec(kind, options)
 
 
 def parse_spec(raw: Any) -> StudySpec:
