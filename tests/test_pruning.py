@@ -15,12 +15,11 @@ from tuning_core.engine.pruners import (
     Curve,
     Hyperband,
     bracket_keys,
-    parse_pruner,
     pruner_for,
     read_curves,
     rung_epochs,
 )
-from tuning_core.engine.spec import MAX_TRIALS, parse_spec
+from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
@@ -318,44 +317,6 @@ def test_bad_pruners_get_one_sentence_naming_the_field(
         parse_spec(raw)
     message = str(error.value)
     assert message.startswith(field) and message.count(".") <= 3 and "\n" not in message
-
-
-@pytest.mark.parametrize(
-    ("pruner", "epochs"),
-    [
-        ({"type": "asha"}, 9),
-        ({"type": "median"}, 1),
-        ({"type": "median", "reduction_factor": 3}, 9),
-        ({"type": "hyperband", "reduction_factor": 1}, 9),
-        ({"type": "hyperband", "min_epochs": 9}, 9),
-        ({"type": "successive_halving", "max_epochs": 20}, 9),
-        ({"type": "median", "tell": "nothing"}, 9),
-        ({"type": "median", "warmup_epochs": 8}, 9),
-        ({"type": "none", "warmup_trials": 2}, 9),
-        ("median", 9),
-        (None, 9),
-        ({"type": "none"}, 1),
-        ({"type": "median", "warmup_trials": None, "tell": "worst"}, 9),
-        ({"type": "median", "max_epochs": 4}, 9),
-        ({"type": "successive_halving", "min_epochs": 2, "reduction_factor": 2}, 9),
-        ({"type": "hyperband"}, 27),
-    ],
-)
-def test_each_rule_checks_its_options_as_the_spec_does(pruner: Any, epochs: int) -> None:
-    """parse_pruner (each class's parse_options) gives the spec's options and sentences."""
-    raw = branin_spec(epochs=epochs)
-    if pruner is not None:
-        raw["pruner"] = pruner
-    try:
-        expected: Any = parse_spec(raw).pruner
-    except SpecError as error:
-        expected = str(error)
-    try:
-        kind, options = parse_pruner(pruner, epochs, "objective.epochs", MAX_TRIALS)
-        found: Any = {"type": kind, **options}
-    except SpecError as error:
-        found = str(error)
-    assert found == expected
 
 
 @pytest.mark.subprocess
