@@ -21,6 +21,7 @@ from dashboard.common import open_store, storage_path
 from dashboard.presenter import is_presenting
 from dashboard.security import plain
 from tuning_core.engine import strategies
+from tuning_core.engine.errors import SpecError
 from tuning_core.engine.storage import Store
 from tuning_core.reports.recording import (
     RaceRecording,
@@ -88,10 +89,29 @@ def prepare_in_background() -> None:
     def prepare() -> None:
         strategies.import_scikit_optimize()
         for lesson in LESSONS:
-            with contextlib.suppress(RecordingError):  # said on the page when it is opened
-                _signed_asks(lesson.recording_path())
+            with contextlib.suppress(SpecError):  # said on the page when it is opened
+                asks = _signed_asks(lesson.recording_path())
+                if asks and lesson.page == "pages/why.py":
+                    _build_why_charts(load_recording(lesson.recording_path()), asks)
 
     threading.Thread(target=prepare, name="prepare-lessons", daemon=True).start()
+
+
+def _build_why_charts(
+    recording: Recording | RaceRecording, asks: dict[tuple[str, int], Any]
+) -> None:
+    """The Why page's heatmap specs for the recording's first model-chosen trial (its layout is
+    every trial's), built before the lesson is opened."""
+    from dashboard.why_data import build_heatmap_specs  # noqa: PLC0415 - pandas, Altair
+    from tuning_core.engine.explain import explain_record  # noqa: PLC0415 - scikit-optimize
+
+    study = recording.studies[0]
+    chosen = [(n, a) for (name, n), a in sorted(asks.items()) if not a.initial]
+    if not chosen or len(study.spec.space.names) < 2:
+        return
+    number, ask = chosen[0]
+    record = strategies.load_ask_record(ask.state)
+    build_heatmap_specs(explain_record(study.spec, record, number).to_json())
 
 
 @functools.lru_cache(maxsize=16)
