@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -257,3 +258,39 @@ def test_each_pruner_is_defined_once() -> None:
             ):
                 broken.append(f"{where}:{node.lineno} defines {node.name}")
     assert not broken, "\n".join(broken)
+
+
+# The Keras constructors of the built-in models (layers, input, optimizers, regularizer,
+# metrics): only the model plan names them; training calls them and the scripts print them
+# from the plan, so the layer sequence is written once.
+PLAN_CONSTRUCTORS = (
+    "Dense|Conv2D|Dropout|MaxPooling2D|AveragePooling2D|Flatten|Input|SGD|Adam|RMSprop|L2"
+    "|AUC|BinaryAccuracy|MeanAbsoluteError|RootMeanSquaredError"
+)
+
+
+def test_the_built_in_models_layers_are_written_once() -> None:
+    plan = ROOT / "tuning_core" / "engine" / "model_plan.py"
+    spelled = re.compile(
+        rf"\b(keras\.|layers\.|optimizers\.|regularizers\.|metrics\.)({PLAN_CONSTRUCTORS})\b"
+    )
+    broken = []
+    for path in _sources("tuning_core"):
+        if path == plan:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and re.fullmatch(PLAN_CONSTRUCTORS, node.attr):
+                broken.append(f"{path.relative_to(ROOT)}:{node.lineno} calls {node.attr}")
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and (match := spelled.search(node.value))
+            ):
+                broken.append(f"{path.relative_to(ROOT)}:{node.lineno} spells {match[0]}")
+    assert not broken, "\n".join(broken)
+    # The scripts print the plan through one renderer; training builds it through another.
+    source = "tuning_core.reports.model_source"
+    for script in ("keras_script.py", "table_script.py"):
+        assert source in imports_of(ROOT / "tuning_core" / "reports" / script), script
+    objective = ROOT / "tuning_core" / "training" / "keras_objective.py"
+    assert "tuning_core.engine.model_plan" in imports_of(objective)

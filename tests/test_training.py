@@ -262,25 +262,3 @@ def test_build_model_reads_every_registry_entry(model: str) -> None:
     build_model(model, hp, (8, 8), 10)
     # fit() takes batch_size and epochs; every other entry must shape the model or optimizer.
     assert set(hyperparams.names_for(model)) - {"batch_size", "epochs"} <= hp.read
-
-
-@pytest.mark.parametrize(
-    ("model", "params", "image_shape"),
-    [
-        ("mlp", {"units": 64, "hidden_layers": 2}, (8, 8)),
-        ("mlp", {"units": 32, "hidden_layers": 0}, (28, 28)),
-        ("cnn", {"filters": 8, "conv_blocks": 3, "kernel_size": 5}, (28, 28)),
-        ("cnn", {"filters": 4, "conv_blocks": 2, "dense_units": 16}, (2, 50)),
-        ("cnn", {"filters": 4, "conv_blocks": 3}, (8, 8)),
-    ],
-)
-def test_memory_estimate_counts_the_weights_keras_builds(
-    model: str, params: dict, image_shape: tuple[int, int]
-) -> None:
-    from tuning_core.engine.hyperparams import trial_hyperparams
-    from tuning_core.engine.memory import parameter_count
-    from tuning_core.training.keras_objective import build_model
-
-    hp = trial_hyperparams(model, 1, params)
-    network = build_model(model, hp, image_shape, 10)
-    assert parameter_count(model, hp, image_shape, 10) == network.count_params()

@@ -4,11 +4,11 @@ The estimate has three parts: the data (every array the loader reads, at its sto
 plus the float32 images trained and validated on, twice, since the scaled array and its split
 copies are alive together while the split is made); the model's float32 weights with their
 gradients and optimizer slots; and the activations of one batch kept for the backward pass.
-It mirrors the layers that ``tuning_core.training.keras_objective.build_model`` builds and
-the loader in ``tuning_core.training.datasets``, without importing either, so the CLI and the
-New-study form can refuse a spec that would take the machine down (a CNN with 4,096 filters
-in 7x7 kernels grew to 12 GB in 20 s, and a 382 KB .npz declaring 940 MB of uint8 images
-peaked at 12 GB, before these checks).
+It counts the layers of the model plan (``engine.model_plan``) that training builds, and
+mirrors the loader in ``tuning_core.training.datasets`` without importing it, so the CLI and
+the New-study form can refuse a spec that would take the machine down (a CNN with 4,096
+filters in 7x7 kernels grew to 12 GB in 20 s, and a 382 KB .npz declaring 940 MB of uint8
+images peaked at 12 GB, before these checks).
 """
 
 from __future__ import annotations
@@ -22,6 +22,15 @@ import psutil
 
 from tuning_core.engine.errors import ECHO_LIMIT, SpecError, brief
 from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.model_plan import (
+    Conv2D,
+    Dense,
+    Flatten,
+    Layer,
+    ModelPlan,
+    Pool2D,
+    image_plan,
+)
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
 
@@ -60,48 +69,50 @@ def default_memory_limit() -> int:
     return int(psutil.virtual_memory().total * DEFAULT_MEMORY_SHARE)
 
 
-def _conv_plan(hp: dict[str, Any], image_shape: tuple[int, int]) -> list[tuple[int, int, int]]:
-    """(height, width, channels) after each convolution and each pooling, as build_model
-    stacks them: "same" padding keeps the size, and each block pools 2x2 while both sides
-    are at least 2."""
-    height, width = image_shape
-    plan = []
-    for block in range(int(hp["conv_blocks"])):
-        channels = int(hp["filters"]) * 2**block
-        plan.append((height, width, channels))
-        if min(height, width) >= 2:
-            height, width = height // 2, width // 2
-            plan.append((height, width, channels))
-    return plan
+def _output_shapes(plan: ModelPlan) -> list[tuple[Layer, tuple[int, ...], tuple[int, ...]]]:
+    """Each layer with one example's shape going in and coming out."""
+    shapes, shape = [], tuple(int(size) for size in plan.inputs)
+    for layer in plan.layers:
+        match layer:
+            case Dense(units=units):
+                out = (*shape[:-1], int(units))
+            case Conv2D(filters=filters):  # "same" padding keeps height and width
+                out = (*shape[:-1], filters)
+            case Pool2D():
+                out = (shape[0] // 2, shape[1] // 2, shape[2])
+            case Flatten():
+                out = (math.prod(shape),)
+            case _:
+                out = shape
+        shapes.append((layer, shape, out))
+        shape = out
+    return shapes
 
 
-def _layer_sizes(model: str, hp: dict[str, Any], image_shape: tuple[int, int]) -> list[int]:
-    """Per-example output sizes of the layers before the classifier, input first."""
-    height, width = image_shape
-    if model == "mlp":
-        return [height * width] + [int(hp["units"])] * int(hp["hidden_layers"])
-    sizes = [h * w * c for h, w, c in _conv_plan(hp, image_shape)]
-    return [height * width, *sizes, int(hp["dense_units"])]
+def count_parameters(plan: ModelPlan) -> int:
+    """Trainable weights of the model ``plan`` describes (kernels and biases)."""
+    count = 0
+    for layer, shape, out in _output_shapes(plan):
+        if isinstance(layer, Dense):
+            count += shape[-1] * out[-1] + out[-1]
+        elif isinstance(layer, Conv2D):
+            count += layer.kernel_size**2 * shape[-1] * layer.filters + layer.filters
+    return count
+
+
+def activation_count(plan: ModelPlan) -> int:
+    """Per-example values kept for the backward pass: the input and the output of every
+    layer that computes (dropout and flatten only view them)."""
+    kept = (Dense, Conv2D, Pool2D)
+    outputs = (math.prod(out) for layer, _, out in _output_shapes(plan) if isinstance(layer, kept))
+    return math.prod(int(size) for size in plan.inputs) + sum(outputs)
 
 
 def parameter_count(
     model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int
 ) -> int:
     """Trainable weights of the model ``build_model`` would build for ``hp``."""
-    height, width = image_shape
-    if model == "mlp":
-        widths = [height * width] + [int(hp["units"])] * int(hp["hidden_layers"]) + [num_classes]
-        return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-    kernel = int(hp["kernel_size"])
-    count, channels_in = 0, 1
-    for block in range(int(hp["conv_blocks"])):
-        filters = int(hp["filters"]) * 2**block
-        count += kernel * kernel * channels_in * filters + filters
-        channels_in = filters
-    plan = _conv_plan(hp, image_shape)
-    flat = plan[-1][0] * plan[-1][1] * plan[-1][2] if plan else height * width
-    dense = int(hp["dense_units"])
-    return count + flat * dense + dense + dense * num_classes + num_classes
+    return count_parameters(image_plan(model, hp, image_shape, num_classes))
 
 
 class ImageShape(tuple[int, int]):
@@ -165,14 +176,15 @@ def trial_memory(
 ) -> TrialMemory:
     """Estimated peak memory of one trial, by part; the data counts only when
     ``image_shape`` is an ``ImageShape`` that says how large the data is."""
-    params = parameter_count(model, hp, image_shape, num_classes)
+    plan = image_plan(model, hp, image_shape, num_classes)
     slots = OPTIMIZER_SLOTS.get(str(hp["optimizer"]), 2)
     if hp["optimizer"] == "sgd" and float(hp.get("momentum", 0.0)) > 0:
         slots = 1
-    activations = sum(_layer_sizes(model, hp, image_shape)) + num_classes
+    weights = count_parameters(plan)
+    activations = activation_count(plan)
     return TrialMemory(
         data=data_bytes(image_shape) if isinstance(image_shape, ImageShape) else 0,
-        weights=params * BYTES_PER_FLOAT * (2 + slots),  # weights, gradients, optimizer slots
+        weights=weights * BYTES_PER_FLOAT * (2 + slots),  # weights, gradients, optimizer slots
         activations=int(hp["batch_size"]) * activations * BYTES_PER_FLOAT * ACTIVATION_COPIES,
     )
 

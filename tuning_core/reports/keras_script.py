@@ -8,12 +8,13 @@ rate. It needs keras, numpy and scikit-learn, not Tuning Lab. No TensorFlow is i
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
+from tuning_core.engine.model_plan import IMAGE_LOSS, IMAGE_METRICS, optimizer_call
 from tuning_core.engine.records import best_trial
 from tuning_core.engine.storage import Store, StudyRecord
+from tuning_core.reports.model_source import compile_source, image_plan_lines
 from tuning_core.reports.table_script import table_script
 from tuning_core.training import keras_runtime
 
@@ -94,8 +95,8 @@ def build_model(image_shape, num_classes):
     )
     model.compile(
         optimizer={optimizer},
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss={loss},
+        metrics={metrics},
     )
     return model
 
@@ -148,60 +149,6 @@ if __name__ == "__main__":
 '''
 
 
-def _regularizer(hp: dict[str, Any]) -> str:
-    return (
-        f", kernel_regularizer=keras.regularizers.L2({float(hp['l2'])!r})"
-        if float(hp["l2"]) > 0
-        else ""
-    )
-
-
-def _layers(model: str, hp: dict[str, Any]) -> list[str]:
-    """The model's layers as source lines, mirroring training/keras_objective.py's
-    build_model."""
-    regularizer = _regularizer(hp)
-    dropout = float(hp["dropout"])
-    if model == "mlp":
-        lines = ["keras.Input(shape=(image_shape[0] * image_shape[1],)),"]
-        for _ in range(int(hp["hidden_layers"])):
-            lines.append(
-                f"keras.layers.Dense({int(hp['units'])}, "
-                f"activation={hp['activation']!r}{regularizer}),"
-            )
-            if dropout > 0:
-                lines.append(f"keras.layers.Dropout({dropout!r}),")
-    else:
-        pool = "MaxPooling2D" if hp["pooling"] == "max" else "AveragePooling2D"
-        lines = ["keras.Input(shape=(image_shape[0], image_shape[1], 1)),"]
-        for block in range(int(hp["conv_blocks"])):
-            filters = int(hp["filters"]) * 2**block
-            lines.append(
-                f'keras.layers.Conv2D({filters}, {int(hp["kernel_size"])}, padding="same", '
-                f'activation="relu"{regularizer}),'
-            )
-            # Pool only while the feature map is at least 2 pixels wide (as the engine does).
-            lines.append(
-                f"*([keras.layers.{pool}(2)] if min(image_shape) // 2**{block} >= 2 else []),"
-            )
-        lines += [
-            "keras.layers.Flatten(),",
-            f'keras.layers.Dense({int(hp["dense_units"])}, activation="relu"{regularizer}),',
-        ]
-        if dropout > 0:
-            lines.append(f"keras.layers.Dropout({dropout!r}),")
-    lines.append('keras.layers.Dense(num_classes, activation="softmax"),')
-    return lines
-
-
-def _optimizer(hp: dict[str, Any]) -> str:
-    learning_rate = float(hp["learning_rate"])
-    if hp["optimizer"] == "sgd":
-        momentum = float(hp.get("momentum", 0.0))
-        return f"keras.optimizers.SGD(learning_rate={learning_rate!r}, momentum={momentum!r})"
-    name = "Adam" if hp["optimizer"] == "adam" else "RMSprop"
-    return f"keras.optimizers.{name}(learning_rate={learning_rate!r})"
-
-
 def _quiet_import_source() -> str:
     """tuning_core.training.keras_runtime as script text, so the script starts as quietly as the
     CLI.
@@ -243,12 +190,7 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     hp = hyperparams.trial_hyperparams(model, objective["epochs"], best.params)
     if objective.get("preparation"):
         return table_script(
-            study,
-            best,
-            hp,
-            filename or f"{study.name}_best.py",
-            _quiet_import_source(),
-            _optimizer(hp),
+            study, best, hp, filename or f"{study.name}_best.py", _quiet_import_source()
         )
     dataset = objective["dataset"]
     if dataset == "digits":
@@ -279,7 +221,7 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
         epochs=int(hp["epochs"]),
         batch_size=int(hp["batch_size"]),
         loader=loader,
-        layers="\n".join(" " * 12 + line for line in _layers(model, hp)),
-        optimizer=_optimizer(hp),
+        layers="\n".join(" " * 12 + line for line in image_plan_lines(model, hp)),
+        **compile_source(optimizer_call(hp), IMAGE_LOSS, IMAGE_METRICS),
         reshape=reshape,
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tuning_core.engine.model_plan import table_plan
 from tuning_core.engine.records import TrialRecord
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import REGRESSION
+from tuning_core.reports.model_source import compile_source, plan_lines
 
 _TEMPLATE = '''\
 #!/usr/bin/env python3
@@ -146,7 +148,7 @@ def build_model():
 {layers}
         ]
     )
-    model.compile(optimizer={optimizer}, loss={loss!r}, metrics={metrics})
+    model.compile(optimizer={optimizer}, loss={loss}, metrics={metrics})
     return model
 
 
@@ -184,29 +186,13 @@ if __name__ == "__main__":
 '''
 
 
-def _head(task: str, classes: int) -> tuple[str, str, str, str]:
-    """The output layer, loss, metrics and target shape, as table_objective builds them."""
+def _target_shape(task: str, classes: int) -> str:
+    """The targets as the model's output takes them (``table_objective.targets_for``)."""
     if task == REGRESSION:
-        return (
-            "keras.layers.Dense(1),",
-            "mean_squared_error",
-            '[keras.metrics.MeanAbsoluteError(name="mae"), '
-            'keras.metrics.RootMeanSquaredError(name="rmse")]',
-            'labels.reshape(-1, 1).astype("float32")  # one linear output',
-        )
+        return 'labels.reshape(-1, 1).astype("float32")  # one linear output'
     if classes == 2:
-        return (
-            'keras.layers.Dense(1, activation="sigmoid"),',
-            "binary_crossentropy",
-            '[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]',
-            'labels.reshape(-1, 1).astype("float32")  # one sigmoid output',
-        )
-    return (
-        f'keras.layers.Dense({classes}, activation="softmax"),',
-        "sparse_categorical_crossentropy",
-        '["accuracy"]',
-        "labels  # class indices",
-    )
+        return 'labels.reshape(-1, 1).astype("float32")  # one sigmoid output'
+    return "labels  # class indices"
 
 
 def table_script(
@@ -215,28 +201,13 @@ def table_script(
     hp: dict[str, Any],
     filename: str,
     quiet_import: str,
-    optimizer: str,
 ) -> str:
     """The script's source text for a table study's best trial (``hp``: its hyperparameters
-    with the model's defaults; ``optimizer``: the optimizer as source)."""
+    with the model's defaults)."""
     objective = study.spec.objective
     preparation = objective["preparation"]
-    regularizer = (
-        f", kernel_regularizer=keras.regularizers.L2({float(hp['l2'])!r})"
-        if float(hp["l2"]) > 0
-        else ""
-    )
-    layers = [f"keras.Input(shape=({int(preparation['features'])},)),"]
-    for _ in range(int(hp["hidden_layers"])):
-        layers.append(
-            f"keras.layers.Dense({int(hp['units'])}, activation={hp['activation']!r}{regularizer}),"
-        )
-        if float(hp["dropout"]) > 0:
-            layers.append(f"keras.layers.Dropout({float(hp['dropout'])!r}),")
-    output, loss, metrics, target_shape = _head(
-        preparation["task"], len(preparation["classes"] or [])
-    )
-    layers.append(output)
+    task, classes = preparation["task"], len(preparation["classes"] or [])
+    plan = table_plan(hp, int(preparation["features"]), task, classes)
     summary = preparation["summary"].split("; ")
     return _TEMPLATE.format(
         number=best.number,
@@ -253,9 +224,7 @@ def table_script(
         batch_size=int(hp["batch_size"]),
         maximize=objective["direction"] == "maximize",
         preparation=json.dumps(preparation),
-        layers="\n".join(" " * 12 + line for line in layers),
-        optimizer=optimizer,
-        loss=loss,
-        metrics=metrics,
-        target_shape=target_shape,
+        layers="\n".join(" " * 12 + line for line in plan_lines(plan)),
+        **compile_source(plan.optimizer, plan.loss, plan.metrics),
+        target_shape=_target_shape(task, classes),
     )

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.model_plan import Call, ModelPlan, image_plan
 from tuning_core.engine.objectives import (
     Reporter,
     TrialDiverged,
@@ -53,67 +54,40 @@ def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1) if model == "mlp" else x[..., np.newaxis]
 
 
-def make_optimizer(
-    name: str, learning_rate: float, momentum: float = 0.0
-) -> keras.optimizers.Optimizer:
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
-    return keras.optimizers.RMSprop(learning_rate=learning_rate)
+def keras_object(value: Any) -> Any:
+    """A plan's ``Call`` made into the Keras object it names (its arguments first); any
+    other value as it is."""
+    if isinstance(value, tuple):
+        return tuple(keras_object(item) for item in value)
+    if not isinstance(value, Call):
+        return value
+    constructor: Any = keras
+    for name in value.path.split("."):
+        constructor = getattr(constructor, name)
+    args = [keras_object(arg) for arg in value.args]
+    return constructor(*args, **{key: keras_object(arg) for key, arg in value.kwargs})
+
+
+def build_plan(plan: ModelPlan) -> keras.Model:
+    """The compiled Keras model ``plan`` describes, layer by layer."""
+    inputs = keras_object(plan.input_call())
+    x = inputs
+    for layer in plan.layers:
+        x = keras_object(layer.call())(x)
+    network = keras.Model(inputs, x)
+    network.compile(
+        optimizer=keras_object(plan.optimizer),
+        loss=plan.loss,
+        metrics=[keras_object(metric) for metric in plan.metrics],
+    )
+    return network
 
 
 def build_model(
     model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int
 ) -> keras.Model:
     """A compiled MLP or CNN for ``hp`` (see hyperparams for the names)."""
-    regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
-    dropout = float(hp["dropout"])
-    height, width = image_shape
-    if model == "mlp":
-        inputs = keras.Input(shape=(height * width,))
-        x = inputs
-        for _ in range(int(hp["hidden_layers"])):
-            x = keras.layers.Dense(
-                int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer
-            )(x)
-            if dropout > 0:
-                x = keras.layers.Dropout(dropout)(x)
-    else:
-        inputs = keras.Input(shape=(height, width, 1))
-        x = inputs
-        pool = (
-            keras.layers.MaxPooling2D if hp["pooling"] == "max" else keras.layers.AveragePooling2D
-        )
-        side = min(height, width)
-        for block in range(int(hp["conv_blocks"])):
-            filters = int(hp["filters"]) * 2**block
-            x = keras.layers.Conv2D(
-                filters,
-                int(hp["kernel_size"]),
-                padding="same",
-                activation="relu",
-                kernel_regularizer=regularizer,
-            )(x)
-            if side >= 2:  # small images (8x8 digits) run out of pixels to pool
-                x = pool(2)(x)
-                side //= 2
-        x = keras.layers.Flatten()(x)
-        x = keras.layers.Dense(
-            int(hp["dense_units"]), activation="relu", kernel_regularizer=regularizer
-        )(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
-    network = keras.Model(inputs, outputs)
-    network.compile(
-        optimizer=make_optimizer(
-            hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))
-        ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return network
+    return build_plan(image_plan(model, hp, image_shape, num_classes))
 
 
 def divergence_reason(loss: float, num_classes: int, limit: float | None = None) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
+from tuning_core.engine.model_plan import table_plan
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.tasks import REGRESSION, chance_note
@@ -20,7 +21,7 @@ from tuning_core.training.keras_objective import (
     KerasObjective,
     LiveMetrics,
     best_epoch_value,
-    make_optimizer,
+    build_plan,
 )
 from tuning_core.training.keras_runtime import import_keras
 from tuning_core.training.tables import PreparedTable, prepare_objective_table
@@ -30,40 +31,7 @@ keras = import_keras()
 
 def build_table_model(hp: dict[str, Any], features: int, task: str, classes: int) -> keras.Model:
     """A compiled MLP for ``hp`` on ``features`` inputs, its head and loss set by the task."""
-    regularizer = keras.regularizers.L2(float(hp["l2"])) if float(hp["l2"]) > 0 else None
-    dropout = float(hp["dropout"])
-    inputs = keras.Input(shape=(features,))
-    x = inputs
-    for _ in range(int(hp["hidden_layers"])):
-        x = keras.layers.Dense(
-            int(hp["units"]), activation=hp["activation"], kernel_regularizer=regularizer
-        )(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout)(x)
-    if task == REGRESSION:
-        outputs = keras.layers.Dense(1)(x)
-        loss = "mean_squared_error"
-        metrics: list[Any] = [
-            keras.metrics.MeanAbsoluteError(name="mae"),
-            keras.metrics.RootMeanSquaredError(name="rmse"),
-        ]
-    elif classes == 2:
-        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-        loss = "binary_crossentropy"
-        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
-    else:
-        outputs = keras.layers.Dense(classes, activation="softmax")(x)
-        loss = "sparse_categorical_crossentropy"
-        metrics = ["accuracy"]
-    network = keras.Model(inputs, outputs)
-    network.compile(
-        optimizer=make_optimizer(
-            hp["optimizer"], float(hp["learning_rate"]), float(hp.get("momentum", 0.0))
-        ),
-        loss=loss,
-        metrics=metrics,
-    )
-    return network
+    return build_plan(table_plan(hp, features, task, classes))
 
 
 def targets_for(task: str, classes: int, y: np.ndarray) -> np.ndarray:
