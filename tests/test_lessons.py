@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,10 +87,11 @@ def test_a_replay_at_a_speed_writes_in_the_recorded_order_and_pace(tmp_path: Pat
             study = store.get_study("lesson-batch-size")
             seen.append((len(store.trials(study.id)), len(store.epoch_metrics(study.id))))
             assert study.status == StudyStatus.RUNNING and study.worker_pid == 4242
+            time.sleep(seconds)  # the replay's clock is real: each wait is what is left
 
-        # ×10: the schedule (seconds) outweighs the time the writes take on a loaded machine
+        # ×10 (0.8 s): the schedule outweighs the time the writes take on a loaded machine
         # (the replay waits for the schedule less what has really passed; at ×1000 the whole
-        # schedule was ~30 ms, and slow writes under load left too few waits to judge).
+        # schedule was ~8 ms, and slow writes under load left too few waits to judge).
         recording.replay(store, loaded, speed=speed, sleep=sleep, worker_pid=4242)
         assert store.get_study("lesson-batch-size").status == StudyStatus.FINISHED
     # Rows arrive a few at a time, never all at once, and the waits add up to about the
