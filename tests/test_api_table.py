@@ -69,15 +69,19 @@ def test_a_dataframe_and_its_target_column_are_tuned_and_resumed(tmp_path: Path)
 def test_x_and_y_arrays_of_numbers_are_a_regression(tmp_path: Path) -> None:
     storage = tmp_path / "api.db"
     x, y = load_diabetes(return_X_y=True)
-    space = {"learning_rate": 0.05, "optimizer": "adam", "units": 32}
+    # Plain SGD on targets in the hundreds: the net learns the standardised target, so this
+    # trains (on the raw target every rate tried diverged in the first epoch).
+    space = {"learning_rate": 0.05, "optimizer": "sgd", "units": 32}
     study = tuning_core.create_study("diabetes", storage=storage, space=space, budget=1)
-    study.optimize_table(x, y, epochs=3, show_progress=False)
+    study.optimize_table(x, y, epochs=5, show_progress=False)
 
     record, (trial,) = _stored(storage, "diabetes")
     objective = record.spec.objective
     assert objective.table.task == "regression" and objective.metric == "val_mae"
     assert record.spec.direction.value == "minimize"
-    assert trial.state == TrialState.COMPLETE and 0 < trial.value < float(np.ptp(y))
+    assert trial.state == TrialState.COMPLETE
+    # Scored in the target's units, and better than predicting the training mean.
+    assert trial.value < objective.table.preparation["baseline"]["val_mae"]
     assert objective.table.preparation["summary"].startswith("regression of 'y'")
     assert Path(objective.dataset).suffix == ".npz"
 

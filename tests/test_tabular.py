@@ -147,7 +147,10 @@ def test_a_regression_csv_with_a_text_column_trains_and_exports(
         "minimize",
     )
     summary = objective["preparation"]["summary"]
-    assert summary.startswith("regression of 'progression' (inferred; the target is not scaled)")
+    assert summary.startswith(
+        "regression of 'progression' (inferred; trained on the standardised target, scored in "
+        "its units)"
+    )
     assert (
         "standardised 9 numeric columns" in summary
         and "one-hot 1 categorical column → 2" in summary

@@ -87,19 +87,33 @@ class Flatten:
         return Call("layers.Flatten")
 
 
-Layer = Dense | Dropout | Conv2D | Pool2D | Flatten
+@dataclass(frozen=True)
+class Rescale:
+    """``x * scale + offset``, no weights: a regression head's output in the target's units
+    (the net itself predicts the standardised target)."""
+
+    scale: float
+    offset: float
+
+    def call(self) -> Call:
+        return Call("layers.Rescaling", (self.scale,), (("offset", self.offset),))
+
+
+Layer = Dense | Dropout | Conv2D | Pool2D | Flatten | Rescale
 
 
 @dataclass(frozen=True)
 class ModelPlan:
     """A compiled model: one example's input shape, the layers in order (the output layer
-    last), the loss, the metrics (a Keras name or a Call) and the optimizer."""
+    last), the loss, the metrics (a Keras name or a Call), the optimizer, and the weight the
+    loss is multiplied by (``compile(loss_weights=[w])``; 1 leaves it out)."""
 
     inputs: tuple[Any, ...]
     layers: tuple[Layer, ...]
     loss: str
     metrics: tuple[str | Call, ...]
     optimizer: Call
+    loss_weight: float = 1.0
 
     def input_call(self) -> Call:
         return input_call(self.inputs)
@@ -182,24 +196,45 @@ def image_plan(
     )
 
 
-def table_plan(hp: Mapping[str, Any], features: int, task: str, classes: int) -> ModelPlan:
+def table_plan(
+    hp: Mapping[str, Any],
+    features: int,
+    task: str,
+    classes: int,
+    target_scale: Mapping[str, float] | None = None,
+) -> ModelPlan:
     """The MLP for ``hp`` on ``features`` inputs, its output and loss following the task:
     linear and MSE for numbers, sigmoid and binary cross-entropy for two classes, softmax and
-    sparse cross-entropy for more."""
+    sparse cross-entropy for more.
+
+    ``target_scale`` (a regression preparation's training ``mean`` and ``std``): the linear
+    output is rescaled to the target's units, so predictions, MAE and RMSE are in them, and
+    the MSE is divided by the variance. Gradients are then those of the standardised target:
+    a learning rate that suits one table suits another (raw targets in the hundreds made
+    plain SGD diverge at every rate tried).
+    """
     hidden = _dense_stack(hp, int(hp["units"]), int(hp["hidden_layers"]), hp["activation"])
     metrics: tuple[str | Call, ...]
+    head: tuple[Layer, ...]
+    loss_weight = 1.0
     if task == REGRESSION:
-        head, loss = Dense(1), "mean_squared_error"
+        head, loss = (Dense(1),), "mean_squared_error"
+        if target_scale is not None:
+            std = float(target_scale["std"])
+            head = (Dense(1), Rescale(std, float(target_scale["mean"])))
+            loss_weight = 1.0 / std**2
         metrics = (
             Call("metrics.MeanAbsoluteError", kwargs=(("name", "mae"),)),
             Call("metrics.RootMeanSquaredError", kwargs=(("name", "rmse"),)),
         )
     elif classes == 2:
-        head, loss = Dense(1, "sigmoid"), "binary_crossentropy"
+        head, loss = (Dense(1, "sigmoid"),), "binary_crossentropy"
         metrics = (
             Call("metrics.BinaryAccuracy", kwargs=(("name", "accuracy"),)),
             Call("metrics.AUC", kwargs=(("name", "auc"),)),
         )
     else:
-        head, loss, metrics = Dense(classes, "softmax"), IMAGE_LOSS, ("accuracy",)
-    return ModelPlan((int(features),), (*hidden, head), loss, metrics, optimizer_call(hp))
+        head, loss, metrics = (Dense(classes, "softmax"),), IMAGE_LOSS, ("accuracy",)
+    return ModelPlan(
+        (int(features),), (*hidden, *head), loss, metrics, optimizer_call(hp), loss_weight
+    )

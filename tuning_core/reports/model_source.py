@@ -73,10 +73,14 @@ def image_plan_lines(model: str, hp: Mapping[str, Any]) -> list[str]:
     return _lines(input_call(inputs), layers)
 
 
-def compile_source(optimizer: Call, loss: str, metrics: tuple[str | Call, ...]) -> dict[str, str]:
-    """The ``compile`` arguments as source, by name: optimizer, loss and metrics."""
+def compile_source(
+    optimizer: Call, loss: str, metrics: tuple[str | Call, ...], loss_weight: float = 1.0
+) -> dict[str, str]:
+    """The ``compile`` arguments as source, by name: optimizer, loss, loss_weights (None at
+    1, as the builder leaves it out) and metrics."""
     return {
         "optimizer": source(optimizer),
         "loss": source(loss),
+        "loss_weights": "None" if loss_weight == 1.0 else f"[{loss_weight!r}]",
         "metrics": f"[{', '.join(source(metric) for metric in metrics)}]",
     }

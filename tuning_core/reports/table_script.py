@@ -148,7 +148,9 @@ def build_model():
 {layers}
         ]
     )
-    model.compile(optimizer={optimizer}, loss={loss}, metrics={metrics})
+    model.compile(
+        optimizer={optimizer}, loss={loss}, loss_weights={loss_weights}, metrics={metrics}
+    )
     return model
 
 
@@ -207,7 +209,9 @@ def table_script(
     objective = study.spec.objective
     preparation = objective["preparation"]
     task, classes = preparation["task"], len(preparation["classes"] or [])
-    plan = table_plan(hp, int(preparation["features"]), task, classes)
+    plan = table_plan(
+        hp, int(preparation["features"]), task, classes, preparation.get("target_scale")
+    )
     summary = preparation["summary"].split("; ")
     return _TEMPLATE.format(
         number=best.number,
@@ -225,6 +229,6 @@ def table_script(
         maximize=objective["direction"] == "maximize",
         preparation=json.dumps(preparation),
         layers="\n".join(" " * 12 + line for line in plan_lines(plan)),
-        **compile_source(plan.optimizer, plan.loss, plan.metrics),
+        **compile_source(plan.optimizer, plan.loss, plan.metrics, plan.loss_weight),
         target_shape=_target_shape(task, classes),
     )

@@ -78,6 +78,7 @@ def build_plan(plan: ModelPlan) -> keras.Model:
     network.compile(
         optimizer=keras_object(plan.optimizer),
         loss=plan.loss,
+        loss_weights=None if plan.loss_weight == 1.0 else [plan.loss_weight],
         metrics=[keras_object(metric) for metric in plan.metrics],
     )
     return network

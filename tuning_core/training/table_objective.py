@@ -8,6 +8,7 @@ Only the worker process imports this module (it loads Keras).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,16 @@ from tuning_core.training.tables import PreparedTable, prepare_objective_table
 keras = import_keras()
 
 
-def build_table_model(hp: dict[str, Any], features: int, task: str, classes: int) -> keras.Model:
-    """A compiled MLP for ``hp`` on ``features`` inputs, its head and loss set by the task."""
-    return build_plan(table_plan(hp, features, task, classes))
+def build_table_model(
+    hp: dict[str, Any],
+    features: int,
+    task: str,
+    classes: int,
+    target_scale: Mapping[str, float] | None = None,
+) -> keras.Model:
+    """A compiled MLP for ``hp`` on ``features`` inputs, its head and loss set by the task
+    (``target_scale``: see ``model_plan.table_plan``)."""
+    return build_plan(table_plan(hp, features, task, classes, target_scale))
 
 
 def targets_for(task: str, classes: int, y: np.ndarray) -> np.ndarray:
@@ -58,7 +66,9 @@ class TableObjective(KerasObjective):
         hp = trial_hyperparams("mlp", self.objective["epochs"], params)
         # One seed for every trial: trials differ only by their params, not their initial weights.
         keras.utils.set_random_seed(self.spec.seed)
-        network = build_table_model(hp, data.features, task, classes)
+        network = build_table_model(
+            hp, data.features, task, classes, data.preparation.get("target_scale")
+        )
         batch_size = int(hp["batch_size"])
         callback = LiveMetrics(
             reporter,

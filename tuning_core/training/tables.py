@@ -613,16 +613,20 @@ def _baselines(task: str, y_train: np.ndarray, y_val: np.ndarray, classes: int) 
             "loss_limit": DIVERGENCE_FACTOR * math.log(max(classes, 2)),
         }
     mean = float(np.mean(y_train))
+    # The model learns the standardised target (model_plan.table_plan): its loss is the MSE
+    # over the training variance, so predicting the mean scores 1 whatever the target's units.
+    std = max(float(np.std(y_train)), 1e-12)
     error = y_val - mean
     return {
         "baseline": {
             "val_mae": float(np.mean(np.abs(error))),
             "val_rmse": float(np.sqrt(np.mean(error**2))),
-            "val_loss": float(np.mean(error**2)),
+            "val_loss": float(np.mean(error**2)) / std**2,
             "mean": mean,
         },
-        # Twenty times the loss of predicting 0: a net that starts far off is not diverged.
-        "loss_limit": DIVERGENCE_FACTOR * max(float(np.mean(np.square(y_train))), 1e-12),
+        "target_scale": {"mean": mean, "std": std},
+        # Twenty times the loss of predicting the mean: a net that starts off is not diverged.
+        "loss_limit": DIVERGENCE_FACTOR,
     }
 
 
@@ -635,7 +639,12 @@ def summary_sentence(preparation: Mapping[str, Any]) -> str:
         kind = "binary" if len(classes) == 2 else f"{len(classes)}-class"
         parts = [f"{kind} classification of {target!r} ({preparation['task_from']})"]
     else:
-        parts = [f"regression of {target!r} ({preparation['task_from']}; the target is not scaled)"]
+        scaled = (
+            "trained on the standardised target, scored in its units"
+            if preparation.get("target_scale")
+            else "the target is not scaled"
+        )
+        parts = [f"regression of {target!r} ({preparation['task_from']}; {scaled})"]
     columns = preparation["columns"]
     numeric = [c for c in columns if c["kind"] in ("integer", "float")]
     categorical = [c for c in columns if c["kind"] not in ("integer", "float")]
