@@ -6,7 +6,8 @@
   written to CSV in a temporary folder. Our study reads the CSV and fits its preparation
   (standardised features, stratified or shuffled 80/20 split, seeded); Keras Tuner gets the
   very arrays that preparation makes (``tables.prepare_objective_table`` on our stored spec).
-- Model: ``table_objective.build_table_model`` for both (the registry's MLP, the task's head).
+- Model: ``table_objective.build_table_model`` for both (the registry's MLP, the task's head;
+  for regression, the standardised target's rescaled head).
 - Space: learning_rate 1e-4..1e-1 (log), units 16..256 (log), hidden_layers 1..3, dropout
   0..0.5, activation relu/tanh, optimizer adam/rmsprop, batch_size 16..128 (log); every trial
   trains ``--epochs`` epochs (no pruning), and its value is its best epoch's metric (as both
@@ -148,7 +149,8 @@ def run_keras_tuner(dataset: str, path: Path, seed: int, args: argparse.Namespac
             }
             hp.Int("batch_size", 16, 128, sampling="log")
             keras.utils.set_random_seed(seed)  # every trial's weights start from the seed, as ours
-            return build_table_model({**defaults, **params}, data.features, task, classes)
+            hp_values, scale = {**defaults, **params}, data.preparation.get("target_scale")
+            return build_table_model(hp_values, data.features, task, classes, scale)
 
         def fit(self, hp: Any, model: Any, *fit_args: Any, **kwargs: Any) -> Any:
             return model.fit(*fit_args, batch_size=hp.get("batch_size"), **kwargs)
