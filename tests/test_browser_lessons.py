@@ -8,6 +8,7 @@ click-to-first-chart times are printed, and a screenshot of each lesson goes to 
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from tests.test_browser import (  # noqa: F401 - server is a fixture
 from tuning_core.views import lessons
 
 pytestmark = pytest.mark.browser
-# A recorded lesson draws without training: the target is 2 s from the click (measured idle:
-# 0.75-1.34 s; the figures are printed below). Training live took 12-20 s before anything
-# showed. The test holds the line between the two, not the target: on 2 shared cores another
-# test run pushed single lessons to 2.2 s (timed targets belong in benchmarks, not tests).
+# A recorded lesson's first chart comes within 2 s of the click (measured idle: 0.75-1.34 s;
+# the figures are printed below); training live took 12-20 s. On 2 shared cores another test
+# run pushed single lessons to 2.0-2.2 s, so the typical lesson (the median) is held to the
+# target and each one to the line between replaying and training live.
+FIRST_CHART_S = 2.0
 REPLAY_NOT_TRAINING_S = 8.0
 CHARTS = "[data-testid='stVegaLiteChart'] svg"
 FIRST_LESSON_CHART = """() => {
@@ -130,6 +132,8 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
         if lesson.recording and timings[lesson.key] > REPLAY_NOT_TRAINING_S
     }
     assert not slow, f"recorded lessons took {REPLAY_NOT_TRAINING_S} s or more to draw: {slow}"
+    recorded = [timings[lesson.key] for lesson in lessons.LESSONS if lesson.recording]
+    assert statistics.median(recorded) <= FIRST_CHART_S, timings
 
 
 def test_a_deep_link_opened_first_lists_the_page_titles(server: str) -> None:  # noqa: F811
