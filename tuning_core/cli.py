@@ -1,4 +1,5 @@
-"""The command line: ``python -m tuning_core run|race|list|export|stop|delete|explain|lr-find``.
+"""The command line: ``python -m tuning_core run|race|list|export|stop|delete|explain|lr-find``,
+``audit``, ``app``, ``record`` and ``replay``.
 
 Bad input exits with status 2 and one sentence on stderr, never a traceback.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuning_core.engine import audit as audits
 from tuning_core.engine import race as races
 from tuning_core.engine.dask_address import DASK_ENV
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
@@ -53,7 +55,7 @@ from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
 from tuning_core.training.lr_find import lr_range_test_for_spec
 from tuning_core.training.tables import complete_table_spec, objective_is_table
-from tuning_core.workers import remember_code_folder, specs_dir
+from tuning_core.workers import code_folder_of, remember_code_folder, specs_dir
 
 if TYPE_CHECKING:  # importing it loads Keras; the annotation alone must not
     from tuning_core.training.keras_objective import KerasObjective
@@ -219,6 +221,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument(
         "--json", action="store_true", help="print the grid, mean, std and acquisition as JSON"
+    )
+    audit = add_command(
+        "audit",
+        help="would it have won? train some of a pruned study's pruned trials to the end (as "
+        "trials of NAME.audit) and print the false-prune rate",
+    )
+    audit.add_argument("name", help="a finished study run with a pruner")
+    audit.add_argument(
+        "--sample", type=int, required=True, metavar="K", help="how many pruned trials to train"
+    )
+    audit.add_argument(
+        "--choose",
+        choices=audits.CHOICES,
+        default="random",
+        help="random (default), or promising: the best values at their cut-off first",
+    )
+    audit.add_argument(
+        "--seed", type=int, default=None, help="seeds the random choice (default: the study's)"
     )
     app = add_command(
         "app",
@@ -646,6 +666,30 @@ def command_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_audit(args: argparse.Namespace) -> int:
+    """Train ``--sample`` pruned trials of a study to the end, each a new trial of NAME.audit
+    (engine/audit.py), and print the false-prune rate over every audited trial."""
+    storage = _storage(args)
+    with Store(storage, create=False) as store:
+        audits.check_audit(store, args.name, args.sample, args.choose)  # before any import
+        # A python target is imported as run's worker imported it: from the spec's folder
+        # (remembered beside the study) or the dashboard's copy of the spec.
+        for folder in (str(specs_dir(storage).resolve()), code_folder_of(storage, args.name)):
+            if folder:
+                sys.path.insert(0, folder)
+        report = audits.audit_study(
+            store,
+            args.name,
+            args.sample,
+            objective_for,
+            choose=args.choose,
+            seed=args.seed,
+            log=lambda line: print(line, flush=True),
+        )
+    print(report.sentence(), flush=True)
+    return 0
+
+
 def dashboard_app_file() -> Path:
     """The dashboard's app.py: the checkout's when this runs from one, else the installed
     package ``tuning_lab_app`` (pyproject.toml ships app.py, pages/ and .streamlit/ there)."""
@@ -747,13 +791,14 @@ COMMANDS = {
     "app": command_app,
     "record": command_record,
     "replay": command_replay,
+    "audit": command_audit,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command not in ("run", "race"):
+        if args.command not in ("run", "race", "audit"):
             return COMMANDS[args.command](args)
         with _stop_on_sigterm():
             return COMMANDS[args.command](args)
