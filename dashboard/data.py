@@ -15,11 +15,12 @@ import streamlit as st
 
 from dashboard.common import open_store, storage_path
 from dashboard.presenter import for_room
+from tuning_core.engine.audit import AuditReport, audit_name, read_audit
 from tuning_core.engine.records import worker_timeline
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
 from tuning_core.reports import frames
-from tuning_core.views import chart_style, curve_charts, forms, live, playground
+from tuning_core.views import chart_style, curve_charts, forms, live, playground, pruning_marks
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -105,6 +106,40 @@ def pruning_frames(study: StudyRecord, fingerprint: tuple[Any, ...]) -> Pruning 
         return None
     pruned, guides = _pruning(storage_path(), study.name, fingerprint)
     return Pruning(pruned, guides)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _audit_report(
+    path: str, name: str, fingerprints: tuple[tuple[Any, ...], ...]
+) -> AuditReport | None:
+    with Store(path) as store:
+        return read_audit(store, name)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A pruned study's audit (engine/audit.py): the report, and its full runs' curves as
+    :func:`pruning_marks.audited_frame` draws them over the study's cuts."""
+
+    report: AuditReport
+    curves: pd.DataFrame
+
+
+def audit_of(study: StudyRecord, fingerprint: tuple[Any, ...]) -> Audit | None:
+    """The study's audit so far, cached until it or its audit study changes; None when it has
+    none (``python -m tuning_core audit NAME`` makes one)."""
+    if not frames.has_pruner(study.spec):
+        return None
+    with open_store() as store:
+        audit = store.get_study(audit_name(study.name))
+        if audit is None:
+            return None
+        audit_fingerprint = store.fingerprint(audit.id)
+    report = _audit_report(storage_path(), study.name, (fingerprint, audit_fingerprint))
+    if report is None:
+        return None
+    _, _, curves, _ = study_frames(audit.name)
+    return Audit(report, pruning_marks.audited_frame(report, curves))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

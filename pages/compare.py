@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import notes
 from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import pruning_frames, study_frames, worker_timeline_of
+from dashboard.data import audit_of, pruning_frames, study_frames, worker_timeline_of
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.why_data import study_asks
@@ -17,7 +17,15 @@ from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import NOTE_MAX_CHARS
 from tuning_core.reports import frames
-from tuning_core.views import chart_style, compare, compare_charts, curve_charts, live, live_charts
+from tuning_core.views import (
+    chart_style,
+    compare,
+    compare_charts,
+    curve_charts,
+    live,
+    live_charts,
+    pruning_marks,
+)
 
 # Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
@@ -85,6 +93,7 @@ if name:
             st.markdown(plain(saved.sentence()))
         if spec.metric in set(curves.get("metric", [])):
             colouring = live.curve_colouring(spec)
+            audit = audit_of(study, fingerprint)
             st.altair_chart(
                 for_room(
                     curve_charts.curves_chart(
@@ -97,11 +106,15 @@ if name:
                         best_number=live.best_trial_number(trials, direction),
                         pruned=pruning.pruned,
                         guides=pruning.guides,
+                        audited=audit.curves if audit else None,
                     )
                 ),
                 width="stretch",
             )
             st.caption(live.pruning_caption(spec))
+            if audit:
+                st.markdown(plain(audit.report.sentence()))
+                st.caption(plain(pruning_marks.audit_caption(audit.report)))
 
     timeline = worker_timeline_of(study)
     if timeline is not None and not timeline.bars.empty:

@@ -21,7 +21,7 @@ from tuning_core.views.chart_style import (
     colour_scale,
     colour_title,
 )
-from tuning_core.views.pruning_marks import pruning_layers, pruning_rows
+from tuning_core.views.pruning_marks import audit_layers, audit_rows, pruning_layers, pruning_rows
 
 DIVERGED_DASH = [4, 3]
 
@@ -41,6 +41,7 @@ def curves_data(
     pruned: pd.DataFrame | None = None,
     guides: pd.DataFrame | None = None,
     best_number: int | None = None,
+    audited: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rows :func:`curves_chart` draws for one metric.
 
@@ -61,6 +62,8 @@ def curves_data(
     * ``rung`` and ``median`` (from :func:`frames.pruning_guides`): the rung epochs, and the
       median of complete trials the median rule compares against.
     * ``end``: a line's direct label ("lr = 0.1") at its last point (see :func:`end_labels`).
+    * ``audit`` and ``audit_end`` (from :func:`pruning_marks.audited_frame`): a pruned trial's
+      audited run to the end, and its last point with its label.
     """
     keep = ["number", "epoch", "value", "state"] + [
         field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
@@ -111,7 +114,12 @@ def curves_data(
     markers += pruning_rows(data, metric, pruned, guides)
     # Lines are named by their colour's hyperparameter, else by their shape's (the optimizer).
     name_field = next((f for f in (color_field, shape_field) if f and f in data), None)
-    markers += end_labels(data, name_field, best_number)
+    ends = end_labels(data, name_field, best_number)
+    markers += ends
+    # Audited runs' labels keep off the lines' own (end_labels' 10% gap).
+    values = data.loc[data["kind"] == "curve", "value"].dropna()
+    gap = 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
+    markers += audit_rows(audited, metric, [row["label_value"] for row in ends], gap)
     if markers:
         extra = pd.DataFrame(markers)
         for column, blank in (
@@ -204,6 +212,7 @@ def curves_chart(
     pruned: pd.DataFrame | None = None,
     guides: pd.DataFrame | None = None,
     direct_labels: bool | None = None,
+    audited: pd.DataFrame | None = None,
 ) -> alt.LayerChart:
     """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
     their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
@@ -222,9 +231,12 @@ def curves_chart(
     and pale and ends in an orange bar labelled "pruned at epoch N"; on the pruner's metric an
     orange dash marks the cut-off it failed to reach, joined to the bar by a dotted rule.
     ``guides`` (:func:`frames.pruning_guides`) adds the rungs as grey vertical rules and the
-    median rule's median as a grey dashed line.
+    median rule's median as a grey dashed line. ``audited`` (:func:`pruning_marks.audited_frame`)
+    draws pruned trials' audited runs to the end over their cuts, labelled at their ends.
     """
-    data = curves_data(curves, metric, color_field, shape_field, pruned, guides, best_number)
+    data = curves_data(
+        curves, metric, color_field, shape_field, pruned, guides, best_number, audited
+    )
     if direct_labels is None:
         direct_labels = direct_labels_fit(curves)
     pruning = pruned is not None or guides is not None
@@ -321,6 +333,8 @@ def curves_chart(
     end_halo = ends.mark_text(**end_text, color="white", stroke="white", strokeWidth=4)
     end_names = ends.mark_text(**end_text).encode(color=color)
     layers = [*behind, lines, points, crosses, labels, *in_front, end_halo, end_names]
+    if audited is not None:
+        layers += audit_layers(data, x, y, metric)
     if best_number is not None:
         best_end = (
             base.transform_filter(f"datum.number == {int(best_number)} && {curve_rows}")

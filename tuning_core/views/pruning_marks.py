@@ -1,5 +1,6 @@
 """A pruner's marks on a curve chart: scissors where a trial was cut, the cut-off it failed
-to reach, the rungs and the median rule's median; their rows and their layers.
+to reach, the rungs and the median rule's median, and an audit's full runs of pruned trials
+drawn over their cuts; their rows and their layers.
 
 Pure: rows from :func:`frames.pruning_frame` and :func:`frames.pruning_guides` in, Altair
 layers out, for :func:`tuning_core.views.curve_charts.curves_chart`.
@@ -13,6 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from tuning_core.engine.audit import AuditReport
 from tuning_core.engine.pruners import PruneDecision
 from tuning_core.views.chart_style import PRUNED_COLOUR
 
@@ -212,3 +214,116 @@ def pruning_layers(
     return [rung_rules, rung_labels, median_line], [
         shortfall, cut_marks, cutoffs, cut_halo, cut_labels, median_halo, median_label,
     ]  # fmt: skip
+
+
+# Audited runs (engine/audit.py): a pruned trial trained to the end, drawn over its cut. A run
+# that would have beaten the study's best is purple, the false prune the audit looks for; one
+# that would not keeps the pruned orange.
+AUDIT_WON_COLOUR = "#6a3d9a"
+# Dashed: the part of a run that the pruned study never saw.
+AUDIT_DASH = [6, 3]
+AUDIT_COLUMNS = ["number", "epoch", "value", "metric", "won", "label", "why"]
+
+
+def audited_frame(report: AuditReport, curves: pd.DataFrame) -> pd.DataFrame:
+    """The audited runs' curves of the study's metric from each trial's cut on (before it, the
+    run retraced the pruned curve: same params, same seed), by the number of the pruned trial
+    each audits: number, epoch (0-based, as stored), value, metric, won (it would have beaten the
+    study's best), label ("trial 3 in full", ": would have won" added for a false prune) and why
+    (the audit's sentence on the trial). ``curves`` is the audit study's
+    :func:`frames.curves_frame`."""
+    if curves.empty or not report.trials:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    runs = {trial.audit_number: trial for trial in report.trials}
+    within = curves.get("within_epoch", pd.Series(False, index=curves.index)).astype(bool)
+    rows = curves[(curves["metric"] == report.metric) & ~within & curves["number"].isin(runs)]
+    cut = rows["number"].map({n: t.cut_epoch or 1 for n, t in runs.items()})
+    rows = rows[rows["epoch"] + 1 >= cut]  # the cut's own point joins the line to the scissors
+    audited = [runs[int(number)] for number in rows["number"]]
+    return pd.DataFrame(
+        {
+            "number": [trial.number for trial in audited],
+            "epoch": rows["epoch"].astype(float).to_numpy(),
+            "value": rows["value"].astype(float).to_numpy(),
+            "metric": report.metric,
+            "won": [trial.beats_best for trial in audited],
+            # The line names its trial; only a false prune says more, so labels stay short.
+            "label": [
+                f"trial {t.number} in full" + (": would have won" if t.beats_best else "")
+                for t in audited
+            ],
+            "why": [report.trial_sentence(trial) for trial in audited],
+        }
+    )
+
+
+def audit_rows(
+    audited: pd.DataFrame | None, metric: str, taken: list[float] | None = None, gap: float = 0.0
+) -> list[dict]:
+    """The ``audit`` rows of :func:`curves_data` (each audited run's points, epochs from 1) and
+    one ``audit_end`` row per run at its last epoch, carrying its label; none on the chart of
+    another metric. A label's height ``label_value`` is moved up, in steps of ``gap``, off the
+    ``taken`` heights (the lines' own end labels) and the labels placed before it."""
+    if audited is None or audited.empty:
+        return []
+    placed = list(taken or [])
+    runs = audited[audited["metric"] == metric].dropna(subset=["value"])
+    rows = [
+        {"number": row.number, "epoch": float(row.epoch) + 1, "value": float(row.value),
+         "kind": "audit", "marker": True, "won": bool(row.won), "why": row.why}
+        for row in runs.itertuples(index=False)
+    ]  # fmt: skip
+    ends = runs.sort_values("epoch").groupby("number").last().reset_index()
+    for last in ends.sort_values("value").itertuples(index=False):
+        height = float(last.value)
+        # 0.999: one step of gap clears a label even where float rounding leaves it short.
+        while clash := [h for h in placed if abs(h - height) < 0.999 * gap]:
+            height = max(clash) + gap
+        placed.append(height)
+        rows.append(
+            {"number": last.number, "epoch": float(last.epoch) + 1, "value": float(last.value),
+             "label_value": height, "kind": "audit_end", "marker": True, "won": bool(last.won),
+             "label": last.label, "why": last.why}
+        )  # fmt: skip
+    return rows
+
+
+def audit_layers(data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str) -> list[alt.Chart]:
+    """The audited runs in front of the pruned curves and their cut-offs: a dashed line per run
+    from its cut to its end, a dot there and its label beside it, purple where it would have
+    won."""
+    colour = alt.condition("datum.won", alt.value(AUDIT_WON_COLOUR), alt.value(PRUNED_COLOUR))
+    tooltip = [
+        alt.Tooltip("number:Q", title="trial"),
+        alt.Tooltip("epoch:Q"),
+        alt.Tooltip("value:Q", title=metric, format=".4~g"),
+        alt.Tooltip("why:N", title="audited"),
+    ]
+    chart = alt.Chart(data)
+    runs = (
+        chart.transform_filter("datum.kind == 'audit'")
+        .mark_line(strokeWidth=2, strokeDash=AUDIT_DASH, opacity=0.95)
+        .encode(x=x, y=y, detail="number:N", color=colour, tooltip=tooltip)
+    )
+    ends = chart.transform_filter("datum.kind == 'audit_end'")
+    dots = ends.mark_point(shape="circle", filled=True, size=90, opacity=1).encode(
+        x=x, y=y, color=colour, tooltip=tooltip
+    )
+    text = {"align": "left", "dx": 8, "fontWeight": "bold"}
+    # At its nudged height, as the lines' own end labels are, so that neither hides the other.
+    height = alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False))
+    halo = ends.mark_text(
+        **text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
+    ).encode(x=x, y=height, text="label:N")
+    labels = ends.mark_text(**text).encode(x=x, y=height, text="label:N", color=colour)
+    return [runs, dots, halo, labels]
+
+
+def audit_caption(report: AuditReport) -> str:
+    """What the audited runs on the chart are, for the caption under it."""
+    return (
+        f"The dashed lines continue {len(report.trials)} pruned trials from their cut to the end, "
+        f"as an audit trained them (the study {report.audit_study}: same params and seed, no "
+        "pruner): orange where the trial still fell short of the study's best, purple where it "
+        "would have beaten it (a false prune). Hover a line for its cut and its final value."
+    )
