@@ -54,14 +54,7 @@ def race_names() -> list[str]:
 
 def _fingerprint(store: Store, record: races.RaceRecord) -> tuple[Any, ...]:
     names = [member.study_name for member in races.race_studies(store, record.id)]
-    marks = ",".join("?" * len(names))
-    row = store.connection.execute(
-        f"""SELECT count(*), max(t.finished_at), max(s.updated_at)
-              FROM studies s LEFT JOIN trials t ON t.study_id = s.id
-             WHERE s.name IN ({marks})""",
-        names,
-    ).fetchone()
-    return (record.updated_at, record.status.value, *tuple(row))
+    return (record.updated_at, record.status.value, *store.studies_fingerprint(names))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -9,6 +9,8 @@
 - ``workers.py`` (the dashboard's launcher of worker processes): only the engine, no Dask.
 - ``pages/`` and ``dashboard/`` (the UI process): never Keras or the Keras modules of training.
 - No import cycles between tuning_core modules, lazy imports included.
+- SQL only in ``engine/storage.py``: nothing else writes a statement or reaches a store's
+  connection; everything else calls the named methods that ``StudyStore`` lists.
 """
 
 from __future__ import annotations
@@ -294,3 +296,55 @@ def test_the_built_in_models_layers_are_written_once() -> None:
         assert source in imports_of(ROOT / "tuning_core" / "reports" / script), script
     objective = ROOT / "tuning_core" / "training" / "keras_objective.py"
     assert "tuning_core.engine.model_plan" in imports_of(objective)
+
+
+# SQL that reads or changes a store's tables (not a word such as "update" in a sentence).
+STORE_SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s(OR\s\w+\s)?INTO|UPDATE\s\w+\sSET|DELETE\sFROM"
+    r"|CREATE\s(TABLE|INDEX|TRIGGER|VIEW)|PRAGMA\s)",
+    re.S,
+)
+# A store's SQLite connection and its raw statements; only Store itself reaches them.
+STORE_INTERNALS = {"connection", "_write", "_read", "execute", "executemany", "executescript"}
+
+
+def _store_sql(source: str) -> list[str]:
+    """Where ``source`` writes SQL or reaches a store's connection: "line: what"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in STORE_INTERNALS:
+            own = isinstance(node.value, ast.Name) and node.value.id == "self"
+            if not (node.attr == "_read" and own):  # a class's own _read (api.Study's)
+                found.append(f"{node.lineno}: reaches .{node.attr}")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and (match := STORE_SQL.search(node.value))
+        ):
+            found.append(f"{node.lineno}: writes SQL {match[0][:40]!r}")
+    return found
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """Every statement lives in engine/storage.py, behind a named Store method (StudyStore
+    lists them): no other module of the library, the dashboard or the pages writes SQL or
+    reaches a store's connection. Tests and benchmarks may."""
+    storage = ROOT / "tuning_core" / "engine" / "storage.py"
+    broken = [
+        f"{path.relative_to(ROOT)}:{found}"
+        for path in [*_sources("tuning_core", "dashboard", "pages"), ROOT / "app.py"]
+        if path != storage
+        for found in _store_sql(path.read_text(encoding="utf-8"))
+    ]
+    assert not broken, "\n".join(broken)
+    # What the rule catches: the race module's old writes and the race page's own query.
+    old = (
+        'store._write("UPDATE races SET stop_requested = 1 WHERE id = ?", (race_id,))\n'
+        "row = store.connection.execute(\n"
+        '    f"""SELECT count(*), max(t.finished_at)\n FROM studies s WHERE s.name IN ({m})"""\n'
+        ").fetchone()\n"
+        'note = "update the study when the run ends"\n'
+    )
+    found = _store_sql(old)
+    assert {line.split(":")[0] for line in found} == {"1", "2", "3"}, found  # not line 5
+    assert sum("writes SQL" in line for line in found) == 2, found

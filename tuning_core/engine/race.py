@@ -6,8 +6,9 @@ A race spec (JSON) names the objective, the space, the budget, the seeds and the
 ``<race>.<strategy label>.s<seed>``. Grid search is deterministic, so it runs once (seed
 ``first_seed``), not K times. :func:`run_race` runs the members one after another through
 :func:`~tuning_core.engine.study.run_study`; run again after a kill, it skips finished members
-and resumes the interrupted one as ``run`` does. The tables ``races`` and ``race_studies``
-live in the same SQLite store and are created here (IF NOT EXISTS).
+and resumes the interrupted one as ``run`` does. A race's rows (tables ``races`` and
+``race_studies``, made when the first race opens) are read and written through the store's
+race methods; this module gives them meaning.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 import math
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,29 +29,8 @@ from tuning_core.engine.records import process_alive
 from tuning_core.engine.spec import NAME_PATTERN, StudySpec, json_from_file, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
+from tuning_core.engine.store_protocol import StudyStore
 from tuning_core.engine.study import StudyRun, run_study
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS races (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    spec TEXT NOT NULL,
-    status TEXT NOT NULL,
-    stop_requested INTEGER NOT NULL DEFAULT 0,
-    worker_pid INTEGER,
-    message TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS race_studies (
-    race_id INTEGER NOT NULL REFERENCES races(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    study_name TEXT NOT NULL,
-    label TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    PRIMARY KEY (race_id, position)
-);
-"""
 
 RACE_FIELDS = (
     "name",
@@ -304,10 +283,6 @@ class RaceStudy:
     seed: int
 
 
-def ensure_tables(store: Store) -> None:
-    store.connection.executescript(_SCHEMA)
-
-
 def _race(row: Any) -> RaceRecord:
     return RaceRecord(
         id=row["id"],
@@ -322,50 +297,27 @@ def _race(row: Any) -> RaceRecord:
     )
 
 
-def _has_tables(store: Store) -> bool:
-    return bool(
-        store.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'races'").fetchone()
-    )
-
-
-def get_race(store: Store, name: str) -> RaceRecord | None:
-    if not _has_tables(store):
-        return None
-    row = store.connection.execute("SELECT * FROM races WHERE name = ?", (name,)).fetchone()
+def get_race(store: StudyStore, name: str) -> RaceRecord | None:
+    row = store.race_row(name)
     return None if row is None else _race(row)
 
 
-def races(store: Store) -> list[RaceRecord]:
-    if not _has_tables(store):
-        return []
-    rows = store.connection.execute("SELECT * FROM races ORDER BY created_at, id").fetchall()
-    return [_race(row) for row in rows]
+def races(store: StudyStore) -> list[RaceRecord]:
+    return [_race(row) for row in store.race_rows()]
 
 
-def race_studies(store: Store, race_id: int) -> list[RaceStudy]:
-    rows = store.connection.execute(
-        "SELECT * FROM race_studies WHERE race_id = ? ORDER BY position", (race_id,)
-    ).fetchall()
-    return [RaceStudy(r["position"], r["study_name"], r["label"], r["seed"]) for r in rows]
+def race_studies(store: StudyStore, race_id: int) -> list[RaceStudy]:
+    return [RaceStudy(*member) for member in store.race_members(race_id)]
 
 
-def _set_race_status(
-    store: Store, race_id: int, status: StudyStatus, pid: int | None, message: str | None
-) -> None:
-    store._write(
-        "UPDATE races SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id = ?",
-        (status.value, pid, message, time.time(), race_id),
-    )
-
-
-def request_race_stop(store: Store, name: str) -> bool:
+def request_race_stop(store: StudyStore, name: str) -> bool:
     """Ask a race's worker to stop: the race stops starting studies, and the study it runs
     stops as ``stop`` stops any study. False when there is no such race."""
     race = get_race(store, name)
     if race is None:
         return False
     with store.transaction():
-        store._write("UPDATE races SET stop_requested = 1 WHERE id = ?", (race.id,))
+        store.set_race_stop(race.id, True)
         for member in race_studies(store, race.id):
             study = store.get_study(member.study_name)
             if study is not None and study.status == StudyStatus.RUNNING:
@@ -373,16 +325,9 @@ def request_race_stop(store: Store, name: str) -> bool:
     return True
 
 
-def _race_stop_requested(store: Store, race_id: int) -> bool:
-    row = store.connection.execute(
-        "SELECT stop_requested FROM races WHERE id = ?", (race_id,)
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def open_race(store: Store, race: RaceSpec) -> int:
+def open_race(store: StudyStore, race: RaceSpec) -> int:
     """Create the race and list every member study, or find the same race to resume it."""
-    ensure_tables(store)
+    store.ensure_race_tables()
     with store.transaction():
         existing = get_race(store, race.name)
         if existing is not None:
@@ -402,24 +347,13 @@ def open_race(store: Store, race: RaceSpec) -> int:
                 )
             race_id = existing.id
         else:
-            now = time.time()
-            cursor = store._write(
-                "INSERT INTO races (name, spec, status, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (race.name, json.dumps(race.raw), StudyStatus.CREATED.value, now, now),
-            )
-            race_id = int(cursor.lastrowid)
-            for position, member in enumerate(race.members):
-                store._write(
-                    "INSERT INTO race_studies (race_id, position, study_name, label, seed) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (race_id, position, member.spec.name, member.label, member.seed),
-                )
+            members = [(m.spec.name, m.label, m.seed) for m in race.members]
+            race_id = store.create_race(race.name, json.dumps(race.raw), members)
         # A new run of a stopped race clears its stop; a worker recycling itself (exec keeps
         # its pid) must not, or a stop sent while it restarted would be lost.
         if existing is None or existing.worker_pid != os.getpid():
-            store._write("UPDATE races SET stop_requested = 0 WHERE id = ?", (race_id,))
-        _set_race_status(store, race_id, StudyStatus.RUNNING, os.getpid(), "running")
+            store.set_race_stop(race_id, False)
+        store.set_race_status(race_id, StudyStatus.RUNNING, os.getpid(), "running")
     return race_id
 
 
@@ -453,14 +387,14 @@ def run_race(
             study = store.get_study(member.spec.name)
             if study is not None and study.status == StudyStatus.FINISHED:
                 continue
-            if _race_stop_requested(store, race_id):
-                _set_race_status(store, race_id, StudyStatus.STOPPED, None, "stopped on request")
+            if store.race_stop_requested(race_id):
+                store.set_race_status(race_id, StudyStatus.STOPPED, None, "stopped on request")
                 return RaceRun(race_id, StudyStatus.STOPPED, "stopped on request")
             log(f"race {race.name}: study {index}/{len(race.members)} {member.spec.name}")
             if run_on_dask is not None:
                 outcome = run_on_dask(member.spec)
                 if outcome.status == StudyStatus.STOPPED:
-                    _set_race_status(store, race_id, StudyStatus.STOPPED, None, outcome.message)
+                    store.set_race_status(race_id, StudyStatus.STOPPED, None, outcome.message)
                     return RaceRun(race_id, StudyStatus.STOPPED, "stopped on request")
                 continue
             outcome = run_study(
@@ -469,21 +403,21 @@ def run_race(
                 objective_for(member.spec),
                 log=log,
                 max_trials_this_process=left,
-                stop_also_when=lambda: _race_stop_requested(store, race_id),
+                stop_also_when=lambda: store.race_stop_requested(race_id),
             )
             if outcome.recycle:
                 return RaceRun(race_id, StudyStatus.RUNNING, "recycling", recycle=True)
             if left is not None:
                 left = max(1, left - outcome.trials_run)
             if outcome.status == StudyStatus.STOPPED:
-                _set_race_status(store, race_id, StudyStatus.STOPPED, None, "stopped on request")
+                store.set_race_status(race_id, StudyStatus.STOPPED, None, "stopped on request")
                 return RaceRun(race_id, StudyStatus.STOPPED, "stopped on request")
         message = f"all {len(race.members)} studies finished"
-        _set_race_status(store, race_id, StudyStatus.FINISHED, None, message)
+        store.set_race_status(race_id, StudyStatus.FINISHED, None, message)
         return RaceRun(race_id, StudyStatus.FINISHED, message)
     except BaseException as error:
         status = StudyStatus.STOPPED if isinstance(error, KeyboardInterrupt) else StudyStatus.FAILED
-        _set_race_status(store, race_id, status, None, str(error) or type(error).__name__)
+        store.set_race_status(race_id, status, None, str(error) or type(error).__name__)
         raise
 
 
@@ -511,7 +445,7 @@ class RaceTrialRow:
 RESUME_GAP_S = 60.0
 
 
-def race_trial_rows(store: Store, race_id: int) -> list[RaceTrialRow]:
+def race_trial_rows(store: StudyStore, race_id: int) -> list[RaceTrialRow]:
     """Every finished trial of every member study, with its wall time since the study began.
 
     Elapsed time adds up the time between successive trial ends (so it includes the time the
@@ -552,7 +486,7 @@ def race_trial_rows(store: Store, race_id: int) -> list[RaceTrialRow]:
     return rows
 
 
-def member_statuses(store: Store, race_id: int) -> list[tuple[RaceStudy, str, int, int]]:
+def member_statuses(store: StudyStore, race_id: int) -> list[tuple[RaceStudy, str, int, int]]:
     """(member, status, trials done, budget) for every member, "waiting" before it starts."""
     found = []
     for member in race_studies(store, race_id):

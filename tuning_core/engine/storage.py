@@ -1,4 +1,5 @@
-"""SQLite store: studies, trials and per-epoch metrics; the single source of truth.
+"""SQLite store: studies, trials, per-epoch metrics and races; the single source of truth,
+and the only module that speaks SQL (store_protocol.StudyStore names what others may call).
 
 The worker is the only writer of its study; the dashboard and CLI read. WAL mode lets readers
 run while a worker writes, and every write commits at once so readers see live progress.
@@ -25,6 +26,9 @@ from tuning_core.engine.states import StudyStatus, TrialState
 
 DEFAULT_STORAGE_FILE = "tuning_lab.db"
 STORAGE_ENV = "TUNING_LAB_STORAGE"
+# SQLite's own name for a private in-memory database: Store(MEMORY) is a throwaway store that
+# lives as long as its one connection (no file, so no WAL, read-only mount or file identity).
+MEMORY = ":memory:"
 
 
 _SCHEMA = """
@@ -113,6 +117,30 @@ CREATE TRIGGER IF NOT EXISTS finished_trials_take_no_metrics
 BEFORE INSERT ON epoch_metrics
 WHEN (SELECT state FROM trials WHERE id = NEW.trial_id) NOT IN ('queued', 'running')
 BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
+"""
+
+
+# A race's tables, made when the first race opens (a store that never ran a race has none).
+_RACE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS races (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    worker_pid INTEGER,
+    message TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS race_studies (
+    race_id INTEGER NOT NULL REFERENCES races(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    study_name TEXT NOT NULL,
+    label TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    PRIMARY KEY (race_id, position)
+);
 """
 
 
@@ -333,6 +361,10 @@ class Store:
     reads work, and writes raise :class:`StoreError`. Every write first checks that the file
     is still the one opened, so a store deleted or replaced under a running study stops it
     (:class:`StoreGoneError`) instead of training into a file nobody can see.
+
+    ``Store(MEMORY)`` is the same store in SQLite's private in-memory database: the same
+    schema, SQL and triggers, gone when it is closed. One connection holds it, so keep the one
+    object (a second ``Store(MEMORY)`` is another, empty store).
     """
 
     def __init__(
@@ -346,9 +378,10 @@ class Store:
         retried with back-off until it goes through: a trial never fails because of a lock.
         """
         self.path = str(path)
+        self.in_memory = self.path == MEMORY
         self.read_only = False
         self._identity: tuple[int, int] | None = None
-        if self.path != ":memory:":
+        if not self.in_memory:
             location = Path(self.path)
             _check_store_path(location, create)
             if not location.exists():
@@ -375,7 +408,7 @@ class Store:
         except StoreError:
             self.connection.close()
             raise
-        if self.path != ":memory:" and not self.read_only:
+        if not self.in_memory and not self.read_only:
             self._identity = _file_identity(self.path)
 
     def _connect(self, busy_timeout_s: float) -> sqlite3.Connection:
@@ -417,9 +450,12 @@ class Store:
             )
 
     def _set_up(self) -> None:
-        if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.connection.execute("PRAGMA journal_mode = WAL")
-        self.connection.execute("PRAGMA synchronous = NORMAL")
+        # WAL lets other processes read a file while it is written; a memory store has no
+        # other reader (and SQLite keeps its journal in memory whatever is asked).
+        if not self.in_memory:
+            if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.connection.execute("PRAGMA journal_mode = WAL")
+            self.connection.execute("PRAGMA synchronous = NORMAL")
         # A store made by an older version gains the tables and triggers it lacks.
         present = {
             (row[0], row[1])
@@ -891,3 +927,102 @@ class Store:
             (study_id,),
         ).fetchone()
         return tuple(row) if row else ()
+
+    def studies_fingerprint(self, names: list[str]) -> tuple[Any, ...]:
+        """Changes whenever one of the named studies is created or updated, or one of their
+        trials finishes (or a second one starts): one cheap query for a race's cache key."""
+        marks = ",".join("?" * len(names))
+        row = self.connection.execute(
+            f"""SELECT count(*), max(t.finished_at), max(s.updated_at)
+                  FROM studies s LEFT JOIN trials t ON t.study_id = s.id
+                 WHERE s.name IN ({marks})""",
+            names,
+        ).fetchone()
+        return tuple(row)
+
+    # Races -------------------------------------------------------------------------------
+    # A race's rows: its spec (as JSON), status and stop flag, and its member studies in
+    # order. engine/race.py gives them meaning; a store that never ran a race has no tables.
+
+    def ensure_race_tables(self) -> None:
+        """Make the race tables if this store has none yet."""
+        tables = self.connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('races', 'race_studies')"
+        ).fetchone()[0]
+        if tables == 2:  # nothing to make (and a script would commit the caller's transaction)
+            return
+        self._check_writable()
+        self.connection.executescript(_RACE_SCHEMA)
+
+    def _has_race_tables(self) -> bool:
+        return bool(
+            self.connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'races'").fetchone()
+        )
+
+    def race_row(self, name: str) -> dict[str, Any] | None:
+        """The race called ``name`` as its stored columns, or None (no race tables yet, too)."""
+        if not self._has_race_tables():
+            return None
+        row = self.connection.execute("SELECT * FROM races WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(row)
+
+    def race_rows(self) -> list[dict[str, Any]]:
+        """Every race as its stored columns, oldest first."""
+        if not self._has_race_tables():
+            return []
+        rows = self.connection.execute("SELECT * FROM races ORDER BY created_at, id").fetchall()
+        return [dict(row) for row in rows]
+
+    def race_members(self, race_id: int) -> list[tuple[int, str, str, int]]:
+        """(position, study name, label, seed) of each member study of the race, in order."""
+        rows = self.connection.execute(
+            "SELECT * FROM race_studies WHERE race_id = ? ORDER BY position", (race_id,)
+        ).fetchall()
+        return [(r["position"], r["study_name"], r["label"], r["seed"]) for r in rows]
+
+    def create_race(self, name: str, spec_json: str, members: list[tuple[str, str, int]]) -> int:
+        """Store a new race (status created) and its members, (study name, label, seed) in
+        order, in one transaction; returns the race's id."""
+        now = time.time()
+        with self.transaction():
+            cursor = self._write(
+                "INSERT INTO races (name, spec, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, spec_json, StudyStatus.CREATED.value, now, now),
+            )
+            race_id = int(cursor.lastrowid)
+            for position, (study_name, label, seed) in enumerate(members):
+                self._write(
+                    "INSERT INTO race_studies (race_id, position, study_name, label, seed) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (race_id, position, study_name, label, seed),
+                )
+        return race_id
+
+    def set_race_status(
+        self, race_id: int, status: StudyStatus, worker_pid: int | None, message: str | None
+    ) -> None:
+        self._write(
+            "UPDATE races SET status = ?, worker_pid = ?, message = ?, updated_at = ? WHERE id = ?",
+            (status.value, worker_pid, message, time.time(), race_id),
+        )
+
+    def set_race_stop(self, race_id: int, requested: bool) -> None:
+        """Ask the race's worker to stop (``True``), or clear that request."""
+        self._write("UPDATE races SET stop_requested = ? WHERE id = ?", (int(requested), race_id))
+
+    def race_stop_requested(self, race_id: int) -> bool:
+        row = self.connection.execute(
+            "SELECT stop_requested FROM races WHERE id = ?", (race_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def delete_race(self, name: str) -> None:
+        """Remove the race called ``name`` and its member list (not its studies)."""
+        self.ensure_race_tables()
+        with self.transaction():
+            self._write(
+                "DELETE FROM race_studies WHERE race_id IN (SELECT id FROM races WHERE name = ?)",
+                (name,),
+            )
+            self._write("DELETE FROM races WHERE name = ?", (name,))

@@ -563,7 +563,7 @@ def signed_asks(recording: Recording | RaceRecording) -> dict[tuple[str, int], A
         asked = [trial for trial in study.trials if trial.ask is not None]
         if not asked:
             continue
-        if study.spec.strategy["type"] != "bayesian":
+        if study.spec.strategy.type != "bayesian":
             raise RecordingError(f"trials: {study.name} is not Bayesian, so it made no asks.")
         strategy = strategies.make_strategy(study.spec.space, study.spec.strategy)
         for trial in asked:
@@ -648,9 +648,7 @@ def replay(
                     store.interrupt_running_trials(running, "stopped during the replay")
                     store.set_status(running, StudyStatus.STOPPED)
                 if race_id is not None:
-                    races._set_race_status(  # the race module's own writer: one place for the row
-                        store, race_id, StudyStatus.STOPPED, None, "stopped on request"
-                    )
+                    store.set_race_status(race_id, StudyStatus.STOPPED, None, "stopped on request")
                 return
         if kind == -1:
             study_ids[index] = store.create_study(study.spec)
@@ -677,9 +675,7 @@ def replay(
             store.set_status(study_ids[index], StudyStatus.FINISHED)
     if race_id is not None:
         message = f"all {len(recording.studies)} studies finished"
-        races._set_race_status(  # the race module's own writer: one place for the row
-            store, race_id, StudyStatus.FINISHED, None, message
-        )
+        store.set_race_status(race_id, StudyStatus.FINISHED, None, message)
     if started is not None:
         started()
 
@@ -687,21 +683,14 @@ def replay(
 def _stop_requested(store: Store, study_id: int | None, race_id: int | None) -> bool:
     if study_id is not None and store.stop_requested(study_id):
         return True
-    return race_id is not None and races._race_stop_requested(store, race_id)
+    return race_id is not None and store.race_stop_requested(race_id)
 
 
 def delete_replayed(store: Store, recording: Recording | RaceRecording) -> None:
     """Remove what ``recording`` replays into (its study, or its race and the race's studies):
     a lesson replayed again, or run live instead, starts afresh."""
     if isinstance(recording, RaceRecording):
-        races.ensure_tables(store)
-        # engine/race.py has no delete (a race's studies are the user's to keep); a lesson's
-        # are the lesson's.
-        with store.transaction():
-            store.connection.execute(
-                "DELETE FROM race_studies WHERE race_id IN (SELECT id FROM races WHERE name = ?)",
-                (recording.name,),
-            )
-            store.connection.execute("DELETE FROM races WHERE name = ?", (recording.name,))
+        # delete_race keeps a race's studies (they are the user's); a lesson's are the lesson's.
+        store.delete_race(recording.name)
     for study in recording.studies:
         store.delete_study(study.name)
