@@ -75,6 +75,28 @@ def test_a_plain_objective_is_pruned_by_the_study_pruner_and_resumes(storage: Pa
     assert len(trials) == 10 and again.best_value <= study.best_value
 
 
+def test_a_memory_study_runs_resumes_and_reads_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    study = tuning_core.create_study(
+        "quad", storage=":memory:", space=SPACE, pruner="successive_halving", budget=8
+    )
+    assert study.status is None
+    study.optimize(curve_objective, epochs=5, show_progress=False)
+    frame = study.trials_dataframe()
+    assert study.status == StudyStatus.FINISHED and list(frame["number"]) == list(range(8))
+    assert "pruned" in set(frame["state"]) and study.best_value == frame["value"].min()
+    assert study.best_params == {"x": frame.loc[frame["value"].idxmin(), "x"]}
+    # The handle keeps its store: a second call resumes it, as a file's would.
+    study.optimize(curve_objective, epochs=5, n_trials=2, show_progress=False)
+    assert len(study.trials_dataframe()) == 10
+    # Another handle on ":memory:" is another store, and nothing was written to disk.
+    other = tuning_core.create_study("quad", storage=":memory:", space=SPACE)
+    assert other.status is None
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.subprocess
 def test_importing_tuning_core_loads_no_tensorflow_or_pandas() -> None:
     probe = (

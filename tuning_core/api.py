@@ -15,9 +15,11 @@ dashboard or ``python -m tuning_core stop``, and resumes when ``optimize`` is ca
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from tuning_core.engine.records import best_trial
 from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import (
+    MEMORY,
     Store,
     StudyRecord,
     TrialRecord,
@@ -118,9 +121,34 @@ class Study:
         # Everything of the spec but the objective, which optimize adds: space, strategy,
         # pruner, budget, parallel, and the metric and direction when the user set them.
         self._options = options
+        # A memory store lives as long as its one connection, so the handle keeps it (and a
+        # temporary folder for its artifacts); a file store is opened anew for each call.
+        self._memory: Store | None = None
+        self._memory_artifacts: tempfile.TemporaryDirectory[str] | None = None
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self.storage!r})"
+
+    @contextlib.contextmanager
+    def _store(self, create: bool = True) -> Iterator[Store]:
+        """The study's store for one call: the file, opened and closed around it, or the
+        handle's own memory store (``storage=":memory:"``), which stays open."""
+        if self.storage == MEMORY:
+            if self._memory is None:
+                self._memory = Store(MEMORY)
+            yield self._memory
+            return
+        with Store(self.storage, create=create) as store:
+            yield store
+
+    def _artifacts(self) -> Path:
+        """Where the study's files go: beside the store, or for a memory store a temporary
+        folder that goes with the handle."""
+        if self.storage != MEMORY:
+            return artifacts_dir(self.storage, self.name)
+        if self._memory_artifacts is None:
+            self._memory_artifacts = tempfile.TemporaryDirectory(prefix="tuning_lab-memory-")
+        return Path(self._memory_artifacts.name) / self.name
 
     # The spec -----------------------------------------------------------------------------
 
@@ -268,7 +296,7 @@ class Study:
         from tuning_core.training.data_files import save_table  # noqa: PLC0415
         from tuning_core.training.tables import complete_table_spec  # noqa: PLC0415
 
-        path, column = save_table(data, target, artifacts_dir(self.storage, self.name))
+        path, column = save_table(data, target, self._artifacts())
         fields: dict[str, Any] = {
             "type": "keras",
             "dataset": str(path),
@@ -285,15 +313,20 @@ class Study:
         given = {key: self._options[key] for key in ("metric", "direction") if self._options[key]}
         try:
             spec = complete_table_spec(self._spec(dict(fields), n_trials), {**fields, **given})
-        except DatasetError as error:  # the data's sentence, without the reader's frames
+        except (DatasetError, SpecError) as error:  # the sentence, without the reader's frames
+            if self._read()[0] is None:  # no stored study names the file: leave nothing behind
+                path.unlink(missing_ok=True)
             raise SpecError(str(error)).with_traceback(None) from None
         # The worker's objective, built from the spec as run builds it (Keras loads here).
         from tuning_core.training.factory import objective_for  # noqa: PLC0415
+        from tuning_core.training.held_out import report_held_out  # noqa: PLC0415
 
         if spec.parallel > 1:
             self._run_on_dask(spec, objective_for, show_progress)
         else:
             self._run(spec, objective_for(spec), show_progress)
+        with self._store() as store:  # the test split, scored once for the best trial
+            report_held_out(spec, store, _Progress(show_progress))
 
     def _run_on_dask(
         self,
@@ -338,7 +371,7 @@ class Study:
         arrays = {"x": x, "y": y}
         if validation_data is not None:
             arrays.update(x_val=validation_data[0], y_val=validation_data[1])
-        data_file = save_arrays(artifacts_dir(self.storage, self.name), arrays)
+        data_file = save_arrays(self._artifacts(), arrays)
         factory = functools.partial(shipped_build_model, build_model, str(data_file))
         self._run_on_dask(spec, factory, show_progress)
 
@@ -350,9 +383,9 @@ class Study:
         runner: Callable[[Store, Callable[[str], None]], StudyRun] | None = None,
     ) -> None:
         progress = _Progress(show_progress)
-        with Store(self.storage) as store:
+        with self._store() as store:
             if hasattr(objective, "best_model_path"):
-                _keep_best_model(objective, store, spec)
+                _keep_best_model(objective, store, spec, self._artifacts())
             try:
                 if runner is not None:
                     outcome = runner(store, progress)
@@ -376,7 +409,7 @@ class Study:
         # Keras loads only for a Keras study's objective.
         from tuning_core.training.factory import objective_for  # noqa: PLC0415
 
-        with Store(self.storage, create=False) as store:
+        with self._store(create=False) as store:
             return audit_study(
                 store, self.name, sample, objective_for, choose, seed, _Progress(True)
             )
@@ -384,15 +417,15 @@ class Study:
     def stop(self) -> None:
         """Ask the process running this study to stop after its current epoch (as the
         dashboard's Stop button does)."""
-        with Store(self.storage) as store:
+        with self._store() as store:
             store.request_stop(self.name)
 
     # Reading --------------------------------------------------------------------------------
 
     def _read(self) -> tuple[StudyRecord | None, list[TrialRecord]]:
-        if not Path(self.storage).exists():
+        if self.storage != MEMORY and not Path(self.storage).exists():
             return None, []
-        with Store(self.storage, create=False) as store:
+        with self._store(create=False) as store:
             record = store.get_study(self.name)
             return record, store.trials(record.id) if record else []
 
@@ -461,12 +494,12 @@ class _Progress:
         print(line, file=sys.stdout, flush=True)
 
 
-def _keep_best_model(objective: Any, store: Store, spec: StudySpec) -> None:
+def _keep_best_model(objective: Any, store: Store, spec: StudySpec, folder: Path) -> None:
     """Have a Keras objective keep a trial's best-epoch model whenever it beats the stored best
     (as ``run`` does for the built-in models)."""
     study = store.get_study(spec.name)
     best = best_trial(store.trials(study.id), spec.direction) if study else None
-    objective.best_model_path = artifacts_dir(store.path, spec.name) / "best.keras"
+    objective.best_model_path = folder / "best.keras"
     saved = objective.best_model_path.is_file()
     objective.best_value = best.value if best is not None and saved else None
 
