@@ -21,7 +21,7 @@ from tuning_core.engine.pruners import (
 )
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, TrialState
-from tuning_core.engine.storage import Store
+from tuning_core.engine.storage import MEMORY, Store
 from tuning_core.engine.strategies import make_strategy
 from tuning_core.engine.study import _Teller, run_study
 
@@ -36,7 +36,7 @@ def _pruner(kind: str, **options: Any) -> dict[str, Any]:
 
 
 def _store_with_curves(
-    path: Path, curves: list[tuple[TrialState, list[float]]]
+    path: Path | str, curves: list[tuple[TrialState, list[float]]]
 ) -> tuple[Store, int]:
     """A store holding one study whose trials have exactly these curves and states."""
     store = Store(path)
@@ -52,7 +52,7 @@ def _store_with_curves(
     return store, study_id
 
 
-def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> None:
+def test_successive_halving_keeps_the_top_third_at_each_rung() -> None:
     pruner = _pruner("successive_halving")
     rule = pruner_for(pruner)
     assert pruner["max_epochs"] == 9 and rung_epochs(1, 3, 9) == [1, 3]
@@ -60,7 +60,7 @@ def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> 
     # a rung compares every trial that reached it, as ASHA does).
     finished = [[10.0 * k, 9.0 * k, 8.0 * k] + [7.0 * k] * 6 for k in range(1, 7)]
     store, study_id = _store_with_curves(
-        tmp_path / "store.db",
+        MEMORY,
         [(TrialState.COMPLETE, c) for c in finished] + [(TrialState.RUNNING, [5.0, 4.0])],
     )
     curves = read_curves(store, study_id, "value")
@@ -90,10 +90,10 @@ def test_successive_halving_keeps_the_top_third_at_each_rung(tmp_path: Path) -> 
     assert rule.decide(MINIMIZE, newcomer([9.0]), 0, curves[:1]) is None
 
 
-def test_median_rule_waits_for_its_warm_up_then_cuts_below_the_median(tmp_path: Path) -> None:
+def test_median_rule_waits_for_its_warm_up_then_cuts_below_the_median() -> None:
     rule = pruner_for(_pruner("median", warmup_trials=3, warmup_epochs=1))
     store, study_id = _store_with_curves(
-        tmp_path / "store.db",
+        MEMORY,
         [
             (TrialState.COMPLETE, [10.0, 6.0, 5.0]),
             (TrialState.COMPLETE, [12.0, 8.0, 7.0]),
@@ -162,13 +162,13 @@ def test_the_fidelity_curve_ends_at_the_function_and_narrows() -> None:
 
 @pytest.mark.parametrize("kind", ["median", "successive_halving", "hyperband"])
 def test_a_pruned_study_stops_the_right_trials_and_keeps_their_curves(
-    kind: str, tmp_path: Path
+    kind: str,
 ) -> None:
     raw = branin_spec(name=kind, trials=30, epochs=9)
     raw["pruner"] = {"type": kind}
     spec = parse_spec(raw)
     lines: list[str] = []
-    with Store(tmp_path / "store.db") as store:
+    with Store(MEMORY) as store:
         run = run_study(spec, store, function_objective("branin", 0, 9), log=lines.append)
         trials = store.trials(run.study_id)
         decisions = {d.trial_number: d for d in store.prune_decisions(run.study_id)}
@@ -200,12 +200,12 @@ def test_a_pruned_study_stops_the_right_trials_and_keeps_their_curves(
     assert all(len(curves[t.number].values) == 9 for t in complete)
 
 
-def test_expected_epoch_fraction_matches_what_a_random_study_spends(tmp_path: Path) -> None:
+def test_expected_epoch_fraction_matches_what_a_random_study_spends() -> None:
     for kind in ("successive_halving", "hyperband"):
         raw = branin_spec(name=kind, trials=60, epochs=9)
         raw["pruner"] = {"type": kind}
         spec = parse_spec(raw)
-        with Store(tmp_path / f"{kind}.db") as store:
+        with Store(MEMORY) as store:
             run = run_study(spec, store, function_objective("branin", 0, 9), log=lambda _: None)
             spent = store.epochs_trained(run.study_id) / (60 * 9)
         assert pruner_for(spec.pruner).epoch_fraction() == pytest.approx(spent, abs=0.12), kind
@@ -329,12 +329,12 @@ def test_cli_refuses_a_bad_pruner_with_exit_2(storage: Path, tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def test_epoch_budget_stops_starting_trials(tmp_path: Path) -> None:
+def test_epoch_budget_stops_starting_trials() -> None:
     raw = branin_spec(trials=1000, epochs=9)
     raw["budget"]["epochs"] = 40
     raw["pruner"] = {"type": "successive_halving"}
     spec = parse_spec(raw)
-    with Store(tmp_path / "store.db") as store:
+    with Store(MEMORY) as store:
         run = run_study(spec, store, function_objective("branin", 0, 9), log=lambda _: None)
         spent = store.epochs_trained(run.study_id)
         count = len(store.trials(run.study_id))
@@ -365,14 +365,14 @@ def test_cli_says_where_each_trial_was_pruned_and_list_counts_them(
 
 @pytest.mark.parametrize("tell", ["last", "worst"])
 def test_the_gaussian_process_is_told_every_pruned_trial_as_a_finite_value(
-    tell: str, tmp_path: Path
+    tell: str,
 ) -> None:
     raw = branin_spec(
         strategy={"type": "bayesian", "initial_points": 4, "seed": 1}, trials=16, epochs=9
     )
     raw["pruner"] = {"type": "successive_halving", "tell": tell}
     spec = parse_spec(raw)
-    with Store(tmp_path / "store.db") as store:
+    with Store(MEMORY) as store:
         run = run_study(spec, store, function_objective("branin", 0, 9), log=lambda _: None)
         trials = store.trials(run.study_id)
         _, blob = store.load_snapshot(run.study_id)
@@ -413,9 +413,7 @@ def test_a_failure_is_never_told_a_better_score_than_a_pruned_trial() -> None:
     assert strategy.optimizer.yi == [-0.97, -0.40, -0.96, -0.40]
 
 
-def test_null_options_take_their_defaults_and_a_zero_warm_up_prunes_nothing_too_soon(
-    tmp_path: Path,
-) -> None:
+def test_null_options_take_their_defaults_and_a_zero_warm_up_prunes_nothing_too_soon() -> None:
     raw = branin_spec(trials=8, epochs=None)
     raw["pruner"] = {"type": "median", "warmup_trials": None, "max_epochs": None}
     with pytest.raises(SpecError, match=r"^pruner.type median .* set objective.epochs to 2"):
@@ -429,7 +427,7 @@ def test_null_options_take_their_defaults_and_a_zero_warm_up_prunes_nothing_too_
         "tell": "last",
     }
     raw["pruner"] = {"type": "median", "warmup_trials": 0, "warmup_epochs": 0}
-    with Store(tmp_path / "store.db") as store:
+    with Store(MEMORY) as store:
         run = run_study(
             parse_spec(raw), store, function_objective("branin", 0, 6), log=lambda _: None
         )
