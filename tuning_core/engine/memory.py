@@ -199,7 +199,7 @@ def trial_bytes(
 def _worst_case(spec: StudySpec, image_shape: tuple[int, int]) -> dict[str, Any]:
     """The spec's params that need the most memory: each range at its top, each choice at
     the value that needs most with the others already at their worst."""
-    model, epochs = spec.objective["model"], spec.objective["epochs"]
+    model, epochs = spec.objective.model, spec.objective.epochs
     params: dict[str, Any] = dict(spec.space.fixed)
     for dimension in spec.space.dimensions:
         if isinstance(dimension, NumericDimension):
@@ -232,7 +232,7 @@ def memory_problem(spec: StudySpec, image_shape: tuple[int, int], limit: int) ->
     """Why the spec's largest trial cannot run within ``limit`` bytes, in one sentence, or
     None when it fits. The sentence names the hyperparameter that matters most when the model
     alone is over the limit or is the larger part, and the dataset otherwise."""
-    model = spec.objective["model"]
+    model = spec.objective.model
     worst = _worst_case(spec, image_shape)
     needed = trial_memory(model, worst, image_shape)
     if needed.total <= limit:
@@ -252,7 +252,7 @@ def memory_problem(spec: StudySpec, image_shape: tuple[int, int], limit: int) ->
             f"one batch's activations {size_words(needed.activations)}), {over}; use fewer or "
             "smaller images, or a higher limit."
         )
-    defaults = trial_hyperparams(model, spec.objective["epochs"], {})
+    defaults = trial_hyperparams(model, spec.objective.epochs, {})
     named = [name for name in spec.space.all_names() if name in worst and name != "epochs"]
     culprit = min(
         named or ["batch_size"],

@@ -85,7 +85,7 @@ from tuning_core.engine.dask_address import is_dask_address
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.pruners import PruneDecision
-from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.spec import StudySpec, UserFunctionSpec, UserModelSpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
 from tuning_core.engine.strategies import SnapshotStrategy, ask_with_pending
@@ -453,7 +453,7 @@ class _Driver:
         self.channels = Channels(
             prefix,
             f"{prefix}-stop",
-            spec.pruner["type"] != "none",
+            spec.pruner.enabled,
             beat_s=min(2.0, self.heartbeat_s / 4),
         )
         self.stop_variable = Variable(self.channels.stop, client=self.client)
@@ -652,7 +652,8 @@ class _Driver:
             return
         self.lost_in_a_row.clear()
         self._tell_and_record(attempt, end)
-        if session.spec.objective["type"] == "python" and session.done == FAILURE_REPEATS:
+        user_code = isinstance(session.spec.objective, (UserFunctionSpec, UserModelSpec))
+        if user_code and session.done == FAILURE_REPEATS:
             # The sequential loop's rule: the first trials failing alike is a bug in the
             # user's code; ObjectiveError ends the loop and the trials in flight with it.
             stop_if_every_trial_fails(self.store, session.study_id)
@@ -820,8 +821,8 @@ class _Driver:
 
     def run(self, parallel: int) -> tuple[StudyStatus, str]:
         session, spec = self.session, self.session.spec
-        budget_trials = int(spec.budget["trials"])
-        budget_epochs = spec.budget.get("epochs")
+        budget_trials = int(spec.budget.trials)
+        budget_epochs = spec.budget.epochs
         status, message = StudyStatus.FINISHED, "the trial budget is spent"
         last_poll = 0.0
         stop_asked_at: float | None = None

@@ -13,6 +13,7 @@ from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.model_plan import IMAGE_LOSS, IMAGE_METRICS, optimizer_call
 from tuning_core.engine.records import best_trial
+from tuning_core.engine.spec import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.reports.model_source import compile_source, image_plan_lines
 from tuning_core.reports.table_script import table_script
@@ -168,17 +169,17 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     ``filename`` is what the docstring's "Run:" line names (default ``<study>_best.py``).
     """
     objective = study.spec.objective
-    if objective["type"] == "python":
+    if isinstance(objective, (UserFunctionSpec, UserModelSpec)):
         # Never a fake: the study trained the user's own code, not a model this script builds.
-        target = objective["target"]
+        target = objective.target
         raise SpecError(
             f"name: the study {study.name!r} tuned your own "
-            f"{'build_model' if objective.get('form') == 'build_model' else 'objective'} "
+            f"{'build_model' if isinstance(objective, UserModelSpec) else 'objective'} "
             f"{target}, not a built-in model, so no Keras script is written for it; export "
             f"--format script writes one that calls {target} with the best params, and "
             "--format params the params as JSON."
         )
-    if objective["type"] != "keras":
+    if not isinstance(objective, KerasObjectiveSpec):
         raise SpecError(
             f"name: the study {study.name!r} has a function objective; only Keras studies export "
             "a script."
@@ -186,13 +187,13 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     best = best_trial(store.trials(study.id), study.spec.direction)
     if best is None:
         raise SpecError(f"name: the study {study.name!r} has no complete trial to export yet.")
-    model = objective["model"]
-    hp = hyperparams.trial_hyperparams(model, objective["epochs"], best.params)
-    if objective.get("preparation"):
+    model = objective.model
+    hp = hyperparams.trial_hyperparams(model, objective.epochs, best.params)
+    if objective.table is not None and objective.table.preparation:
         return table_script(
             study, best, hp, filename or f"{study.name}_best.py", _quiet_import_source()
         )
-    dataset = objective["dataset"]
+    dataset = objective.dataset
     if dataset == "digits":
         loader = _LOADERS["digits"]
     elif dataset in ("mnist", "fashion_mnist"):
@@ -208,15 +209,15 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
     return _TEMPLATE.format(
         number=best.number,
         study=study.name,
-        metric=objective["metric"],
+        metric=objective.metric,
         value=best.value,
         param_lines="\n".join(f"  {name} = {value!r}" for name, value in sorted(hp.items())),
         filename=filename or f"{study.name}_best.py",
         quiet_import=_quiet_import_source(),
         dataset=dataset,
-        validation_split=objective["validation_split"],
-        split=objective.get("split", "stratified"),
-        train_limit=objective.get("train_limit"),
+        validation_split=objective.validation_split,
+        split=objective.split,
+        train_limit=objective.train_limit,
         seed=study.spec.seed,
         epochs=int(hp["epochs"]),
         batch_size=int(hp["batch_size"]),

@@ -11,6 +11,8 @@ from typing import Any
 
 from tuning_core.engine.model_plan import table_plan
 from tuning_core.engine.records import TrialRecord
+from tuning_core.engine.spec import KerasObjectiveSpec
+from tuning_core.engine.states import Direction
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import REGRESSION
 from tuning_core.reports.model_source import compile_source, plan_lines
@@ -207,7 +209,10 @@ def table_script(
     """The script's source text for a table study's best trial (``hp``: its hyperparameters
     with the model's defaults)."""
     objective = study.spec.objective
-    preparation = objective["preparation"]
+    # keras_script sends only a Keras objective whose table has its stored preparation.
+    assert isinstance(objective, KerasObjectiveSpec) and objective.table is not None
+    preparation = objective.table.preparation
+    assert preparation is not None
     task, classes = preparation["task"], len(preparation["classes"] or [])
     plan = table_plan(
         hp, int(preparation["features"]), task, classes, preparation.get("target_scale")
@@ -216,17 +221,17 @@ def table_script(
     return _TEMPLATE.format(
         number=best.number,
         study=study.name,
-        metric=objective["metric"],
+        metric=objective.metric,
         value=best.value,
         param_lines="\n".join(f"  {name} = {value!r}" for name, value in sorted(hp.items())),
         summary_lines="\n".join(f"  {part}" for part in summary),
         filename=filename,
         quiet_import=quiet_import,
-        dataset=objective["dataset"],
+        dataset=objective.dataset,
         seed=study.spec.seed,
         epochs=int(hp["epochs"]),
         batch_size=int(hp["batch_size"]),
-        maximize=objective["direction"] == "maximize",
+        maximize=objective.direction is Direction.MAXIMIZE,
         preparation=json.dumps(preparation),
         layers="\n".join(" " * 12 + line for line in plan_lines(plan)),
         **compile_source(plan.optimizer, plan.loss, plan.metrics, plan.loss_weight),

@@ -13,6 +13,7 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import best_trial
+from tuning_core.engine.spec import UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
 
 
@@ -81,15 +82,15 @@ def user_script(store: Store, study: StudyRecord, filename: str | None = None) -
     function cannot be imported: the script says so, and keeps the params.
     """
     objective = study.spec.objective
-    if objective["type"] != "python":
+    if not isinstance(objective, (UserFunctionSpec, UserModelSpec)):
         raise SpecError(
             f"name: the study {study.name!r} did not tune a function of yours; use --format "
             "keras-script for a Keras study."
         )
     best = _best(store, study)
-    target = objective["target"]
+    target = objective.target
     module, _, attribute = target.partition(":")
-    build_model = objective.get("form") == "build_model"
+    build_model = isinstance(objective, UserModelSpec)
     importable = module != "__main__" and "<" not in attribute
     # Called as the target names it (module:Class.method calls Class.method); a lambda or a
     # nested function gets the name the script asks the user to paste it under.
@@ -118,16 +119,16 @@ def user_script(store: Store, study: StudyRecord, filename: str | None = None) -
             "# module and import it.\n"
         )
     lines.append(f"\nBEST_PARAMS = {params!r}\n")
-    if build_model:
-        split = objective.get("validation_split")
+    if isinstance(objective, UserModelSpec):
+        split = objective.validation_split
         validation = (
             f"validation_split={split}" if split is not None else "validation_data=(x_val, y_val)"
         )
         lines.append(
             _BUILD_MODEL_BODY.format(
                 name=name,
-                epochs=int(params.get("epochs", objective["epochs"])),
-                batch_size=int(params.get("batch_size", objective["batch_size"])),
+                epochs=int(params.get("epochs", objective.epochs)),
+                batch_size=int(params.get("batch_size", objective.batch_size)),
                 validation=validation,
             )
         )

@@ -30,6 +30,7 @@ from tuning_core.engine.memory import (
     default_memory_limit,
     size_words,
 )
+from tuning_core.engine.spec import KerasObjectiveSpec, UserModelSpec
 from tuning_core.training.keras_runtime import import_keras
 
 IDX_NAMES = {
@@ -561,14 +562,17 @@ def _load_dataset(
     return Dataset(x_train, y_train, x_val, y_val, name)
 
 
-def dataset_for(objective: dict, seed: int) -> Dataset:
-    """The dataset a validated Keras objective describes."""
+def dataset_for(objective: KerasObjectiveSpec | UserModelSpec, seed: int) -> Dataset:
+    """The dataset a validated Keras objective, or a build_model objective that names a
+    dataset, describes."""
+    if objective.dataset is None:
+        raise SpecError("objective.dataset: this build_model objective names no dataset.")
     return load_dataset(
-        objective["dataset"],
-        objective["validation_split"],
-        objective.get("train_limit"),
+        objective.dataset,
+        float(objective.validation_split or 0.2),
+        objective.train_limit,
         seed,
-        objective.get("split", "stratified"),
+        objective.split or "stratified",
     )
 
 

@@ -31,7 +31,7 @@ from tuning_core.engine.objectives import (
     TrialPruned,
     TrialStopped,
 )
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
 from tuning_core.engine.states import Direction
 from tuning_core.engine.tasks import CLASSIFICATION, chance_note
 from tuning_core.training.datasets import Dataset, dataset_for
@@ -200,6 +200,8 @@ class KerasObjective:
 
     def __init__(self, spec: StudySpec) -> None:
         self.spec = spec
+        # A built-in model's objective; DatasetBuildModelObjective's build_model objective
+        # shares only the dataset it names.
         self.objective = spec.objective
         self._dataset: Dataset | None = None
         # Where to save the best trial's model, and the value it must beat (set by the CLI).
@@ -215,8 +217,10 @@ class KerasObjective:
 
     def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
         data = self.dataset
-        model_name = self.objective["model"]
-        hp = trial_hyperparams(model_name, self.objective["epochs"], params)
+        objective = self.objective
+        assert isinstance(objective, KerasObjectiveSpec)  # a build_model objective has its own
+        model_name = objective.model
+        hp = trial_hyperparams(model_name, objective.epochs, params)
         # One seed for every trial: trials differ only by their params, not their initial weights.
         keras.utils.set_random_seed(self.spec.seed)
         network = build_model(model_name, hp, data.image_shape, data.num_classes)

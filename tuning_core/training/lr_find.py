@@ -22,7 +22,7 @@ import numpy as np
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import trial_hyperparams
-from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
 from tuning_core.training.datasets import dataset_for
 from tuning_core.training.keras_runtime import import_keras
 
@@ -161,14 +161,14 @@ def lr_range_test_for_spec(
 ) -> LRRangeResult:
     """Run the range test for a Keras spec: its dataset and model, fixed values or defaults."""
     objective = spec.objective
-    if objective["type"] != "keras":
+    if not isinstance(objective, KerasObjectiveSpec):
         raise SpecError("objective.type must be keras for an LR range test.")
     dataset = dataset_for(objective, spec.seed)
     params = dict(spec.space.fixed)
     for dimension in spec.space.dimensions:
         if dimension.name != "learning_rate":
             params[dimension.name] = dimension.grid(1)[0]  # the middle of each tuned range
-    hp = trial_hyperparams(objective["model"], objective["epochs"], params)
+    hp = trial_hyperparams(objective.model, objective.epochs, params)
     return lr_range_test(
-        objective["model"], hp, dataset, seed=spec.seed, start=start, end=end, steps=steps
+        objective.model, hp, dataset, seed=spec.seed, start=start, end=end, steps=steps
     )

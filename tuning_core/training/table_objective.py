@@ -63,7 +63,7 @@ class TableObjective(KerasObjective):
     def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
         data = self.table
         task, classes = data.task, data.num_classes
-        hp = trial_hyperparams("mlp", self.objective["epochs"], params)
+        hp = trial_hyperparams("mlp", self.objective.epochs, params)
         # One seed for every trial: trials differ only by their params, not their initial weights.
         keras.utils.set_random_seed(self.spec.seed)
         network = build_table_model(

@@ -28,7 +28,13 @@ import psutil
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import dataset_words, default_memory_limit, size_words
-from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.spec import (
+    KerasObjectiveSpec,
+    ObjectiveSpec,
+    StudySpec,
+    TableSpec,
+    parse_spec,
+)
 from tuning_core.engine.tasks import (
     CLASSIFICATION,
     MAX_CLASSES,
@@ -748,37 +754,38 @@ def apply_preparation(table: Table, preparation: Mapping[str, Any]) -> PreparedT
     )
 
 
-def prepare_objective_table(objective: Mapping[str, Any], seed: int) -> PreparedTable:
+def prepare_objective_table(objective: KerasObjectiveSpec, seed: int) -> PreparedTable:
     """The prepared table a validated Keras objective names: its stored preparation applied,
     or (when it has none yet, as in lr-find) one fitted now."""
-    table = read_table(objective["dataset"])
-    preparation = objective.get("preparation")
+    table = read_table(objective.dataset)
+    preparation = objective.table.preparation if objective.table is not None else None
     if not preparation:
         preparation = fit_objective_preparation(table, objective, seed)
     return apply_preparation(table, preparation)
 
 
 def fit_objective_preparation(
-    table: Table, objective: Mapping[str, Any], seed: int
+    table: Table, objective: KerasObjectiveSpec, seed: int
 ) -> dict[str, Any]:
     """:func:`fit_preparation` with the objective's fields."""
-    target = objective.get("target")
+    fields = objective.table or TableSpec()  # a 2-D .npz gives none until run prepares it
+    target = fields.target
     if table.kind == "npz" and not target:
         target = "y"
     if not target:
         raise SpecError(
-            f"objective.target: {dataset_words(objective['dataset'])} is a table; name the "
+            f"objective.target: {dataset_words(objective.dataset)} is a table; name the "
             'column to predict, e.g. "target": "price".'
         )
     return fit_preparation(
         table,
         target,
-        task=objective.get("task"),
-        impute=bool(objective.get("impute", False)),
-        validation_split=float(objective["validation_split"]),
-        test_split=float(objective.get("test_split") or 0.0),
+        task=fields.task,
+        impute=fields.impute,
+        validation_split=float(objective.validation_split),
+        test_split=fields.test_split,
         seed=seed,
-        order=objective.get("split", "stratified"),
+        order=objective.split,
     )
 
 
@@ -787,14 +794,14 @@ def class_balance(labels: Sequence[Any]) -> list[tuple[Any, int]]:
     return Counter(labels).most_common()
 
 
-def objective_is_table(objective: Mapping[str, Any]) -> bool:
-    """Whether a validated Keras objective trains on a table (a CSV, a 2-D .npz, or any table
-    field given)."""
-    if objective.get("type") != "keras":
+def objective_is_table(objective: ObjectiveSpec) -> bool:
+    """Whether a validated objective is a built-in Keras model trained on a table (a CSV, a
+    2-D .npz, or any table field given)."""
+    if not isinstance(objective, KerasObjectiveSpec):
         return False
-    if any(key in objective for key in ("target", "task", "preparation", "test_split")):
+    if objective.table is not None:
         return True
-    return names_table(str(objective.get("dataset", "")))
+    return names_table(objective.dataset)
 
 
 def complete_table_spec(spec: StudySpec, given: Mapping[str, Any]) -> StudySpec:
@@ -802,18 +809,19 @@ def complete_table_spec(spec: StudySpec, given: Mapping[str, Any]) -> StudySpec:
     the training split and kept in ``objective.preparation``, the task filled in, and, when
     the spec file (whose objective is ``given``) named no metric, the task's own metric. Every
     problem with the data is one sentence here, before anything is stored."""
-    if not objective_is_table(spec.objective):
+    objective = spec.objective
+    if not isinstance(objective, KerasObjectiveSpec) or not objective_is_table(objective):
         return spec
-    table = read_table(spec.objective["dataset"])
-    preparation = fit_objective_preparation(table, spec.objective, spec.seed)
+    table = read_table(objective.dataset)
+    preparation = fit_objective_preparation(table, objective, spec.seed)
     raw = spec.to_json()
-    objective = raw["objective"]
-    objective["task"] = preparation["task"]
-    objective["preparation"] = preparation
+    stored = raw["objective"]  # the JSON the store keeps, completed and parsed again
+    stored["task"] = preparation["task"]
+    stored["preparation"] = preparation
     if table.kind == "npz":
-        objective["target"] = preparation["target"]
+        stored["target"] = preparation["target"]
     if "metric" not in given:
-        objective["metric"] = default_metric(preparation["task"])
+        stored["metric"] = default_metric(preparation["task"])
         if "direction" not in given:
-            objective.pop("direction", None)
+            stored.pop("direction", None)
     return parse_spec(raw)

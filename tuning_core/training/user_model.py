@@ -160,9 +160,9 @@ class BuildModelObjective(KerasObjective):
 
     def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
         objective = self.spec.objective
-        epochs = int(params.get("epochs", objective["epochs"]))
-        batch_size = int(params.get("batch_size", objective["batch_size"]))
-        split = objective.get("validation_split")
+        epochs = int(params.get("epochs", objective.epochs))
+        batch_size = int(params.get("batch_size", objective.batch_size))
+        split = objective.validation_split
         train_rows = len(self.x)
         if self.validation_data is None:  # fit holds out the last fraction of x
             train_rows = int(train_rows * (1 - float(split or 0.2)))

@@ -22,6 +22,7 @@ from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import (
     BUILTIN_DATASETS,
     MAX_SPEC_BYTES,
+    FunctionObjectiveSpec,
     StudySpec,
     parse_spec,
     parse_spec_text,
@@ -276,10 +277,10 @@ def spec_from_upload(data: bytes) -> dict[str, Any]:
     spec = parse_spec_text(text, UPLOAD_SOURCE)
     # A python objective (the user's own code) loads too, into New study's confirm step
     # (dashboard/user_code.py), never into the Keras form.
-    if spec.objective["type"] not in ("keras", "python"):
+    if isinstance(spec.objective, FunctionObjectiveSpec):
         raise SpecError(
             f"objective.type: this page builds Keras studies and runs your own python ones; "
-            f"run a {spec.objective['type']} study with python -m tuning_core run."
+            f"run a {spec.objective.type} study with python -m tuning_core run."
         )
     return spec.to_json()
 
@@ -336,9 +337,9 @@ def space_size(raw: dict[str, Any]) -> str:
         spec = parse_spec(raw)
     except SpecError:
         return "—"
-    if spec.strategy["type"] == "grid":
-        points = spec.space.grid_size(int(spec.strategy["levels"]))
-        return f"{points:,} grid points, {min(points, spec.budget['trials']):,} will run"
+    if spec.strategy.type == "grid":
+        points = spec.space.grid_size(int(spec.strategy.levels or 0))
+        return f"{points:,} grid points, {min(points, spec.budget.trials):,} will run"
     if not spec.space.dimensions:
         return "one configuration (nothing tuned)"
     if any(d.to_json()["type"] == "float" for d in spec.space.dimensions):
@@ -376,50 +377,49 @@ def estimate_seconds(
         spec = parse_spec(raw)
     except SpecError:
         return None
-    examples = count_training_examples(
-        spec.objective["dataset"], spec.objective["validation_split"]
-    )
+    objective = spec.objective  # the form's: a built-in Keras model
+    examples = count_training_examples(objective.dataset, objective.validation_split)
     if examples is None:
         return None
-    if spec.objective.get("train_limit"):
-        examples = min(examples, spec.objective["train_limit"])
-    pixels = 64 if spec.objective["dataset"] == "digits" else 784
+    if objective.train_limit:
+        examples = min(examples, objective.train_limit)
+    pixels = 64 if objective.dataset == "digits" else 784
 
     def typical(name: str) -> float:
         dimension = spec.space.dimension(name)
         if dimension is None:
             value = hyperparams.trial_hyperparams(
-                spec.objective["model"], spec.objective["epochs"], spec.space.fixed
+                objective.model, objective.epochs, spec.space.fixed
             )[name]
             return float(value) if isinstance(value, (int, float)) else 1.0
         grid = dimension.grid(3)
         return float(grid[len(grid) // 2]) if isinstance(grid[0], (int, float)) else 1.0
 
-    if spec.objective["model"] == "mlp":
+    if objective.model == "mlp":
         weights = pixels * typical("units") + typical("units") ** 2 * max(
             typical("hidden_layers") - 1, 0
         )
     else:
         weights = pixels * typical("filters") * 9 * 4  # convolutions cost more per weight
-    epochs = typical("epochs") if "epochs" in spec.space.names else spec.objective["epochs"]
+    epochs = typical("epochs") if "epochs" in spec.space.names else objective.epochs
     # A pruner stops most trials early: count the share of epochs it is expected to train.
     epochs *= expected_epoch_fraction(spec.pruner)
     steps = examples / typical("batch_size")
     per_epoch = steps * seconds_per_step + examples * weights * seconds_per_sample_unit
-    trials = spec.budget["trials"]
-    if spec.strategy["type"] == "grid":
-        trials = min(trials, spec.space.grid_size(int(spec.strategy["levels"])))
-    if spec.budget.get("epochs"):
+    trials = spec.budget.trials
+    if spec.strategy.type == "grid":
+        trials = min(trials, spec.space.grid_size(int(spec.strategy.levels or 0)))
+    if spec.budget.epochs:
         # An epoch budget ends the study once that many epochs are trained, whatever the
         # trial budget: the trials it allows at the expected epochs a trial.
-        trials = min(trials, math.ceil(spec.budget["epochs"] / epochs))
+        trials = min(trials, math.ceil(spec.budget.epochs / epochs))
     at_once = min(spec.parallel, trials)
     # Trials in a row: each wave of N takes as long as one trial.
     waves = math.ceil(trials / at_once)
     start = 5.0 + (DASK_START_SECONDS if spec.parallel > 1 else 0.0)  # + TensorFlow import
     total = waves * (epochs * per_epoch + seconds_per_trial) + start
-    if spec.budget.get("seconds"):
-        total = min(total, float(spec.budget["seconds"]))
+    if spec.budget.seconds:
+        total = min(total, float(spec.budget.seconds))
     return total
 
 
@@ -486,32 +486,32 @@ def form_problems(
     if (
         not spec.space.dimensions
         and not tuned_controls
-        and spec.strategy["type"] != "grid"
-        and spec.budget["trials"] > 1
+        and spec.strategy.type != "grid"
+        and spec.budget.trials > 1
     ):
         problems.append(
             "Every hyperparameter is fixed, so each trial would repeat the same run: tune at "
             "least one, or set trials to 1."
         )
     if (
-        spec.strategy["type"] == "bayesian"
-        and spec.strategy["initial_points"] > spec.budget["trials"]
+        spec.strategy.type == "bayesian"
+        and int(spec.strategy.initial_points or 0) > spec.budget.trials
     ):
         problems.append(
-            f"initial points ({spec.strategy['initial_points']}) exceed the trial budget "
-            f"({spec.budget['trials']}): "
+            f"initial points ({spec.strategy.initial_points}) exceed the trial budget "
+            f"({spec.budget.trials}): "
             "the surrogate would never be used."
         )
     if (
-        spec.strategy["type"] == "grid"
-        and spec.space.grid_size(int(spec.strategy["levels"])) > MAX_FORM_GRID_POINTS
+        spec.strategy.type == "grid"
+        and spec.space.grid_size(int(spec.strategy.levels or 0)) > MAX_FORM_GRID_POINTS
     ):
         problems.append(
             f"The grid has over {MAX_FORM_GRID_POINTS} points: lower the levels or tune fewer "
             "hyperparameters."
         )
     is_table = objective_is_table(spec.objective)
-    image_shape = None if is_table else datasets.image_shape_of(spec.objective["dataset"])
+    image_shape = None if is_table else datasets.image_shape_of(spec.objective.dataset)
     if is_table:
         # Read as the worker will (an upload or a file inside the project only).
         problem = table_problem(spec, storage)
@@ -521,7 +521,7 @@ def form_problems(
         # The same words whether the path is missing or unreadable: the form must not tell a
         # visitor which paths exist on this machine.
         problems.append(
-            f"dataset: {brief(spec.objective['dataset'])} cannot be read as a dataset "
+            f"dataset: {brief(spec.objective.dataset)} cannot be read as a dataset "
             "(a folder of MNIST-format IDX files or an .npz)."
         )
     else:
@@ -588,6 +588,6 @@ def learning_rate_comparison_problem(raw: dict[str, Any]) -> str | None:
 
 def is_learning_rate_comparison(spec: StudySpec) -> bool:
     """A grid over a choice of learning rates, as the learning-rate lab starts them."""
-    return spec.strategy["type"] == "grid" and isinstance(
+    return spec.strategy.type == "grid" and isinstance(
         spec.space.dimension("learning_rate"), ChoiceDimension
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from tuning_core.engine.spec import FunctionObjectiveSpec
 from tuning_core.reports.recording import RaceRecording, Recording
 
 
@@ -126,7 +127,9 @@ def preview_frame(recording: Recording | RaceRecording) -> pd.DataFrame:
     """A lesson card's lines (number, epoch, value): each recorded trial's metric by epoch
     (from 1); for a test function (one value a trial) or a race, each study's best so far by
     trial, one line a study."""
-    if isinstance(recording, Recording) and recording.spec.objective["type"] != "function":
+    if isinstance(recording, Recording) and not isinstance(
+        recording.spec.objective, FunctionObjectiveSpec
+    ):
         metric = recording.spec.metric
         rows = [
             {"number": trial.number, "epoch": epoch.epoch + 1, "value": epoch.metrics.get(metric)}

@@ -3,7 +3,6 @@ each, and the epochs in all, as a sentence and a small chart (New study)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import altair as alt
@@ -11,7 +10,7 @@ import pandas as pd
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.pruners import PlanStage, pruner_for
-from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.spec import PrunerSpec, parse_spec
 
 PLAN_COLUMNS = ["row", "bracket", "start_epoch", "end_epoch", "trials", "label", "epochs"]
 
@@ -41,7 +40,7 @@ def plan_frame(stages: list[PlanStage]) -> pd.DataFrame:
     )
 
 
-def plan_sentence(pruner: Mapping[str, Any], trials: int, epochs_per_trial: int) -> str | None:
+def plan_sentence(pruner: PrunerSpec, trials: int, epochs_per_trial: int) -> str | None:
     """The plan in words, with the total epochs against a full search's; None without one."""
     rule = pruner_for(pruner)
     stages = rule.plan(trials)
@@ -84,8 +83,8 @@ def plan_for_spec(raw: dict[str, Any]) -> tuple[str, pd.DataFrame] | None:
         spec = parse_spec(raw)
     except SpecError:
         return None
-    trials = spec.budget["trials"]
-    sentence = plan_sentence(spec.pruner, trials, int(spec.pruner.get("max_epochs") or 0))
+    trials = spec.budget.trials
+    sentence = plan_sentence(spec.pruner, trials, spec.pruner.max_epochs or 0)
     if sentence is None:
         return None
     return sentence, plan_frame(pruner_for(spec.pruner).plan(trials))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tuning_core.engine.objectives import TEST_FUNCTIONS
 from tuning_core.engine.race import RaceSpec, RaceTrialRow
+from tuning_core.engine.spec import FunctionObjectiveSpec, ObjectiveSpec
 from tuning_core.engine.states import Direction
 
 # Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
@@ -47,24 +48,28 @@ def trial_frame(
     return frame
 
 
-def measure_of(objective: Mapping[str, Any]) -> str:
+def measure_of(objective: ObjectiveSpec) -> str:
     """What a race is judged on: regret where the optimum is known (test functions), else the
     objective's metric."""
-    return "regret" if objective["type"] == "function" else str(objective["metric"])
+    return "regret" if isinstance(objective, FunctionObjectiveSpec) else str(objective.metric)
 
 
 def race_frame(race: RaceSpec, rows: Iterable[RaceTrialRow]) -> pd.DataFrame:
     """:func:`trial_frame` for a race, with regret when its objective's optimum is known."""
     objective = race.objective
-    optimum = TEST_FUNCTIONS[objective["name"]].optimum if objective["type"] == "function" else None
-    return trial_frame(rows, objective["direction"], optimum)
+    optimum = (
+        TEST_FUNCTIONS[objective.name].optimum
+        if isinstance(objective, FunctionObjectiveSpec)
+        else None
+    )
+    return trial_frame(rows, objective.direction, optimum)
 
 
 def race_verdict(race: RaceSpec, rows: Iterable[RaceTrialRow], finished: bool) -> str:
     """The verdict the page shows, from the race's rows (what ``race`` prints at the end)."""
     objective = race.objective
     frame = race_frame(race, rows)
-    return verdict(frame, race.titles(), objective["direction"], measure_of(objective), finished)
+    return verdict(frame, race.titles(), objective.direction, measure_of(objective), finished)
 
 
 def _measure(frame: pd.DataFrame) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -153,12 +153,15 @@ def target_chart(info: TablePreview) -> alt.Chart:
 
 
 @functools.lru_cache(maxsize=8)
-def _checked(path: str, stamp: tuple[int, int], objective: str, seed: int) -> str | None:
-    """The table problem of one objective on one version of a file (cached: the form reruns
-    on every widget change, and reading the table each time would lag it)."""
+def _checked(
+    path: str, stamp: tuple[int, int], objective: tuple[Any, ...], seed: int
+) -> str | None:
+    """The table problem of one objective (its KerasObjectiveSpec's field values, hashable)
+    on one version of a file (cached: the form reruns on every widget change, and reading the
+    table each time would lag it)."""
     try:
         table = tables.read_table(path)
-        tables.fit_objective_preparation(table, json.loads(objective), seed)
+        tables.fit_objective_preparation(table, KerasObjectiveSpec(*objective), seed)
     except (DatasetError, SpecError) as error:
         return str(error)
     return None
@@ -189,12 +192,12 @@ def table_problem(spec: StudySpec, storage: str | None = None) -> str | None:
             "under Your data (CSV), or name a file inside the project's folder."
         )
     stat = path.stat()
-    objective = {
-        key: value for key, value in spec.objective.to_json().items() if key != "preparation"
-    }
+    # Without the stored preparation (a dict, and not what fitting reads), every field hashes.
+    table = spec.objective.table
+    objective = replace(spec.objective, table=table and replace(table, preparation=None))
     return _checked(
         str(path.resolve()),
         (stat.st_mtime_ns, stat.st_size),
-        json.dumps(objective, sort_keys=True),
+        tuple(getattr(objective, part.name) for part in fields(objective)),
         spec.seed,
     )
