@@ -4,6 +4,7 @@ scikit-learn's bundled iris and diabetes data."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,24 @@ def test_bad_tables_are_one_sentence_and_store_nothing(
     message = str(raised.value)
     assert words in message and "\n" not in message
     assert _stored(storage, "bad")[0] is None if storage.exists() else True
+    assert not list(artifacts_dir(storage, "bad").glob("data-*"))  # no file left behind
+
+
+def test_a_relative_store_resumes_from_another_folder_and_scores_the_test_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = _iris_frame()
+    space = {"learning_rate": 0.05, "units": 16, "optimizer": "adam"}
+    monkeypatch.chdir(tmp_path)
+    study = tuning_core.create_study("iris", storage="api.db", space=space, budget=1)
+    study.optimize_table(frame, target="species", epochs=2, test_split=0.2, show_progress=False)
+    # The best trial is scored once on the held-out rows, beside its model.
+    scored = json.loads((artifacts_dir("api.db", "iris") / "test_score.json").read_text())
+    assert scored["trial"] == 0 and scored["rows"] == 30 and 0 <= scored["test_accuracy"] <= 1
+    # The spec names the data by its absolute path: the same store opened from elsewhere
+    # resumes with the same data rather than calling it changed.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    again = tuning_core.create_study("iris", storage=tmp_path / "api.db", space=space, budget=2)
+    again.optimize_table(frame, target="species", epochs=2, test_split=0.2, show_progress=False)
+    assert len(_stored(tmp_path / "api.db", "iris")[1]) == 2

@@ -313,15 +313,20 @@ class Study:
         given = {key: self._options[key] for key in ("metric", "direction") if self._options[key]}
         try:
             spec = complete_table_spec(self._spec(dict(fields), n_trials), {**fields, **given})
-        except DatasetError as error:  # the data's sentence, without the reader's frames
+        except (DatasetError, SpecError) as error:  # the sentence, without the reader's frames
+            if self._read()[0] is None:  # no stored study names the file: leave nothing behind
+                path.unlink(missing_ok=True)
             raise SpecError(str(error)).with_traceback(None) from None
         # The worker's objective, built from the spec as run builds it (Keras loads here).
         from tuning_core.training.factory import objective_for  # noqa: PLC0415
+        from tuning_core.training.held_out import report_held_out  # noqa: PLC0415
 
         if spec.parallel > 1:
             self._run_on_dask(spec, objective_for, show_progress)
         else:
             self._run(spec, objective_for(spec), show_progress)
+        with self._store() as store:  # the test split, scored once for the best trial
+            report_held_out(spec, store, _Progress(show_progress))
 
     def _run_on_dask(
         self,

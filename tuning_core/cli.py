@@ -53,6 +53,7 @@ from tuning_core.reports.keras_script import keras_script
 from tuning_core.reports.user_script import best_params_json, user_script
 from tuning_core.training.datasets import image_shape_of
 from tuning_core.training.factory import objective_for
+from tuning_core.training.held_out import report_held_out
 from tuning_core.training.lr_find import lr_range_test_for_spec
 from tuning_core.training.tables import complete_table_spec, objective_is_table
 from tuning_core.workers import code_folder_of, remember_code_folder, specs_dir
@@ -339,8 +340,8 @@ def command_run(args: argparse.Namespace) -> int:
             log=lambda line: print(line, flush=True),
             max_trials_this_process=recycle,
         )
-        if not outcome.recycle and _held_out_share(spec):
-            _report_held_out(spec, store)
+        if not outcome.recycle:
+            report_held_out(spec, store, lambda line: print(line, flush=True))
     if outcome.recycle:
         print(
             f"recycling the worker after {outcome.trials_run} trials to release Keras memory",
@@ -479,14 +480,6 @@ def _remember_code_folder(args: argparse.Namespace, name: str) -> None:
         remember_code_folder(_storage(args), name, str(folder))
 
 
-def _held_out_share(spec: StudySpec) -> float:
-    """The share of a table held out for the end (0 for images and other objectives)."""
-    objective = spec.objective
-    if not isinstance(objective, KerasObjectiveSpec) or objective.table is None:
-        return 0.0
-    return objective.table.test_split
-
-
 def _refuse_what_cannot_fit(spec: StudySpec, limit_gb: float | None) -> None:
     """Before any trial runs (and before anything is stored), refuse a built-in Keras model
     too large."""
@@ -517,30 +510,6 @@ def _refuse_table_model_too_large(spec: StudySpec, limit_gb: float | None) -> No
     problem = memory_problem(spec, (1, int(preparation["features"])), limit)
     if problem:
         raise SpecError(problem)
-
-
-def _report_held_out(spec: StudySpec, store: Store) -> None:
-    """Score the best trial's saved model on the table's held-out test rows, once, at the
-    end: printed, and kept beside the model as test_score.json."""
-    folder = artifacts_dir(store.path, spec.name)
-    model = folder / "best.keras"
-    if not model.is_file():
-        print("test split: no saved best model to score (parallel studies keep none)", flush=True)
-        return
-    from tuning_core.training.table_objective import held_out_score  # noqa: PLC0415 - Keras
-
-    scores = held_out_score(str(model), spec)
-    study = store.get_study(spec.name)
-    best = best_trial(store.trials(study.id), spec.direction) if study else None
-    table = spec.objective.table if isinstance(spec.objective, KerasObjectiveSpec) else None
-    rows = table.preparation["rows"]["test"] if table and table.preparation else None
-    (folder / "test_score.json").write_text(
-        json.dumps({"trial": best.number if best else None, "rows": rows, **scores}),
-        encoding="utf-8",
-    )
-    shown = ", ".join(f"{name} {value:.4g}" for name, value in scores.items())
-    number = f" ({best.number})" if best else ""
-    print(f"test split: the best trial{number} scores {shown} on {rows} held-out rows", flush=True)
 
 
 def _attach_best_model(objective: KerasObjective, store: Store, spec: StudySpec) -> None:

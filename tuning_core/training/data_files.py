@@ -60,8 +60,9 @@ def _array_bytes(x: Any, y: Any) -> bytes:
 
 
 def _write_once(payload: bytes, folder: Path, suffix: str) -> Path:
-    """``payload`` as ``folder/data-<hash><suffix>``, written unless that file exists."""
-    path = folder / f"data-{hashlib.sha256(payload).hexdigest()[:16]}{suffix}"
+    """``payload`` as ``folder/data-<hash><suffix>``, written unless that file exists; the
+    path is absolute, so the spec that names it reads the same from any folder."""
+    path = folder.resolve() / f"data-{hashlib.sha256(payload).hexdigest()[:16]}{suffix}"
     if not path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
