@@ -18,7 +18,7 @@ from tuning_core.views.chart_style import (
     colour_title,
     trial_selection,
 )
-from tuning_core.views.curve_charts import curves_chart
+from tuning_core.views.curve_charts import CurveSample, curves_chart, sampled_title
 
 LINKED_WIDTH = 640
 
@@ -157,11 +157,15 @@ def parallel_coordinates_chart(
     colour_field: str | None = None,
     colour_log: bool = False,
     colour_domain: tuple[float, float] | None = None,
+    sample: CurveSample | None = None,
 ) -> alt.LayerChart:
     """A line per trial across its hyperparameters, each axis labelled with real values
     (``ticks`` from :func:`parallel_ticks`), coloured like the curves (``colour_field``, same
-    scale and domain) so a trial has one colour on the page; else by score.
+    scale and domain) so a trial has one colour on the page; else by score. With ``sample``
+    (:func:`curve_charts.sample_trials`) only its trials are drawn, and the subtitle says so.
     """
+    if sample is not None and sample.numbers is not None:
+        parallel = parallel[parallel["number"].isin(sample.numbers)]
     if colour_field and colour_field in parallel:
         title = colour_title(colour_field)
         colour = colour_scale(colour_field, colour_log, title, domain=colour_domain)
@@ -193,9 +197,8 @@ def parallel_coordinates_chart(
             .encode(x=x, y=y, text="label:N")
         )
         layers = [axes, lines, labels]
-    return alt.layer(
-        *layers, title="parallel coordinates (click a line; double-click clears)"
-    ).properties(height=CURVE_HEIGHT)
+    title = sampled_title("parallel coordinates (click a line; double-click clears)", sample)
+    return alt.layer(*layers, title=title).properties(height=CURVE_HEIGHT)
 
 
 def linked_parallel_and_curves(
@@ -208,15 +211,17 @@ def linked_parallel_and_curves(
     colour_log: bool = True,
     colour_domain: tuple[float, float] | None = None,
     pruned: pd.DataFrame | None = None,
+    sample: CurveSample | None = None,
 ) -> alt.VConcatChart:
     """Parallel coordinates above the loss curves, both coloured by ``colour_field`` on one
     scale; selecting trials in one highlights them in both. With ``pruned`` the pruned trials'
-    curves are pale and end in scissors, as on the live page.
+    curves are pale and end in scissors, as on the live page. With ``sample``
+    (:func:`curve_charts.sample_trials`) both draw only its trials and say so.
     """
     selection = trial_selection()
     # Concatenated views cannot stretch to their container, so both get the same fixed width.
     top = parallel_coordinates_chart(
-        parallel, order, selection, ticks, colour_field, colour_log, colour_domain
+        parallel, order, selection, ticks, colour_field, colour_log, colour_domain, sample
     ).properties(width=LINKED_WIDTH)
     bottom = curves_chart(
         curves,
@@ -227,6 +232,7 @@ def linked_parallel_and_curves(
         define_selection=False,
         color_domain=colour_domain,
         pruned=pruned,
+        sample=sample,
     ).properties(width=LINKED_WIDTH)
     return alt.vconcat(top, bottom).resolve_scale(color="independent")
 

@@ -7,13 +7,15 @@ Pure functions from DataFrames to Altair charts; tests assert on ``chart.to_dict
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.states import TrialState
+from tuning_core.engine.states import Direction, TrialState
 from tuning_core.views.chart_style import (
     CURVE_HEIGHT,
     DIVERGED_COLOUR,
@@ -42,6 +44,7 @@ def curves_data(
     guides: pd.DataFrame | None = None,
     best_number: int | None = None,
     audited: pd.DataFrame | None = None,
+    band: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rows :func:`curves_chart` draws for one metric.
 
@@ -64,6 +67,8 @@ def curves_data(
     * ``end``: a line's direct label ("lr = 0.1") at its last point (see :func:`end_labels`).
     * ``audit`` and ``audit_end`` (from :func:`pruning_marks.audited_frame`): a pruned trial's
       audited run to the end, and its last point with its label.
+    * ``band`` (from :func:`band_frame`): per epoch, the ``low`` and ``high`` percentile of
+      every finished trial, drawn behind a sample of curves.
     """
     keep = ["number", "epoch", "value", "state"] + [
         field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
@@ -120,6 +125,8 @@ def curves_data(
     values = data.loc[data["kind"] == "curve", "value"].dropna()
     gap = 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
     markers += audit_rows(audited, metric, [row["label_value"] for row in ends], gap)
+    if band is not None and not band.empty:
+        markers += band.assign(kind="band", marker=True).to_dict("records")
     if markers:
         extra = pd.DataFrame(markers)
         for column, blank in (
@@ -132,6 +139,19 @@ def curves_data(
             extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
         data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
+
+
+def sampled_title(
+    title: str, sample: CurveSample | None, band: pd.DataFrame | None = None
+) -> str | alt.TitleParams:
+    """The chart's title, with a subtitle saying how many trials it draws when it samples."""
+    if sample is None or sample.numbers is None:
+        return title
+    subtitle = f"{sample.shown:,} of {sample.total:,} trials drawn"
+    if band is not None and not band.empty:
+        low, high = (round(100 * q) for q in BAND_QUANTILES)
+        subtitle += f"; grey band: {low}th-{high}th percentile of all finished trials"
+    return alt.TitleParams(title, subtitle=subtitle, subtitleColor="#555555")
 
 
 # Up to this many lines, each is named at its end in its own colour; beyond it a gradient
@@ -197,6 +217,97 @@ def end_labels(
     return rows
 
 
+# Beyond this many trials a curve chart draws a sample (see :func:`sample_trials`): 10,000
+# lines took seconds to send and draw, and read as one blot.
+MAX_DRAWN_TRIALS = 300
+# Of the drawn lines, up to this share are the best trials; the rest a fixed sample.
+BEST_SHARE = 0.5
+# The band drawn behind a sample: these quantiles of every finished trial at each epoch.
+BAND_QUANTILES = (0.1, 0.9)
+
+
+@dataclass(frozen=True)
+class CurveSample:
+    """Which trials a curve chart draws: ``numbers`` (None: all of them), of ``total``."""
+
+    numbers: frozenset[int] | None
+    total: int
+    best: int = 0  # how many of the drawn are the best trials by value
+
+    @property
+    def shown(self) -> int:
+        return self.total if self.numbers is None else len(self.numbers)
+
+    def sentence(self, band_trials: int = 0) -> str:
+        """What the chart leaves out, in one sentence; empty when it draws every trial."""
+        if self.numbers is None:
+            return ""
+        low, high = (round(100 * q) for q in BAND_QUANTILES)
+        band = (
+            f"; the grey band spans the {low}th to {high}th percentile of all {band_trials:,} "
+            "finished trials at each epoch"
+            if band_trials
+            else ""
+        )
+        return (
+            f"Showing {self.shown:,} of {self.total:,} trials: the {self.best:,} best, the "
+            f"running and selected ones, and a fixed sample of the rest{band}."
+        )
+
+
+def sample_trials(
+    trials: pd.DataFrame,
+    direction: Direction | str,
+    always: Iterable[int] = (),
+    cap: int = MAX_DRAWN_TRIALS,
+) -> CurveSample:
+    """The trials a curve chart draws: all of them up to ``cap``; beyond it the best complete
+    trials by value (up to BEST_SHARE of ``cap``), every trial in ``always`` (running,
+    selected, best: even past the cap) and a fixed pseudo-random sample of the rest to fill
+    ``cap``. The sample hashes trial numbers, so a drawn trial stays drawn as trials arrive.
+    """
+    total = len(trials)
+    if total <= cap:
+        return CurveSample(None, total)
+    numbers = trials["number"].astype(int)
+    keep = {int(n) for n in always} & set(numbers)
+    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
+    ascending = Direction(direction) is Direction.MINIMIZE
+    best = complete.sort_values("value", ascending=ascending, kind="stable")["number"]
+    best = [int(n) for n in best.head(max(0, int(cap * BEST_SHARE) - len(keep)))]
+    keep.update(best)
+    room = cap - len(keep)
+    if room > 0:
+        rest = numbers[~numbers.isin(keep)]
+        # Knuth's multiplicative hash: a fixed, well-spread order that ignores arrival order.
+        order = (rest.to_numpy(dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+        keep.update(int(n) for n in rest.to_numpy()[np.argsort(order, kind="stable")[:room]])
+    return CurveSample(frozenset(keep), total, len(best))
+
+
+def band_frame(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per epoch (counted from 1), the BAND_QUANTILES of ``metric`` over the trials in
+    ``curves``: epoch, low, high, trials. ``curves`` is the long form of
+    :func:`frames.curves_frame` (in-epoch rows are left out)."""
+    rows = curves[curves["metric"] == metric]
+    if "within_epoch" in rows:
+        rows = rows[~rows["within_epoch"].astype(bool)]
+    rows = rows.dropna(subset=["value"])
+    if rows.empty:
+        return pd.DataFrame(columns=["epoch", "low", "high", "trials"])
+    grouped = rows.groupby("epoch")["value"]
+    low, high = BAND_QUANTILES
+    band = pd.DataFrame(
+        {
+            "low": grouped.quantile(low),
+            "high": grouped.quantile(high),
+            "trials": grouped.size(),
+        }
+    ).reset_index()
+    band["epoch"] = band["epoch"].astype(float) + 1
+    return band
+
+
 def curves_chart(
     curves: pd.DataFrame,
     metric: str,
@@ -213,6 +324,8 @@ def curves_chart(
     guides: pd.DataFrame | None = None,
     direct_labels: bool | None = None,
     audited: pd.DataFrame | None = None,
+    sample: CurveSample | None = None,
+    band: pd.DataFrame | None = None,
 ) -> alt.LayerChart:
     """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
     their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
@@ -233,9 +346,16 @@ def curves_chart(
     ``guides`` (:func:`frames.pruning_guides`) adds the rungs as grey vertical rules and the
     median rule's median as a grey dashed line. ``audited`` (:func:`pruning_marks.audited_frame`)
     draws pruned trials' audited runs to the end over their cuts, labelled at their ends.
+
+    With ``sample`` (:func:`sample_trials`) only its trials are drawn and the chart's subtitle
+    says so ("300 of 10,000 trials drawn"); ``band`` (:func:`band_frame`) is drawn behind.
     """
+    if sample is not None and sample.numbers is not None:
+        curves = curves[curves["number"].isin(sample.numbers)]
+        if pruned is not None:  # no scissors without their line
+            pruned = pruned[pruned["number"].isin(sample.numbers)]
     data = curves_data(
-        curves, metric, color_field, shape_field, pruned, guides, best_number, audited
+        curves, metric, color_field, shape_field, pruned, guides, best_number, audited, band
     )
     if direct_labels is None:
         direct_labels = direct_labels_fit(curves)
@@ -271,9 +391,7 @@ def curves_chart(
         color = alt.Color("number:N", title="trial")
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False))
     y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False))
-    base = alt.Chart(data, title=title or metric).encode(
-        x=x, y=y, detail="number:N", tooltip=tooltip
-    )
+    base = alt.Chart(data).encode(x=x, y=y, detail="number:N", tooltip=tooltip)
     line_encoding: dict = {
         "color": color,
         "strokeDash": alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
@@ -333,6 +451,8 @@ def curves_chart(
     end_halo = ends.mark_text(**end_text, color="white", stroke="white", strokeWidth=4)
     end_names = ends.mark_text(**end_text).encode(color=color)
     layers = [*behind, lines, points, crosses, labels, *in_front, end_halo, end_names]
+    if band is not None:
+        layers.insert(0, _band_layer(base, metric))
     if audited is not None:
         layers += audit_layers(data, x, y, metric)
     if best_number is not None:
@@ -348,4 +468,28 @@ def curves_chart(
     if legend_layer is not None:
         layers.append(legend_layer)
     # Independent legends: the lines' (switched off) must not suppress the gradient one.
-    return alt.layer(*layers).resolve_legend(color="independent").properties(height=CURVE_HEIGHT)
+    return (
+        alt.layer(*layers, title=sampled_title(title or metric, sample, band))
+        .resolve_legend(color="independent")
+        .properties(height=CURVE_HEIGHT)
+    )
+
+
+def _band_layer(base: alt.Chart, metric: str) -> alt.Chart:
+    """The grey band behind a sample of curves: the ``band`` rows of :func:`curves_data`."""
+    low, high = (round(100 * q) for q in BAND_QUANTILES)
+    return (
+        base.transform_filter("datum.kind == 'band'")
+        .mark_area(color="#9e9e9e", opacity=0.25)
+        .encode(
+            y=alt.Y("low:Q", title=metric, scale=alt.Scale(zero=False)),
+            y2="high:Q",
+            detail="kind:N",  # one band, not one per trial number (NaN here)
+            tooltip=[
+                alt.Tooltip("epoch:Q", format=".3~g"),
+                alt.Tooltip("low:Q", title=f"{low}th percentile", format=".4~g"),
+                alt.Tooltip("high:Q", title=f"{high}th percentile", format=".4~g"),
+                alt.Tooltip("trials:Q", title="finished trials"),
+            ],
+        )
+    )
