@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import notes
 from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import audit_of, pruning_frames, study_frames, worker_timeline_of
+from dashboard.data import audit_of, live_frames, pruning_frames, worker_timeline_of
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.why_data import study_asks
@@ -43,12 +43,18 @@ def cached_partial_dependence(
 
 
 if name:
-    study, trials, curves, fingerprint = study_frames(name)
+    study, trials, curves, fingerprint = live_frames(name)
     spec = study.spec
     direction = spec.direction
     dimensions = frames.tuned_dimensions(spec)
     log_dimensions = frames.log_scaled_dimensions(spec)
     complete = trials[trials["state"] == TrialState.COMPLETE] if not trials.empty else trials
+    best_number = live.best_trial_number(trials, direction)
+    # Beyond a few hundred trials the curves and parallel lines are a stated sample.
+    sample = curve_charts.sample_trials(
+        trials, direction, [] if best_number is None else [best_number]
+    )
+    drawn = curves.of(sample.numbers)
 
     st.subheader("Convergence")
     st.caption(plain(live.data_sentence(spec)))
@@ -88,25 +94,26 @@ if name:
     pruning = pruning_frames(study, fingerprint)
     if pruning is not None:
         st.subheader("Early stopping")
-        saved = frames.epochs_saved(spec, trials, curves)
+        saved = frames.epochs_saved(spec, trials, curves.rows)
         if saved is not None:
             st.markdown(plain(saved.sentence()))
-        if spec.metric in set(curves.get("metric", [])):
+        if spec.metric in curves.metrics:
             colouring = live.curve_colouring(spec)
             audit = audit_of(study, fingerprint)
             st.altair_chart(
                 for_room(
                     curve_charts.curves_chart(
-                        curves,
+                        drawn,
                         spec.metric,
                         colouring.field,
                         colouring.log,
                         title=f"{spec.metric} per epoch, pruned trials cut",
                         color_domain=colouring.domain,
-                        best_number=live.best_trial_number(trials, direction),
+                        best_number=best_number,
                         pruned=pruning.pruned,
                         guides=pruning.guides,
                         audited=audit.curves if audit else None,
+                        sample=sample,
                     )
                 ),
                 width="stretch",
@@ -146,19 +153,20 @@ if name:
     colouring = live.curve_colouring(spec, colour_field)
     parallel = compare_charts.parallel_frame(trials, dimensions, log_dimensions, colouring.field)
     ticks = compare_charts.parallel_ticks(trials, dimensions, log_dimensions)
-    if {"loss"} <= set(curves.get("metric", [])):
+    if "loss" in curves.metrics:
         st.altair_chart(
             for_room(
                 compare_charts.linked_parallel_and_curves(
                     parallel,
                     [*dimensions, "value"],
-                    curves,
+                    drawn,
                     "loss",
                     ticks,
                     colouring.field,
                     colouring.log,
                     colouring.domain,
                     pruning.pruned if pruning is not None else None,
+                    sample,
                 )
             ),
             width="content",
@@ -167,6 +175,7 @@ if name:
             "Each axis runs from its lowest to its highest value (log axes for log ranges). "
             "Click a trial's line to highlight its loss curve below (double-click to clear); "
             "a trial has the same colour in both."
+            + (f" {sample.sentence()}" if sample.numbers else "")
         )
     else:
         st.altair_chart(
@@ -179,6 +188,7 @@ if name:
                     colouring.field,
                     colouring.log,
                     colouring.domain,
+                    sample,
                 )
             ),
             width="stretch",
@@ -277,7 +287,7 @@ picked = st.multiselect(
 )
 overlays = []
 for other in picked:
-    other_study, other_trials, _, _ = study_frames(other)
+    other_study, other_trials, _, _ = live_frames(other)
     if other_study is not None and not other_trials.empty:
         frame = frames.convergence_frame(other_trials, other_study.spec.direction)
         overlays.append(frame.assign(study=_with_strategy(other)))

@@ -10,10 +10,10 @@ from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
 from dashboard.data import (
     best_model_bytes,
     curves_view,
+    live_frames,
     pruning_frames,
     running_losses,
     selected_trials,
-    study_frames,
     worker_timeline_of,
 )
 from dashboard.lessons import run_live_button
@@ -22,7 +22,7 @@ from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from tuning_core.engine.states import StudyStatus
 from tuning_core.reports import frames
-from tuning_core.views import live, live_charts
+from tuning_core.views import curve_charts, live, live_charts
 from tuning_core.workers import (
     dask_address_of,
     launch_study,
@@ -39,8 +39,8 @@ name = selected_study()
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_view(study_name: str) -> None:
-    study, trials, curves, fingerprint = study_frames(study_name)
-    if study is None:
+    study, trials, curves, fingerprint = live_frames(study_name)
+    if study is None or curves is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
     timeline = worker_timeline_of(study)
@@ -48,9 +48,9 @@ def live_view(study_name: str) -> None:
         study,
         trials,
         time.time(),
-        live.epochs_recorded(curves),
+        curves.epochs_recorded,
         timeline.wall_seconds if timeline else None,
-        frames.epochs_by_trial(curves),
+        curves.epochs_by_trial,
     )
     head, action_column = st.columns([4, 1])
     head.markdown(f"**{plain(study_name)}** · {plain(status.status_line)}")
@@ -75,7 +75,7 @@ def live_view(study_name: str) -> None:
     run_live_button(study_name)
     st.caption(plain(live.data_sentence(study.spec)))
     pruning = pruning_frames(study, fingerprint)
-    saved = frames.epochs_saved(study.spec, trials, curves)
+    saved = frames.epochs_saved(study.spec, trials, curves.rows)
     if saved is not None and saved.trials:
         st.markdown(plain(saved.sentence()))
     if study.status == StudyStatus.FAILED:
@@ -102,7 +102,7 @@ def live_view(study_name: str) -> None:
             "load_model.",
         )
 
-    metric_names = set(curves["metric"]) if not curves.empty else set()
+    metric_names = set(curves.metrics)
     panels = live.curve_panels(study.spec, metric_names)
     best_number = live.best_trial_number(trials, study.spec.direction)
     if panels:
@@ -113,12 +113,20 @@ def live_view(study_name: str) -> None:
         colouring = live.curve_colouring(study.spec, colour_field)
         shape_field = "optimizer" if "optimizer" in study.spec.space.names else None
         picked = selected_trials(*(panel.key for panel in panels))
+        # Beyond a few hundred trials: the best, the running and the picked ones, and a sample.
+        always = {*status.running_numbers, *picked, *([] if best_number is None else [best_number])}
+        sample = curve_charts.sample_trials(trials, study.spec.direction, always)
+        drawn = curves.of(sample.numbers)
+        sampled = sample.numbers is not None
+        bands = {panel.metric: curves.band(panel.metric) for panel in panels} if sampled else {}
+        band_trials = max((int(b["trials"].max()) for b in bands.values() if len(b)), default=0)
         # Two charts side by side; a function's one chart gets the whole width.
         for column, panel in zip(st.columns(len(panels)), panels, strict=True):
             with column:
                 curves_view(
-                    curves, panel.metric, colouring, panel.title, panel.key, picked,
-                    shape_field, best_number, pruning,
+                    drawn, panel.metric, colouring, panel.title, panel.key, picked,
+                    shape_field, best_number, pruning, sample,
+                    bands.get(panel.metric),
                 )  # fmt: skip
         best_text = (
             f"The thick line with a diamond is the best trial ({best_number}). "
@@ -126,8 +134,9 @@ def live_view(study_name: str) -> None:
             else ""
         )
         st.caption(
-            f"{live.epochs_recorded(curves)} epochs recorded across {curves['number'].nunique()} "
+            f"{curves.epochs_recorded:,} epochs recorded across {curves.trial_count:,} "
             f"trials. {best_text}"
+            f"{sample.sentence(band_trials) + ' ' if sampled else ''}"
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. "
             f"Click a curve to pick it out{' on both charts' if len(panels) > 1 else ''} "
             "(shift-click for more, double-click clears)."
@@ -139,7 +148,10 @@ def live_view(study_name: str) -> None:
     if status.running_numbers:
         in_epoch = live.trains_keras(study.spec)
         metric = "loss" if in_epoch else study.spec.metric
-        losses = running_losses(study_name, status.running_numbers, curves, metric, fingerprint)
+        losses = running_losses(
+            study_name, status.running_numbers, curves.of(status.running_numbers), metric,
+            fingerprint,
+        )  # fmt: skip
         if not losses.empty:
             titles = live.running_losses_titles(in_epoch, losses["number"].nunique(), metric)
             st.altair_chart(
@@ -170,7 +182,15 @@ def live_view(study_name: str) -> None:
         )
     if not trials.empty:
         brackets = live.hyperband_brackets(study.spec, trials)
-        table = live.trial_table(trials, frames.epochs_by_trial(curves), brackets)
+        pages = live.table_pages(len(trials))
+        page = (
+            st.number_input("Table page", 1, pages, 1, key="table_page", width=160)
+            if pages > 1
+            else 1
+        )
+        table = live.trial_table(live.table_page(trials, page), curves.epochs_by_trial, brackets)
+        if pages > 1:
+            st.caption(live.table_page_caption(len(trials), page))
         st.dataframe(
             table,
             hide_index=True,
