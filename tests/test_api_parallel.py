@@ -116,6 +116,29 @@ def test_optimize_keras_runs_build_model_on_two_local_dask_workers(storage: Path
 
 
 @pytest.mark.dask
+@pytest.mark.keras
+def test_a_model_that_cannot_train_on_dask_is_one_sentence_not_a_worker_fault(
+    storage: Path,
+) -> None:
+    def build_model(hp):  # returns the model uncompiled
+        import keras
+
+        return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2)])
+
+    x, y = np.zeros((20, 2), "float32"), np.arange(20) % 2
+    study = tuning_core.create_study(
+        "uncompiled", storage=storage, space={"units": (2, 4)}, budget=4, parallel=2
+    )
+    with pytest.raises(tuning_core.ObjectiveError, match="^build_model returned a model that is"):
+        study.optimize_keras(build_model, x, y, epochs=2, show_progress=False)
+    with Store(storage) as store:
+        record = store.get_study("uncompiled")
+        trials = store.trials(record.id)
+    assert record.status == StudyStatus.FAILED and "not compiled" in record.message
+    assert TrialState.FAILED in {t.state for t in trials}
+
+
+@pytest.mark.dask
 @pytest.mark.subprocess
 def test_a_python_target_spec_runs_on_two_dask_workers_that_import_it(tmp_path: Path) -> None:
     # The workers import my_objectives by its target: LocalCluster's worker processes start

@@ -82,7 +82,7 @@ from distributed.comm import connect
 from distributed.security import Security
 
 from tuning_core.engine.dask_address import is_dask_address
-from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
+from tuning_core.engine.errors import ClusterError, DatasetError, ObjectiveError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.spec import StudySpec, UserFunctionSpec, UserModelSpec, parse_spec
@@ -394,6 +394,8 @@ def _run_trial_here(
         result.update(state=end.state.value, value=end.value, error=end.error, note=end.note)
     except DatasetError as error:
         result.update(dataset_error=str(error))
+    except ObjectiveError as error:  # the user's model cannot train as asked: one sentence
+        result.update(objective_error=str(error))
     result["events"] = reporter.sent
     return result
 
@@ -636,6 +638,11 @@ class _Driver:
             self.store.finish_trial(attempt.trial_id, TrialState.INTERRUPTED, error=sentence)
             self.store.set_status(session.study_id, StudyStatus.FAILED, message=sentence)
             raise DatasetError(sentence)
+        if "objective_error" in result:  # as in one process: the trial fails, the study stops
+            sentence = result["objective_error"]
+            self.store.finish_trial(attempt.trial_id, TrialState.FAILED, error=sentence)
+            self.store.set_status(session.study_id, StudyStatus.FAILED, message=sentence)
+            raise ObjectiveError(sentence)
         end = TrialEnd(
             TrialState(result["state"]), result["value"], result["error"], result["note"]
         )
