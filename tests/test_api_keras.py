@@ -232,3 +232,23 @@ def test_a_spec_file_runs_a_users_build_model_on_a_dataset_through_the_cli(
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: objective.dataset: a build_model objective in a spec")
     assert not (tmp_path / "other.db").exists()
+
+
+def test_the_model_check_accepts_what_keras_accepts_and_names_what_it_cannot_take() -> None:
+    from tuning_core.training.user_model import model_problem
+
+    images = np.zeros((1, 8, 8), "float32")
+    cnn = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1)),  # one rank more than the rows: Keras adds the axis
+            keras.layers.Conv2D(2, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    cnn.compile("adam", "sparse_categorical_crossentropy")
+    assert model_problem(cnn, 10, images) is None
+    wide = keras.Sequential([keras.Input(shape=(31,)), keras.layers.Dense(2, "softmax")])
+    wide.compile("adam", "sparse_categorical_crossentropy")
+    problem = model_problem(wide, 2, np.zeros((1, 30), "float32"))
+    assert problem is not None and problem.startswith("build_model's model cannot take x's rows")

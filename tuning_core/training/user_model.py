@@ -49,22 +49,26 @@ def class_count(y: np.ndarray) -> int | None:
     return int(flat.max()) + 1
 
 
+def _declares_sample_shape(inputs: list[Any], sample: np.ndarray) -> bool:
+    """Whether the model's one declared Input has exactly ``sample``'s row shape."""
+    declared = tuple(inputs[0].shape[1:])
+    return len(declared) == sample.ndim - 1 and all(
+        size is None or size == actual
+        for size, actual in zip(declared, sample.shape[1:], strict=True)
+    )
+
+
 def _output_units(network: keras.Model, sample: np.ndarray) -> int | None:
     """The width of the model's single output (None for several outputs). Read from the
-    model's declared Input and output when it has them (a forward pass costs ~30 ms a trial);
-    else from one forward pass, which also builds a Sequential model given no Input. Raises
-    ValueError when the declared Input does not take ``sample``'s rows."""
+    model's declared Input and output when they match ``sample`` exactly (a forward pass costs
+    ~30 ms a trial); else from one forward pass, which builds a Sequential model given no
+    Input, accepts what Keras accepts (rows of (28, 28) for an Input of (28, 28, 1)) and
+    raises when the model cannot take the rows."""
     try:
         inputs, outputs = network.inputs, network.outputs
     except (AttributeError, ValueError):  # a subclassed or unbuilt model declares neither
         inputs = outputs = None
-    if inputs and outputs and len(inputs) == 1:
-        declared = tuple(inputs[0].shape[1:])
-        if len(declared) != sample.ndim - 1 or any(
-            size is not None and size != actual
-            for size, actual in zip(declared, sample.shape[1:], strict=True)
-        ):
-            raise ValueError(f"the model's Input takes {declared}")
+    if inputs and outputs and len(inputs) == 1 and _declares_sample_shape(inputs, sample):
         if len(outputs) != 1:
             return None
         shape = tuple(outputs[0].shape)
