@@ -14,6 +14,7 @@ as Keras Tuner reports it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -170,6 +171,14 @@ class LiveMetrics(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+@functools.cache
+def _has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (asked once a process)."""
+    import tensorflow as tf  # noqa: PLC0415 - loaded already with Keras' TensorFlow backend
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 class BestEpochWeights(keras.callbacks.Callback):
     """Keeps a copy of the weights of the epoch with the best ``monitor`` value so far."""
 
@@ -295,15 +304,17 @@ class KerasObjective:
         self.best_value = value
 
     def _release_session(self) -> None:
-        """Drop Keras' global state after a trial; collect garbage every few trials only.
+        """Drop Keras' global state after a trial; on a CPU, collect garbage every few trials.
 
         ``clear_session()`` alone runs a full ``gc.collect``, which walks TensorFlow's many
         long-lived objects: 0.35-0.7 s a trial on this machine, a third of a small model's fit
         (benchmarks/own_model.py). Its cost barely depends on how much is garbage, so one
         collection every ``COLLECT_EVERY`` trials frees the same models for a fraction of it.
+        On a GPU every trial collects: a model's weights and optimizer state held by Keras'
+        reference cycles occupy device memory, which is scarcer than host memory.
         """
         keras.backend.clear_session(free_memory=False)
         self._trials_since_collect += 1
-        if self._trials_since_collect >= COLLECT_EVERY:
+        if self._trials_since_collect >= (1 if _has_gpu() else COLLECT_EVERY):
             gc.collect()
             self._trials_since_collect = 0
