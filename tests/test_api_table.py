@@ -135,3 +135,16 @@ def test_a_relative_store_resumes_from_another_folder_and_scores_the_test_split(
     again = tuning_core.create_study("iris", storage=tmp_path / "api.db", space=space, budget=2)
     again.optimize_table(frame, target="species", epochs=2, test_split=0.2, show_progress=False)
     assert len(_stored(tmp_path / "api.db", "iris")[1]) == 2
+
+
+def test_a_wide_net_with_a_large_weight_penalty_is_not_called_diverged(tmp_path: Path) -> None:
+    # 3 x 1024 units at l2 = 0.01: Keras' logged loss starts at ~21 from the penalty alone,
+    # above 20x the loss of predicting the mean; that is not divergence.
+    x, y = load_diabetes(return_X_y=True)
+    space = {"units": 1024, "hidden_layers": 3, "l2": 0.01, "learning_rate": 1e-3}
+    study = tuning_core.create_study(
+        "wide", storage=tmp_path / "api.db", space={**space, "optimizer": "adam"}, budget=1
+    )
+    study.optimize_table(x, y, epochs=1, show_progress=False)
+    (trial,) = _stored(tmp_path / "api.db", "wide")[1]
+    assert trial.state == TrialState.COMPLETE, trial.error

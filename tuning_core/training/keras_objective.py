@@ -92,14 +92,18 @@ def build_model(
     return build_plan(image_plan(model, hp, image_shape, num_classes))
 
 
-def divergence_reason(loss: float, num_classes: int, limit: float | None = None) -> str | None:
+def divergence_reason(
+    loss: float, num_classes: int, limit: float | None = None, penalty: float = 0.0
+) -> str | None:
     """Why ``loss`` counts as diverged, or None (see the module docstring for the rule; a
     table study passes its own ``limit``, twenty times the loss of a model that learned
-    nothing)."""
+    nothing). ``penalty`` is allowed on top: the weight penalty (L2) that Keras adds to the
+    logged loss, which for a wide net with a large l2 starts above the limit by itself."""
     if not math.isfinite(loss):
         return f"the loss became {loss}"
     level = "chance level" if limit is None else "the loss of a model that learned nothing"
     limit = DIVERGENCE_FACTOR * math.log(num_classes) if limit is None else limit
+    limit += penalty
     if loss > limit:
         return f"the loss exploded to {loss:.3g} (over {limit:.3g}, {DIVERGENCE_FACTOR:g}x {level})"
     return None
@@ -126,6 +130,13 @@ class LiveMetrics(keras.callbacks.Callback):
         self.epoch = 0
         self.diverged: tuple[str, int] | None = None
         self.pruned_after: int | None = None
+        self.penalty = 0.0  # set when training begins
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # Twice the starting weight penalty: it may grow while a large learning rate moves
+        # the weights, and it is not divergence.
+        penalty = sum(float(keras.ops.convert_to_numpy(term)) for term in self.model.losses)
+        self.penalty = 2.0 * penalty
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
@@ -146,7 +157,7 @@ class LiveMetrics(keras.callbacks.Callback):
         # Reported before the divergence check, so charts can draw a diverged run up to the
         # loss that blew up (a diverged trial often writes no epoch row at all).
         self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
-        reason = divergence_reason(loss, self.num_classes, self.loss_limit)
+        reason = divergence_reason(loss, self.num_classes, self.loss_limit, self.penalty)
         if reason:
             self.diverged = (reason, self.epoch)
             self.model.stop_training = True
@@ -158,7 +169,8 @@ class LiveMetrics(keras.callbacks.Callback):
         metrics = {name: float(logs[name]) for name in EPOCH_METRICS if logs and name in logs}
         self.reporter.report(epoch, metrics)
         for name in ("loss", "val_loss"):
-            reason = divergence_reason(metrics.get(name, 0.0), self.num_classes, self.loss_limit)
+            loss = metrics.get(name, 0.0)
+            reason = divergence_reason(loss, self.num_classes, self.loss_limit, self.penalty)
             if reason:
                 self.diverged = (f"{name}: {reason}", epoch)
                 self.model.stop_training = True
