@@ -251,7 +251,7 @@ def test_1d_chart_has_band_points_and_acquisition(studies: Path) -> None:
     spec = chart.to_dict()
     top, bottom = spec["vconcat"]
     marks = [layer["mark"]["type"] for layer in top["layer"]]
-    assert marks == ["area", "line", "circle", "rule"]
+    assert marks == ["area", "line", "point", "rule"]
     assert top["layer"][0]["encoding"]["y2"]["field"] == "upper"
     bottom_marks = [layer["mark"]["type"] for layer in bottom["layer"]]
     assert bottom_marks == ["area", "rule", "point", "point"]
@@ -310,7 +310,7 @@ def test_2d_branin_shows_the_true_function_beside_the_model(studies: Path) -> No
     assert titles[0] == "true value" and titles[1].startswith("model's belief")
     assert titles[2].startswith("model's uncertainty") and "expected improvement" in titles[3]
     first = rows[0]["hconcat"][0]["layer"]
-    assert [layer["mark"]["type"] for layer in first] == ["rect", "circle", "point"]
+    assert [layer["mark"]["type"] for layer in first] == ["rect", "point", "point"]
     assert first[2]["mark"]["shape"] == "cross"
     assert len(captions) == 2
 

@@ -25,7 +25,8 @@ from tuning_core.engine import snapshots
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objectives import TEST_FUNCTIONS, input_names
 from tuning_core.engine.space import ChoiceDimension, Scalar
-from tuning_core.engine.spec import FunctionObjectiveSpec, StudySpec
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import load_ask_record
 
@@ -66,6 +67,10 @@ class Explanation:
     chosen_mean: float | None = None
     chosen_std: float | None = None
     acquisition_at_chosen: float | None = None
+    # What the search knew about failures (strategies.Feasibility): the failed trials' params,
+    # and P(the point runs without failing) at its first choice and at the point proposed.
+    failed: list[dict[str, Scalar]] = field(default_factory=list)
+    feasibility: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -78,6 +83,8 @@ class Explanation:
             "direction": self.direction,
             "surrogate": self.surrogate,
             "acq_func": self.acq_func,
+            "failed": self.failed,
+            "feasibility": self.feasibility,
         }
         if self.initial:
             return data
@@ -155,12 +162,33 @@ def _factor(spec: StudySpec) -> float:
 
 
 def observed_points(spec: StudySpec, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points told before this ask, each with its value and whether its trial failed (a
+    failure's value is the penalty the search was told)."""
     names = spec.space.names
     factor = _factor(spec)
+    failed = (record.get("feasibility") or {}).get("failed", [])
     return [
-        {"params": dict(zip(names, x, strict=True)), "value": factor * float(y)}
+        {
+            "params": dict(zip(names, x, strict=True)),
+            "value": factor * float(y),
+            "failed": list(x) in failed,
+        }
         for x, y in zip(record["Xi"], record["yi"], strict=True)
     ]
+
+
+def failure_facts(
+    spec: StudySpec, record: dict[str, Any]
+) -> tuple[list[dict[str, Scalar]], dict[str, Any] | None]:
+    """The failed points' params and the failure model's numbers at this ask (None before
+    any failure)."""
+    feasibility = record.get("feasibility")
+    if not feasibility:
+        return [], None
+    names = spec.space.names
+    failed = [dict(zip(names, x, strict=True)) for x in feasibility["failed"]]
+    numbers = {k: feasibility[k] for k in ("at_first", "at_chosen", "moved")}
+    return failed, numbers
 
 
 def acquisition_of(record: dict[str, Any]) -> str:
@@ -253,6 +281,7 @@ def explain_record(
         chosen=chosen,
         observed=observed_points(spec, record),
     )
+    explanation.failed, explanation.feasibility = failure_facts(spec, record)
     if explanation.initial:
         return explanation
     explanation.acquisition = acquisition_of(record)

@@ -129,7 +129,7 @@ class _Teller:
     ) -> None:
         """Tell the strategy; ``record_only`` keeps the bookkeeping (worst loss, penalties
         waiting for one) for a trial a restored snapshot has already told."""
-        tell = (lambda *_: None) if record_only else self.strategy.tell
+        tell = (lambda *_, **__: None) if record_only else self.strategy.tell
         finite = value is not None and math.isfinite(value)
         if state in (TrialState.PRUNED, TrialState.COMPLETE) and finite:
             loss = self.direction.sign * value  # type: ignore[operator]
@@ -139,12 +139,12 @@ class _Teller:
             told_worst = state == TrialState.PRUNED and self.pruned_told == "worst"
             tell(self.tuned(params), self.worst_loss if told_worst else loss)
             for waiting in self.waiting_penalties:
-                tell(self.tuned(waiting), self.worst_loss)
+                tell(self.tuned(waiting), self.worst_loss, failed=True)
             self.waiting_penalties.clear()
         elif self.worst_loss is None:
             self.waiting_penalties.append(params)
         else:
-            tell(self.tuned(params), self.worst_loss)
+            tell(self.tuned(params), self.worst_loss, failed=True)
 
 
 @dataclass

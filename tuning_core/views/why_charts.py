@@ -22,6 +22,7 @@ HEATMAP_SIZE = 270
 PANEL_HEIGHT = 480
 CHOSEN_COLOR = "#d62728"
 OBSERVED_COLOR = "#111111"
+FAILED_COLOR = "#ff7f0e"  # a failed trial, at the penalty the search was told
 BAND_COLOR = "#1f77b4"
 ACQUISITION_COLOR = "#2ca02c"
 
@@ -101,10 +102,20 @@ def surface_frame(explanation: dict[str, Any]) -> pd.DataFrame:
 def observed_frame(explanation: dict[str, Any]) -> pd.DataFrame:
     """The trials the search had seen: the trial's order (0-based), its params and value."""
     rows = [
-        {"seen": index, **point["params"], "value": point["value"]}
+        {
+            "seen": index,
+            **point["params"],
+            "value": point["value"],
+            "failed": bool(point.get("failed", False)),
+        }
         for index, point in enumerate(explanation["observed"])
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["seen", *explanation["chosen"], "value", "failed"])
+
+
+def _failed_shape() -> Any:
+    """Failed trials are crosses, the others circles (a chart's observed points)."""
+    return alt.condition("datum.failed", alt.value("cross"), alt.value("circle"))
 
 
 def chosen_frame(explanation: dict[str, Any]) -> pd.DataFrame:
@@ -141,7 +152,7 @@ def curve_frame(explanation: dict[str, Any]) -> pd.DataFrame:
     return pd.concat(
         [
             surface[[dim, "mean", "lower", "upper", "acquisition"]].assign(role="grid"),
-            observed[["seen", dim, "value"]].assign(role="observed"),
+            observed[["seen", dim, "value", "failed"]].assign(role="observed"),
             chosen[[dim, "trial", "acquisition"]].assign(role="chosen"),
             peak[[dim, "acquisition"]].assign(role="peak"),
         ],
@@ -183,12 +194,17 @@ def curve_chart(
             ),
             layer(
                 "observed",
-                alt.MarkDef(type="circle", size=70, color=OBSERVED_COLOR, opacity=0.85),
+                alt.MarkDef(type="point", size=70, filled=True, opacity=0.85),
                 y=alt.Y("value:Q"),
+                shape=_failed_shape(),
+                color=alt.condition(
+                    "datum.failed", alt.value(FAILED_COLOR), alt.value(OBSERVED_COLOR)
+                ),
                 tooltip=[
                     alt.Tooltip("seen:Q", title="seen #"),
                     alt.Tooltip(f"{dim}:Q"),
                     alt.Tooltip("value:Q", format=".4g"),
+                    alt.Tooltip("failed:N"),
                 ],
             ),
             rule,
@@ -324,7 +340,7 @@ def heatmaps_frame(
     chosen = chosen_frame(explanation).rename(columns={"mean": "chosen_mean"})
     parts = [
         surface.assign(role="cell"),
-        observed[["seen", *dims, "value"]].assign(role="observed"),
+        observed[["seen", *dims, "value", "failed"]].assign(role="observed"),
         chosen[[*dims, "trial"]].assign(role="chosen"),
     ]
     frame = pd.concat(parts, ignore_index=True)
@@ -374,20 +390,23 @@ def heatmap_panels(
     kind = {d: ("N" if d in categorical_dims else "Q") for d in dims}
     observed_points = alt.Chart(
         mark=alt.MarkDef(
-            type="circle",
+            type="point",
             size=45,
-            color="white",
+            filled=True,
             stroke=OBSERVED_COLOR,
             strokeWidth=1.5,
             opacity=1,
         ),
         encoding=alt.FacetedEncoding(
             **point_encoding,
+            shape=_failed_shape(),
+            fill=alt.condition("datum.failed", alt.value(FAILED_COLOR), alt.value("white")),
             tooltip=[
                 alt.Tooltip("seen:Q", title="seen #"),
                 alt.Tooltip(f"{first}:{kind[first]}"),
                 alt.Tooltip(f"{second}:{kind[second]}"),
                 alt.Tooltip("value:Q", format=".4g"),
+                alt.Tooltip("failed:N"),
             ],
         ),
         transform=_role("observed"),
@@ -524,7 +543,7 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
         return (
             f"Trial {trial} ({chosen}) was an initial random point: the search drew it at "
             "random to get a first picture, before it fitted any model."
-        )
+        ) + failure_sentence(explanation)
     seen = len(explanation["observed"])
     acquisition = acquisition_label(explanation.get("acquisition"))
     text = (
@@ -542,7 +561,33 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
             "put the scores' differences down to noise, found no spot more promising than "
             "another, and the choice was as good as random."
         )
-    return text
+    return text + failure_sentence(explanation)
+
+
+def failure_sentence(explanation: dict[str, Any]) -> str:
+    """What the search knew about failed trials at this ask (" " and one sentence), or ""
+    before any failure."""
+    feasibility = explanation.get("feasibility")
+    failed = explanation.get("failed") or []
+    if not feasibility or not failed:
+        return ""
+    count = f"{len(failed)} failed trial" + ("s" if len(failed) > 1 else "")
+    chance = f"{feasibility['at_chosen']:.0%}"
+    if feasibility["moved"]:
+        instead = (
+            f"drew again, until a point had {chance}"
+            if explanation.get("initial")
+            else f"took the most promising point that had a good one ({chance})"
+        )
+        return (
+            f" It had seen {count} (orange crosses) and kept away from them: its first choice "
+            f"had a {feasibility['at_first']:.0%} chance of running without failing, so it "
+            f"{instead}."
+        )
+    return (
+        f" It had seen {count} (orange crosses); this point looked far enough from them, with "
+        f"a {chance} chance of running without failing."
+    )
 
 
 # An acquisition whose values span less than this fraction of its natural scale is flat: what
