@@ -103,10 +103,13 @@ class EpochRows:
         self.touched: frozenset[int] = frozenset()  # trials with rows new at the last refresh
         self.trials_stamp = 0  # bumped when the trials must be read again (see live_frames)
         self.bands: dict[tuple[str, int], pd.DataFrame] = {}
+        self._metrics: frozenset[str] = frozenset()
 
     @property
     def metrics(self) -> frozenset[str]:
-        return frozenset(self.rows["metric"].unique()) if len(self.rows) else frozenset()
+        """The metric names read so far (kept as rows arrive: a unique() over a million rows
+        cost more than a rerun's reads)."""
+        return self._metrics
 
     def refresh(self, store: Store, study_id: int, fingerprint: tuple[Any, ...]) -> None:
         """Bring the rows up to ``fingerprint`` (:meth:`Store.fingerprint`, read just before):
@@ -145,6 +148,7 @@ class EpochRows:
         new = pd.concat(parts, ignore_index=True)[list(self.COLUMNS)]
         # Each metric's rows come in rowid order: an epoch written twice keeps its last value.
         new = new.drop_duplicates(["number", "epoch", "metric"], keep="last")
+        self._metrics = self._metrics | frozenset(new["metric"].unique())
         if first:
             self.rows = new
             self.bands.clear()
@@ -168,6 +172,7 @@ class EpochRows:
 
     def _replace_all(self, rows: list[tuple[int, int, str, float | None]], newest: int) -> None:
         self.rows = pd.DataFrame(rows, columns=list(self.COLUMNS))
+        self._metrics = frozenset(self.rows["metric"].unique())
         self.last_rowid = max(self.last_rowid, newest)
         self.bands.clear()
         self.trials_stamp += 1
