@@ -14,7 +14,8 @@ import time
 import warnings
 
 from tuning_core.engine.objectives import TEST_FUNCTIONS, function_objective
-from tuning_core.engine.race import parse_race_spec, race_trial_rows, run_race
+from tuning_core.engine.race import race_trial_rows, run_race
+from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.storage import Store
 from tuning_core.views.race import convergence_frame, trial_frame, verdict
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard.common import storage_path
 from tuning_core.engine import race as races
+from tuning_core.engine.states import Direction
 from tuning_core.engine.storage import Store
 from tuning_core.views import race as race_view
 
@@ -100,7 +101,7 @@ def race_view_of(name: str) -> RaceView | None:
     )
     objective = record.spec.objective
     measure = race_view.measure_of(objective)
-    lower_is_better = measure == "regret" or objective["direction"] == "minimize"
+    lower_is_better = measure == "regret" or objective.direction is Direction.MINIMIZE
     running = races.race_running(record)
     finished = record.status.value == "finished"
     total = sum(_planned_trials(m.spec) for m in record.spec.members)

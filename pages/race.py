@@ -12,7 +12,7 @@ from dashboard.races import follow_suggestion, race_names, race_view_of
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.race import MAX_SEEDS, parse_race_spec
+from tuning_core.engine.race_spec import MAX_SEEDS, parse_race_spec
 from tuning_core.views import forms, race_charts
 from tuning_core.views import race as race_view
 from tuning_core.workers import launch_race, race_log_path, request_race_stop

@@ -17,7 +17,7 @@ from tests.seeding import seed_store
 from tuning_core.cli import main
 from tuning_core.engine import explain, snapshots
 from tuning_core.engine import race as races
-from tuning_core.engine.race import parse_race_spec
+from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store

@@ -20,6 +20,7 @@ from tests.conftest import ROOT, cli_env, run_cli
 from tuning_core.engine import race as races
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, function_objective
+from tuning_core.engine.race_spec import RaceSpec, load_race_spec, parse_race_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.views import race as race_view
@@ -121,7 +122,7 @@ def test_every_study_of_a_race_is_listed_and_grid_runs_once(storage: Path) -> No
     # The CLI ends with the verdict the page shows, read back from the store.
     with Store(storage) as store:
         rows = races.race_trial_rows(store, races.get_race(store, "br").id)
-    page_verdict = race_view.race_verdict(races.load_race_spec(spec), rows, finished=True)
+    page_verdict = race_view.race_verdict(load_race_spec(spec), rows, finished=True)
     assert result.stdout.rstrip().splitlines()[-1] == f"verdict: {page_verdict}"
     assert "Seeds won of 3:" in page_verdict
     listed = run_cli("list", storage=storage).stdout
@@ -183,7 +184,7 @@ def test_stop_reaches_a_running_race(storage: Path) -> None:
 def test_a_stop_sent_while_a_study_is_being_built_stops_the_race(storage: Path) -> None:
     """A Keras study takes seconds to build (TensorFlow's import): a stop sent then, before
     the study exists, must stop it before its first trial rather than after its last."""
-    race = races.parse_race_spec(branin_race(name="early", trials=6, seeds=1))
+    race = parse_race_spec(branin_race(name="early", trials=6, seeds=1))
 
     def objective_while_stop_arrives(spec: Any) -> Any:
         with Store(storage) as other_process:
@@ -200,8 +201,8 @@ def test_a_stop_sent_while_a_study_is_being_built_stops_the_race(storage: Path) 
         assert races.get_race(store, "early").status == StudyStatus.STOPPED
 
 
-def _real_race(trials: int = 15, seeds: int = 3) -> tuple[races.RaceSpec, list]:
-    race = races.parse_race_spec(branin_race(trials=trials, seeds=seeds))
+def _real_race(trials: int = 15, seeds: int = 3) -> tuple[RaceSpec, list]:
+    race = parse_race_spec(branin_race(trials=trials, seeds=seeds))
     with Store(":memory:") as store:
         outcome = races.run_race(
             race, store, lambda spec: function_objective("branin"), log=lambda _: None
@@ -435,7 +436,7 @@ def test_bad_race_specs_get_one_sentence_naming_the_field(
 ) -> None:
     raw = {**branin_race(), **change}
     with pytest.raises(SpecError) as caught:
-        races.parse_race_spec(raw)
+        parse_race_spec(raw)
     assert sentence in str(caught.value)
 
 
@@ -468,7 +469,7 @@ def test_a_pruned_strategy_races_against_an_unpruned_one(storage: Path) -> None:
         {"type": "random"},
         {"type": "random", "pruner": {"type": "successive_halving"}},
     ]
-    race = races.parse_race_spec(raw)
+    race = parse_race_spec(raw)
     assert [m.spec.name for m in race.members][:2] == ["pr.random.s0", "pr.random.s1"]
     assert race.titles()["random-sh"] == "Random + successive halving"
     result = run_cli("race", str(_write(storage.parent / "race.json", raw)), storage=storage)
@@ -527,7 +528,7 @@ def test_two_labelled_variants_of_one_strategy_keep_apart_titles() -> None:
         {"type": "bayesian", "initial_points": 2, "label": "gp-2"},
         {"type": "bayesian", "initial_points": 10, "label": "gp-10"},
     ]
-    titles = races.parse_race_spec(raw).titles()
+    titles = parse_race_spec(raw).titles()
     assert titles == {"gp-2": "Bayesian (GP, EI) [gp-2]", "gp-10": "Bayesian (GP, EI) [gp-10]"}
 
 
@@ -538,7 +539,7 @@ def test_a_default_grid_with_a_choice_fits_the_budget() -> None:
         "learning_rate": {"type": "float", "low": 0.001, "high": 1.0, "log": True},
         "optimizer": {"type": "choice", "values": ["sgd", "adam", "rmsprop"]},
     }
-    grid = next(m for m in races.parse_race_spec(raw).members if m.label == "grid")
+    grid = next(m for m in parse_race_spec(raw).members if m.label == "grid")
     # Every optimizer gets the same 10 learning rates: 30 points, not a corner of 100.
     assert grid.spec.space.grid_size(grid.spec.strategy["levels"]) == 30
 

@@ -15,6 +15,7 @@ from tests.test_pages import charts_on, shown
 from tests.test_race import branin_race, race_worker, wait_for_trials
 from tuning_core.engine import race as races
 from tuning_core.engine.objectives import function_objective
+from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
 
@@ -57,7 +58,7 @@ def test_an_empty_store_offers_the_form(storage: Path) -> None:
 
 @pytest.mark.slow  # runs a race in process, 5-10 s
 def test_a_finished_race_shows_its_verdict_and_bands(storage: Path) -> None:
-    race = races.parse_race_spec(branin_race(name="seeded", trials=10, seeds=2))
+    race = parse_race_spec(branin_race(name="seeded", trials=10, seeds=2))
     with Store(storage) as store:
         races.run_race(race, store, lambda spec: function_objective("branin"), log=lambda _: None)
     at = open_race_page(race="seeded")
@@ -114,7 +115,7 @@ def test_the_form_starts_a_race_that_runs_to_the_end(storage: Path) -> None:
 def test_a_started_race_is_shown_at_once_and_the_name_follows_the_objective(
     storage: Path,
 ) -> None:
-    race = races.parse_race_spec(branin_race(name="branin-race-1", trials=4, seeds=1))
+    race = parse_race_spec(branin_race(name="branin-race-1", trials=4, seeds=1))
     with Store(storage) as store:
         races.run_race(race, store, lambda spec: function_objective("branin"), log=lambda _: None)
     at = open_race_page(race="branin-race-1")

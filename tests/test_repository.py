@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import MNIST_DIR, ROOT
-from tuning_core.engine.race import parse_race_spec
+from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.spec import parse_spec
 
 # Published with the MNIST distribution (see tests/data/mnist/README.md).

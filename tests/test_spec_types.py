@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import branin_spec, write_spec
 from tuning_core import cli
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.spec import (
+from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.spec_parts import (
     BudgetSpec,
     DaskSpec,
     FunctionObjectiveSpec,
@@ -24,11 +25,9 @@ from tuning_core.engine.spec import (
     PrunerSpec,
     SpecPart,
     StrategySpec,
-    StudySpec,
     TableSpec,
     UserFunctionSpec,
     UserModelSpec,
-    parse_spec,
 )
 from tuning_core.engine.states import Direction
 

@@ -18,6 +18,7 @@ from tests.test_untrusted_store import read_only_mount  # noqa: F401  (a fixture
 from tuning_core.engine import race as races
 from tuning_core.engine.errors import StoreError
 from tuning_core.engine.objectives import function_objective
+from tuning_core.engine.race_spec import RaceSpec, parse_race_spec
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import MEMORY, Store
@@ -72,11 +73,11 @@ def test_a_memory_store_runs_a_study_with_the_file_stores_rules(tmp_path: Path) 
             assert other.studies() == []
 
 
-def _race_spec() -> races.RaceSpec:
+def _race_spec() -> RaceSpec:
     """Grid (once) and random (two seeds): three member studies."""
     raw = branin_race(name="r", trials=3)
     raw["strategies"] = raw["strategies"][:2]
-    return races.parse_race_spec(raw)
+    return parse_race_spec(raw)
 
 
 @pytest.mark.parametrize("where", ["file", "memory"])

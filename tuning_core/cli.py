@@ -26,19 +26,18 @@ from tuning_core.engine.dask_address import DASK_ENV
 from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, brief
 from tuning_core.engine.explain import explain as explain_trial
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
+from tuning_core.engine.race_spec import RaceSpec, load_race_spec
 from tuning_core.engine.records import best_trial, study_summaries
 from tuning_core.engine.spec import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_MAX_RETRIES,
     MAX_HEARTBEAT_SECONDS,
     MAX_RETRIES,
-    KerasObjectiveSpec,
     StudySpec,
-    UserFunctionSpec,
-    UserModelSpec,
     json_from_file,
     load_spec,
 )
+from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import (
     STORAGE_ENV,
     Store,
@@ -359,7 +358,7 @@ def command_race(args: argparse.Namespace) -> int:
         raise SpecError(f"--recycle-every must be 0 or more, not {args.recycle_every}.")
     if args.memory_limit is not None and not 0 < args.memory_limit < 1e6:
         raise SpecError(f"--memory-limit must be a positive number of GB, not {args.memory_limit}.")
-    race = races.load_race_spec(args.spec)
+    race = load_race_spec(args.spec)
     keras = isinstance(race.objective, KerasObjectiveSpec)
     if keras:
         _refuse_what_cannot_fit(race.members[0].spec, args.memory_limit)
@@ -409,9 +408,7 @@ def command_race(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_race_verdict(
-    args: argparse.Namespace, race: races.RaceSpec, outcome: races.RaceRun
-) -> None:
+def _print_race_verdict(args: argparse.Namespace, race: RaceSpec, outcome: races.RaceRun) -> None:
     """The verdict the Strategy race page shows, read back from the store."""
     from tuning_core.views import race as race_view  # noqa: PLC0415 - pandas, only at the end
 
@@ -422,7 +419,7 @@ def _print_race_verdict(
 
 
 def _race_on_dask(
-    args: argparse.Namespace, race: races.RaceSpec, address: str | None, restart_every: int | None
+    args: argparse.Namespace, race: RaceSpec, address: str | None, restart_every: int | None
 ) -> int:
     """Run the race's studies one after another, each with its trials as Dask tasks, on one
     client (one LocalCluster for the whole race, or the scheduler at ``address``)."""

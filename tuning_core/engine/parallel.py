@@ -85,7 +85,8 @@ from tuning_core.engine.dask_address import is_dask_address
 from tuning_core.engine.errors import ClusterError, DatasetError, ObjectiveError, SpecError, brief
 from tuning_core.engine.objectives import Objective
 from tuning_core.engine.pruners import PruneDecision
-from tuning_core.engine.spec import StudySpec, UserFunctionSpec, UserModelSpec, parse_spec
+from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.spec_parts import UserFunctionSpec, UserModelSpec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
 from tuning_core.engine.strategies import SnapshotStrategy, ask_with_pending

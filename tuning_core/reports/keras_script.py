@@ -13,7 +13,7 @@ from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.model_plan import IMAGE_LOSS, IMAGE_METRICS, optimizer_call
 from tuning_core.engine.records import best_trial
-from tuning_core.engine.spec import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.reports.model_source import compile_source, image_plan_lines
 from tuning_core.reports.table_script import table_script

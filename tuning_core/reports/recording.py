@@ -33,6 +33,7 @@ from tuning_core.engine import race as races
 from tuning_core.engine import snapshots, strategies
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.pruners import PruneDecision
+from tuning_core.engine.race_spec import RaceSpec, parse_race_spec
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
@@ -97,7 +98,7 @@ class Recording:
 class RaceRecording:
     """A strategy race: its spec and each member study's recording, in the race's order."""
 
-    race: races.RaceSpec
+    race: RaceSpec
     members: tuple[Recording, ...]
 
     @property
@@ -323,7 +324,7 @@ def _parse_study(raw_spec: Any, trials: Any, where: str) -> Recording:
 
 def _parse_race(raw: dict[str, Any]) -> RaceRecording:
     try:
-        race = races.parse_race_spec(raw["race"])
+        race = parse_race_spec(raw["race"])
     except SpecError as error:
         raise RecordingError(f"race: the race spec is invalid ({error})") from None
     studies = raw.get("studies")

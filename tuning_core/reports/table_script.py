@@ -11,7 +11,7 @@ from typing import Any
 
 from tuning_core.engine.model_plan import table_plan
 from tuning_core.engine.records import TrialRecord
-from tuning_core.engine.spec import KerasObjectiveSpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.engine.states import Direction
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import REGRESSION

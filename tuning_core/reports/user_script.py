@@ -13,7 +13,7 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.records import best_trial
-from tuning_core.engine.spec import UserFunctionSpec, UserModelSpec
+from tuning_core.engine.spec_parts import UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord
 
 

@@ -30,7 +30,7 @@ from tuning_core.engine.memory import (
     default_memory_limit,
     size_words,
 )
-from tuning_core.engine.spec import KerasObjectiveSpec, UserModelSpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserModelSpec
 from tuning_core.training.keras_runtime import import_keras
 
 IDX_NAMES = {

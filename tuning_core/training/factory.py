@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import Objective, function_objective
-from tuning_core.engine.spec import (
-    FunctionObjectiveSpec,
-    StudySpec,
-    UserFunctionSpec,
-    UserModelSpec,
-)
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec, UserFunctionSpec, UserModelSpec
 from tuning_core.engine.user_objectives import import_target, plain_objective
 from tuning_core.training.tables import objective_is_table
 

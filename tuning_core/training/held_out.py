@@ -10,7 +10,8 @@ import json
 from collections.abc import Callable
 
 from tuning_core.engine.records import best_trial
-from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.engine.storage import Store, artifacts_dir
 
 

@@ -32,7 +32,8 @@ from tuning_core.engine.objectives import (
     TrialPruned,
     TrialStopped,
 )
-from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.engine.states import Direction
 from tuning_core.engine.tasks import CLASSIFICATION, chance_note
 from tuning_core.training.datasets import Dataset, dataset_for

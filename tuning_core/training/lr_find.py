@@ -22,7 +22,8 @@ import numpy as np
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.hyperparams import trial_hyperparams
-from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.training.datasets import dataset_for
 from tuning_core.training.keras_runtime import import_keras
 

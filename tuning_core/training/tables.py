@@ -28,13 +28,8 @@ import psutil
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import dataset_words, default_memory_limit, size_words
-from tuning_core.engine.spec import (
-    KerasObjectiveSpec,
-    ObjectiveSpec,
-    StudySpec,
-    TableSpec,
-    parse_spec,
-)
+from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec, ObjectiveSpec, TableSpec
 from tuning_core.engine.tasks import (
     CLASSIFICATION,
     MAX_CLASSES,

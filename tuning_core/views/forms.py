@@ -22,11 +22,11 @@ from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import (
     BUILTIN_DATASETS,
     MAX_SPEC_BYTES,
-    FunctionObjectiveSpec,
     StudySpec,
     parse_spec,
     parse_spec_text,
 )
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec
 from tuning_core.engine.storage import Store
 from tuning_core.training import datasets
 from tuning_core.training.tables import objective_is_table

@@ -16,7 +16,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from tuning_core.engine.spec import FunctionObjectiveSpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec
 from tuning_core.reports.recording import RaceRecording, Recording
 
 

@@ -12,12 +12,8 @@ import pandas as pd
 from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.records import worker_running
 from tuning_core.engine.space import ChoiceDimension, NumericDimension
-from tuning_core.engine.spec import (
-    FunctionObjectiveSpec,
-    KerasObjectiveSpec,
-    StudySpec,
-    UserModelSpec,
-)
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec, KerasObjectiveSpec, UserModelSpec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import METRIC_WORDS, metric_sentence

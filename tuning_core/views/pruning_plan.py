@@ -10,7 +10,8 @@ import pandas as pd
 
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.pruners import PlanStage, pruner_for
-from tuning_core.engine.spec import PrunerSpec, parse_spec
+from tuning_core.engine.spec import parse_spec
+from tuning_core.engine.spec_parts import PrunerSpec
 
 PLAN_COLUMNS = ["row", "bracket", "start_epoch", "end_epoch", "trials", "label", "epochs"]
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from tuning_core.engine.objectives import TEST_FUNCTIONS
-from tuning_core.engine.race import RaceSpec, RaceTrialRow
-from tuning_core.engine.spec import FunctionObjectiveSpec, ObjectiveSpec
+from tuning_core.engine.race import RaceTrialRow
+from tuning_core.engine.race_spec import RaceSpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec, ObjectiveSpec
 from tuning_core.engine.states import Direction
 
 # Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
@@ -391,7 +392,7 @@ def default_race_name(objective: str, taken: Iterable[str]) -> str:
 def race_document(
     name: str, objective: str, strategies: list[str], seeds: int, trials: int, parallel: int = 1
 ) -> dict[str, Any]:
-    """The race spec the form describes (validated by ``engine.race.parse_race_spec``)."""
+    """The race spec the form describes (validated by ``engine.race_spec.parse_race_spec``)."""
     entries = [dict(STRATEGY_CHOICES[choice]) for choice in strategies]
     pruned = any("pruner" in entry for entry in entries)
     if objective == "digits":

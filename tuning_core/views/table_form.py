@@ -18,7 +18,8 @@ import pandas as pd
 
 from tuning_core.engine.errors import DatasetError, SpecError, brief
 from tuning_core.engine.memory import size_words
-from tuning_core.engine.spec import KerasObjectiveSpec, StudySpec
+from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.engine.tasks import CLASSIFICATION, MAX_INFERRED_CLASSES, infer_task
 from tuning_core.training import tables
 from tuning_core.workers import PROJECT_ROOT
