@@ -14,7 +14,6 @@ as Keras Tuner reports it.
 
 from __future__ import annotations
 
-import functools
 import gc
 import math
 import os
@@ -37,7 +36,7 @@ from tuning_core.engine.spec_parts import KerasObjectiveSpec
 from tuning_core.engine.states import Direction
 from tuning_core.engine.tasks import CLASSIFICATION, chance_note
 from tuning_core.training.datasets import Dataset, dataset_for
-from tuning_core.training.keras_runtime import import_keras
+from tuning_core.training.keras_runtime import has_gpu, import_keras
 
 keras = import_keras()
 
@@ -184,14 +183,6 @@ class LiveMetrics(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-@functools.cache
-def _has_gpu() -> bool:
-    """Whether TensorFlow sees a GPU (asked once a process)."""
-    import tensorflow as tf  # noqa: PLC0415 - loaded already with Keras' TensorFlow backend
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 class BestEpochWeights(keras.callbacks.Callback):
     """Keeps a copy of the weights of the epoch with the best ``monitor`` value so far."""
 
@@ -328,6 +319,6 @@ class KerasObjective:
         """
         keras.backend.clear_session(free_memory=False)
         self._trials_since_collect += 1
-        if self._trials_since_collect >= (1 if _has_gpu() else COLLECT_EVERY):
+        if self._trials_since_collect >= (1 if has_gpu() else COLLECT_EVERY):
             gc.collect()
             self._trials_since_collect = 0

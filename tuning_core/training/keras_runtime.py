@@ -9,6 +9,7 @@ back every captured line except that known chatter: real errors still show.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -67,3 +68,12 @@ def import_keras() -> ModuleType:
         # Creating the first tensor initialises the CPU device, which logs on some builds.
         keras.ops.zeros(1)
     return keras
+
+
+@functools.cache
+def has_gpu() -> bool:
+    """Whether TensorFlow, Keras' backend, sees a GPU (asked once a process)."""
+    import_keras()
+    import tensorflow as tf  # noqa: PLC0415 - loaded already, as Keras' backend
+
+    return bool(tf.config.list_physical_devices("GPU"))
