@@ -24,16 +24,20 @@ PROBLEMS = {"branin": 30, "hartmann6": 100}
 # Named Bayesian configurations: the shipped default, and scikit-optimize's own defaults.
 BAYESIAN_CONFIGS: dict[str, dict[str, Any]] = {
     "gp-default": {},
-    "gp-refit-every-trial": {"kernel_refit_every": 1},
-    "gp-refit-every-5": {"kernel_refit_every": 5},
+    "gp-refit-every-trial": {"kernel_refit_every": 1, "kernel_fit_restarts": 2},
+    "gp-refit-every-10-restarts-2": {"kernel_refit_every": 10, "kernel_fit_restarts": 2},
+    "gp-refit-every-5-restarts-2": {"kernel_refit_every": 5, "kernel_fit_restarts": 2},
+    "gp-refit-every-3": {"kernel_refit_every": 3},
     "gp-light": {
         "kernel_refit_every": 10,
+        "kernel_fit_restarts": 2,
         "acquisition_optimizer": {"n_points": 1000, "n_restarts_optimizer": 1},
     },
     "skopt-default": {
         "acquisition": "gp_hedge",
         "acquisition_optimizer": {"n_points": 10000, "n_restarts_optimizer": 5},
         "kernel_refit_every": 1,
+        "kernel_fit_restarts": 2,
     },
 }
 

@@ -25,12 +25,22 @@ from tuning_core.engine.space import ChoiceDimension, NumericDimension, Scalar, 
 # candidates, then 5 L-BFGS restarts, for all three acquisitions of gp_hedge) costs ~0.45 s per
 # trial on Hartmann-6; benchmarks/search_strategies.py measured these as both faster and as good.
 GP_ACQUISITION_OPTIMIZER = {"n_points": 2000, "n_restarts_optimizer": 2}
-# Fitting the GP's kernel hyperparameters (several L-BFGS restarts over the marginal likelihood)
-# is ~90% of the tuner's time. Between refits the GP keeps its last kernel and is only
-# conditioned on the new data, which costs one Cholesky factorisation. On Hartmann-6 (100 trials,
-# 5 seeds): every 10 tells gives median best -3.307 at 0.085 s/trial; every 5, -3.315 at 0.110;
-# every tell, -3.311 at 0.30 (benchmarks/search_strategies.py).
-GP_KERNEL_REFIT_EVERY = 10
+# Fitting the GP's kernel hyperparameters (L-BFGS over the marginal likelihood, scikit-optimize
+# starting it 1 + 2 restarts times) is ~90% of the tuner's time. Between refits the GP keeps its
+# last kernel and is only conditioned on the new data, which costs one Cholesky factorisation.
+# Hartmann-6, 100 trials, 5 seeds (benchmarks/search_strategies.py). The #25 figures are CPU
+# s/trial of seed 0 on one BLAS thread: wall time on the 2 shared, loaded cores meant nothing
+# (the old default, 0.067 s wall a trial on a quiet machine, took 0.44 s there):
+#   refit every  restarts  median best   s/trial
+#   10 (old)     2         -3.300/-3.305  0.080 CPU (0.067 wall, reference machine)
+#   5            2         -3.315/-3.194  0.110 wall (first figure from an earlier run)
+#   1            2         -3.311          0.30 wall
+#   5 (now)      0         -3.316          0.042 CPU (about half the old default)
+#   3            0         (seed 0: -3.313)  0.058 CPU
+# One L-BFGS start (from scikit-optimize's initial kernel) fitted as well as three here, so the
+# refits can be twice as frequent for half the time.
+GP_KERNEL_REFIT_EVERY = 5
+GP_KERNEL_FIT_RESTARTS = 0
 
 # Failures (a diverged or failed trial). A Bayesian search keeps a second, cheap model beside
 # its surrogate: the probability that a point runs without failing, a Gaussian-kernel estimate
@@ -149,7 +159,7 @@ class BayesianStrategy:
         acquisition_optimizer: dict[str, Any] | None = None,
         kernel_refit_every: int = GP_KERNEL_REFIT_EVERY,
         failures: str = "avoid",
-        kernel_fit_restarts: int | None = None,
+        kernel_fit_restarts: int | None = GP_KERNEL_FIT_RESTARTS,
     ) -> None:
         if failures not in FAILURE_MODES:
             raise ValueError(f"failures: {failures!r} is not one of {', '.join(FAILURE_MODES)}")
