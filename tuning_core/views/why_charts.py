@@ -14,6 +14,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from tuning_core.views.why_failures import failure_sentence
+
 CHART_HEIGHT = 260
 CHART_WIDTH = 640  # wide enough to read from the back of a room, narrow enough for 1366 px
 HEATMAP_SIZE = 270
@@ -562,32 +564,6 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
             "another, and the choice was as good as random."
         )
     return text + failure_sentence(explanation)
-
-
-def failure_sentence(explanation: dict[str, Any]) -> str:
-    """What the search knew about failed trials at this ask (" " and one sentence), or ""
-    before any failure."""
-    feasibility = explanation.get("feasibility")
-    failed = explanation.get("failed") or []
-    if not feasibility or not failed:
-        return ""
-    count = f"{len(failed)} failed trial" + ("s" if len(failed) > 1 else "")
-    chance = f"{feasibility['at_chosen']:.0%}"
-    if feasibility["moved"]:
-        instead = (
-            f"drew again, until a point had {chance}"
-            if explanation.get("initial")
-            else f"took the most promising point that had a good one ({chance})"
-        )
-        return (
-            f" It had seen {count} (orange crosses) and kept away from them: its first choice "
-            f"had a {feasibility['at_first']:.0%} chance of running without failing, so it "
-            f"{instead}."
-        )
-    return (
-        f" It had seen {count} (orange crosses); this point looked far enough from them, with "
-        f"a {chance} chance of running without failing."
-    )
 
 
 # An acquisition whose values span less than this fraction of its natural scale is flat: what
