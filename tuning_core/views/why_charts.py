@@ -393,7 +393,6 @@ def heatmap_panels(
     observed_points = alt.Chart(
         mark=alt.MarkDef(
             type="point",
-            size=45,
             filled=True,
             stroke=OBSERVED_COLOR,
             strokeWidth=1.5,
@@ -402,6 +401,7 @@ def heatmap_panels(
         encoding=alt.FacetedEncoding(
             **point_encoding,
             shape=_failed_shape(),
+            size=alt.condition("datum.failed", alt.value(130), alt.value(45)),
             fill=alt.condition("datum.failed", alt.value(FAILED_COLOR), alt.value("white")),
             tooltip=[
                 alt.Tooltip("seen:Q", title="seen #"),
@@ -556,6 +556,8 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
         text += "; gp_hedge chose this acquisition for this step"
     if explanation.get("replaced"):
         text += " (its first choice had been tried already, so it took the next candidate)"
+    if (explanation.get("feasibility") or {}).get("moved"):
+        text += " among the points likely to run without failing"
     text += "."
     if acquisition_is_flat(explanation):
         text += (
@@ -604,6 +606,8 @@ def _off_peak_reason(explanation: dict[str, Any]) -> str | None:
         return None
     if explanation.get("replaced"):
         return "the top had been tried already, so the search took its next candidate"
+    if (explanation.get("feasibility") or {}).get("moved"):
+        return "the top was likely to fail, like the trials marked with orange crosses"
     if len(explanation.get("chosen", {})) > len(explanation.get("dims", [])):
         return (
             "the search looked for the top over every hyperparameter at once, and this is one "

@@ -17,15 +17,10 @@ def failure_sentence(explanation: dict[str, Any]) -> str:
     count = f"{len(failed)} failed trial" + ("s" if len(failed) > 1 else "")
     chance = f"{feasibility['at_chosen']:.0%}"
     if feasibility["moved"]:
-        instead = (
-            f"drew again, until a point had {chance}"
-            if explanation.get("initial")
-            else f"took the most promising point that had a good one ({chance})"
-        )
         return (
-            f" It had seen {count} (orange crosses) and kept away from them: its first choice "
-            f"had a {feasibility['at_first']:.0%} chance of running without failing, so it "
-            f"{instead}."
+            f" It had seen {count} (orange crosses): its first choice had a "
+            f"{feasibility['at_first']:.0%} chance of running without failing, this point "
+            f"{chance}."
         )
     return (
         f" It had seen {count} (orange crosses); this point looked far enough from them, with "
