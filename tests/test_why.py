@@ -134,7 +134,10 @@ def test_the_views_acquisition_is_maximal_at_the_stored_point(studies: Path, nam
             stays, _ = _lbfgs(record, at_stored)
             assert np.linalg.norm(stays - at_stored) < 1e-4, (name, number)
             if np.linalg.norm(found - at_stored) < 1e-4:
-                assert acquisition_stored == pytest.approx(acquisition_found, rel=1e-6)
+                # The same maximum, within L-BFGS' tolerance of 1e-4 in the unit cube: with
+                # a short length scale the acquisition moves ~1e-6 over that distance (1.7e-6
+                # on a hedge trial after the GP's refit schedule changed to every 5 results).
+                assert acquisition_stored == pytest.approx(acquisition_found, rel=1e-5)
                 landed += 1
     assert name == "forest" or landed >= len(CHECKED) - 1, landed
 

@@ -212,6 +212,12 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
                 f"{CONNECT_TIMEOUT_S:g} s ({type(error).__name__}); start one with `dask "
                 "scheduler` or check the address."
             ) from None
+        # Once the scheduler dies, the client's own reconnect logs "Failed to reconnect"
+        # and a CancelledError traceback while it closes (when depends on timing); the
+        # driver says in one sentence that the scheduler stopped answering instead.
+        client_log = logging.getLogger("distributed.client")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
         try:
             yield client
         finally:
@@ -221,6 +227,8 @@ def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
                 # Closing must not replace the sentence that ended the run, and a client
                 # left "closing" would try again at exit and print a traceback.
                 client.status = "closed"
+            finally:
+                client_log.setLevel(level)
         return
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     # Workers forked from one clean server process start, and above all close, faster than
