@@ -71,6 +71,13 @@ def test_divergence_is_detected_and_the_search_goes_on(storage: Path) -> None:
     assert "diverged at epoch 0" in diverged.error and "exploded" in diverged.error
     assert fine.state == TrialState.COMPLETE and fine.value > 0.3
     assert not [m for m in metrics if m[0] == diverged.number and m[1] > 0]  # stopped at once
+    # The in-epoch losses a trial holds back are written when it ends, diverged or not: the
+    # chart draws a diverged run up to the loss that blew up, though it wrote no epoch row.
+    with Store(storage) as store:
+        study_id = store.get_study(raw["name"]).id
+        exploded = store.batch_losses(study_id, diverged.number)
+        assert exploded and (exploded[-1][1] is None or exploded[-1][1] > 40)
+        assert store.batch_losses(study_id, fine.number)
 
 
 def test_chance_accuracy_is_flagged(storage: Path) -> None:

@@ -14,7 +14,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -871,10 +871,15 @@ class Store:
             )
 
     def add_batch_loss(self, trial_id: int, progress: float, loss: float) -> None:
-        self._write(
-            "INSERT INTO batch_losses (trial_id, progress, loss) VALUES (?, ?, ?)",
-            (trial_id, progress, _finite_or_none(loss)),
-        )
+        self.add_batch_losses(trial_id, [(progress, loss)])
+
+    def add_batch_losses(self, trial_id: int, points: Sequence[tuple[float, float]]) -> None:
+        """Store in-epoch (progress, training loss) points of a trial, in one transaction."""
+        rows = [(trial_id, progress, _finite_or_none(loss)) for progress, loss in points]
+        with self.transaction():
+            self.connection.executemany(
+                "INSERT INTO batch_losses (trial_id, progress, loss) VALUES (?, ?, ?)", rows
+            )
 
     def epoch_metrics(
         self, study_id: int, finished: bool | None = None

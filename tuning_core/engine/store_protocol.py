@@ -10,6 +10,7 @@ a finished trial is as immutable in memory as on disk. Code that only needs a st
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from tuning_core.engine.pruners import PruneDecision
@@ -79,6 +80,7 @@ class StudyStore(Protocol):
     # Metrics
     def add_epoch_metrics(self, trial_id: int, epoch: int, metrics: dict[str, float]) -> None: ...
     def add_batch_loss(self, trial_id: int, progress: float, loss: float) -> None: ...
+    def add_batch_losses(self, trial_id: int, points: Sequence[tuple[float, float]]) -> None: ...
     def epoch_metrics(
         self, study_id: int, finished: bool | None = None
     ) -> list[tuple[int, int, str, float | None]]: ...

@@ -43,11 +43,19 @@ from tuning_core.engine.user_objectives import (
 )
 
 STOP_POLL_SECONDS = 0.5
+# How long a trial in this process holds its in-epoch losses before writing them: one
+# transaction each half second, not one per point (~0.2 ms each, 2% of a small model's trial).
+BATCH_FLUSH_SECONDS = 0.5
 
 
 class StoreReporter:
-    """Writes a trial's metrics straight through to the store, relays stop requests, and asks
-    the study's pruner after each epoch."""
+    """Writes a trial's metrics through to the store, relays stop requests, and asks the
+    study's pruner after each epoch.
+
+    Epoch rows are written at once. In-epoch losses are held for up to ``flush_seconds``
+    (0: written at once) and always written before the next epoch row and by
+    :meth:`flush`, which the trial's owner calls when the trial ends.
+    """
 
     def __init__(
         self,
@@ -57,8 +65,12 @@ class StoreReporter:
         deadline: float | None,
         spec: StudySpec | None = None,
         trial_number: int | None = None,
+        flush_seconds: float = 0.0,
     ) -> None:
         self.store = store
+        self.flush_seconds = flush_seconds
+        self._held_batches: list[tuple[float, float]] = []
+        self._last_flush = time.monotonic()
         self.study_id = study_id
         self.trial_id = trial_id
         self.deadline = deadline
@@ -70,10 +82,20 @@ class StoreReporter:
         self._last_poll = 0.0
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.flush()
         self.store.add_epoch_metrics(self.trial_id, epoch, metrics)
 
     def report_batch(self, progress: float, loss: float) -> None:
-        self.store.add_batch_loss(self.trial_id, progress, loss)
+        self._held_batches.append((progress, loss))
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the in-epoch losses held so far."""
+        self._last_flush = time.monotonic()
+        if self._held_batches:
+            points, self._held_batches = self._held_batches, []
+            self.store.add_batch_losses(self.trial_id, points)
 
     def should_prune(self, epoch: int) -> bool:
         """Whether the pruner stops this trial after ``epoch``, from the finished epochs in the
@@ -286,10 +308,15 @@ def _run_trial(
     re-run retries it once the data is there.
     """
     trial_id = store.start_trial(study_id, number, params, retry_of=retry_of)
-    reporter = StoreReporter(store, study_id, trial_id, deadline, spec, number)
+    reporter = StoreReporter(
+        store, study_id, trial_id, deadline, spec, number, flush_seconds=BATCH_FLUSH_SECONDS
+    )
     started = time.time()
     try:
-        end = run_objective(objective, params, reporter, spec.metric)
+        try:
+            end = run_objective(objective, params, reporter, spec.metric)
+        finally:
+            reporter.flush()
     except DatasetError as dataset_error:
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error=str(dataset_error))
         store.set_status(study_id, StudyStatus.FAILED, message=str(dataset_error))

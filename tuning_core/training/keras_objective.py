@@ -43,8 +43,10 @@ keras = import_keras()
 DIVERGENCE_FACTOR = 20.0
 # Intra-epoch training-loss points written per epoch, so long epochs still move the chart.
 BATCH_POINTS_PER_EPOCH = 10
-# A full garbage collection once in this many trials (see KerasObjective._release_session).
-COLLECT_EVERY = 8
+# A full garbage collection once in this many trials, or sooner once the process has grown by
+# COLLECT_GROWTH_BYTES since the last one (see KerasObjective._release_session).
+COLLECT_EVERY = 32
+COLLECT_GROWTH_BYTES = 256 * 2**20
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # What the built-in table model also reports (training/table_objective.py).
 EPOCH_METRICS += ("auc", "val_auc", "mae", "val_mae", "rmse", "val_rmse")
@@ -184,12 +186,18 @@ class LiveMetrics(keras.callbacks.Callback):
 
 
 class BestEpochWeights(keras.callbacks.Callback):
-    """Keeps a copy of the weights of the epoch with the best ``monitor`` value so far."""
+    """Keeps a copy of the weights of the epoch with the best ``monitor`` value so far, once
+    that value beats ``must_beat`` (the study's best; None: any value).
 
-    def __init__(self, monitor: str, direction: Direction) -> None:
+    Epochs that cannot make the trial the study's best are not copied: their weights would
+    never be saved, and a copy per better epoch cost ~1.5 ms a trial on a small model.
+    """
+
+    def __init__(self, monitor: str, direction: Direction, must_beat: float | None = None) -> None:
         super().__init__()
         self.monitor = monitor
         self.direction = direction
+        self.must_beat = must_beat
         self.best: float | None = None
         self.weights: list[np.ndarray] | None = None
 
@@ -197,8 +205,11 @@ class BestEpochWeights(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             return
-        if self.best is None or self.direction.better(float(value), self.best):
-            self.best = float(value)
+        value = float(value)
+        if self.must_beat is not None and not self.direction.better(value, self.must_beat):
+            return
+        if self.best is None or self.direction.better(value, self.best):
+            self.best = value
             self.weights = self.model.get_weights()
 
 
@@ -221,6 +232,7 @@ class KerasObjective:
         self.best_model_path: Path | None = None
         self.best_value: float | None = None
         self._trials_since_collect = 0
+        self._resident_after_collect = resident_bytes()
 
     @property
     def dataset(self) -> Dataset:
@@ -279,7 +291,7 @@ class KerasObjective:
         time, most of it for trials that never became the study's best."""
         if self.best_model_path is None:
             return []
-        return [BestEpochWeights(self.spec.metric, self.spec.direction)]
+        return [BestEpochWeights(self.spec.metric, self.spec.direction, self.best_value)]
 
     def _promote_if_best(
         self, network: keras.Model, keeper: list[BestEpochWeights], value: float
@@ -308,17 +320,32 @@ class KerasObjective:
         self.best_value = value
 
     def _release_session(self) -> None:
-        """Drop Keras' global state after a trial; on a CPU, collect garbage every few trials.
+        """Drop Keras' global state after a trial; on a CPU, collect garbage only when it
+        pays.
 
         ``clear_session()`` alone runs a full ``gc.collect``, which walks TensorFlow's many
         long-lived objects: 0.35-0.7 s a trial on this machine, a third of a small model's fit
-        (benchmarks/own_model.py). Its cost barely depends on how much is garbage, so one
-        collection every ``COLLECT_EVERY`` trials frees the same models for a fraction of it.
-        On a GPU every trial collects: a model's weights and optimizer state held by Keras'
-        reference cycles occupy device memory, which is scarcer than host memory.
+        (benchmarks/own_model.py). Its cost barely depends on how much is garbage, so on a CPU
+        a collection runs once the process has grown by ``COLLECT_GROWTH_BYTES`` (big models'
+        garbage) or every ``COLLECT_EVERY`` trials (small ones'). On a GPU every trial
+        collects: a model's weights and optimizer state held by Keras' reference cycles occupy
+        device memory, which is scarcer than host memory.
         """
         keras.backend.clear_session(free_memory=False)
         self._trials_since_collect += 1
-        if self._trials_since_collect >= (1 if has_gpu() else COLLECT_EVERY):
+        resident = resident_bytes()
+        grown = resident is not None and self._resident_after_collect is not None
+        grown = grown and resident - self._resident_after_collect >= COLLECT_GROWTH_BYTES
+        if grown or self._trials_since_collect >= (1 if has_gpu() else COLLECT_EVERY):
             gc.collect()
             self._trials_since_collect = 0
+            self._resident_after_collect = resident_bytes()
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory in bytes, or None where /proc is not there."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
