@@ -32,10 +32,13 @@ class Reporter(Protocol):
 
 @dataclass
 class TrialOutcome:
-    """A finished trial: its objective value and an optional flag for the user."""
+    """A finished trial: its objective value (the first metric's), an optional flag for the
+    user, and, for a study of several metrics, every metric's value by name (``values``; the
+    first metric's equals ``value``). None: the trial measured only ``value``."""
 
     value: float
     note: str | None = None
+    values: dict[str, float] | None = None
 
 
 class TrialDiverged(Exception):
@@ -101,6 +104,44 @@ def quadratic(x: np.ndarray) -> float:
     return float(np.sum(np.asarray(x, dtype=float) ** 2))
 
 
+def _zdt_g(x: np.ndarray) -> float:
+    """ZDT's distance function: 1 on the Pareto front (x2..xn all 0), up to 10."""
+    x = np.asarray(x, dtype=float)
+    return float(1.0 + 9.0 * np.sum(x[1:]) / (len(x) - 1))
+
+
+def zdt1(x: np.ndarray) -> dict[str, float]:
+    """ZDT1 (Zitzler, Deb and Thiele, 2000), x in [0, 1]^n, n >= 2: f1 = x1,
+    f2 = g (1 - sqrt(f1 / g)) with g = 1 + 9 sum(x2..xn) / (n - 1); both minimised. Its
+    front is convex: f2 = 1 - sqrt(f1) where x2..xn are 0."""
+    f1, g = float(x[0]), _zdt_g(x)
+    return {"f1": f1, "f2": g * (1.0 - math.sqrt(f1 / g))}
+
+
+def zdt2(x: np.ndarray) -> dict[str, float]:
+    """ZDT2: as ZDT1 with f2 = g (1 - (f1 / g)^2), a concave front f2 = 1 - f1^2."""
+    f1, g = float(x[0]), _zdt_g(x)
+    return {"f1": f1, "f2": g * (1.0 - (f1 / g) ** 2)}
+
+
+@dataclass(frozen=True)
+class MultiTestFunction:
+    """A closed-form function of several metrics, each minimised, on [0, 1]^n (n >= 2)."""
+
+    function: Callable[[np.ndarray], dict[str, float]]
+    metrics: tuple[str, ...]
+    fidelity_scale: float = 1.0
+    min_dimensions: int = 2
+    dimensions: None = None  # any count of inputs from min_dimensions up
+    domain: tuple[tuple[float, float], ...] = ((0.0, 1.0),)
+
+
+MULTI_TEST_FUNCTIONS: dict[str, MultiTestFunction] = {
+    "zdt1": MultiTestFunction(zdt1, ("f1", "f2")),
+    "zdt2": MultiTestFunction(zdt2, ("f1", "f2")),
+}
+
+
 @dataclass(frozen=True)
 class TestFunction:
     """A closed-form function to minimise, with its known optimum and usual domain."""
@@ -131,15 +172,23 @@ def input_names(params: dict[str, Any]) -> list[str]:
 MAX_FUNCTION_EPOCHS = 1000
 
 
-def fidelity_curve(test_function: TestFunction, x: np.ndarray, epochs: int) -> list[float]:
-    """The values a function "trains" through: ``epochs`` values ending at f(x) exactly.
+def fidelity_curve(
+    test_function: TestFunction | MultiTestFunction,
+    x: np.ndarray,
+    epochs: int,
+    final: float | None = None,
+) -> list[float]:
+    """The values a function "trains" through: ``epochs`` values ending at f(x) exactly
+    (``final``, when given: one metric of a function of several).
 
     Epoch e sits ``scale * (1 - (e + 1) / epochs)**2 * exp(0.5 z)`` above f(x), z a normal
     draw seeded by x and e: the gap and its noise fall to nothing by the last epoch, so early
     epochs rank points roughly, and a pruner can be taught and tested in milliseconds. The
     same x always gives the same curve.
     """
-    final = test_function.function(x)
+    if final is None:
+        assert isinstance(test_function, TestFunction)
+        final = test_function.function(x)
     seed = zlib.crc32(np.asarray(x, dtype=float).tobytes())
     noise = np.random.default_rng(seed).standard_normal(epochs)
     return [
@@ -156,20 +205,50 @@ def function_objective(name: str, trial_seconds: float = 0.0, epochs: int = 1) -
     ``epochs`` above 1 the trial reports a :func:`fidelity_curve`, one value an epoch, spread
     over ``trial_seconds``, and may be pruned between epochs.
     """
+    if name in MULTI_TEST_FUNCTIONS:
+        return _multi_function_objective(MULTI_TEST_FUNCTIONS[name], trial_seconds, epochs)
     test_function = TEST_FUNCTIONS[name]
 
     def objective(params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
         x = np.array([float(params[n]) for n in input_names(params)])
         curve = fidelity_curve(test_function, x, epochs)
         for epoch, value in enumerate(curve):
-            deadline = time.monotonic() + trial_seconds / epochs
-            while time.monotonic() < deadline:
-                if reporter.should_stop():
-                    raise TrialStopped("stopped on request")
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            _wait(reporter, trial_seconds / epochs)
             reporter.report(epoch, {"value": value})
             if epoch + 1 < epochs and reporter.should_prune(epoch):
                 raise TrialPruned(epoch)
         return TrialOutcome(curve[-1])
+
+    return objective
+
+
+def _wait(reporter: Reporter, seconds: float) -> None:
+    """Take ``seconds``, honouring stop requests."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if reporter.should_stop():
+            raise TrialStopped("stopped on request")
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def _multi_function_objective(
+    test_function: MultiTestFunction, trial_seconds: float, epochs: int
+) -> Objective:
+    """A function of several metrics: every epoch reports each metric (on its own converging
+    curve) and the trial returns them all in ``values``; ``value`` is the first metric's. The
+    study's spec says which metrics it optimises; the others are kept too."""
+
+    def objective(params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
+        x = np.array([float(params[n]) for n in input_names(params)])
+        finals = test_function.function(x)
+        curves = {
+            metric: fidelity_curve(test_function, x, epochs, final)
+            for metric, final in finals.items()
+        }
+        for epoch in range(epochs):
+            _wait(reporter, trial_seconds / epochs)
+            reporter.report(epoch, {metric: curve[epoch] for metric, curve in curves.items()})
+        first = test_function.metrics[0]
+        return TrialOutcome(finals[first], values=dict(finals))
 
     return objective
