@@ -7,17 +7,25 @@ function or build_model.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
-from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, TEST_FUNCTIONS, input_names
+from tuning_core.engine.objectives import (
+    MAX_FUNCTION_EPOCHS,
+    MEASURES,
+    MULTI_TEST_FUNCTIONS,
+    TEST_FUNCTIONS,
+    input_names,
+)
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace
 from tuning_core.engine.spec_fields import count_field, expect, int_field, is_finite_number
 from tuning_core.engine.spec_parts import (
     FunctionObjectiveSpec,
     KerasObjectiveSpec,
+    MetricGoal,
     ObjectiveSpec,
     TableSpec,
     UserFunctionSpec,
@@ -45,11 +53,12 @@ def parse_objective(raw: Any, space: SearchSpace) -> ObjectiveSpec:
     kind = raw.get("type")
     if kind == "function":
         name = raw.get("name")
+        functions = [*TEST_FUNCTIONS, *MULTI_TEST_FUNCTIONS]
         expect(
-            name in TEST_FUNCTIONS,
-            f"objective.name must be one of {', '.join(TEST_FUNCTIONS)}, not {brief(name)}.",
+            name in functions,
+            f"objective.name must be one of {', '.join(functions)}, not {brief(name)}.",
         )
-        test_function = TEST_FUNCTIONS[name]
+        test_function = TEST_FUNCTIONS.get(name) or MULTI_TEST_FUNCTIONS[name]
         names = space.all_names()
         inputs = input_names({n: 0 for n in names})
         extra = [n for n in names if n not in inputs]
@@ -66,11 +75,18 @@ def parse_objective(raw: Any, space: SearchSpace) -> ObjectiveSpec:
                 isinstance(dimension, NumericDimension),
                 f"space.{dimension.name} must be a float or int range for {name}, not a choice.",
             )
+            if name in MULTI_TEST_FUNCTIONS:  # ZDT's definition holds on [0, 1] only
+                expect(
+                    dimension.low >= 0 and dimension.high <= 1,
+                    f"space.{dimension.name} must lie within 0 and 1 for {name}, not "
+                    f"{dimension.low:g} to {dimension.high:g}.",
+                )
         direction = raw.get("direction", Direction.MINIMIZE.value)
         expect(
             direction == Direction.MINIMIZE,
             f"objective.direction must be minimize for {name}, not {brief(direction)}.",
         )
+        metric, more = _function_metrics(raw, name)
         trial_seconds = raw.get("trial_seconds", 0)
         expect(
             is_finite_number(trial_seconds) and 0 <= trial_seconds <= 60,
@@ -78,7 +94,7 @@ def parse_objective(raw: Any, space: SearchSpace) -> ObjectiveSpec:
             f"{brief(trial_seconds)}.",
         )
         epochs = count_field(raw, "epochs", "objective", 1, 1, MAX_FUNCTION_EPOCHS)
-        return FunctionObjectiveSpec(name, trial_seconds, epochs)
+        return FunctionObjectiveSpec(name, trial_seconds, epochs, metric, more)
     if kind == "keras":
         if "build_model" in raw:
             return _parse_keras_build_model(raw)
@@ -90,6 +106,84 @@ def parse_objective(raw: Any, space: SearchSpace) -> ObjectiveSpec:
 
 # A user metric name: what trial.report writes and pruners compare trials by.
 METRIC_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+METRICS_SHAPE = '{"name": ..., "direction": "minimize" or "maximize"}'
+
+
+def parse_metric_list(
+    raw: dict[str, Any], problem: Callable[[str, str], str | None]
+) -> tuple[str, Direction, tuple[MetricGoal, ...]]:
+    """The objective's ``metrics`` list as (first metric, its direction, the other goals).
+
+    ``problem(name, field)`` says in one sentence why the objective cannot produce ``name``
+    (``field`` names it, e.g. ``objective.metrics[1].name``), or None. A list of one metric is
+    the single ``metric``/``direction`` form exactly (same stored JSON, same study).
+    """
+    expect(
+        "metric" not in raw and "direction" not in raw,
+        "objective.metrics replaces metric and direction; give one or the other.",
+    )
+    listed = raw["metrics"]
+    expect(
+        isinstance(listed, list) and len(listed) > 0,
+        f"objective.metrics must list one or more metrics as {METRICS_SHAPE}, not {brief(listed)}.",
+    )
+    goals: list[MetricGoal] = []
+    for index, item in enumerate(listed):
+        field = f"objective.metrics[{index}]"
+        expect(
+            isinstance(item, dict) and set(item) <= {"name", "direction"} and "name" in item,
+            f"{field} must be an object {METRICS_SHAPE}, not {brief(item)}.",
+        )
+        name = item["name"]
+        expect(
+            isinstance(name, str) and bool(METRIC_PATTERN.fullmatch(name)),
+            f"{field}.name must be a metric name of 1 to 64 letters, digits, _, . or -, not "
+            f"{brief(name)}.",
+        )
+        sentence = problem(name, f"{field}.name")
+        expect(sentence is None, sentence or "")
+        expect(
+            name not in [goal.name for goal in goals],
+            f"{field}.name repeats {name!r}; list each metric once.",
+        )
+        direction = item.get("direction", Direction.natural_for(name).value)
+        expect(
+            direction in {member.value for member in Direction},
+            f"{field}.direction must be minimize or maximize, not {brief(direction)}.",
+        )
+        goals.append(MetricGoal(name, Direction(direction)))
+    return goals[0].name, goals[0].direction, tuple(goals[1:])
+
+
+def _function_metrics(raw: dict[str, Any], name: str) -> tuple[str, tuple[MetricGoal, ...]]:
+    """A test function's metrics: ``value`` for a function of one, else the ones the spec
+    lists (``metrics``, or one ``metric``), all of the function's by default; all minimised."""
+    produced = MULTI_TEST_FUNCTIONS[name].metrics if name in MULTI_TEST_FUNCTIONS else ("value",)
+
+    def problem(metric: str, field: str) -> str | None:
+        if metric in produced:
+            return None
+        return f"{field} must be one of {', '.join(produced)} for {name}, not {brief(metric)}."
+
+    if "metrics" in raw:
+        first, direction, more = parse_metric_list(raw, problem)
+        for index, goal in enumerate((MetricGoal(first, direction), *more)):
+            expect(
+                goal.direction is Direction.MINIMIZE,
+                f"objective.metrics[{index}].direction must be minimize for {name}, not "
+                f"{goal.direction.value!r}.",
+            )
+        return first, more
+    if name not in MULTI_TEST_FUNCTIONS:
+        return "value", ()  # as before: a function of one metric reports value
+    metric = raw.get("metric")
+    if metric is None:
+        return produced[0], tuple(MetricGoal(m, Direction.MINIMIZE) for m in produced[1:])
+    sentence = problem(metric, "objective.metric")
+    expect(sentence is None, sentence or "")
+    return metric, ()
+
+
 PYTHON_FORMS = ("function", "build_model")
 
 
@@ -98,7 +192,7 @@ def _parse_python_objective(raw: dict[str, Any]) -> UserFunctionSpec | UserModel
     ``build_model`` (a Keras ``build_model(hp)``, fitted on the arrays the Python API passes,
     or on ``dataset``, read as a Keras objective reads it, in a spec file). The space's names
     are free: the registry is for the built-in models."""
-    known = {"type", "target", "form", "metric", "direction", "epochs", "batch_size"}
+    known = {"type", "target", "form", "metric", "metrics", "direction", "epochs", "batch_size"}
     known |= {"validation_split", "dataset", "split", "train_limit"}
     unknown = sorted(set(raw) - known)
     expect(
@@ -118,17 +212,22 @@ def _parse_python_objective(raw: dict[str, Any]) -> UserFunctionSpec | UserModel
         f"objective.form must be one of {', '.join(PYTHON_FORMS)}, not {brief(form)}.",
     )
     keras_model = form == "build_model"
-    metric = raw.get("metric", "val_accuracy" if keras_model else "value")
-    expect(
-        isinstance(metric, str) and bool(METRIC_PATTERN.fullmatch(metric)),
-        "objective.metric must be a metric name of 1 to 64 letters, digits, _, . or -, not "
-        f"{brief(metric)}.",
-    )
-    direction = raw.get("direction", Direction.natural_for(metric).value)
-    expect(
-        direction in {member.value for member in Direction},
-        f"objective.direction must be maximize or minimize, not {brief(direction)}.",
-    )
+    more: tuple[MetricGoal, ...] = ()
+    if "metrics" in raw:
+        # Any name: what a user's code reports is known once its first trial returns.
+        metric, direction, more = parse_metric_list(raw, lambda name, field: None)
+    else:
+        metric = raw.get("metric", "val_accuracy" if keras_model else "value")
+        expect(
+            isinstance(metric, str) and bool(METRIC_PATTERN.fullmatch(metric)),
+            "objective.metric must be a metric name of 1 to 64 letters, digits, _, . or -, not "
+            f"{brief(metric)}.",
+        )
+        direction = raw.get("direction", Direction.natural_for(metric).value)
+        expect(
+            direction in {member.value for member in Direction},
+            f"objective.direction must be maximize or minimize, not {brief(direction)}.",
+        )
     # The most epochs a trial reports: pruners need at least 2.
     epochs = count_field(
         raw, "epochs", "objective", 10 if keras_model else 1, 1, MAX_FUNCTION_EPOCHS
@@ -142,7 +241,7 @@ def _parse_python_objective(raw: dict[str, Any]) -> UserFunctionSpec | UserModel
             f"objective.{extra[0] if extra else ''} is for a build_model objective; a function "
             "objective reads its own data.",
         )
-        return UserFunctionSpec(target, metric, Direction(direction), epochs)
+        return UserFunctionSpec(target, metric, Direction(direction), epochs, more)
     batch_size = count_field(raw, "batch_size", "objective", 32, 1, MAX_EXAMPLES)
     split = raw.get("validation_split")
     expect(
@@ -151,7 +250,13 @@ def _parse_python_objective(raw: dict[str, Any]) -> UserFunctionSpec | UserModel
     )
     validation_split = None if split is None else float(split)
     model = UserModelSpec(
-        target, metric, Direction(direction), epochs, batch_size, validation_split
+        target,
+        metric,
+        Direction(direction),
+        epochs,
+        batch_size,
+        validation_split,
+        more_metrics=more,
     )
     return _with_user_model_dataset(raw, model) if "dataset" in raw else model
 
@@ -188,6 +293,7 @@ KERAS_BUILD_MODEL_KEYS = (
     "epochs",
     "batch_size",
     "metric",
+    "metrics",
     "direction",
     "validation_split",
     "split",
@@ -237,6 +343,7 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> KerasObje
         "model",
         "epochs",
         "metric",
+        "metrics",
         "direction",
         "validation_split",
         "split",
@@ -262,21 +369,32 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> KerasObje
         raw, "epochs", "objective", int(epochs_entry.default), 1, int(epochs_entry.highest)
     )
     table = _parse_table_fields(raw, dataset, model)
-    metric = raw.get("metric", _default_keras_metric(table))
-    expect(
-        metric in ALL_METRICS,
-        f"objective.metric must be one of {', '.join(ALL_METRICS)}, not {brief(metric)}.",
-    )
     task = table.task if table else CLASSIFICATION
-    if task is not None:
-        classes = len(table.preparation["classes"]) if table and table.preparation else None
-        problem = metric_task_problem(metric, task, classes)
-        expect(problem is None, problem or "")
-    direction = raw.get("direction", Direction.natural_for(metric).value)
-    expect(
-        direction in {member.value for member in Direction},
-        f"objective.direction must be maximize or minimize, not {brief(direction)}.",
-    )
+    classes = len(table.preparation["classes"]) if table and table.preparation else None
+
+    def problem(name: str, field: str) -> str | None:
+        """Why the built-in model cannot report ``name``: its epoch metrics for the task, and
+        the measures every Keras trial records."""
+        produced = (*ALL_METRICS, *MEASURES)
+        if name not in produced:
+            return f"{field} must be one of {', '.join(produced)}, not {brief(name)}."
+        if task is None or name in MEASURES:
+            return None
+        sentence = metric_task_problem(name, task, classes)
+        return None if sentence is None else sentence.replace("objective.metric", field, 1)
+
+    more: tuple[MetricGoal, ...] = ()
+    if "metrics" in raw:
+        metric, direction, more = parse_metric_list(raw, problem)
+    else:
+        metric = raw.get("metric", _default_keras_metric(table))
+        sentence = problem(metric, "objective.metric")
+        expect(sentence is None, sentence or "")
+        direction = raw.get("direction", Direction.natural_for(metric).value)
+        expect(
+            direction in {member.value for member in Direction},
+            f"objective.direction must be maximize or minimize, not {brief(direction)}.",
+        )
     validation_split = raw.get("validation_split", 0.2)
     expect(
         isinstance(validation_split, (int, float))
@@ -312,6 +430,7 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> KerasObje
         split,
         train_limit,
         table,
+        more,
     )
 
 

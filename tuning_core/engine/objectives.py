@@ -63,6 +63,11 @@ class TrialPruned(Exception):
 
 Objective = Callable[[dict[str, Any], Reporter], TrialOutcome]
 
+# What every Keras trial measures besides its epoch metrics (training/keras_objective.py):
+# the fit's wall time, the trainable parameter count, and the mean inference time per
+# validation example (timed on the fit's own validation pass, at the fit's batch size).
+MEASURES = ("train_seconds", "parameters", "predict_ms")
+
 
 def branin(x: np.ndarray) -> float:
     x1, x2 = x

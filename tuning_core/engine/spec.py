@@ -18,13 +18,14 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.objective_spec import parse_objective
-from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS
+from tuning_core.engine.objectives import MAX_FUNCTION_EPOCHS, MEASURES
 from tuning_core.engine.pruners import parse_pruner
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace, parse_space
 from tuning_core.engine.spec_fields import count_field, expect, int_field, is_finite_number
 from tuning_core.engine.spec_parts import (
     BudgetSpec,
     DaskSpec,
+    MetricGoal,
     ObjectiveSpec,
     PrunerSpec,
     SpecPart,
@@ -105,7 +106,18 @@ class StudySpec:
 
     @property
     def metric(self) -> str:
+        """The first (primary) metric: a trial's ``value``, the best trial's, the pruner's."""
         return self.objective.metric
+
+    @property
+    def metrics(self) -> tuple[MetricGoal, ...]:
+        """Every metric the study optimises, the primary one first, in the spec's order."""
+        return self.objective.metrics
+
+    @property
+    def multi_metric(self) -> bool:
+        """Whether the study optimises several metrics (its best is a Pareto front)."""
+        return len(self.objective.metrics) > 1
 
     @property
     def seed(self) -> int:
@@ -211,6 +223,17 @@ def _parse_pruner(raw: Any, objective: ObjectiveSpec, space: SearchSpace) -> Pru
     else:
         most, source = int(objective.epochs), "objective.epochs"
     kind, options = parse_pruner(raw, most, source, MAX_TRIALS)
+    if kind != "none":
+        expect(
+            len(objective.metrics) == 1,
+            "pruner: a study with several metrics cannot be pruned (pruning compares one "
+            "metric); remove the pruner or keep one metric.",
+        )
+        expect(
+            objective.metric not in MEASURES,
+            f"pruner: {objective.metric} is measured once a trial ends, so it cannot prune "
+            "between epochs; remove the pruner or make an epoch metric the first.",
+        )
     return PrunerSpec(kind, options)
 
 

@@ -15,6 +15,46 @@ from typing import Any, ClassVar
 from tuning_core.engine.states import Direction
 
 
+@dataclass(frozen=True)
+class MetricGoal:
+    """One metric a study optimises: its ``name`` (as the objective reports it) and whether it
+    is maximised or minimised."""
+
+    name: str
+    direction: Direction
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "direction": self.direction.value}
+
+
+class _Metrics:
+    """The metrics of an objective part: ``metric``/``direction`` are the first (the primary
+    one: the trial's ``value``, the best model's, the pruner's), ``more_metrics`` the rest."""
+
+    __slots__ = ()
+    metric: str
+    direction: Direction
+    more_metrics: tuple[MetricGoal, ...]
+
+    @property
+    def metrics(self) -> tuple[MetricGoal, ...]:
+        """Every metric the study optimises, the primary one first, in the spec's order."""
+        return (MetricGoal(self.metric, Direction(self.direction)), *self.more_metrics)
+
+    def _with_metrics(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (holding ``metric`` and ``direction``) as stored: unchanged for one metric,
+        so single-metric specs keep their JSON; for several, a ``metrics`` list in their place."""
+        if not self.more_metrics:
+            return data
+        stored: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "metric":
+                stored["metrics"] = [goal.to_json() for goal in self.metrics]
+            elif key != "direction":
+                stored[key] = value
+        return stored
+
+
 class SpecPart(Mapping[str, Any]):
     """A typed, frozen part of a study spec whose :meth:`to_json` is the stored JSON.
 
@@ -132,26 +172,30 @@ class DaskSpec(SpecPart):
 
 
 @dataclass(frozen=True, eq=False)
-class FunctionObjectiveSpec(SpecPart):
+class FunctionObjectiveSpec(_Metrics, SpecPart):
     """A closed-form test function (engine/objectives.py), minimised; above 1 ``epochs`` it
-    reports a converging curve, so pruners can be tried in milliseconds."""
+    reports a converging curve, so pruners can be tried in milliseconds. ``metric`` is
+    ``value``, or for a function of several metrics (zdt1, zdt2) the first it optimises."""
 
     name: str
     trial_seconds: float = 0
     epochs: int = 1
+    metric: str = "value"
+    more_metrics: tuple[MetricGoal, ...] = ()
     type: ClassVar[str] = "function"
-    metric: ClassVar[str] = "value"
     direction: ClassVar[Direction] = Direction.MINIMIZE
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "metric": self.metric,
-            "direction": self.direction.value,
-            "trial_seconds": self.trial_seconds,
-            "epochs": self.epochs,
-        }
+        return self._with_metrics(
+            {
+                "type": self.type,
+                "name": self.name,
+                "metric": self.metric,
+                "direction": self.direction.value,
+                "trial_seconds": self.trial_seconds,
+                "epochs": self.epochs,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -180,7 +224,7 @@ class TableSpec:
 
 
 @dataclass(frozen=True, eq=False)
-class KerasObjectiveSpec(SpecPart):
+class KerasObjectiveSpec(_Metrics, SpecPart):
     """A built-in Keras model (``mlp`` or ``cnn``) trained on ``dataset``.
 
     ``table`` holds the table fields the spec gives (a CSV always has them); it is None for
@@ -196,26 +240,29 @@ class KerasObjectiveSpec(SpecPart):
     split: str = "stratified"
     train_limit: int | None = None
     table: TableSpec | None = None  # None for images
+    more_metrics: tuple[MetricGoal, ...] = ()
     type: ClassVar[str] = "keras"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "dataset": self.dataset,
-            "model": self.model,
-            "epochs": self.epochs,
-            "metric": self.metric,
-            "direction": self.direction.value,
-            "validation_split": self.validation_split,
-            "split": self.split,
-            "train_limit": self.train_limit,
-            # Only a table's fields: an image study's stored spec (and identity) stays as it was.
-            **(self.table.to_json() if self.table is not None else {}),
-        }
+        return self._with_metrics(
+            {
+                "type": self.type,
+                "dataset": self.dataset,
+                "model": self.model,
+                "epochs": self.epochs,
+                "metric": self.metric,
+                "direction": self.direction.value,
+                "validation_split": self.validation_split,
+                "split": self.split,
+                "train_limit": self.train_limit,
+                # Only a table's fields: an image study's stored spec (and identity) stays.
+                **(self.table.to_json() if self.table is not None else {}),
+            }
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class UserFunctionSpec(SpecPart):
+class UserFunctionSpec(_Metrics, SpecPart):
     """A user's ``objective(trial) -> number``, imported from ``target`` (module:function);
     it reports ``metric`` for up to ``epochs`` steps and reads its own data."""
 
@@ -223,22 +270,25 @@ class UserFunctionSpec(SpecPart):
     metric: str = "value"
     direction: Direction = Direction.MINIMIZE
     epochs: int = 1
+    more_metrics: tuple[MetricGoal, ...] = ()
     type: ClassVar[str] = "python"
     form: ClassVar[str] = "function"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "target": self.target,
-            "form": self.form,
-            "metric": self.metric,
-            "direction": self.direction.value,
-            "epochs": self.epochs,
-        }
+        return self._with_metrics(
+            {
+                "type": self.type,
+                "target": self.target,
+                "form": self.form,
+                "metric": self.metric,
+                "direction": self.direction.value,
+                "epochs": self.epochs,
+            }
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class UserModelSpec(SpecPart):
+class UserModelSpec(_Metrics, SpecPart):
     """A user's Keras ``build_model(hp)``, imported from ``target`` (module:function), fitted
     on the arrays the Python API passes, or on ``dataset`` (read as a built-in Keras
     objective reads images) when the spec names one.
@@ -255,6 +305,7 @@ class UserModelSpec(SpecPart):
     dataset: str | None = None  # None: the Python API passes the arrays
     split: str | None = None  # with a dataset only, as is train_limit
     train_limit: int | None = None
+    more_metrics: tuple[MetricGoal, ...] = ()
     type: ClassVar[str] = "python"
     form: ClassVar[str] = "build_model"
 
@@ -278,7 +329,7 @@ class UserModelSpec(SpecPart):
             data["dataset"] = self.dataset
             data["split"] = self.split
             data["train_limit"] = self.train_limit
-        return data
+        return self._with_metrics(data)
 
 
 ObjectiveSpec = FunctionObjectiveSpec | KerasObjectiveSpec | UserFunctionSpec | UserModelSpec

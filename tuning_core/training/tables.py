@@ -815,7 +815,7 @@ def complete_table_spec(spec: StudySpec, given: Mapping[str, Any]) -> StudySpec:
     stored["preparation"] = preparation
     if table.kind == "npz":
         stored["target"] = preparation["target"]
-    if "metric" not in given:
+    if "metric" not in given and "metrics" not in given:
         stored["metric"] = default_metric(preparation["task"])
         if "direction" not in given:
             stored.pop("direction", None)
