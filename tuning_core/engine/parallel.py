@@ -399,8 +399,13 @@ def _run_trial_here(
     reporter.send("start", name=str(reporter.worker.name))
     result: dict[str, Any] = {"worker": reporter.address}
     try:
-        end = run_objective(objective, params, reporter, spec_json["objective"]["metric"])
+        # The stored objective names its first metric, or lists several (metrics).
+        stored = spec_json["objective"]
+        goals = stored.get("metrics") or [{"name": stored["metric"]}]
+        names = [str(goal["name"]) for goal in goals]
+        end = run_objective(objective, params, reporter, names[0], names)
         result.update(state=end.state.value, value=end.value, error=end.error, note=end.note)
+        result.update(values=end.values)
     except DatasetError as error:
         result.update(dataset_error=str(error))
     except ObjectiveError as error:  # the user's model cannot train as asked: one sentence
@@ -653,7 +658,11 @@ class _Driver:
             self.store.set_status(session.study_id, StudyStatus.FAILED, message=sentence)
             raise ObjectiveError(sentence)
         end = TrialEnd(
-            TrialState(result["state"]), result["value"], result["error"], result["note"]
+            TrialState(result["state"]),
+            result["value"],
+            result["error"],
+            result["note"],
+            values=result.get("values"),
         )
         if end.state == TrialState.PRUNED:
             end.pruned = attempt.reporter.prune_decision
@@ -677,13 +686,19 @@ class _Driver:
     def _tell_and_record(self, attempt: _Attempt, end: TrialEnd) -> None:
         """Tell the strategy how the trial ended, record it, and print its line."""
         session = self.session
-        session.teller.tell(attempt.params, end.state, end.value)
+        session.teller.tell(attempt.params, end.state, end.value, values=end.values)
         # The trial's end and the strategy's state after telling it commit together, keyed
         # on the highest trial number told: every finished trial up to it is in the
         # snapshot, so a resume after a crash tells none twice.
         with self.store.transaction():
             finished = self.store.finish_trial(
-                attempt.trial_id, end.state, end.value, end.error, end.note, end.pruned
+                attempt.trial_id,
+                end.state,
+                end.value,
+                end.error,
+                end.note,
+                end.pruned,
+                values=end.values,
             )
             self.told_up_to = max(self.told_up_to, attempt.number)
             if isinstance(session.strategy, SnapshotStrategy):

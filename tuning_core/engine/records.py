@@ -3,12 +3,16 @@ start, and one summary row per study. The CLI, the study loop and the dashboard 
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psutil
 
+from tuning_core.engine.pareto import front_indices
 from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import MetricGoal
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store, StudyRecord, TrialRecord, TrialWorker
 
@@ -25,6 +29,37 @@ def best_trial(trials: list[TrialRecord], direction: Direction) -> TrialRecord |
         if best is None or direction.better(trial.value, best.value):  # type: ignore[arg-type]
             best = trial
     return best
+
+
+def front_trials(trials: list[TrialRecord], metrics: Sequence[MetricGoal]) -> list[TrialRecord]:
+    """The Pareto front of a study of several ``metrics``: the complete trials with a finite
+    value of each that no other such trial dominates (identical ones all stay), by number.
+
+    :func:`study_best` picks the default one among them: the best on the first metric.
+    """
+    measured = [
+        trial
+        for trial in trials
+        if trial.state == TrialState.COMPLETE
+        and all(math.isfinite(trial.values.get(goal.name, math.nan)) for goal in metrics)
+    ]
+    points = [[trial.values[goal.name] for goal in metrics] for trial in measured]
+    if not points:
+        return []
+    chosen = front_indices(points, [goal.direction for goal in metrics])
+    return sorted((measured[i] for i in chosen), key=lambda trial: trial.number)
+
+
+def study_best(trials: list[TrialRecord], spec: StudySpec) -> TrialRecord | None:
+    """The study's best trial, the default wherever one must be chosen (the best model, the
+    export, ``best_params``): the best complete trial on the first metric; with several
+    metrics, the best on the first metric among the front, so a tie on it goes to the trial
+    the other metrics do not dominate (the best on the first metric is always on the front)."""
+    if spec.multi_metric:
+        front = front_trials(trials, spec.metrics)
+        if front:
+            return best_trial(front, spec.direction)
+    return best_trial(trials, spec.direction)
 
 
 def process_alive(pid: int | None) -> bool:
@@ -61,6 +96,12 @@ def start_conflict(store: Store, spec: StudySpec) -> str | None:
     if existing is None:
         return None
     if existing.spec.search_identity() != spec.search_identity() and has_results(store, existing):
+        if existing.spec.metrics != spec.metrics:
+            return (
+                f"objective: the study {spec.name!r} optimises {_goals(existing.spec.metrics)}, "
+                f"not {_goals(spec.metrics)}; give the same metrics to resume it (nothing "
+                "stored is changed), or give this spec another name."
+            )
         return (
             f"name: a study called {spec.name!r} already exists with a different objective, "
             "space or strategy; give this spec another name."
@@ -71,6 +112,12 @@ def start_conflict(store: Store, spec: StudySpec) -> str | None:
             f"{existing.worker_pid}; stop it first."
         )
     return None
+
+
+def _goals(goals: Sequence[MetricGoal]) -> str:
+    """Metrics in words: "val_accuracy (maximize) and train_seconds (minimize)"."""
+    words = [f"{goal.name} ({goal.direction.value})" for goal in goals]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS prune_decisions (
     compared INTEGER NOT NULL,
     kept INTEGER
 );
+CREATE TABLE IF NOT EXISTS trial_values (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (trial_id, name)
+);
 CREATE TABLE IF NOT EXISTS trial_workers (
     trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
     worker TEXT NOT NULL,
@@ -112,6 +118,10 @@ CREATE TABLE IF NOT EXISTS trial_notes (
 );
 CREATE TRIGGER IF NOT EXISTS finished_trials_are_final
 BEFORE UPDATE ON trials WHEN OLD.state NOT IN ('queued', 'running')
+BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
+CREATE TRIGGER IF NOT EXISTS finished_trials_take_no_values
+BEFORE INSERT ON trial_values
+WHEN (SELECT state FROM trials WHERE id = NEW.trial_id) NOT IN ('queued', 'running')
 BEGIN SELECT RAISE(ABORT, 'finished trials are never modified'); END;
 CREATE TRIGGER IF NOT EXISTS finished_trials_take_no_metrics
 BEFORE INSERT ON epoch_metrics
@@ -259,6 +269,9 @@ class TrialRecord:
     retry_of: int | None
     started_at: float | None
     finished_at: float | None
+    # Every metric the trial measured, by name (its value is the study's first metric's);
+    # empty for a trial that measured only its value, and for trials of older stores.
+    values: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float | None:
@@ -615,12 +628,19 @@ class Store:
         error: str | None = None,
         note: str | None = None,
         pruned: PruneDecision | None = None,
+        values: Mapping[str, float] | None = None,
     ) -> float:
-        """Record how the trial ended (and, for a pruned trial, why); returns the time it
-        finished at."""
+        """Record how the trial ended (and, for a pruned trial, why, and every metric it
+        measured: ``values``, name -> number; NaN and infinity are kept as no value);
+        returns the time it finished at."""
         assert state.is_finished(), state
         finished_at = time.time()
         with self.transaction():
+            if values:  # before the trial is final: a trigger refuses values after
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO trial_values (trial_id, name, value) VALUES (?, ?, ?)",
+                    [(trial_id, str(name), _finite_or_none(v)) for name, v in values.items()],
+                )
             if pruned is not None:
                 self.connection.execute(
                     "INSERT OR REPLACE INTO prune_decisions (trial_id, epoch, value, cutoff, rule, "
@@ -723,7 +743,26 @@ class Store:
         rows = self.connection.execute(
             "SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,)
         ).fetchall()
-        return [self._trial(row) for row in rows]
+        values = self.trial_values(study_id)
+        trials = [self._trial(row) for row in rows]
+        return [replace(t, values=values[t.number]) if t.number in values else t for t in trials]
+
+    def trial_values(self, study_id: int) -> dict[int, dict[str, float]]:
+        """Trial number -> every finite metric that trial measured (name -> value, in the
+        order stored), for the trials that have any. A store from before trial values has
+        none."""
+        values: dict[int, dict[str, float]] = {}
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only store from before
+            rows = self.connection.execute(
+                """SELECT t.number, v.name, v.value FROM trial_values v
+                   JOIN trials t ON t.id = v.trial_id WHERE t.study_id = ?
+                   ORDER BY t.number, v.rowid""",
+                (study_id,),
+            ).fetchall()
+            for number, name, value in rows:
+                if value is not None:  # NaN and infinity were stored as NULL: not a value
+                    values.setdefault(int(number), {})[str(name)] = float(value)
+        return values
 
     def record_trial_worker(
         self, trial_id: int, worker: str, address: str, started_at: float

@@ -10,7 +10,7 @@ a finished trial is as immutable in memory as on disk. Code that only needs a st
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from tuning_core.engine.pruners import PruneDecision
@@ -67,8 +67,10 @@ class StudyStore(Protocol):
         error: str | None = None,
         note: str | None = None,
         pruned: PruneDecision | None = None,
+        values: Mapping[str, float] | None = None,
     ) -> float: ...
     def trials(self, study_id: int) -> list[TrialRecord]: ...
+    def trial_values(self, study_id: int) -> dict[int, dict[str, float]]: ...
     def trial_rows(self, study_id: int) -> list[tuple[int, str, int | None]]: ...
     def interrupt_running_trials(self, study_id: int, reason: str) -> int: ...
     def prune_decisions(self, study_id: int) -> list[PruneDecision]: ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +28,11 @@ from tuning_core.engine.objectives import (
     TrialStopped,
 )
 from tuning_core.engine.pruners import PruneDecision, StudyPruning, pruner_for
-from tuning_core.engine.records import best_trial, start_conflict
+from tuning_core.engine.records import best_trial, front_trials, start_conflict
 from tuning_core.engine.snapshots import SnapshotError
 from tuning_core.engine.space import SearchSpace
 from tuning_core.engine.spec import StudySpec
+from tuning_core.engine.spec_parts import MetricGoal
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
 from tuning_core.engine.strategies import SnapshotStrategy, Strategy, make_strategy
@@ -121,6 +122,16 @@ class StoreReporter:
         return self.stop_reason is not None
 
 
+Loss = float | tuple[float, ...]
+
+
+def _worse(a: Loss, b: Loss) -> Loss:
+    """The worse of two losses; for several metrics, the worse of each component."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return tuple(max(x, y) for x, y in zip(a, b, strict=True))
+    return max(a, b)  # type: ignore[type-var]
+
+
 @dataclass
 class _Teller:
     """Tells the strategy each finished trial; failures become a finite penalty.
@@ -130,17 +141,41 @@ class _Teller:
     loss wait until one arrives. A pruned trial is told its value when it stopped
     (``pruned_told`` "last") or, like a failure, the worst loss ("worst");
     benchmarks/pruned_told.py compares the two.
+
+    With several ``goals`` (a study of several metrics) the loss told is a tuple, one
+    component per metric in the spec's order (minimised metrics as they are, maximised ones
+    negated), read from the trial's ``values``; a failure, or a trial missing a finite value
+    of one of them, is told the worst of each component seen so far, with the same waiting
+    rule. One metric tells a float, exactly as before.
     """
 
     strategy: Strategy
     space: SearchSpace
     direction: Direction
     pruned_told: str = "last"
-    worst_loss: float | None = None
+    worst_loss: Loss | None = None
     waiting_penalties: list[dict[str, Any]] = field(default_factory=list)
+    goals: tuple[MetricGoal, ...] = ()
 
     def tuned(self, params: dict[str, Any]) -> dict[str, Any]:
         return {name: params[name] for name in self.space.names}
+
+    def _loss(
+        self, state: TrialState, value: float | None, values: Mapping[str, float] | None
+    ) -> Loss | None:
+        """What a complete or pruned trial is told, or None when it has no finite loss."""
+        if state not in (TrialState.PRUNED, TrialState.COMPLETE):
+            return None
+        if len(self.goals) <= 1:
+            finite = value is not None and math.isfinite(value)
+            return self.direction.sign * value if finite else None  # type: ignore[operator]
+        numbers = [(values or {}).get(goal.name) for goal in self.goals]
+        if any(number is None or not math.isfinite(number) for number in numbers):
+            return None
+        return tuple(
+            goal.direction.sign * number  # type: ignore[operator]
+            for goal, number in zip(self.goals, numbers, strict=True)
+        )
 
     def tell(
         self,
@@ -148,16 +183,17 @@ class _Teller:
         state: TrialState,
         value: float | None,
         record_only: bool = False,
+        values: Mapping[str, float] | None = None,
     ) -> None:
         """Tell the strategy; ``record_only`` keeps the bookkeeping (worst loss, penalties
-        waiting for one) for a trial a restored snapshot has already told."""
+        waiting for one) for a trial a restored snapshot has already told. ``values`` (every
+        metric by name) is read only for a study of several metrics."""
         tell = (lambda *_, **__: None) if record_only else self.strategy.tell
-        finite = value is not None and math.isfinite(value)
-        if state in (TrialState.PRUNED, TrialState.COMPLETE) and finite:
-            loss = self.direction.sign * value  # type: ignore[operator]
+        loss = self._loss(state, value, values)
+        if loss is not None:
             # A pruned trial's value is a real (partial) observation too: it joins the worst
             # loss, so a failure is never told a better score than a trial that was cut.
-            self.worst_loss = loss if self.worst_loss is None else max(self.worst_loss, loss)
+            self.worst_loss = loss if self.worst_loss is None else _worse(self.worst_loss, loss)
             told_worst = state == TrialState.PRUNED and self.pruned_told == "worst"
             tell(self.tuned(params), self.worst_loss if told_worst else loss)
             for waiting in self.waiting_penalties:
@@ -237,7 +273,13 @@ def _replay(
         if trial.state == TrialState.INTERRUPTED:
             retry_queue.append(trial)
         elif trial.state.is_finished():
-            teller.tell(trial.params, trial.state, trial.value, record_only=position <= restored)
+            teller.tell(
+                trial.params,
+                trial.state,
+                trial.value,
+                record_only=position <= restored,
+                values=trial.values,
+            )
         if retried:
             retry_queue = [t for t in retry_queue if t.number != trial.retry_of]
     return _Replay(retry_queue, exhausted, restored_at, refused)
@@ -252,13 +294,35 @@ class TrialEnd:
     error: str | None = None
     note: str | None = None
     pruned: PruneDecision | None = None
+    values: dict[str, float] | None = None  # every metric measured, by name
+
+
+def missing_metric(values: Mapping[str, float], metrics: Sequence[str]) -> str | None:
+    """The sentence that stops a study whose objective returned none of one of its metrics
+    (naming the missing one and those it did return), or None."""
+    missing = [name for name in metrics if name not in values]
+    if not missing:
+        return None
+    returned = ", ".join(values) or "nothing"
+    return (
+        f"the objective returned no {missing[0]} (it returned {returned}); return every metric "
+        f"the study optimises: {', '.join(metrics)}."
+    )
 
 
 def run_objective(
-    objective: Objective, params: dict[str, Any], reporter: Reporter, metric: str
+    objective: Objective,
+    params: dict[str, Any],
+    reporter: Reporter,
+    metric: str,
+    metrics: Sequence[str] = (),
 ) -> TrialEnd:
     """Call the objective and say how the trial ended. Training errors fail the trial, not the
     search; :class:`DatasetError` and ``KeyboardInterrupt`` propagate for the caller to record.
+
+    ``metric`` is the study's first metric, ``metrics`` all of them (for a study of several):
+    when the objective returns ``values``, the trial's value is ``values[metric]``, and a
+    metric it did not return stops the study (:class:`ObjectiveError`, one sentence).
 
     ``reporter`` must have ``prune_decision`` and ``stop_reason`` attributes (None unless it
     pruned or stopped the trial).
@@ -267,6 +331,12 @@ def run_objective(
     try:
         outcome = objective(params, reporter)
         end.value, end.note = outcome.value, outcome.note
+        if outcome.values is not None:
+            problem = missing_metric(outcome.values, [metric, *metrics])
+            if problem:
+                raise ObjectiveError(problem)
+            end.values = dict(outcome.values)
+            end.value = end.values[metric]
         if end.value is None or not math.isfinite(end.value):
             end.state, end.error = TrialState.DIVERGED, f"the objective returned {end.value}"
     except TrialPruned:
@@ -289,6 +359,11 @@ def run_objective(
     if end.state not in (TrialState.COMPLETE, TrialState.PRUNED):
         end.value = None
     return end
+
+
+def metric_names(spec: StudySpec) -> tuple[str, ...]:
+    """The names of every metric ``spec`` optimises, in its order."""
+    return tuple(goal.name for goal in spec.metrics)
 
 
 def _run_trial(
@@ -314,7 +389,7 @@ def _run_trial(
     started = time.time()
     try:
         try:
-            end = run_objective(objective, params, reporter, spec.metric)
+            end = run_objective(objective, params, reporter, spec.metric, metric_names(spec))
         finally:
             reporter.flush()
     except DatasetError as dataset_error:
@@ -331,7 +406,9 @@ def _run_trial(
         store.finish_trial(trial_id, TrialState.INTERRUPTED, error="the worker was interrupted")
         store.set_status(study_id, StudyStatus.STOPPED, message="the worker was interrupted")
         raise
-    finished = store.finish_trial(trial_id, end.state, end.value, end.error, end.note, end.pruned)
+    finished = store.finish_trial(
+        trial_id, end.state, end.value, end.error, end.note, end.pruned, values=end.values
+    )
     return finished_record(trial_id, number, params, retry_of, started, finished, end)
 
 
@@ -356,6 +433,7 @@ def finished_record(
         retry_of=retry_of,
         started_at=started_at,
         finished_at=finished_at,
+        values=dict(end.values or {}),
     )
 
 
@@ -364,6 +442,31 @@ def _format_params(params: dict[str, Any], names: list[str]) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     return ", ".join(f"{name}={fmt(params[name])}" for name in names if name in params)
+
+
+def _multi_progress_line(spec: StudySpec, trial: TrialRecord, front: list[int], done: int) -> str:
+    """The CLI's line for a finished trial of a study of several metrics: each metric's
+    value, the trials on the front so far, params, time."""
+    complete = trial.state == TrialState.COMPLETE and trial.value is not None
+    if complete:
+        shown = ", ".join(
+            f"{goal.name}={trial.values[goal.name]:.6g}"
+            for goal in spec.metrics
+            if goal.name in trial.values
+        )
+    else:
+        shown = ", ".join(goal.name for goal in spec.metrics) + "=" + trial.state.value
+    listed = ", ".join(str(number) for number in front[:10]) + (" …" if len(front) > 10 else "")
+    line = (
+        f"trial {trial.number} [{done}/{spec.budget['trials']}] {trial.state.value}: {shown}  "
+        f"front={'trials ' + listed if front else 'none yet'}  "
+        f"{_format_params(trial.params, spec.space.all_names())}  ({trial.duration_s or 0.0:.1f} s)"
+    )
+    if trial.note:
+        line += f"  note: {trial.note}"
+    if trial.error and not complete:
+        line += f"  error: {trial.error}"
+    return line
 
 
 def _progress_line(spec: StudySpec, trial: TrialRecord, best: TrialRecord | None, done: int) -> str:
@@ -454,6 +557,8 @@ class Session:
     best: TrialRecord | None
     next_number: int
     done: int
+    # A study of several metrics: the complete trials so far, for the front its line shows.
+    finished: list[TrialRecord] = field(default_factory=list)
 
     def note_finished(self, trial: TrialRecord, log: Callable[[str], None]) -> None:
         """Count a trial that used up part of the budget, keep the best, print its line (the
@@ -463,7 +568,13 @@ class Session:
             self.best is None or self.spec.direction.better(trial.value, self.best.value)
         ):  # type: ignore[arg-type]
             self.best = trial
-        log(_progress_line(self.spec, trial, self.best, self.done))
+        if not self.spec.multi_metric:
+            log(_progress_line(self.spec, trial, self.best, self.done))
+            return
+        if trial.state == TrialState.COMPLETE:
+            self.finished.append(trial)
+        front = [t.number for t in front_trials(self.finished, self.spec.metrics)]
+        log(_multi_progress_line(self.spec, trial, front, self.done))
 
 
 def begin_session(
@@ -482,7 +593,13 @@ def begin_session(
     store.clear_stop(study_id)
 
     strategy = make_strategy(spec.space, spec.strategy)
-    teller = _Teller(strategy, spec.space, spec.direction, spec.pruner.get("tell", "last"))
+    teller = _Teller(
+        strategy,
+        spec.space,
+        spec.direction,
+        spec.pruner.get("tell", "last"),
+        goals=spec.metrics,
+    )
     history = store.trials(study_id)
     started = time.perf_counter()
     replay = _replay(history, strategy, teller, store.load_snapshot(study_id))
@@ -511,6 +628,7 @@ def begin_session(
         best=best_trial(history, spec.direction),
         next_number=(history[-1].number + 1) if history else 0,
         done=sum(trial.state.counts_against_budget() for trial in history),
+        finished=[t for t in history if t.state == TrialState.COMPLETE],
     )
 
 
@@ -608,7 +726,7 @@ def _run_claimed(
         if trial.state == TrialState.INTERRUPTED:
             replay.retry_queue.insert(0, trial)
             continue
-        teller.tell(trial.params, trial.state, trial.value)
+        teller.tell(trial.params, trial.state, trial.value, values=trial.values)
         if isinstance(strategy, SnapshotStrategy):
             # The state after this tell: a resume restores it and replays nothing before.
             store.save_snapshot(study_id, trial.number, strategy.snapshot())

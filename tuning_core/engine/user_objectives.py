@@ -1,4 +1,5 @@
-"""User objectives: a plain function ``objective(trial) -> float`` run as a study's objective,
+"""User objectives: a plain function ``objective(trial) -> float`` (or a dict of metrics,
+name -> number, for a study of several) run as a study's objective,
 and the ``module:function`` targets that name one in a spec file.
 
 The engine calls every objective as ``objective(params, reporter) -> TrialOutcome``
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -193,6 +195,9 @@ def plain_objective(
     - it raises TrialPruned: the trial is pruned, or interrupted if a stop request was the
       reason (it is retried when the study resumes);
     - it returns NaN or infinity: the trial diverged (the engine's rule);
+    - it returns a dict of metrics (name -> number): every one is kept, the study's first
+      metric is the trial's value, and one the study optimises but the dict lacks stops the
+      study (study.run_objective);
     - it returns something that is not a number: :class:`ObjectiveError`, the study stops
       (with ``stop_on_bad_value`` False, as on a Dask worker, whose errors read as a broken
       worker: a TypeError with the same sentence fails the trial instead).
@@ -211,6 +216,13 @@ def plain_objective(
             raise objectives.TrialPruned(max(trial.last_epoch or 0, 0)) from None
         # Anything else it raises propagates: the engine fails the trial with the exception's
         # last line (study.run_objective), and stops the study on an ObjectiveError.
+        if isinstance(value, Mapping):
+            # Several metrics: run_objective reads the study's own from them, and stops the
+            # study when one is missing.
+            values = _metric_values(value, metric)
+            if isinstance(values, str):
+                raise ObjectiveError(values) if stop_on_bad_value else TypeError(values)
+            return TrialOutcome(values.get(metric, math.nan), values=values)
         number = as_number(value)
         if number is None:
             sentence = (
@@ -221,6 +233,21 @@ def plain_objective(
         return TrialOutcome(number)
 
     return objective
+
+
+def _metric_values(returned: Mapping[Any, Any], metric: str) -> dict[str, float] | str:
+    """A returned dict of metrics as name -> number, or the sentence saying which entry is not
+    a metric (a name that is not text, a value that is not a number)."""
+    values: dict[str, float] = {}
+    for name, value in returned.items():
+        number = as_number(value)
+        if not isinstance(name, str) or number is None:
+            return (
+                f"the objective returned {brief(name)}: {brief(value)} in its dict of metrics; "
+                f"each entry must be a metric name and a number (e.g. {{{metric!r}: 0.93}})."
+            )
+        values[name] = number
+    return values
 
 
 def first_trials_all_fail(errors: list[str | None]) -> str | None:
