@@ -35,6 +35,7 @@ from tuning_core.engine.spec import (
     STRATEGIES,
     SURROGATES,
 )
+from tuning_core.reports import start_check
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import eta, forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
@@ -306,7 +307,13 @@ st.session_state["form_spec"] = raw_spec  # what Start would run (tests read it)
 keep_spec_in_url(raw_spec)  # the address bar is a preset link to this very setup
 if link_problem:
     st.error(plain(in_page_words(link_problem)))
-problems = forms.form_problems(raw_spec, controls, storage_path(), dask_address)
+problems = forms.form_problems(
+    raw_spec,
+    controls,
+    storage_path(),
+    dask_address,
+    start_check.start_conflict(storage_path(), raw_spec),
+)
 
 st.subheader("Before you start")
 size_column, time_column = st.columns(2)

@@ -213,6 +213,14 @@ def test_no_views_module_grows_past_its_limit() -> None:
     assert not too_long, f"over {VIEWS_MAX_LINES} lines, split by what they hold: {too_long}"
 
 
+def test_the_new_study_form_never_opens_a_store() -> None:
+    """views/forms.py is page logic: what the store says against a start is read by the page
+    (reports/start_check.py) and passed in."""
+    forms = ROOT / "tuning_core" / "views" / "forms.py"
+    assert "tuning_core.engine.storage" not in imports_of(forms)
+    assert "Store(" not in forms.read_text(encoding="utf-8")
+
+
 def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     # The checker itself must see lazy imports and "from package import module" forms.
     source = tmp_path / "sample.py"

@@ -16,7 +16,7 @@ from tests.seeding import SEEDED_SPEC, seed_store
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store
-from tuning_core.reports import frames
+from tuning_core.reports import frames, start_check
 from tuning_core.views import chart_style, compare_charts, curve_charts, forms, lab_charts, live
 
 
@@ -456,7 +456,9 @@ def test_a_study_whose_worker_died_is_not_shown_running_and_can_be_restarted(sto
     assert not status.running and "worker is gone" in status.status_line
     controls = [forms.Control("learning_rate", True, low=0.0001, high=10.0)]
     raw = parse_spec(SEEDED_SPEC).to_json()
-    assert forms.form_problems(raw, controls, str(storage)) == []  # resuming it is allowed
+    conflict = start_check.start_conflict(str(storage), raw)
+    assert conflict is None  # resuming it is allowed
+    assert forms.form_problems(raw, controls, str(storage), start_conflict=conflict) == []
 
 
 @pytest.mark.subprocess
@@ -468,7 +470,9 @@ def test_a_study_with_a_live_worker_cannot_be_started_twice(storage: Path) -> No
             store.set_status(
                 store.get_study("seeded").id, StudyStatus.RUNNING, worker_pid=other.pid
             )
-        problems = forms.form_problems(parse_spec(SEEDED_SPEC).to_json(), [], str(storage))
+        raw = parse_spec(SEEDED_SPEC).to_json()
+        conflict = start_check.start_conflict(str(storage), raw)
+        problems = forms.form_problems(raw, [], str(storage), start_conflict=conflict)
     finally:
         other.kill()
     assert problems == [

@@ -187,6 +187,19 @@ def test_new_study_bad_inputs_show_errors_and_disable_start(storage: Path) -> No
     assert not at.exception
 
 
+def test_new_study_refuses_a_name_the_store_holds_with_other_settings(storage: Path) -> None:
+    # The page reads the store's objection (reports/start_check) and the form shows it.
+    seed_store(storage, running=False)
+    at = open_page("pages/new_study.py")
+    at.text_input(key="name").set_value("seeded").run()
+    clash = [shown(e.value) for e in at.error if "already exists with a different" in e.value]
+    assert len(clash) == 1 and clash[0].startswith("name: a study called 'seeded'")
+    assert at.button(key="start").disabled
+    at.text_input(key="name").set_value("fresh-name").run()
+    assert not [e for e in at.error if "already exists" in e.value]
+    assert not at.exception
+
+
 def test_live_page_charts_the_seeded_study(storage: Path) -> None:
     seed_store(storage)
     at = open_page("pages/live.py", study="seeded")

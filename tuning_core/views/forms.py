@@ -10,14 +10,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError, brief
 from tuning_core.engine.memory import default_memory_limit, memory_problem
 from tuning_core.engine.pruners import OPTION_KEYS, expected_epoch_fraction
-from tuning_core.engine.records import start_conflict
 from tuning_core.engine.space import ChoiceDimension
 from tuning_core.engine.spec import (
     BUILTIN_DATASETS,
@@ -27,7 +25,6 @@ from tuning_core.engine.spec import (
     parse_spec_text,
 )
 from tuning_core.engine.spec_parts import FunctionObjectiveSpec
-from tuning_core.engine.storage import Store
 from tuning_core.training import datasets
 from tuning_core.training.tables import objective_is_table
 from tuning_core.views.table_form import table_problem
@@ -459,11 +456,15 @@ def form_problems(
     controls: list[Control],
     storage: str | None = None,
     dask_address: str = "",
+    start_conflict: str | None = None,
 ) -> list[str]:
     """Sentences explaining what is wrong with the form; an empty list means it can start.
 
-    ``dask_address`` is the optional scheduler address (not part of the spec: Start passes
-    it as ``run --dask``); a malformed one gets one sentence naming the field.
+    ``storage`` is the store's path, which an uploaded table must sit beside (it is not
+    opened here). ``dask_address`` is the optional scheduler address (not part of the spec:
+    Start passes it as ``run --dask``); a malformed one gets one sentence naming the field.
+    ``start_conflict`` is what the store says against starting this spec now
+    (``reports.start_check.start_conflict``, read by the caller), added last.
     """
     problems = []
     address_problem = dask_address_problem(dask_address)
@@ -531,11 +532,8 @@ def form_problems(
             problem = str(error)
         if problem:
             problems.append(problem)
-    if storage is not None and Path(storage).exists():
-        with Store(storage) as store:
-            conflict = start_conflict(store, spec)
-        if conflict:
-            problems.append(conflict)
+    if start_conflict:
+        problems.append(start_conflict)
     return problems
 
 
