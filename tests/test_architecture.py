@@ -45,7 +45,13 @@ RULES: dict[str, tuple[set[str], tuple[str, ...]]] = {
     ),
     "tuning_core.reports": (
         KERAS | {"streamlit"},
-        ("tuning_core.engine", "tuning_core.reports", "tuning_core.training.keras_runtime"),
+        (
+            "tuning_core.engine",
+            "tuning_core.reports",
+            "tuning_core.training.keras_runtime",
+            # The exported Keras script copies the loader and the split from their source.
+            "tuning_core.training.datasets",
+        ),
     ),
     "tuning_core.views": (
         KERAS | {"streamlit"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import subprocess
 import sys
@@ -178,15 +179,32 @@ def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) 
     assert lines.index("def build_model(image_shape, num_classes):") < 40
     assert lines.index("def build_model(image_shape, num_classes):") < lines.index("def main():")
     assert lines.index("def main():") < lines.index("def import_keras() -> ModuleType:")
+    # Standalone: its loader and split are copied from training/datasets.py, not imported;
+    # run from elsewhere with Tuning Lab not importable, it splits as the study did.
+    assert "tuning_core" not in source
+    from tuning_core.training import datasets
+
+    for copied in (datasets.load_digits_arrays, datasets.stratified_split, datasets._as_images):
+        assert inspect.getsource(copied) in source, copied.__name__
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {name: value for name, value in cli_env().items() if name != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, str(script), "--epochs", "2", "--save", str(tmp_path / "m.keras")],
         capture_output=True,
         text=True,
         timeout=300,
-        env=cli_env(),
+        env=env,
+        cwd=outside,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # the script starts as quietly as the CLI
+    data = datasets.dataset_for(parse_spec(raw).objective, seed=parse_spec(raw).seed)
+    first = " ".join(str(label) for label in data.y_val[:10])
+    assert (
+        f"{len(data.x_train)} training and {len(data.x_val)} validation images; the first "
+        f"validation labels: {first}"
+    ) in result.stdout.splitlines()
     accuracy = float(result.stdout.strip().splitlines()[-1].split("val_accuracy=")[1])
     with Store(storage) as store:
         study = store.get_study("digits")

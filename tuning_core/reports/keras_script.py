@@ -2,12 +2,17 @@
 
 The script spells the model out layer by layer, so a student can read exactly what was
 trained: the same data split and scaling, the same reshape, the same optimizer and learning
-rate. It needs keras, numpy and scikit-learn, not Tuning Lab. No TensorFlow is imported here.
+rate. It needs keras, numpy and scikit-learn (psutil too for a folder of files), not Tuning
+Lab. Its data loading and split are the library's own functions (training/datasets.py), copied
+in at export by ``source_bundle``, as keras_runtime's quiet import is: a standalone script
+that cannot drift from what the study trained on. No TensorFlow is imported here.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 from tuning_core.engine import hyperparams
 from tuning_core.engine.errors import SpecError
@@ -16,52 +21,9 @@ from tuning_core.engine.records import best_trial
 from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
 from tuning_core.engine.storage import Store, StudyRecord
 from tuning_core.reports.model_source import compile_source, image_plan_lines
+from tuning_core.reports.source_bundle import bundle
 from tuning_core.reports.table_script import table_script
-from tuning_core.training import keras_runtime
-
-_LOADERS = {
-    "digits": '''\
-def load_images():
-    """scikit-learn's bundled 8x8 digits; pixel values 0..16."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return digits.images / 16.0, digits.target
-''',
-    "keras": '''\
-def load_images():
-    """Keras' own download and cache; the training split is tuned on."""
-    (x, y), _ = keras.datasets.{name}.load_data()
-    return x / 255.0, y
-''',
-    "folder": '''\
-def read_idx(path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    ndim = data[3]
-    shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def load_images():
-    """MNIST-format IDX files (train split if present, else t10k) or an .npz, from DATASET."""
-    folder = pathlib.Path(DATASET).expanduser()
-    if folder.suffix == ".npz" or not folder.is_dir():
-        npz = folder if folder.suffix == ".npz" else next(folder.glob("*.npz"))
-        with np.load(npz, allow_pickle=False) as archive:
-            x, y = archive["x_train"], archive["y_train"]
-    else:
-        for split in ("train", "t10k"):
-            images = sorted(folder.glob(split + "-images-idx3-ubyte*"))
-            labels = sorted(folder.glob(split + "-labels-idx1-ubyte*"))
-            if images and labels:
-                x, y = read_idx(images[0]), read_idx(labels[0])
-                break
-    # As the study's loader: only 8-bit pixels are scaled; other images are used as stored.
-    return (x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")), y
-''',
-}
+from tuning_core.training import datasets, keras_runtime
 
 _TEMPLATE = '''\
 #!/usr/bin/env python3
@@ -71,13 +33,10 @@ It scored {metric} = {value:.6g} (best epoch). Hyperparameters:
 {param_lines}
 Run: python {filename} [--epochs N] [--train-limit N] [--save model.keras]
 """
-import argparse
-import gzip
-import pathlib
-import struct
+from __future__ import annotations
 
-import numpy as np
-from sklearn.model_selection import train_test_split
+import argparse
+import pathlib
 
 DATASET = {dataset!r}
 VALIDATION_SPLIT = {validation_split!r}
@@ -102,8 +61,6 @@ def build_model(image_shape, num_classes):
     return model
 
 
-{loader}
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
@@ -111,21 +68,14 @@ def main():
     parser.add_argument("--save", help="write the trained model to this .keras file")
     args = parser.parse_args()
     keras.utils.set_random_seed(SEED)
-    x, y = load_images()
-    x = x.astype("float32")
-    if SPLIT == "ordered":
-        cut = int(round(len(x) * (1 - VALIDATION_SPLIT)))
-        x_train, x_val, y_train, y_val = x[:cut], x[cut:], y[:cut], y[cut:]
-    else:
-        x_train, x_val, y_train, y_val = train_test_split(
-            x, y, test_size=VALIDATION_SPLIT, stratify=y, random_state=SEED
-        )
-    if args.train_limit and args.train_limit < len(x_train):
-        x_train, _, y_train, _ = train_test_split(
-            x_train, y_train, train_size=args.train_limit, stratify=y_train, random_state=SEED
-        )
+    data = load_split(args.train_limit)
+    x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+    print(
+        f"{{len(x_train)}} training and {{len(x_val)}} validation images; the first validation "
+        f"labels: {{' '.join(str(label) for label in y_val[:10])}}"
+    )
     {reshape}
-    model = build_model(x.shape[1:3], int(y.max()) + 1)
+    model = build_model(data.image_shape, data.num_classes)
     model.fit(
         x_train,
         y_train,
@@ -138,6 +88,24 @@ def main():
     print(f"val_loss={{loss:.4f}} val_accuracy={{accuracy:.4f}}")
     if args.save:
         model.save(args.save)
+
+
+# The data, loaded, scaled and split as the study did: below load_split, the functions are
+# Tuning Lab's own (training/datasets.py and the errors they raise), copied when exported.
+def load_split(train_limit):
+    arrays = {load_call}
+    part = "train" if "x_train" in arrays else "test"  # a test split only when it is alone
+    x, y = _as_images(arrays["x_" + part]), _as_labels(arrays["y_" + part])
+    if SPLIT == "ordered":
+        x_train, y_train, x_val, y_val = ordered_split(x, y, VALIDATION_SPLIT)
+    else:
+        x_train, y_train, x_val, y_val = stratified_split(x, y, VALIDATION_SPLIT, SEED)
+    if train_limit and train_limit < len(x_train):
+        x_train, _, y_train, _ = stratified_subset(x_train, y_train, train_limit, SEED)
+    return Dataset(x_train, y_train, x_val, y_val, DATASET)
+
+
+{data_source}
 
 
 {quiet_import}
@@ -161,6 +129,22 @@ def _quiet_import_source() -> str:
         "# chatter filtered out (fd 2). Nothing below changes what is trained."
     )
     return header + "\n" + body.strip()
+
+
+def _data_source(loader: Callable[..., Any]) -> str:
+    """``loader`` and what the script's load_split calls after it, as script text: the
+    library's own definitions (see ``source_bundle``); Keras comes from the script's
+    import_keras."""
+    roots = [
+        loader,
+        datasets._as_images,
+        datasets._as_labels,
+        datasets.ordered_split,
+        datasets.stratified_split,
+        datasets.stratified_subset,
+        datasets.Dataset,
+    ]
+    return bundle(roots, provided=["tuning_core.training.keras_runtime.import_keras"])
 
 
 def keras_script(store: Store, study: StudyRecord, filename: str | None = None) -> str:
@@ -195,11 +179,11 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
         )
     dataset = objective.dataset
     if dataset == "digits":
-        loader = _LOADERS["digits"]
-    elif dataset in ("mnist", "fashion_mnist"):
-        loader = _LOADERS["keras"].format(name=dataset)
+        loader, load_call = datasets.load_digits_arrays, "load_digits_arrays()"
+    elif dataset in datasets.KERAS_DATASETS:
+        loader, load_call = datasets.load_keras_dataset, "load_keras_dataset(DATASET)"
     else:
-        loader = _LOADERS["folder"]
+        loader, load_call = datasets.load_folder, "load_folder(pathlib.Path(DATASET).expanduser())"
     reshape = (
         "x_train, x_val = x_train.reshape(len(x_train), -1), x_val.reshape(len(x_val), -1)  # "
         "flat pixels for the MLP"
@@ -221,7 +205,8 @@ def keras_script(store: Store, study: StudyRecord, filename: str | None = None) 
         seed=study.spec.seed,
         epochs=int(hp["epochs"]),
         batch_size=int(hp["batch_size"]),
-        loader=loader,
+        load_call=load_call,
+        data_source=_data_source(loader),
         layers="\n".join(" " * 12 + line for line in image_plan_lines(model, hp)),
         **compile_source(optimizer_call(hp), IMAGE_LOSS, IMAGE_METRICS),
         reshape=reshape,
