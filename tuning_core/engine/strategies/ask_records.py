@@ -64,7 +64,12 @@ def load_ask_record(blob: bytes) -> dict[str, Any]:
 
 
 def ask_record(
-    optimizer: Any, point: list[Any], initial: bool, failures: Feasibility | None = None
+    optimizer: Any,
+    point: list[Any],
+    initial: bool,
+    failures: Feasibility | None = None,
+    weights: list[float] | None = None,
+    losses: list[tuple[float, ...]] | None = None,
 ) -> AskRecord:
     """What ``optimizer`` knew when it proposed ``point``, for the "Why this point?" view.
 
@@ -74,7 +79,9 @@ def ask_record(
     The record keeps that fitted surrogate, the space, the acquisition and its options and
     the points told so far, so the view redraws exactly what the worker used, refitting
     nothing. An initial random point keeps only the told points (a few hundred bytes).
-    Read back with ``snapshots.load`` (its allowed globals cover every surrogate).
+    Read back with ``snapshots.load`` (its allowed globals cover every surrogate). A
+    multi-metric search adds the ask's ParEGO ``weights`` and the told ``losses`` per trial
+    ("yi" then holds them scalarised with those weights).
     """
     record: dict[str, Any] = {
         "version": 1,
@@ -86,6 +93,9 @@ def ask_record(
     }
     if failures is not None:  # the failure model's word on this ask (absent: no failure yet)
         record["feasibility"] = failures.facts()
+    if weights is not None:  # multi-metric: "yi" are the told losses scalarised with these
+        record["weights"] = [float(w) for w in weights]
+        record["losses"] = [[float(v) for v in x] for x in losses or []]
     if not initial:
         chosen_x = np.asarray(optimizer.space.transform([list(point)])[0], dtype=float)
         next_xs = [np.asarray(x, dtype=float) for x in getattr(optimizer, "next_xs_", [])]
@@ -148,8 +158,9 @@ def ask_facts(record: dict[str, Any]) -> dict[str, Any]:
         "Xi": [list(x) for x in record["Xi"]],
         "yi": [float(y) for y in record["yi"]],
     }
-    if "feasibility" in record:  # plain already: the failed points and three numbers
-        facts["feasibility"] = record["feasibility"]
+    for plain in ("feasibility", "weights", "losses"):  # plain already: lists and numbers
+        if plain in record:
+            facts[plain] = record[plain]
     if record["initial"]:
         return facts
     model = record["model"]
@@ -193,6 +204,9 @@ def ask_record_from_facts(strategy: SurrogateStrategy, facts: dict[str, Any]) ->
     }
     if "feasibility" in facts:
         record["feasibility"] = dict(facts["feasibility"])
+    if "weights" in facts:
+        record["weights"] = [float(w) for w in facts["weights"]]
+        record["losses"] = [[float(v) for v in x] for x in facts.get("losses", [])]
     acquisition = None
     if not facts["initial"]:
         if not facts["Xi"]:

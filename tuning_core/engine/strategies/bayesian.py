@@ -26,7 +26,8 @@ from tuning_core.engine.strategies.feasibility import (
     Feasibility,
     feasibility_model,
 )
-from tuning_core.engine.strategies.protocol import python_scalar
+from tuning_core.engine.strategies.parego import parego_weights, scalarise
+from tuning_core.engine.strategies.protocol import Loss, python_scalar
 
 # How the GP's acquisition function is optimised. scikit-optimize's default (10,000 random
 # candidates, then 5 L-BFGS restarts, for all three acquisitions of gp_hedge) costs ~0.45 s per
@@ -60,7 +61,15 @@ def _quiet_repeats() -> Iterator[None]:
 
 
 class BayesianStrategy:
-    """scikit-optimize's ``Optimizer``: a surrogate model plus an acquisition function."""
+    """scikit-optimize's ``Optimizer``: a surrogate model plus an acquisition function.
+
+    Told one loss per trial, the surrogate is fitted to the losses. Told a tuple of losses
+    (a multi-metric study, see protocol.Loss), it is ParEGO: before each ask, weights drawn
+    on the simplex for that ask (parego_weights, from the seed and the number of asks so far)
+    scalarise every told tuple afresh (parego.scalarise), and the same surrogate, refitted to
+    those values, proposes; the failure model and the believer of ``ask_with_pending`` read
+    the scalarised values as they read single losses.
+    """
 
     def __init__(
         self,
@@ -91,6 +100,13 @@ class BayesianStrategy:
             dimensions.append(kind(dimension.low, dimension.high, prior=prior, name=dimension.name))
         self._optimizer = None
         self._told = 0
+        self._seed = seed
+        self._asks = 0  # every ask so far: ParEGO's weights are drawn per ask
+        # Multi-metric only (None until a tuple is told): the told losses per trial, the told
+        # count at the surrogate's last kernel fit, and the weights of the last ask.
+        self._losses: list[tuple[float, ...]] | None = None
+        self._kernel_told: int | None = None
+        self._weights: list[float] | None = None
         self._ask_record: AskRecord | None = None
         self._avoid_failures = failures == "avoid"
         self._failed: list[list[Scalar]] = []  # the failed points, in the space's order
@@ -131,11 +147,18 @@ class BayesianStrategy:
     def ask(self) -> dict[str, Scalar] | None:
         if self._optimizer is None:
             return {}
+        self._scalarise_for_ask()
+        return self._ask_fitted()
+
+    def _ask_fitted(self) -> dict[str, Scalar]:
+        """The optimizer's proposal as it stands (fitted to this ask's losses)."""
         initial = _is_initial(self._optimizer)
         with _quiet_repeats():
             point = self._optimizer.ask()
         point, chance = self._avoid(self._optimizer, point, initial)
-        self._ask_record = ask_record(self._optimizer, point, initial, chance)
+        self._ask_record = ask_record(
+            self._optimizer, point, initial, chance, self._weights, self._losses
+        )
         return {
             name: python_scalar(value) for name, value in zip(self.space.names, point, strict=True)
         }
@@ -192,24 +215,87 @@ class BayesianStrategy:
         record, self._ask_record = self._ask_record, None
         return record
 
-    def tell(self, params: dict[str, Scalar], loss: float, failed: bool = False) -> None:
+    def tell(self, params: dict[str, Scalar], loss: Loss, failed: bool = False) -> None:
+        """Learn ``loss`` at ``params``: a float, or (multi-metric) a tuple of one loss per
+        metric; a study tells the one kind throughout, with as many metrics each time."""
+        losses = self._check_kind(loss)
         if self._optimizer is None:
             return
         self._told += 1
         if failed:
             self._failed.append([params[name] for name in self.space.names])
+        x = [params[name] for name in self.space.names]
+        if losses is not None:
+            self._losses.append(losses)  # type: ignore[union-attr]
+            # Unfitted: the next ask scalarises every told tuple with its own weights and
+            # fits then. Until then the told value is a placeholder, the first loss.
+            with _quiet_repeats():
+                self._optimizer.tell(x, losses[0], fit=False)
+            return
         if self._kernel_refit_every > 1:
-            self._schedule_kernel_fit()
+            self._schedule_kernel_fit(self._told % self._kernel_refit_every == 0)
         with _quiet_repeats():
-            self._optimizer.tell([params[name] for name in self.space.names], float(loss))
+            self._optimizer.tell(x, float(loss))  # type: ignore[arg-type]
 
-    def _schedule_kernel_fit(self) -> None:
-        """Freeze the GP's kernel at its last fitted value, except on every n-th tell."""
+    def _check_kind(self, loss: Loss) -> tuple[float, ...] | None:
+        """The tuple of losses a multi-metric tell carries (None for one float); ValueError
+        when the kind or the number of metrics changes within a study."""
+        if not isinstance(loss, (tuple, list)):
+            if self._losses is not None:
+                raise ValueError("loss: this search was told one loss per metric, not one")
+            return None
+        losses = tuple(float(v) for v in loss)
+        if self._losses is None:
+            if self._told:
+                raise ValueError("loss: this search was told single losses, not a tuple")
+            if not losses:
+                raise ValueError("loss: a tuple of losses needs one loss per metric")
+            self._losses = []
+        elif self._losses and len(losses) != len(self._losses[0]):
+            raise ValueError(
+                f"loss: {len(losses)} losses told where {len(self._losses[0])} metrics were"
+            )
+        return losses
+
+    def _scalarise_for_ask(self) -> None:
+        """Multi-metric: draw this ask's weights, scalarise every told tuple with them, and
+        (past the initial points) refit the surrogate to those values and let it propose.
+
+        The Optimizer cannot re-tell a told point, so its last point is taken back and told
+        again with the rest of ``yi`` replaced: one fit, as a single-metric tell costs. Its
+        kernel is refitted once ``kernel_refit_every`` tells have come since the last refit
+        (between refits the values change, the kernel's length scales hardly do)."""
+        index, self._asks = self._asks, self._asks + 1
+        if not self._losses:
+            return
+        weights = parego_weights(self._seed, index, len(self._losses[0]))
+        self._weights = [float(w) for w in weights]
+        values = [float(v) for v in scalarise(np.asarray(self._losses), weights)]
+        optimizer = self._optimizer
+        if optimizer._n_initial_points > 0:
+            optimizer.yi[:] = values  # still random draws: nothing to fit
+            return
+        if self._kernel_refit_every > 1:
+            refit = (
+                self._kernel_told is None
+                or self._told - self._kernel_told >= self._kernel_refit_every
+            )
+            if refit:
+                self._kernel_told = self._told
+            self._schedule_kernel_fit(refit)
+        last = optimizer.Xi.pop()
+        optimizer.yi.pop()
+        optimizer._n_initial_points += 1
+        optimizer.yi[:] = values[:-1]
+        with _quiet_repeats():
+            optimizer.tell(last, values[-1])
+
+    def _schedule_kernel_fit(self, refit: bool) -> None:
+        """Freeze the GP's kernel at its last fitted value, unless ``refit``."""
         optimizer = self._optimizer
         template = optimizer.base_estimator_
         last_model = optimizer.models[-1] if optimizer.models else None
-        refit = last_model is None or self._told % self._kernel_refit_every == 0
-        if refit:
+        if refit or last_model is None:
             template.set_params(**self._gp_defaults)
             return
         kernel = last_model.kernel_
@@ -237,9 +323,10 @@ class BayesianStrategy:
         optimizer = self._optimizer
         if optimizer is None or not pending:
             return self.ask()
+        self._scalarise_for_ask()
         if optimizer._n_initial_points > 0 or not optimizer.models:
             # Random draws: each ask advances the generator, so pending points differ.
-            proposal = self.ask()
+            proposal = self._ask_fitted()
         else:
             points = [[params[name] for name in self.space.names] for params in pending]
             believed = optimizer.models[-1].predict(optimizer.space.transform(points))
@@ -249,14 +336,16 @@ class BayesianStrategy:
                 point = believer.ask()
             point, chance = self._avoid(believer, point, _is_initial(believer))
             # The believer's surrogate chose this point: that is the one to explain.
-            self._ask_record = ask_record(believer, point, _is_initial(believer), chance)
+            self._ask_record = ask_record(
+                believer, point, _is_initial(believer), chance, self._weights, self._losses
+            )
             proposal = {
                 name: python_scalar(value)
                 for name, value in zip(self.space.names, point, strict=True)
             }
         if proposal in pending:
             point = optimizer.space.rvs(random_state=optimizer.rng)[0]
-            self._ask_record = ask_record(optimizer, point, True)
+            self._ask_record = ask_record(optimizer, point, True, None, self._weights, self._losses)
             proposal = {
                 name: python_scalar(value)
                 for name, value in zip(self.space.names, point, strict=True)
@@ -264,8 +353,13 @@ class BayesianStrategy:
         return proposal
 
     def snapshot(self) -> bytes:
-        """This strategy's whole state (see engine/snapshots.py)."""
-        return snapshots.dump((self._optimizer, self._told, self._failed))
+        """This strategy's whole state (see engine/snapshots.py): a single-metric search's as
+        before multi-metric studies, a multi-metric one's with its told losses and counts."""
+        state: tuple[Any, ...] = (self._optimizer, self._told, self._failed)
+        if self._losses is not None:
+            multi = {"losses": self._losses, "asks": self._asks, "kernel_told": self._kernel_told}
+            state = (*state, multi)
+        return snapshots.dump(state)
 
     def restore(self, blob: bytes) -> None:
         """Take the state of :meth:`snapshot`; raises SnapshotError if it cannot be read (a
@@ -274,9 +368,15 @@ class BayesianStrategy:
             state = snapshots.load(blob)
             if len(state) == 2:
                 raise snapshots.SnapshotError("the snapshot predates the failure model")
-            optimizer, told, failed = state
+            optimizer, told, failed, *rest = state
             told = int(told)
             failed = [list(point) for point in failed]
+            losses, asks, kernel_told = None, 0, None
+            if rest:
+                (multi,) = rest
+                losses = [tuple(float(v) for v in x) for x in multi["losses"]]
+                asks = int(multi["asks"])
+                kernel_told = None if multi["kernel_told"] is None else int(multi["kernel_told"])
         except snapshots.SnapshotError:
             raise
         except Exception as error:  # noqa: BLE001 - any other shape is a damaged snapshot
@@ -284,6 +384,7 @@ class BayesianStrategy:
         if optimizer is not None and type(optimizer).__name__ != "Optimizer":
             raise snapshots.SnapshotError("the snapshot holds no scikit-optimize Optimizer")
         self._optimizer, self._told, self._failed = optimizer, told, failed
+        self._losses, self._asks, self._kernel_told = losses, asks, kernel_told
 
     @property
     def optimizer(self) -> Any:
