@@ -10,6 +10,14 @@ factor catches that. A run that finishes at chance accuracy is kept ``complete``
 
 Trial value: the best epoch's value of the study's metric (max for maximize, min for minimize),
 as Keras Tuner reports it.
+
+Trial values (every metric, kept for studies of one metric or several): the epoch metrics read
+at that best epoch of the first metric (the model kept as the best), or at the last epoch when
+the first metric is a measure; and the measures of every Keras trial (engine.objectives
+MEASURES): ``train_seconds``, the fit's wall time; ``parameters``, the trainable parameter
+count; ``predict_ms``, the mean inference time per validation example, timed on the
+validation pass that fit already runs after the last epoch (at the fit's batch size; no
+extra predict pass, so it adds nothing to a trial's time).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +34,7 @@ import numpy as np
 from tuning_core.engine.hyperparams import trial_hyperparams
 from tuning_core.engine.model_plan import Call, ModelPlan, image_plan
 from tuning_core.engine.objectives import (
+    MEASURES,
     Reporter,
     TrialDiverged,
     TrialOutcome,
@@ -193,15 +203,28 @@ class BestEpochWeights(keras.callbacks.Callback):
     never be saved, and a copy per better epoch cost ~1.5 ms a trial on a small model.
     """
 
-    def __init__(self, monitor: str, direction: Direction, must_beat: float | None = None) -> None:
+    def __init__(
+        self,
+        monitor: str,
+        direction: Direction,
+        must_beat: float | None = None,
+        last_epoch: bool = False,
+    ) -> None:
         super().__init__()
         self.monitor = monitor
         self.direction = direction
         self.must_beat = must_beat
+        self.last_epoch = last_epoch  # keep the last epoch's weights (a measure is first)
         self.best: float | None = None
         self.weights: list[np.ndarray] | None = None
 
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.last_epoch:
+            self.weights = self.model.get_weights()
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.last_epoch:
+            return
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             return
@@ -217,6 +240,62 @@ def best_epoch_value(history: dict[str, list[float]], metric: str, direction: Di
     """The trial's value: the best finite value of ``metric`` over its epochs, else NaN."""
     values = [v for v in history.get(metric, []) if math.isfinite(v)]
     return direction.best(values) if values else math.nan
+
+
+class ValidationTimer(keras.callbacks.Callback):
+    """Times the validation pass fit runs after each epoch; ``seconds`` is the last one's (the
+    first may include tracing the evaluation function). Two clock reads an epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._began: float | None = None
+        self.seconds: float | None = None
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._began = time.perf_counter()
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._began is not None:
+            self.seconds = time.perf_counter() - self._began
+
+
+def trainable_parameters(network: keras.Model) -> int:
+    """The model's trainable parameter count."""
+    return int(sum(math.prod(weight.shape) for weight in network.trainable_weights))
+
+
+def trial_values(
+    history: dict[str, list[float]],
+    spec: StudySpec,
+    measures: dict[str, float],
+) -> dict[str, float]:
+    """Every metric of a finished fit: each epoch metric at the best epoch of the study's
+    first metric (the epoch whose model is kept), or at the last epoch when the first metric
+    is a measure; then the ``measures``. A metric that was never finite reads NaN."""
+    first = history.get(spec.metric)
+    last = max((len(series) for series in history.values()), default=0) - 1
+    epoch = last
+    if first:
+        finite = [(v, i) for i, v in enumerate(first) if math.isfinite(v)]
+        if finite:
+            best = spec.direction.best(v for v, _ in finite)
+            epoch = next(i for v, i in finite if v == best)  # the first epoch reaching it
+    values = {
+        name: float(series[epoch])
+        for name, series in history.items()
+        if 0 <= epoch < len(series) and isinstance(series[epoch], (int, float))
+    }
+    return {**values, **measures}
+
+
+def fit_measures(
+    network: keras.Model, fit_seconds: float, timer: ValidationTimer, validation_rows: int
+) -> dict[str, float]:
+    """The measures every Keras trial records (see the module docstring)."""
+    measures = {"train_seconds": fit_seconds, "parameters": float(trainable_parameters(network))}
+    if timer.seconds is not None and validation_rows > 0:
+        measures["predict_ms"] = 1000.0 * timer.seconds / validation_rows
+    return measures
 
 
 class KerasObjective:
@@ -256,20 +335,25 @@ class KerasObjective:
         batch_size = int(hp["batch_size"])
         callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
         keeper = self._best_epoch_keeper()
+        timer = ValidationTimer()
         try:
+            began = time.perf_counter()
             history = network.fit(
                 x_train,
                 data.y_train,
                 batch_size=batch_size,
                 epochs=int(hp["epochs"]),
                 validation_data=(x_val, data.y_val),
-                callbacks=[callback, *keeper],
+                callbacks=[callback, timer, *keeper],
                 verbose=0,
             ).history
+            fit_seconds = time.perf_counter() - began
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
+            measures = fit_measures(network, fit_seconds, timer, len(x_val))
+            values = trial_values(history, self.spec, measures)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             # Chance is always predicting the training split's most common class.
             majority = int(np.bincount(data.y_train).argmax())
@@ -278,8 +362,9 @@ class KerasObjective:
                 {"val_accuracy": history.get("val_accuracy", [math.nan])[-1]},
                 {"val_accuracy": float(np.mean(data.y_val == majority))},
             )
+            value = values.get(self.spec.metric, value)  # a measure may be the first metric
             self._promote_if_best(network, keeper, value)
-            return TrialOutcome(value, note)
+            return TrialOutcome(value, note, values)
         finally:
             del network
             self._release_session()
@@ -291,6 +376,8 @@ class KerasObjective:
         time, most of it for trials that never became the study's best."""
         if self.best_model_path is None:
             return []
+        if self.spec.metric in MEASURES:  # measured once the fit ends: the last epoch's model
+            return [BestEpochWeights("loss", Direction.MINIMIZE, None, last_epoch=True)]
         return [BestEpochWeights(self.spec.metric, self.spec.direction, self.best_value)]
 
     def _promote_if_best(

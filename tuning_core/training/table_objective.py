@@ -8,6 +8,7 @@ Only the worker process imports this module (it loads Keras).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,8 +22,11 @@ from tuning_core.engine.tasks import REGRESSION, chance_note
 from tuning_core.training.keras_objective import (
     KerasObjective,
     LiveMetrics,
+    ValidationTimer,
     best_epoch_value,
     build_plan,
+    fit_measures,
+    trial_values,
 )
 from tuning_core.training.keras_runtime import import_keras
 from tuning_core.training.tables import PreparedTable, prepare_objective_table
@@ -77,25 +81,31 @@ class TableObjective(KerasObjective):
             loss_limit=float(data.preparation["loss_limit"]),
         )
         keeper = self._best_epoch_keeper()
+        timer = ValidationTimer()
         try:
+            began = time.perf_counter()
             history = network.fit(
                 data.x_train,
                 targets_for(task, classes, data.y_train),
                 batch_size=batch_size,
                 epochs=int(hp["epochs"]),
                 validation_data=(data.x_val, targets_for(task, classes, data.y_val)),
-                callbacks=[callback, *keeper],
+                callbacks=[callback, timer, *keeper],
                 verbose=0,
             ).history
+            fit_seconds = time.perf_counter() - began
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
+            measures = fit_measures(network, fit_seconds, timer, len(data.x_val))
+            values = trial_values(history, self.spec, measures)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
-            final = {name: values[-1] for name, values in history.items() if values}
+            value = values.get(self.spec.metric, value)  # a measure may be the first metric
+            final = {name: series[-1] for name, series in history.items() if series}
             note = chance_note(task, final, data.preparation.get("baseline", {}))
             self._promote_if_best(network, keeper, value)
-            return TrialOutcome(value, note)
+            return TrialOutcome(value, note, values)
         finally:
             del network
             self._release_session()

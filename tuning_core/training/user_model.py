@@ -11,6 +11,7 @@ logs) stops the study with one sentence, since every trial would fail the same w
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -18,14 +19,23 @@ from typing import Any
 import numpy as np
 
 from tuning_core.engine.errors import ObjectiveError, brief
-from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
+from tuning_core.engine.objectives import (
+    MEASURES,
+    Reporter,
+    TrialDiverged,
+    TrialOutcome,
+    TrialPruned,
+)
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.user_objectives import as_number
 from tuning_core.training.keras_objective import (
     EPOCH_METRICS,
     KerasObjective,
     LiveMetrics,
+    ValidationTimer,
     best_epoch_value,
+    fit_measures,
+    trial_values,
 )
 from tuning_core.training.keras_runtime import import_keras
 
@@ -187,18 +197,21 @@ class BuildModelObjective(KerasObjective):
                 if self.validation_data is not None
                 else {"validation_split": float(split or 0.2)}
             )
+            timer = ValidationTimer()
+            began = time.perf_counter()
             history = network.fit(
                 self.x,
                 self.y,
                 batch_size=batch_size,
                 epochs=epochs,
-                callbacks=[callback, *keeper],
+                callbacks=[callback, timer, *keeper],
                 verbose=0,
                 **validation,
             ).history
+            fit_seconds = time.perf_counter() - began
             if callback.diverged:
                 raise TrialDiverged(*callback.diverged)
-            if history and self.spec.metric not in history:
+            if history and self.spec.metric not in history and self.spec.metric not in MEASURES:
                 raise ObjectiveError(
                     f"the study's metric {self.spec.metric} is not among the metrics fit reports "
                     f'({", ".join(history)}); compile the model with metrics=["accuracy"] or '
@@ -206,9 +219,17 @@ class BuildModelObjective(KerasObjective):
                 )
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
+            validation_rows = (
+                len(self.validation_data[0])
+                if self.validation_data is not None
+                else len(self.x) - train_rows
+            )
+            measures = fit_measures(network, fit_seconds, timer, validation_rows)
+            values = trial_values(history, self.spec, measures)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
+            value = values.get(self.spec.metric, value)  # a measure may be the first metric
             self._promote_if_best(network, keeper, value)
-            return TrialOutcome(value)
+            return TrialOutcome(value, values=values)
         finally:
             del network
             self._release_session()
