@@ -5,6 +5,7 @@
     study.optimize_keras(build_model, x, y, epochs=10)
     study.optimize_table(frame, target="label")   # the built-in MLP for tables
     study.best_params, study.best_value, study.trials_dataframe()
+    study.best_trials, study.best_values   # several metrics: the Pareto front
 
 A :class:`Study` is a handle on a study in the SQLite store, the same file the dashboard
 reads; it holds no results of its own. ``optimize`` builds the study spec (the JSON the CLI
@@ -19,14 +20,14 @@ import contextlib
 import functools
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning_core.engine.audit import AuditReport, audit_study
 from tuning_core.engine.errors import DatasetError, ObjectiveError, SpecError, brief
 from tuning_core.engine.objectives import Objective
-from tuning_core.engine.records import best_trial
+from tuning_core.engine.records import best_trial, front_trials, study_best
 from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec
 from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import (
@@ -164,7 +165,7 @@ class Study:
             # n_trials more trials than the study holds: the trial budget grows to fit them.
             budget["trials"] = min(self._trials_done() + n_trials, MAX_TRIALS)
         options.pop("stored_epochs", None)
-        for key in ("metric", "direction"):
+        for key in ("metric", "direction", "metrics"):
             if options.get(key) is not None:
                 objective.setdefault(key, options[key])
             options.pop(key, None)
@@ -310,7 +311,8 @@ class Study:
             fields["task"] = task
         if test_split is not None:
             fields["test_split"] = test_split
-        given = {key: self._options[key] for key in ("metric", "direction") if self._options[key]}
+        chosen = ("metric", "direction", "metrics")
+        given = {key: self._options[key] for key in chosen if self._options.get(key)}
         try:
             spec = complete_table_spec(self._spec(dict(fields), n_trials), {**fields, **given})
         except (DatasetError, SpecError) as error:  # the sentence, without the reader's frames
@@ -431,7 +433,7 @@ class Study:
 
     def _best(self) -> TrialRecord:
         record, trials = self._read()
-        best = best_trial(trials, record.spec.direction) if record else None
+        best = study_best(trials, record.spec) if record else None
         if best is None:
             raise SpecError(
                 f"the study {self.name!r} has no complete trial yet; run study.optimize first."
@@ -451,18 +453,59 @@ class Study:
 
     @property
     def best_value(self) -> float:
-        """The best complete trial's value of the study's metric."""
+        """The best complete trial's value of the study's (first) metric."""
         return float(self._best().value)  # type: ignore[arg-type]
+
+    @property
+    def best_values(self) -> dict[str, float]:
+        """Every metric of the best trial (the one ``best_params`` names: the best on the
+        first metric, always on the front), by name; for a trial that stored none (an older
+        store), the first metric's value alone."""
+        best = self._best()
+        return dict(best.values) or {self._metric_names()[0]: float(best.value)}  # type: ignore[arg-type]
+
+    @property
+    def best_trials(self) -> list[dict[str, Any]]:
+        """The Pareto front: the complete trials that no other complete trial beats on every
+        metric, by number, each a dict of ``number``, ``params``, ``value`` (the first
+        metric's) and ``values`` (every metric by name). With one metric, the best trial
+        alone. Pick another point than ``best_params``' by its number (``export --trial N``)."""
+        record, trials = self._read()
+        if record is None:
+            return []
+        spec = record.spec
+        chosen = front_trials(trials, spec.metrics) if spec.multi_metric else []
+        if not spec.multi_metric:
+            best = best_trial(trials, spec.direction)
+            chosen = [best] if best is not None else []
+        return [
+            {
+                "number": trial.number,
+                "params": dict(trial.params),
+                "value": trial.value,
+                "values": dict(trial.values) or {spec.metric: trial.value},
+            }
+            for trial in chosen
+        ]
+
+    def _metric_names(self) -> list[str]:
+        record, _ = self._read()
+        return [goal.name for goal in record.spec.metrics] if record else []
 
     def trials_dataframe(self) -> pd.DataFrame:
         """One row per trial, as the dashboard and ``export --format csv`` show them: number,
-        state, value, duration_s, note, error, then one column per hyperparameter."""
+        state, value, duration_s, note, error, then one column per hyperparameter, then
+        ``values``: every metric the trial measured, a dict by name (empty when none was
+        stored)."""
         from tuning_core.reports.frames import trials_frame  # noqa: PLC0415 - loads pandas
 
         record, trials = self._read()
         if record is None:
             raise SpecError(f"the study {self.name!r} has not run yet; run study.optimize first.")
-        return trials_frame(trials, record.spec)
+        frame = trials_frame(trials, record.spec)
+        by_number = {trial.number: dict(trial.values) for trial in trials}
+        frame["values"] = [by_number.get(number, {}) for number in frame["number"]]
+        return frame
 
 
 def shipped_objective(function: Callable[[Trial], float], spec: StudySpec) -> Objective:
@@ -504,6 +547,17 @@ def _keep_best_model(objective: Any, store: Store, spec: StudySpec, folder: Path
     objective.best_value = best.value if best is not None and saved else None
 
 
+def _metrics(metrics: Sequence[str | Mapping[str, Any]] | None) -> list[Any] | None:
+    """The spec's ``metrics`` list from the API's: a name stands for ``{"name": name}`` (its
+    natural direction); anything else is handed to the spec's parser, which names what is
+    wrong."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, (str, Mapping)) or not isinstance(metrics, Sequence):
+        return metrics  # type: ignore[return-value]  # parse_spec says what metrics must be
+    return [{"name": item} if isinstance(item, str) else item for item in metrics]
+
+
 def create_study(
     name: str,
     *,
@@ -515,6 +569,7 @@ def create_study(
     parallel: int = 1,
     metric: str | None = None,
     direction: str | None = None,
+    metrics: Sequence[str | Mapping[str, Any]] | None = None,
 ) -> Study:
     """A study handle for ``name`` in ``storage`` (default: $TUNING_LAB_STORAGE, else
     ./tuning_lab.db, the store the dashboard reads).
@@ -525,7 +580,10 @@ def create_study(
     ``"random"``, ``"bayesian"`` or a spec's strategy dict; ``pruner`` ``"median"``,
     ``"successive_halving"``, ``"hyperband"`` or a dict; ``budget`` a trial count or a spec's
     budget dict. ``metric`` names what the objective returns (default ``value``, minimized;
-    ``val_accuracy``, maximized, for ``optimize_keras``). The study is stored when
+    ``val_accuracy``, maximized, for ``optimize_keras``). ``metrics`` optimises several
+    instead: a list of names (each in its natural direction: accuracies and AUCs maximized)
+    or of ``{"name": …, "direction": …}`` dicts; the objective then returns a dict of
+    metrics, and ``best_trials`` is the Pareto front. The study is stored when
     ``optimize`` first runs; a study of this name already there is resumed by it (an
     objective, space or strategy that differs from a study with results is refused).
     """
@@ -537,6 +595,7 @@ def create_study(
         "parallel": parallel,
         "metric": metric,
         "direction": direction,
+        "metrics": _metrics(metrics),
     }
     study = Study(name, str(storage or default_storage_path()), options)
     # Validate now, so a bad option is one sentence here rather than at optimize.
@@ -569,6 +628,7 @@ def load_study(name: str, *, storage: str | Path | None = None) -> Study:
         "parallel": spec.get("parallel", 1),
         "metric": objective.get("metric"),
         "direction": objective.get("direction"),
+        "metrics": objective.get("metrics"),
         "stored_epochs": objective.get("epochs"),
     }
     return Study(name, path, options)

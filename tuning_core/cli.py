@@ -27,7 +27,7 @@ from tuning_core.engine.errors import ClusterError, DatasetError, SpecError, bri
 from tuning_core.engine.explain import explain as explain_trial
 from tuning_core.engine.memory import MEMORY_LIMIT_ENV, default_memory_limit, memory_problem
 from tuning_core.engine.race_spec import RaceSpec, load_race_spec
-from tuning_core.engine.records import best_trial, study_summaries
+from tuning_core.engine.records import best_trial, front_trials, study_best, study_summaries
 from tuning_core.engine.spec import (
     DEFAULT_HEARTBEAT_SECONDS,
     DEFAULT_MAX_RETRIES,
@@ -38,10 +38,12 @@ from tuning_core.engine.spec import (
     load_spec,
 )
 from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserFunctionSpec, UserModelSpec
+from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import (
     STORAGE_ENV,
     Store,
     StudyRecord,
+    TrialRecord,
     artifacts_dir,
     default_storage_path,
 )
@@ -191,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
         "function with them (studies of a python objective)",
     )
     export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "--trial",
+        type=int,
+        default=None,
+        help="params, script and keras-script: export this trial (a complete one, e.g. another "
+        "point of a several-metric study's front) instead of the best on the first metric",
+    )
     record = add_command(
         "record",
         help="write a study (or a race) as a recording that replays without training (a lesson)",
@@ -349,6 +358,11 @@ def command_run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "tuning_core", *sys.argv[1:]])
+    if spec.multi_metric:
+        with Store(_storage(args), create=False) as store:
+            study = store.get_study(spec.name)
+            for line in front_lines(spec, store.trials(study.id) if study else []):
+                print(line, flush=True)
     print(f"study {spec.name}: {outcome.status.value} ({outcome.message})", flush=True)
     return 0
 
@@ -531,9 +545,12 @@ def command_list(args: argparse.Namespace) -> int:
     for row in rows:
         best = "-" if row.best_value is None else f"{row.best_value:.6g}"
         pruned = f", {row.pruned} pruned" if row.pruned else ""
+        more = ""
+        if len(row.metrics) > 1:  # best is the first metric's; the front is the study's best
+            more = f"; with {', '.join(row.metrics[1:])}: front of {row.front} trials"
         print(
             f"{row.name:<28} {row.status:<10} {row.done:>4}/{row.budget:<4} {best:>12}  "
-            f"{row.metric} ({row.direction}{pruned})"
+            f"{row.metric} ({row.direction}{pruned}{more})"
         )
     return 0
 
@@ -542,6 +559,9 @@ def command_export(args: argparse.Namespace) -> int:
 
     with Store(_storage(args), create=False) as store:
         study = _require_study(store, args.name)
+        chosen = _chosen_trial(store, study, args)
+        if chosen is not None:  # the exports below write the store's best: make it this one
+            store = _ChosenTrialStore(store, chosen)  # type: ignore[assignment]
         if args.format == "csv":
             text = export.export_csv(store, study)
         elif args.format == "json":
@@ -575,6 +595,67 @@ def command_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+class _ChosenTrialStore:
+    """A read view of a store in which a study's trials are only ``chosen``: the single-trial
+    exports (params, script, keras-script) write the best of the trials they read, which is
+    then that trial. Everything else reads through to the store."""
+
+    def __init__(self, store: Store, chosen: TrialRecord) -> None:
+        self._store = store
+        self._chosen = chosen
+
+    def trials(self, study_id: int) -> list[TrialRecord]:
+        return [self._chosen]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _chosen_trial(store: Store, study: StudyRecord, args: argparse.Namespace) -> TrialRecord | None:
+    """The trial a single-trial export writes when it is not simply the best on the first
+    metric: ``--trial N``, or for a study of several metrics the default (the best on the first
+    metric among the front). None: the export's own best."""
+    single = args.format in ("params", "script", "keras-script")
+    if args.trial is None:
+        if not (single and study.spec.multi_metric):
+            return None
+        return study_best(store.trials(study.id), study.spec)
+    if args.format in ("csv", "json"):
+        raise SpecError(
+            f"--trial: the {args.format} export holds every trial; leave --trial out, or use "
+            "--format params, script or keras-script for one trial."
+        )
+    trials = {trial.number: trial for trial in store.trials(study.id)}
+    trial = trials.get(args.trial)
+    if trial is None or trial.state != TrialState.COMPLETE:
+        state = "no such trial" if trial is None else f"trial {args.trial} is {trial.state.value}"
+        raise SpecError(
+            f"--trial: the study {study.name!r} has {state}; give a complete trial's number "
+            "(the front's are listed by run and list)."
+        )
+    best = study_best(list(trials.values()), study.spec)
+    if args.format == "keras-model" and (best is None or best.number != trial.number):
+        raise SpecError(
+            f"--trial: only the best trial's model is saved (trial "
+            f"{best.number if best else '-'}); --format keras-script --trial "
+            f"{args.trial} writes a script that trains trial {args.trial}."
+        )
+    return trial
+
+
+def front_lines(spec: StudySpec, trials: list[TrialRecord]) -> list[str]:
+    """A study of several metrics' front as the CLI prints it: one line per trial, its number
+    and each metric's value, the default best (the best on the first metric) marked."""
+    front = front_trials(trials, spec.metrics)
+    best = study_best(trials, spec)
+    lines = [f"front ({len(front)} of {len(trials)} trials; * the default best, first metric):"]
+    for trial in front:
+        values = "  ".join(f"{g.name}={trial.values[g.name]:.6g}" for g in spec.metrics)
+        mark = "*" if best is not None and trial.number == best.number else " "
+        lines.append(f" {mark} trial {trial.number}: {values}")
+    return lines
 
 
 def command_stop(args: argparse.Namespace) -> int:

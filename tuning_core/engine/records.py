@@ -136,6 +136,9 @@ class StudySummary:
     message: str | None
     pruner: str = "none"
     pruned: int = 0
+    # A study of several metrics: all of them (the first is ``metric``) and its front's size.
+    metrics: tuple[str, ...] = ()
+    front: int = 0
 
 
 def study_summaries(store: Store) -> list[StudySummary]:
@@ -143,7 +146,8 @@ def study_summaries(store: Store) -> list[StudySummary]:
     summaries = []
     for study in store.studies():
         trials = store.trials(study.id)
-        best = best_trial(trials, study.spec.direction)
+        spec = study.spec
+        best = study_best(trials, spec)
         status = study.status
         if status == StudyStatus.RUNNING and not worker_running(study):
             status = StudyStatus.STOPPED
@@ -161,6 +165,8 @@ def study_summaries(store: Store) -> list[StudySummary]:
                 message=study.message,
                 pruner=study.spec.pruner.type,
                 pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
+                metrics=tuple(goal.name for goal in spec.metrics),
+                front=len(front_trials(trials, spec.metrics)) if spec.multi_metric else 0,
             )
         )
     return summaries

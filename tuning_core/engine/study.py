@@ -332,7 +332,7 @@ def run_objective(
         outcome = objective(params, reporter)
         end.value, end.note = outcome.value, outcome.note
         if outcome.values is not None:
-            problem = missing_metric(outcome.values, [metric, *metrics])
+            problem = missing_metric(outcome.values, list(dict.fromkeys([metric, *metrics])))
             if problem:
                 raise ObjectiveError(problem)
             end.values = dict(outcome.values)

@@ -83,10 +83,19 @@ def export_csv(store: Store, study: StudyRecord) -> str:
     return buffer.getvalue()
 
 
+def trial_values(trial: TrialRecord, spec: StudySpec) -> dict[str, float]:
+    """Every metric the trial measured, by name; a trial that stored none (a function of one
+    metric, an older store) has its value under the study's first metric, when it has one."""
+    if trial.values:
+        return dict(trial.values)
+    return {} if trial.value is None else {spec.metric: trial.value}
+
+
 def export_json(store: Store, study: StudyRecord) -> str:
     """``{"study": spec, "note": the study's note, "trials": [{number, state, value, params,
-    duration_s, note, error, user_note, metrics}]}`` (``note`` on a trial is the engine's,
-    ``user_note`` a person's; both notes are null when absent).
+    duration_s, note, error, user_note, values, metrics}]}`` (``note`` on a trial is the
+    engine's, ``user_note`` a person's; both notes are null when absent; ``values`` is every
+    metric the trial measured, name -> value, ``value`` the study's first metric's).
     """
     metrics = metrics_by_trial(store, study)
     notes = store.trial_notes(study.id)
@@ -95,6 +104,7 @@ def export_json(store: Store, study: StudyRecord) -> str:
             **trial_row(trial, []),
             "user_note": notes.get(trial.number),
             "params": trial.params,
+            "values": trial_values(trial, study.spec),
             "metrics": metrics.get(trial.number, []),
         }
         for trial in store.trials(study.id)
