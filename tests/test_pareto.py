@@ -1,5 +1,6 @@
 """The Pareto front and hypervolume (engine/pareto.py): hand-made points, then random ones
-checked against the definitions (pairwise dominance, a count of grid cells)."""
+checked against the definitions (pairwise dominance, a count of grid cells); then the charts
+(views/pareto_charts.py) on chart.to_dict()."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tuning_core.engine.pareto import (
@@ -17,6 +19,7 @@ from tuning_core.engine.pareto import (
     reference_point,
 )
 from tuning_core.engine.states import Direction
+from tuning_core.views import chart_style, pareto_charts
 
 MIN, MAX = Direction.MINIMIZE, Direction.MAXIMIZE
 NAN, INF = float("nan"), float("inf")
@@ -232,3 +235,208 @@ def test_every_finite_point_adds_volume_with_the_default_reference():
     reference = reference_point(points, [MIN, MIN])
     for i in front_indices(points, [MIN, MIN]):
         assert hypervolume(points[[i]], [MIN, MIN], reference) > 0
+
+
+# --- charts (views/pareto_charts.py), asserted on chart.to_dict() ---------------------------
+
+GOALS = [("val_accuracy", MAX), ("train_seconds", MIN)]
+
+
+def trials_frame():
+    """Ten finished trials of accuracy against seconds, with a tie, a copy and failures."""
+    rows = [
+        (0, "complete", 0.90, 12.0),  # front
+        (1, "complete", 0.95, 30.0),  # front
+        (2, "complete", 0.90, 12.0),  # a copy of 0: front
+        (3, "complete", 0.85, 12.0),  # dominated by 0
+        (4, "complete", 0.80, 5.0),  # front
+        (5, "failed", NAN, NAN),
+        (6, "pruned", 0.99, 1.0),  # an early epoch's values: never on the front
+        (7, "complete", 0.92, 20.0),  # front
+        (8, "complete", 0.91, 25.0),  # dominated by 7
+        (9, "diverged", 0.10, INF),
+    ]
+    return pd.DataFrame(rows, columns=["number", "state", "val_accuracy", "train_seconds"])
+
+
+def _layer(spec, mark, filtered=None):
+    for layer in spec["layer"]:
+        kind = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        filters = [t["filter"] for t in layer.get("transform", []) if "filter" in t]
+        if kind == mark and (filtered is None or filtered in filters):
+            return layer
+    raise AssertionError(f"no {mark} layer filtered by {filtered}")
+
+
+def _rows(spec):
+    return pd.DataFrame(next(iter(spec["datasets"].values())))
+
+
+def test_front_frame_marks_complete_finite_front_trials_and_ranks_them():
+    frame = pareto_charts.front_frame(trials_frame(), GOALS)
+    assert frame.loc[frame["on_front"], "number"].tolist() == [0, 1, 2, 4, 7]
+    # The same rule as the engine's, over the complete trials only.
+    complete = trials_frame().query("state == 'complete'")
+    engine_front = front_indices(complete[["val_accuracy", "train_seconds"]].values, [MAX, MIN])
+    assert complete.iloc[engine_front]["number"].tolist() == [0, 1, 2, 4, 7]
+    # Ranked along the front by the first goal's value: 0.80, 0.90, 0.90, 0.92, 0.95.
+    ranked = frame[frame["on_front"]].sort_values("front_rank")["number"].tolist()
+    assert ranked[0] == 4 and sorted(ranked[1:3]) == [0, 2] and ranked[3:] == [7, 1]
+    assert frame.loc[~frame["on_front"], "front_rank"].isna().all()
+    assert frame["val_accuracy"].equals(trials_frame()["val_accuracy"])  # columns kept
+    with pytest.raises(ValueError, match="no column for the metric 'parameters'"):
+        pareto_charts.front_frame(trials_frame(), [("parameters", MIN)])
+    with pytest.raises(ValueError, match="a metric twice"):
+        pareto_charts.front_frame(trials_frame(), [GOALS[0], GOALS[0]])
+
+
+def test_pareto_chart_highlights_the_front_and_pales_the_rest():
+    chart = pareto_charts.pareto_chart(trials_frame(), "train_seconds", "val_accuracy", dict(GOALS))
+    spec = chart.to_dict()
+    points = _layer(spec, "point")
+    opacity = points["encoding"]["opacity"]
+    assert opacity["condition"] == {"test": "datum.on_front", "value": 1.0}
+    assert opacity["value"] == pareto_charts.DOMINATED_OPACITY < 0.5
+    colour = points["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["on the front", "dominated"]
+    assert colour["range"][0] == chart_style.STATE_COLOURS["complete"]
+    # The front's line joins only front points, in front order.
+    line = _layer(spec, "line", "datum.on_front")
+    assert line["encoding"]["order"]["field"] == "front_rank"
+    # Only complete trials with finite values are drawn; the front is the pair's.
+    rows = _rows(spec)
+    assert sorted(rows["number"]) == [0, 1, 2, 3, 4, 7, 8]
+    assert sorted(rows.loc[rows["on_front"], "number"]) == [0, 1, 2, 4, 7]
+    assert set(rows.loc[rows["on_front"], "role"]) == {"on the front"}
+    assert set(rows.loc[~rows["on_front"], "role"]) == {"dominated"}
+    assert "Pareto front: 5 of 7" in spec["title"]
+    # Few front points: each is labelled with its trial number.
+    labels = _layer(spec, "text", "datum.on_front")
+    assert labels["encoding"]["text"]["field"] == "label"
+
+
+def test_pareto_chart_axes_and_tooltip_say_which_way_is_better():
+    spec = pareto_charts.pareto_chart(
+        trials_frame(), "train_seconds", "val_accuracy", [MIN, MAX]
+    ).to_dict()
+    points = _layer(spec, "point")
+    assert points["encoding"]["x"]["title"] == "train_seconds (lower is better)"
+    assert points["encoding"]["y"]["title"] == "val_accuracy (higher is better)"
+    tooltip = {t["title"]: t["field"] for t in points["encoding"]["tooltip"]}
+    assert tooltip["trial"] == "number"
+    assert tooltip["train_seconds"] == "x" and tooltip["val_accuracy"] == "y"
+    rows = _rows(spec).set_index("number")
+    assert rows.loc[7, "x"] == 20.0 and rows.loc[7, "y"] == 0.92
+
+
+def test_the_staircase_turns_at_the_corner_the_front_attains():
+    # x minimised: a point's level holds until the next point; x maximised: from the last one.
+    for x_direction, step in ((MIN, "step-after"), (MAX, "step-before")):
+        spec = pareto_charts.pareto_chart(
+            trials_frame(), "train_seconds", "val_accuracy", [x_direction, MAX]
+        ).to_dict()
+        assert _layer(spec, "line")["mark"]["interpolate"] == step
+
+
+def test_pareto_chart_selection_is_named_for_streamlit_and_rings_the_selected_trial():
+    spec = pareto_charts.pareto_chart(
+        trials_frame(), "train_seconds", "val_accuracy", dict(GOALS)
+    ).to_dict()
+    params = spec["params"]  # Altair lifts a layer's params to the top, naming their view
+    assert len(params) == 1
+    points = _layer(spec, "point")
+    assert params[0]["views"] == [points["name"]]  # clicks land on the trials' points
+    assert params[0]["name"] == "trials"  # what st.altair_chart(on_select=...) reports
+    assert params[0]["select"]["type"] == "point" and params[0]["select"]["fields"] == ["number"]
+    assert not any(
+        "datum.number ===" in str(layer.get("transform", "")) for layer in spec["layer"]
+    )  # no ring without a selected trial
+    ringed = pareto_charts.pareto_chart(
+        trials_frame(), "train_seconds", "val_accuracy", dict(GOALS), selected=8
+    ).to_dict()
+    ring = _layer(ringed, "point", "(datum.number === 8)")
+    assert ring["mark"]["filled"] is False and ring["mark"]["size"] > 300
+
+
+def test_pareto_chart_with_many_front_points_drops_labels_and_odd_metric_names():
+    x = np.linspace(0, 1, 30)
+    frame = pd.DataFrame(
+        {"number": range(30), "state": "complete", "top5.acc": x, "size[MB]": x * 10}
+    )
+    spec = pareto_charts.pareto_chart(frame, "size[MB]", "top5.acc", [MIN, MAX]).to_dict()
+    assert not any(layer["mark"]["type"] == "text" for layer in spec["layer"])
+    assert _rows(spec)["on_front"].all()  # a straight trade-off: every point on the front
+    assert _layer(spec, "point")["encoding"]["x"]["title"] == "size[MB] (lower is better)"
+
+
+def test_pareto_chart_of_no_complete_trial_is_empty_not_an_error():
+    frame = trials_frame().assign(state="failed")
+    spec = pareto_charts.pareto_chart(frame, "train_seconds", "val_accuracy", dict(GOALS))
+    assert "0 of 0" in spec.to_dict()["title"]
+
+
+def test_metric_pairs_put_the_earlier_metric_on_y():
+    assert pareto_charts.metric_pairs(["val_accuracy"]) == []
+    assert pareto_charts.metric_pairs(["val_accuracy", "train_seconds"]) == [
+        ("train_seconds", "val_accuracy")
+    ]
+    assert pareto_charts.metric_pairs(["a", "b", "c"]) == [("b", "a"), ("c", "a"), ("c", "b")]
+    with pytest.raises(ValueError, match="must differ"):
+        pareto_charts.metric_pairs(["a", "a"])
+
+
+def _two_studies():
+    first = trials_frame()
+    second = trials_frame().assign(
+        val_accuracy=lambda f: f["val_accuracy"] - 0.02, train_seconds=lambda f: f["train_seconds"]
+    )
+    second.loc[10] = [10, "running", 0.99, 0.5]  # unfinished: no point on the line
+    return {"bayesian": first, "random": second}
+
+
+def test_hypervolume_frame_shares_one_reference_across_studies():
+    studies = _two_studies()
+    frame = pareto_charts.hypervolume_frame(studies, GOALS)
+    complete = pd.concat(s[s["state"] == "complete"] for s in studies.values())
+    expected_reference = reference_point(
+        complete[["val_accuracy", "train_seconds"]].values, [MAX, MIN]
+    )
+    assert list(frame.attrs["reference"].values()) == pytest.approx(expected_reference)
+    assert list(frame.attrs["reference"]) == ["val_accuracy", "train_seconds"]
+    for study, trials in studies.items():
+        line = frame[frame["study"] == study]
+        assert line["trial"].tolist() == list(range(1, 11))  # the running trial left out
+        assert line["hypervolume"].is_monotonic_increasing
+        done = trials[trials["state"] == "complete"]
+        total = hypervolume(done[["val_accuracy", "train_seconds"]].values, [MAX, MIN],
+                            expected_reference)  # fmt: skip
+        assert line["hypervolume"].iloc[-1] == pytest.approx(total)
+        # The pruned trial 6 would beat everything; it keeps the line level instead.
+        assert line.loc[line["number"] == 6, "hypervolume"].item() == pytest.approx(
+            line.loc[line["number"] == 5, "hypervolume"].item()
+        )
+    # The shifted study is beaten everywhere, so its line ends lower under the shared corner.
+    ends = frame.groupby("study")["hypervolume"].last()
+    assert ends["bayesian"] > ends["random"]
+    assert "val_accuracy" in pareto_charts.reference_caption(frame)
+
+
+def test_hypervolume_frame_with_a_given_reference_or_no_complete_trial():
+    frame = pareto_charts.hypervolume_frame({"a": trials_frame()}, GOALS, reference=(0.0, 100.0))
+    assert frame.attrs["reference"] == {"val_accuracy": 0.0, "train_seconds": 100.0}
+    assert frame["hypervolume"].iloc[0] == pytest.approx(0.90 * 88.0)  # trial 0's box
+    empty = pareto_charts.hypervolume_frame({"a": trials_frame().assign(state="failed")}, GOALS)
+    assert empty.empty and pareto_charts.reference_caption(empty) == ""
+
+
+def test_hypervolume_chart_draws_one_step_line_per_study():
+    frame = pareto_charts.hypervolume_frame(_two_studies(), GOALS)
+    spec = pareto_charts.hypervolume_chart(frame).to_dict()
+    assert spec["mark"]["type"] == "line" and spec["mark"]["interpolate"] == "step-after"
+    assert spec["encoding"]["x"]["field"] == "trial"
+    assert spec["encoding"]["y"]["field"] == "hypervolume"
+    assert spec["encoding"]["y"]["title"] == "hypervolume (higher is better)"
+    colour = spec["encoding"]["color"]
+    assert colour["field"] == "study" and colour["scale"]["domain"] == ["bayesian", "random"]
+    rows = _rows(spec)
+    assert rows.groupby("study").size().to_dict() == {"bayesian": 10, "random": 10}
