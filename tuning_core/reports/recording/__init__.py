@@ -1,10 +1,11 @@
 """Recordings: a finished study as one small JSON file that replays into any store.
 
 ``record`` (``python -m tuning_core record NAME --output FILE``) writes a study's spec and,
-per trial, its params, how it ended, why it was pruned, and each epoch's metrics with the time
-since the study began. ``replay`` writes those rows into a store as if the study were running
-now, so every page draws it as it draws a live study. The lessons on the landing page ship as
-recordings (``lessons/*.json``). A race records all its studies in one file.
+per trial, its params, how it ended, every metric it measured (``values``; absent from
+recordings made before studies kept them), why it was pruned, and each epoch's metrics with
+the time since the study began. ``replay`` writes those rows into a store as if the study
+were running now, so every page draws it as it draws a live study. The lessons on the landing
+page ship as recordings (``lessons/*.json``). A race records all its studies in one file.
 
 One idea a module:
 

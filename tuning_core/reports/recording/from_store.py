@@ -74,6 +74,8 @@ def record(store: Store, name: str, asks: bool = True) -> dict[str, Any]:
                 "pruned": None if decision is None else _decision_json(decision),
             }
         )
+        if trial.values:  # every metric it measured; a trial of an older store has none
+            rows[-1]["values"] = {name: _finite(v) for name, v in trial.values.items()}
         if trial.number in facts:
             rows[-1]["ask"] = facts[trial.number]
     share_told_points(rows)

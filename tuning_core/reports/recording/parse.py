@@ -9,7 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tuning_core.engine.errors import SpecError
+from tuning_core.engine.errors import SpecError, brief
+from tuning_core.engine.objective_spec import METRIC_PATTERN
 from tuning_core.engine.pruners import PruneDecision
 from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.spec import StudySpec, parse_spec
@@ -175,7 +176,21 @@ def _trial(item: Any, index: int, spec: StudySpec, prefix: str = "") -> Recorded
         batch_losses=tuple(pairs),
         pruned=_decision(item.get("pruned"), number, where),
         ask=parse_ask(item.get("ask"), f"{where}.ask", len(spec.space.names)),
+        values=_values(item.get("values", {}), f"{where}.values"),
     )
+
+
+def _values(raw: Any, where: str) -> dict[str, float | None]:
+    """A trial's metrics (name -> finite number or null); absent in older recordings."""
+    if not isinstance(raw, dict) or len(raw) > MAX_METRICS:
+        raise RecordingError(f"{where}: must map at most {MAX_METRICS} metric names to numbers.")
+    for name in raw:
+        if not isinstance(name, str) or not METRIC_PATTERN.fullmatch(name):
+            raise RecordingError(
+                f"{where}: {brief(name)} is not a metric name (1 to 64 letters, digits, "
+                "underscores, dots or dashes, starting with a letter or underscore)."
+            )
+    return {name: read_number(v, f"{where}.{name}", allow_none=True) for name, v in raw.items()}
 
 
 def _decision(raw: Any, number: int, where: str) -> PruneDecision | None:

@@ -4,7 +4,7 @@ the readers of its plain fields (a number, a text), each problem one sentence.""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuning_core.engine.errors import SpecError
@@ -47,6 +47,9 @@ class RecordedTrial:
     batch_losses: tuple[tuple[float, float | None], ...]
     pruned: PruneDecision | None
     ask: dict[str, Any] | None = None  # strategies.ask_facts: what the search knew
+    # Every metric the trial measured (name -> value; None where it was not finite); empty
+    # in a recording made before studies kept them, which replays as it always did.
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

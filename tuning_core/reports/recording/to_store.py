@@ -113,7 +113,13 @@ def replay(
             for progress, loss in trial.batch_losses:
                 store.add_batch_loss(trial_id, progress, loss)
             store.finish_trial(
-                trial_id, trial.state, trial.value, trial.error, trial.note, trial.pruned
+                trial_id,
+                trial.state,
+                trial.value,
+                trial.error,
+                trial.note,
+                trial.pruned,
+                values=trial.values,
             )
         elif kind == 3:
             store.set_status(study_ids[index], StudyStatus.FINISHED)
