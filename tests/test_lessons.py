@@ -159,7 +159,7 @@ def test_the_replay_command_refuses_a_bad_recording_in_one_line(tmp_path: Path, 
 def test_every_lesson_ships_a_small_recording_of_its_own_spec() -> None:
     assert [lesson.key for lesson in lessons.LESSONS] == [
         "learning-rate", "batch-size", "optimizers", "early-stopping", "search-strategies",
-        "why-this-point",
+        "why-this-point", "bigger-is-not-better",
     ]  # fmt: skip
     for lesson in lessons.LESSONS:
         path = lesson.recording_path()
@@ -180,6 +180,19 @@ def test_every_lesson_ships_a_small_recording_of_its_own_spec() -> None:
         if lesson.key == "why-this-point":
             assert (objective["type"], objective["name"]) == ("function", "branin")
             assert len(loaded.trials) == 20 and all(t.ask for t in loaded.trials)
+            continue
+        if lesson.key == "bigger-is-not-better":
+            # Two metrics over a 4 x 3 grid of units and batch sizes on all of digits: every
+            # trial carries both, so the front replays without training.
+            assert [(g.name, g.direction.value) for g in loaded.spec.metrics] == [
+                ("val_accuracy", "maximize"), ("train_seconds", "minimize")
+            ]  # fmt: skip
+            assert objective["dataset"] == "digits" and objective["epochs"] <= 8
+            assert len(loaded.trials) == 12 and path.stat().st_size < 60_000
+            assert all(
+                t.values["val_accuracy"] > 0 and t.values["train_seconds"] > 0
+                for t in loaded.trials
+            )
             continue
         assert objective["dataset"] == "digits" and objective["train_limit"] <= 500
         assert objective["epochs"] <= 8 and len(loaded.trials) <= 9

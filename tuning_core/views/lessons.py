@@ -1,9 +1,10 @@
 """The lessons the landing page lists: what each shows, and where it opens.
 
-Every lesson replays a recording shipped in ``lessons/`` (tuning_core/reports/recording.py), so
-the first chart appears in about a second, offline: a study on the bundled digits data, or, for
-the race and "Why this point?", studies of the Branin test function (a race is 205 trials, and
-a surrogate's picture is clearest in two dimensions with the true function beside it).
+Every lesson replays a recording shipped in ``lessons/`` (tuning_core/reports/recording/), so
+the first chart appears in about a second, offline: a study on the bundled digits data (one of
+two metrics, accuracy against training time, for "Bigger is not always better"), or, for the
+race and "Why this point?", studies of the Branin test function (a race is 205 trials, and a
+surrogate's picture is clearest in two dimensions with the true function beside it).
 "Run it live instead" runs the recording's spec (``lessons/specs/``).
 """
 
@@ -16,7 +17,9 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
+from tuning_core.engine import pareto
 from tuning_core.engine.spec_parts import FunctionObjectiveSpec
+from tuning_core.engine.states import TrialState
 from tuning_core.reports.recording import RaceRecording, Recording
 
 
@@ -105,6 +108,14 @@ LESSONS: tuple[Lesson, ...] = (
         "pages/why.py",
         recording="lesson-why-this-point.json",
     ),
+    Lesson(
+        "bigger-is-not-better",
+        "Bigger is not always better",
+        "Wider nets and smaller batches cost training time: which trials are worth it? Look "
+        "for the front.",
+        "pages/live.py",
+        recording="lesson-bigger-is-not-better.json",
+    ),
 )
 
 
@@ -126,7 +137,11 @@ def speed_of(raw: str | None) -> float | None:
 def preview_frame(recording: Recording | RaceRecording) -> pd.DataFrame:
     """A lesson card's lines (number, epoch, value): each recorded trial's metric by epoch
     (from 1); for a test function (one value a trial) or a race, each study's best so far by
-    trial, one line a study."""
+    trial, one line a study; for a study of several metrics, its Pareto front on the first
+    two, one line (``epoch``: the second metric, ``value``: the first), since the front, not
+    any one curve, is what such a lesson shows."""
+    if isinstance(recording, Recording) and recording.spec.multi_metric:
+        return _front_line(recording)
     if isinstance(recording, Recording) and not isinstance(
         recording.spec.objective, FunctionObjectiveSpec
     ):
@@ -147,6 +162,24 @@ def preview_frame(recording: Recording | RaceRecording) -> pd.DataFrame:
                 best = trial.value if best is None else better(best, trial.value)
             if best is not None:
                 rows.append({"number": index, "epoch": count, "value": best})
+    return pd.DataFrame(rows, columns=["number", "epoch", "value"])
+
+
+def _front_line(recording: Recording) -> pd.DataFrame:
+    """The front of the recording's first two metrics, ordered along the second."""
+    first, second = recording.spec.metrics[:2]
+    measured = [
+        (trial.values[second.name], trial.values[first.name])
+        for trial in recording.trials
+        if trial.state == TrialState.COMPLETE
+        and all(
+            isinstance(trial.values.get(goal.name), float) for goal in (first, second)
+        )  # a value the recording left null is no point
+    ]
+    chosen = pareto.front_indices(
+        [(y, x) for x, y in measured], [first.direction, second.direction]
+    )
+    rows = [{"number": 0, "epoch": x, "value": y} for x, y in sorted(measured[i] for i in chosen)]
     return pd.DataFrame(rows, columns=["number", "epoch", "value"])
 
 
