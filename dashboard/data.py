@@ -24,7 +24,15 @@ from tuning_core.engine.records import worker_timeline
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store, StudyRecord, artifacts_dir
 from tuning_core.reports import frames
-from tuning_core.views import chart_style, curve_charts, forms, live, playground, pruning_marks
+from tuning_core.views import (
+    chart_style,
+    curve_charts,
+    forms,
+    live,
+    pareto_charts,
+    playground,
+    pruning_marks,
+)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -57,7 +65,7 @@ def _frames(
         # Running trials' rows first, then the trials: a trial that finishes in between is then
         # read twice (deduplicated below) rather than missed, which made the epoch count dip.
         live_rows = store.epoch_metrics(study.id, finished=False)
-        trials = frames.trials_frame(store.trials(study.id), study.spec)
+        trials = frames.trials_frame(store.trials(study.id), study.spec, with_metrics=True)
     finished = trials[trials["state"] != TrialState.RUNNING] if not trials.empty else trials
     done = _finished_curves(path, study.id, len(finished), finished)
     running = frames.curves_frame(live_rows, trials)
@@ -246,7 +254,7 @@ class LiveCurves:
 def _trials_of(path: str, name: str, key: tuple[Any, ...]) -> pd.DataFrame:
     with Store(path) as store:
         study = store.get_study(name)
-        return frames.trials_frame(store.trials(study.id), study.spec)
+        return frames.trials_frame(store.trials(study.id), study.spec, with_metrics=True)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -461,6 +469,43 @@ def curves_view(
     data["highlighted"] = data["number"].isin(highlighted) if highlighted else True
     event = st.vega_lite_chart(
         data, for_room(spec), width="stretch", on_select="rerun", selection_mode="trials", key=key
+    )
+    return _trials_in(event)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pareto_spec(
+    path: str,
+    name: str,
+    trials_key: tuple[Any, ...],
+    pair: tuple[str, str],
+    directions: tuple[str, str],
+    selected: int | None,
+    _trials: pd.DataFrame,
+) -> dict:
+    # Keyed on the trials' part of the fingerprint: an epoch of a running trial leaves the
+    # front as it was, and a 10,000-point chart costs a build and a validation to make.
+    return pareto_charts.pareto_chart(_trials, *pair, directions, selected).to_dict(validate=False)
+
+
+def pareto_view(
+    name: str,
+    trials: pd.DataFrame,
+    fingerprint: tuple[Any, ...],
+    pair: tuple[str, str],
+    directions: tuple[str, str],
+    key: str,
+    selected: int | None = None,
+) -> set[int]:
+    """Draw :func:`pareto_charts.pareto_chart` of ``pair`` (x, y columns of ``trials``, with
+    their ``directions``), built once per finished trial and ``selected`` ring; returns the
+    trial numbers clicked on it (shift-click adds), read the same way as the curve charts'
+    (:func:`selected_trials` with ``key``)."""
+    spec = _pareto_spec(
+        storage_path(), name, tuple(fingerprint[:4]), pair, directions, selected, trials
+    )
+    event = st.vega_lite_chart(
+        spec=for_room(spec), width="stretch", on_select="rerun", selection_mode="trials", key=key
     )
     return _trials_in(event)
 

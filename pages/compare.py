@@ -24,6 +24,7 @@ from tuning_core.views import (
     curve_charts,
     live,
     live_charts,
+    pareto_charts,
     pruning_marks,
 )
 
@@ -286,8 +287,11 @@ picked = st.multiselect(
     key=f"overlay_{name}",
 )
 overlays = []
+read = {}
 for other in picked:
     other_study, other_trials, _, _ = live_frames(other)
+    if other_study is not None:
+        read[_with_strategy(other)] = compare.metric_values(other_trials, other_study.spec)
     if other_study is not None and not other_trials.empty:
         frame = frames.convergence_frame(other_trials, other_study.spec.direction)
         overlays.append(frame.assign(study=_with_strategy(other)))
@@ -300,3 +304,12 @@ if overlays:
         "Compare how fast each study's best value improves per trial (its search strategy in "
         "brackets); compare like with like (same metric)."
     )
+
+# Studies of the same several metrics: how fast each one's front grows, from one corner.
+goals = compare.shared_goals([records[other].spec for other in picked if other in records])
+if goals:
+    volumes = pareto_charts.hypervolume_frame(read, goals)
+    if not volumes.empty:
+        st.subheader("Hypervolume")
+        st.altair_chart(for_room(pareto_charts.hypervolume_chart(volumes)), width="stretch")
+        st.caption(plain(compare.hypervolume_caption(pareto_charts.reference_caption(volumes))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
@@ -11,6 +12,7 @@ from dashboard.data import (
     best_model_bytes,
     curves_view,
     live_frames,
+    pareto_view,
     pruning_frames,
     running_losses,
     selected_trials,
@@ -20,6 +22,7 @@ from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
+from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import StudyStatus
 from tuning_core.reports import frames
 from tuning_core.views import curve_charts, live, live_charts
@@ -35,6 +38,33 @@ begin_page()
 
 st.title("Live study")
 name = selected_study()
+
+
+PARETO_KEY = "pareto_chart"
+
+
+def pareto_section(
+    study_name: str, spec: StudySpec, trials: pd.DataFrame, fingerprint: tuple, picked: set[int]
+) -> None:
+    """A study of several metrics: its front, two metrics at a time, and the clicked point."""
+    st.subheader("Pareto front")
+    front = live.study_front(trials, spec)
+    st.markdown(plain(live.front_sentence(front, spec)))
+    if not front.numbers:
+        return
+    pairs = live.front_pairs(spec)
+    pair = (
+        st.selectbox("Metrics drawn", pairs, format_func=live.pair_label, key="pareto_pair")
+        if len(pairs) > 1
+        else pairs[0]
+    )
+    directions = dict(live.front_goals(spec))
+    ring = next(iter(picked)) if len(picked) == 1 else None
+    pair_directions = (directions[pair[0]].value, directions[pair[1]].value)
+    pareto_view(study_name, trials, fingerprint, pair, pair_directions, PARETO_KEY, ring)
+    st.caption(live.front_pair_caption(spec))
+    if ring is not None:
+        st.markdown(plain(live.picked_point_text(trials, ring, spec, front)))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -105,6 +135,10 @@ def live_view(study_name: str) -> None:
     metric_names = set(curves.metrics)
     panels = live.curve_panels(study.spec, metric_names)
     best_number = live.best_trial_number(trials, study.spec.direction)
+    # A point clicked on the front picks out its curves, as a click on a curve does.
+    picked = selected_trials(*(panel.key for panel in panels), PARETO_KEY)
+    if study.spec.multi_metric:
+        pareto_section(study_name, study.spec, trials, fingerprint, picked)
     if panels:
         choices = live.colour_choices(study.spec)
         colour_field = (
@@ -112,7 +146,6 @@ def live_view(study_name: str) -> None:
         )
         colouring = live.curve_colouring(study.spec, colour_field)
         shape_field = "optimizer" if "optimizer" in study.spec.space.names else None
-        picked = selected_trials(*(panel.key for panel in panels))
         # Beyond a few hundred trials: the best, the running and the picked ones, and a sample.
         always = {*status.running_numbers, *picked, *([] if best_number is None else [best_number])}
         sample = curve_charts.sample_trials(trials, study.spec.direction, always)

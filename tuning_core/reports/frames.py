@@ -24,15 +24,52 @@ MIN_TRIALS_FOR_IMPORTANCE = 8
 IMPORTANCE_MEANING = "share of the score's variance its value alone explains"
 
 
-def trials_frame(trials: list[TrialRecord], spec: StudySpec) -> pd.DataFrame:
+TRIAL_COLUMNS = ("number", "state", "value", "duration_s", "note", "error")
+# Columns a curves frame has of its own, which a metric column merged into it must not take.
+_CURVE_COLUMNS = ("epoch", "metric", "within_epoch")
+
+
+def metric_columns(spec: StudySpec) -> dict[str, str]:
+    """Metric name -> its column in :func:`trials_frame` (``with_metrics``), for a study of
+    several metrics; empty for one metric, whose ``value`` column is all it has.
+
+    A column is named by its metric, unless a trial column or a tuned hyperparameter already
+    has that name (a metric called ``value``, or ``x`` beside a parameter ``x``): then
+    ``"<name> (metric)"``.
+    """
+    if not spec.multi_metric:
+        return {}
+    taken = {*TRIAL_COLUMNS, *_CURVE_COLUMNS, *spec.space.names}
+    return {
+        goal.name: goal.name if goal.name not in taken else f"{goal.name} (metric)"
+        for goal in spec.metrics
+    }
+
+
+def trials_frame(
+    trials: list[TrialRecord], spec: StudySpec, with_metrics: bool = False
+) -> pd.DataFrame:
     """One row per trial (as the exports write it): number, state, value, duration_s, note,
-    error and one column per param; a missing note or error is an empty string."""
+    error and one column per param; a missing note or error is an empty string.
+
+    ``with_metrics``: a study of several metrics also gets one float column per metric
+    (:func:`metric_columns`, after the params) from each trial's stored values, NaN where a
+    trial has none (running, failed, or from before values were stored); their names are in
+    ``frame.attrs["metric_columns"]``. A study of one metric gets nothing more.
+    """
     names = param_names(trials, spec)
-    columns = ["number", "state", "value", "duration_s", "note", "error", *names]
+    columns = [*TRIAL_COLUMNS, *names]
     frame = pd.DataFrame.from_records(
         [trial_row(trial, names) for trial in trials], columns=columns
     )
     frame[["note", "error"]] = frame[["note", "error"]].fillna("")
+    if with_metrics:
+        by_metric = metric_columns(spec)
+        for metric, column in by_metric.items():
+            frame[column] = np.array(
+                [trial.values.get(metric, np.nan) for trial in trials], dtype=float
+            )
+        frame.attrs["metric_columns"] = tuple(by_metric.values())
     return frame
 
 
@@ -68,7 +105,9 @@ def curves_frame(
         curves = pd.concat([curves, extra], ignore_index=True) if len(extra) else curves
     if trials.empty:
         return curves
-    extra = trials.drop(columns=["value", "duration_s", "error"], errors="ignore")
+    # A trial's metrics are one number each; every epoch row of it need not carry them.
+    dropped = ["value", "duration_s", "error", *trials.attrs.get("metric_columns", ())]
+    extra = trials.drop(columns=dropped, errors="ignore")
     return curves.merge(extra, on="number", how="left")
 
 

@@ -1,12 +1,15 @@
-"""The Compare page's words: a plain-language summary of a study. Pure; no Streamlit."""
+"""The Compare page's words and choices: a plain-language summary of a study, and which
+studies' hypervolumes compare. Pure; no Streamlit."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pandas as pd
 
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.states import TrialState
-from tuning_core.reports.frames import MIN_TRIALS_FOR_IMPORTANCE
+from tuning_core.engine.states import Direction, TrialState
+from tuning_core.reports.frames import MIN_TRIALS_FOR_IMPORTANCE, metric_columns
 from tuning_core.views.forms import format_number
 
 NAMES = {"learning_rate": "the learning rate", "batch_size": "the batch size"}
@@ -69,3 +72,35 @@ def noted_trials(trials: pd.DataFrame, notes: dict[int, str]) -> pd.DataFrame:
         return pd.DataFrame(columns=["number", "state", "value", "note"])
     rows = trials[trials["number"].isin(list(notes))][["number", "state", "value"]]
     return rows.assign(note=rows["number"].map(notes)).reset_index(drop=True)
+
+
+def shared_goals(specs: Sequence[StudySpec]) -> list[tuple[str, Direction]] | None:
+    """The (metric, direction) goals of studies of several metrics that all optimise the same
+    metrics the same way (in the first study's order), so their hypervolumes compare; None
+    when there is no study, one optimises a single metric, or their metrics differ."""
+    if not specs or not all(spec.multi_metric for spec in specs):
+        return None
+    goals = [(goal.name, goal.direction) for goal in specs[0].metrics]
+    if any({(g.name, g.direction) for g in spec.metrics} != set(goals) for spec in specs[1:]):
+        return None
+    return goals
+
+
+def metric_values(trials: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """number, state and one column per metric named by the metric itself, from a trials
+    frame with metric columns (``frames.trials_frame(..., with_metrics=True)``), so studies
+    whose columns were named apart (a metric named like a parameter) line up."""
+    columns = metric_columns(spec)
+    if trials.empty:
+        return pd.DataFrame(columns=["number", "state", *columns])
+    shown = trials[["number", "state", *columns.values()]]
+    return shown.set_axis(["number", "state", *columns], axis=1)
+
+
+def hypervolume_caption(reference_sentence: str) -> str:
+    """What the hypervolume chart shows and where it is measured from."""
+    return (
+        "Each line is one study's hypervolume after each finished trial: how much of the "
+        "metrics' space its trials beat, so a line that climbs higher and sooner found a "
+        f"better, wider front faster. {reference_sentence}"
+    )
