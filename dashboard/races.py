@@ -12,7 +12,6 @@ import streamlit as st
 
 from dashboard.common import storage_path
 from tuning_core.engine import race as races
-from tuning_core.engine.states import Direction
 from tuning_core.engine.storage import Store
 from tuning_core.views import race as race_view
 
@@ -30,7 +29,8 @@ class RaceView:
     clear_winner: bool  # the verdict names a winner whose band stands apart
     time_title: list[str]  # read off the wall-clock chart's own lines, one or two
     seconds_per_trial: dict[str, float]  # median wall seconds a trial, per strategy title
-    measure: str  # "regret" or the metric's name
+    measure: str  # "regret", "hypervolume" (several metrics) or the metric's name
+    note: str  # what a hypervolume is measured from; empty for one metric
     log_y: bool
     lower_is_better: bool
     trials_done: int
@@ -61,7 +61,7 @@ def _fingerprint(store: Store, record: races.RaceRecord) -> tuple[Any, ...]:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _frames(
     path: str, name: str, fingerprint: tuple[Any, ...]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[tuple[Any, ...]]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[tuple[Any, ...]], str]:
     with Store(path) as store:
         record = races.get_race(store, name)
         rows = races.race_trial_rows(store, record.id)
@@ -77,6 +77,7 @@ def _frames(
         race_view.convergence_frame(frame, titles),
         race_view.time_frame(frame, titles),
         members,
+        race_view.hypervolume_note(frame),
     )
 
 
@@ -95,13 +96,14 @@ def race_view_of(name: str) -> RaceView | None:
         if record is None:
             return None
         fingerprint = _fingerprint(store, record)
-    frame, bands, time_bands, member_rows = _frames(storage_path(), name, fingerprint)
+    frame, bands, time_bands, member_rows, note = _frames(storage_path(), name, fingerprint)
     members = pd.DataFrame(
         member_rows, columns=["study", "strategy", "seed", "status", "trials", "budget"]
     )
     objective = record.spec.objective
     measure = race_view.measure_of(objective)
-    lower_is_better = measure == "regret" or objective.direction is Direction.MINIMIZE
+    direction = race_view.judged_direction(objective)
+    lower_is_better = race_view.lower_is_better(objective)
     running = races.race_running(record)
     finished = record.status.value == "finished"
     total = sum(_planned_trials(m.spec) for m in record.spec.members)
@@ -111,13 +113,12 @@ def race_view_of(name: str) -> RaceView | None:
         members=members,
         bands=bands,
         time_bands=time_bands,
-        verdict=race_view.verdict(
-            frame, record.spec.titles(), objective["direction"], measure, finished
-        ),
-        clear_winner=race_view.has_clear_winner(frame, objective["direction"], measure),
+        verdict=race_view.verdict(frame, record.spec.titles(), direction, measure, finished),
+        clear_winner=race_view.has_clear_winner(frame, direction, measure),
         time_title=race_view.time_title(time_bands, measure, lower_is_better),
         seconds_per_trial=race_view.seconds_per_trial(frame, record.spec.titles()),
         measure=measure,
+        note=note,
         log_y=measure == "regret",
         lower_is_better=lower_is_better,
         trials_done=int(members["trials"].sum()) if len(members) else 0,

@@ -148,9 +148,17 @@ def race_panel(name: str) -> None:
     finished = record.status.value == "finished"
     (st.success if finished and view.clear_winner else st.info)(plain(view.verdict))
     strategies = list(record.spec.titles().values())
-    y_title = "regret (best − optimum, log)" if view.log_y else f"best {view.measure} so far"
+    y_title = race_view.measure_title(view.measure, view.log_y)
     st.altair_chart(
-        for_room(race_charts.convergence_by_trial(view.bands, strategies, y_title, view.log_y)),
+        for_room(
+            race_charts.convergence_by_trial(
+                view.bands,
+                strategies,
+                y_title,
+                view.log_y,
+                title=race_view.trial_chart_title(view.measure),
+            )
+        ),
         width="stretch",
     )
     better = (
@@ -160,7 +168,7 @@ def race_panel(name: str) -> None:
     )
     st.caption(
         f"{better} A line that improves early found good points with fewer trials; a wide band "
-        "means the seeds disagreed."
+        "means the seeds disagreed." + (f" {view.note}" if view.note else "")
     )
     st.altair_chart(
         for_room(

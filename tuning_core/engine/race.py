@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuning_core.engine.errors import SpecError
@@ -208,6 +208,9 @@ class RaceTrialRow:
     value: float | None  # None for a trial that gave no value (failed, diverged)
     state: str
     elapsed_s: float  # wall seconds since the study began, counting from trial ends
+    # Every metric a complete trial measured (name -> value), for a race of several metrics
+    # judged by hypervolume; empty for the others.
+    values: dict[str, float] = field(default_factory=dict)
 
 
 # A gap this much longer than the trial itself is a stop and a resume, not search time.
@@ -240,16 +243,17 @@ def race_trial_rows(store: StudyStore, race_id: int) -> list[RaceTrialRow]:
                 step = duration
             elapsed += step
             previous_end = trial.finished_at
-            value = trial.value if trial.state == TrialState.COMPLETE else None
+            complete = trial.state == TrialState.COMPLETE
             rows.append(
                 RaceTrialRow(
                     member.study_name,
                     member.label,
                     member.seed,
                     count,
-                    value,
+                    trial.value if complete else None,
                     trial.state.value,
                     elapsed,
+                    dict(trial.values) if complete else {},
                 )
             )
     return rows

@@ -4,27 +4,34 @@
 the best value so far of each study after each trial; :func:`convergence_frame` and
 :func:`time_frame` summarise those per strategy as median and interquartile range, against
 the trial number and against wall-clock seconds; :func:`verdict` says who won and how soon.
+A race of several metrics is judged by hypervolume instead (:func:`hypervolume_trial_frame`):
+the same frames, with each study's hypervolume so far in place of its best value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tuning_core.engine import pareto
 from tuning_core.engine.objectives import TEST_FUNCTIONS
 from tuning_core.engine.race import RaceTrialRow
 from tuning_core.engine.race_spec import RaceSpec
-from tuning_core.engine.spec_parts import FunctionObjectiveSpec, ObjectiveSpec
+from tuning_core.engine.spec_parts import FunctionObjectiveSpec, MetricGoal, ObjectiveSpec
 from tuning_core.engine.states import Direction
 
 # Regret is drawn on a log axis; an optimum hit to machine precision is shown at this floor.
 REGRET_FLOOR = 1e-6
 TIME_POINTS = 80
 BAND_COLUMNS = ["label", "strategy", "median", "q25", "q75", "studies"]
+# What a race of several metrics is judged on (higher is better).
+HYPERVOLUME = "hypervolume"
+TRIAL_COLUMNS = ["study", "label", "seed", "trial", "value", "state", "elapsed_s", "best"]
 
 
 def trial_frame(
@@ -33,10 +40,9 @@ def trial_frame(
     """One row per finished trial: study, label, seed, trial (1-based), value, elapsed_s and
     ``best`` (the best value so far, NaN before the first value); with a known ``optimum``,
     ``regret`` = best − optimum (at least :data:`REGRET_FLOOR`)."""
-    frame = pd.DataFrame([asdict(row) for row in rows])
+    frame = pd.DataFrame([asdict(row) for row in rows]).drop(columns="values", errors="ignore")
     if frame.empty:
-        columns = ["study", "label", "seed", "trial", "value", "state", "elapsed_s", "best"]
-        return pd.DataFrame(columns=columns + (["regret"] if optimum is not None else []))
+        return pd.DataFrame(columns=TRIAL_COLUMNS + (["regret"] if optimum is not None else []))
     frame = frame.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
     values = frame["value"].astype(float)
     # A pruned, failed or diverged trial has no value: the best so far carries over it, so
@@ -49,15 +55,107 @@ def trial_frame(
     return frame
 
 
+def hypervolume_trial_frame(
+    rows: Iterable[RaceTrialRow],
+    goals: Sequence[MetricGoal],
+    reference: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """:func:`trial_frame`'s rows for a race of several metrics, ``best`` being the study's
+    hypervolume after each trial (of its complete trials so far, ``engine.pareto``).
+
+    Every study is measured from one reference point, so their hypervolumes compare:
+    ``reference`` if given, else ``pareto.reference_point`` over the complete trials of every
+    study in the race (a point that lacks a metric adds nothing). It is kept in
+    ``frame.attrs["reference"]`` (metric -> value). Before a study's first complete trial its
+    hypervolume is 0; with no complete trial anywhere (and no ``reference``) it is NaN.
+    """
+    listed = list(rows)
+    if not listed:
+        return pd.DataFrame(columns=TRIAL_COLUMNS)
+    frame = pd.DataFrame([asdict(row) for row in listed])
+    frame = frame.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
+    names = [goal.name for goal in goals]
+    directions = [goal.direction for goal in goals]
+    points = np.array(
+        [[values.get(name, math.nan) for name in names] for values in frame["values"]],
+        dtype=float,
+    ).reshape(len(frame), len(names))
+    finite = np.all(np.isfinite(points), axis=1)
+    frame = frame.drop(columns="values")
+    if reference is None:
+        if not finite.any():
+            frame["best"] = math.nan
+            return frame
+        reference = pareto.reference_point(points[finite], directions)
+    best = np.zeros(len(frame))
+    # Positions in trial order within each study (the frame is sorted by study, then trial).
+    for positions in frame.groupby("study", sort=False).indices.values():
+        best[positions] = pareto.hypervolume_by_trial(points[positions], directions, reference)
+    frame["best"] = best
+    frame.attrs["reference"] = dict(zip(names, (float(v) for v in reference), strict=True))
+    return frame
+
+
+def judged_by_hypervolume(objective: ObjectiveSpec) -> bool:
+    """Whether a race is judged by hypervolume: its objective has several metrics."""
+    return len(objective.metrics) > 1
+
+
 def measure_of(objective: ObjectiveSpec) -> str:
-    """What a race is judged on: regret where the optimum is known (test functions), else the
-    objective's metric."""
+    """What a race is judged on: hypervolume for several metrics, regret where the optimum is
+    known (test functions), else the objective's metric."""
+    if judged_by_hypervolume(objective):
+        return HYPERVOLUME
     return "regret" if isinstance(objective, FunctionObjectiveSpec) else str(objective.metric)
 
 
+def judged_direction(objective: ObjectiveSpec) -> str:
+    """Which way the race's measure is better, as :func:`verdict` takes it: a hypervolume is
+    maximised; otherwise the objective's direction (regret, always minimised, is told by the
+    measure's name)."""
+    return "maximize" if judged_by_hypervolume(objective) else str(objective.direction)
+
+
+def lower_is_better(objective: ObjectiveSpec) -> bool:
+    """Whether a lower value of the race's measure is better."""
+    return measure_of(objective) == "regret" or judged_direction(objective) == "minimize"
+
+
+def measure_title(measure: str, log_y: bool) -> str:
+    """The race charts' y-axis title."""
+    if log_y:
+        return "regret (best − optimum, log)"
+    return "hypervolume so far" if measure == HYPERVOLUME else f"best {measure} so far"
+
+
+def trial_chart_title(measure: str) -> str:
+    """The by-trial chart's title."""
+    what = "Hypervolume" if measure == HYPERVOLUME else "Best"
+    return f"{what} so far by trial: median and middle half of the seeds"
+
+
+def hypervolume_note(frame: pd.DataFrame) -> str:
+    """The sentence under a hypervolume race's charts: what is measured, and from where
+    (``frame.attrs["reference"]``); empty for a race of one metric."""
+    reference = frame.attrs.get("reference")
+    if not reference:
+        return ""
+    names = list(reference)
+    at = ", ".join(f"{name} {_fmt(value)}" for name, value in reference.items())
+    space = f"({', '.join(names)})" if len(names) > 2 else f"{names[0]} × {names[1]}"
+    return (
+        f"Hypervolume: how much of the {space} space a study's front dominates, measured from "
+        f"one reference point for every study of the race ({at}, just beyond the worst value "
+        "of each metric); it grows when a trial joins the front."
+    )
+
+
 def race_frame(race: RaceSpec, rows: Iterable[RaceTrialRow]) -> pd.DataFrame:
-    """:func:`trial_frame` for a race, with regret when its objective's optimum is known."""
+    """:func:`trial_frame` for a race, with regret when its objective's optimum is known; a
+    race of several metrics gets :func:`hypervolume_trial_frame`."""
     objective = race.objective
+    if judged_by_hypervolume(objective):
+        return hypervolume_trial_frame(rows, objective.metrics)
     optimum = (
         TEST_FUNCTIONS[objective.name].optimum
         if isinstance(objective, FunctionObjectiveSpec)
@@ -70,7 +168,9 @@ def race_verdict(race: RaceSpec, rows: Iterable[RaceTrialRow], finished: bool) -
     """The verdict the page shows, from the race's rows (what ``race`` prints at the end)."""
     objective = race.objective
     frame = race_frame(race, rows)
-    return verdict(frame, race.titles(), objective.direction, measure_of(objective), finished)
+    return verdict(
+        frame, race.titles(), judged_direction(objective), measure_of(objective), finished
+    )
 
 
 def _measure(frame: pd.DataFrame) -> str:

@@ -78,16 +78,21 @@ def _bands(
 
 
 def convergence_by_trial(
-    bands: pd.DataFrame, strategies: Sequence[str], y_title: str, log_y: bool = False
+    bands: pd.DataFrame,
+    strategies: Sequence[str],
+    y_title: str,
+    log_y: bool = False,
+    title: str | list[str] = "Best so far by trial: median and middle half of the seeds",
 ) -> alt.LayerChart:
-    """Median (line) and interquartile range (band) of the best so far, by trial number."""
+    """Median (line) and interquartile range (band) of the best so far (or, for a race of
+    several metrics, of the hypervolume so far: ``views.race.trial_chart_title``), by trial
+    number."""
     x = alt.X(
         "trial:Q",
         title="trial",
         axis=alt.Axis(tickMinStep=1, format="d"),
         scale=alt.Scale(domainMin=1, nice=False),
     )
-    title = "Best so far by trial: median and middle half of the seeds"
     return _bands(bands, strategies, x, "trial", y_title, log_y, title)
 
 
