@@ -26,6 +26,7 @@ from tuning_core.engine.strategies import (
     ask_record_from_facts,
     load_ask_record,
     parego_weights,
+    ranks,
     scalarise,
 )
 from tuning_core.engine.study import run_study
@@ -85,6 +86,13 @@ def test_the_scalarisation_normalises_then_takes_the_augmented_chebyshev() -> No
     assert flat == pytest.approx([0.0, 0.5 + PAREGO_RHO * 0.5])
 
 
+def test_ranks_keep_the_order_share_ties_and_drop_the_tail() -> None:
+    values = np.array([3.0, 1.0, 2.0, 2.0, 1000.0])
+    assert ranks(values) == pytest.approx([0.7, 0.1, 0.4, 0.4, 0.9])
+    # The point 1000 scores counts as one step above the next, as 4 would.
+    assert ranks(values) == pytest.approx(ranks(np.array([3.0, 1.0, 2.0, 2.0, 4.0])))
+
+
 def test_each_ask_records_its_weights_and_the_scalarised_losses() -> None:
     strategy = BayesianStrategy(SPACE, "GP", "EI", 4, 11)
     _search(strategy, 6)
@@ -95,7 +103,14 @@ def test_each_ask_records_its_weights_and_the_scalarised_losses() -> None:
     assert record["weights"] == pytest.approx(list(parego_weights(11, 6, 2)))
     assert len(record["losses"]) == 6
     expected = scalarise(np.array(record["losses"]), np.array(record["weights"]))
-    assert record["yi"] == pytest.approx(list(expected))
+    assert record["yi"] == pytest.approx(list(ranks(expected)))  # what the GP was fitted to
+    values = BayesianStrategy(SPACE, "GP", "EI", 4, 11, scalarised_fit="values")
+    _search(values, 6)
+    values.ask()
+    told = load_ask_record(values.take_ask_record().state)
+    assert told["yi"] == pytest.approx(
+        list(scalarise(np.array(told["losses"]), np.array(told["weights"])))
+    )
     # A recording's facts carry them, and a replay's record is rebuilt with them.
     facts = ask_facts(record)
     assert facts["weights"] == record["weights"]

@@ -24,6 +24,7 @@ from tuning_core.engine.strategies.bayesian import (
     GP_ACQUISITION_OPTIMIZER,
     GP_KERNEL_FIT_RESTARTS,
     GP_KERNEL_REFIT_EVERY,
+    SCALARISED_FITS,
     BayesianStrategy,
     import_scikit_optimize,
 )
@@ -38,7 +39,7 @@ from tuning_core.engine.strategies.feasibility import (
     feasibility_model,
 )
 from tuning_core.engine.strategies.grid import GridStrategy
-from tuning_core.engine.strategies.parego import PAREGO_RHO, parego_weights, scalarise
+from tuning_core.engine.strategies.parego import PAREGO_RHO, parego_weights, ranks, scalarise
 from tuning_core.engine.strategies.protocol import Loss, SnapshotStrategy, Strategy
 from tuning_core.engine.strategies.random_search import RandomStrategy
 
@@ -53,6 +54,7 @@ __all__ = [
     "GP_KERNEL_REFIT_EVERY",
     "PAREGO_RHO",
     "SAFE_AT",
+    "SCALARISED_FITS",
     "AskRecord",
     "BayesianStrategy",
     "Feasibility",
@@ -70,6 +72,7 @@ __all__ = [
     "load_ask_record",
     "make_strategy",
     "parego_weights",
+    "ranks",
     "scalarise",
 ]
 

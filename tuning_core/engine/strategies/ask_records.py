@@ -81,7 +81,8 @@ def ask_record(
     nothing. An initial random point keeps only the told points (a few hundred bytes).
     Read back with ``snapshots.load`` (its allowed globals cover every surrogate). A
     multi-metric search adds the ask's ParEGO ``weights`` and the told ``losses`` per trial
-    ("yi" then holds them scalarised with those weights).
+    ("yi" then holds what the surrogate was fitted to: them scalarised with those weights, by
+    default as ranks).
     """
     record: dict[str, Any] = {
         "version": 1,
@@ -94,6 +95,7 @@ def ask_record(
     if failures is not None:  # the failure model's word on this ask (absent: no failure yet)
         record["feasibility"] = failures.facts()
     if weights is not None:  # multi-metric: "yi" are the told losses scalarised with these
+        # (by default their ranks, see parego.ranks)
         record["weights"] = [float(w) for w in weights]
         record["losses"] = [[float(v) for v in x] for x in losses or []]
     if not initial:

@@ -26,7 +26,7 @@ from tuning_core.engine.strategies.feasibility import (
     Feasibility,
     feasibility_model,
 )
-from tuning_core.engine.strategies.parego import parego_weights, scalarise
+from tuning_core.engine.strategies.parego import parego_weights, ranks, scalarise
 from tuning_core.engine.strategies.protocol import Loss, python_scalar
 
 # How the GP's acquisition function is optimised. scikit-optimize's default (10,000 random
@@ -49,6 +49,9 @@ GP_ACQUISITION_OPTIMIZER = {"n_points": 2000, "n_restarts_optimizer": 2}
 # refits can be twice as frequent for half the time.
 GP_KERNEL_REFIT_EVERY = 5
 GP_KERNEL_FIT_RESTARTS = 0
+# What a multi-metric search fits its surrogate to: the ranks of the scalarised losses (the
+# default, see parego.py for why), or the scalarised values themselves (ParEGO as published).
+SCALARISED_FITS = ("ranks", "values")
 
 
 @contextlib.contextmanager
@@ -67,8 +70,9 @@ class BayesianStrategy:
     (a multi-metric study, see protocol.Loss), it is ParEGO: before each ask, weights drawn
     on the simplex for that ask (parego_weights, from the seed and the number of asks so far)
     scalarise every told tuple afresh (parego.scalarise), and the same surrogate, refitted to
-    those values, proposes; the failure model and the believer of ``ask_with_pending`` read
-    the scalarised values as they read single losses.
+    their ranks (``scalarised_fit="ranks"``) or to the values themselves, proposes; the
+    failure model and the believer of ``ask_with_pending`` read what it was fitted to as they
+    read single losses.
     """
 
     def __init__(
@@ -82,9 +86,15 @@ class BayesianStrategy:
         kernel_refit_every: int = GP_KERNEL_REFIT_EVERY,
         failures: str = "avoid",
         kernel_fit_restarts: int | None = GP_KERNEL_FIT_RESTARTS,
+        scalarised_fit: str = "ranks",
     ) -> None:
         if failures not in FAILURE_MODES:
             raise ValueError(f"failures: {failures!r} is not one of {', '.join(FAILURE_MODES)}")
+        if scalarised_fit not in SCALARISED_FITS:
+            raise ValueError(
+                f"scalarised_fit: {scalarised_fit!r} is not one of {', '.join(SCALARISED_FITS)}"
+            )
+        self._fit_ranks = scalarised_fit == "ranks"
         # scikit-optimize (and scikit-learn) load only when a study is Bayesian.
         from skopt import Optimizer  # noqa: PLC0415
         from skopt.space import Categorical, Integer, Real  # noqa: PLC0415
@@ -259,7 +269,8 @@ class BayesianStrategy:
 
     def _scalarise_for_ask(self) -> None:
         """Multi-metric: draw this ask's weights, scalarise every told tuple with them, and
-        (past the initial points) refit the surrogate to those values and let it propose.
+        (past the initial points) refit the surrogate to those values (or their ranks) and
+        let it propose.
 
         The Optimizer cannot re-tell a told point, so its last point is taken back and told
         again with the rest of ``yi`` replaced: one fit, as a single-metric tell costs. Its
@@ -270,7 +281,8 @@ class BayesianStrategy:
             return
         weights = parego_weights(self._seed, index, len(self._losses[0]))
         self._weights = [float(w) for w in weights]
-        values = [float(v) for v in scalarise(np.asarray(self._losses), weights)]
+        scalarised = scalarise(np.asarray(self._losses), weights)
+        values = [float(v) for v in (ranks(scalarised) if self._fit_ranks else scalarised)]
         optimizer = self._optimizer
         if optimizer._n_initial_points > 0:
             optimizer.yi[:] = values  # still random draws: nothing to fit

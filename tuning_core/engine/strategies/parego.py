@@ -9,7 +9,16 @@ function with fresh random weights w on the simplex,
 
 so the single-objective surrogate aims at a different part of the front each time; the max
 reaches fronts that are not convex, the small sum breaks ties between weakly dominated points.
-Pure numpy: the Bayesian strategy fits its surrogate to these values.
+
+The Bayesian strategy fits its surrogate to the :func:`ranks` of these values by default, not
+to the values: a point far from the front scores up to 20 times a front point, and a GP fitted
+to that tail grew so sure of itself near the front that expected improvement was zero
+everywhere after about 30 trials, its proposals arbitrary (box corners), and the front stopped
+growing. benchmarks/pareto.py, 6 inputs, 5 seeds, median (min-max) hypervolume at 40 / 100
+trials, of 11.767 (ZDT1) and 11.433 (ZDT2) at most:
+  values  ZDT1 11.558 / 11.558 (11.491-11.628)   ZDT2 11.100 / 11.100 (10.992-11.120)
+  ranks   ZDT1 11.562 / 11.645 (11.627-11.658)   ZDT2 11.192 / 11.292 (11.113-11.313)
+for the same cost (0.06-0.07 s CPU an ask at trials 91-100). Pure numpy.
 """
 
 from __future__ import annotations
@@ -49,3 +58,12 @@ def scalarise(losses: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``losses`` (trials x metrics, all minimised) as one value each: normalised, then
     :func:`chebyshev` under ``weights``."""
     return chebyshev(normalise(losses), weights)
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """``values`` replaced by their ranks scaled into (0, 1): (rank + 0.5) / n, ties sharing
+    their average rank. The order, all that expected improvement needs, without the tail."""
+    values = np.asarray(values, dtype=float)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2)[inverse].astype(float) / len(values) + 0.5 / len(values)
