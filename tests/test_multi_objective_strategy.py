@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tuning_core.engine import snapshots
+from tuning_core.engine import explain, snapshots
 from tuning_core.engine.objectives import function_objective, zdt1
 from tuning_core.engine.pareto import hypervolume
 from tuning_core.engine.space import parse_space
@@ -209,6 +209,16 @@ def test_a_resumed_two_metric_study_proposes_what_one_run_did(tmp_path: Path) ->
         replayed = _zdt_study(store, 12)
     assert resumed == whole
     assert replayed == whole
+
+
+def test_why_this_point_names_the_weights_of_a_two_metric_ask(tmp_path: Path) -> None:
+    with Store(tmp_path / "why.db") as store:
+        _zdt_study(store, 6)
+        record = load_ask_record(store.load_ask(store.get_study("zdt").id, 5))
+        why = explain.explain(store, "zdt", 5).to_json()
+    assert not why["initial"] and "true_value" not in why  # two metrics: no one surface
+    assert why["weights"] == record["weights"]
+    assert why["weights"] == pytest.approx(list(parego_weights(3, 5, 2)))
 
 
 def test_parego_reaches_a_larger_hypervolume_than_random_on_zdt1() -> None:

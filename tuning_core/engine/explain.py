@@ -71,6 +71,9 @@ class Explanation:
     # and P(the point runs without failing) at its first choice and at the point proposed.
     failed: list[dict[str, Scalar]] = field(default_factory=list)
     feasibility: dict[str, Any] | None = None
+    # A study of several metrics: the ParEGO weights this ask scalarised them with (the
+    # surrogate and the observed values are of that scalarisation, by default its ranks).
+    weights: list[float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -86,6 +89,8 @@ class Explanation:
             "failed": self.failed,
             "feasibility": self.feasibility,
         }
+        if self.weights is not None:
+            data["weights"] = self.weights
         if self.initial:
             return data
         data.update(
@@ -282,6 +287,7 @@ def explain_record(
         observed=observed_points(spec, record),
     )
     explanation.failed, explanation.feasibility = failure_facts(spec, record)
+    explanation.weights = record.get("weights")
     if explanation.initial:
         return explanation
     explanation.acquisition = acquisition_of(record)
@@ -330,7 +336,12 @@ def explain_record(
 def _true_values(spec: StudySpec, rows: list[list[Any]]) -> list[float] | None:
     """The closed-form function at each grid row, for function objectives (in the study's
     metric, as the trials record it)."""
-    if not isinstance(spec.objective, FunctionObjectiveSpec):
+    # A function of several metrics (zdt1, zdt2) has no one surface to draw: the surrogate
+    # models the ask's scalarisation of them (strategies/parego.py).
+    if (
+        not isinstance(spec.objective, FunctionObjectiveSpec)
+        or spec.objective.name not in TEST_FUNCTIONS
+    ):
         return None
     test_function = TEST_FUNCTIONS[spec.objective.name]
     names = spec.space.names
