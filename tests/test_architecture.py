@@ -49,8 +49,9 @@ RULES: dict[str, tuple[set[str], tuple[str, ...]]] = {
             "tuning_core.engine",
             "tuning_core.reports",
             "tuning_core.training.keras_runtime",
-            # The exported Keras script copies the loader and the split from their source.
+            # The exported Keras scripts copy the loader and the split from their source.
             "tuning_core.training.datasets",
+            "tuning_core.training.tables",
         ),
     ),
     "tuning_core.views": (

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import MNIST_DIR
 from tuning_core.reports.source_bundle import bundle
-from tuning_core.training import datasets
+from tuning_core.training import datasets, tables
 
 
 def _run(text: str, monkeypatch: pytest.MonkeyPatch) -> dict:
@@ -48,3 +49,23 @@ def test_a_bundled_loader_reads_and_splits_as_the_library_does(
         assert str(error).startswith("objective.dataset must be digits")
     else:
         raise AssertionError("a missing folder was loaded")
+
+
+def test_a_lazy_import_of_ours_is_bundled_and_a_shared_constant_written_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # tables.read_npz_table imports datasets.load_folder inside itself; both modules define
+    # DATASET_MEMORY_SHARE = 0.5.
+    text = bundle([tables.read_table, tables.apply_preparation])
+    assert "tuning_core" not in text
+    assert text.count("\ndef load_folder(") == 1
+    assert text.count("\nDATASET_MEMORY_SHARE = ") == 1
+    bundled = _run(text, monkeypatch)
+    path = tmp_path / "table.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.normal(size=(40, 3)), y_train=rng.integers(0, 2, 40))
+    theirs, ours = bundled["read_table"](str(path)), tables.read_table(str(path))
+    assert theirs.rows == ours.rows == 40
+    assert [c.name for c in theirs.columns] == [c.name for c in ours.columns]
+    with pytest.raises(bundled["DatasetError"], match="must be 2-D"):
+        bundled["read_table"](str(MNIST_DIR))  # images, not a table

@@ -83,11 +83,30 @@ def _export_and_rerun(storage: Path, tmp_path: Path, name: str) -> str:
         "export", name, "--format", "keras-script", "--output", str(script), storage=storage
     )
     assert exported.returncode == 0, exported.stderr
+    # Standalone: reading, preparing and splitting are copied from training/tables.py, so it
+    # runs from elsewhere with Tuning Lab not importable, and splits as the study did.
+    assert "tuning_core" not in script.read_text()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    env = {key: value for key, value in cli_env().items() if key != "PYTHONPATH"}
     ran = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=cli_env()
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=outside,
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr == ""  # as quiet as the CLI
+    study, _ = _stored(storage, name)
+    data = tables.prepare_objective_table(study.spec.objective, study.spec.seed)
+    tests = 0 if data.x_test is None else len(data.x_test)
+    first = " ".join(str(value) for value in data.y_val[:10].tolist())
+    assert (
+        f"{len(data.x_train)} training, {len(data.x_val)} validation and {tests} test rows; "
+        f"the first validation targets: {first}"
+    ) in ran.stdout.splitlines()
     return ran.stdout
 
 

@@ -54,12 +54,33 @@ def _read_module(name: str) -> _Module:
     return _Module(source, definitions, imports)
 
 
+def _own_imports(node: ast.stmt) -> list[ast.ImportFrom]:
+    """The imports from Tuning Lab inside a definition (a lazy import that avoids a cycle):
+    the bundle defines those names itself, so these statements are left out of its text."""
+    return [
+        inner
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.ImportFrom)
+        and inner.module is not None
+        and inner.module.split(".")[0] == PACKAGE
+    ]
+
+
 def _text_of(module: _Module, node: ast.stmt) -> str:
-    """A definition's source with its decorators and the comment lines right above it."""
+    """A definition's source with its decorators and the comment lines right above it, less
+    its imports from Tuning Lab (see :func:`_own_imports`)."""
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
     while first > 0 and module.lines[first - 1].lstrip().startswith("#"):
         first -= 1
-    return "\n".join(module.lines[first : node.end_lineno])
+    dropped = {
+        line for inner in _own_imports(node) for line in range(inner.lineno, inner.end_lineno + 1)
+    }
+    kept = range(first + 1, node.end_lineno + 1)  # 1-based, as ast counts
+    return "\n".join(module.lines[line - 1] for line in kept if line not in dropped)
+
+
+def _statement(module: _Module, node: ast.stmt) -> str:
+    return ast.get_source_segment(module.source, node) or ""
 
 
 def _import_entry(local: str, module: str, attribute: str | None) -> str:
@@ -74,7 +95,7 @@ def bundle(roots: Iterable[Callable[..., Any]], provided: Iterable[str] = ()) ->
     """Import lines, then every definition ``roots`` need from Tuning Lab's modules, as one
     block of script text. ``provided`` names ("module.name") the script defines itself (such
     as ``keras_runtime.import_keras``); they are left out. Raises ValueError when two modules
-    would define the same name."""
+    define one name differently."""
     given = set(provided)
     modules: dict[str, _Module] = {}
     ordered: list[tuple[str, str]] = []
@@ -91,10 +112,19 @@ def bundle(roots: Iterable[Callable[..., Any]], provided: Iterable[str] = ()) ->
         if (module_name, name) in visited or f"{module_name}.{name}" in given:
             return
         visited.add((module_name, name))
-        if owner.setdefault(name, module_name) != module_name:
-            raise ValueError(f"{name} is defined in both {owner[name]} and {module_name}")
         source = module(module_name)
         node = source.definitions[name]
+        first = owner.setdefault(name, module_name)
+        if first != module_name:
+            # Two modules may share a constant written the same way (DATASET_MEMORY_SHARE).
+            if _statement(modules[first], modules[first].definitions[name]) == _statement(
+                source, node
+            ):
+                return
+            raise ValueError(f"{name} is defined differently in {first} and {module_name}")
+        for inner in _own_imports(node):
+            for alias in inner.names:
+                visit(inner.module or "", alias.name)
         for used in sorted(
             {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != name}
         ):

@@ -1,7 +1,8 @@
 """``export --format keras-script`` for a table study: a standalone script that reads the same
 file, repeats the stored preparation (the parameters fitted on the study's training split,
-not fitted again), makes the same split and trains the same model. It needs keras, numpy and
-scikit-learn, not Tuning Lab.
+not fitted again), makes the same split and trains the same model. It needs keras, numpy,
+scikit-learn and psutil, not Tuning Lab: reading, preparing and splitting the table are
+training/tables.py's own functions, copied in at export (``source_bundle``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tuning_core.engine.states import Direction
 from tuning_core.engine.storage import StudyRecord
 from tuning_core.engine.tasks import REGRESSION
 from tuning_core.reports.model_source import compile_source, plan_lines
+from tuning_core.reports.source_bundle import bundle
+from tuning_core.training import tables
 
 _TEMPLATE = '''\
 #!/usr/bin/env python3
@@ -27,14 +30,10 @@ Preparation (fitted on the study's training split; repeated here from its stored
 {summary_lines}
 Run: python {filename} [--epochs N] [--save model.keras]
 """
-import argparse
-import csv
-import json
-import math
-import pathlib
+from __future__ import annotations
 
-import numpy as np
-from sklearn.model_selection import train_test_split
+import argparse
+import json
 
 {quiet_import}
 
@@ -51,97 +50,6 @@ MAXIMIZE = {maximize!r}
 PREPARATION = json.loads(
     {preparation!r}
 )
-MISSING = {{"", "na", "n/a", "nan", "null", "none"}}
-BOOLS = {{"true": True, "false": False}}
-
-
-def read_columns():
-    """Each column's cells: text from a CSV, numbers from an .npz (columns x1.., y)."""
-    path = pathlib.Path(DATASET).expanduser()
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = [row for row in csv.reader(handle) if row]
-        header = [name.strip() for name in rows[0]]
-        return {{name: [row[i].strip() for row in rows[1:]] for i, name in enumerate(header)}}
-    if path.is_dir():
-        path = sorted(path.glob("*.npz"))[0]
-    with np.load(path, allow_pickle=False) as archive:
-        split = "train" if "x_train" in archive.files else "test"
-        x, y = archive["x_" + split], archive["y_" + split]
-    columns = {{"x" + str(i + 1): list(x[:, i]) for i in range(x.shape[1])}}
-    columns["y"] = list(np.asarray(y).reshape(len(y)))
-    return columns
-
-
-def missing(cell):
-    if isinstance(cell, str):
-        return cell.lower() in MISSING
-    return not math.isfinite(float(cell))
-
-
-def value_of(cell, kind):
-    """A cell as the study read it: a number, a bool or text."""
-    if kind == "bool":
-        return BOOLS[cell.lower()] if isinstance(cell, str) else bool(cell)
-    if kind in ("integer", "float"):
-        return float(cell)
-    return str(cell)
-
-
-def features(columns):
-    """Standardise numeric columns and one-hot categorical ones with the stored parameters."""
-    blocks = []
-    for entry in PREPARATION["columns"]:
-        cells = columns[entry["name"]]
-        values = [entry["fill"] if missing(c) else value_of(c, entry["kind"]) for c in cells]
-        if entry["kind"] in ("integer", "float"):
-            numbers = np.array(values, dtype=np.float64)
-            blocks.append(((numbers - entry["mean"]) / entry["std"]).reshape(-1, 1))
-        else:
-            # A category the training split never saw is all zeros.
-            blocks.append(
-                np.array([[v == c for c in entry["categories"]] for v in values], dtype=np.float64)
-            )
-    return np.concatenate(blocks, axis=1).astype(np.float32)
-
-
-def targets(columns):
-    """Class indices in the stored order of the classes, or the numbers themselves."""
-    kind_of = {{bool: "bool", int: "integer", float: "float", str: "text"}}
-    cells = columns[PREPARATION["target"]]
-    if PREPARATION["task"] == "regression":
-        return np.array([float(c) for c in cells], dtype=np.float64)
-    classes = PREPARATION["classes"]
-    kind = kind_of[type(classes[0])]
-    lookup = {{(c if kind == "text" else float(c)): i for i, c in enumerate(classes)}}
-    return np.array(
-        [lookup[value_of(c, kind) if kind == "text" else float(value_of(c, kind))] for c in cells],
-        dtype=np.int64,
-    )
-
-
-def split_rows(labels):
-    """Training, validation and test row indices, as the study split them."""
-    split = PREPARATION["split"]
-    stratify = PREPARATION["task"] == "classification" and split["order"] != "ordered"
-    rows, test, validation = np.arange(len(labels)), split["test"], split["validation"]
-    held_out = np.array([], dtype=np.int64)
-    if test > 0:
-        if split["order"] == "ordered":
-            cut = int(round(len(rows) * (1 - test)))
-            rows, held_out = rows[:cut], rows[cut:]
-        else:
-            rows, held_out = train_test_split(
-                rows, test_size=test, stratify=labels if stratify else None, random_state=SEED
-            )
-    share = validation / (1 - test)
-    if split["order"] == "ordered":
-        cut = int(round(len(rows) * (1 - share)))
-        return rows[:cut], rows[cut:], held_out
-    train, valid = train_test_split(
-        rows, test_size=share, stratify=labels[rows] if stratify else None, random_state=SEED
-    )
-    return train, valid, held_out
 
 
 def build_model():
@@ -161,28 +69,42 @@ def main():
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--save", help="write the trained model to this .keras file")
     args = parser.parse_args()
-    columns = read_columns()
-    x, labels = features(columns), targets(columns)
-    train, valid, held_out = split_rows(labels)
-    y = {target_shape}
+    data = apply_preparation(read_table(DATASET), PREPARATION)
+    tests = 0 if data.x_test is None else len(data.x_test)
+    print(
+        f"{{len(data.x_train)}} training, {{len(data.x_val)}} validation and {{tests}} test rows; "
+        f"the first validation targets: {{' '.join(str(v) for v in data.y_val[:10].tolist())}}"
+    )
     keras.utils.set_random_seed(SEED)
     model = build_model()
     history = model.fit(
-        x[train],
-        y[train],
+        data.x_train,
+        outputs(data.y_train),
         batch_size=BATCH_SIZE,
         epochs=args.epochs,
-        validation_data=(x[valid], y[valid]),
+        validation_data=(data.x_val, outputs(data.y_val)),
         verbose=2,
     ).history
     scores = history[METRIC]
     best = max(scores) if MAXIMIZE else min(scores)
     print(f"best {{METRIC}}={{best:.6g}} (epoch {{scores.index(best) + 1}})")
-    if len(held_out):
-        tested = model.evaluate(x[held_out], y[held_out], verbose=0, return_dict=True)
+    if tests:
+        tested = model.evaluate(
+            data.x_test, outputs(data.y_test), verbose=0, return_dict=True
+        )
         print("test " + " ".join(f"{{k}}={{v:.4g}}" for k, v in tested.items()))
     if args.save:
         model.save(args.save)
+
+
+def outputs(labels):
+    return {target_shape}
+
+
+# The table, read and prepared with the stored parameters and split as the study did: the
+# functions below are Tuning Lab's own (training/tables.py and what it uses), copied when
+# exported.
+{data_source}
 
 
 if __name__ == "__main__":
@@ -236,4 +158,8 @@ def table_script(
         layers="\n".join(" " * 12 + line for line in plan_lines(plan)),
         **compile_source(plan.optimizer, plan.loss, plan.metrics, plan.loss_weight),
         target_shape=_target_shape(task, classes),
+        data_source=bundle(
+            [tables.read_table, tables.apply_preparation],
+            provided=["tuning_core.training.keras_runtime.import_keras"],
+        ),
     )
