@@ -17,7 +17,8 @@ begin_page()
 st.title("Tuning Lab")
 st.markdown(
     "See how hyperparameters shape training. Each lesson replays a recorded run, drawn as if "
-    "live: the first four on the bundled digits data, the last two on a test function. "
+    "live: the race and Why this point? on a test function, the others on the bundled digits "
+    "data. "
     "**New study** (in the menu) tunes your own."
 )
 
