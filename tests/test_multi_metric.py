@@ -386,3 +386,19 @@ def test_the_default_best_is_on_the_front_even_when_the_first_metric_ties() -> N
     trials = store.trials(study_id)
     assert [t.number for t in front_trials(trials, spec.metrics)] == [1, 2]
     assert study_best(trials, spec).number == 1
+
+
+@pytest.mark.dask
+def test_the_dask_path_stores_every_metric_and_tells_the_front(tmp_path: Path) -> None:
+    from tuning_core.engine import parallel
+
+    spec = parse_spec({**zdt_spec("zdt-dask", function="zdt2", inputs=3, trials=6), "parallel": 2})
+    lines: list[str] = []
+    with Store(tmp_path / "store.db") as store:
+        run = parallel.run_parallel_study(spec, store, objective_for, log=lines.append)
+        trials = store.trials(run.study_id)
+    assert run.status == StudyStatus.FINISHED and len(trials) == 6
+    for trial in trials:
+        x = np.array([trial.params[f"x{i}"] for i in range(1, 4)])
+        assert trial.values == pytest.approx(zdt2(x)) and trial.value == trial.values["f1"]
+    assert any("front=trials " in line for line in lines)
