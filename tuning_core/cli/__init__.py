@@ -740,7 +740,7 @@ def command_audit(args: argparse.Namespace) -> int:
 def dashboard_app_file() -> Path:
     """The dashboard's app.py: the checkout's when this runs from one, else the installed
     package ``tuning_lab_app`` (pyproject.toml ships app.py, pages/ and .streamlit/ there)."""
-    checkout = Path(__file__).resolve().parents[1] / "app.py"
+    checkout = Path(__file__).resolve().parents[2] / "app.py"
     if checkout.is_file():
         return checkout
     import importlib.resources  # noqa: PLC0415 - only for an installed copy
