@@ -44,17 +44,23 @@ PARETO_KEY = "pareto_chart"
 
 
 def pareto_section(
-    study_name: str, spec: StudySpec, trials: pd.DataFrame, fingerprint: tuple, picked: set[int]
+    study_name: str,
+    spec: StudySpec,
+    trials: pd.DataFrame,
+    fingerprint: tuple,
+    picked: set[int],
+    curves_below: bool,
 ) -> None:
     """A study of several metrics: its front, two metrics at a time, and the clicked point."""
-    st.subheader("Pareto front")
     front = live.study_front(trials, spec)
     st.markdown(plain(live.front_sentence(front, spec)))
     if not front.numbers:
         return
     pairs = live.front_pairs(spec)
     pair = (
-        st.selectbox("Metrics drawn", pairs, format_func=live.pair_label, key="pareto_pair")
+        st.selectbox(
+            "Metrics drawn", pairs, format_func=live.pair_label, key="pareto_pair", width=420
+        )
         if len(pairs) > 1
         else pairs[0]
     )
@@ -62,9 +68,9 @@ def pareto_section(
     ring = next(iter(picked)) if len(picked) == 1 else None
     pair_directions = (directions[pair[0]].value, directions[pair[1]].value)
     pareto_view(study_name, trials, fingerprint, pair, pair_directions, PARETO_KEY, ring)
-    st.caption(live.front_pair_caption(spec))
+    st.caption(plain(live.front_pair_caption(spec, curves_below)))
     if ring is not None:
-        st.markdown(plain(live.picked_point_text(trials, ring, spec, front)))
+        st.markdown(plain(live.picked_point_text(trials, ring, spec, front, curves_below)))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -138,7 +144,7 @@ def live_view(study_name: str) -> None:
     # A point clicked on the front picks out its curves, as a click on a curve does.
     picked = selected_trials(*(panel.key for panel in panels), PARETO_KEY)
     if study.spec.multi_metric:
-        pareto_section(study_name, study.spec, trials, fingerprint, picked)
+        pareto_section(study_name, study.spec, trials, fingerprint, picked, bool(panels))
     if panels:
         choices = live.colour_choices(study.spec)
         colour_field = (

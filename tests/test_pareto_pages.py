@@ -200,7 +200,6 @@ def test_live_shows_the_front_and_its_sentence_for_two_metrics(storage: Path) ->
     seeded = seed_multi_metric(storage)
     front = expected_front(seeded)
     at = open_page("pages/live.py", study="two-metrics")
-    assert [s.value for s in at.subheader if s.value == "Pareto front"]
     shown = plain(texts(at))
     best = max(front, key=lambda n: (seeded[n]["val_accuracy"], -n))
     assert f"{len(front)} of {len(seeded)} complete trials are on the front" in shown
@@ -243,7 +242,6 @@ def expected_pair_front(seeded: dict[int, dict[str, float]], x: str, y: str) -> 
 def test_a_single_metric_study_shows_no_front(storage: Path) -> None:
     seed_store(storage)
     at = open_page("pages/live.py", study="seeded")
-    assert not [s for s in at.subheader if s.value == "Pareto front"]
     assert not pareto_specs(at)
     assert "on the front" not in texts(at)
 
@@ -258,7 +256,9 @@ def test_the_front_sentence_and_the_picked_point_in_words(storage: Path) -> None
     on, off = front.numbers[0], next(n for n in seeded if n not in front.numbers)
     text = live.picked_point_text(trials, on, study.spec, front)
     assert text.startswith(f"Trial {on} (on the front): val_accuracy ")
-    assert f"units {16 * 2 ** (on % 6)}" in text
+    assert f"units {16 * 2 ** (on % 6)}" in text and text.endswith(".")
+    below = live.picked_point_text(trials, on, study.spec, front, curves_below=True)
+    assert below.endswith("Its curves are the solid lines below.")
     assert f"Trial {off} (dominated)" in live.picked_point_text(trials, off, study.spec, front)
     empty = live.study_front(trials.iloc[0:0], study.spec)
     assert live.front_sentence(empty, study.spec).startswith("No complete trial yet")

@@ -543,12 +543,14 @@ def front_sentence(front: Front, spec: StudySpec) -> str:
     return text
 
 
-def front_pair_caption(spec: StudySpec) -> str:
-    """How to read the front chart (with more than two metrics: that it draws one pair)."""
+def front_pair_caption(spec: StudySpec, curves_below: bool) -> str:
+    """How to read the front chart (with more than two metrics: that it draws one pair);
+    ``curves_below``: the page draws curves a click picks out."""
     text = (
         "Each point is a complete trial; the thick line joins the front, the trials no other "
-        "beats on both axes, and pale points are dominated. Click a point to pick out its "
-        "curves below (double-click clears)."
+        "beats on both axes, and pale points are dominated. Click a point to "
+        f"{'pick out its curves below' if curves_below else 'read its settings'} "
+        "(double-click clears)."
     )
     if len(spec.metrics) > 2:
         text += (
@@ -558,10 +560,13 @@ def front_pair_caption(spec: StudySpec) -> str:
     return text
 
 
-def picked_point_text(trials: pd.DataFrame, number: int, spec: StudySpec, front: Front) -> str:
+def picked_point_text(
+    trials: pd.DataFrame, number: int, spec: StudySpec, front: Front, curves_below: bool = False
+) -> str:
     """One clicked trial in words: its metrics, whether it is on the front, and its
     settings: "Trial 7 (on the front): val_accuracy 0.951, train_seconds 3.2; learning_rate
-    0.01, units 128."; empty when the trials do not hold it."""
+    0.01, units 128."; with ``curves_below``, that its curves are the solid ones below.
+    Empty when the trials do not hold it."""
     rows = trials[trials["number"] == number] if not trials.empty else trials
     if rows.empty:
         return ""
@@ -584,4 +589,4 @@ def picked_point_text(trials: pd.DataFrame, number: int, spec: StudySpec, front:
         text += ": " + ", ".join(measured)
     if settings:
         text += "; " + ", ".join(settings)
-    return text + "."
+    return text + (". Its curves are the solid lines below." if curves_below else ".")
