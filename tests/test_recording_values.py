@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tuning_core.cli import main
-from tuning_core.engine import pareto
+from tuning_core.engine import explain, pareto
 from tuning_core.engine.records import front_trials
 from tuning_core.engine.storage import Store
 from tuning_core.reports import recording
@@ -139,3 +139,58 @@ def test_the_bigger_lesson_replays_its_front(tmp_path: Path) -> None:
     assert len(preview) == len(front) and preview["epoch"].is_monotonic_increasing
     assert sorted(preview["value"]) == sorted(t.values["val_accuracy"] for t in trials
                                               if t.number in front)  # fmt: skip
+
+
+def _bayesian_zdt(tmp_path: Path) -> Path:
+    spec = json.loads(_zdt_spec(tmp_path / "spec.json").read_text())
+    spec.update(name="zdt-gp", strategy={"type": "bayesian", "seed": 1, "initial_points": 4})
+    spec["budget"]["trials"] = 7
+    path = tmp_path / "gp.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_a_two_metric_bayesian_recording_explains_each_trial_as_the_run_did(
+    tmp_path: Path,
+) -> None:
+    """ParEGO's asks carry their weights and told losses: the replay's "Why this point?" is
+    the run's, weights included."""
+    source, target, output = tmp_path / "s.db", tmp_path / "t.db", tmp_path / "gp-rec.json"
+    assert main(["--storage", str(source), "run", str(_bayesian_zdt(tmp_path))]) == 0
+    assert main(["--storage", str(source), "record", "zdt-gp", "--output", str(output)]) == 0
+    assert main(["--storage", str(target), "replay", str(output)]) == 0
+    explained = []
+    for path in (source, target):
+        with Store(path) as store:
+            asked = store.asked_trials(store.get_study("zdt-gp").id)
+            explained.append({n: explain.explain(store, "zdt-gp", n).to_json() for n in asked})
+    run, replayed = explained
+    assert replayed.keys() == run.keys() and len(run) == 7
+    # Every ask after the first tell drew weights (the first had nothing to scalarise).
+    assert [n for n, facts in run.items() if len(facts.get("weights") or []) == 2] == [*range(1, 7)]
+    for number, facts in run.items():
+        for key in ("weights", "mean", "std", "chosen", "initial"):
+            assert replayed[number].get(key) == pytest.approx(facts.get(key)), (number, key)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda ask: {**ask, "weights": []}, "weights: a list of 1 to 20 numbers"),
+        (lambda ask: {**ask, "weights": [0.5, "x"]}, "weights: must be a finite number"),
+        (lambda ask: {**ask, "losses": [[1.0]]}, "losses: each must list 2 numbers"),
+        (lambda ask: {**ask, "losses": [[1.0, None]]}, "losses: must be a finite number"),
+    ],
+)
+def test_bad_weights_or_losses_are_one_sentence(tmp_path: Path, mangle, words: str) -> None:
+    source, output = tmp_path / "s.db", tmp_path / "gp-rec.json"
+    assert main(["--storage", str(source), "run", str(_bayesian_zdt(tmp_path))]) == 0
+    assert main(["--storage", str(source), "record", "zdt-gp", "--output", str(output)]) == 0
+    raw = json.loads(output.read_text())
+    raw["trials"][-1]["ask"] = mangle(raw["trials"][-1]["ask"])
+    output.write_text(json.dumps(raw))
+    with pytest.raises(recording.RecordingError) as caught:
+        recording.load_recording(output)
+    message = str(caught.value)
+    assert words in message and "trials[6].ask" in message
+    assert message.count(". ") == 0 and "\n" not in message

@@ -18,6 +18,7 @@ from typing import Any
 from tuning_core.engine import snapshots, strategies
 from tuning_core.engine.storage import Store
 from tuning_core.reports.recording.schema import (
+    MAX_METRICS,
     MAX_TRIALS,
     RaceRecording,
     RecordedTrial,
@@ -100,6 +101,8 @@ def parse_ask(raw: Any, where: str, dims: int) -> dict[str, Any] | None:
         "yi": [read_number(y, f"{where}.yi") for y in ys],
         "told_before": before,
     }
+    if "weights" in raw:  # a study of several metrics: the ask's ParEGO weights, told losses
+        facts.update(_weights_and_losses(raw, where))
     if raw["initial"]:
         return facts
     acquisition = raw.get("acquisition")
@@ -122,6 +125,26 @@ def parse_ask(raw: Any, where: str, dims: int) -> dict[str, Any] | None:
         facts["kernel_theta"] = [read_number(v, f"{where}.kernel_theta") for v in theta]
         facts["noise"] = read_number(raw.get("noise"), f"{where}.noise", allow_none=True)
     return facts
+
+
+def _weights_and_losses(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """A multi-metric ask's weights (one per metric) and the losses told before it (one per
+    metric each; written whole, not shared with the ask before, as the scalarised ``yi`` are
+    redrawn each ask)."""
+    weights, losses = raw["weights"], raw.get("losses", [])
+    if not isinstance(weights, list) or not 0 < len(weights) <= MAX_METRICS:
+        raise RecordingError(f"{where}.weights: a list of 1 to {MAX_METRICS} numbers.")
+    if not isinstance(losses, list) or len(losses) > 2 * MAX_TRIALS:
+        raise RecordingError(f"{where}.losses: a list of at most {2 * MAX_TRIALS} told losses.")
+    for row in losses:
+        if not isinstance(row, list) or len(row) != len(weights):
+            raise RecordingError(
+                f"{where}.losses: each must list {len(weights)} numbers, one a metric."
+            )
+    return {
+        "weights": [read_number(w, f"{where}.weights") for w in weights],
+        "losses": [[read_number(v, f"{where}.losses") for v in row] for row in losses],
+    }
 
 
 def with_told_points(trials: tuple[RecordedTrial, ...], where: str) -> tuple[RecordedTrial, ...]:
