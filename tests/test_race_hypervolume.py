@@ -184,3 +184,15 @@ def test_the_hypervolume_chart_says_what_it_draws() -> None:
     assert all(layer["encoding"]["y"]["scale"].get("type") != "log" for layer in chart["layer"])
     median = bands[(bands["label"] == "gp-ei") & (bands["trial"] == 2)]["median"].iloc[0]
     assert median == pytest.approx(0.81)
+
+
+def test_the_race_form_offers_a_zdt1_race_judged_by_hypervolume() -> None:
+    assert "zdt1" in race_view.OBJECTIVES and race_view.DEFAULT_TRIALS["zdt1"] >= 10
+    document = race_view.race_document(
+        "zdt1-race-1", "zdt1", race_view.DEFAULT_STRATEGIES, seeds=2, trials=12
+    )
+    race = parse_race_spec(document)
+    assert race.objective.metrics[0].name == "f1" and len(race.objective.metrics) == 2
+    assert list(race.members[0].spec.space.names) == [f"x{i}" for i in range(1, 7)]
+    assert race_view.measure_of(race.objective) == "hypervolume"
+    assert race_view.default_race_name("zdt1", ["zdt1-race-1"]) == "zdt1-race-2"

@@ -447,13 +447,15 @@ FUNCTION_SPACES: dict[str, dict[str, Any]] = {
         "x2": {"type": "float", "low": 0.0, "high": 15.0},
     },
     "hartmann6": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(1, 7)},
+    "zdt1": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(1, 7)},
 }
 OBJECTIVES = {
     "branin": "Branin (2-D function, known optimum: a race in seconds)",
     "hartmann6": "Hartmann-6 (6-D function, known optimum)",
+    "zdt1": "ZDT1 (two metrics, 6-D: ranked by hypervolume)",
     "digits": "Keras MLP on digits (1 epoch a trial, learning rate and width tuned)",
 }
-DEFAULT_TRIALS = {"branin": 30, "hartmann6": 60, "digits": 8}
+DEFAULT_TRIALS = {"branin": 30, "hartmann6": 60, "zdt1": 30, "digits": 8}
 STRATEGY_CHOICES: dict[str, dict[str, Any]] = {
     "Grid": {"type": "grid"},
     "Random": {"type": "random"},
