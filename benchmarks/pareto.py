@@ -230,14 +230,23 @@ def digits_front(trials: int) -> dict[str, Any]:
         start = time.perf_counter()
         run_study(spec, store, objective_for(spec), log=lambda _: None)
         wall = time.perf_counter() - start
-        trials_done = [t for t in store.trials(store.get_study(spec.name).id) if len(t.values) == 2]
+        trials_done = [
+            t
+            for t in store.trials(store.get_study(spec.name).id)
+            if all(np.isfinite(t.values.get(m, np.nan)) for m in ("val_accuracy", "train_seconds"))
+        ]
     points = [(t.values["val_accuracy"], t.values["train_seconds"]) for t in trials_done]
     front = sorted(front_indices(points, ["maximize", "minimize"]), key=lambda i: points[i][1])
     return {
         "trials": len(points),
         "wall_s": wall,
         "front": [
-            {"trial": trials_done[i].number, **trials_done[i].params, **trials_done[i].values}
+            {
+                "trial": trials_done[i].number,
+                **trials_done[i].params,
+                "val_accuracy": points[i][0],
+                "train_seconds": points[i][1],
+            }
             for i in front
         ],
     }
