@@ -202,7 +202,7 @@ def test_a_crafted_trigger_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_statement_is_bounded_in_time(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(storage, "QUERY_LIMIT_S", 0.5)
+    monkeypatch.setattr(storage.opening, "QUERY_LIMIT_S", 0.5)
     with Store(tmp_path / "store.db") as store:
         started = time.monotonic()
         with pytest.raises(sqlite3.OperationalError, match="interrupted"):

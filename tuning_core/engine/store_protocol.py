@@ -4,7 +4,7 @@
 on SQLite's private in-memory database (throwaway stores for tests and
 ``create_study(storage=":memory:")``). Both go through the same SQL, schema and triggers, so
 a finished trial is as immutable in memory as on disk. Code that only needs a store takes a
-``StudyStore``; the SQL itself lives in engine/storage.py alone.
+``StudyStore``; the SQL itself lives in the engine/storage/ package alone.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from tuning_core.engine.states import Direction, TrialState
 
 
 class CurveRows(Protocol):
-    """What the store gives a pruner (engine/storage.py's Store)."""
+    """What the store gives a pruner (engine/storage's Store)."""
 
     def trial_rows(self, study_id: int) -> list[tuple[int, str, int | None]]:
         """Every trial of the study: number, state, the number it retries; by number."""
