@@ -15,6 +15,7 @@ from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.race import RaceTrialRow
 from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.storage import Store
+from tuning_core.reports import recording
 from tuning_core.views import race as race_view
 from tuning_core.views import race_charts
 
@@ -75,6 +76,14 @@ def test_a_zdt1_race_is_ranked_by_hypervolume_through_the_engine() -> None:
             race, store, lambda spec: function_objective("zdt1"), log=lambda _: None
         )
         rows = races.race_trial_rows(store, outcome.race_id)
+        recorded = recording.parse_recording(recording.record(store, "zr"))
+    # Recorded and replayed elsewhere, the race keeps every trial's values, so its ranking.
+    with Store(":memory:") as elsewhere:
+        recording.replay(elsewhere, recorded)
+        replayed = races.race_trial_rows(elsewhere, races.get_race(elsewhere, "zr").id)
+    assert [(r.study, r.trial, r.values) for r in replayed] == [
+        (r.study, r.trial, r.values) for r in rows
+    ]
     assert len(rows) == 4 * 14 and all(set(row.values) == {"f1", "f2"} for row in rows)
     frame = race_view.race_frame(race, rows)
     # One reference point for the whole race: just beyond the worst of each metric over
