@@ -16,16 +16,17 @@ from dashboard.data import (
     pruning_frames,
     running_losses,
     selected_trials,
+    study_front,
     worker_timeline_of,
 )
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.storage import StudyRecord
 from tuning_core.reports import frames
-from tuning_core.views import curve_charts, live, live_charts
+from tuning_core.views import curve_charts, live, live_charts, live_front
 from tuning_core.workers import (
     dask_address_of,
     launch_study,
@@ -44,33 +45,33 @@ PARETO_KEY = "pareto_chart"
 
 
 def pareto_section(
-    study_name: str,
-    spec: StudySpec,
+    study: StudyRecord,
     trials: pd.DataFrame,
     fingerprint: tuple,
     picked: set[int],
     curves_below: bool,
 ) -> None:
     """A study of several metrics: its front, two metrics at a time, and the clicked point."""
-    front = live.study_front(trials, spec)
-    st.markdown(plain(live.front_sentence(front, spec)))
+    spec = study.spec
+    front = study_front(study, trials, fingerprint)
+    st.markdown(plain(live_front.front_sentence(front, spec)))
     if not front.numbers:
         return
-    pairs = live.front_pairs(spec)
+    pairs = live_front.front_pairs(spec)
     pair = (
         st.selectbox(
-            "Metrics drawn", pairs, format_func=live.pair_label, key="pareto_pair", width=420
+            "Metrics drawn", pairs, format_func=live_front.pair_label, key="pareto_pair", width=420
         )
         if len(pairs) > 1
         else pairs[0]
     )
-    directions = dict(live.front_goals(spec))
+    directions = dict(live_front.front_goals(spec))
     ring = next(iter(picked)) if len(picked) == 1 else None
     pair_directions = (directions[pair[0]].value, directions[pair[1]].value)
-    pareto_view(study_name, trials, fingerprint, pair, pair_directions, PARETO_KEY, ring)
-    st.caption(plain(live.front_pair_caption(spec, curves_below)))
+    pareto_view(study.name, trials, fingerprint, pair, pair_directions, PARETO_KEY, ring)
+    st.caption(plain(live_front.front_pair_caption(spec, curves_below)))
     if ring is not None:
-        st.markdown(plain(live.picked_point_text(trials, ring, spec, front, curves_below)))
+        st.markdown(plain(live_front.picked_point_text(trials, ring, spec, front, curves_below)))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -144,7 +145,7 @@ def live_view(study_name: str) -> None:
     # A point clicked on the front picks out its curves, as a click on a curve does.
     picked = selected_trials(*(panel.key for panel in panels), PARETO_KEY)
     if study.spec.multi_metric:
-        pareto_section(study_name, study.spec, trials, fingerprint, picked, bool(panels))
+        pareto_section(study, trials, fingerprint, picked, bool(panels))
     if panels:
         choices = live.colour_choices(study.spec)
         colour_field = (

@@ -24,7 +24,7 @@ from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.reports import frames
-from tuning_core.views import live
+from tuning_core.views import live_front
 
 APP = str(ROOT / "app.py")
 GOALS = [
@@ -251,17 +251,18 @@ def test_the_front_sentence_and_the_picked_point_in_words(storage: Path) -> None
     with Store(storage) as store:
         study = store.get_study("two-metrics")
         trials = frames.trials_frame(store.trials(study.id), study.spec, with_metrics=True)
-    front = live.study_front(trials, study.spec)
+    front = live_front.study_front(trials, study.spec)
     assert list(front.numbers) == expected_front(seeded)
     on, off = front.numbers[0], next(n for n in seeded if n not in front.numbers)
-    text = live.picked_point_text(trials, on, study.spec, front)
+    text = live_front.picked_point_text(trials, on, study.spec, front)
     assert text.startswith(f"Trial {on} (on the front): val_accuracy ")
     assert f"units {16 * 2 ** (on % 6)}" in text and text.endswith(".")
-    below = live.picked_point_text(trials, on, study.spec, front, curves_below=True)
+    below = live_front.picked_point_text(trials, on, study.spec, front, curves_below=True)
     assert below.endswith("Its curves are the solid lines below.")
-    assert f"Trial {off} (dominated)" in live.picked_point_text(trials, off, study.spec, front)
-    empty = live.study_front(trials.iloc[0:0], study.spec)
-    assert live.front_sentence(empty, study.spec).startswith("No complete trial yet")
+    dominated = live_front.picked_point_text(trials, off, study.spec, front)
+    assert dominated.startswith(f"Trial {off} (dominated): ")
+    empty = live_front.study_front(trials.iloc[0:0], study.spec)
+    assert live_front.front_sentence(empty, study.spec).startswith("No complete trial yet")
 
 
 def test_compare_shows_hypervolume_for_two_studies_of_the_same_metrics(storage: Path) -> None:
