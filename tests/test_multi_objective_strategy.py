@@ -30,6 +30,7 @@ from tuning_core.engine.strategies import (
     scalarise,
 )
 from tuning_core.engine.study import run_study
+from tuning_core.views import why_charts
 
 NAMES = [f"x{i}" for i in range(1, 7)]
 SPACE = parse_space({name: {"type": "float", "low": 0, "high": 1} for name in NAMES})
@@ -219,6 +220,17 @@ def test_why_this_point_names_the_weights_of_a_two_metric_ask(tmp_path: Path) ->
     assert not why["initial"] and "true_value" not in why  # two metrics: no one surface
     assert why["weights"] == record["weights"]
     assert why["weights"] == pytest.approx(list(parego_weights(3, 5, 2)))
+    # The surrogate models the scalarised score, lower is better: the page names it so, and
+    # its observed values are the values the GP was fitted to, not the first metric's.
+    assert (why["metric"], why["direction"], why["metrics"]) == (
+        explain.SCALARISED_METRIC,
+        "minimize",
+        ["f1", "f2"],
+    )
+    assert [point["value"] for point in why["observed"]] == pytest.approx(record["yi"])
+    sentence = why_charts.summary_sentence(why)
+    first, second = (f"{weight:.0%}" for weight in why["weights"])
+    assert f"f1 at {first} and f2 at {second}" in sentence
 
 
 def test_parego_reaches_a_larger_hypervolume_than_random_on_zdt1() -> None:

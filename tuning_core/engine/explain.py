@@ -74,6 +74,7 @@ class Explanation:
     # A study of several metrics: the ParEGO weights this ask scalarised them with (the
     # surrogate and the observed values are of that scalarisation, by default its ranks).
     weights: list[float] | None = None
+    metrics: list[str] | None = None  # the metrics the weights weigh, in the same order
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -91,6 +92,7 @@ class Explanation:
         }
         if self.weights is not None:
             data["weights"] = self.weights
+            data["metrics"] = self.metrics
         if self.initial:
             return data
         data.update(
@@ -161,9 +163,15 @@ def _no_record(store: Store, study_id: int, name: str, trial: int, asked: list[i
     return f"--trial: {brief(name)} has no recorded proposal for trial {trial}."
 
 
+# What the surrogate of a study of several metrics models (strategies/parego.py): one score
+# a trial, lower is better, so the page's axes and sentences name it and not the first metric.
+SCALARISED_METRIC = "ParEGO score"
+
+
 def _factor(spec: StudySpec) -> float:
-    """Loss (what the strategy minimised) times this is the study's metric."""
-    return spec.direction.sign
+    """Loss (what the strategy minimised) times this is the study's metric (1 for a study of
+    several metrics: the loss is already the scalarised score)."""
+    return 1.0 if spec.multi_metric else spec.direction.sign
 
 
 def observed_points(spec: StudySpec, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -278,8 +286,8 @@ def explain_record(
         trial=trial,
         initial=bool(record["initial"]),
         dims=dims,
-        metric=spec.metric,
-        direction=spec.direction.value,
+        metric=SCALARISED_METRIC if spec.multi_metric else spec.metric,
+        direction="minimize" if spec.multi_metric else spec.direction.value,
         acquisition=None,
         acq_func=record["acq_func"],
         surrogate=spec.strategy.surrogate or "GP",
@@ -288,6 +296,8 @@ def explain_record(
     )
     explanation.failed, explanation.feasibility = failure_facts(spec, record)
     explanation.weights = record.get("weights")
+    if explanation.weights is not None:
+        explanation.metrics = [goal.name for goal in spec.metrics]
     if explanation.initial:
         return explanation
     explanation.acquisition = acquisition_of(record)

@@ -537,8 +537,24 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def weights_sentence(explanation: dict[str, Any]) -> str:
+    """For a study of several metrics, what the model's one score a trial weighs (ParEGO's
+    weights of this ask); empty for one metric and for an initial point."""
+    weights, metrics = explanation.get("weights"), explanation.get("metrics")
+    if not weights or not metrics or explanation["initial"]:
+        return ""
+    weighed = " and ".join(
+        f"{metric} at {weight:.0%}" for metric, weight in zip(metrics, weights, strict=False)
+    )
+    return (
+        f" With several metrics the model learns one score a trial: for this step, {weighed} "
+        "(each metric scaled to its range so far; the weights are drawn afresh each step, so "
+        "the search aims at another part of the front)."
+    )
+
+
 def summary_sentence(explanation: dict[str, Any]) -> str:
-    """One sentence on how trial N was chosen."""
+    """One sentence on how trial N was chosen (more for failures and several metrics)."""
     chosen = ", ".join(f"{k} = {_format(v)}" for k, v in explanation["chosen"].items())
     trial = explanation["trial"]
     if explanation["initial"]:
@@ -565,7 +581,7 @@ def summary_sentence(explanation: dict[str, Any]) -> str:
             "put the scores' differences down to noise, found no spot more promising than "
             "another, and the choice was as good as random."
         )
-    return text + failure_sentence(explanation)
+    return text + weights_sentence(explanation) + failure_sentence(explanation)
 
 
 # An acquisition whose values span less than this fraction of its natural scale is flat: what
