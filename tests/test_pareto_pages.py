@@ -307,3 +307,24 @@ def test_compare_shows_no_hypervolume_for_a_single_metric_study(storage: Path) -
     overlay.set_value(["seeded", "front-a"]).run()
     assert not at.exception
     assert not [c for c in charts(at) if c.get("title") == "hypervolume over trials, by study"]
+
+
+def test_the_front_grows_as_trials_finish(storage: Path) -> None:
+    seeded = seed_multi_metric(storage)
+    at = open_page("pages/live.py", study="two-metrics")
+    before = expected_front(seeded)
+    assert f"{len(before)} of {len(seeded)} complete trials" in plain(texts(at))
+    # The running trial finishes faster and better than any: it alone is the front now.
+    best = {"val_accuracy": 0.99, "train_seconds": 0.5}
+    with Store(storage) as store:
+        study = store.get_study("two-metrics")
+        running = next(t for t in store.trials(study.id) if t.state == TrialState.RUNNING)
+        store.finish_trial(running.id, TrialState.COMPLETE, 0.99, values=best)
+    at.run()
+    assert not at.exception
+    after = expected_front({**seeded, running.number: best})
+    assert after == [running.number]
+    shown = plain(texts(at))
+    assert f"1 of {len(seeded) + 1} complete trials is on the front" in shown
+    assert f"is trial {running.number}." in shown
+    assert pareto_specs(at)[0]["title"] == f"Pareto front: 1 of {len(seeded) + 1} complete trials"

@@ -100,7 +100,6 @@ def metric_values(trials: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
 def hypervolume_caption(reference_sentence: str) -> str:
     """What the hypervolume chart shows and where it is measured from."""
     return (
-        "Each line is one study's hypervolume after each finished trial: how much of the "
-        "metrics' space its trials beat, so a line that climbs higher and sooner found a "
-        f"better, wider front faster. {reference_sentence}"
-    )
+        "Each line is one study's hypervolume after each finished trial: a line that climbs "
+        f"higher and sooner found a better, wider front faster. {reference_sentence}"
+    ).strip()
