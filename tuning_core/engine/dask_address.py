@@ -1,6 +1,6 @@
 """A Dask scheduler's address: what one looks like, and the variable that names the default.
 
-Kept apart from engine/parallel.py, the only module that imports Dask: the CLI and the
+Kept apart from engine/parallel/, the only package that imports Dask: the CLI and the
 dashboard's process check an address without loading Dask.
 """
 

@@ -47,9 +47,9 @@ MAX_TRIALS = 100_000
 MAX_GRID_LEVELS = 100
 MAX_GRID_POINTS = 1_000_000
 MAX_SPEC_BYTES = 1_000_000
-# Trials run at once on Dask (see engine/parallel.py); 1 runs them in this process, as always.
+# Trials run at once on Dask (see engine/parallel/); 1 runs them in this process, as always.
 MAX_PARALLEL = 64
-# How a Dask study handles lost workers (see engine/parallel.py): a trial whose worker sends
+# How a Dask study handles lost workers (see engine/parallel/driver.py): a trial whose worker sends
 # nothing for heartbeat_seconds is given up and retried elsewhere; one whose worker is lost
 # more than max_retries times fails. Both may be set in the spec's "dask" object.
 DEFAULT_HEARTBEAT_SECONDS = 60.0

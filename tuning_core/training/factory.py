@@ -1,5 +1,5 @@
 """The objective a spec names, built where the trial runs: in the study's process, or on a
-Dask worker from the spec alone (engine/parallel.py ships this function by reference)."""
+Dask worker from the spec alone (engine/parallel/ ships this function by reference)."""
 
 from __future__ import annotations
 

@@ -1,91 +1,25 @@
-"""Parallel trials on Dask: N trials at once on a LocalCluster, or on an existing scheduler.
-
-The driver (``python -m tuning_core run`` with ``parallel`` above 1, or ``--dask ADDRESS``)
-keeps the strategy and the store, as the sequential loop in engine/study.py does, and is the
-only process that opens the store. Each trial is one Dask task: it gets the spec (a small JSON
-object), its params and the names of its channels, builds the objective on the worker (the
-dataset by its built-in name or path there), and returns how the trial ended.
-
-Channels, all Dask's own:
-
-- **Metrics and starts: worker events.** The task's reporter calls
-  ``get_worker().log_event(topic, msg)`` for its start, each epoch's metrics and each in-epoch
-  loss, and the driver's ``client.subscribe_topic`` handler queues them for the driver's
-  thread, which writes them to the store as they arrive, so the dashboard's live view reads
-  them as it reads a sequential trial's. Chosen over a ``distributed.Queue`` or Pub/Sub
-  because an event costs the task no round trip (it rides the worker's batched stream to the
-  scheduler, which pushes it to the subscribed client): a Keras trial sends ~10 per epoch,
-  and none of them may slow its batches. Events from one worker arrive in order. The task's
-  result says how many events it sent, and the driver records the trial only once it has
-  them all, so no epoch arrives after its trial is final.
-- **Stop: a ``distributed.Variable``** holding "" or the reason ("stopped on request", "the
-  time budget ran out"). The driver polls ``store.stop_requested`` (and the deadline) and sets
-  it; the task's ``should_stop()`` reads it at most every STOP_POLL_SECONDS, so a stop reaches
-  a running trial within about a second. The task also stops once the scheduler has cancelled
-  it (its driver cancelled it, or died): Dask cannot interrupt a running task, so a killed
-  driver's trials would otherwise train on, orphaned, holding their workers.
-- **Pruning: a ``distributed.Queue`` per trial.** Decisions need the store, which only the
-  driver reads. After reporting epoch e the task sends an "ask" event and blocks on its
-  queue; the driver answers once it has written epoch e, deciding from finished epochs only
-  (``StoreReporter.should_prune``), exactly as a sequential trial does. Answers carry the
-  epoch and the worker's address, so a rerun never takes an answer meant for a dead attempt.
-
-Faults. A worker that dies mid-trial is handled both ways Dask may report it: the scheduler
-reruns the task on another worker (the driver sees a second start of the same task: the
-first attempt becomes ``interrupted``, and the rerun is recorded as a new trial retrying it),
-or, after ``distributed.scheduler.allowed-failures`` deaths, the future raises
-``KilledWorker`` (the trial becomes ``interrupted`` and is retried first, as a sequential
-retry is). A finished trial is final in the store (a trigger), so nothing done is lost.
-
-A worker that stops answering (SIGSTOP, a hung host, a cut network) sends nothing, so each
-task also sends an uncounted "beat" event from a thread every quarter of the heartbeat; a
-trial not heard from for ``heartbeat_seconds`` is cancelled, recorded ``interrupted`` and
-retried, and the scheduler is asked to drop its worker (``restart_workers``: a nanny kills and
-restarts the process, a worker without one is removed), as its own ``worker-ttl`` (5 minutes
-by default) would later; nothing is submitted until it is gone, so the retry runs elsewhere.
-Each trial may lose ``max_retries`` workers, counting Dask's reruns, ``KilledWorker`` and
-silences alike; one more and it is ``failed`` with a sentence saying so. When ``parallel``
-trials (at least 2) fail that way with none finishing in between, every worker is dying: the
-study ends with ClusterError. A scheduler that goes away cancels every future; that is said
-as the scheduler's fault, not the workers'.
-
-Memory. Keras leaks ~2 MB per fit, so the driver restarts a worker through its nanny (``Client
-.restart_workers``, in a thread, submitting nothing meanwhile) once it has run
-``restart_every`` trials and is idle; LocalCluster workers have nannies. A worker started with
-``--no-nanny`` cannot be restarted: the driver says so once and goes on (give such workers
-``--lifetime`` instead).
-
-Bayesian search asks with the pending trials' params (``strategies.ask_with_pending``), so no
-two pending trials share a point; results are told in the order trials finish.
-"""
+"""The driver of a study on Dask: the ask -> submit -> record loop, what it does with each
+task's events, and how it handles workers that die, go silent or need a restart (the design:
+this package's docstring). ``run_parallel_study`` is its entry point."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
-import json
-import logging
-import os
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask
-from distributed import Client, Future, KilledWorker, LocalCluster, Queue, Variable, get_worker
+from distributed import Client, Future, KilledWorker, Queue, Variable
 from distributed.client import FutureCancelledError
-from distributed.comm import connect
-from distributed.security import Security
 
-from tuning_core.engine.dask_address import is_dask_address
-from tuning_core.engine.errors import ClusterError, DatasetError, ObjectiveError, SpecError, brief
-from tuning_core.engine.objectives import Objective
-from tuning_core.engine.pruners import PruneDecision
-from tuning_core.engine.spec import StudySpec, parse_spec
+from tuning_core.engine.errors import ClusterError, DatasetError, ObjectiveError, brief
+from tuning_core.engine.parallel.client import check_address, dask_client
+from tuning_core.engine.parallel.worker_task import Channels, ObjectiveFactory, run_trial_task
+from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.spec_parts import UserFunctionSpec, UserModelSpec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store, TrialRecord
@@ -99,15 +33,11 @@ from tuning_core.engine.study import (
     begin_session,
     claim_and_run,
     finished_record,
-    run_objective,
     save_ask,
     stop_if_every_trial_fails,
 )
 from tuning_core.engine.user_objectives import FAILURE_REPEATS
 
-CONNECT_TIMEOUT_S = 5.0
-# How long a task waits for the driver's pruning answer before it trains on.
-PRUNE_ANSWER_TIMEOUT_S = 60.0
 # How long the driver waits for a finished task's last events before recording it anyway.
 EVENTS_GRACE_S = 10.0
 # How long the driver waits for running tasks to honour a stop before it cancels them.
@@ -119,302 +49,9 @@ DROP_TIMEOUT_S = 15.0
 # The reason Dask gives a future it cancelled because its client lost the scheduler.
 SCHEDULER_LOST = "scheduler-connection-lost"
 
-ObjectiveFactory = Callable[[StudySpec], Objective]
-
 
 class SchedulerLost(RuntimeError):
     """The driver's client lost its scheduler; run_parallel_study says so in one sentence."""
-
-
-def check_address(address: str) -> str:
-    """The scheduler address, or SpecError naming ``--dask`` when it is not a Dask address."""
-    if not is_dask_address(address):
-        raise SpecError(
-            "--dask must be a Dask scheduler address such as tcp://10.0.0.5:8786 (tcp://, "
-            f"tls://, ucx:// or inproc://), not {brief(address)}."
-        )
-    return address.strip()
-
-
-def refuse_unreachable(address: str) -> None:
-    """Raise SpecError naming ``--dask`` unless a Dask scheduler answers at ``address``
-    within about CONNECT_TIMEOUT_S (called before a store is opened, so none is created)."""
-    problem = _unreachable(check_address(address))
-    if problem is not None:
-        raise SpecError(problem)
-
-
-def _unreachable(address: str) -> str | None:
-    """Why no Dask scheduler can be reached at ``address``, in one sentence naming
-    ``--dask``, or None once one has answered; never takes much over CONNECT_TIMEOUT_S.
-
-    A throwaway connection comes first because ``Client`` turns some failures (a tls://
-    address with no certificates, ucx:// without UCX, an inproc:// address from another
-    process) into a 10 s wait while it closes itself, and then into a traceback.
-    """
-    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
-
-    async def knock() -> None:
-        comm = await connect(
-            address, timeout=CONNECT_TIMEOUT_S, **Security().get_connection_args("client")
-        )
-        await comm.close()
-
-    def attempt() -> None:
-        asyncio.run(asyncio.wait_for(knock(), CONNECT_TIMEOUT_S + 0.5))
-
-    # In a thread of its own: the caller may already run an event loop (a notebook).
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        try:
-            pool.submit(attempt).result()
-            return None
-        except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
-            failure = type(error).__name__
-    if scheme == "tls" and Security().get_connection_args("client")["ssl_context"] is None:
-        return (
-            f"--dask: {brief(address)} is a tls:// address, but no TLS certificates are set "
-            "here; set distributed.comm.tls.ca-file, .client.cert and .client.key in Dask's "
-            "configuration, or use tcp:// on a private network."
-        )
-    if scheme == "ucx":
-        return (
-            f"--dask: {brief(address)} is a ucx:// address, which needs UCX support for Dask "
-            "installed here (distributed-ucxx); install it or use a tcp:// address."
-        )
-    if scheme == "inproc":
-        return (
-            f"--dask: {brief(address)} is an inproc:// address, which reaches only a scheduler "
-            "inside this same Python process, and none runs here; use a tcp:// address."
-        )
-    return (
-        f"--dask: no Dask scheduler answered at {brief(address)} within "
-        f"{CONNECT_TIMEOUT_S:g} s ({failure}); start one with `dask scheduler` or check the "
-        "address."
-    )
-
-
-@contextlib.contextmanager
-def dask_client(parallel: int, address: str | None) -> Iterator[Client]:
-    """A client of the scheduler at ``address``, or of a LocalCluster of ``parallel`` worker
-    processes that this process starts, binds to 127.0.0.1 and closes on exit.
-
-    Each local worker gets one thread for tasks and ``cores // parallel`` threads for
-    TensorFlow, so N trials share the machine instead of each taking every core.
-    """
-    if address is not None:
-        address = check_address(address)
-        refuse_unreachable(address)
-        try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError) as error:
-            raise SpecError(
-                f"--dask: no Dask scheduler answered at {brief(address)} within "
-                f"{CONNECT_TIMEOUT_S:g} s ({type(error).__name__}); start one with `dask "
-                "scheduler` or check the address."
-            ) from None
-        # Once the scheduler dies, the client's own reconnect logs "Failed to reconnect"
-        # and a CancelledError traceback while it closes (when depends on timing); the
-        # driver says in one sentence that the scheduler stopped answering instead.
-        client_log = logging.getLogger("distributed.client")
-        level = client_log.level
-        client_log.setLevel(logging.CRITICAL)
-        try:
-            yield client
-        finally:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - e.g. a TimeoutError once the scheduler died
-                # Closing must not replace the sentence that ended the run, and a client
-                # left "closing" would try again at exit and print a traceback.
-                client.status = "closed"
-            finally:
-                client_log.setLevel(level)
-        return
-    threads = str(max(1, (os.cpu_count() or 1) // parallel))
-    # Workers forked from one clean server process start, and above all close, faster than
-    # spawned ones (4 workers on 2 cores: ~1.1 s against 1-2 s to start, 0.03 s against
-    # 0.2-0.7 s to close); none of them inherits this process' threads.
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        cluster = _local_cluster(parallel, threads)
-        try:
-            with Client(cluster, set_as_default=False) as client:
-                yield client
-        finally:
-            cluster.close()
-
-
-def _local_cluster(parallel: int, threads: str) -> LocalCluster:
-    return LocalCluster(
-        n_workers=parallel,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, so
-        # keep it on loopback at a free port rather than 8787 (two drivers at once).
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-        # Read by TensorFlow (and BLAS) when the worker first imports them.
-        env={
-            "TF_NUM_INTRAOP_THREADS": threads,
-            "TF_NUM_INTEROP_THREADS": threads,
-            "OMP_NUM_THREADS": threads,
-        },
-    )
-
-
-# The worker side ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Channels:
-    """The names of one driver run's Dask channels (unique per run, so a resumed study never
-    reads a dead driver's messages)."""
-
-    topic: str
-    stop: str
-    pruning: bool
-    beat_s: float = 1.0  # how often a task says it is alive (a quarter of the heartbeat)
-
-    def answers(self, key: int) -> str:
-        return f"{self.topic}-answers-{key}"
-
-
-class _TaskReporter:
-    """The reporter a trial gets on a Dask worker: everything goes through ``channels``."""
-
-    def __init__(self, key: int, channels: Channels) -> None:
-        self.key = key
-        self.channels = channels
-        self.worker = get_worker()
-        self.address = self.worker.address
-        self.sent = 0
-        self.stop_reason: str | None = None
-        self.prune_decision: PruneDecision | None = None  # the driver keeps the decision
-        self.task_key = self.worker.get_current_task()
-        self._stop = Variable(channels.stop)
-        self._last_poll = 0.0
-
-    def send(self, kind: str, **message: Any) -> None:
-        message.update(kind=kind, key=self.key, worker=self.address)
-        self.worker.log_event(self.channels.topic, message)
-        self.sent += 1
-
-    def report(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.send("epoch", epoch=epoch, metrics={k: float(v) for k, v in metrics.items()})
-
-    def report_batch(self, progress: float, loss: float) -> None:
-        self.send("batch", progress=float(progress), loss=float(loss))
-
-    def should_stop(self) -> bool:
-        now = time.monotonic()
-        if self.stop_reason is None and now - self._last_poll >= STOP_POLL_SECONDS:
-            self._last_poll = now
-            if self._cancelled():
-                self.stop_reason = "the driver cancelled the trial"
-            else:
-                self.stop_reason = self._stop.get(timeout=CONNECT_TIMEOUT_S) or None
-        return self.stop_reason is not None
-
-    def _cancelled(self) -> bool:
-        """Whether the scheduler no longer wants this task: its driver cancelled it, or died
-        (Dask cannot interrupt a running task, so an orphaned trial would train on)."""
-        task = self.worker.state.tasks.get(self.task_key)
-        return task is None or task.state in ("cancelled", "released", "forgotten")
-
-    def should_prune(self, epoch: int) -> bool:
-        if not self.channels.pruning:
-            return False
-        self.send("ask", epoch=epoch)
-        answers = Queue(self.channels.answers(self.key))
-        deadline = time.monotonic() + PRUNE_ANSWER_TIMEOUT_S
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                answer = answers.get(timeout=left)
-            except TimeoutError:
-                break
-            if answer["epoch"] == epoch and answer["worker"] == self.address:
-                return bool(answer["prune"])
-        return False  # no answer: train on, as a study without a pruner would
-
-
-_objectives: dict[str, Objective] = {}
-
-
-def _objective_here(spec_json: dict[str, Any], factory: ObjectiveFactory) -> Objective:
-    """The spec's objective in this worker process, built once (a Keras objective keeps its
-    dataset loaded between trials); only the latest study's is kept."""
-    text = json.dumps(spec_json, sort_keys=True)
-    if text not in _objectives:
-        _objectives.clear()
-        _objectives[text] = factory(parse_spec(spec_json))
-    return _objectives[text]
-
-
-@contextlib.contextmanager
-def _heartbeat(reporter: _TaskReporter) -> Iterator[None]:
-    """Send a "beat" every ``channels.beat_s`` while the block runs, from a thread of its
-    own, so the driver hears from a trial whose objective reports nothing for minutes and
-    notices a worker that stops answering (a stopped process sends nothing at all)."""
-    done = threading.Event()
-    message = {"kind": "beat", "key": reporter.key, "worker": reporter.address}
-    message["name"] = str(reporter.worker.name)
-
-    def beat() -> None:
-        while not done.wait(reporter.channels.beat_s):
-            reporter.worker.log_event(reporter.channels.topic, dict(message))
-
-    reporter.worker.log_event(reporter.channels.topic, dict(message))
-    thread = threading.Thread(target=beat, name=f"tuning-lab-beat-{reporter.key}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-
-
-def run_trial_task(
-    spec_json: dict[str, Any],
-    factory: ObjectiveFactory,
-    params: dict[str, Any],
-    key: int,
-    channels: Channels,
-) -> dict[str, Any]:
-    """The Dask task of one trial: run it on this worker, report through ``channels``, and
-    return how it ended (the driver records it). Beats (uncounted) go out while it runs."""
-    reporter = _TaskReporter(key, channels)
-    with _heartbeat(reporter):
-        return _run_trial_here(spec_json, factory, params, reporter)
-
-
-def _run_trial_here(
-    spec_json: dict[str, Any],
-    factory: ObjectiveFactory,
-    params: dict[str, Any],
-    reporter: _TaskReporter,
-) -> dict[str, Any]:
-    # Built before the start is announced: a worker's first trial would otherwise count the
-    # import of TensorFlow (seconds) as training time, in its duration and on the timeline.
-    objective = _objective_here(spec_json, factory)
-    reporter.send("start", name=str(reporter.worker.name))
-    result: dict[str, Any] = {"worker": reporter.address}
-    try:
-        # The stored objective names its first metric, or lists several (metrics).
-        stored = spec_json["objective"]
-        goals = stored.get("metrics") or [{"name": stored["metric"]}]
-        names = [str(goal["name"]) for goal in goals]
-        end = run_objective(objective, params, reporter, names[0], names)
-        result.update(state=end.state.value, value=end.value, error=end.error, note=end.note)
-        result.update(values=end.values)
-    except DatasetError as error:
-        result.update(dataset_error=str(error))
-    except ObjectiveError as error:  # the user's model cannot train as asked: one sentence
-        result.update(objective_error=str(error))
-    result["events"] = reporter.sent
-    return result
-
-
-# The driver side ------------------------------------------------------------------------
 
 
 @dataclass
