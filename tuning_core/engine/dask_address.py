@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-# The scheduler `run` and `race` send trials to when --dask is not given (tuning_core/cli.py);
+# The scheduler `run` and `race` send trials to when --dask is not given (tuning_core/cli/);
 # New study's address field starts with it (tuning_core/workers.py).
 DASK_ENV = "TUNING_LAB_DASK"
 
