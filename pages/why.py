@@ -17,7 +17,7 @@ from dashboard.why_data import (
 )
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.states import StudyStatus
-from tuning_core.views import why_charts
+from tuning_core.views import why_sentences
 
 # Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
@@ -110,7 +110,7 @@ def why_view(study_name: str) -> None:
     except SpecError as error:  # a record that cannot be read or trusted: one sentence
         st.warning(plain(in_page_words(error)))
         return
-    st.markdown(plain(why_charts.summary_sentence(explanation)))
+    st.markdown(plain(why_sentences.summary_sentence(explanation)))
     if explanation["initial"]:
         return
     if spec.strategy.get("acquisition") == "gp_hedge":

@@ -20,7 +20,7 @@ from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import BayesianStrategy, load_ask_record
 from tuning_core.engine.study import run_study
-from tuning_core.views import why_charts
+from tuning_core.views import why_charts, why_sentences
 
 APP = str(ROOT / "app.py")
 
@@ -110,7 +110,7 @@ def test_why_says_what_the_search_knew_about_failures(
         explanation = explain.explain(store, "failing", last).to_json()
     assert len(explanation["failed"]) == len(failed)
     assert sum(p["failed"] for p in explanation["observed"]) == len(failed)
-    sentence = why_charts.summary_sentence(explanation)
+    sentence = why_sentences.summary_sentence(explanation)
     assert f"{len(failed)} failed trial" in sentence and "chance of running" in sentence
     chart, _ = why_charts.why_chart(explanation)
     assert "datum.failed" in str(chart.to_dict())

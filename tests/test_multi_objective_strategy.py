@@ -30,7 +30,7 @@ from tuning_core.engine.strategies import (
     scalarise,
 )
 from tuning_core.engine.study import run_study
-from tuning_core.views import why_charts
+from tuning_core.views import why_sentences
 
 NAMES = [f"x{i}" for i in range(1, 7)]
 SPACE = parse_space({name: {"type": "float", "low": 0, "high": 1} for name in NAMES})
@@ -228,7 +228,7 @@ def test_why_this_point_names_the_weights_of_a_two_metric_ask(tmp_path: Path) ->
         ["f1", "f2"],
     )
     assert [point["value"] for point in why["observed"]] == pytest.approx(record["yi"])
-    sentence = why_charts.summary_sentence(why)
+    sentence = why_sentences.summary_sentence(why)
     first, second = (f"{weight:.0%}" for weight in why["weights"])
     assert f"f1 at {first} and f2 at {second}" in sentence
 

@@ -24,7 +24,7 @@ from tuning_core.engine.states import StudyStatus
 from tuning_core.engine.storage import Store
 from tuning_core.engine.strategies import make_strategy
 from tuning_core.engine.study import run_study
-from tuning_core.views import live_charts, why_charts
+from tuning_core.views import live_charts, why_charts, why_sentences
 
 APP = str(ROOT / "app.py")
 INITIAL = 5
@@ -483,7 +483,7 @@ def test_a_study_run_again_under_its_name_is_explained_afresh(tmp_path: Path, mo
     with Store(path) as store:
         params = store.trials(store.get_study("again").id)[7].params
     assert first != second
-    assert f"x1 = {why_charts._format(params['x1'])}" in second
+    assert f"x1 = {why_sentences._format(params['x1'])}" in second
 
 
 def test_a_study_from_before_the_records_is_explained_in_one_sentence(tmp_path: Path) -> None:
@@ -511,8 +511,8 @@ def test_a_gp_record_leaves_out_k_inv_and_gets_it_back(studies: Path) -> None:
 def test_a_flat_acquisition_is_said_to_be_as_good_as_random() -> None:
     base = {"chosen": {"x1": 1.0}, "trial": 7, "initial": False, "observed": [{}] * 7}
     base |= {"surrogate": "GP", "acquisition": "EI", "acq_func": "EI"}
-    flat = why_charts.summary_sentence({**base, "acquisition_values": [0.0, 0.0, 0.0]})
-    peaked = why_charts.summary_sentence({**base, "acquisition_values": [0.0, 0.3, 0.1]})
+    flat = why_sentences.summary_sentence({**base, "acquisition_values": [0.0, 0.0, 0.0]})
+    peaked = why_sentences.summary_sentence({**base, "acquisition_values": [0.0, 0.3, 0.1]})
     assert "as good as random" in flat
     assert "as good as random" not in peaked
 
