@@ -186,6 +186,7 @@ def test_audited_runs_are_drawn_over_their_cuts(storage: Path) -> None:
     assert not pruning_marks.audit_rows(audited, "loss")
 
 
+@pytest.mark.slow  # an audited study and the Compare page, ~2 s; the engine's audit tests stay fast
 def test_compare_page_shows_the_audit(storage: Path) -> None:
     with Store(storage) as store:
         _branin_study(store)

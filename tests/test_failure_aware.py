@@ -50,6 +50,7 @@ def _study(store: Store, name: str, trials: int) -> list[dict[str, Any]]:
     return [t.params for t in store.trials(study.id)]
 
 
+@pytest.mark.slow  # 5 seeds of a failure-aware search, ~2 s; the Why failure sentence stays fast
 def test_the_search_stops_returning_to_a_region_that_failed() -> None:
     """Proposals in x1 > 7 after two failures there: the seeds where telling the worst loss
     came back most (benchmarks/failure_aware.py: 4 and 7 times) at most once each now."""

@@ -245,6 +245,7 @@ def test_a_model_too_large_is_refused_before_anything_is_stored(
     assert run_cli("run", str(small), storage=storage).returncode == 0
 
 
+@pytest.mark.slow  # waits out the store's busy timeout on purpose, ~1.6 s
 def test_a_write_lock_held_past_the_busy_timeout_costs_no_trial(storage: Path) -> None:
     spec = parse_spec(branin_spec(trials=6))
     with Store(storage) as store:

@@ -162,6 +162,7 @@ def test_epoch_rows_read_only_what_is_new_and_keep_a_rewritten_epochs_latest_val
         assert holder.rows is before and holder.touched == frozenset()
 
 
+@pytest.mark.slow  # hundreds of seeded trials on two pages, ~2.5 s
 def test_live_and_compare_at_hundreds_of_trials_draw_a_stated_sample_and_page_the_table(
     storage: Path,
 ) -> None:

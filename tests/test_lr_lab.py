@@ -63,6 +63,7 @@ def _seed_finished_comparison(path: Path) -> None:
         store.set_status(study_id, StudyStatus.FINISHED)
 
 
+@pytest.mark.slow  # a finished three-rate comparison through AppTest, ~1.9 s
 def test_the_page_says_the_comparison_finished_and_how_many_train_at_once(
     storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

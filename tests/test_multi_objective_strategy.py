@@ -233,6 +233,7 @@ def test_why_this_point_names_the_weights_of_a_two_metric_ask(tmp_path: Path) ->
     assert f"f1 at {first} and f2 at {second}" in sentence
 
 
+@pytest.mark.slow  # 3 seeds x 2 searches x 30 trials, ~2.2 s; ParEGO's unit tests stay fast
 def test_parego_reaches_a_larger_hypervolume_than_random_on_zdt1() -> None:
     """At 30 trials on six inputs ParEGO's front is well ahead of random's on each seed: over
     seeds 0-7 10.95-11.59 against 7.85-9.35 (11.77 at most), the smallest lead 2.0. Three

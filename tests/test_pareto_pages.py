@@ -299,6 +299,7 @@ def test_compare_shows_hypervolume_for_two_studies_of_the_same_metrics(storage: 
     assert finals["front-b (random)"] > finals["front-a (random)"]  # b: a's front, 0.02 higher
 
 
+@pytest.mark.slow  # Compare with three studies, ~1.7 s; the two-metric Compare test stays fast
 def test_compare_shows_no_hypervolume_for_a_single_metric_study(storage: Path) -> None:
     seed_store(storage, running=False)
     seed_multi_metric(storage, "front-a", running=False)
