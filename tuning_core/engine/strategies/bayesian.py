@@ -43,7 +43,8 @@ GP_ACQUISITION_OPTIMIZER = {"n_points": 2000, "n_restarts_optimizer": 2}
 #   10 (old)     2         -3.300/-3.305  0.080 CPU (0.067 wall, reference machine)
 #   5            2         -3.315/-3.194  0.110 wall (first figure from an earlier run)
 #   1            2         -3.311          0.30 wall
-#   5 (now)      0         -3.316          0.042 CPU (about half the old default)
+#   5 (now)      0         -3.316          0.042 CPU (about half the old default); 0.056 wall,
+#                                          quiet machine, all threads (2026-12-02)
 #   3            0         (seed 0: -3.313)  0.058 CPU
 # One L-BFGS start (from scikit-optimize's initial kernel) fitted as well as three here, so the
 # refits can be twice as frequent for half the time.
