@@ -19,6 +19,7 @@ import tuning_core
 from tests.conftest import branin_spec, digits_spec
 from tuning_core.engine.errors import ObjectiveError, SpecError
 from tuning_core.engine.objectives import MULTI_TEST_FUNCTIONS, function_objective, zdt1, zdt2
+from tuning_core.engine.pareto import MAX_METRICS
 from tuning_core.engine.records import front_trials, study_best
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.spec_parts import MetricGoal
@@ -107,6 +108,17 @@ def test_bad_metrics_are_one_sentence_naming_the_field(metrics: Any, sentence: s
         parse_spec(with_objective(digits_spec(), metrics=metrics))
     assert str(error.value).startswith(sentence)
     assert str(error.value).count(". ") == 0  # one sentence
+
+
+def test_more_metrics_than_an_exact_hypervolume_can_afford_are_refused() -> None:
+    four = [{"name": name} for name in ("val_accuracy", "val_loss", "train_seconds", "parameters")]
+    with pytest.raises(SpecError) as error:
+        parse_spec(with_objective(digits_spec(), metrics=four))
+    assert str(error.value).startswith(
+        f"objective.metrics lists 4 metrics; a study trades at most {MAX_METRICS} "
+    )
+    assert str(error.value).count(". ") == 0
+    assert len(parse_spec(with_objective(digits_spec(), metrics=four[:3])).metrics) == 3
 
 
 def test_metrics_with_metric_or_a_pruner_are_refused() -> None:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tuning_core.engine.pareto import (
+    MAX_EXACT_UPDATES,
     dominates,
     front_indices,
     hypervolume,
@@ -215,6 +216,24 @@ def test_hypervolume_by_trial_when_every_point_joins_the_front():
     volumes = hypervolume_by_trial(points, [MIN, MIN], (1.5, 1.5))
     assert all(b >= a for a, b in itertools.pairwise(volumes))
     assert volumes[-1] == pytest.approx(hypervolume(points, [MIN, MIN], (1.5, 1.5)))
+
+
+def test_hypervolume_by_trial_in_3d_measures_a_bounded_number_of_fronts_and_ends_exact():
+    # Every point on the sphere's octant joins the front: 300 changes, of which only
+    # MAX_EXACT_UPDATES are measured, so a recording or race of such points cannot hang a page.
+    rng = np.random.default_rng(9)
+    points = np.abs(rng.normal(size=(300, 3)))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    directions, reference = [MIN] * 3, (1.1, 1.1, 1.1)
+    volumes = hypervolume_by_trial(points, directions, reference)
+    assert len(volumes) == len(points)
+    assert all(b >= a for a, b in itertools.pairwise(volumes))
+    assert len(set(volumes)) <= MAX_EXACT_UPDATES
+    assert volumes[-1] == pytest.approx(hypervolume(points, directions, reference))
+    for k in (0, 40, 150, 299):  # a value repeated between measured fronts is a lower bound
+        exact = hypervolume(points[: k + 1], directions, reference)
+        assert volumes[k] <= exact + 1e-12
+        assert volumes[k] > 0
 
 
 def test_reference_point_is_just_beyond_the_worst_value():

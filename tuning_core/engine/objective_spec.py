@@ -20,6 +20,7 @@ from tuning_core.engine.objectives import (
     TEST_FUNCTIONS,
     input_names,
 )
+from tuning_core.engine.pareto import MAX_METRICS
 from tuning_core.engine.space import ChoiceDimension, NumericDimension, SearchSpace
 from tuning_core.engine.spec_fields import count_field, expect, int_field, is_finite_number
 from tuning_core.engine.spec_parts import (
@@ -126,6 +127,11 @@ def parse_metric_list(
     expect(
         isinstance(listed, list) and len(listed) > 0,
         f"objective.metrics must list one or more metrics as {METRICS_SHAPE}, not {brief(listed)}.",
+    )
+    expect(
+        len(listed) <= MAX_METRICS,
+        f"objective.metrics lists {len(listed)} metrics; a study trades at most {MAX_METRICS} "
+        "(its hypervolume is measured exactly, at a cost that grows steeply with each metric).",
     )
     goals: list[MetricGoal] = []
     for index, item in enumerate(listed):
