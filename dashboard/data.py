@@ -67,7 +67,8 @@ def _frames(
         # Running trials' rows first, then the trials: a trial that finishes in between is then
         # read twice (deduplicated below) rather than missed, which made the epoch count dip.
         live_rows = store.epoch_metrics(study.id, finished=False)
-        trials = frames.trials_frame(store.trials(study.id), study.spec, with_metrics=True)
+        records = store.trials(study.id, with_values=study.spec.multi_metric)
+        trials = frames.trials_frame(records, study.spec, with_metrics=True)
     finished = trials[trials["state"] != TrialState.RUNNING] if not trials.empty else trials
     done = _finished_curves(path, study.id, len(finished), finished)
     running = frames.curves_frame(live_rows, trials)
@@ -256,7 +257,8 @@ class LiveCurves:
 def _trials_of(path: str, name: str, key: tuple[Any, ...]) -> pd.DataFrame:
     with Store(path) as store:
         study = store.get_study(name)
-        return frames.trials_frame(store.trials(study.id), study.spec, with_metrics=True)
+        records = store.trials(study.id, with_values=study.spec.multi_metric)
+        return frames.trials_frame(records, study.spec, with_metrics=True)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -220,6 +220,11 @@ def test_a_zdt_study_stores_both_metrics_of_every_trial(function: str) -> None:
         x = np.array([trial.params[f"x{i}"] for i in range(1, 7)])
         assert trial.values == pytest.approx(reference(x))
         assert trial.value == trial.values["f1"]
+    # A reader that needs no values (a one-metric Live page) skips reading them.
+    bare = store.trials(run.study_id, with_values=False)
+    assert [t.number for t in bare] == [t.number for t in trials]
+    assert all(t.values == {} for t in bare)
+    assert [t.value for t in bare] == [t.value for t in trials]
     front = front_trials(trials, spec.metrics)
     assert front and all(
         not (o.values["f1"] <= t.values["f1"] and o.values["f2"] < t.values["f2"])
