@@ -263,6 +263,23 @@ def test_the_front_sentence_and_the_picked_point_in_words(storage: Path) -> None
     assert dominated.startswith(f"Trial {off} (dominated): ")
     empty = live_front.study_front(trials.iloc[0:0], study.spec)
     assert live_front.front_sentence(empty, study.spec).startswith("No complete trial yet")
+    # The seeded failed trial, then two more, are counted as not drawn, not silently left out.
+    assert live_front.front_sentence(front, study.spec).endswith(
+        " 1 finished trial is not drawn: failed, diverged or stopped before every metric was "
+        "measured (see the table)."
+    )
+    broken = trials.copy()
+    broken.loc[broken.index[:2], "state"] = ["failed", "diverged"]
+    broken.loc[broken.index[:2], front_columns(study.spec)] = float("nan")
+    sentence = live_front.front_sentence(live_front.study_front(broken, study.spec), study.spec)
+    assert sentence.endswith(
+        " 3 finished trials are not drawn: failed, diverged or stopped before every metric was "
+        "measured (see the table)."
+    )
+
+
+def front_columns(spec) -> list[str]:
+    return [column for column, _ in live_front.front_goals(spec)]
 
 
 def test_compare_shows_hypervolume_for_two_studies_of_the_same_metrics(storage: Path) -> None:

@@ -49,6 +49,9 @@ class Front:
     numbers: tuple[int, ...]
     measured: int
     default_best: int | None
+    # Finished trials the chart cannot draw: failed, diverged or stopped before a value of
+    # every metric, so the sentence accounts for every trial a class sees in the table.
+    undrawn: int = 0
 
 
 def study_front(trials: pd.DataFrame, spec: StudySpec) -> Front:
@@ -63,12 +66,13 @@ def study_front(trials: pd.DataFrame, spec: StudySpec) -> Front:
     measured = int(
         ((marked["state"] == TrialState.COMPLETE.value) & values.notna().all(axis=1)).sum()
     )
+    undrawn = int((marked["state"] != TrialState.RUNNING.value).sum()) - measured
     front = marked[marked["on_front"]].sort_values("number")
     if front.empty:
-        return Front((), measured, None)
+        return Front((), measured, None, undrawn)
     first, direction = goals[0]
     best = front.loc[direction.best_index(front[first].astype(float)), "number"]
-    return Front(tuple(int(n) for n in front["number"]), measured, int(best))
+    return Front(tuple(int(n) for n in front["number"]), measured, int(best), undrawn)
 
 
 def front_sentence(front: Front, spec: StudySpec) -> str:
@@ -76,7 +80,9 @@ def front_sentence(front: Front, spec: StudySpec) -> str:
     front: no other trial is as good on every metric and better on one. The default best
     (the best val_accuracy among them; the best model and the export's) is trial 7."."""
     if front.measured == 0:
-        return "No complete trial yet: the front appears as trials finish."
+        return "No complete trial yet: the front appears as trials finish." + undrawn_sentence(
+            front.undrawn
+        )
     metrics = [goal.name for goal in spec.metrics]
     every = "both metrics" if len(metrics) == 2 else f"all {len(metrics)} metrics"
     count = len(front.numbers)
@@ -90,7 +96,18 @@ def front_sentence(front: Front, spec: StudySpec) -> str:
             f" The default best (the best {metrics[0]} among them, which the best model and "
             f"the export use) is trial {front.default_best}."
         )
-    return text
+    return text + undrawn_sentence(front.undrawn)
+
+
+def undrawn_sentence(undrawn: int) -> str:
+    """Why some finished trials are not on the chart (empty when all are)."""
+    if undrawn <= 0:
+        return ""
+    trials = "trial is" if undrawn == 1 else "trials are"
+    return (
+        f" {undrawn} finished {trials} not drawn: failed, diverged or stopped before every "
+        "metric was measured (see the table)."
+    )
 
 
 def front_pair_caption(spec: StudySpec, curves_below: bool) -> str:
