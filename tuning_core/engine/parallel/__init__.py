@@ -58,8 +58,10 @@ Memory. Keras leaks ~2 MB per fit, so the driver restarts a worker through its n
 One module per idea: ``client.py`` (the scheduler address checked, the Client of a scheduler
 or of a LocalCluster), ``worker_task.py`` (what runs on a worker: the task, its reporter and
 heartbeat, shipped to workers by reference, so it is imported there by this module path) and
-``driver.py`` (the loop that submits, records and handles lost workers, and
-``run_parallel_study``). This package re-exports their public names, so
+``driver.py`` (the loop that submits and records, and ``run_parallel_study``), which builds on
+``driver_state.py`` (what the driver holds, a trial's end recorded), ``restarts.py`` (workers
+restarted through their nannies), ``lost_workers.py`` (workers that die or go silent) and
+``task_events.py`` (the events tasks send). This package re-exports their public names, so
 ``tuning_core.engine.parallel`` stays the one import path, and it is the only place that
 imports Dask.
 """

@@ -1,38 +1,39 @@
 """The driver of a study on Dask: the ask -> submit -> record loop, what it does with each
 task's events, and how it handles workers that die, go silent or need a restart (the design:
-this package's docstring). ``run_parallel_study`` is its entry point."""
+this package's docstring). ``run_parallel_study`` is its entry point.
+
+``_Driver`` is assembled from one module per part, each building on those before it:
+driver_state.py (what it holds, and recording a trial's end), restarts.py (workers restarted
+through their nannies), lost_workers.py (workers that die or go silent), task_events.py (the
+events tasks send) and, here, the loop itself: submitting, recording results and stopping.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from distributed import Client, Future, KilledWorker, Queue, Variable
+from distributed import Client, KilledWorker, Queue
 from distributed.client import FutureCancelledError
 
 from tuning_core.engine.errors import ClusterError, DatasetError, ObjectiveError, brief
 from tuning_core.engine.parallel.client import check_address, dask_client
-from tuning_core.engine.parallel.worker_task import Channels, ObjectiveFactory, run_trial_task
+from tuning_core.engine.parallel.driver_state import _Attempt
+from tuning_core.engine.parallel.task_events import _TaskEvents
+from tuning_core.engine.parallel.worker_task import ObjectiveFactory, run_trial_task
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.spec_parts import UserFunctionSpec, UserModelSpec
 from tuning_core.engine.states import StudyStatus, TrialState
-from tuning_core.engine.storage import Store, TrialRecord
-from tuning_core.engine.strategies import SnapshotStrategy, ask_with_pending
+from tuning_core.engine.storage import Store
+from tuning_core.engine.strategies import ask_with_pending
 from tuning_core.engine.study import (
     STOP_POLL_SECONDS,
-    Session,
-    StoreReporter,
     StudyRun,
     TrialEnd,
     begin_session,
     claim_and_run,
-    finished_record,
     save_ask,
     stop_if_every_trial_fails,
 )
@@ -42,9 +43,6 @@ from tuning_core.engine.user_objectives import FAILURE_REPEATS
 EVENTS_GRACE_S = 10.0
 # How long the driver waits for running tasks to honour a stop before it cancels them.
 STOP_GRACE_S = 30.0
-# How long the driver waits for the scheduler to drop a silent worker (a nanny kills a stopped
-# process after 4 s of asking it to close).
-DROP_TIMEOUT_S = 15.0
 
 # The reason Dask gives a future it cancelled because its client lost the scheduler.
 SCHEDULER_LOST = "scheduler-connection-lost"
@@ -54,69 +52,8 @@ class SchedulerLost(RuntimeError):
     """The driver's client lost its scheduler; run_parallel_study says so in one sentence."""
 
 
-@dataclass
-class _Attempt:
-    """A trial submitted as a task. ``key`` (the id of its first row) names the task; a rerun
-    by Dask after a worker died gets a new row, so ``trial_id`` and ``number`` follow it."""
-
-    key: int
-    trial_id: int
-    number: int
-    params: dict[str, Any]
-    retry_of: int | None
-    future: Future
-    started_at: float  # when it was submitted, then when a worker started it
-    reporter: StoreReporter
-    answers: Queue | None
-    worker: str | None = None
-    worker_name: str | None = None
-    received: int = 0
-    losses: int = 0  # workers this trial has lost so far, over its retries in this run
-    pulse_from: str | None = None  # the worker last heard running it (a beat or any event)
-    pulse_at: float = 0.0  # time.monotonic() then
-
-
-@dataclass
-class _Driver:
+class _Driver(_TaskEvents):
     """The ask -> submit -> record loop of one claimed study on Dask."""
-
-    session: Session
-    client: Client
-    factory: ObjectiveFactory
-    log: Callable[[str], None]
-    restart_every: int | None
-    heartbeat_s: float
-    max_retries: int
-    channels: Channels = field(init=False)
-    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
-    attempts: dict[int, _Attempt] = field(default_factory=dict)
-    trials_on: dict[str, int] = field(default_factory=dict)  # worker address -> trials run
-    cannot_restart: set[str] = field(default_factory=set)  # addresses of nanny-less workers
-    restarting: set[str] = field(default_factory=set)
-    trials_run: int = 0
-    stopping: str | None = None
-    told_up_to: int = -1  # the highest trial number the strategy has been told
-    losses_of: dict[int, int] = field(default_factory=dict)  # retried number -> workers lost
-    silent: set[str] = field(default_factory=set)  # workers given up on; their events ignored
-    lost_in_a_row: list[int] = field(default_factory=list)  # failed since any trial finished
-
-    def __post_init__(self) -> None:
-        spec = self.session.spec
-        prefix = f"tuning-lab-{self.session.study_id}-{uuid.uuid4().hex[:12]}"
-        self.channels = Channels(
-            prefix,
-            f"{prefix}-stop",
-            spec.pruner.enabled,
-            beat_s=min(2.0, self.heartbeat_s / 4),
-        )
-        self.stop_variable = Variable(self.channels.stop, client=self.client)
-        self.stop_variable.set("")
-        self.client.subscribe_topic(prefix, lambda event: self.inbox.put(event[1]))
-        self.spec_json = spec.to_json()
-
-    @property
-    def store(self) -> Store:
-        return self.session.store
 
     # Submitting ----------------------------------------------------------------------
 
@@ -166,85 +103,6 @@ class _Driver:
             answers=answers,
             losses=self.losses_of.pop(retry_of, 0) if retry_of is not None else 0,
         )
-
-    def _reporter(self, trial_id: int, number: int) -> StoreReporter:
-        """Writes the trial's metrics and asks its pruner, as a sequential trial's does (the
-        store knows which trial a retry retries, so it keeps that trial's bracket)."""
-        session = self.session
-        return StoreReporter(self.store, session.study_id, trial_id, None, session.spec, number)
-
-    # Messages from tasks ---------------------------------------------------------------
-
-    def drain(self, wait_s: float) -> None:
-        """Handle every message that has arrived, waiting up to ``wait_s`` for the first."""
-        try:
-            message = self.inbox.get(timeout=wait_s) if wait_s > 0 else self.inbox.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self._handle(message)
-            try:
-                message = self.inbox.get_nowait()
-            except queue.Empty:
-                return
-
-    def _handle(self, message: dict[str, Any]) -> None:
-        if message["kind"] == "restarted":
-            self._restarted(message["worker"], message["problem"], message["why"])
-            return
-        attempt = self.attempts.get(message.get("key", -1))
-        if attempt is None:
-            return  # a trial already recorded, or another run's
-        worker = message["worker"]
-        if worker in self.silent:
-            return  # a worker given up on, answering again: its trial runs elsewhere now
-        attempt.pulse_from, attempt.pulse_at = worker, time.monotonic()
-        if message["kind"] == "beat":
-            return
-        if message["kind"] == "start":
-            rerun = attempt.worker is not None and worker != attempt.worker
-            if rerun and not self._rerun(attempt, worker):
-                return  # failed: past its retries
-            attempt.worker, attempt.worker_name = worker, message.get("name", worker)
-            attempt.received = 1
-            attempt.started_at = time.time()
-            self.store.record_trial_worker(
-                attempt.trial_id, attempt.worker_name, worker, attempt.started_at
-            )
-            return
-        if worker != attempt.worker:
-            return  # from an attempt that died
-        attempt.received += 1
-        kind = message["kind"]
-        if kind == "epoch":
-            attempt.reporter.report(int(message["epoch"]), message["metrics"])
-        elif kind == "batch":
-            attempt.reporter.report_batch(message["progress"], message["loss"])
-        elif kind == "ask" and attempt.answers is not None:
-            epoch = int(message["epoch"])
-            prune = attempt.reporter.should_prune(epoch)
-            attempt.answers.put({"epoch": epoch, "worker": worker, "prune": prune})
-
-    def _rerun(self, attempt: _Attempt, worker: str) -> bool:
-        """Dask started the task again elsewhere: its worker died. The first attempt is
-        interrupted; the rerun is recorded as a new trial retrying it (or, past
-        ``max_retries``, the trial fails and the rerun is cancelled)."""
-        session = self.session
-        reason = (
-            f"its Dask worker {attempt.worker_name} ({attempt.worker}) died before the trial "
-            f"finished; Dask reran it on {worker}"
-        )
-        if self._failed_after_losses(attempt, reason):
-            return False
-        self.store.finish_trial(attempt.trial_id, TrialState.INTERRUPTED, error=reason)
-        self.log(f"trial {attempt.number} interrupted: {reason} (trial {session.next_number})")
-        attempt.retry_of, attempt.number = attempt.number, session.next_number
-        session.next_number += 1
-        attempt.trial_id = self.store.start_trial(
-            session.study_id, attempt.number, attempt.params, retry_of=attempt.retry_of
-        )
-        attempt.reporter = self._reporter(attempt.trial_id, attempt.number)
-        return True
 
     # Results ---------------------------------------------------------------------------
 
@@ -319,166 +177,6 @@ class _Driver:
             # The sequential loop's rule: the first trials failing alike is a bug in the
             # user's code; ObjectiveError ends the loop and the trials in flight with it.
             stop_if_every_trial_fails(self.store, session.study_id)
-
-    def _tell_and_record(self, attempt: _Attempt, end: TrialEnd) -> None:
-        """Tell the strategy how the trial ended, record it, and print its line."""
-        session = self.session
-        session.teller.tell(attempt.params, end.state, end.value, values=end.values)
-        # The trial's end and the strategy's state after telling it commit together, keyed
-        # on the highest trial number told: every finished trial up to it is in the
-        # snapshot, so a resume after a crash tells none twice.
-        with self.store.transaction():
-            finished = self.store.finish_trial(
-                attempt.trial_id,
-                end.state,
-                end.value,
-                end.error,
-                end.note,
-                end.pruned,
-                values=end.values,
-            )
-            self.told_up_to = max(self.told_up_to, attempt.number)
-            if isinstance(session.strategy, SnapshotStrategy):
-                self.store.save_snapshot(
-                    session.study_id, self.told_up_to, session.strategy.snapshot()
-                )
-        session.note_finished(self._finished(attempt, finished, end), self.log)
-
-    def _finished(self, attempt: _Attempt, finished_at: float, end: TrialEnd) -> TrialRecord:
-        return finished_record(
-            attempt.trial_id,
-            attempt.number,
-            attempt.params,
-            attempt.retry_of,
-            attempt.started_at,
-            finished_at,
-            end,
-        )
-
-    def _interrupt(self, attempt: _Attempt, reason: str) -> None:
-        """Record a trial no worker will finish as interrupted, and retry it first."""
-        finished = self.store.finish_trial(attempt.trial_id, TrialState.INTERRUPTED, error=reason)
-        self.log(f"trial {attempt.number} interrupted: {reason}; it will be retried")
-        trial = self._finished(attempt, finished, TrialEnd(TrialState.INTERRUPTED, error=reason))
-        self.session.replay.retry_queue.insert(0, trial)
-
-    # Lost workers ----------------------------------------------------------------------
-
-    def _lost(self, attempt: _Attempt, reason: str) -> None:
-        """The attempt's worker died or stopped answering, and no worker runs it now: retry
-        it first, or fail it once its trial has lost more than ``max_retries`` workers."""
-        with contextlib.suppress(Exception):
-            attempt.future.cancel()
-        self.attempts.pop(attempt.key, None)
-        if attempt.answers is not None:
-            with contextlib.suppress(Exception):
-                attempt.answers.close()
-        if self._failed_after_losses(attempt, reason):
-            return
-        self.losses_of[attempt.number] = attempt.losses
-        self._interrupt(attempt, reason)
-
-    def _failed_after_losses(self, attempt: _Attempt, reason: str) -> bool:
-        """Count one more lost worker for the attempt's trial; past ``max_retries``, record
-        it failed (told to the strategy as a failure) and return True. Raise ClusterError
-        when trials keep failing so, with none finishing between: every worker is dying."""
-        attempt.losses += 1
-        if attempt.losses <= self.max_retries:
-            return False
-        with contextlib.suppress(Exception):
-            attempt.future.cancel()
-        self.attempts.pop(attempt.key, None)
-        error = (
-            f"its Dask worker was lost {attempt.losses} times, more than the "
-            f"{self.max_retries} retries allowed (dask.max_retries in the spec, --max-retries); "
-            f"the last time {reason}"
-        )
-        self._tell_and_record(attempt, TrialEnd(TrialState.FAILED, error=error))
-        self.lost_in_a_row.append(attempt.number)
-        if len(self.lost_in_a_row) >= max(2, self.session.spec.parallel):
-            numbers = ", ".join(str(n) for n in self.lost_in_a_row[:-1])
-            raise ClusterError(
-                f"the Dask workers keep dying or going silent: trials {numbers} and "
-                f"{self.lost_in_a_row[-1]} each lost their worker {attempt.losses} times, with "
-                "no trial finishing in between, so the study stopped; look at the workers' "
-                "logs and memory, then run it again to resume."
-            )
-        return True
-
-    def check_pulses(self) -> None:
-        """Give up each trial whose worker has sent nothing for ``heartbeat_s`` (stopped,
-        hung or cut off), retry it elsewhere, and have the scheduler drop that worker, as
-        its own worker-ttl would later: a nanny restarts it, a worker without one is
-        removed. Nothing is submitted until the worker is gone, so no retry lands on it."""
-        now = time.monotonic()
-        for attempt in list(self.attempts.values()):
-            if attempt.pulse_from is None or now - attempt.pulse_at <= self.heartbeat_s:
-                continue
-            address = attempt.pulse_from
-            name = attempt.worker_name if attempt.worker == address else None
-            reason = (
-                f"its Dask worker {name or address}"
-                + (f" ({address})" if name and name != address else "")
-                + f" sent nothing for {self.heartbeat_s:g} s (dask.heartbeat_seconds, "
-                "--heartbeat-seconds), so the driver gave it up"
-            )
-            self.silent.add(address)
-            self.trials_on.pop(address, None)
-            self._lost(attempt, reason)
-            if address not in self.restarting:
-                self.restarting.add(address)
-                threading.Thread(
-                    target=self._restart, args=(address, "silent"), daemon=True
-                ).start()
-
-    def scheduler_answers(self) -> bool:
-        """Whether this driver's client still reaches its scheduler (while it tries to
-        reconnect, every future has been cancelled already)."""
-        return self.client.status == "running"
-
-    # Workers ---------------------------------------------------------------------------
-
-    def recycle_workers(self) -> None:
-        """Restart, through its nanny, each idle worker that has run ``restart_every``
-        trials since it started (Keras' per-fit leak stays bounded).
-
-        A restart runs in a thread, so the driver goes on recording the other trials' events
-        (with true times) meanwhile; nothing new is submitted until it is back, so no new
-        trial lands on the worker being restarted.
-        """
-        if self.restart_every is None:
-            return
-        busy = {a.worker for a in self.attempts.values()}
-        for address, count in list(self.trials_on.items()):
-            if count < self.restart_every or address in busy | self.cannot_restart:
-                continue
-            del self.trials_on[address]
-            self.restarting.add(address)
-            threading.Thread(target=self._restart, args=(address, "memory"), daemon=True).start()
-
-    def _restart(self, address: str, why: str) -> None:
-        """Restart one worker (in a thread); the driver's thread hears how it went."""
-        try:
-            status = self.client.restart_workers(
-                [address], timeout=DROP_TIMEOUT_S, raise_for_error=False
-            )
-            problem = None if status.get(address) in ("OK", "removed") else status.get(address)
-        except Exception as error:  # noqa: BLE001 - e.g. ValueError: a worker with no nanny
-            problem = f"{type(error).__name__}: {error}"
-        self.inbox.put({"kind": "restarted", "worker": address, "problem": problem, "why": why})
-
-    def _restarted(self, address: str, problem: str | None, why: str) -> None:
-        self.restarting.discard(address)
-        if why == "silent":
-            # Restarted or removed, or (timed out) removed by the scheduler anyway.
-            self.log(f"Dask worker {address} stopped answering and was dropped from the cluster")
-            return
-        if problem is not None:
-            self.cannot_restart.add(address)
-            self.log(
-                f"could not restart Dask worker {address} to release Keras memory "
-                f"({brief(str(problem))}); start workers with a nanny, or give them --lifetime"
-            )
 
     # The loop --------------------------------------------------------------------------
 
