@@ -1,52 +1,28 @@
-"""Helpers shared by the pages: the store path, the study picker, launching into other pages.
+"""Helpers shared by the pages: the study picker, launching into other pages.
 
-This module stays light (no pandas, no Altair) so the first page draws fast; the cached
-DataFrame reads and chart helpers are in dashboard/data.py.
+The store is read through the read model (read_model.py); the cached DataFrames are in
+study_frames.py and live_rows.py, the charts in chart_views.py.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import streamlit as st
 
+from dashboard.read_model import read_model, storage_path
 from dashboard.security import plain
-from tuning_core.engine.records import StudySummary, study_summaries
-from tuning_core.engine.storage import Store, StudyRecord, default_storage_path
 from tuning_core.workers import worker_log_tail
 
 REFRESH_SECONDS = 1.0
 
 
-def storage_path() -> str:
-    """The store the CLI uses too: $TUNING_LAB_STORAGE, else ./tuning_lab.db."""
-    return str(Path(os.environ.get("TUNING_LAB_STORAGE") or default_storage_path()).resolve())
-
-
-def open_store() -> Store:
-    return Store(storage_path())
-
-
-def list_studies() -> list[StudySummary]:
-    """Every study with its progress and best value (reads all trials: for the Studies table)."""
-    if not Path(storage_path()).exists():
-        return []
-    with open_store() as store:
-        return study_summaries(store)
-
-
-def study_records() -> list[StudyRecord]:
-    """Every study's row, without its trials: enough for pickers."""
-    if not Path(storage_path()).exists():
-        return []
-    with open_store() as store:
-        return store.studies()
+def _study_names() -> list[str]:
+    with read_model() as reads:
+        return [study.name for study in reads.studies()]
 
 
 def selected_study(label: str = "Study", key: str = "study") -> str | None:
     """A study picker that remembers its choice in the URL (?study=...), so a refresh keeps it."""
-    names = [study.name for study in study_records()]
+    names = _study_names()
     wanted = st.query_params.get("study") or st.session_state.get("current_study")
     if wanted and wanted not in names and st.session_state.get("launched") == wanted:
         _wait_for_worker(wanted)
@@ -67,7 +43,7 @@ def selected_study(label: str = "Study", key: str = "study") -> str | None:
 @st.fragment(run_every=REFRESH_SECONDS)
 def _wait_for_worker(name: str) -> None:
     """Until a just-launched worker has created its study (it imports TensorFlow first)."""
-    if name in [study.name for study in study_records()]:
+    if name in _study_names():
         st.rerun()
     st.info(plain(f"Starting the worker for {name!r}…"))
     log = worker_log_tail(storage_path(), name)

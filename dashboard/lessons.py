@@ -10,26 +10,22 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from dashboard.common import open_store, storage_path
 from dashboard.presenter import is_presenting
+from dashboard.read_model import ReadModel, read_model, storage_path
 from dashboard.security import plain
-from tuning_core.engine import strategies
+from dashboard.why_data import import_explainer, prepare_lesson
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.storage import Store
 from tuning_core.reports.recording import (
     RaceRecording,
     Recording,
     RecordingError,
-    delete_replayed,
     load_recording,
-    replay,
     signed_asks,
 )
 from tuning_core.views.lessons import LESSONS, Lesson, lesson_named, lesson_of_study, speed_of
@@ -87,31 +83,14 @@ def prepare_in_background() -> None:
     _imports_started.set()
 
     def prepare() -> None:
-        strategies.import_scikit_optimize()
+        import_explainer()
         for lesson in LESSONS:
             with contextlib.suppress(SpecError):  # said on the page when it is opened
                 asks = _signed_asks(lesson.recording_path())
                 if asks and lesson.page == "pages/why.py":
-                    _build_why_charts(load_recording(lesson.recording_path()), asks)
+                    prepare_lesson(load_recording(lesson.recording_path()), asks)
 
     threading.Thread(target=prepare, name="prepare-lessons", daemon=True).start()
-
-
-def _build_why_charts(
-    recording: Recording | RaceRecording, asks: dict[tuple[str, int], Any]
-) -> None:
-    """The Why page's heatmap specs for the recording's first model-chosen trial (its layout is
-    every trial's), built before the lesson is opened."""
-    from dashboard.why_data import build_heatmap_specs  # noqa: PLC0415 - pandas, Altair
-    from tuning_core.engine.explain import explain_record  # noqa: PLC0415 - scikit-optimize
-
-    study = recording.studies[0]
-    chosen = [(n, a) for (name, n), a in sorted(asks.items()) if not a.initial]
-    if not chosen or len(study.spec.space.names) < 2:
-        return
-    number, ask = chosen[0]
-    record = strategies.load_ask_record(ask.state)
-    build_heatmap_specs(explain_record(study.spec, record, number).to_json())
 
 
 @functools.lru_cache(maxsize=16)
@@ -134,12 +113,12 @@ def _replay(lesson: Lesson, speed: float | None) -> None:
     # Rebuilt and signed here, so a recording that does not fit its spec is an error on the
     # page, not a dead thread (and "Why this point?" has its records from the first trial).
     asks = _signed_asks(lesson.recording_path())
-    with open_store() as store:
+    with read_model() as reads:
         if speed is None:
-            replay(store, recording, asks=asks)
+            reads.replay(recording, asks)
             return
         # The old run goes before the page draws; the thread writes the new one at its pace.
-        delete_replayed(store, recording)
+        reads.delete_replayed(recording)
     started = threading.Event()
     threading.Thread(
         target=_replay_in_background, args=(storage_path(), recording, speed, started, asks),
@@ -155,8 +134,8 @@ def _replay_in_background(
     started: threading.Event,
     asks: dict[tuple[str, int], Any],
 ) -> None:
-    with Store(path) as store:
-        replay(store, recording, speed, worker_pid=os.getpid(), started=started.set, asks=asks)
+    with ReadModel(path) as reads:  # the thread's own: a run's read model is not shared
+        reads.replay(recording, asks, speed, started=started.set)
 
 
 def run_live_button(name: str) -> None:
@@ -178,8 +157,8 @@ def run_live_button(name: str) -> None:
     )  # fmt: skip
     if right.button("Run it live instead", key="run_live"):
         spec = json.loads(Path(lesson.spec_path()).read_text(encoding="utf-8"))
-        with open_store() as store:
-            delete_replayed(store, load_recording(lesson.recording_path()))
+        with read_model() as reads:
+            reads.delete_replayed(load_recording(lesson.recording_path()))
         if race:
             launch_race(storage_path(), spec)
             st.session_state["launched_race"] = lesson.study

@@ -1,18 +1,15 @@
 """The Strategy race page's reads: races in the store, and one race's frames, verdict and
-member statuses, cached until one of its studies changes."""
+member statuses, cached until one of its studies changes; read through the run's read model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import storage_path
-from tuning_core.engine import race as races
-from tuning_core.engine.storage import Store
+from dashboard.read_model import RaceRecord, ReadModel
 from tuning_core.views import race as race_view
 
 
@@ -20,7 +17,7 @@ from tuning_core.views import race as race_view
 class RaceView:
     """What the page draws for one race."""
 
-    record: races.RaceRecord
+    record: RaceRecord
     running: bool
     members: pd.DataFrame  # study, strategy, seed, status, trials, budget
     bands: pd.DataFrame
@@ -46,26 +43,12 @@ def follow_suggestion(key: str, suggested: str) -> None:
     st.session_state[f"{key}__suggested"] = suggested
 
 
-def race_names() -> list[str]:
-    if not Path(storage_path()).exists():
-        return []
-    with Store(storage_path()) as store:
-        return [record.name for record in races.races(store)]
-
-
-def _fingerprint(store: Store, record: races.RaceRecord) -> tuple[Any, ...]:
-    names = [member.study_name for member in races.race_studies(store, record.id)]
-    return (record.updated_at, record.status.value, *store.studies_fingerprint(names))
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def _frames(
-    path: str, name: str, fingerprint: tuple[Any, ...]
+    path: str, name: str, fingerprint: tuple[Any, ...], _reads: ReadModel
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[tuple[Any, ...]], str]:
-    with Store(path) as store:
-        record = races.get_race(store, name)
-        rows = races.race_trial_rows(store, record.id)
-        statuses = races.member_statuses(store, record.id)
+    record = _reads.race(name)
+    rows, statuses = _reads.race_rows(record)
     titles = record.spec.titles()
     frame = race_view.race_frame(record.spec, rows)
     members = [
@@ -89,14 +72,13 @@ def _planned_trials(spec: Any) -> int:
     return trials
 
 
-def race_view_of(name: str) -> RaceView | None:
+def race_view_of(reads: ReadModel, name: str) -> RaceView | None:
     """The race's bands, verdict and members, or None when there is no such race."""
-    with Store(storage_path()) as store:
-        record = races.get_race(store, name)
-        if record is None:
-            return None
-        fingerprint = _fingerprint(store, record)
-    frame, bands, time_bands, member_rows, note = _frames(storage_path(), name, fingerprint)
+    record = reads.race(name)
+    if record is None:
+        return None
+    fingerprint = reads.race_fingerprint(record)
+    frame, bands, time_bands, member_rows, note = _frames(reads.path, name, fingerprint, reads)
     members = pd.DataFrame(
         member_rows, columns=["study", "strategy", "seed", "status", "trials", "budget"]
     )
@@ -104,7 +86,7 @@ def race_view_of(name: str) -> RaceView | None:
     measure = race_view.measure_of(objective)
     direction = race_view.judged_direction(objective)
     lower_is_better = race_view.lower_is_better(objective)
-    running = races.race_running(record)
+    running = reads.race_running(record)
     finished = record.status.value == "finished"
     total = sum(_planned_trials(m.spec) for m in record.spec.members)
     return RaceView(

@@ -33,8 +33,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard.presenter import apply_presenter_mode
+from dashboard.read_model import check_store
 from tuning_core.engine.errors import SpecError
-from tuning_core.engine.storage import Store, default_storage_path
 
 ALLOWED_HOSTS_ENV = "TUNING_LAB_ALLOWED_HOSTS"
 # Sent on every HTTP response: no page on another origin may frame the dashboard. Same-origin
@@ -210,11 +210,8 @@ def served_through_guard(headers: Mapping[str, str]) -> bool:
 def refuse_unusable_store() -> None:
     """Stop the page with one sentence when the store cannot be opened: a crafted schema, a
     damaged or foreign file. A store is untrusted input; no page reaches its tables first."""
-    path = default_storage_path()
-    if not os.path.exists(path):
-        return
     try:
-        Store(path, create=False).close()
+        check_store()
     except SpecError as error:
         # Beside its only use: dashboard.sentences needs nothing of this module, nor it of that.
         from dashboard.sentences import in_page_words  # noqa: PLC0415

@@ -4,7 +4,8 @@ A recorded ask never changes while its study lives, so an explanation is cached 
 study, trial, dims) and on the study's identity: a study deleted and run again under the same
 name, or restarted with a new spec, gets a new id, creation time or spec, so a new entry. A
 chart's spec depends only on its layout, so it is built once per layout and each trial's rows
-are swapped in (building and validating the Altair chart costs more than the rest).
+are swapped in (building and validating the Altair chart costs more than the rest). A lesson's
+charts are built ahead, on a thread, from its recording (:func:`prepare_lesson`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.common import open_store
 from dashboard.presenter import for_room
-from tuning_core.engine.storage import Store, StudyRecord
+from dashboard.read_model import ReadModel, StudyRecord
+from tuning_core.engine.errors import SpecError
+from tuning_core.reports.recording import RaceRecording, Recording
 from tuning_core.views import chart_style, why_charts
 
 
@@ -26,19 +28,32 @@ def study_identity(study: StudyRecord) -> tuple[int, float, str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def why_explanation(
-    path: str, name: str, trial: int, dims: tuple[str, ...], identity: tuple[int, float, str]
+def _explanation(
+    path: str,
+    name: str,
+    trial: int,
+    dims: tuple[str, ...],
+    identity: tuple[int, float, str],
+    _reads: ReadModel,
 ) -> dict[str, Any]:
-    """The "Why this point?" data of one trial (``explain`` as JSON); ``identity`` is
-    :func:`study_identity` of the study, part of the cache key only."""
-    from tuning_core.engine.explain import explain  # noqa: PLC0415 - loads scikit-optimize
+    return _reads.explain(name, trial, list(dims))
 
-    with Store(path) as store:
-        return explain(store, name, trial, list(dims)).to_json()
+
+def why_explanation(
+    reads: ReadModel,
+    name: str,
+    trial: int,
+    dims: tuple[str, ...],
+    identity: tuple[int, float, str],
+) -> dict[str, Any]:
+    """The "Why this point?" data of one trial (``explain`` as JSON), cached; ``identity`` is
+    :func:`study_identity` of the study, part of the cache key only. Raises SpecError for a
+    record it cannot read or trust."""
+    return _explanation(reads.path, name, trial, dims, identity, reads)
 
 
 def lesson_trial(
-    path: str,
+    reads: ReadModel,
     name: str,
     asks: dict[int, tuple[bool, str | None]],
     dims: tuple[str, ...],
@@ -46,25 +61,17 @@ def lesson_trial(
 ) -> int | None:
     """The latest model-chosen trial whose acquisition (over ``dims``) is not flat: the one
     that shows why a point was chosen. Each look is a cached explanation."""
-    from tuning_core.engine.errors import SpecError  # noqa: PLC0415 - beside its only use
 
     def flat(trial: int) -> bool:
         try:
             return why_charts.acquisition_is_flat(
-                why_explanation(path, name, trial, dims, identity)
+                why_explanation(reads, name, trial, dims, identity)
             )
         except SpecError:  # a record it cannot read or trust teaches nothing either
             return True
 
     initial = {number for number, (is_initial, _) in asks.items() if is_initial}
     return why_charts.latest_informative(list(asks), initial, flat)
-
-
-def study_asks(study_id: int) -> dict[int, tuple[bool, str | None]]:
-    """Trial number -> (initial random point?, acquisition that chose it); empty for grid and
-    random studies (cheap: two small columns, no blob)."""
-    with open_store() as store:
-        return store.asks(study_id)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -137,3 +144,26 @@ def draw_why_chart(explanation: dict[str, Any]) -> list[str]:
     chart, captions = why_charts.why_chart(explanation)
     st.altair_chart(for_room(chart, min_height=0), width="content")
     return captions
+
+
+def import_explainer() -> None:
+    """Import scikit-optimize (~2 s), or wait for an import already under way: a thread calls
+    it while the landing page is read, so the Why lesson need not."""
+    from tuning_core.engine.strategies import import_scikit_optimize  # noqa: PLC0415 - skopt
+
+    import_scikit_optimize()
+
+
+def prepare_lesson(recording: Recording | RaceRecording, asks: dict[tuple[str, int], Any]) -> None:
+    """The Why page's heatmap specs for the recording's first model-chosen trial (its layout is
+    every trial's), built before the lesson is opened. Calls no Streamlit element."""
+    from tuning_core.engine.explain import explain_record  # noqa: PLC0415 - scikit-optimize
+    from tuning_core.engine.strategies import load_ask_record  # noqa: PLC0415 - beside explain
+
+    study = recording.studies[0]
+    chosen = [(n, a) for (name, n), a in sorted(asks.items()) if not a.initial]
+    if not chosen or len(study.spec.space.names) < 2:
+        return
+    number, ask = chosen[0]
+    record = load_ask_record(ask.state)
+    build_heatmap_specs(explain_record(study.spec, record, number).to_json())

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import notes
-from dashboard.common import selected_study, storage_path, study_records
-from dashboard.data import audit_of, live_frames, pruning_frames, worker_timeline_of
+from dashboard.common import selected_study
+from dashboard.live_rows import live_frames
 from dashboard.presenter import for_room
+from dashboard.read_model import NOTE_MAX_CHARS, ReadModel, read_model
 from dashboard.security import begin_page, plain
-from dashboard.why_data import study_asks
-from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.states import TrialState
-from tuning_core.engine.storage import NOTE_MAX_CHARS
+from dashboard.study_frames import audit_of, partial_dependence, pruning_frames
+from dashboard.vocabulary import TrialState
 from tuning_core.reports import frames
 from tuning_core.views import (
     chart_style,
@@ -35,16 +32,9 @@ st.title("Compare trials")
 name = selected_study()
 
 
-@st.cache_data(max_entries=16, show_spinner="Fitting the surrogate…")
-def cached_partial_dependence(
-    path: str, study_name: str, fingerprint: tuple[Any, ...], _spec: StudySpec, trials: pd.DataFrame
-) -> pd.DataFrame:
-    # The store path, study name and fingerprint identify the spec, so it is not hashed.
-    return frames.partial_dependence_frame(_spec, trials)
-
-
-if name:
-    study, trials, curves, fingerprint = live_frames(name)
+def compare_study(reads: ReadModel, name: str) -> pd.DataFrame:
+    """The study's charts, from convergence to partial dependence; returns its trials."""
+    study, trials, curves, fingerprint = live_frames(reads, name)
     spec = study.spec
     direction = spec.direction
     dimensions = frames.tuned_dimensions(spec)
@@ -66,7 +56,7 @@ if name:
     summary = compare.plain_summary(spec, trials, importance)
     if summary:
         st.info(summary)
-    asks = study_asks(study.id) if spec.strategy["type"] == "bayesian" else {}
+    asks = reads.asks(study.id) if spec.strategy["type"] == "bayesian" else {}
     initial = {number for number, (is_initial, _) in asks.items() if is_initial}
     st.altair_chart(
         for_room(
@@ -92,7 +82,7 @@ if name:
         )
     )
 
-    pruning = pruning_frames(study, fingerprint)
+    pruning = pruning_frames(reads, study, fingerprint)
     if pruning is not None:
         st.subheader("Early stopping")
         saved = frames.epochs_saved(spec, trials, curves.rows)
@@ -100,7 +90,7 @@ if name:
             st.markdown(plain(saved.sentence()))
         if spec.metric in curves.metrics:
             colouring = live.curve_colouring(spec)
-            audit = audit_of(study, fingerprint)
+            audit = audit_of(reads, study, fingerprint)
             st.altair_chart(
                 for_room(
                     curve_charts.curves_chart(
@@ -124,7 +114,7 @@ if name:
                 st.markdown(plain(audit.report.sentence()))
                 st.caption(plain(pruning_marks.audit_caption(audit.report)))
 
-    timeline = worker_timeline_of(study)
+    timeline = reads.worker_timeline(study)
     if timeline is not None and not timeline.bars.empty:
         st.subheader("Workers")
         st.altair_chart(
@@ -212,7 +202,7 @@ if name:
 
     if spec.strategy["type"] == "bayesian":
         st.subheader("Partial dependence")
-        dependence = cached_partial_dependence(storage_path(), name, fingerprint, spec, trials)
+        dependence = partial_dependence(reads, study, fingerprint, trials)
         if dependence.empty:
             st.info("The surrogate needs more complete trials than the initial random points.")
         else:
@@ -223,25 +213,27 @@ if name:
                 "The surrogate's predicted score along each dimension, averaged over the others: "
                 "the shape the search believes in."
             )
+    return trials
 
-if name:
+
+def notes_section(reads: ReadModel, name: str, trials: pd.DataFrame) -> None:
     st.subheader("Notes")
     study_column, trial_column = st.columns(2)
     with study_column.form(f"study_note_form_{name}", border=False):
         text = st.text_area(
             "Note on this study",
-            value=notes.study_note(name),
+            value=notes.study_note(reads, name),
             max_chars=NOTE_MAX_CHARS,
             key=f"study_note_{name}",
             help="Plain text, kept in the store and in the CSV and JSON exports.",
         )
         if st.form_submit_button("Save study note"):
-            problem = notes.save_note(name, text)
+            problem = notes.save_note(reads, name, text)
             if problem:
                 st.error(plain(problem))
             else:
                 st.toast("Study note saved")
-    noted = notes.trial_notes(name)
+    noted = notes.trial_notes(reads, name)
     numbers = [int(n) for n in trials["number"]] if not trials.empty else []
     if numbers:
         with trial_column:
@@ -260,56 +252,66 @@ if name:
                     key=f"trial_note_{name}_{number}",
                 )
                 if st.form_submit_button("Save trial note"):
-                    problem = notes.save_note(name, text, trial=number)
+                    problem = notes.save_note(reads, name, text, trial=number)
                     if problem:
                         st.error(plain(problem))
                     else:
                         st.toast(f"Note on trial {number} saved")
-                    noted = notes.trial_notes(name)
+                    noted = notes.trial_notes(reads, name)
     if noted:
         st.dataframe(compare.noted_trials(trials, noted), hide_index=True, width="stretch")
 
-st.subheader("Several studies")
-records = {study.name: study for study in study_records()}
 
+def several_studies(reads: ReadModel, name: str | None) -> None:
+    """Other studies' convergence over this one's, and their hypervolume when they share
+    several metrics."""
+    st.subheader("Several studies")
+    records = {study.name: study for study in reads.studies()}
 
-def _with_strategy(study_name: str) -> str:
-    record = records.get(study_name)
-    return f"{study_name} ({record.spec.strategy['type']})" if record else study_name
+    def _with_strategy(study_name: str) -> str:
+        record = records.get(study_name)
+        return f"{study_name} ({record.spec.strategy['type']})" if record else study_name
 
-
-picked = st.multiselect(
-    "Overlay the convergence of",
-    list(records),
-    default=[name] if name in records else [],
-    format_func=_with_strategy,
-    # Keyed by the selected study, so opening another study does not keep the last default.
-    key=f"overlay_{name}",
-)
-overlays = []
-read = {}
-for other in picked:
-    other_study, other_trials, _, _ = live_frames(other)
-    if other_study is not None:
-        read[_with_strategy(other)] = compare.metric_values(other_trials, other_study.spec)
-    if other_study is not None and not other_trials.empty:
-        frame = frames.convergence_frame(other_trials, other_study.spec.direction)
-        overlays.append(frame.assign(study=_with_strategy(other)))
-if overlays:
-    st.altair_chart(
-        for_room(compare_charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True))),
-        width="stretch",
+    picked = st.multiselect(
+        "Overlay the convergence of",
+        list(records),
+        default=[name] if name in records else [],
+        format_func=_with_strategy,
+        # Keyed by the selected study, so opening another study does not keep the last default.
+        key=f"overlay_{name}",
     )
-    st.caption(
-        "Compare how fast each study's best value improves per trial (its search strategy in "
-        "brackets); compare like with like (same metric)."
-    )
+    overlays = []
+    read = {}
+    for other in picked:
+        other_study, other_trials, _, _ = live_frames(reads, other)
+        if other_study is not None:
+            read[_with_strategy(other)] = compare.metric_values(other_trials, other_study.spec)
+        if other_study is not None and not other_trials.empty:
+            frame = frames.convergence_frame(other_trials, other_study.spec.direction)
+            overlays.append(frame.assign(study=_with_strategy(other)))
+    if overlays:
+        st.altair_chart(
+            for_room(
+                compare_charts.studies_convergence_chart(pd.concat(overlays, ignore_index=True))
+            ),
+            width="stretch",
+        )
+        st.caption(
+            "Compare how fast each study's best value improves per trial (its search strategy in "
+            "brackets); compare like with like (same metric)."
+        )
 
-# Studies of the same several metrics: how fast each one's front grows, from one corner.
-goals = compare.shared_goals([records[other].spec for other in picked if other in records])
-if goals:
-    volumes = pareto_charts.hypervolume_frame(read, goals)
-    if not volumes.empty:
-        st.subheader("Hypervolume")
-        st.altair_chart(for_room(pareto_charts.hypervolume_chart(volumes)), width="stretch")
-        st.caption(plain(compare.hypervolume_caption(pareto_charts.reference_caption(volumes))))
+    # Studies of the same several metrics: how fast each one's front grows, from one corner.
+    goals = compare.shared_goals([records[other].spec for other in picked if other in records])
+    if goals:
+        volumes = pareto_charts.hypervolume_frame(read, goals)
+        if not volumes.empty:
+            st.subheader("Hypervolume")
+            st.altair_chart(for_room(pareto_charts.hypervolume_chart(volumes)), width="stretch")
+            st.caption(plain(compare.hypervolume_caption(pareto_charts.reference_caption(volumes))))
+
+
+with read_model() as reads:  # the store opened once this run, for every section's reads
+    if name:
+        notes_section(reads, name, compare_study(reads, name))
+    several_studies(reads, name)

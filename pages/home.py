@@ -62,4 +62,5 @@ for row in range(0, len(lessons.LESSONS), 2):
 # lesson's charts do not wait for pandas and Altair to import (and the Why lesson, on a thread,
 # for scikit-optimize and its rebuilt asks).
 prepare_in_background()
-import dashboard.data  # noqa: E402, F401
+import dashboard.chart_views  # noqa: E402
+import dashboard.study_frames  # noqa: E402, F401

@@ -7,24 +7,22 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, selected_study, storage_path
-from dashboard.data import (
-    best_model_bytes,
-    curves_view,
-    live_frames,
-    pareto_view,
-    pruning_frames,
-    running_losses,
-    selected_trials,
-    study_front,
-    worker_timeline_of,
-)
+from dashboard.chart_views import curves_view, pareto_view, selected_trials, study_front
+from dashboard.common import REFRESH_SECONDS, selected_study
 from dashboard.lessons import run_live_button
+from dashboard.live_rows import live_frames
 from dashboard.presenter import for_room
+from dashboard.read_model import (
+    ReadModel,
+    StudyRecord,
+    best_model_bytes,
+    read_model,
+    storage_path,
+)
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.storage import StudyRecord
+from dashboard.study_frames import pruning_frames, running_losses
+from dashboard.vocabulary import StudyStatus
 from tuning_core.reports import frames
 from tuning_core.views import curve_charts, live, live_charts, live_front
 from tuning_core.workers import (
@@ -76,11 +74,16 @@ def pareto_section(
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_view(study_name: str) -> None:
-    study, trials, curves, fingerprint = live_frames(study_name)
+    with read_model() as reads:  # the store opened once a run, for every read below
+        draw_live(reads, study_name)
+
+
+def draw_live(reads: ReadModel, study_name: str) -> None:
+    study, trials, curves, fingerprint = live_frames(reads, study_name)
     if study is None or curves is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
-    timeline = worker_timeline_of(study)
+    timeline = reads.worker_timeline(study)
     status = live.live_summary(
         study,
         trials,
@@ -111,7 +114,7 @@ def live_view(study_name: str) -> None:
     st.progress(status.progress, text=status.progress_text)
     run_live_button(study_name)
     st.caption(plain(live.data_sentence(study.spec)))
-    pruning = pruning_frames(study, fingerprint)
+    pruning = pruning_frames(reads, study, fingerprint)
     saved = frames.epochs_saved(study.spec, trials, curves.rows)
     if saved is not None and saved.trials:
         st.markdown(plain(saved.sentence()))
@@ -189,7 +192,7 @@ def live_view(study_name: str) -> None:
         in_epoch = live.trains_keras(study.spec)
         metric = "loss" if in_epoch else study.spec.metric
         losses = running_losses(
-            study_name, status.running_numbers, curves.of(status.running_numbers), metric,
+            reads, study_name, status.running_numbers, curves.of(status.running_numbers), metric,
             fingerprint,
         )  # fmt: skip
         if not losses.empty:

@@ -7,21 +7,20 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, open_store, storage_path, study_records
-from dashboard.data import curves_view, playground_ladder, playground_surface, study_frames
+from dashboard.chart_views import curves_view, playground_ladder, playground_surface
+from dashboard.common import REFRESH_SECONDS
 from dashboard.form_state import open_in_new_study
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room, is_presenting
+from dashboard.read_model import ReadModel, read_model, start_conflict, storage_path
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from tuning_core.engine import hyperparams
-from tuning_core.engine.records import start_conflict
-from tuning_core.engine.spec import parse_spec
+from dashboard.study_frames import study_frames
+from dashboard.vocabulary import hyperparams
 from tuning_core.reports import frames
 from tuning_core.views import forms, lab, lab_charts, live, playground
 from tuning_core.views.forms import format_number
@@ -111,7 +110,8 @@ with compare_tab:
         batch_size,
         train_limit or None,
     )
-    existing = {study.name: study.spec for study in study_records()}
+    with read_model() as reads:
+        existing = {study.name: study.spec for study in reads.studies()}
     if not typed_name.strip():
         raw["name"] = lab.comparison_name(raw, existing)
     runs_at_once = lab.comparison_parallel(
@@ -120,9 +120,8 @@ with compare_tab:
     if runs_at_once > 1:  # spare cores: the rates train side by side, not one after another
         raw["parallel"] = runs_at_once
     problem = rates_problem or forms.learning_rate_comparison_problem(raw)
-    if not problem and Path(storage_path()).exists():
-        with open_store() as store:
-            problem = start_conflict(store, parse_spec(raw))
+    if not problem:
+        problem = start_conflict(raw)
     if problem:
         st.error(plain(in_page_words(problem)))
     elif not is_presenting(st.query_params):  # about the hidden form: no use to the room
@@ -145,8 +144,12 @@ with compare_tab:
     @st.fragment(run_every=REFRESH_SECONDS)
     def comparison_panel() -> None:
         """Inside the fragment, so a comparison the worker has just created shows up by itself."""
+        with read_model() as reads:  # the store opened once a run, for every read below
+            draw_comparison(reads)
+
+    def draw_comparison(reads: ReadModel) -> None:
         comparisons = [
-            study.name for study in study_records() if forms.is_learning_rate_comparison(study.spec)
+            study.name for study in reads.studies() if forms.is_learning_rate_comparison(study.spec)
         ]
         # Before any Train click, a link's rates pick their own comparison if it exists (a
         # presenter cannot use the hidden selectbox).
@@ -165,7 +168,7 @@ with compare_tab:
         shown = st.selectbox(
             "Comparison to show", comparisons, index=index, key=f"lr_shown_{current}"
         )
-        study, trials, curves, _ = study_frames(shown)
+        study, trials, curves, _ = study_frames(reads, shown)
         if study is None or (curves.empty and trials.empty):
             st.info("Waiting for the first epoch…")
             return

@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from dashboard import user_code
-from dashboard.common import open_study_in, storage_path
+from dashboard.common import open_study_in
 from dashboard.form_state import (
     initial,
     initial_choice,
@@ -20,22 +20,23 @@ from dashboard.form_state import (
     take_spec,
 )
 from dashboard.presenter import for_room
+from dashboard.read_model import start_conflict, storage_path
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from dashboard.table_upload import csv_section
-from tuning_core.engine import hyperparams
-from tuning_core.engine.errors import SpecError
-from tuning_core.engine.hyperparams import HyperParameter
-from tuning_core.engine.pruners import PRUNERS, pruner_class
-from tuning_core.engine.spec import (
+from dashboard.vocabulary import (
     ACQUISITIONS,
     DEFAULT_BAYESIAN,
     MAX_GRID_LEVELS,
     MAX_TRIALS,
+    PRUNERS,
     STRATEGIES,
     SURROGATES,
+    HyperParameter,
+    SpecError,
+    hyperparams,
+    pruner_class,
 )
-from tuning_core.reports import start_check
 from tuning_core.training.datasets import REPOSITORY_MNIST
 from tuning_core.views import eta, forms, pruning_plan
 from tuning_core.views.forms import Control, format_number
@@ -312,7 +313,7 @@ problems = forms.form_problems(
     controls,
     storage_path(),
     dask_address,
-    start_check.start_conflict(storage_path(), raw_spec),
+    start_conflict(raw_spec),
 )
 
 st.subheader("Before you start")

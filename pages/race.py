@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, storage_path
+from dashboard.common import REFRESH_SECONDS
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
-from dashboard.races import follow_suggestion, race_names, race_view_of
+from dashboard.races import follow_suggestion, race_view_of
+from dashboard.read_model import read_model, storage_path
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from tuning_core.engine.errors import SpecError
-from tuning_core.engine.race_spec import MAX_SEEDS, parse_race_spec
+from dashboard.vocabulary import MAX_SEEDS, SpecError, parse_race_spec
 from tuning_core.views import forms, race_charts
 from tuning_core.views import race as race_view
 from tuning_core.workers import launch_race, race_log_path, request_race_stop
@@ -26,7 +26,8 @@ st.caption(
     "several seeds: the bands show the median and the middle half of the seeds."
 )
 
-names = race_names()
+with read_model() as reads:
+    names = reads.race_names()
 launched = st.session_state.get("launched_race")
 # Another label once a race exists (or one is starting: its worker has not written it yet): a
 # new expander, closed, leaves the bands the room.
@@ -110,7 +111,8 @@ run_live_button(chosen)
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def race_panel(name: str) -> None:
-    view = race_view_of(name)
+    with read_model() as reads:  # the store opened once a run
+        view = race_view_of(reads, name)
     if view is None:
         st.info(plain(f"Starting the worker for the race {name!r}…"))
         log = race_log_path(storage_path(), name)

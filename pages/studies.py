@@ -8,13 +8,10 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import list_studies, open_store, open_study_in
+from dashboard.common import open_study_in
+from dashboard.read_model import StudySummary, read_model, study_running
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from tuning_core.engine.errors import SpecError
-from tuning_core.engine.records import worker_running
-from tuning_core.reports import export
-from tuning_core.reports.keras_script import keras_script
 
 # Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
 begin_page()
@@ -24,52 +21,51 @@ st.title("Studies")
 deleted_message = st.session_state.pop("deleted_message", None)
 if deleted_message:
     st.success(deleted_message)
-rows = list_studies()
-if not rows:
-    st.info("No studies yet: create one on the New study page.")
-    st.stop()
 
-table = pd.DataFrame([dataclasses.asdict(row) for row in rows])
-# A pruned study's trials trained fewer epochs: worth knowing before comparing studies.
-table = table[
-    ["name", "status", "strategy", "pruner", "done", "budget", "best_value", "metric", "direction"]
-]
-st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
 
-names = [row.name for row in rows]
-wanted = st.query_params.get("study")
-name = st.selectbox(
-    "Study",
-    names,
-    index=names.index(wanted) if wanted in names else len(names) - 1,
-    key="study_choice",
-)
+def study_table(rows: list[StudySummary]) -> str:
+    """The studies as a table, and the picker under it; returns the picked study's name."""
+    table = pd.DataFrame([dataclasses.asdict(row) for row in rows])
+    # A pruned study's trials trained fewer epochs: worth knowing before comparing studies.
+    columns = ["name", "status", "strategy", "pruner", "done", "budget", "best_value"]
+    table = table[[*columns, "metric", "direction"]]
+    st.dataframe(table, hide_index=True, width="stretch", key="studies_table")
+    names = [row.name for row in rows]
+    wanted = st.query_params.get("study")
+    return st.selectbox(
+        "Study",
+        names,
+        index=names.index(wanted) if wanted in names else len(names) - 1,
+        key="study_choice",
+    )
 
-with open_store() as store:
-    study = store.get_study(name)
-    csv_text = export.export_csv(store, study)
-    json_text = export.export_json(store, study)
-    try:
-        script_text, script_problem = keras_script(store, study), None
-    except SpecError as error:
-        script_text, script_problem = None, in_page_words(error)
+
+with read_model() as reads:  # the store opened once this run
+    rows = reads.summaries()
+    if not rows:
+        st.info("No studies yet: create one on the New study page.")
+        st.stop()
+    name = study_table(rows)
+    study = reads.study(name)
+    exports = reads.exports(study)
+script_problem = exports.script_problem and in_page_words(exports.script_problem)
 
 open_column, csv_column, json_column, script_column = st.columns(4)
 if open_column.button("Open in live view", key="open"):
     open_study_in("pages/live.py", name)
 csv_column.download_button(
-    "Export CSV", csv_text, file_name=f"{name}.csv", mime="text/csv", key="csv"
+    "Export CSV", exports.csv, file_name=f"{name}.csv", mime="text/csv", key="csv"
 )
 json_column.download_button(
-    "Export JSON", json_text, file_name=f"{name}.json", mime="application/json", key="json"
+    "Export JSON", exports.json, file_name=f"{name}.json", mime="application/json", key="json"
 )
 script_column.download_button(
     "Keras script",
-    script_text or "",
+    exports.script or "",
     file_name=f"{name}_best.py",
     mime="text/x-python",
     key="script",
-    disabled=script_text is None,
+    disabled=exports.script is None,
     help=script_problem or "A standalone Keras 3 script that retrains the best trial.",
 )
 
@@ -84,10 +80,10 @@ typed = st.text_input(
 )
 # Streamlit discards a forged click on a disabled button; the name is checked again anyway.
 if st.button("Delete study", disabled=typed != name, key="delete") and typed == name:
-    if worker_running(study):
+    if study_running(study):
         st.error(plain(f"{name!r} is running: stop it in the live view before deleting it."))
     else:
-        with open_store() as store:
-            store.delete_study(name)
+        with read_model() as reads:
+            reads.delete_study(name)
         st.session_state["deleted_message"] = f"Deleted {name!r} and all its trials."
         st.rerun()

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, selected_study, storage_path, study_records
+from dashboard.common import REFRESH_SECONDS, selected_study
 from dashboard.lessons import run_live_button
+from dashboard.read_model import ReadModel, read_model
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from dashboard.why_data import (
-    draw_why_chart,
-    lesson_trial,
-    study_asks,
-    study_identity,
-    why_explanation,
-)
-from tuning_core.engine.errors import SpecError
-from tuning_core.engine.states import StudyStatus
+from dashboard.vocabulary import SpecError, StudyStatus
+from dashboard.why_data import draw_why_chart, lesson_trial, study_identity, why_explanation
 from tuning_core.views import why_sentences
 
 # Each page starts so, as app.py does (twice is harmless): a page run on its own keeps the guards.
@@ -52,7 +46,12 @@ def _trial_slider(study_name: str, numbers: list[int], default: int) -> int:
 
 
 def why_view(study_name: str) -> None:
-    study = next((s for s in study_records() if s.name == study_name), None)
+    with read_model() as reads:  # the store opened once a run, for every read below
+        draw_why(reads, study_name)
+
+
+def draw_why(reads: ReadModel, study_name: str) -> None:
+    study = reads.study(study_name)
     if study is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
@@ -65,7 +64,7 @@ def why_view(study_name: str) -> None:
             )
         )
         return
-    asks = study_asks(study.id)
+    asks = reads.asks(study.id)
     if not asks:
         st.info("No proposal recorded yet (studies run before this page existed have none).")
         return
@@ -84,7 +83,7 @@ def why_view(study_name: str) -> None:
         wanted = [d for d in st.query_params.get("dims", "").split(",") if d in names]
         kept = list(dict.fromkeys(wanted))[:2] or names[:2]
     st.session_state["why_dims"] = kept
-    lesson = lesson_trial(storage_path(), study_name, asks, tuple(kept), study_identity(study))
+    lesson = lesson_trial(reads, study_name, asks, tuple(kept), study_identity(study))
     trial = _trial_slider(study_name, numbers, numbers[-1] if lesson is None else lesson)
     if lesson is not None and lesson != numbers[-1]:
         later = [n for n in numbers if n > lesson]
@@ -104,9 +103,7 @@ def why_view(study_name: str) -> None:
         st.info("Pick one or two hyperparameters.")
         return
     try:
-        explanation = why_explanation(
-            storage_path(), study_name, trial, tuple(dims), study_identity(study)
-        )
+        explanation = why_explanation(reads, study_name, trial, tuple(dims), study_identity(study))
     except SpecError as error:  # a record that cannot be read or trusted: one sentence
         st.warning(plain(in_page_words(error)))
         return
@@ -125,6 +122,7 @@ def why_view(study_name: str) -> None:
 
 if name:
     run_live_button(name)
-    record = next((s for s in study_records() if s.name == name), None)
+    with read_model() as reads:
+        record = reads.study(name)
     live = record is not None and record.status == StudyStatus.RUNNING
     st.fragment(run_every=REFRESH_SECONDS if live else None)(why_view)(name)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.live_page import seed
-from dashboard.data import EpochRows
+from dashboard.live_rows import EpochRows
 from tests.test_pages import charts_on, open_page
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store

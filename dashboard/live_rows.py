@@ -1,0 +1,248 @@
+"""The Live page's curves, read incrementally: each run reads only the epoch rows written
+since the last one (:class:`EpochRows`, one per study and process), whatever the study's size;
+the trials are read again only when they change.
+
+Every read goes through the run's :class:`~dashboard.read_model.ReadModel`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.read_model import ReadModel, StudyRecord
+from tuning_core.engine.states import TrialState
+from tuning_core.reports import frames
+from tuning_core.views import curve_charts
+
+
+class EpochSource(Protocol):
+    """The two reads :meth:`EpochRows.refresh` makes: a :class:`ReadModel` (or a Store)."""
+
+    def epoch_metrics(
+        self, study_id: int, finished: bool | None = None
+    ) -> list[tuple[int, int, str, float | None]]: ...
+
+    def metric_rows_after(
+        self, study_id: int, metric: str, after: int = 0
+    ) -> list[tuple[int, int, int, float | None]]: ...
+
+
+class EpochRows:
+    """Every epoch row of one study read so far (number, epoch, metric, value), and the last
+    rowid read, so that :meth:`refresh` reads only rows written since (the read model's
+    :meth:`~ReadModel.metric_rows_after`); with summaries kept up to date as rows arrive.
+
+    Not thread-safe on its own: :func:`live_frames` holds its lock around a refresh.
+    """
+
+    COLUMNS = ("number", "epoch", "metric", "value")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.last_rowid = 0
+        self.trial_count = 0
+        self.rows = pd.DataFrame({c: pd.Series(dtype="float64") for c in self.COLUMNS})
+        self.rows["metric"] = self.rows["metric"].astype("object")
+        self.epochs_by_trial = pd.Series(dtype=int)
+        self.touched: frozenset[int] = frozenset()  # trials with rows new at the last refresh
+        self.trials_stamp = 0  # bumped when the trials must be read again (see live_frames)
+        self.bands: dict[tuple[str, int], pd.DataFrame] = {}
+        self._metrics: frozenset[str] = frozenset()
+
+    @property
+    def metrics(self) -> frozenset[str]:
+        """The metric names read so far (kept as rows arrive: a unique() over a million rows
+        cost more than a rerun's reads)."""
+        return self._metrics
+
+    def refresh(self, store: EpochSource, study_id: int, fingerprint: tuple[Any, ...]) -> None:
+        """Bring the rows up to ``fingerprint`` (:meth:`ReadModel.fingerprint`, read just before):
+        only rows past the last rowid read, one query per metric; everything again when rows
+        went away (a restarted study) or a metric appeared that the earlier rows lacked."""
+        newest, trial_count = fingerprint[4] or 0, int(fingerprint[2] or 0)
+        if newest < self.last_rowid or trial_count < self.trial_count:
+            self._reset()
+        self.trial_count = trial_count
+        self.touched = frozenset()
+        if newest == self.last_rowid:
+            return
+        metrics = self.metrics
+        if not metrics:
+            # The running trials name the metrics (a fit logs the same ones every epoch): then
+            # one read per metric in rowid order, which needs no sort of the study's rows.
+            metrics = frozenset(row[2] for row in store.epoch_metrics(study_id, finished=False))
+            if not metrics:
+                self._replace_all(store.epoch_metrics(study_id), newest)
+                return
+        parts, seen = [], self.last_rowid
+        for metric in sorted(metrics):
+            rows = store.metric_rows_after(study_id, metric, self.last_rowid)
+            if rows:
+                seen = max(seen, rows[-1][0])
+                parts.append(
+                    pd.DataFrame(
+                        [row[1:] for row in rows], columns=["number", "epoch", "value"]
+                    ).assign(metric=metric)
+                )
+        if seen < newest:  # rows of a metric not seen before: read the study once more
+            self._replace_all(store.epoch_metrics(study_id), newest)
+            return
+        first = self.last_rowid == 0
+        self.last_rowid = seen
+        new = pd.concat(parts, ignore_index=True)[list(self.COLUMNS)]
+        # Each metric's rows come in rowid order: an epoch written twice keeps its last value.
+        new = new.drop_duplicates(["number", "epoch", "metric"], keep="last")
+        self._metrics = self._metrics | frozenset(new["metric"].unique())
+        if first:
+            self.rows = new
+            self.bands.clear()
+            self.trials_stamp += 1
+            self.touched = frozenset()
+            self.epochs_by_trial = self._counts(new.drop_duplicates(["number", "epoch"]))
+            return
+        touched = new["number"].unique()
+        self.touched = frozenset(int(n) for n in touched)
+        mine = self.rows["number"].isin(touched)
+        if mine.any():
+            # A rewritten epoch (INSERT OR REPLACE) comes back with a new rowid: keep the new.
+            old = self.rows[mine]
+            keys = pd.MultiIndex.from_frame(old[["number", "epoch", "metric"]])
+            stale = keys.isin(pd.MultiIndex.from_frame(new[["number", "epoch", "metric"]]))
+            if stale.any():
+                self.rows = self.rows.drop(index=old.index[stale])
+        self.rows = pd.concat([self.rows, new], ignore_index=True)
+        counts = self.rows[self.rows["number"].isin(touched)].drop_duplicates(["number", "epoch"])
+        self.epochs_by_trial = self._counts(counts, self.epochs_by_trial, touched)
+
+    def _replace_all(self, rows: list[tuple[int, int, str, float | None]], newest: int) -> None:
+        self.rows = pd.DataFrame(rows, columns=list(self.COLUMNS))
+        self._metrics = frozenset(self.rows["metric"].unique())
+        self.last_rowid = max(self.last_rowid, newest)
+        self.bands.clear()
+        self.trials_stamp += 1
+        self.epochs_by_trial = self._counts(self.rows.drop_duplicates(["number", "epoch"]))
+
+    @staticmethod
+    def _counts(
+        rows: pd.DataFrame, earlier: pd.Series | None = None, touched: Any = None
+    ) -> pd.Series:
+        counts = rows.groupby("number").size()
+        if earlier is None or not len(earlier):
+            return counts
+        return pd.concat([earlier.drop(index=touched, errors="ignore"), counts]).sort_index()
+
+    def band(self, metric: str, finished: pd.Series) -> pd.DataFrame:
+        """:func:`curve_charts.band_frame` of ``metric`` over the ``finished`` trial numbers,
+        kept until another trial finishes (a running trial's new epoch leaves it as it is)."""
+        key = (metric, len(finished))
+        if key not in self.bands:
+            rows = self.rows[self.rows["metric"] == metric]
+            self.bands = {k: v for k, v in self.bands.items() if k[0] != metric}
+            self.bands[key] = curve_charts.band_frame(rows[rows["number"].isin(finished)], metric)
+        return self.bands[key]
+
+
+@st.cache_resource(show_spinner=False)
+def _epoch_rows(path: str, study_id: int) -> EpochRows:
+    # One per study and process, shared by every session: the rows are the store's, read-only.
+    return EpochRows()
+
+
+@dataclass(frozen=True)
+class LiveCurves:
+    """The Live page's view of a study's curves: the rows read so far (not merged with the
+    trials), epochs per trial, and the merged long form of just the trials to draw."""
+
+    rows: pd.DataFrame  # number, epoch, metric, value (0-based epochs, whole epochs only)
+    epochs_by_trial: pd.Series
+    metrics: frozenset[str]
+    trials: pd.DataFrame
+    diverged_rows: list[tuple[int, float, float | None]] = field(default_factory=list)
+    _holder: EpochRows | None = None
+
+    @property
+    def epochs_recorded(self) -> int:
+        """Whole (trial, epoch) points recorded (as :func:`live.epochs_recorded`)."""
+        return int(self.epochs_by_trial.sum()) if len(self.epochs_by_trial) else 0
+
+    @property
+    def trial_count(self) -> int:
+        """Trials with at least one epoch recorded."""
+        return len(self.epochs_by_trial)
+
+    def of(self, numbers: Any = None) -> pd.DataFrame:
+        """The long form of :func:`frames.curves_frame` for the trials ``numbers`` (None: all)."""
+        rows = self.rows if numbers is None else self.rows[self.rows["number"].isin(numbers)]
+        batches = [r for r in self.diverged_rows if numbers is None or r[0] in numbers]
+        # curves_frame takes rows as tuples or as a frame with those columns (no copy to lists).
+        return frames.curves_frame(rows.reset_index(drop=True), self.trials, batches)
+
+    def band(self, metric: str) -> pd.DataFrame:
+        """The grey band of every finished trial (:func:`curve_charts.band_frame`)."""
+        if self._holder is None or self.trials.empty:
+            return pd.DataFrame(columns=["epoch", "low", "high", "trials"])
+        finished = self.trials.loc[self.trials["state"] != TrialState.RUNNING.value, "number"]
+        with self._holder.lock:
+            return self._holder.band(metric, finished)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _trials_of(path: str, name: str, key: tuple[Any, ...], _reads: ReadModel) -> pd.DataFrame:
+    study = _reads.study(name)
+    records = _reads.trials(study.id, with_values=study.spec.multi_metric)
+    return frames.trials_frame(records, study.spec, with_metrics=True)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _diverged_rows(
+    path: str, study_id: int, diverged: tuple[int, ...], _reads: ReadModel
+) -> list[tuple[int, float, float | None]]:
+    return [
+        (number, progress, loss)
+        for number in diverged
+        for progress, loss in _reads.batch_losses(study_id, number)
+    ]
+
+
+def live_frames(
+    reads: ReadModel, name: str
+) -> tuple[StudyRecord | None, pd.DataFrame, LiveCurves | None, tuple[Any, ...]]:
+    """(study, trials, curves, fingerprint) for the Live and Compare pages: the trials cached
+    until the study changes, the curves read incrementally (:class:`EpochRows`)."""
+    study = reads.study(name)
+    if study is None:
+        return None, pd.DataFrame(), None, ()
+    fingerprint = reads.fingerprint(study.id)
+    holder = _epoch_rows(reads.path, study.id)
+    with holder.lock:
+        holder.refresh(reads, study.id, fingerprint)
+        rows, epochs, metrics = holder.rows, holder.epochs_by_trial, holder.metrics
+        # The trials change with their count, the finished count or the study's status;
+        # a new epoch changes them only when it is a trial's first (queued -> running).
+        # Reading 10,000 trials again on every epoch took longer than the rest of a rerun.
+        trials = _trials_of(reads.path, name, (*fingerprint[:4], holder.trials_stamp), reads)
+        if not trials.empty and holder.touched - set(
+            trials.loc[trials["state"] == TrialState.RUNNING.value, "number"]
+        ):
+            holder.trials_stamp += 1
+            trials = _trials_of(reads.path, name, (*fingerprint[:4], holder.trials_stamp), reads)
+    diverged: tuple[int, ...] = ()
+    if not trials.empty:
+        diverged = tuple(
+            int(n) for n in trials.loc[trials["state"] == TrialState.DIVERGED.value, "number"]
+        )
+    batch_rows = _diverged_rows(reads.path, study.id, diverged, reads) if diverged else []
+    return (
+        study,
+        trials,
+        LiveCurves(rows, epochs, metrics, trials, batch_rows, holder),
+        fingerprint,
+    )
