@@ -381,3 +381,169 @@ def test_only_the_store_speaks_sql() -> None:
     }
     flagged = {line.split(":")[0] for line in _sql_outside_the_store(where)}
     assert flagged == {"tuning_core/engine/storage_extra.py", "dashboard/races.py"}, flagged
+
+
+# The UI process reaches the store through one read model (issue 24 §3): a page or a fragment
+# makes one ReadModel a run and asks it everything, so the store is opened once a run instead
+# of once a helper, and no page walks storage and frames itself.
+READ_MODEL = ROOT / "dashboard" / "read_model.py"
+# What opens, types or takes a store: the storage package and its protocol, and the read
+# side's functions that are handed an open store or open one themselves.
+STORE_DOORS = (
+    "tuning_core.engine.storage",
+    "tuning_core.engine.store_protocol",
+    "tuning_core.engine.records",
+    "tuning_core.engine.audit",
+    "tuning_core.engine.race",
+    "tuning_core.engine.explain.explain",
+    "tuning_core.reports.export",
+    "tuning_core.reports.start_check",
+    "tuning_core.reports.keras_script.keras_script",
+    "tuning_core.reports.recording.replay",
+    "tuning_core.reports.recording.delete_replayed",
+)
+
+
+def _store_access(path: Path) -> list[str]:
+    """Where ``path`` opens or names a Store, or imports a way into one: "path:line what"."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [
+        f"imports {module}"
+        for module in imports_of(path)
+        if any(module == door or module.startswith(door + ".") for door in STORE_DOORS)
+    ]
+    found += [
+        f"{node.lineno} names Store"
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id == "Store")
+        or (isinstance(node, ast.Attribute) and node.attr == "Store")
+    ]
+    return [f"{path.name}: {what}" for what in found]
+
+
+def _ui_sources() -> list[Path]:
+    return [ROOT / "app.py", *_sources("pages", "dashboard")]
+
+
+def test_pages_and_the_dashboard_reach_the_store_only_through_the_read_model(
+    tmp_path: Path,
+) -> None:
+    broken = [
+        found for path in _ui_sources() if path != READ_MODEL for found in _store_access(path)
+    ]
+    assert not broken, "\n".join(broken)
+    assert _store_access(READ_MODEL), "the read model is where the store is opened"
+    # What the rule catches: the old helpers' own opens and the Studies page's exports.
+    old = tmp_path / "old_data.py"
+    old.write_text(
+        "from tuning_core.engine.storage import Store, StudyRecord\n"
+        "from tuning_core.reports import export\n"
+        "from tuning_core.reports.keras_script import keras_script\n"
+        "def study_asks(path, study_id):\n"
+        "    with Store(path) as store:\n"
+        "        return store.asks(study_id)\n"
+    )
+    found = _store_access(old)
+    assert {
+        "old_data.py: imports tuning_core.engine.storage",
+        "old_data.py: imports tuning_core.reports.export",
+        "old_data.py: imports tuning_core.reports.keras_script.keras_script",
+        "old_data.py: 5 names Store",
+    } <= set(found), found
+
+
+def _engine_imports(path: Path) -> set[str]:
+    """The tuning_core.engine modules ``path`` imports (a name imported from a module counts
+    as its module; the bare package, which holds no names, is left out)."""
+    modules = set()
+    for name in imports_of(path):
+        if not name.startswith("tuning_core.engine."):
+            continue
+        while name not in ALL_MODULES and "." in name:
+            name = name.rsplit(".", 1)[0]
+        modules.add(name)
+    return modules
+
+
+def test_pages_import_nothing_from_the_engine(tmp_path: Path) -> None:
+    """Pages hold layout: what they name of the engine comes through dashboard/ (vocabulary.py,
+    the read model), so the engine's modules can move without touching a page."""
+    broken = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in [ROOT / "app.py", *_sources("pages")]
+        for module in _engine_imports(path)
+    }
+    assert not broken, "\n".join(sorted(broken))
+    page = tmp_path / "page.py"
+    page.write_text(
+        "def view():\n    from tuning_core.engine.states import StudyStatus\n"
+        "from tuning_core.engine import hyperparams\n"
+    )
+    assert _engine_imports(page) == {
+        "tuning_core.engine.states",
+        "tuning_core.engine.hyperparams",
+    }
+
+
+# The engine modules dashboard/ may import, and why each is public enough for the UI:
+DASHBOARD_ENGINE_MODULES = {
+    # SpecError and friends: the one sentence a page shows for bad input.
+    "tuning_core.engine.errors",
+    # TrialState, StudyStatus: the words every page compares trials and studies by.
+    "tuning_core.engine.states",
+    # StudySpec and the choices a spec offers (strategies, surrogates, limits) for the forms.
+    "tuning_core.engine.spec",
+    # The hyperparameter registry the New-study form and the lab are drawn from.
+    "tuning_core.engine.hyperparams",
+    # The pruner classes' list, labels and help, for the New-study form.
+    "tuning_core.engine.pruners",
+    # A race spec's parse and its seed limit, checked before Start.
+    "tuning_core.engine.race_spec",
+    # The table tasks a CSV can be trained for.
+    "tuning_core.engine.tasks",
+    # Why this point? for a lesson's recorded asks, built ahead (why_data.py, lazily: both
+    # load scikit-optimize).
+    "tuning_core.engine.explain",
+    "tuning_core.engine.strategies",
+}
+# The read model alone adds the store and the engine's readers of a store.
+READ_MODEL_ENGINE_MODULES = DASHBOARD_ENGINE_MODULES | {
+    "tuning_core.engine.storage",
+    "tuning_core.engine.records",
+    "tuning_core.engine.audit",
+    "tuning_core.engine.race",
+}
+
+
+def _outside_the_list(path: Path) -> set[str]:
+    """The engine modules ``path`` imports beyond its list, as "name imports module"."""
+    allowed = READ_MODEL_ENGINE_MODULES if path == READ_MODEL else DASHBOARD_ENGINE_MODULES
+    return {f"{path.name} imports {m}" for m in _engine_imports(path) - allowed}
+
+
+def test_the_dashboard_imports_only_the_listed_engine_modules(tmp_path: Path) -> None:
+    broken = set().union(*(_outside_the_list(path) for path in _sources("dashboard")))
+    assert not broken, "\n".join(sorted(broken))
+    # Every listed module is in use: a list that outgrew its code would allow too much.
+    used = set().union(*(_engine_imports(path) for path in _sources("dashboard")))
+    assert used == READ_MODEL_ENGINE_MODULES, READ_MODEL_ENGINE_MODULES ^ used
+    # What the rule catches: a helper beside the read model asking the engine's readers itself.
+    helper = tmp_path / "helper.py"
+    helper.write_text(
+        "from tuning_core.engine.records import worker_running\n"
+        "from tuning_core.engine.errors import SpecError\n"
+    )
+    assert _outside_the_list(helper) == {"helper.py imports tuning_core.engine.records"}
+
+
+# One idea a module: dashboard/data.py had grown to 616 lines of reads, live rows and charts.
+DASHBOARD_MAX_LINES = 400
+
+
+def test_no_dashboard_module_grows_past_its_limit() -> None:
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in _sources("dashboard")
+    }
+    too_long = {name: lines for name, lines in sizes.items() if lines > DASHBOARD_MAX_LINES}
+    assert not too_long, f"over {DASHBOARD_MAX_LINES} lines, split by what they hold: {too_long}"
