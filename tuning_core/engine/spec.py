@@ -49,9 +49,9 @@ MAX_GRID_POINTS = 1_000_000
 MAX_SPEC_BYTES = 1_000_000
 # Trials run at once on Dask (see engine/parallel/); 1 runs them in this process, as always.
 MAX_PARALLEL = 64
-# How a Dask study handles lost workers (see engine/parallel/driver.py): a trial whose worker sends
-# nothing for heartbeat_seconds is given up and retried elsewhere; one whose worker is lost
-# more than max_retries times fails. Both may be set in the spec's "dask" object.
+# How a Dask study handles lost workers (see engine/parallel/lost_workers.py): a trial whose
+# worker sends nothing for heartbeat_seconds is given up and retried elsewhere; one whose worker
+# is lost more than max_retries times fails. Both may be set in the spec's "dask" object.
 DEFAULT_HEARTBEAT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 3
 MAX_HEARTBEAT_SECONDS = 86_400.0

@@ -419,7 +419,7 @@ class Timeline:
     began (a running trial's finish is now) and duration_s. ``lanes`` in drawing order,
     ``busy`` each lane's share of the whole span spent running a trial, ``waiting`` the
     trials sent to Dask that no worker has begun yet (they have no lane), and ``wall_seconds``
-    the time during which any trial ran (what the time budget counts, engine/study.py).
+    the time during which any trial ran (what the time budget counts, engine/study/session.py).
     """
 
     bars: pd.DataFrame
