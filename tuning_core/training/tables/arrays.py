@@ -67,7 +67,7 @@ def table_from_arrays(source: str, x: np.ndarray, y: np.ndarray, kind: str = "np
 
 def npz_is_table(path: Path) -> bool:
     """Whether an .npz's x_train (or x_test) is 2-D, read from its header alone."""
-    from tuning_core.training.datasets import npz_header_shapes  # noqa: PLC0415 - no cycle
+    from tuning_core.training.datasets.npz import npz_header_shapes  # noqa: PLC0415 - no cycle
 
     shapes = npz_header_shapes(path)
     shape = shapes.get("x_train") or shapes.get("x_test")
@@ -76,7 +76,7 @@ def npz_is_table(path: Path) -> bool:
 
 def read_npz_table(path: Path, source: str) -> Table:
     """An .npz of 2-D x_train and y_train (or only x_test and y_test) as a table."""
-    from tuning_core.training.datasets import load_folder  # noqa: PLC0415 - no cycle
+    from tuning_core.training.datasets.folders import load_folder  # noqa: PLC0415 - no cycle
 
     arrays = load_folder(path)  # checks headers, pickles and the memory limit first
     split = "train" if "x_train" in arrays else "test"
