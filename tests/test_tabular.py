@@ -83,7 +83,7 @@ def _export_and_rerun(storage: Path, tmp_path: Path, name: str) -> str:
         "export", name, "--format", "keras-script", "--output", str(script), storage=storage
     )
     assert exported.returncode == 0, exported.stderr
-    # Standalone: reading, preparing and splitting are copied from training/tables.py, so it
+    # Standalone: reading, preparing and splitting are copied from training/tables/, so it
     # runs from elsewhere with Tuning Lab not importable, and splits as the study did.
     assert "tuning_core" not in script.read_text()
     outside = tmp_path / "elsewhere"

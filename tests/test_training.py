@@ -179,7 +179,7 @@ def test_exported_script_retrains_the_best_trial(storage: Path, tmp_path: Path) 
     assert lines.index("def build_model(image_shape, num_classes):") < 40
     assert lines.index("def build_model(image_shape, num_classes):") < lines.index("def main():")
     assert lines.index("def main():") < lines.index("def import_keras() -> ModuleType:")
-    # Standalone: its loader and split are copied from training/datasets.py, not imported;
+    # Standalone: its loader and split are copied from training/datasets/, not imported;
     # run from elsewhere with Tuning Lab not importable, it splits as the study did.
     assert "tuning_core" not in source
     from tuning_core.training import datasets

@@ -4,7 +4,7 @@
     study = tuning_core.create_study("my-study", space={"lr": {"type": "float", ...}})
     study.optimize(objective)
 
-The public names load on first use (see tuning_core/api.py), so ``import tuning_core`` stays
+The public names load on first use (see tuning_core/api/), so ``import tuning_core`` stays
 light: no TensorFlow, no pandas, no scikit-optimize until a study is made.
 """
 

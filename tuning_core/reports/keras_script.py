@@ -3,7 +3,7 @@
 The script spells the model out layer by layer, so a student can read exactly what was
 trained: the same data split and scaling, the same reshape, the same optimizer and learning
 rate. It needs keras, numpy and scikit-learn (psutil too for a folder of files), not Tuning
-Lab. Its data loading and split are the library's own functions (training/datasets.py), copied
+Lab. Its data loading and split are the library's own functions (training/datasets/), copied
 in at export by ``source_bundle``, as keras_runtime's quiet import is: a standalone script
 that cannot drift from what the study trained on. No TensorFlow is imported here.
 """
@@ -91,7 +91,7 @@ def main():
 
 
 # The data, loaded, scaled and split as the study did: below load_split, the functions are
-# Tuning Lab's own (training/datasets.py and the errors they raise), copied when exported.
+# Tuning Lab's own (training/datasets/ and the errors they raise), copied when exported.
 def load_split(train_limit):
     arrays = {load_call}
     part = "train" if "x_train" in arrays else "test"  # a test split only when it is alone

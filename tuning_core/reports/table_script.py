@@ -2,7 +2,7 @@
 file, repeats the stored preparation (the parameters fitted on the study's training split,
 not fitted again), makes the same split and trains the same model. It needs keras, numpy,
 scikit-learn and psutil, not Tuning Lab: reading, preparing and splitting the table are
-training/tables.py's own functions, copied in at export (``source_bundle``).
+training/tables/'s own functions, copied in at export (``source_bundle``).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def outputs(labels):
 
 
 # The table, read and prepared with the stored parameters and split as the study did: the
-# functions below are Tuning Lab's own (training/tables.py and what it uses), copied when
+# functions below are Tuning Lab's own (training/tables/ and what it uses), copied when
 # exported.
 {data_source}
 

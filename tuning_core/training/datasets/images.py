@@ -32,7 +32,7 @@ def _as_images(x: np.ndarray) -> np.ndarray:
     """(n, h, w) float32: uint8 pixels scaled by 1/255, any other numbers used as stored.
 
     Nothing else is changed without a word: 2-D arrays are tables of features (see
-    training/tables.py), never reshaped into images.
+    training/tables/), never reshaped into images.
     """
     x = np.asarray(x)
     if x.ndim == 4 and x.shape[-1] == 1:
