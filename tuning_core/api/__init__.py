@@ -22,37 +22,10 @@ the best model's file, a Dask worker's objective) and ``open_study`` (``create_s
 
 from __future__ import annotations
 
-# Names this module held before it became a package (its own imports included), kept so an
-# import of them from tuning_core.api still works; the public API is __all__.
-from collections.abc import Callable, Iterator, Mapping, Sequence  # noqa: F401
-from pathlib import Path  # noqa: F401
-from typing import TYPE_CHECKING, Any  # noqa: F401
-
 from tuning_core.api.open_study import create_study, load_study
-from tuning_core.api.options import StrategyOption  # noqa: F401
-from tuning_core.api.running import shipped_objective  # noqa: F401
 from tuning_core.api.study import Study
-from tuning_core.engine.audit import AuditReport, audit_study  # noqa: F401
-from tuning_core.engine.errors import DatasetError, ObjectiveError, SpecError, brief  # noqa: F401
-from tuning_core.engine.objectives import Objective  # noqa: F401
-from tuning_core.engine.records import best_trial, front_trials, study_best  # noqa: F401
-from tuning_core.engine.spec import MAX_TRIALS, StudySpec, parse_spec  # noqa: F401
-from tuning_core.engine.states import StudyStatus  # noqa: F401
-from tuning_core.engine.storage import (  # noqa: F401
-    MEMORY,
-    Store,
-    StudyRecord,
-    TrialRecord,
-    artifacts_dir,
-    default_storage_path,
-)
-from tuning_core.engine.study import StudyRun, run_study  # noqa: F401
-from tuning_core.engine.user_objectives import (  # noqa: F401
-    Trial,
-    TrialPruned,
-    plain_objective,
-    target_of,
-)
+from tuning_core.engine.errors import ObjectiveError
+from tuning_core.engine.user_objectives import Trial, TrialPruned
 
 __all__ = [
     "ObjectiveError",

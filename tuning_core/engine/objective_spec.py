@@ -440,7 +440,7 @@ def _parse_keras_objective(raw: dict[str, Any], space: SearchSpace) -> KerasObje
     )
 
 
-# A Keras objective's fields for tables (see training/tables.py): the column to predict, the
+# A Keras objective's fields for tables (see training/tables/): the column to predict, the
 # task when not inferred, imputation, a held-out test share, and the fitted preparation that
 # `run` stores so that a resume, a Dask worker and the export repeat it.
 TABLE_KEYS = ("target", "task", "impute", "test_split", "preparation")

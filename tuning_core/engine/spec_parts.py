@@ -200,7 +200,7 @@ class FunctionObjectiveSpec(_Metrics, SpecPart):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A built-in Keras objective's table fields (see training/tables.py): the column to
+    """A built-in Keras objective's table fields (see training/tables/): the column to
     predict, the task when known, imputation, a held-out test share, and the preparation
     that ``run`` fits and stores so a resume, a Dask worker and the export repeat it."""
 
