@@ -99,23 +99,52 @@ class StudyMethods(StoreHandle):
         return cursor.rowcount > 0
 
     def fingerprint(self, study_id: int) -> tuple[Any, ...]:
-        """Changes whenever the study, its trials or its metrics change; one cheap query.
+        """Changes whenever the study, its trials or its metrics change; a few cheap queries.
 
         Readers key their caches on it, so an idle study is never re-read.
+        (updated_at, status, trials, finished trials, newest epoch_metrics rowid, newest
+        batch_losses rowid): the rowids are the study's own, None when it has no such row.
         """
         row = self.connection.execute(
             """SELECT s.updated_at, s.status,
                       (SELECT count(*) FROM trials t WHERE t.study_id = s.id),
                       (SELECT count(*) FROM trials t
-                        WHERE t.study_id = s.id AND t.state NOT IN ('queued', 'running')),
-                      (SELECT max(m.rowid) FROM epoch_metrics m
-                        JOIN trials t ON t.id = m.trial_id WHERE t.study_id = s.id),
-                      (SELECT max(b.rowid) FROM batch_losses b
-                        JOIN trials t ON t.id = b.trial_id WHERE t.study_id = s.id)
+                        WHERE t.study_id = s.id AND t.state NOT IN ('queued', 'running'))
                FROM studies s WHERE s.id = ?""",
             (study_id,),
         ).fetchone()
-        return tuple(row) if row else ()
+        if not row:
+            return ()
+        return (
+            *row,
+            self._newest_rowid("epoch_metrics", study_id),
+            self._newest_rowid("batch_losses", study_id),
+        )
+
+    # A new row takes the table's largest rowid + 1 (a rewritten epoch too: INSERT OR REPLACE
+    # deletes and inserts), so a study being written has its newest rows among the table's
+    # last few: looking there first took ~10 ms where the join over all of a 10,000-trial
+    # study's 1.2 million rows took ~0.4 s, on every rerun of the Live page.
+    _RECENT_ROWS = 10_000
+
+    def _newest_rowid(self, table: str, study_id: int) -> int | None:
+        """The largest rowid of ``table`` (epoch_metrics or batch_losses) among the study's
+        trials' rows, None without any: among the table's last _RECENT_ROWS rows when one of
+        them is the study's (then its newest is there), else over all of the study's rows."""
+        recent = self.connection.execute(
+            f"""SELECT m.rowid FROM {table} m CROSS JOIN trials t ON t.id = m.trial_id
+                 WHERE t.study_id = ? AND m.rowid > (SELECT max(rowid) FROM {table}) - ?
+                 ORDER BY m.rowid DESC LIMIT 1""",
+            (study_id, self._RECENT_ROWS),
+        ).fetchone()
+        if recent is not None:
+            return int(recent[0])
+        row = self.connection.execute(
+            f"""SELECT max(m.rowid) FROM {table} m JOIN trials t ON t.id = m.trial_id
+                 WHERE t.study_id = ?""",
+            (study_id,),
+        ).fetchone()
+        return row[0]
 
     def studies_fingerprint(self, names: list[str]) -> tuple[Any, ...]:
         """Changes whenever one of the named studies is created or updated, or one of their
