@@ -58,6 +58,7 @@ __all__ = [
     "best_model_bytes",
     "check_store",
     "read_model",
+    "start_conflict",
     "storage_path",
     "study_running",
 ]
@@ -68,7 +69,7 @@ AnyRecording = Recording | RaceRecording
 
 def storage_path() -> str:
     """The store the CLI uses too: $TUNING_LAB_STORAGE, else ./tuning_lab.db."""
-    return str(Path(os.environ.get("TUNING_LAB_STORAGE") or default_storage_path()).resolve())
+    return str(Path(default_storage_path()).resolve())
 
 
 def check_store() -> None:
