@@ -106,8 +106,11 @@ def curves_frame(
     if trials.empty:
         return curves
     # A trial's metrics are one number each; every epoch row of it need not carry them.
-    dropped = ["value", "duration_s", "error", *trials.attrs.get("metric_columns", ())]
-    extra = trials.drop(columns=dropped, errors="ignore")
+    dropped = {"value", "duration_s", "error", *trials.attrs.get("metric_columns", ())}
+    # Only the trials drawn: merging all of 10,000 trials into a sample's rows cost more than
+    # the rows themselves, on every Live rerun.
+    wanted = trials["number"].isin(curves["number"].unique())
+    extra = trials.loc[wanted, [c for c in trials.columns if c not in dropped]]
     return curves.merge(extra, on="number", how="left")
 
 

@@ -73,9 +73,10 @@ def curves_data(
     keep = ["number", "epoch", "value", "state"] + [
         field for field in dict.fromkeys([color_field, shape_field]) if field and field in curves
     ]
-    data = curves[curves["metric"] == metric]
+    # Rows and columns in one take: the long form's other columns are never drawn.
+    data = curves.loc[curves["metric"] == metric, keep]
     diverged = data["state"] == TrialState.DIVERGED.value
-    data = data[keep].assign(
+    data = data.assign(
         epoch=data["epoch"].astype(float) + 1,
         kind="curve",
         diverged=diverged,
@@ -90,9 +91,9 @@ def curves_data(
     if ceiling is not None:
         data["value"] = data["value"].where(~diverged, data["value"].clip(upper=ceiling))
     markers = []
-    all_losses = curves[
-        (curves["metric"] == "loss") & (curves["state"] == TrialState.DIVERGED.value)
-    ]
+    blew_up = (curves["metric"] == "loss") & (curves["state"] == TrialState.DIVERGED.value)
+    # Most charts have no diverged trial: no copy of every row to find none.
+    all_losses = curves[blew_up] if blew_up.any() else curves.iloc[:0]
     for number, losses in all_losses.sort_values("epoch").groupby("number", sort=True):
         last = losses.iloc[-1]
         blown = None if pd.isna(last["value"]) else float(last["value"])
@@ -183,24 +184,31 @@ def end_labels(
     MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
     line's: their markers name them). ``label_value`` nudges
     labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
-    lines = data[data["kind"] == "curve"].dropna(subset=["value"])
-    if lines.empty:
+    # Masks first and one take of the rows named at the end: at a few hundred lines, copying
+    # every row of the chart twice cost more than the labels.
+    curve = (data["kind"] == "curve") & data["value"].notna()
+    if not curve.any():
         return []
-    every_line = lines["number"].nunique()
+    every_line = data.loc[curve, "number"].nunique()
     # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
     # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
-    lines = lines[~lines["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])]
-    if lines.empty:
+    named = curve & ~data["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])
+    if not named.any():
         return []
-    ends = lines.sort_values("epoch").groupby("number", sort=True).last().reset_index()
+    values = data.loc[named, "value"]
+    span = float(values.max() - values.min()) or 1.0
     if every_line > MAX_LABELLED_LINES:
-        keep = ends["state"] == TrialState.RUNNING.value
+        # Only the best and the running lines are named (a trial's state is the same on each
+        # of its rows).
+        chosen = data["state"] == TrialState.RUNNING.value
         if best_number is not None:
-            keep |= ends["number"] == best_number
-        ends = ends[keep]
+            chosen |= data["number"] == best_number
+        named &= chosen
+    lines = data[named]
+    # Each line's last epoch, in trial order; its other columns are the same on every row.
+    ends = lines.sort_values("epoch").drop_duplicates("number", keep="last").sort_values("number")
     if ends.empty:
         return []
-    span = float(lines["value"].max() - lines["value"].min()) or 1.0
     gap = 0.1 * span
     ends = ends.sort_values("value")
     placed: list[float] = []
