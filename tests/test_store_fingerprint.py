@@ -1,5 +1,6 @@
 """A study's fingerprint names its own newest epoch and in-epoch loss rows, wherever they sit
-in the tables: among the last rows written (the quick look) or long before another study's."""
+in the tables: among the last rows written (the quick look) or long before another study's;
+and the epoch rows it reads come back as plain tuples."""
 
 from __future__ import annotations
 
@@ -59,3 +60,21 @@ def test_the_fingerprint_names_each_studys_own_newest_rows(recent_rows: int) -> 
 def test_the_fingerprint_of_a_missing_study_is_empty() -> None:
     with Store(MEMORY) as store:
         assert store.fingerprint(42) == ()
+
+
+def test_epoch_rows_come_back_as_plain_tuples_of_the_stored_values() -> None:
+    with Store(MEMORY) as store:
+        study = store.create_study(parse_spec(branin_spec("rows")))
+        _fill(store, study, 2, 2)
+        every = store.epoch_metrics(study)
+        assert every == [
+            (number, epoch, name, value)
+            for number in range(2)
+            for epoch in range(2)
+            for name, value in sorted(EPOCH.items())
+        ]
+        after = store.metric_rows_after(study, "loss", 0)
+        assert [row[1:] for row in after] == [(n, e, 1.0) for n in range(2) for e in range(2)]
+        newer = store.metric_rows_after(study, "loss", after[1][0])
+        assert newer == after[2:]
+        assert all(type(row) is tuple for row in (*every, *after, *newer))
