@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-compare", action="store_true", help="skip the Compare page")
     args = parser.parse_args()
+    started_load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="live-page-"))
     storage = work / "store.db"
     os.environ["TUNING_LAB_STORAGE"] = str(storage)
@@ -107,6 +108,8 @@ def main() -> None:
         changed.append(time.perf_counter() - started)
     rows = args.trials * args.epochs * 4
     print(f"store: {args.trials} trials x {args.epochs} epochs ({rows} metric rows)")
+    # The machine may be shared: figures compare only beside the load they ran under.
+    print(f"load average at the start: {started_load[0]:.2f} (1 min)")
     print(f"first render            {first * 1000:7.0f} ms")
     print(
         f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of "
@@ -122,6 +125,7 @@ def main() -> None:
         compare = time.perf_counter() - started
         assert not at.exception, [e.value for e in at.exception]
         print(f"compare, first render   {compare * 1000:7.0f} ms (target < 2 s)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min)")
 
 
 if __name__ == "__main__":
