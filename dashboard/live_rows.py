@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -32,15 +33,65 @@ class EpochSource(Protocol):
     ) -> list[tuple[int, int, int, float | None]]: ...
 
 
+@dataclass(frozen=True)
+class RowsView:
+    """The rows of an :class:`EpochRows` at one refresh, immutable: a base frame indexed by
+    trial number, and the few frames appended since (new epochs are appended, not copied in).
+
+    ``frame`` is their concatenation; ``of(numbers)`` takes those trials' rows, in the same
+    order as ``frame[frame["number"].isin(numbers)]``, without a pass over every row.
+    """
+
+    base: pd.DataFrame
+    tail: tuple[pd.DataFrame, ...]
+    order: np.ndarray  # positions of base's rows, stable-sorted by trial number
+    sorted_numbers: np.ndarray  # base's trial numbers in that order
+
+    @staticmethod
+    def indexed(base: pd.DataFrame) -> RowsView:
+        numbers = base["number"].to_numpy()
+        order = np.argsort(numbers, kind="stable")
+        return RowsView(base, (), order, numbers[order])
+
+    def appended(self, rows: pd.DataFrame) -> RowsView:
+        return RowsView(self.base, (*self.tail, rows), self.order, self.sorted_numbers)
+
+    @property
+    def tail_length(self) -> int:
+        return sum(len(part) for part in self.tail)
+
+    def frame(self) -> pd.DataFrame:
+        if not self.tail:
+            return self.base
+        return pd.concat([self.base, *self.tail], ignore_index=True)
+
+    def of(self, numbers: Any) -> pd.DataFrame:
+        wanted = np.unique(np.asarray(list(numbers), dtype=self.sorted_numbers.dtype))
+        starts = np.searchsorted(self.sorted_numbers, wanted, side="left")
+        lengths = np.searchsorted(self.sorted_numbers, wanted, side="right") - starts
+        # Each wanted trial's run of positions in the sorted order, back in row order.
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = np.sort(self.order[offsets + np.arange(int(lengths.sum()))])
+        parts = [self.base.take(positions)]
+        parts += [part[part["number"].isin(wanted)] for part in self.tail]
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
 class EpochRows:
     """Every epoch row of one study read so far (number, epoch, metric, value), and the last
     rowid read, so that :meth:`refresh` reads only rows written since (the read model's
     :meth:`~ReadModel.metric_rows_after`); with summaries kept up to date as rows arrive.
 
+    A new epoch's rows are appended to a :class:`RowsView` and counted from themselves alone;
+    only a rewritten epoch (one at or before its trial's last) goes through all the rows.
+
     Not thread-safe on its own: :func:`live_frames` holds its lock around a refresh.
     """
 
     COLUMNS = ("number", "epoch", "metric", "value")
+    # Rows appended since the trial index was built, past which it is built again (at least
+    # an eighth of the rows): of() filters the appended rows with isin, row by row.
+    REINDEX_AFTER = 50_000
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -49,13 +100,31 @@ class EpochRows:
     def _reset(self) -> None:
         self.last_rowid = 0
         self.trial_count = 0
-        self.rows = pd.DataFrame({c: pd.Series(dtype="float64") for c in self.COLUMNS})
-        self.rows["metric"] = self.rows["metric"].astype("object")
-        self.epochs_by_trial = pd.Series(dtype=int)
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in self.COLUMNS})
+        empty["metric"] = empty["metric"].astype("object")
+        self._set_base(empty, counted=False)
         self.touched: frozenset[int] = frozenset()  # trials with rows new at the last refresh
         self.trials_stamp = 0  # bumped when the trials must be read again (see live_frames)
         self.bands: dict[tuple[str, int], pd.DataFrame] = {}
         self._metrics: frozenset[str] = frozenset()
+
+    def _set_base(self, rows: pd.DataFrame, counted: bool = True) -> None:
+        """Make ``rows`` the whole of the rows, indexed anew, with every trial counted."""
+        self.view = RowsView.indexed(rows)
+        self._rows: pd.DataFrame | None = rows
+        if counted:
+            self.epochs_by_trial = self._counts(rows.drop_duplicates(["number", "epoch"]))
+            self._last_epoch = rows.groupby("number")["epoch"].max()
+        else:
+            self.epochs_by_trial = pd.Series(dtype=int)
+            self._last_epoch = pd.Series(dtype=float)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """Every row read so far, one frame (concatenated on first use after new rows)."""
+        if self._rows is None:
+            self._rows = self.view.frame()
+        return self._rows
 
     @property
     def metrics(self) -> frozenset[str]:
@@ -102,42 +171,58 @@ class EpochRows:
         new = new.drop_duplicates(["number", "epoch", "metric"], keep="last")
         self._metrics = self._metrics | frozenset(new["metric"].unique())
         if first:
-            self.rows = new
+            self._set_base(new)
             self.bands.clear()
             self.trials_stamp += 1
             self.touched = frozenset()
-            self.epochs_by_trial = self._counts(new.drop_duplicates(["number", "epoch"]))
             return
-        touched = new["number"].unique()
-        self.touched = frozenset(int(n) for n in touched)
-        mine = self.rows["number"].isin(touched)
-        if mine.any():
-            # A rewritten epoch (INSERT OR REPLACE) comes back with a new rowid: keep the new.
-            old = self.rows[mine]
-            keys = pd.MultiIndex.from_frame(old[["number", "epoch", "metric"]])
-            stale = keys.isin(pd.MultiIndex.from_frame(new[["number", "epoch", "metric"]]))
-            if stale.any():
-                self.rows = self.rows.drop(index=old.index[stale])
-        self.rows = pd.concat([self.rows, new], ignore_index=True)
-        counts = self.rows[self.rows["number"].isin(touched)].drop_duplicates(["number", "epoch"])
-        self.epochs_by_trial = self._counts(counts, self.epochs_by_trial, touched)
+        self.touched = frozenset(int(n) for n in new["number"].unique())
+        by_trial = new.groupby("number")["epoch"]
+        earlier = self._last_epoch.reindex(by_trial.min().index)
+        if (earlier.isna() | (by_trial.min() > earlier)).all():
+            self._append(new, by_trial.max())
+        else:
+            self._rewrite(new)
+
+    def _append(self, new: pd.DataFrame, last_epochs: pd.Series) -> None:
+        """Rows of epochs after their trials' last: appended, and counted on their own."""
+        if self.view.tail_length + len(new) > max(self.REINDEX_AFTER, len(self.view.base) // 8):
+            self._rows = None  # many appends since the index was built: index all again
+            self._set_base(pd.concat([self.rows, new], ignore_index=True))
+            return
+        self.view = self.view.appended(new)
+        self._rows = None
+        counts = self._counts(new.drop_duplicates(["number", "epoch"]))
+        if len(self.epochs_by_trial):
+            counts = self.epochs_by_trial.add(counts, fill_value=0).astype(counts.dtype)
+        self.epochs_by_trial = counts
+        self._last_epoch = pd.concat(
+            [self._last_epoch.drop(index=last_epochs.index, errors="ignore"), last_epochs]
+        )
+
+    def _rewrite(self, new: pd.DataFrame) -> None:
+        """Rows that may rewrite stored epochs (INSERT OR REPLACE gives a rewritten epoch a new
+        rowid): the touched trials' old rows of those epochs go, the new ones are kept."""
+        rows = self.rows
+        mine = rows["number"].isin(new["number"].unique())
+        old = rows[mine]
+        keys = pd.MultiIndex.from_frame(old[["number", "epoch", "metric"]])
+        stale = keys.isin(pd.MultiIndex.from_frame(new[["number", "epoch", "metric"]]))
+        if stale.any():
+            rows = rows.drop(index=old.index[stale])
+        self._set_base(pd.concat([rows, new], ignore_index=True))
 
     def _replace_all(self, rows: list[tuple[int, int, str, float | None]], newest: int) -> None:
-        self.rows = pd.DataFrame(rows, columns=list(self.COLUMNS))
-        self._metrics = frozenset(self.rows["metric"].unique())
+        frame = pd.DataFrame(rows, columns=list(self.COLUMNS))
+        self._metrics = frozenset(frame["metric"].unique())
         self.last_rowid = max(self.last_rowid, newest)
         self.bands.clear()
         self.trials_stamp += 1
-        self.epochs_by_trial = self._counts(self.rows.drop_duplicates(["number", "epoch"]))
+        self._set_base(frame)
 
     @staticmethod
-    def _counts(
-        rows: pd.DataFrame, earlier: pd.Series | None = None, touched: Any = None
-    ) -> pd.Series:
-        counts = rows.groupby("number").size()
-        if earlier is None or not len(earlier):
-            return counts
-        return pd.concat([earlier.drop(index=touched, errors="ignore"), counts]).sort_index()
+    def _counts(rows: pd.DataFrame) -> pd.Series:
+        return rows.groupby("number").size()
 
     def band(self, metric: str, finished: pd.Series) -> pd.DataFrame:
         """:func:`curve_charts.band_frame` of ``metric`` over the ``finished`` trial numbers,
@@ -167,6 +252,7 @@ class LiveCurves:
     trials: pd.DataFrame
     diverged_rows: list[tuple[int, float, float | None]] = field(default_factory=list)
     _holder: EpochRows | None = None
+    _view: RowsView | None = None  # the same rows indexed by trial (see :meth:`of`)
 
     @property
     def epochs_recorded(self) -> int:
@@ -180,7 +266,12 @@ class LiveCurves:
 
     def of(self, numbers: Any = None) -> pd.DataFrame:
         """The long form of :func:`frames.curves_frame` for the trials ``numbers`` (None: all)."""
-        rows = self.rows if numbers is None else self.rows[self.rows["number"].isin(numbers)]
+        if numbers is None:
+            rows = self.rows
+        elif self._view is not None:  # an isin over every row cost more than the rest of of()
+            rows = self._view.of(numbers)
+        else:
+            rows = self.rows[self.rows["number"].isin(numbers)]
         batches = [r for r in self.diverged_rows if numbers is None or r[0] in numbers]
         # curves_frame takes rows as tuples or as a frame with those columns (no copy to lists).
         return frames.curves_frame(rows.reset_index(drop=True), self.trials, batches)
@@ -225,6 +316,7 @@ def live_frames(
     with holder.lock:
         holder.refresh(reads, study.id, fingerprint)
         rows, epochs, metrics = holder.rows, holder.epochs_by_trial, holder.metrics
+        view = holder.view
         # The trials change with their count, the finished count or the study's status;
         # a new epoch changes them only when it is a trial's first (queued -> running).
         # Reading 10,000 trials again on every epoch took longer than the rest of a rerun.
@@ -243,6 +335,6 @@ def live_frames(
     return (
         study,
         trials,
-        LiveCurves(rows, epochs, metrics, trials, batch_rows, holder),
+        LiveCurves(rows, epochs, metrics, trials, batch_rows, holder, view),
         fingerprint,
     )
