@@ -93,6 +93,7 @@ def _fresh(page: Page) -> None:
     )
 
 
+@pytest.mark.timing
 def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server: str) -> None:  # noqa: F811
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "Debian's chromium is missing: see the README's test command"

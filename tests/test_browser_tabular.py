@@ -35,6 +35,9 @@ def _pick(page: Page, label: str, option: str) -> None:
     page.wait_for_timeout(400)
     page.keyboard.press("Enter")
     page.wait_for_timeout(600)
+    # While the rerun that the choice starts is drawing, the old box can still be on the page
+    # beside the new one (seen on a loaded machine): wait until one is left.
+    expect(page.get_by_role("combobox", name=label)).to_have_count(1, timeout=30_000)
     expect(page.get_by_role("combobox", name=label)).to_be_visible()
 
 

@@ -136,6 +136,7 @@ def _samples_while_running(storage: Path, name: str, spec_path: Path) -> tuple[l
     return samples, last - started
 
 
+@pytest.mark.timing
 @pytest.mark.subprocess
 @pytest.mark.parametrize("loaders", [0, 2], ids=["idle", "loaded"])
 def test_after_the_first_trial_the_time_left_is_within_a_quarter(

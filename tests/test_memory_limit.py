@@ -103,6 +103,7 @@ def test_the_crafted_writer_makes_an_npz_numpy_reads(tmp_path: Path) -> None:
         assert archive["y_train"].tolist() == [0, 0, 0]
 
 
+@pytest.mark.timing
 @pytest.mark.subprocess
 def test_run_refuses_data_over_the_limit_before_reading_it(
     tmp_path: Path, storage: Path, monkeypatch: pytest.MonkeyPatch

@@ -116,6 +116,7 @@ def _running_trials(storage: Path, name: str) -> list[int]:
         ("inproc://127.0.0.1/{port}/1", "inproc://"),
     ],
 )
+@pytest.mark.timing
 @pytest.mark.subprocess
 def test_an_address_that_cannot_work_gets_one_sentence_and_exit_2_at_once(
     tmp_path: Path, address: str, named: str
@@ -157,6 +158,7 @@ def _terminate_once_running(
     run.send_signal(signal.SIGTERM)
 
 
+@pytest.mark.timing
 @pytest.mark.subprocess
 def test_sigterm_to_a_sequential_run_stops_the_study_and_interrupts_its_trial(
     tmp_path: Path, storage: Path
@@ -178,6 +180,7 @@ def test_sigterm_to_a_sequential_run_stops_the_study_and_interrupts_its_trial(
     assert states == [TrialState.INTERRUPTED]
 
 
+@pytest.mark.timing
 @pytest.mark.dask
 @pytest.mark.subprocess
 def test_sigterm_to_a_dask_driver_stops_the_study_and_interrupts_its_trials(

@@ -317,6 +317,7 @@ def test_start_with_an_address_runs_the_worker_with_dask(storage: Path, tmp_path
 # Live ------------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 @pytest.mark.dask
 @pytest.mark.subprocess
 def test_live_shows_every_running_trial_and_the_timeline(

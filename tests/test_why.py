@@ -167,6 +167,7 @@ def test_an_older_store_gains_the_table(tmp_path: Path) -> None:
         assert store.asks(1) == {}
 
 
+@pytest.mark.timing
 @pytest.mark.slow  # the module's Bayesian studies take 5-10 s to build
 def test_explanation_grid_and_speed(studies: Path) -> None:
     with Store(studies) as store:
