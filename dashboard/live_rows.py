@@ -156,11 +156,10 @@ class EpochRows:
             rows = store.metric_rows_after(study_id, metric, self.last_rowid)
             if rows:
                 seen = max(seen, rows[-1][0])
-                parts.append(
-                    pd.DataFrame(
-                        [row[1:] for row in rows], columns=["number", "epoch", "value"]
-                    ).assign(metric=metric)
-                )
+                # The rowid column dropped after, not sliced off each row: 300,000 tuple
+                # slices cost a third of building the frame at a first read.
+                frame = pd.DataFrame(rows, columns=["rowid", "number", "epoch", "value"])
+                parts.append(frame.drop(columns="rowid").assign(metric=metric))
         if seen < newest:  # rows of a metric not seen before: read the study once more
             self._replace_all(store.epoch_metrics(study_id), newest)
             return
