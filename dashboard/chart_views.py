@@ -40,6 +40,7 @@ def _curves_template(
     pruning: bool = False,
     direct_labels: bool = True,
     banded: bool = False,
+    trial_numbers: tuple[int, ...] = (),
 ) -> dict:
     text_columns = ("metric", "state", shape_field)
     empty = pd.DataFrame(
@@ -68,6 +69,7 @@ def _curves_template(
             direct_labels=direct_labels,
             # An empty band switches its layer on; its rows come with each rerun's data.
             band=curve_charts.band_frame(empty, metric) if banded else None,
+            trial_numbers=trial_numbers,
         )
     )
 
@@ -102,9 +104,13 @@ def curves_view(
         )
         if c
     )
+    direct_labels = curve_charts.direct_labels_fit(curves)
+    # Named lines take their colours over these trials (at most MAX_LABELLED_LINES, so the
+    # spec is rebuilt only while a small study grows), the same on every chart of the page.
+    numbers = tuple(sorted(int(n) for n in curves["number"].unique())) if direct_labels else ()
     spec = _curves_template(
         metric, colouring, title, shape_field, best_number, columns, pruning is not None,
-        curve_charts.direct_labels_fit(curves), sampled and band is not None,
+        direct_labels, sampled and band is not None, numbers,
     )  # fmt: skip
     if sampled:
         # The counts change as trials arrive: only the title is swapped, not the cached spec.

@@ -205,6 +205,34 @@ def test_a_run_that_diverged_in_its_first_epoch_is_drawn_up_to_its_blow_up(stora
     ] == ["bar", "point", "text"]
 
 
+def _trial_colour_domains(spec: dict) -> list[list[int]]:
+    """The domains of the per-trial colour scales in a curves chart's layers."""
+    return [
+        layer["encoding"]["color"]["scale"].get("domain")
+        for layer in _layers(spec)
+        if layer.get("encoding", {}).get("color", {}).get("field") == "number"
+    ]
+
+
+def test_a_trial_keeps_its_colour_on_every_chart_when_another_has_no_line(
+    storage: Path,
+) -> None:
+    # Trial 1 blew up in its first epoch: it has a loss line but no validation line. Colours
+    # assigned over each chart's own lines would shift every later trial's colour between the
+    # two charts, so a click on a curve would pick out a differently coloured line below.
+    _, _, curves = _store_with_a_run_that_blew_up_in_its_first_epoch(storage)
+    domains = {
+        metric: _trial_colour_domains(
+            curve_charts.curves_chart(curves, metric, "learning_rate", True).to_dict()
+        )
+        for metric in ("loss", "val_accuracy")
+    }
+    every_trial = sorted(int(n) for n in curves["number"].unique())
+    assert every_trial == [0, 1]
+    for found in domains.values():
+        assert found and all(domain == every_trial for domain in found), domains
+
+
 def test_convergence_and_slices(seeded) -> None:
     study, trials, _ = seeded
     convergence = frames.convergence_frame(trials, Direction.MAXIMIZE)

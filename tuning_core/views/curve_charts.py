@@ -7,7 +7,7 @@ Pure functions from DataFrames to Altair charts; tests assert on ``chart.to_dict
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,13 +334,17 @@ def curves_chart(
     audited: pd.DataFrame | None = None,
     sample: CurveSample | None = None,
     band: pd.DataFrame | None = None,
+    trial_numbers: Sequence[int] | None = None,
 ) -> alt.LayerChart:
     """One line per trial of ``metric`` against epoch (from 1); diverged trials dashed up to
     their blow-up, with a red × and a "diverged at epoch N: loss X" label there.
 
     With ``direct_labels`` (default: at most MAX_LABELLED_LINES trials in ``curves``) each
     line has its own colour and its name at its end ("lr = 0.1"), and no legend; otherwise the
-    colour is a gradient with its bar, and only the best and running trials are named.
+    colour is a gradient with its bar, and only the best and running trials are named. The own
+    colours are assigned over ``trial_numbers`` (default: every trial in ``curves``, whatever
+    its metric), so a trial keeps its colour on each chart of the same curves, even where
+    another trial has no line (one that diverged in its first epoch has no validation line).
 
     ``curves`` is the long form from :func:`frames.curves_frame`. Lines take their colour from
     ``color_field`` (log scale if asked, fixed to ``color_domain`` when given), the points'
@@ -358,6 +362,8 @@ def curves_chart(
     With ``sample`` (:func:`sample_trials`) only its trials are drawn and the chart's subtitle
     says so ("300 of 10,000 trials drawn"); ``band`` (:func:`band_frame`) is drawn behind.
     """
+    if trial_numbers is None:
+        trial_numbers = sorted(int(n) for n in curves["number"].unique())
     if sample is not None and sample.numbers is not None:
         curves = curves[curves["number"].isin(sample.numbers)]
         if pruned is not None:  # no scissors without their line
@@ -380,7 +386,11 @@ def curves_chart(
     legend_layer = None
     if direct_labels:
         # Named at their ends, the lines need distinct colours, not a legend to decode.
-        color = alt.Color("number:N", scale=alt.Scale(scheme="tableau10"), legend=None)
+        color = alt.Color(
+            "number:N",
+            scale=alt.Scale(scheme="tableau10", domain=list(trial_numbers)),
+            legend=None,
+        )
         if color_field and color_field in data:
             tooltip.append(alt.Tooltip(f"{color_field}:Q", format=".3~g"))
     elif color_field and color_field in data:
