@@ -234,9 +234,12 @@ class EpochRows:
         return self.bands[key]
 
 
-@st.cache_resource(show_spinner=False)
-def _epoch_rows(path: str, study_id: int) -> EpochRows:
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _epoch_rows(path: str, study_id: int, created_at: float) -> EpochRows:
     # One per study and process, shared by every session: the rows are the store's, read-only.
+    # SQLite gives a deleted study's id to the next one, so the creation time is in the key
+    # too: a study deleted and made again never shows the old one's rows. At most 8 studies'
+    # rows (a million rows each at 10,000 trials) are held.
     return EpochRows()
 
 
@@ -311,7 +314,7 @@ def live_frames(
     if study is None:
         return None, pd.DataFrame(), None, ()
     fingerprint = reads.fingerprint(study.id)
-    holder = _epoch_rows(reads.path, study.id)
+    holder = _epoch_rows(reads.path, study.id, study.created_at)
     with holder.lock:
         holder.refresh(reads, study.id, fingerprint)
         rows, epochs, metrics = holder.rows, holder.epochs_by_trial, holder.metrics

@@ -194,7 +194,7 @@ class ReadModel:
         workers = store.trial_workers(study.id)
         if not shows_timeline(study.spec, len(workers)):
             return None
-        bars = worker_timeline(store.trials(study.id), workers)
+        bars = worker_timeline(store.trials(study.id, with_values=False), workers)
         return frames.timeline_frame(bars, time.time())
 
     def audit_of(self, name: str) -> StudyRecord | None:
