@@ -4,6 +4,9 @@ Seeds a real store, then times AppTest reruns of the live page (the script run, 
 reads, the DataFrames and the chart specs, as the server does them) in three cases: the
 first render, a rerun with nothing new (cached on the store's fingerprint) and a rerun after
 the worker adds an epoch (cache miss), then the Compare page's first render.
+The landing page starts a once-per-server thread (:func:`dashboard.lessons.prepare_in_background`:
+scikit-optimize's import, the lessons' charts) that competes for the GIL: the first render is
+timed after it ends, and once more, in a fresh process, without waiting for it.
 Targets at 10,000 trials x 30 epochs: a rerun after a new epoch <= 250 ms, the first render
 <= 1 s, Compare < 2 s.
 Usage: python -m benchmarks.live_page [--trials 200] [--epochs 30] [--repeats 7] [--no-compare]
@@ -15,7 +18,10 @@ import argparse
 import math
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -68,30 +74,56 @@ def seed(path: Path, trials: int, epochs: int) -> int:
         return trial_id
 
 
+def _landing_preparation_done() -> None:
+    """Wait for the landing page's background thread (lessons.prepare_in_background)."""
+    for thread in threading.enumerate():
+        if thread.name == "prepare-lessons":
+            thread.join()
+
+
+def _first_render(wait: bool) -> tuple[object, float]:
+    """(the AppTest, seconds) of the Live page's first render after the landing page's."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["study"] = "big"
+    at.run()
+    if wait:
+        _landing_preparation_done()
+    started = time.perf_counter()
+    at.switch_page("pages/live.py").run()
+    first = time.perf_counter() - started
+    assert not at.exception, [e.value for e in at.exception]
+    return at, first
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-compare", action="store_true", help="skip the Compare page")
+    # Internal: the first render alone, without waiting, on a store already seeded.
+    parser.add_argument("--first-without-waiting", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_without_waiting:
+        os.environ["TUNING_LAB_STORAGE"] = str(args.first_without_waiting)
+        print(f"{_first_render(wait=False)[1]:.6f}")
+        return
     started_load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="live-page-"))
     storage = work / "store.db"
     os.environ["TUNING_LAB_STORAGE"] = str(storage)
     running_trial = seed(storage, args.trials, args.epochs)
 
-    from streamlit.testing.v1 import AppTest
+    # A fresh process: its caches and the landing page's thread are as a new server's.
+    command = [sys.executable, "-m", "benchmarks.live_page", "--first-without-waiting", storage]
+    unwaited = float(subprocess.run(command, check=True, capture_output=True, text=True,
+                                    cwd=ROOT).stdout.split()[-1])  # fmt: skip
 
     from tuning_core.engine.storage import Store
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["study"] = "big"
-    at.run()
-    started = time.perf_counter()
-    at.switch_page("pages/live.py").run()
-    first = time.perf_counter() - started
-    assert not at.exception, [e.value for e in at.exception]
+    at, first = _first_render(wait=True)
     unchanged, changed = [], []
     for repeat in range(args.repeats):
         started = time.perf_counter()
@@ -110,7 +142,11 @@ def main() -> None:
     print(f"store: {args.trials} trials x {args.epochs} epochs ({rows} metric rows)")
     # The machine may be shared: figures compare only beside the load they ran under.
     print(f"load average at the start: {started_load[0]:.2f} (1 min)")
-    print(f"first render            {first * 1000:7.0f} ms")
+    print(
+        f"first render            {first * 1000:7.0f} ms (once the landing page's lessons "
+        "thread has ended; target <= 1 s)"
+    )
+    print(f"  without waiting for it {unwaited * 1000:7.0f} ms (a fresh process)")
     print(
         f"rerun, nothing new      {statistics.median(unchanged) * 1000:7.0f} ms (median of "
         f"{args.repeats})"

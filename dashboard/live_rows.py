@@ -8,6 +8,7 @@ Every read goes through the run's :class:`~dashboard.read_model.ReadModel`.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,21 +17,26 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.read_model import ReadModel, StudyRecord
+from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.reports import frames
-from tuning_core.views import curve_charts
+from tuning_core.views import curve_charts, live
 
 
 class EpochSource(Protocol):
-    """The two reads :meth:`EpochRows.refresh` makes: a :class:`ReadModel` (or a Store)."""
-
-    def epoch_metrics(
-        self, study_id: int, finished: bool | None = None
-    ) -> list[tuple[int, int, str, float | None]]: ...
+    """The read :meth:`EpochRows.refresh` makes: a :class:`ReadModel` (or a Store)."""
 
     def metric_rows_after(
         self, study_id: int, metric: str, after: int = 0
     ) -> list[tuple[int, int, int, float | None]]: ...
+
+
+def metrics_read(spec: StudySpec) -> frozenset[str]:
+    """The metrics whose epoch rows the Live and Compare pages read: the training loss, the
+    study's metric and the chart beside the loss (:func:`live.curve_panels`). A Keras study's
+    accuracy and val_loss, half of its rows, are drawn by neither page."""
+    panels = live.curve_panels(spec, {"loss", "val_accuracy", spec.metric})
+    return frozenset({"loss", spec.metric, *(panel.metric for panel in panels)})
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,10 @@ class RowsView:
 
 
 class EpochRows:
-    """Every epoch row of one study read so far (number, epoch, metric, value), and the last
-    rowid read, so that :meth:`refresh` reads only rows written since (the read model's
-    :meth:`~ReadModel.metric_rows_after`); with summaries kept up to date as rows arrive.
+    """The epoch rows of some metrics of one study read so far (number, epoch, metric, value),
+    and the fingerprint's newest rowid they were read up to, so that :meth:`refresh` reads
+    only rows written since (the read model's :meth:`~ReadModel.metric_rows_after`); with
+    summaries kept up to date as rows arrive.
 
     A new epoch's rows are appended to a :class:`RowsView` and counted from themselves alone;
     only a rewritten epoch (one at or before its trial's last) goes through all the rows.
@@ -95,6 +102,7 @@ class EpochRows:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.wanted: frozenset[str] = frozenset()
         self._reset()
 
     def _reset(self) -> None:
@@ -128,52 +136,52 @@ class EpochRows:
 
     @property
     def metrics(self) -> frozenset[str]:
-        """The metric names read so far (kept as rows arrive: a unique() over a million rows
-        cost more than a rerun's reads)."""
+        """The names among the metrics read that have rows (kept as rows arrive: a unique()
+        over a million rows cost more than a rerun's reads)."""
         return self._metrics
 
-    def refresh(self, store: EpochSource, study_id: int, fingerprint: tuple[Any, ...]) -> None:
-        """Bring the rows up to ``fingerprint`` (:meth:`ReadModel.fingerprint`, read just before):
-        only rows past the last rowid read, one query per metric; everything again when rows
-        went away (a restarted study) or a metric appeared that the earlier rows lacked."""
+    def refresh(
+        self,
+        store: EpochSource,
+        study_id: int,
+        fingerprint: tuple[Any, ...],
+        metrics: frozenset[str],
+    ) -> None:
+        """Bring the rows of ``metrics`` (:func:`metrics_read`) up to ``fingerprint``
+        (:meth:`ReadModel.fingerprint`, read just before): only rows past the last rowid
+        read, one query per metric; everything again when rows went away (a restarted study)
+        or other metrics are asked for."""
         newest, trial_count = fingerprint[4] or 0, int(fingerprint[2] or 0)
-        if newest < self.last_rowid or trial_count < self.trial_count:
+        if metrics != self.wanted or newest < self.last_rowid or trial_count < self.trial_count:
             self._reset()
+            self.wanted = metrics
         self.trial_count = trial_count
         self.touched = frozenset()
         if newest == self.last_rowid:
             return
-        metrics = self.metrics
-        if not metrics:
-            # The running trials name the metrics (a fit logs the same ones every epoch): then
-            # one read per metric in rowid order, which needs no sort of the study's rows.
-            metrics = frozenset(row[2] for row in store.epoch_metrics(study_id, finished=False))
-            if not metrics:
-                self._replace_all(store.epoch_metrics(study_id), newest)
-                return
-        parts, seen = [], self.last_rowid
+        parts = []
         for metric in sorted(metrics):
             rows = store.metric_rows_after(study_id, metric, self.last_rowid)
+            if rows and rows[-1][0] > newest:
+                # Rows written since the fingerprint wait for the next refresh: past it, a
+                # metric read before this one may have rows its read did not see.
+                rows = rows[: bisect_right(rows, newest, key=lambda row: row[0])]
             if rows:
-                seen = max(seen, rows[-1][0])
                 # The rowid column dropped after, not sliced off each row: 300,000 tuple
                 # slices cost a third of building the frame at a first read.
                 frame = pd.DataFrame(rows, columns=["rowid", "number", "epoch", "value"])
                 parts.append(frame.drop(columns="rowid").assign(metric=metric))
-        if seen < newest:  # rows of a metric not seen before: read the study once more
-            self._replace_all(store.epoch_metrics(study_id), newest)
+        self.last_rowid = newest
+        if not parts:  # only rows of metrics not read
             return
-        first = self.last_rowid == 0
-        self.last_rowid = seen
         new = pd.concat(parts, ignore_index=True)[list(self.COLUMNS)]
         # Each metric's rows come in rowid order: an epoch written twice keeps its last value.
         new = new.drop_duplicates(["number", "epoch", "metric"], keep="last")
         self._metrics = self._metrics | frozenset(new["metric"].unique())
-        if first:
+        if self._last_epoch.empty:  # the first rows read
             self._set_base(new)
             self.bands.clear()
             self.trials_stamp += 1
-            self.touched = frozenset()
             return
         self.touched = frozenset(int(n) for n in new["number"].unique())
         by_trial = new.groupby("number")["epoch"]
@@ -210,14 +218,6 @@ class EpochRows:
         if stale.any():
             rows = rows.drop(index=old.index[stale])
         self._set_base(pd.concat([rows, new], ignore_index=True))
-
-    def _replace_all(self, rows: list[tuple[int, int, str, float | None]], newest: int) -> None:
-        frame = pd.DataFrame(rows, columns=list(self.COLUMNS))
-        self._metrics = frozenset(frame["metric"].unique())
-        self.last_rowid = max(self.last_rowid, newest)
-        self.bands.clear()
-        self.trials_stamp += 1
-        self._set_base(frame)
 
     @staticmethod
     def _counts(rows: pd.DataFrame) -> pd.Series:
@@ -316,7 +316,7 @@ def live_frames(
     fingerprint = reads.fingerprint(study.id)
     holder = _epoch_rows(reads.path, study.id, study.created_at)
     with holder.lock:
-        holder.refresh(reads, study.id, fingerprint)
+        holder.refresh(reads, study.id, fingerprint, metrics_read(study.spec))
         rows, epochs, metrics = holder.rows, holder.epochs_by_trial, holder.metrics
         view = holder.view
         # The trials change with their count, the finished count or the study's status;

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from benchmarks.live_page import seed
-from dashboard.live_rows import EpochRows
+from dashboard.live_rows import EpochRows, metrics_read
 from tests.test_pages import charts_on, open_page
+from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.views import curve_charts, live
@@ -127,6 +128,9 @@ def _as_set(rows: pd.DataFrame) -> set[tuple]:
     }
 
 
+EVERY = frozenset({"loss", "accuracy", "val_loss", "val_accuracy", "auc"})
+
+
 def test_epoch_rows_read_only_what_is_new_and_keep_a_rewritten_epochs_latest_value(
     tmp_path: Path,
 ) -> None:
@@ -135,31 +139,97 @@ def test_epoch_rows_read_only_what_is_new_and_keep_a_rewritten_epochs_latest_val
     holder = EpochRows()
     with Store(path) as store:
         study = store.get_study("big")
-        holder.refresh(store, study.id, store.fingerprint(study.id))
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
         assert _as_set(holder.rows) == _all_rows(store, study.id)
         assert holder.epochs_by_trial.to_dict() == {n: 3 for n in range(6)}
         first = holder.last_rowid
         store.add_epoch_metrics(running, 3, {"loss": 0.1, "accuracy": 0.9, "val_loss": 0.2,
                                              "val_accuracy": 0.8})  # fmt: skip
-        holder.refresh(store, study.id, store.fingerprint(study.id))
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
         assert holder.last_rowid > first and holder.touched == {5}
         assert len(holder.rows) == 6 * 3 * 4 + 4
         assert holder.epochs_by_trial[5] == 4 and holder.epochs_by_trial[0] == 3
         # INSERT OR REPLACE gives the rewritten epoch a new rowid: one row, the new value.
         store.add_epoch_metrics(running, 3, {"loss": 0.05, "accuracy": 0.95, "val_loss": 0.1,
                                              "val_accuracy": 0.85})  # fmt: skip
-        holder.refresh(store, study.id, store.fingerprint(study.id))
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
         assert _as_set(holder.rows) == _all_rows(store, study.id)
         assert holder.epochs_by_trial[5] == 4
-        # A metric the earlier rows lacked: read again, nothing missed.
+        # A metric asked for that had no rows yet: its first rows are read, nothing missed.
+        assert "auc" not in holder.metrics
         store.add_epoch_metrics(running, 4, {"loss": 0.04, "auc": 0.9})
-        holder.refresh(store, study.id, store.fingerprint(study.id))
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
         assert _as_set(holder.rows) == _all_rows(store, study.id)
         assert "auc" in holder.metrics
         # Nothing new: nothing changes.
         before = holder.rows
-        holder.refresh(store, study.id, store.fingerprint(study.id))
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
         assert holder.rows is before and holder.touched == frozenset()
+
+
+def test_epoch_rows_hold_only_the_metrics_asked_for_and_stop_at_the_fingerprint(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    running = seed(path, trials=6, epochs=3)
+    drawn = frozenset({"loss", "val_accuracy"})
+    holder, every = EpochRows(), EpochRows()
+    with Store(path) as store:
+        study = store.get_study("big")
+        fingerprint = store.fingerprint(study.id)
+        holder.refresh(store, study.id, fingerprint, drawn)
+        every.refresh(store, study.id, fingerprint, EVERY)
+        assert holder.metrics == drawn
+        assert _as_set(holder.rows) == {r for r in _all_rows(store, study.id) if r[2] in drawn}
+        pd.testing.assert_series_equal(holder.epochs_by_trial, every.epochs_by_trial)
+        # Rows written after the fingerprint wait for the next one: none is skipped, whichever
+        # metric was read first (the newest rowid is the last metric's).
+        before = store.fingerprint(study.id)
+        store.add_epoch_metrics(running, 3, {"loss": 0.1, "val_accuracy": 0.8, "val_loss": 0.2})
+        holder.refresh(store, study.id, before, drawn)
+        assert holder.last_rowid == fingerprint[4] and holder.touched == frozenset()
+        store.add_epoch_metrics(running, 4, {"val_accuracy": 0.85, "loss": 0.05})
+        holder.refresh(store, study.id, store.fingerprint(study.id), drawn)
+        assert _as_set(holder.rows) == {r for r in _all_rows(store, study.id) if r[2] in drawn}
+        assert holder.epochs_by_trial[5] == 5 and holder.touched == {5}
+        # Other metrics asked for: read again from the start.
+        holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
+        assert _as_set(holder.rows) == _all_rows(store, study.id)
+
+
+def _spec(objective: dict, names: tuple[str, ...]) -> StudySpec:
+    return parse_spec(
+        {
+            "name": "s",
+            "objective": objective,
+            "space": {name: {"type": "float", "low": 0.01, "high": 1.0} for name in names},
+            "strategy": {"type": "random"},
+            "budget": {"trials": 3},
+        }
+    )
+
+
+def test_the_pages_read_the_loss_the_studys_metric_and_the_chart_beside_the_loss() -> None:
+    keras = {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 3}
+    on_accuracy = _spec(keras, ("learning_rate",))
+    assert metrics_read(on_accuracy) == {"loss", "val_accuracy"}
+    # Tuned for the loss: the accuracy is drawn beside it.
+    assert metrics_read(_spec({**keras, "metric": "loss"}, ("learning_rate",))) == {
+        "loss",
+        "val_accuracy",
+    }
+    assert metrics_read(_spec({**keras, "metric": "val_loss"}, ("learning_rate",))) == {
+        "loss",
+        "val_loss",
+    }
+    function = _spec({"type": "function", "name": "branin", "epochs": 5}, ("x1", "x2"))
+    assert metrics_read(function) == {"loss", function.metric}
+    # Whatever the metrics recorded, each page's charts draw only metrics read.
+    for spec in (on_accuracy, function):
+        panels = live.curve_panels(
+            spec, {"loss", "accuracy", "val_loss", "val_accuracy", spec.metric}
+        )
+        assert {panel.metric for panel in panels} <= metrics_read(spec)
 
 
 @pytest.mark.slow  # hundreds of seeded trials on two pages, ~2.5 s
