@@ -86,13 +86,15 @@ def curves_view(
     pruning: Pruning | None = None,
     sample: curve_charts.CurveSample | None = None,
     band: pd.DataFrame | None = None,
+    band_of: int | None = None,
 ) -> set[int]:
     """Draw :func:`curve_charts.curves_chart` with a cached spec and this rerun's rows; returns the
     trial numbers clicked on it (shift-click adds), so the page can highlight them on its other
     charts too. ``highlighted`` trials are drawn solid and the rest faded; None or empty: all.
     With ``pruning`` the pruned trials' cuts, cut-offs, rungs and median are drawn too.
     With ``sample`` (:func:`curve_charts.sample_trials`) only its trials are drawn, over
-    ``band`` (:func:`curve_charts.band_frame`), and the title says how many of how many.
+    ``band`` (:func:`curve_charts.band_frame`), and the title says how many of how many
+    (``band_of``: the band is a sample of that many finished trials).
     """
     sampled = sample is not None and sample.numbers is not None
     if sampled:
@@ -114,7 +116,7 @@ def curves_view(
     )  # fmt: skip
     if sampled:
         # The counts change as trials arrive: only the title is swapped, not the cached spec.
-        shown = curve_charts.sampled_title(title, sample, band)
+        shown = curve_charts.sampled_title(title, sample, band, band_of)
         spec = {**spec, "title": shown.to_dict() if isinstance(shown, alt.TitleParams) else shown}
     pruned = pruning.pruned if pruning else None
     if sampled and pruned is not None:

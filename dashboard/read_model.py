@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -176,6 +176,17 @@ class ReadModel:
         self, study_id: int, metric: str, after: int = 0
     ) -> list[tuple[int, int, int, float | None]]:
         return self._open().metric_rows_after(study_id, metric, after)
+
+    def metric_rows_of(
+        self, study_id: int, metric: str, numbers: Iterable[int], upto: int
+    ) -> list[tuple[int, int, int, float | None]]:
+        return self._open().metric_rows_of(study_id, metric, numbers, upto)
+
+    def epoch_counts(self, study_id: int, metric: str, upto: int) -> list[tuple[int, int]]:
+        return self._open().epoch_counts(study_id, metric, upto)
+
+    def metrics_recorded(self, study_id: int, names: Iterable[str], upto: int) -> list[str]:
+        return self._open().metrics_recorded(study_id, names, upto)
 
     def batch_losses(self, study_id: int, number: int) -> list[tuple[float, float | None]]:
         """One trial's in-epoch training losses: (progress in epochs, loss)."""

@@ -85,7 +85,7 @@ def compare_study(reads: ReadModel, name: str) -> pd.DataFrame:
     pruning = pruning_frames(reads, study, fingerprint)
     if pruning is not None:
         st.subheader("Early stopping")
-        saved = frames.epochs_saved(spec, trials, curves.rows)
+        saved = frames.epochs_saved(spec, trials, curves.epochs_by_trial)
         if saved is not None:
             st.markdown(plain(saved.sentence()))
         if spec.metric in curves.metrics:

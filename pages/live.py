@@ -115,7 +115,7 @@ def draw_live(reads: ReadModel, study_name: str) -> None:
     run_live_button(study_name)
     st.caption(plain(live.data_sentence(study.spec)))
     pruning = pruning_frames(reads, study, fingerprint)
-    saved = frames.epochs_saved(study.spec, trials, curves.rows)
+    saved = frames.epochs_saved(study.spec, trials, curves.epochs_by_trial)
     if saved is not None and saved.trials:
         st.markdown(plain(saved.sentence()))
     if study.status == StudyStatus.FAILED:
@@ -163,13 +163,14 @@ def draw_live(reads: ReadModel, study_name: str) -> None:
         sampled = sample.numbers is not None
         bands = {panel.metric: curves.band(panel.metric) for panel in panels} if sampled else {}
         band_trials = max((int(b["trials"].max()) for b in bands.values() if len(b)), default=0)
+        band_of = curves.band_of() if sampled else None  # a sample of that many finished
         # Two charts side by side; a function's one chart gets the whole width.
         for column, panel in zip(st.columns(len(panels)), panels, strict=True):
             with column:
                 curves_view(
                     drawn, panel.metric, colouring, panel.title, panel.key, picked,
                     shape_field, best_number, pruning, sample,
-                    bands.get(panel.metric),
+                    bands.get(panel.metric), band_of,
                 )  # fmt: skip
         best_text = (
             f"The thick line with a diamond is the best trial ({best_number}). "
@@ -179,7 +180,7 @@ def draw_live(reads: ReadModel, study_name: str) -> None:
         st.caption(
             f"{curves.epochs_recorded:,} epochs recorded across {curves.trial_count:,} "
             f"trials. {best_text}"
-            f"{sample.sentence(band_trials) + ' ' if sampled else ''}"
+            f"{sample.sentence(band_trials, band_of) + ' ' if sampled else ''}"
             "Look for curves that fall fast and keep falling; dashed lines with an × diverged. "
             f"Click a curve to pick it out{' on both charts' if len(panels) > 1 else ''} "
             "(shift-click for more, double-click clears)."

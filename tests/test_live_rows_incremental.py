@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.live_page import seed
-from dashboard.live_rows import EpochRows
+from dashboard.epoch_rows import EpochRows, Reading
 from tuning_core.engine.storage import Store
 
 
@@ -27,7 +27,7 @@ def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 # Every metric the seeded study logs: a fresh read of all of them is the reference.
-EVERY = frozenset({"loss", "accuracy", "val_loss", "val_accuracy"})
+EVERY = Reading(frozenset({"loss", "accuracy", "val_loss", "val_accuracy"}), "loss")
 
 
 def _check(holder: EpochRows, store: Store, study_id: int) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.live_page import seed
-from dashboard.live_rows import EpochRows, metrics_read
+from dashboard.epoch_rows import EpochRows, Reading, reading
 from tests.test_pages import charts_on, open_page
 from tuning_core.engine.spec import StudySpec, parse_spec
 from tuning_core.engine.states import TrialState
@@ -97,7 +97,10 @@ def test_a_sampled_chart_says_how_many_it_draws_over_its_band() -> None:
     sample = curve_charts.sample_trials(trials, "maximize", {399})
     band = curve_charts.band_frame(curves[curves["state"] != "running"], "loss")
     spec = curve_charts.curves_chart(curves, "loss", sample=sample, band=band).to_dict()
-    assert spec["title"]["subtitle"].startswith("300 of 400 trials drawn; grey band")
+    assert spec["title"]["subtitle"] == [
+        "300 of 400 trials drawn",
+        "grey band: 10th-90th percentile of all finished trials",
+    ]
     rows = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
     drawn = set(rows.loc[rows["kind"] == "curve", "number"].astype(int))
     assert drawn == set(sample.numbers)
@@ -117,8 +120,10 @@ def test_the_trial_table_pages_newest_first() -> None:
     assert live.table_page_caption(80, 1, 100) == ""
 
 
-def _all_rows(store: Store, study_id: int) -> set[tuple]:
-    return {(n, e, m, v) for n, e, m, v in store.epoch_metrics(study_id)}
+def _all_rows(store: Store, study_id: int, metrics: frozenset[str] | None = None) -> set[tuple]:
+    return {
+        (n, e, m, v) for n, e, m, v in store.epoch_metrics(study_id) if not metrics or m in metrics
+    }
 
 
 def _as_set(rows: pd.DataFrame) -> set[tuple]:
@@ -128,7 +133,7 @@ def _as_set(rows: pd.DataFrame) -> set[tuple]:
     }
 
 
-EVERY = frozenset({"loss", "accuracy", "val_loss", "val_accuracy", "auc"})
+EVERY = Reading(frozenset({"loss", "accuracy", "val_loss", "val_accuracy", "auc"}), "loss")
 
 
 def test_epoch_rows_read_only_what_is_new_and_keep_a_rewritten_epochs_latest_value(
@@ -172,15 +177,15 @@ def test_epoch_rows_hold_only_the_metrics_asked_for_and_stop_at_the_fingerprint(
 ) -> None:
     path = tmp_path / "store.db"
     running = seed(path, trials=6, epochs=3)
-    drawn = frozenset({"loss", "val_accuracy"})
+    drawn = Reading(frozenset({"loss", "val_accuracy"}), "loss")
     holder, every = EpochRows(), EpochRows()
     with Store(path) as store:
         study = store.get_study("big")
         fingerprint = store.fingerprint(study.id)
         holder.refresh(store, study.id, fingerprint, drawn)
         every.refresh(store, study.id, fingerprint, EVERY)
-        assert holder.metrics == drawn
-        assert _as_set(holder.rows) == {r for r in _all_rows(store, study.id) if r[2] in drawn}
+        assert holder.metrics == drawn.metrics
+        assert _as_set(holder.rows) == _all_rows(store, study.id, drawn.metrics)
         pd.testing.assert_series_equal(holder.epochs_by_trial, every.epochs_by_trial)
         # Rows written after the fingerprint wait for the next one: none is skipped, whichever
         # metric was read first (the newest rowid is the last metric's).
@@ -190,7 +195,7 @@ def test_epoch_rows_hold_only_the_metrics_asked_for_and_stop_at_the_fingerprint(
         assert holder.last_rowid == fingerprint[4] and holder.touched == frozenset()
         store.add_epoch_metrics(running, 4, {"val_accuracy": 0.85, "loss": 0.05})
         holder.refresh(store, study.id, store.fingerprint(study.id), drawn)
-        assert _as_set(holder.rows) == {r for r in _all_rows(store, study.id) if r[2] in drawn}
+        assert _as_set(holder.rows) == _all_rows(store, study.id, drawn.metrics)
         assert holder.epochs_by_trial[5] == 5 and holder.touched == {5}
         # Other metrics asked for: read again from the start.
         holder.refresh(store, study.id, store.fingerprint(study.id), EVERY)
@@ -212,24 +217,21 @@ def _spec(objective: dict, names: tuple[str, ...]) -> StudySpec:
 def test_the_pages_read_the_loss_the_studys_metric_and_the_chart_beside_the_loss() -> None:
     keras = {"type": "keras", "dataset": "digits", "model": "mlp", "epochs": 3}
     on_accuracy = _spec(keras, ("learning_rate",))
-    assert metrics_read(on_accuracy) == {"loss", "val_accuracy"}
+    assert reading(on_accuracy) == Reading(frozenset({"loss", "val_accuracy"}), "loss")
     # Tuned for the loss: the accuracy is drawn beside it.
-    assert metrics_read(_spec({**keras, "metric": "loss"}, ("learning_rate",))) == {
-        "loss",
-        "val_accuracy",
-    }
-    assert metrics_read(_spec({**keras, "metric": "val_loss"}, ("learning_rate",))) == {
-        "loss",
-        "val_loss",
-    }
+    on_loss = _spec({**keras, "metric": "loss"}, ("learning_rate",))
+    assert reading(on_loss).metrics == {"loss", "val_accuracy"}
+    on_val_loss = _spec({**keras, "metric": "val_loss"}, ("learning_rate",))
+    assert reading(on_val_loss).metrics == {"loss", "val_loss"}
+    # A function reports its metric every epoch: its epochs are counted by it.
     function = _spec({"type": "function", "name": "branin", "epochs": 5}, ("x1", "x2"))
-    assert metrics_read(function) == {"loss", function.metric}
+    assert reading(function) == Reading(frozenset({"loss", function.metric}), function.metric)
     # Whatever the metrics recorded, each page's charts draw only metrics read.
     for spec in (on_accuracy, function):
         panels = live.curve_panels(
             spec, {"loss", "accuracy", "val_loss", "val_accuracy", spec.metric}
         )
-        assert {panel.metric for panel in panels} <= metrics_read(spec)
+        assert {panel.metric for panel in panels} <= reading(spec).metrics
 
 
 @pytest.mark.slow  # hundreds of seeded trials on two pages, ~2.5 s
@@ -240,7 +242,7 @@ def test_live_and_compare_at_hundreds_of_trials_draw_a_stated_sample_and_page_th
     at = open_page("pages/live.py", study="big")
     charts = charts_on(at)
     loss_spec, loss_rows = next((s, d) for s, d in charts if "loss" in str(s.get("title")))
-    assert loss_spec["title"]["subtitle"].startswith("300 of 420 trials drawn")
+    assert loss_spec["title"]["subtitle"][0] == "300 of 420 trials drawn"
     drawn = set(loss_rows.loc[loss_rows["kind"] == "curve", "number"].astype(int))
     assert len(drawn) == 300 and 419 in drawn  # the running trial is always drawn
     assert (loss_rows["kind"] == "band").sum() == 3

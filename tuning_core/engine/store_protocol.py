@@ -10,7 +10,7 @@ a finished trial is as immutable in memory as on disk. Code that only needs a st
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from tuning_core.engine.pruners import PruneDecision
@@ -92,6 +92,11 @@ class StudyStore(Protocol):
     def metric_rows_after(
         self, study_id: int, metric: str, after: int = 0
     ) -> list[tuple[int, int, int, float | None]]: ...
+    def metric_rows_of(
+        self, study_id: int, metric: str, numbers: Iterable[int], upto: int
+    ) -> list[tuple[int, int, int, float | None]]: ...
+    def epoch_counts(self, study_id: int, metric: str, upto: int) -> list[tuple[int, int]]: ...
+    def metrics_recorded(self, study_id: int, names: Iterable[str], upto: int) -> list[str]: ...
     def epochs_trained(self, study_id: int) -> int: ...
 
     # Strategy state

@@ -220,9 +220,13 @@ class EpochsSaved:
         )
 
 
-def epochs_saved(spec: StudySpec, trials: pd.DataFrame, curves: pd.DataFrame) -> EpochsSaved | None:
+def epochs_saved(
+    spec: StudySpec, trials: pd.DataFrame, curves: pd.DataFrame | pd.Series
+) -> EpochsSaved | None:
     """What pruning saved, over the finished trials that count against the budget; None for a
-    study without a pruner.
+    study without a pruner. ``curves``: the long form of :func:`curves_frame`, or the epochs
+    each trial trained (:func:`epochs_by_trial`), which a page that holds only some trials'
+    rows counts without them.
 
     A pruned trial would have trained its own epochs (its ``epochs`` param, else the
     objective's); every other finished trial trained what it would have anyway (a diverged one
@@ -233,7 +237,7 @@ def epochs_saved(spec: StudySpec, trials: pd.DataFrame, curves: pd.DataFrame) ->
         return None
     counted = {state.value for state in TrialState if state.counts_against_budget()}
     finished = trials[trials["state"].isin(counted)] if not trials.empty else trials
-    trained_by_trial = epochs_by_trial(curves)
+    trained_by_trial = curves if isinstance(curves, pd.Series) else epochs_by_trial(curves)
     default_epochs = int(spec.objective.get("epochs") or spec.pruner["max_epochs"])
     trained = full = pruned = 0
     for row in finished.itertuples(index=False):

@@ -143,15 +143,25 @@ def curves_data(
 
 
 def sampled_title(
-    title: str, sample: CurveSample | None, band: pd.DataFrame | None = None
+    title: str,
+    sample: CurveSample | None,
+    band: pd.DataFrame | None = None,
+    band_of: int | None = None,
 ) -> str | alt.TitleParams:
-    """The chart's title, with a subtitle saying how many trials it draws when it samples."""
+    """The chart's title, with a subtitle saying how many trials it draws when it samples,
+    and over what its band is drawn on a second line (on one, it was cut off at 1366 px);
+    ``band_of``: the band is drawn over a sample of that many finished trials."""
     if sample is None or sample.numbers is None:
         return title
-    subtitle = f"{sample.shown:,} of {sample.total:,} trials drawn"
+    subtitle: str | list[str] = f"{sample.shown:,} of {sample.total:,} trials drawn"
     if band is not None and not band.empty:
         low, high = (round(100 * q) for q in BAND_QUANTILES)
-        subtitle += f"; grey band: {low}th-{high}th percentile of all finished trials"
+        over = (
+            f"a sample of {int(band['trials'].max()):,} of {band_of:,} finished trials"
+            if band_of
+            else "all finished trials"
+        )
+        subtitle = [subtitle, f"grey band: {low}th-{high}th percentile of {over}"]
     return alt.TitleParams(title, subtitle=subtitle, subtitleColor="#555555")
 
 
@@ -246,13 +256,19 @@ class CurveSample:
     def shown(self) -> int:
         return self.total if self.numbers is None else len(self.numbers)
 
-    def sentence(self, band_trials: int = 0) -> str:
-        """What the chart leaves out, in one sentence; empty when it draws every trial."""
+    def sentence(self, band_trials: int = 0, band_of: int | None = None) -> str:
+        """What the chart leaves out, in one sentence; empty when it draws every trial.
+        ``band_of``: the band's ``band_trials`` are a sample of that many finished trials."""
         if self.numbers is None:
             return ""
         low, high = (round(100 * q) for q in BAND_QUANTILES)
+        over = (
+            f"a fixed sample of {band_trials:,} of the {band_of:,}"
+            if band_of
+            else f"all {band_trials:,}"
+        )
         band = (
-            f"; the grey band spans the {low}th to {high}th percentile of all {band_trials:,} "
+            f"; the grey band spans the {low}th to {high}th percentile of {over} "
             "finished trials at each epoch"
             if band_trials
             else ""

