@@ -61,7 +61,9 @@ def running_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A parallel study caught while two trials run (long ones), with a few epochs written."""
     folder = tmp_path_factory.mktemp("running")
     storage = folder / "store.db"
-    spec = branin_spec("running-parallel", trials=4, trial_seconds=60.0, epochs=60)
+    # Four epochs a second: the dozen rows waited for come in under two seconds, and the
+    # trials still run for a minute, past every test that reads them running.
+    spec = branin_spec("running-parallel", trials=4, trial_seconds=60.0, epochs=240)
     spec["parallel"] = 2
     driver = subprocess.Popen(
         [sys.executable, "-m", "tuning_core", "run", str(write_spec(folder, spec))],
@@ -324,6 +326,9 @@ def test_live_shows_every_running_trial_and_the_timeline(
     running_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TUNING_LAB_STORAGE", str(running_store))
+    # The summed time must exceed the wall time clearly: the later trial has run a few seconds.
+    _, started = _records(running_store, "running-parallel")
+    time.sleep(max(0.0, max(w.started_at for w in started.values()) + 5 - time.time()))
     at = open_page("pages/live.py", study="running-parallel")
     trials, ran_on = _records(running_store, "running-parallel")
     running = sorted(t.number for t in trials if t.state == TrialState.RUNNING)
