@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import branin_spec, run_cli, write_spec
+from tests.conftest import ROOT, branin_spec, cli_env, run_cli, write_spec
 
 
 def _set(path: str, value: Any) -> Callable[[dict], None]:
@@ -71,6 +73,31 @@ def _assert_one_sentence_error(result, field: str) -> None:
     assert lines[0].startswith("error: ") and field in lines[0]
 
 
+def run_cli_listing_imports(
+    *args: str, storage: Path
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime -m tuning_core ARGS``: the result, its stderr without the
+    import lines, and the top-level packages the run imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tuning_core", *args],
+        cwd=ROOT,
+        env=cli_env(storage),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    imported, other_lines = set(), []
+    for line in result.stderr.splitlines(keepends=True):
+        if line.startswith("import time:"):
+            imported.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+        else:
+            other_lines.append(line)
+    stripped = subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout, "".join(other_lines)
+    )
+    return stripped, imported
+
+
 @pytest.mark.parametrize(
     ("case", "mutate", "field"), BAD_SPECS, ids=[case for case, _, _ in BAD_SPECS]
 )
@@ -112,8 +139,12 @@ def test_unloadable_dataset_stops_the_study_with_one_sentence(
         "strategy": {"type": "random"},
         "budget": {"trials": 5},
     }
-    result = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
+    result, imported = run_cli_listing_imports(
+        "run", str(write_spec(tmp_path, spec)), storage=storage
+    )
     _assert_one_sentence_error(result, "objective.dataset")
+    if dataset.startswith("/"):  # a missing folder is refused before Keras loads (~7 s)
+        assert "numpy" in imported and not imported & {"keras", "tensorflow"}, sorted(imported)
     listing = run_cli("list", storage=storage).stdout
     assert (
         "no-data" in listing and "failed" in listing and "0/5" in listing

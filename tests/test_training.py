@@ -255,7 +255,8 @@ def test_saved_best_model_is_the_best_epoch_not_the_last(storage: Path, tmp_path
     assert exported.returncode == 0, exported.stderr
 
     from tuning_core.training.datasets import dataset_for
-    from tuning_core.training.keras_objective import keras, prepare_inputs
+    from tuning_core.training.keras_fit import keras
+    from tuning_core.training.keras_objective import prepare_inputs
 
     data = dataset_for(parse_spec(raw).objective, seed=0)
     model = keras.saving.load_model(model_file)

@@ -1,12 +1,9 @@
 """Keras objective: builds the model a trial's params describe, fits it, reports live metrics.
 
-Only the worker process imports this module (and so Keras and TensorFlow).
-
-Divergence rule: a trial is ``diverged`` as soon as its training loss (Keras' running mean
-within the epoch) is NaN or infinite, or exceeds ``DIVERGENCE_FACTOR`` times the loss of
-guessing uniformly, ln(number of classes) (~46 for 10 classes). Cross-entropy clips
-probabilities, so SGD at a huge learning rate drives the loss to ~1e14 without a NaN; the
-factor catches that. A run that finishes at chance accuracy is kept ``complete`` with a note.
+Only the worker process imports this module. Keras and TensorFlow (~7 s) load only when a
+trial first builds a model (training/keras_fit.py, which holds the fit's callbacks and the
+divergence rule), after its dataset is read and checked: bad data is refused in about a
+second. A run that finishes at chance accuracy is kept ``complete`` with a note.
 
 Trial value: the best epoch's value of the study's metric (max for maximize, min for minimize),
 as Keras Tuner reports it.
@@ -27,19 +24,18 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuning_core.engine.hyperparams import trial_hyperparams
-from tuning_core.engine.model_plan import Call, ModelPlan, image_plan
+from tuning_core.engine.model_plan import image_plan
 from tuning_core.engine.objectives import (
     MEASURES,
     Reporter,
     TrialDiverged,
     TrialOutcome,
     TrialPruned,
-    TrialStopped,
 )
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.spec_parts import KerasObjectiveSpec
@@ -48,18 +44,13 @@ from tuning_core.engine.tasks import CLASSIFICATION, chance_note
 from tuning_core.training.datasets import Dataset, dataset_for
 from tuning_core.training.keras_runtime import has_gpu, import_keras
 
-keras = import_keras()
+if TYPE_CHECKING:  # importing it loads Keras; the annotations alone must not
+    from tuning_core.training.keras_fit import BestEpochWeights, keras
 
-DIVERGENCE_FACTOR = 20.0
-# Intra-epoch training-loss points written per epoch, so long epochs still move the chart.
-BATCH_POINTS_PER_EPOCH = 10
 # A full garbage collection once in this many trials, or sooner once the process has grown by
 # COLLECT_GROWTH_BYTES since the last one (see KerasObjective._release_session).
 COLLECT_EVERY = 32
 COLLECT_GROWTH_BYTES = 256 * 2**20
-EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-# What the built-in table model also reports (training/table_objective.py).
-EPOCH_METRICS += ("auc", "val_auc", "mae", "val_mae", "rmse", "val_rmse")
 
 
 def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
@@ -67,201 +58,19 @@ def prepare_inputs(model: str, x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1) if model == "mlp" else x[..., np.newaxis]
 
 
-def keras_object(value: Any) -> Any:
-    """A plan's ``Call`` made into the Keras object it names (its arguments first); any
-    other value as it is."""
-    if isinstance(value, tuple):
-        return tuple(keras_object(item) for item in value)
-    if not isinstance(value, Call):
-        return value
-    constructor: Any = keras
-    for name in value.path.split("."):
-        constructor = getattr(constructor, name)
-    args = [keras_object(arg) for arg in value.args]
-    return constructor(*args, **{key: keras_object(arg) for key, arg in value.kwargs})
-
-
-def build_plan(plan: ModelPlan) -> keras.Model:
-    """The compiled Keras model ``plan`` describes, layer by layer."""
-    inputs = keras_object(plan.input_call())
-    x = inputs
-    for layer in plan.layers:
-        x = keras_object(layer.call())(x)
-    network = keras.Model(inputs, x)
-    network.compile(
-        optimizer=keras_object(plan.optimizer),
-        loss=plan.loss,
-        loss_weights=None if plan.loss_weight == 1.0 else [plan.loss_weight],
-        metrics=[keras_object(metric) for metric in plan.metrics],
-    )
-    return network
-
-
 def build_model(
     model: str, hp: dict[str, Any], image_shape: tuple[int, int], num_classes: int
 ) -> keras.Model:
-    """A compiled MLP or CNN for ``hp`` (see hyperparams for the names)."""
+    """A compiled MLP or CNN for ``hp`` (see hyperparams for the names); loads Keras."""
+    from tuning_core.training.keras_fit import build_plan  # noqa: PLC0415 - see the docstring
+
     return build_plan(image_plan(model, hp, image_shape, num_classes))
-
-
-def divergence_reason(
-    loss: float, num_classes: int, limit: float | None = None, penalty: float = 0.0
-) -> str | None:
-    """Why ``loss`` counts as diverged, or None (see the module docstring for the rule; a
-    table study passes its own ``limit``, twenty times the loss of a model that learned
-    nothing). ``penalty`` is allowed on top: the weight penalty (L2) that Keras adds to the
-    logged loss, which for a wide net with a large l2 starts above the limit by itself."""
-    if not math.isfinite(loss):
-        return f"the loss became {loss}"
-    level = "chance level" if limit is None else "the loss of a model that learned nothing"
-    limit = DIVERGENCE_FACTOR * math.log(num_classes) if limit is None else limit
-    limit += penalty
-    if loss > limit:
-        return f"the loss exploded to {loss:.3g} (over {limit:.3g}, {DIVERGENCE_FACTOR:g}x {level})"
-    return None
-
-
-class LiveMetrics(keras.callbacks.Callback):
-    """Writes each epoch's metrics (and some batch losses) to the reporter; stops on divergence or
-    request.
-    """
-
-    def __init__(
-        self,
-        reporter: Reporter,
-        steps_per_epoch: int,
-        num_classes: int,
-        loss_limit: float | None = None,
-    ) -> None:
-        super().__init__()
-        self.loss_limit = loss_limit
-        self.reporter = reporter
-        self.steps_per_epoch = steps_per_epoch
-        self.num_classes = num_classes
-        self.batch_every = max(1, steps_per_epoch // BATCH_POINTS_PER_EPOCH)
-        self.epoch = 0
-        self.diverged: tuple[str, int] | None = None
-        self.pruned_after: int | None = None
-        self.penalty = 0.0  # set when training begins
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        # Twice the starting weight penalty: it may grow while a large learning rate moves
-        # the weights, and it is not divergence.
-        penalty = sum(float(keras.ops.convert_to_numpy(term)) for term in self.model.losses)
-        self.penalty = 2.0 * penalty
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # A stop request is honoured after any batch: should_stop() reads the store at most
-        # every half second, so asking it per batch costs a clock read (with batch size 1 and
-        # a big model, checking every ~140 batches took over 30 s).
-        if self.reporter.should_stop():
-            # Raised, not stop_training: Keras would still run this epoch's validation pass,
-            # which at batch size 1 on a big model takes seconds.
-            raise TrialStopped("stopped on request")
-        # Reading the loss syncs the host with the device; doing it every few batches (about
-        # ten times an epoch, and at an epoch's end) keeps that cost small on a GPU.
-        if (batch + 1) % self.batch_every and batch + 1 != self.steps_per_epoch:
-            return
-        loss = float((logs or {}).get("loss", 0.0))
-        # Reported before the divergence check, so charts can draw a diverged run up to the
-        # loss that blew up (a diverged trial often writes no epoch row at all).
-        self.reporter.report_batch(self.epoch + (batch + 1) / self.steps_per_epoch, loss)
-        reason = divergence_reason(loss, self.num_classes, self.loss_limit, self.penalty)
-        if reason:
-            self.diverged = (reason, self.epoch)
-            self.model.stop_training = True
-            return
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.diverged:
-            return
-        metrics = {name: float(logs[name]) for name in EPOCH_METRICS if logs and name in logs}
-        self.reporter.report(epoch, metrics)
-        for name in ("loss", "val_loss"):
-            loss = metrics.get(name, 0.0)
-            reason = divergence_reason(loss, self.num_classes, self.loss_limit, self.penalty)
-            if reason:
-                self.diverged = (f"{name}: {reason}", epoch)
-                self.model.stop_training = True
-                return
-        # Asked once the epoch's row is stored, so the pruner reads this epoch too. Stopping
-        # here (not raising) lets the best-epoch checkpoint see the epoch first.
-        last_epoch = epoch + 1 >= int(self.params.get("epochs", epoch + 1))
-        if not last_epoch and self.reporter.should_prune(epoch):
-            self.pruned_after = epoch
-            self.model.stop_training = True
-
-
-class BestEpochWeights(keras.callbacks.Callback):
-    """Keeps a copy of the weights of the epoch with the best ``monitor`` value so far, once
-    that value beats ``must_beat`` (the study's best; None: any value).
-
-    Epochs that cannot make the trial the study's best are not copied: their weights would
-    never be saved, and a copy per better epoch cost ~1.5 ms a trial on a small model.
-    """
-
-    def __init__(
-        self,
-        monitor: str,
-        direction: Direction,
-        must_beat: float | None = None,
-        last_epoch: bool = False,
-    ) -> None:
-        super().__init__()
-        self.monitor = monitor
-        self.direction = direction
-        self.must_beat = must_beat
-        self.last_epoch = last_epoch  # keep the last epoch's weights (a measure is first)
-        self.best: float | None = None
-        self.weights: list[np.ndarray] | None = None
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self.last_epoch:
-            self.weights = self.model.get_weights()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.last_epoch:
-            return
-        value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(float(value)):
-            return
-        value = float(value)
-        if self.must_beat is not None and not self.direction.better(value, self.must_beat):
-            return
-        if self.best is None or self.direction.better(value, self.best):
-            self.best = value
-            self.weights = self.model.get_weights()
 
 
 def best_epoch_value(history: dict[str, list[float]], metric: str, direction: Direction) -> float:
     """The trial's value: the best finite value of ``metric`` over its epochs, else NaN."""
     values = [v for v in history.get(metric, []) if math.isfinite(v)]
     return direction.best(values) if values else math.nan
-
-
-class ValidationTimer(keras.callbacks.Callback):
-    """Times the validation pass fit runs after each epoch; ``seconds`` is the last one's (the
-    first may include tracing the evaluation function). Two clock reads an epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._began: float | None = None
-        self.seconds: float | None = None
-
-    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._began = time.perf_counter()
-
-    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._began is not None:
-            self.seconds = time.perf_counter() - self._began
-
-
-def trainable_parameters(network: keras.Model) -> int:
-    """The model's trainable parameter count."""
-    return int(sum(math.prod(weight.shape) for weight in network.trainable_weights))
 
 
 def trial_values(
@@ -288,16 +97,6 @@ def trial_values(
     return {**values, **measures}
 
 
-def fit_measures(
-    network: keras.Model, fit_seconds: float, timer: ValidationTimer, validation_rows: int
-) -> dict[str, float]:
-    """The measures every Keras trial records (see the module docstring)."""
-    measures = {"train_seconds": fit_seconds, "parameters": float(trainable_parameters(network))}
-    if timer.seconds is not None and validation_rows > 0:
-        measures["predict_ms"] = 1000.0 * timer.seconds / validation_rows
-    return measures
-
-
 class KerasObjective:
     """The ``{"type": "keras"}`` objective of a study spec; loads its dataset once per process."""
 
@@ -320,22 +119,26 @@ class KerasObjective:
         return self._dataset
 
     def __call__(self, params: dict[str, Any], reporter: Reporter) -> TrialOutcome:
-        data = self.dataset
+        data = self.dataset  # read and checked before Keras loads: bad data fails in ~1 s
+        # Keras (~7 s) loads here, at the first trial's model, not when the module is imported.
+        from tuning_core.training import keras_fit  # noqa: PLC0415
+
         objective = self.objective
         assert isinstance(objective, KerasObjectiveSpec)  # a build_model objective has its own
         model_name = objective.model
         hp = trial_hyperparams(model_name, objective.epochs, params)
         # One seed for every trial: trials differ only by their params, not their initial weights.
-        keras.utils.set_random_seed(self.spec.seed)
+        keras_fit.keras.utils.set_random_seed(self.spec.seed)
         network = build_model(model_name, hp, data.image_shape, data.num_classes)
         x_train, x_val = (
             prepare_inputs(model_name, data.x_train),
             prepare_inputs(model_name, data.x_val),
         )
         batch_size = int(hp["batch_size"])
-        callback = LiveMetrics(reporter, math.ceil(len(x_train) / batch_size), data.num_classes)
+        steps = math.ceil(len(x_train) / batch_size)
+        callback = keras_fit.LiveMetrics(reporter, steps, data.num_classes)
         keeper = self._best_epoch_keeper()
-        timer = ValidationTimer()
+        timer = keras_fit.ValidationTimer()
         try:
             began = time.perf_counter()
             history = network.fit(
@@ -352,7 +155,7 @@ class KerasObjective:
                 raise TrialDiverged(*callback.diverged)
             if callback.pruned_after is not None:
                 raise TrialPruned(callback.pruned_after)
-            measures = fit_measures(network, fit_seconds, timer, len(x_val))
+            measures = keras_fit.fit_measures(network, fit_seconds, timer, len(x_val))
             values = trial_values(history, self.spec, measures)
             value = best_epoch_value(history, self.spec.metric, self.spec.direction)
             # Chance is always predicting the training split's most common class.
@@ -376,6 +179,8 @@ class KerasObjective:
         time, most of it for trials that never became the study's best."""
         if self.best_model_path is None:
             return []
+        from tuning_core.training.keras_fit import BestEpochWeights  # noqa: PLC0415 - __call__ loaded it
+
         if self.spec.metric in MEASURES:  # measured once the fit ends: the last epoch's model
             return [BestEpochWeights("loss", Direction.MINIMIZE, None, last_epoch=True)]
         return [BestEpochWeights(self.spec.metric, self.spec.direction, self.best_value)]
@@ -418,7 +223,7 @@ class KerasObjective:
         collects: a model's weights and optimizer state held by Keras' reference cycles occupy
         device memory, which is scarcer than host memory.
         """
-        keras.backend.clear_session(free_memory=False)
+        import_keras().backend.clear_session(free_memory=False)
         self._trials_since_collect += 1
         resident = resident_bytes()
         grown = resident is not None and self._resident_after_collect is not None

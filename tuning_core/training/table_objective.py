@@ -19,15 +19,13 @@ from tuning_core.engine.model_plan import table_plan
 from tuning_core.engine.objectives import Reporter, TrialDiverged, TrialOutcome, TrialPruned
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.tasks import REGRESSION, chance_note
-from tuning_core.training.keras_objective import (
-    KerasObjective,
+from tuning_core.training.keras_fit import (
     LiveMetrics,
     ValidationTimer,
-    best_epoch_value,
     build_plan,
     fit_measures,
-    trial_values,
 )
+from tuning_core.training.keras_objective import KerasObjective, best_epoch_value, trial_values
 from tuning_core.training.keras_runtime import import_keras
 from tuning_core.training.tables import PreparedTable, prepare_objective_table
 

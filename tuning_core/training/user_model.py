@@ -28,15 +28,13 @@ from tuning_core.engine.objectives import (
 )
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.user_objectives import as_number
-from tuning_core.training.keras_objective import (
+from tuning_core.training.keras_fit import (
     EPOCH_METRICS,
-    KerasObjective,
     LiveMetrics,
     ValidationTimer,
-    best_epoch_value,
     fit_measures,
-    trial_values,
 )
+from tuning_core.training.keras_objective import KerasObjective, best_epoch_value, trial_values
 from tuning_core.training.keras_runtime import import_keras
 
 keras = import_keras()
