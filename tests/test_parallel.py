@@ -115,16 +115,19 @@ class DaskProcesses:
         self.workers.pop(name).wait(timeout=10)
 
     def close(self) -> None:
-        for process in [*self.workers.values(), self.scheduler]:
-            if process.poll() is None:
-                process.terminate()
-        for process in [*self.workers.values(), self.scheduler]:
-            try:
-                # A worker whose task thread is still running may not exit on SIGTERM.
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # The workers before their scheduler: a worker whose scheduler went first waits to
+        # reconnect until it is killed (about 10 s for two, against 3 s in this order).
+        for processes in (list(self.workers.values()), [self.scheduler]):
+            for process in processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes:
+                try:
+                    # A worker whose task thread is still running may not exit on SIGTERM.
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +184,7 @@ def finished(trials: list[TrialRecord]) -> dict[int, tuple[str, float | None, di
 def test_a_study_across_real_dask_workers_shows_live_epochs_and_survives_a_kill_9(
     tmp_path: Path, storage: Path, both_workers: DaskProcesses
 ) -> None:
-    spec = parallel_spec("across", 2, trial_seconds=4.0, epochs=8, trials=4)
+    spec = parallel_spec("across", 2, trial_seconds=4.0, epochs=8, trials=3)
     run = start_run(storage, write_spec(tmp_path, spec), "--dask", both_workers.address)
     try:
 
@@ -214,8 +217,8 @@ def test_a_study_across_real_dask_workers_shows_live_epochs_and_survives_a_kill_
     assert [t.state for t in retries] == [TrialState.COMPLETE]
     assert retries[0].params == victim.params
     states = [t.state for t in trials.values()]
-    assert states.count(TrialState.COMPLETE) == 4
-    assert len(states) == 4 + states.count(TrialState.INTERRUPTED)
+    assert states.count(TrialState.COMPLETE) == 3
+    assert len(states) == 3 + states.count(TrialState.INTERRUPTED)
     # Nothing finished before the kill changed, and every complete trial kept all its epochs.
     assert {n: finished(list(trials.values()))[n] for n in before} == before
     with Store(storage) as store:
@@ -385,7 +388,7 @@ def test_a_local_cluster_worker_killed_mid_trial_gets_the_trial_retried(
 def test_a_killed_driver_resumes_and_keeps_every_finished_trial(
     tmp_path: Path, storage: Path
 ) -> None:
-    spec = parallel_spec("resumed", 2, trial_seconds=1.5, epochs=3, trials=7)
+    spec = parallel_spec("resumed", 2, trial_seconds=1.5, epochs=3, trials=5)
     spec["strategy"] = {"type": "bayesian", "initial_points": 2, "seed": 0}
     spec_path = write_spec(tmp_path, spec)
     run = start_run(storage, spec_path)
@@ -413,7 +416,7 @@ def test_a_killed_driver_resumes_and_keeps_every_finished_trial(
     for number in left_running:
         assert by_number[number].state == TrialState.INTERRUPTED
         assert any(t.retry_of == number and t.state.is_finished() for t in after)
-    assert sum(t.state.counts_against_budget() for t in after) == 7
+    assert sum(t.state.counts_against_budget() for t in after) == 5
     assert len({(t.params["x1"], t.params["x2"]) for t in after if t.retry_of is None}) == len(
         [t for t in after if t.retry_of is None]
     )
