@@ -8,6 +8,8 @@ from typing import Any
 
 from tuning_core.engine.errors import SpecError, brief
 
+MAX_EXAMPLES = 100_000_000  # a batch size or a train limit, in examples
+
 
 def expect(condition: bool, message: str) -> None:
     """Raise ``SpecError(message)`` unless ``condition`` holds."""
