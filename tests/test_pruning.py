@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.background_cli import cli_in_background
 from tests.conftest import branin_spec, digits_spec, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import TEST_FUNCTIONS, fidelity_curve, function_objective
@@ -221,22 +222,24 @@ def test_resume_after_sigkill_keeps_every_rung_decision(storage: Path, tmp_path:
     )
     raw["pruner"] = {"type": "successive_halving"}
     path = write_spec(tmp_path, raw)
-    killed = kill_worker_when(
-        path,
-        storage,
-        "branin",
-        lambda trials: (
-            sum(t.state == TrialState.PRUNED for t in trials) >= 2
-            and trials[-1].state == TrialState.RUNNING
-        ),
-    )
-    assert killed[-1].state == TrialState.RUNNING  # the worker died in the middle of a trial
-    with Store(storage) as store:
-        before = store.prune_decisions(store.get_study("branin").id)
-    resumed = run_cli("run", str(path), storage=storage)
-    assert resumed.returncode == 0, resumed.stderr
     reference = tmp_path / "reference.db"
-    assert run_cli("run", str(path), storage=reference).returncode == 0
+    # The uninterrupted run, in its own store, runs while the other worker is killed and resumed.
+    with cli_in_background("run", str(path), storage=reference) as uninterrupted:
+        killed = kill_worker_when(
+            path,
+            storage,
+            "branin",
+            lambda trials: (
+                sum(t.state == TrialState.PRUNED for t in trials) >= 2
+                and trials[-1].state == TrialState.RUNNING
+            ),
+        )
+        assert killed[-1].state == TrialState.RUNNING  # the worker died in the middle of a trial
+        with Store(storage) as store:
+            before = store.prune_decisions(store.get_study("branin").id)
+        resumed = run_cli("run", str(path), storage=storage)
+        assert resumed.returncode == 0, resumed.stderr
+        assert uninterrupted.result().returncode == 0
 
     def outcomes(db: Path) -> list[tuple]:
         with Store(db) as store:

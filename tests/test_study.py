@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.background_cli import cli_in_background
 from tests.conftest import ROOT, branin_spec, cli_env, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.objectives import TrialOutcome, function_objective
 from tuning_core.engine.spec import parse_spec
@@ -98,23 +99,25 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(storage: Path, tmp_pa
         strategy={"type": "bayesian", "initial_points": 3, "seed": 4}, trials=9, trial_seconds=0.4
     )
     path = write_spec(tmp_path, raw)
-    killed = kill_worker_when(
-        path,
-        storage,
-        "branin",
-        lambda trials: (
-            sum(t.state == TrialState.COMPLETE for t in trials) >= 4
-            and trials[-1].state == TrialState.RUNNING
-        ),
-        timeout=60,
-    )
-    assert killed[-1].state == TrialState.RUNNING  # the worker died mid-trial
-
-    resumed = run_cli("run", str(path), storage=storage)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "interrupted" in resumed.stdout
     reference_store = tmp_path / "reference.db"
-    assert run_cli("run", str(path), storage=reference_store).returncode == 0
+    # The uninterrupted run, in its own store, runs while the other worker is killed and resumed.
+    with cli_in_background("run", str(path), storage=reference_store) as reference:
+        killed = kill_worker_when(
+            path,
+            storage,
+            "branin",
+            lambda trials: (
+                sum(t.state == TrialState.COMPLETE for t in trials) >= 4
+                and trials[-1].state == TrialState.RUNNING
+            ),
+            timeout=60,
+        )
+        assert killed[-1].state == TrialState.RUNNING  # the worker died mid-trial
+
+        resumed = run_cli("run", str(path), storage=storage)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "interrupted" in resumed.stdout
+        assert reference.result().returncode == 0
 
     def finished(db: Path) -> list[tuple]:
         with Store(db) as store:
