@@ -184,18 +184,17 @@ def test_explanation_grid_and_speed(studies: Path) -> None:
 
 
 @pytest.mark.subprocess
-def test_explain_json_on_a_small_study(storage: Path, tmp_path: Path) -> None:
-    spec = tmp_path / "spec.json"
-    spec.write_text(
-        json.dumps(
-            branin_spec(
-                "small",
-                {"type": "bayesian", "initial_points": 3, "seed": 0, "surrogate": "ET"},
-                trials=5,
-            )
+def test_explain_json_on_a_small_study(storage: Path) -> None:
+    # The study is run in this process (the CLI's run is tested elsewhere): explain's
+    # commands are the processes under test.
+    strategy = {"type": "bayesian", "initial_points": 3, "seed": 0, "surrogate": "ET"}
+    with Store(storage) as store:
+        run_study(
+            parse_spec(branin_spec("small", strategy, trials=5)),
+            store,
+            function_objective("branin"),
+            log=lambda _: None,
         )
-    )
-    assert run_cli("run", str(spec), storage=storage).returncode == 0
     result = run_cli("explain", "small", "--trial", "4", "--dims", "x1", "--json", storage=storage)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
