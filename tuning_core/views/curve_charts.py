@@ -1,27 +1,45 @@
 """Learning curves: one line per trial of a metric against epoch, as Live, Compare, the
 lessons and the Learning-rate lab draw them, with diverged runs, pruned trials' marks
-(:mod:`tuning_core.views.pruning_marks`) and the lines' names at their ends.
+(:mod:`tuning_core.views.pruning_marks`) and the lines' names at their ends
+(:mod:`tuning_core.views.curve_labels`); a sample of a study too big to draw whole, with its
+band, is chosen in :mod:`tuning_core.views.curve_sample`.
 
 Pure functions from DataFrames to Altair charts; tests assert on ``chart.to_dict()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from tuning_core.engine.states import Direction, TrialState
+from tuning_core.engine.states import TrialState
 from tuning_core.views.chart_style import (
     CURVE_HEIGHT,
     DIVERGED_COLOUR,
     DIVERGED_SHAPE,
     colour_scale,
     colour_title,
+)
+
+# Split out by what they hold; re-exported here, where the pages and the tests have always
+# found them.
+from tuning_core.views.curve_labels import (  # noqa: F401
+    MAX_LABELLED_LINES,
+    direct_labels_fit,
+    end_labels,
+    line_label,
+)
+from tuning_core.views.curve_sample import (  # noqa: F401
+    BAND_QUANTILES,
+    BEST_SHARE,
+    MAX_DRAWN_TRIALS,
+    CurveSample,
+    band_frame,
+    sample_trials,
+    sampled_title,
 )
 from tuning_core.views.pruning_marks import audit_layers, audit_rows, pruning_layers, pruning_rows
 
@@ -140,196 +158,6 @@ def curves_data(
             extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
         data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
-
-
-def sampled_title(
-    title: str,
-    sample: CurveSample | None,
-    band: pd.DataFrame | None = None,
-    band_of: int | None = None,
-) -> str | alt.TitleParams:
-    """The chart's title, with a subtitle saying how many trials it draws when it samples,
-    and over what its band is drawn on a second line (on one, it was cut off at 1366 px);
-    ``band_of``: the band is drawn over a sample of that many finished trials."""
-    if sample is None or sample.numbers is None:
-        return title
-    subtitle: str | list[str] = f"{sample.shown:,} of {sample.total:,} trials drawn"
-    if band is not None and not band.empty:
-        low, high = (round(100 * q) for q in BAND_QUANTILES)
-        over = (
-            f"a sample of {int(band['trials'].max()):,} of {band_of:,} finished trials"
-            if band_of
-            else "all finished trials"
-        )
-        subtitle = [subtitle, f"grey band: {low}th-{high}th percentile of {over}"]
-    return alt.TitleParams(title, subtitle=subtitle, subtitleColor="#555555")
-
-
-# Up to this many lines, each is named at its end in its own colour; beyond it a gradient
-# carries the colour and only the best and the running trials are named.
-MAX_LABELLED_LINES = 10
-
-
-def line_label(color_field: str | None, value: Any, number: int) -> str:
-    """How a line is named at its end: "lr = 0.1", "batch_size = 64", "adam" (a choice of
-    names names itself), or "trial 3"."""
-    if color_field is None or value is None or (not isinstance(value, str) and pd.isna(value)):
-        return f"trial {int(number)}"
-    if isinstance(value, str):
-        return value
-    name = "lr" if color_field == "learning_rate" else color_field
-    shown = f"{float(value):.3g}" if isinstance(value, (int, float, np.number)) else str(value)
-    return f"{name} = {shown}"
-
-
-def direct_labels_fit(curves: pd.DataFrame) -> bool:
-    """Whether a chart of ``curves`` names every line (at most MAX_LABELLED_LINES trials)."""
-    return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
-
-
-def end_labels(
-    data: pd.DataFrame, color_field: str | None, best_number: int | None = None
-) -> list[dict]:
-    """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
-    MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
-    line's: their markers name them). ``label_value`` nudges
-    labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
-    # Masks first and one take of the rows named at the end: at a few hundred lines, copying
-    # every row of the chart twice cost more than the labels.
-    curve = (data["kind"] == "curve") & data["value"].notna()
-    if not curve.any():
-        return []
-    every_line = data.loc[curve, "number"].nunique()
-    # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
-    # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
-    named = curve & ~data["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])
-    if not named.any():
-        return []
-    values = data.loc[named, "value"]
-    span = float(values.max() - values.min()) or 1.0
-    if every_line > MAX_LABELLED_LINES:
-        # Only the best and the running lines are named (a trial's state is the same on each
-        # of its rows).
-        chosen = data["state"] == TrialState.RUNNING.value
-        if best_number is not None:
-            chosen |= data["number"] == best_number
-        named &= chosen
-    lines = data[named]
-    # Each line's last epoch, in trial order; its other columns are the same on every row.
-    ends = lines.sort_values("epoch").drop_duplicates("number", keep="last").sort_values("number")
-    if ends.empty:
-        return []
-    gap = 0.1 * span
-    ends = ends.sort_values("value")
-    placed: list[float] = []
-    for value in ends["value"].astype(float):
-        placed.append(max(value, placed[-1] + gap) if placed else value)
-    rows = []
-    for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
-        row = {column: end[column] for column in ends.columns if column != "kind"}
-        row.update(
-            kind="end", marker=True, label_value=label_value,
-            label=line_label(color_field, end.get(color_field), int(end["number"])),
-        )  # fmt: skip
-        rows.append(row)
-    return rows
-
-
-# Beyond this many trials a curve chart draws a sample (see :func:`sample_trials`): 10,000
-# lines took seconds to send and draw, and read as one blot.
-MAX_DRAWN_TRIALS = 300
-# Of the drawn lines, up to this share are the best trials; the rest a fixed sample.
-BEST_SHARE = 0.5
-# The band drawn behind a sample: these quantiles of every finished trial at each epoch.
-BAND_QUANTILES = (0.1, 0.9)
-
-
-@dataclass(frozen=True)
-class CurveSample:
-    """Which trials a curve chart draws: ``numbers`` (None: all of them), of ``total``."""
-
-    numbers: frozenset[int] | None
-    total: int
-    best: int = 0  # how many of the drawn are the best trials by value
-
-    @property
-    def shown(self) -> int:
-        return self.total if self.numbers is None else len(self.numbers)
-
-    def sentence(self, band_trials: int = 0, band_of: int | None = None) -> str:
-        """What the chart leaves out, in one sentence; empty when it draws every trial.
-        ``band_of``: the band's ``band_trials`` are a sample of that many finished trials."""
-        if self.numbers is None:
-            return ""
-        low, high = (round(100 * q) for q in BAND_QUANTILES)
-        over = (
-            f"a fixed sample of {band_trials:,} of the {band_of:,}"
-            if band_of
-            else f"all {band_trials:,}"
-        )
-        band = (
-            f"; the grey band spans the {low}th to {high}th percentile of {over} "
-            "finished trials at each epoch"
-            if band_trials
-            else ""
-        )
-        return (
-            f"Showing {self.shown:,} of {self.total:,} trials: the {self.best:,} best, the "
-            f"running and selected ones, and a fixed sample of the rest{band}."
-        )
-
-
-def sample_trials(
-    trials: pd.DataFrame,
-    direction: Direction | str,
-    always: Iterable[int] = (),
-    cap: int = MAX_DRAWN_TRIALS,
-) -> CurveSample:
-    """The trials a curve chart draws: all of them up to ``cap``; beyond it the best complete
-    trials by value (up to BEST_SHARE of ``cap``), every trial in ``always`` (running,
-    selected, best: even past the cap) and a fixed pseudo-random sample of the rest to fill
-    ``cap``. The sample hashes trial numbers, so a drawn trial stays drawn as trials arrive.
-    """
-    total = len(trials)
-    if total <= cap:
-        return CurveSample(None, total)
-    numbers = trials["number"].astype(int)
-    keep = {int(n) for n in always} & set(numbers)
-    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
-    ascending = Direction(direction) is Direction.MINIMIZE
-    best = complete.sort_values("value", ascending=ascending, kind="stable")["number"]
-    best = [int(n) for n in best.head(max(0, int(cap * BEST_SHARE) - len(keep)))]
-    keep.update(best)
-    room = cap - len(keep)
-    if room > 0:
-        rest = numbers[~numbers.isin(keep)]
-        # Knuth's multiplicative hash: a fixed, well-spread order that ignores arrival order.
-        order = (rest.to_numpy(dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
-        keep.update(int(n) for n in rest.to_numpy()[np.argsort(order, kind="stable")[:room]])
-    return CurveSample(frozenset(keep), total, len(best))
-
-
-def band_frame(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per epoch (counted from 1), the BAND_QUANTILES of ``metric`` over the trials in
-    ``curves``: epoch, low, high, trials. ``curves`` is the long form of
-    :func:`frames.curves_frame` (in-epoch rows are left out)."""
-    rows = curves[curves["metric"] == metric]
-    if "within_epoch" in rows:
-        rows = rows[~rows["within_epoch"].astype(bool)]
-    rows = rows.dropna(subset=["value"])
-    if rows.empty:
-        return pd.DataFrame(columns=["epoch", "low", "high", "trials"])
-    grouped = rows.groupby("epoch")["value"]
-    low, high = BAND_QUANTILES
-    band = pd.DataFrame(
-        {
-            "low": grouped.quantile(low),
-            "high": grouped.quantile(high),
-            "trials": grouped.size(),
-        }
-    ).reset_index()
-    band["epoch"] = band["epoch"].astype(float) + 1
-    return band
 
 
 def curves_chart(

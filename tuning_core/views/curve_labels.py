@@ -1,0 +1,80 @@
+"""The names of a curve chart's lines at their ends ("lr = 0.1", "adam", "trial 3"): which
+lines are named and where their labels sit so that ends that meet stay readable. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tuning_core.engine.states import TrialState
+
+# Up to this many lines, each is named at its end in its own colour; beyond it a gradient
+# carries the colour and only the best and the running trials are named.
+MAX_LABELLED_LINES = 10
+
+
+def line_label(color_field: str | None, value: Any, number: int) -> str:
+    """How a line is named at its end: "lr = 0.1", "batch_size = 64", "adam" (a choice of
+    names names itself), or "trial 3"."""
+    if color_field is None or value is None or (not isinstance(value, str) and pd.isna(value)):
+        return f"trial {int(number)}"
+    if isinstance(value, str):
+        return value
+    name = "lr" if color_field == "learning_rate" else color_field
+    shown = f"{float(value):.3g}" if isinstance(value, (int, float, np.number)) else str(value)
+    return f"{name} = {shown}"
+
+
+def direct_labels_fit(curves: pd.DataFrame) -> bool:
+    """Whether a chart of ``curves`` names every line (at most MAX_LABELLED_LINES trials)."""
+    return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
+
+
+def end_labels(
+    data: pd.DataFrame, color_field: str | None, best_number: int | None = None
+) -> list[dict]:
+    """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
+    MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
+    line's: their markers name them). ``label_value`` nudges
+    labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
+    # Masks first and one take of the rows named at the end: at a few hundred lines, copying
+    # every row of the chart twice cost more than the labels.
+    curve = (data["kind"] == "curve") & data["value"].notna()
+    if not curve.any():
+        return []
+    every_line = data.loc[curve, "number"].nunique()
+    # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
+    # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
+    named = curve & ~data["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])
+    if not named.any():
+        return []
+    values = data.loc[named, "value"]
+    span = float(values.max() - values.min()) or 1.0
+    if every_line > MAX_LABELLED_LINES:
+        # Only the best and the running lines are named (a trial's state is the same on each
+        # of its rows).
+        chosen = data["state"] == TrialState.RUNNING.value
+        if best_number is not None:
+            chosen |= data["number"] == best_number
+        named &= chosen
+    lines = data[named]
+    # Each line's last epoch, in trial order; its other columns are the same on every row.
+    ends = lines.sort_values("epoch").drop_duplicates("number", keep="last").sort_values("number")
+    if ends.empty:
+        return []
+    gap = 0.1 * span
+    ends = ends.sort_values("value")
+    placed: list[float] = []
+    for value in ends["value"].astype(float):
+        placed.append(max(value, placed[-1] + gap) if placed else value)
+    rows = []
+    for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
+        row = {column: end[column] for column in ends.columns if column != "kind"}
+        row.update(
+            kind="end", marker=True, label_value=label_value,
+            label=line_label(color_field, end.get(color_field), int(end["number"])),
+        )  # fmt: skip
+        rows.append(row)
+    return rows
