@@ -73,14 +73,24 @@ def _signed_by_someone_else(state: object, config_dir: Path) -> bytes:
     return done.stdout
 
 
-@pytest.fixture
-def bayesian_store(tmp_path: Path) -> Path:
-    """A store with a finished 6-trial Bayesian Branin study (records and a snapshot)."""
-    store_path = tmp_path / "store.db"
+@pytest.fixture(scope="module")
+def run_once_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store the CLI ran a finished 6-trial Bayesian Branin study into (records and a
+    snapshot), checkpointed into one file; tests change copies of it, never it."""
+    folder = tmp_path_factory.mktemp("bayesian")
+    store_path = folder / "store.db"
     spec = branin_spec(STUDY, {"type": "bayesian", "initial_points": 3, "seed": 0}, trials=6)
-    done = run_cli("run", str(write_spec(tmp_path, spec)), storage=store_path)
+    done = run_cli("run", str(write_spec(folder, spec)), storage=store_path)
     assert done.returncode == 0, done.stderr
+    with sqlite3.connect(store_path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return store_path
+
+
+@pytest.fixture
+def bayesian_store(run_once_store: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the module's run Bayesian store."""
+    return Path(shutil.copy(run_once_store, tmp_path / "store.db"))
 
 
 def _replace_blobs(store_path: Path, blob: bytes) -> None:
