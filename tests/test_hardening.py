@@ -7,21 +7,20 @@ the strategy from its snapshot, and a damaged model is never exported.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import pickle
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.bad_data_files import DATA_CASES, write_bad_data
 from tests.conftest import ROOT, branin_spec, cli_env, digits_spec, run_cli, write_spec
 from tests.test_cli_bad_input import _assert_one_sentence_error, run_cli_listing_imports
 from tuning_core.engine import snapshots
@@ -130,22 +129,6 @@ def test_bayesian_search_over_choices_alone_runs(storage: Path, tmp_path: Path) 
         assert [t.state for t in store.trials(study.id)] == [TrialState.COMPLETE] * 4
 
 
-def _write_idx(path: Path, dtype_code: int, shape: tuple[int, ...], payload: bytes) -> None:
-    header = bytes([0, 0, dtype_code, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
-    path.write_bytes(header + payload)
-
-
-DATA_CASES = [
-    "idx ndim 255",
-    "labels of -1",
-    "npz header of 10^13 rows",
-    "npz member without .npy",
-    "npz of objects",
-    "truncated gzip",
-    "a class of one example",
-]
-
-
 # Data whose headers declare more than the memory limit is refused before the store is opened.
 OVERSIZE_CASES = {"npz header of 10^13 rows", "npz member without .npy"}
 # Every other case leaves the same store behind (the study failed, its one trial interrupted),
@@ -159,47 +142,7 @@ RERUN_CASE = "labels of -1"
 def test_bad_data_stops_the_study_at_its_first_trial(
     storage: Path, tmp_path: Path, case: str
 ) -> None:
-    import numpy as np
-
-    folder = tmp_path / "data"
-    folder.mkdir()
-    images, labels = folder / "train-images-idx3-ubyte", folder / "train-labels-idx1-ubyte"
-    if case == "idx ndim 255":
-        _write_idx(images, 0x08, (1,) * 255, b"\0")
-        _write_idx(labels, 0x08, (1,), b"\0")
-    elif case == "labels of -1":
-        _write_idx(images, 0x08, (50, 8, 8), bytes(50 * 64))
-        _write_idx(labels, 0x09, (50,), bytes([255]) * 50)
-    elif case == "npz header of 10^13 rows":
-        header = {"descr": "|u1", "fortran_order": False, "shape": (10**13, 28, 28)}
-        with open(folder / "x_train.npy", "wb") as handle:
-            np.lib.format.write_array_header_1_0(handle, header)
-            handle.write(bytes(100))
-        np.save(folder / "y_train.npy", np.zeros(10, dtype=np.uint8))
-        with zipfile.ZipFile(folder / "data.npz", "w") as archive:
-            archive.write(folder / "x_train.npy", "x_train.npy")
-            archive.write(folder / "y_train.npy", "y_train.npy")
-    elif case == "npz member without .npy":
-        # np.load reads a member named plain "x_train" too: its header is checked all the same.
-        header = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 280, 280)}
-        buffer = io.BytesIO()
-        np.lib.format.write_array_header_1_0(buffer, header)
-        buffer.write(bytes(10**9 // 1000))
-        with zipfile.ZipFile(folder / "data.npz", "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("x_train", buffer.getvalue())
-            y = io.BytesIO()
-            np.save(y, np.zeros(10, dtype=np.uint8))
-            archive.writestr("y_train", y.getvalue())
-    elif case == "truncated gzip":
-        payload = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (50, 8, 8))
-        compressed = gzip.compress(payload + bytes(3200))
-        (folder / "train-images-idx3-ubyte.gz").write_bytes(compressed[: len(compressed) // 2])
-        _write_idx(labels, 0x08, (50,), bytes(50))
-    elif case == "a class of one example":
-        _write_idx(images, 0x08, (50, 8, 8), bytes(range(50)) * 64)
-        _write_idx(labels, 0x08, (50,), bytes([0] * 49 + [1]))
-    else:
-        np.savez(folder / "data.npz", x_train=np.array([object()] * 3), y_train=np.zeros(3))
+    folder = write_bad_data(tmp_path / "data", case)
     raw = digits_spec(name="bad-data", dataset=str(folder), trials=5, epochs=1)
     result, imported = run_cli_listing_imports(
         "run", str(_spec_file(tmp_path, raw)), storage=storage
@@ -228,10 +171,22 @@ def test_bad_data_stops_the_study_at_its_first_trial(
     assert [t.state for t in trials] == [TrialState.COMPLETE]
 
 
+@pytest.fixture(scope="module")
+def small_digits_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store the CLI ran ``digits_spec(trials=1, epochs=1)`` into, with its best model; tests
+    read it, or copy it before changing it."""
+    folder = tmp_path_factory.mktemp("small-digits")
+    storage = folder / "store.db"
+    small = _spec_file(folder, digits_spec(trials=1, epochs=1), "small.json")
+    ran = run_cli("run", str(small), storage=storage)
+    assert ran.returncode == 0, ran.stderr
+    return storage
+
+
 @pytest.mark.subprocess
 @pytest.mark.keras
 def test_a_model_too_large_is_refused_before_anything_is_stored(
-    storage: Path, tmp_path: Path
+    storage: Path, tmp_path: Path, small_digits_store: Path
 ) -> None:
     cnn = digits_spec(
         name="huge",
@@ -251,7 +206,11 @@ def test_a_model_too_large_is_refused_before_anything_is_stored(
     small = _spec_file(tmp_path, digits_spec(trials=1, epochs=1), "small.json")
     tight = run_cli("run", str(small), "--memory-limit", "0.00002", storage=storage)
     _assert_one_sentence_error(tight, "space.")
-    assert run_cli("run", str(small), storage=storage).returncode == 0
+    assert not storage.exists()
+    # Without the flag the same spec runs: the module's store is that run.
+    with Store(small_digits_store) as store:
+        trials = store.trials(store.get_study("digits").id)
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
 
 
 @pytest.mark.slow  # waits out the store's busy timeout on purpose, ~1.6 s
@@ -364,9 +323,15 @@ def test_a_snapshot_that_would_run_code_is_refused_and_the_study_replays(
 
 @pytest.mark.subprocess
 @pytest.mark.keras
-def test_a_damaged_best_model_is_not_exported(storage: Path, tmp_path: Path) -> None:
-    raw = digits_spec(trials=1, epochs=1)
-    assert run_cli("run", str(write_spec(tmp_path, raw)), storage=storage).returncode == 0
+def test_a_damaged_best_model_is_not_exported(
+    storage: Path, tmp_path: Path, small_digits_store: Path
+) -> None:
+    # A copy to damage: the module's store stays as the CLI left it.
+    source, copy = sqlite3.connect(small_digits_store), sqlite3.connect(storage)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    shutil.copytree(f"{small_digits_store}.artifacts", f"{storage}.artifacts")
     best = Path(f"{storage}.artifacts") / "digits" / "best.keras"
     assert best.stat().st_size > 1000
     best.write_bytes(best.read_bytes()[:8192])  # what a worker killed mid-save used to leave
