@@ -305,13 +305,14 @@ def test_start_with_an_address_runs_the_worker_with_dask(storage: Path, tmp_path
         address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
     raw: dict[str, Any] = branin_spec("to-a-cluster", trials=2)
     child = workers.launch_study(str(storage), raw, address)
+    # Started at once: the first worker spends seconds waiting for a scheduler to answer.
+    local = workers.launch_study(str(storage), branin_spec("on-this-machine", trials=1), "")
     assert child.wait(timeout=120) == 2
     log = workers.worker_log_tail(str(storage), "to-a-cluster", lines=20)
     assert "--dask: no Dask scheduler answered at" in log and address in log
     assert workers.dask_address_of(str(storage), "to-a-cluster") == address
     with pytest.raises(ValueError, match="Dask scheduler address"):
         workers.launch_study(str(storage), raw, "not-an-address")
-    local = workers.launch_study(str(storage), branin_spec("on-this-machine", trials=1), "")
     assert local.wait(timeout=120) == 0
     assert workers.dask_address_of(str(storage), "on-this-machine") is None
 
