@@ -386,18 +386,14 @@ print("TF:" + str("tensorflow" in sys.modules or "keras" in sys.modules))
 
 
 @pytest.mark.keras
-@pytest.mark.subprocess
 def test_the_learning_rate_lessons_spec_rerun_gives_its_recorded_numbers(tmp_path: Path) -> None:
     """The cheapest lesson (3 runs x 6 epochs on 400 digits) trained again: each rate ends as
-    recorded, its final validation accuracy within noise."""
+    recorded, its final validation accuracy within noise. Through the CLI's main() in this
+    process, as the race lesson above: a worker would import TensorFlow again (~7 s)."""
     lesson = lessons.lesson_named("learning-rate")
     storage = tmp_path / "store.db"
-    done = subprocess.run(
-        [sys.executable, "-m", "tuning_core", "--storage", str(storage), "run",
-         str(lesson.spec_path())],
-        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    run = ["--storage", str(storage), "run", str(lesson.spec_path()), "--recycle-every", "0"]
+    assert main(run) == 0
     recorded = recording.load_recording(lesson.recording_path())
     with Store(storage) as store:
         fresh = recording.parse_recording(recording.record(store, lesson.study))

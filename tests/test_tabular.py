@@ -20,6 +20,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
 from tests.conftest import cli_env, run_cli, write_spec
+from tuning_core.cli import main
 from tuning_core.engine.errors import DatasetError, SpecError
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.storage import Store
@@ -75,6 +76,14 @@ def _stored(storage: Path, name: str) -> tuple[Any, list[Any]]:
     with Store(storage) as store:
         study = store.get_study(name)
         return study, store.trials(study.id)
+
+
+def cli_in_this_process(command: str, spec: Path, storage: Path) -> int:
+    """``run`` or ``race`` SPEC through the CLI's own main(), in this process: the training and
+    what it stores are the CLI's, without a worker that imports TensorFlow again (~7 s); the
+    classification and regression tests below keep a real worker. Never recycled: a recycle
+    would exec this process."""
+    return main(["--storage", str(storage), command, str(spec), "--recycle-every", "0"])
 
 
 def _export_and_rerun(storage: Path, tmp_path: Path, name: str) -> str:
@@ -186,15 +195,13 @@ def test_a_regression_csv_with_a_text_column_trains_and_exports(
     )
 
 
-@pytest.mark.subprocess
 @pytest.mark.keras
 def test_a_race_over_a_csv_stores_each_studys_preparation(storage: Path, tmp_path: Path) -> None:
     raw = table_spec(breast_cancer_csv(tmp_path / "cancer.csv"), name="cancer", target="diagnosis")
     raw.update(seeds=1, strategies=[{"type": "random"}, {"type": "bayesian"}])
     raw["objective"]["epochs"] = 2
     del raw["strategy"]
-    result = run_cli("race", str(write_spec(tmp_path, raw)), storage=storage)
-    assert result.returncode == 0, result.stderr
+    assert cli_in_this_process("race", write_spec(tmp_path, raw), storage) == 0
     for name in ("cancer.random.s0", "cancer.gp-ei.s0"):
         study, trials = _stored(storage, name)
         preparation = study.spec.objective.table.preparation
@@ -204,7 +211,6 @@ def test_a_race_over_a_csv_stores_each_studys_preparation(storage: Path, tmp_pat
         assert all(trial.value is not None and trial.value > 0.5 for trial in trials)
 
 
-@pytest.mark.subprocess
 @pytest.mark.keras
 def test_a_flat_npz_with_a_square_feature_count_is_a_table_never_reshaped(
     storage: Path, tmp_path: Path
@@ -213,8 +219,7 @@ def test_a_flat_npz_with_a_square_feature_count_is_a_table_never_reshaped(
     iris = load_iris()
     np.savez(tmp_path / "iris.npz", x_train=iris.data, y_train=iris.target)
     spec = table_spec(tmp_path / "iris.npz", "iris", trials=1)
-    ran = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
-    assert ran.returncode == 0, ran.stderr
+    assert cli_in_this_process("run", write_spec(tmp_path, spec), storage) == 0
     study, trials = _stored(storage, "iris")
     preparation = study.spec.objective["preparation"]
     assert preparation["features"] == 4 and preparation["classes"] == [0, 1, 2]
@@ -548,15 +553,13 @@ def test_a_table_model_too_large_is_refused_before_anything_is_stored(
     assert not storage.exists()
 
 
-@pytest.mark.subprocess
 @pytest.mark.keras
 def test_a_pruner_stops_regression_trials_on_their_error(storage: Path, tmp_path: Path) -> None:
     csv_path = diabetes_csv(tmp_path / "diabetes.csv")
     spec = table_spec(csv_path, "pruned-table", trials=4, target="progression", epochs=3)
     spec["space"]["learning_rate"] = {"type": "float", "low": 0.001, "high": 0.3, "log": True}
     spec["pruner"] = {"type": "successive_halving"}
-    ran = run_cli("run", str(write_spec(tmp_path, spec)), storage=storage)
-    assert ran.returncode == 0, ran.stderr
+    assert cli_in_this_process("run", write_spec(tmp_path, spec), storage) == 0
     _, trials = _stored(storage, "pruned-table")
     pruned = [t for t in trials if t.state.value == "pruned"]
     assert pruned, [(t.state.value, t.value) for t in trials]
