@@ -111,7 +111,7 @@ def test_new_study_writes_the_spec_and_starts_a_worker(storage: Path) -> None:
     parse_spec(written)
     deadline = time.time() + 120  # the worker really runs: wait for both trials
     while time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
         with Store(storage) as store:
             study = store.get_study("apptest-study")
             if study and study.status == StudyStatus.FINISHED:
@@ -372,7 +372,7 @@ def test_lr_lab_compares_learning_rates_in_a_real_worker(storage: Path) -> None:
     name = "lr-digits-mlp-sgd"
     deadline = time.time() + 120
     while time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
         with Store(storage) as store:
             study = store.get_study(name)
             if study and study.status == StudyStatus.FINISHED:
