@@ -1,4 +1,6 @@
-"""What the live view shows, computed from the study's DataFrames: pure and testable."""
+"""What the live view shows, computed from the study's DataFrames: pure and testable. The
+trial table (live_table) and the curve charts' choice and colours (live_curves) live beside it
+and are re-exported here, where the pages and the tests have always found them."""
 
 from __future__ import annotations
 
@@ -9,17 +11,41 @@ from typing import Any
 
 import pandas as pd
 
-from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.records import worker_running
-from tuning_core.engine.space import ChoiceDimension, NumericDimension
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.spec_parts import FunctionObjectiveSpec, KerasObjectiveSpec, UserModelSpec
-from tuning_core.engine.states import Direction, StudyStatus, TrialState
+from tuning_core.engine.spec_parts import KerasObjectiveSpec, UserModelSpec
+from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import StudyRecord
-from tuning_core.engine.tasks import METRIC_WORDS, metric_sentence
+from tuning_core.engine.tasks import metric_sentence
 from tuning_core.training.datasets import image_preparation
 from tuning_core.views import eta
 from tuning_core.views.forms import format_duration
+
+# Split out by what they hold; re-exported here (see above).
+from tuning_core.views.live_curves import (  # noqa: F401
+    METRIC_TITLES,
+    Colouring,
+    CurvePanel,
+    best_trial_number,
+    colour_choices,
+    curve_colouring,
+    curve_panels,
+    epochs_recorded,
+    pruning_caption,
+)
+from tuning_core.views.live_table import (  # noqa: F401
+    BRACKET,
+    EPOCHS_TRAINED,
+    FLAG_WIDTH_PX,
+    NARROW_COLUMNS,
+    TABLE_PAGE_SIZE,
+    epochs_from_one,
+    hyperband_brackets,
+    table_page,
+    table_page_caption,
+    table_pages,
+    trial_table,
+)
 
 FINISHED = [s.value for s in TrialState if s.is_finished() and s != TrialState.INTERRUPTED]
 
@@ -221,70 +247,6 @@ def resumable(study: StudyRecord, status: LiveSummary) -> bool:
     return study.status in (StudyStatus.STOPPED, StudyStatus.RUNNING)
 
 
-@dataclass(frozen=True)
-class Colouring:
-    """How curves are coloured: by a numeric hyperparameter on a fixed domain, else by trial."""
-
-    field: str | None
-    log: bool
-    domain: tuple[float, float] | None
-
-
-def colour_choices(spec: StudySpec) -> list[str]:
-    """The hyperparameters curves can be coloured by: the tuned numeric ones and numeric choices
-    (a learning-rate choice, as the lab compares them), learning rate first."""
-    names = []
-    for dimension in spec.space.dimensions:
-        if isinstance(dimension, NumericDimension) or (
-            isinstance(dimension, ChoiceDimension)
-            and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in dimension.values
-            )
-        ):
-            names.append(dimension.name)
-    return sorted(names, key=lambda name: name != "learning_rate")
-
-
-def curve_colouring(spec: StudySpec, field: str | None = None) -> Colouring:
-    """Colour by ``field`` (default: the learning rate when tuned, else by trial).
-
-    The domain comes from the study's space, not from the trials so far, so a curve keeps its
-    colour while trials arrive (a range's low and high; a choice's smallest and largest value).
-    """
-    choices = colour_choices(spec)
-    if field is None:
-        field = choices[0] if choices else None
-    if field not in choices:
-        return Colouring(None, False, None)
-    dimension = spec.space.dimension(field)
-    if isinstance(dimension, NumericDimension):
-        return Colouring(field, dimension.log, (float(dimension.low), float(dimension.high)))
-    values = [float(v) for v in dimension.values]
-    low, high = min(values), max(values)
-    # A choice of rates spans decades, so it is coloured on a log scale like a log range.
-    log = low > 0 and (field == "learning_rate" or high / low >= 100)
-    return Colouring(field, log, (low, high))
-
-
-def best_trial_number(trials: pd.DataFrame, direction: Direction) -> int | None:
-    """The complete trial with the best value, or None."""
-    if trials.empty:
-        return None
-    complete = trials[(trials["state"] == TrialState.COMPLETE.value) & trials["value"].notna()]
-    if complete.empty:
-        return None
-    return int(complete.loc[direction.best_index(complete["value"].astype(float)), "number"])
-
-
-def epochs_recorded(curves: pd.DataFrame) -> int:
-    """How many whole (trial, epoch) points the curves hold (a diverged run's in-epoch losses
-    are not epochs)."""
-    if curves.empty:
-        return 0
-    whole = curves[~curves["within_epoch"]] if "within_epoch" in curves else curves
-    return int(whole[["number", "epoch"]].drop_duplicates().shape[0])
-
-
 # Lines of a worker log that are not errors even when they contain the word: TensorFlow's
 # start-up notices (oneDNN's "floating-point round-off errors", CUDA probing, absl).
 _NOTICE = re.compile(
@@ -308,92 +270,6 @@ def last_error_line(log: str) -> str | None:
     return None
 
 
-_EPOCH_IN_TEXT = re.compile(r"\b(at|in) epoch (\d+)\b")
-
-
-def epochs_from_one(text: str) -> str:
-    """The store counts epochs from 0 ("diverged at epoch 0"); shown text counts them from 1,
-    as Keras prints "Epoch 1/10" and the charts' axes do."""
-    return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
-
-
-def hyperband_brackets(spec: StudySpec, trials: pd.DataFrame) -> pd.Series | None:
-    """Each trial's Hyperband bracket, counted from 1 (None without Hyperband): by its place
-    among the trials, as the pruner assigns it (a retried trial keeps its original's bracket in
-    the pruner; here it is placed by its own number)."""
-    if spec.pruner.type != "hyperband" or trials.empty:
-        return None
-    order = sorted(int(n) for n in trials["number"])
-    return pd.Series(
-        {n: bracket_of(spec.pruner, position) + 1 for position, n in enumerate(order)},
-        name=BRACKET,
-    )
-
-
-def trial_table(
-    trials: pd.DataFrame, epochs: pd.Series | None = None, brackets: pd.Series | None = None
-) -> pd.DataFrame:
-    """The trial table as shown: newest first, error and note merged into one column (epochs
-    counted from 1), and with ``epochs`` (whole epochs recorded per trial number, from
-    :func:`frames.epochs_by_trial`) an "epochs trained" column, where a pruned trial stopped;
-    with ``brackets`` (:func:`hyperband_brackets`) a "bracket" column beside it.
-    """
-    table = trials.copy()
-    # Errors count epochs from 0 as stored ("diverged at epoch 0"); notes are written for
-    # people and already count from 1 ("pruned at epoch 3: ..."), so only errors are shifted.
-    table["flag"] = (
-        table["error"].fillna("").map(epochs_from_one) + " " + table["note"].fillna("")
-    ).str.strip()
-    table = table.drop(columns=["error", "note"])
-    ordered = ["number", "state", "value", "flag"]
-    if epochs is not None:
-        table[EPOCHS_TRAINED] = table["number"].map(epochs).fillna(0).astype(int)
-        ordered.insert(2, EPOCHS_TRAINED)
-    if brackets is not None:
-        table[BRACKET] = table["number"].map(brackets).astype("Int64")
-        ordered.insert(2, BRACKET)
-    # The flag right after the state: at the far right it was cut off at 1366 px.
-    table = table[ordered + [c for c in table.columns if c not in ordered]]
-    return table.sort_values("number", ascending=False).reset_index(drop=True)
-
-
-# The trial table shows this many rows at a time: 10,000 rows took ~0.5 s to send each rerun.
-TABLE_PAGE_SIZE = 100
-
-
-def table_pages(count: int, size: int = TABLE_PAGE_SIZE) -> int:
-    """How many pages the trial table has for ``count`` trials (at least one)."""
-    return max(1, math.ceil(count / size))
-
-
-def table_page(trials: pd.DataFrame, page: int, size: int = TABLE_PAGE_SIZE) -> pd.DataFrame:
-    """Page ``page`` (from 1) of the trials, newest first, as :func:`trial_table` orders them;
-    a page past the last is the last."""
-    page = min(max(1, page), table_pages(len(trials), size))
-    newest = trials.sort_values("number", ascending=False)
-    return newest.iloc[(page - 1) * size : page * size]
-
-
-def table_page_caption(count: int, page: int, size: int = TABLE_PAGE_SIZE) -> str:
-    """The caption of a paged table ("Trials 101-200 of 10,000, newest first."); empty on one
-    page."""
-    if count <= size:
-        return ""
-    page = min(max(1, page), table_pages(count, size))
-    first, last = (page - 1) * size + 1, min(page * size, count)
-    return f"Trials {first:,}-{last:,} of {count:,}, newest first."
-
-
-EPOCHS_TRAINED = "epochs trained"
-BRACKET = "bracket"
-# The flag holds a pruned trial's whole reason: given room (taken from the short columns), it
-# reads to its end at 1366 px.
-FLAG_WIDTH_PX = 820
-NARROW_COLUMNS = ("number", "state", "value", EPOCHS_TRAINED, BRACKET)
-# Metric names in words: the one table, in engine/tasks.py.
-METRIC_TITLES = METRIC_WORDS
-
-
 def data_sentence(spec: StudySpec) -> str:
     """What a Keras study trains on and tunes for, in words: every transformation its data
     went through (a table's stored preparation summary, or how images are scaled), then the
@@ -410,57 +286,3 @@ def data_sentence(spec: StudySpec) -> str:
         share = round(100 * objective.validation_split)
         data += f"; {order} {100 - share}/{share} split, seed {spec.seed}"
     return f"Data: {data}. Tuning for {metric_sentence(spec.metric, spec.direction.value)}."
-
-
-@dataclass(frozen=True)
-class CurvePanel:
-    """One learning-curves chart on the live page: which metric, its title, its widget key."""
-
-    metric: str
-    title: str
-    key: str
-
-
-def curve_panels(spec: StudySpec, metrics: set[str]) -> list[CurvePanel]:
-    """The curve charts the live page draws, given the metrics recorded so far.
-
-    A Keras study: the training loss, and beside it the study's own metric (validation
-    accuracy unless it tunes for another; the pruner's cut-offs are in that metric). A function
-    with a fidelity (``objective.epochs`` above 1): its value per epoch. Otherwise none, and
-    the page shows only the convergence chart.
-    """
-    if isinstance(spec.objective, FunctionObjectiveSpec):
-        if spec.objective.epochs > 1 and spec.metric in metrics:
-            return [CurvePanel(spec.metric, f"{spec.metric} per epoch", "value_chart")]
-        return []
-    right = "val_accuracy" if spec.metric == "loss" else spec.metric
-    if not {"loss", right} <= metrics:
-        return []
-    return [
-        CurvePanel("loss", METRIC_TITLES["loss"], "loss_chart"),
-        CurvePanel(right, METRIC_TITLES.get(right, right), "accuracy_chart"),
-    ]
-
-
-def pruning_caption(spec: StudySpec) -> str:
-    """What to look at on a pruned study's curves, in one or two sentences; empty without a
-    pruner."""
-    rule = spec.pruner.type
-    if rule == "none":
-        return ""
-    side = "under" if spec.direction == Direction.MAXIMIZE else "over"
-    cut = (
-        f"Pale curves ending in orange scissors were pruned: on the {spec.metric} chart the orange "
-        f"dash at that epoch is the cut-off the trial had to reach, and its curve ended {side} it."
-    )
-    if rule == "median":
-        return (
-            f"{cut} The cut-off is the median (grey dashed line) of the complete trials' best "
-            f"so far at that epoch, from epoch {int(spec.pruner.options['warmup_epochs']) + 1} on."
-        )
-    share = f"1/{spec.pruner.options['reduction_factor']}"
-    where = " of its bracket" if rule == "hyperband" else ""
-    return (
-        f"{cut} Grey dotted rules are the rungs: there only the top {share} of the trials{where} "
-        "that reached the rung go on, so the cut-off is the worst score still in that top share."
-    )
