@@ -4,15 +4,13 @@ a speed, as if live), the lessons shipped in lessons/, and the landing page's li
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT
 from tests.seeding import seed_store
 from tuning_core.cli import main
 from tuning_core.engine import explain, snapshots
@@ -365,24 +363,8 @@ def test_the_race_and_why_lessons_open_replayed(storage: Path, key, page, shown)
     assert at.button(key="run_live")  # "Run it live instead"
 
 
-@pytest.mark.subprocess
-def test_opening_a_lesson_never_imports_tensorflow(storage: Path) -> None:
-    script = f"""
-import sys
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({APP!r}, default_timeout=60)
-at.query_params["lesson"] = "learning-rate"
-at.query_params["speed"] = "instant"
-at.run()
-at.switch_page("pages/lr_lab.py").run()
-assert not at.exception, [e.value for e in at.exception]
-print("TF:" + str("tensorflow" in sys.modules or "keras" in sys.modules))
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=cli_env(storage), capture_output=True,
-        text=True, timeout=180,
-    )  # fmt: skip
-    assert "TF:False" in done.stdout, done.stdout + done.stderr
+# That opening a lesson never imports TensorFlow is checked in the fresh interpreter of
+# test_pages.test_no_tensorflow_in_the_ui_process, which opens every page too.
 
 
 @pytest.mark.keras

@@ -426,7 +426,9 @@ def _title(spec: dict) -> str | None:
 
 @pytest.mark.subprocess
 def test_no_tensorflow_in_the_ui_process(storage: Path) -> None:
-    """Run every page in a fresh interpreter (this one may have imported Keras for other tests)."""
+    """Run every page, then open the learning-rate lesson replayed on the LR lab, in a fresh
+    interpreter (this one may have imported Keras for other tests). One interpreter for both:
+    starting another costs ~3 s."""
     seed_store(storage)
     script = f"""
 import sys
@@ -437,6 +439,12 @@ at.run()
 for page in {PAGES!r}:
     at.switch_page(page).run()
     assert not at.exception, (page, [e.value for e in at.exception])
+lesson = AppTest.from_file({APP!r}, default_timeout=60)
+lesson.query_params["lesson"] = "learning-rate"
+lesson.query_params["speed"] = "instant"
+lesson.run()
+lesson.switch_page("pages/lr_lab.py").run()
+assert not lesson.exception, [e.value for e in lesson.exception]
 heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
 print("HEAVY:" + ",".join(heavy))
 """
