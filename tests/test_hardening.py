@@ -23,6 +23,7 @@ import pytest
 from tests.bad_data_files import DATA_CASES, write_bad_data
 from tests.conftest import ROOT, branin_spec, cli_env, digits_spec, run_cli, write_spec
 from tests.test_cli_bad_input import _assert_one_sentence_error, run_cli_listing_imports
+from tuning_core.cli import main
 from tuning_core.engine import snapshots
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.spec import parse_spec
@@ -99,7 +100,6 @@ def test_a_directory_given_as_the_spec_says_so(tmp_path: Path, storage: Path) ->
     _assert_one_sentence_error(run_cli("run", str(tmp_path), storage=storage), "is a directory")
 
 
-@pytest.mark.subprocess
 @pytest.mark.keras
 def test_bayesian_search_over_choices_alone_runs(storage: Path, tmp_path: Path) -> None:
     raw = {
@@ -121,8 +121,9 @@ def test_bayesian_search_over_choices_alone_runs(storage: Path, tmp_path: Path) 
     )
     keras["strategy"] = {"type": "bayesian", "initial_points": 2}
     assert raw  # (a function study needs a range; see above)
-    result = run_cli("run", str(_spec_file(tmp_path, keras)), storage=storage)
-    assert result.returncode == 0, result.stderr
+    # Through the CLI's main() in this process: a worker would import TensorFlow again (~7 s).
+    spec_path = str(_spec_file(tmp_path, keras))
+    assert main(["--storage", str(storage), "run", spec_path, "--recycle-every", "0"]) == 0
     with Store(storage) as store:
         study = store.get_study("allcat")
         assert study.status == StudyStatus.FINISHED
@@ -173,13 +174,13 @@ def test_bad_data_stops_the_study_at_its_first_trial(
 
 @pytest.fixture(scope="module")
 def small_digits_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store the CLI ran ``digits_spec(trials=1, epochs=1)`` into, with its best model; tests
-    read it, or copy it before changing it."""
+    """A store the CLI's main() ran ``digits_spec(trials=1, epochs=1)`` into, with its best
+    model; tests read it, or copy it before changing it."""
     folder = tmp_path_factory.mktemp("small-digits")
     storage = folder / "store.db"
-    small = _spec_file(folder, digits_spec(trials=1, epochs=1), "small.json")
-    ran = run_cli("run", str(small), storage=storage)
-    assert ran.returncode == 0, ran.stderr
+    small = str(_spec_file(folder, digits_spec(trials=1, epochs=1), "small.json"))
+    # Through the CLI's main() in this process: a worker would import TensorFlow again (~7 s).
+    assert main(["--storage", str(storage), "run", small, "--recycle-every", "0"]) == 0
     return storage
 
 

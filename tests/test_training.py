@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MNIST_DIR, ROOT, cli_env, digits_spec, run_cli, write_spec
+from tuning_core.cli import main
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
@@ -240,7 +241,10 @@ def test_worker_recycles_its_process_and_keeps_going(storage: Path, tmp_path: Pa
 def test_saved_best_model_is_the_best_epoch_not_the_last(storage: Path, tmp_path: Path) -> None:
     # SGD at 1.5 on 300 digits climbs unevenly: its best epoch is not its last one.
     raw = digits_spec(space={"learning_rate": 1.5, "units": 64}, trials=1, epochs=10)
-    assert run_cli("run", str(write_spec(tmp_path, raw)), storage=storage).returncode == 0
+    # Through the CLI's main() in this process (a worker would import TensorFlow again, ~7 s);
+    # the export below is a real CLI process.
+    spec_path = str(write_spec(tmp_path, raw))
+    assert main(["--storage", str(storage), "run", spec_path, "--recycle-every", "0"]) == 0
     with Store(storage) as store:
         study = store.get_study("digits")
         (trial,) = store.trials(study.id)
