@@ -319,19 +319,34 @@ BAD_CASES: dict[str, tuple[Any, dict[str, Any], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
-@pytest.mark.subprocess
 def test_bad_tables_are_refused_in_one_sentence_with_nothing_stored(
-    case: str, storage: Path, tmp_path: Path
+    case: str, storage: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Through the CLI's main() in this process: eleven refusals, eleven process starts
+    saved; the test below checks one in a real process, where import-time noise would show."""
     make, objective, expected = BAD_CASES[case]
-    csv_path = make(tmp_path)
+    spec = write_spec(tmp_path, table_spec(make(tmp_path), **objective))
+    assert main(["--storage", str(storage), "run", str(spec)]) == 2
+    printed = capsys.readouterr()
+    assert expected in printed.err
+    assert printed.err.count("\n") == 1 and printed.err.startswith("error: ")
+    assert printed.out == ""
+    assert not storage.exists()  # no study left behind
+
+
+@pytest.mark.subprocess
+def test_a_bad_table_is_one_line_on_stderr_from_a_real_cli_process(
+    storage: Path, tmp_path: Path
+) -> None:
+    make, objective, expected = BAD_CASES["missing values"]
     ran = run_cli(
-        "run", str(write_spec(tmp_path, table_spec(csv_path, **objective))), storage=storage
+        "run", str(write_spec(tmp_path, table_spec(make(tmp_path), **objective))), storage=storage
     )
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert expected in ran.stderr
     assert ran.stderr.count("\n") == 1 and ran.stderr.startswith("error: ")
-    assert not storage.exists()  # no study left behind
+    assert ran.stdout == ""
+    assert not storage.exists()
 
 
 @pytest.mark.subprocess
