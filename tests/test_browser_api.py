@@ -8,25 +8,25 @@ compared with the epochs in the store. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 import tuning_core
-from tests.test_browser import (
-    VIEWPORT,
-    _assert_no_horizontal_overflow,
-    _launch,
-    _no_red_error_box,
-    _shot,
+from tests.browser_pages import (
+    assert_no_horizontal_overflow,
+    no_red_error_box,
     open_new_study,
-    server,  # noqa: F401 - the fixture, found by pytest under this name
+    settle,
+    shot,
 )
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import Store
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 NAME = "api-in-the-browser"
 EPOCHS = 4
 
@@ -103,37 +103,36 @@ def _assert_same_curves(shown: dict, stored: dict, where: str) -> None:
         assert shown[key] == pytest.approx(value, rel=1e-9), f"{where}: trial, epoch {key}"
 
 
-def test_an_api_study_shows_its_curves_on_live_and_compare(server: str, storage: Path) -> None:  # noqa: F811 - the fixture imported above
-    stored = _make_study(storage)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+def test_an_api_study_shows_its_curves_on_live_and_compare(
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
+) -> None:
+    stored = _make_study(shared_store)
+    page = new_page()
+    # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
+    open_new_study(page, shared_server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
-        page.goto(f"{server}/live?study={NAME}")
-        expect(page.get_by_text("9 of 9 trials")).to_be_visible(timeout=30_000)
-        loss = _chart_with_y(page, "loss")
-        value = _chart_with_y(page, "value")
-        page.wait_for_timeout(1500)
-        _assert_same_curves(_points(loss, "loss"), stored["loss"], "Live, loss")
-        _assert_same_curves(_points(value, "value"), stored["value"], "Live, value")
-        _shot(page, "api-study-1-live")
-        assert page.locator("[data-testid='stException']").count() == 0
-        _no_red_error_box(page, "the live page of an API study")
-        _assert_no_horizontal_overflow(page, "the live page of an API study")
+    page.goto(f"{shared_server}/live?study={NAME}")
+    expect(page.get_by_text("9 of 9 trials")).to_be_visible(timeout=30_000)
+    loss = _chart_with_y(page, "loss")
+    value = _chart_with_y(page, "value")
+    settle(page)
+    _assert_same_curves(_points(loss, "loss"), stored["loss"], "Live, loss")
+    _assert_same_curves(_points(value, "value"), stored["value"], "Live, value")
+    shot(page, "api-study-1-live")
+    assert page.locator("[data-testid='stException']").count() == 0
+    no_red_error_box(page, "the live page of an API study")
+    assert_no_horizontal_overflow(page, "the live page of an API study")
 
-        page.goto(f"{server}/compare?study={NAME}")
-        expect(page.get_by_role("heading", name="Early stopping")).to_be_visible(timeout=30_000)
-        curves = page.locator("[data-testid='stVegaLiteChart']").filter(
-            has_text="value per epoch, pruned trials cut"
-        )
-        expect(curves).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        _assert_same_curves(_points(curves, "value"), stored["value"], "Compare, value")
-        _shot(page, "api-study-2-compare")
-        assert page.locator("[data-testid='stException']").count() == 0
-        _no_red_error_box(page, "the compare page of an API study")
-        _assert_no_horizontal_overflow(page, "the compare page of an API study")
-        browser.close()
+    page.goto(f"{shared_server}/compare?study={NAME}")
+    expect(page.get_by_role("heading", name="Early stopping")).to_be_visible(timeout=30_000)
+    curves = page.locator("[data-testid='stVegaLiteChart']").filter(
+        has_text="value per epoch, pruned trials cut"
+    )
+    expect(curves).to_be_visible(timeout=30_000)
+    settle(page)
+    _assert_same_curves(_points(curves, "value"), stored["value"], "Compare, value")
+    shot(page, "api-study-2-compare")
+    assert page.locator("[data-testid='stException']").count() == 0
+    no_red_error_box(page, "the compare page of an API study")
+    assert_no_horizontal_overflow(page, "the compare page of an API study")

@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Frame, Page, expect, sync_playwright
+from playwright.sync_api import Frame, Page, expect
 
-from tests.conftest import ROOT, cli_env
+from tests.browser_pages import ARTIFACTS, open_new_study, rerun_settled, settle, streamlit_app
+from tests.conftest import ROOT
 from tests.seeding import seed_store
-from tests.test_browser import (  # noqa: F401 - server is a fixture
-    ARTIFACTS,
-    VIEWPORT,
-    _free_port,
-    _launch,
-    open_new_study,
-    server,
-)
+from tests.test_browser import server  # noqa: F401 - the fixture
 from tuning_core.engine.storage import Store
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 
 # What the probe found: a page that frames the Studies page of a seeded study, and opens the
 # dashboard's WebSocket itself (as a page on another loopback port could before).
@@ -80,35 +72,6 @@ def _attacker_site(dashboard: str) -> Iterator[str]:
         site.server_close()
 
 
-@contextlib.contextmanager
-def _streamlit(script: Path, storage: Path) -> Iterator[str]:
-    """`streamlit run SCRIPT` from the repository root (its .streamlit/config.toml)."""
-    port = _free_port()
-    log_path = storage.parent / f"streamlit-{script.stem}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
-            cwd=ROOT,
-            env=cli_env(storage),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                with contextlib.suppress(OSError):
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                time.sleep(0.3)
-            else:
-                pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-
-
 def _study_exists(storage: Path) -> bool:
     with Store(storage) as store:
         return store.get_study("seeded") is not None
@@ -121,19 +84,17 @@ def _child_frame(page: Page) -> Frame:
 
 
 def test_another_origin_can_neither_frame_the_dashboard_nor_open_its_websocket(
-    server: str,  # noqa: F811
-    storage: Path,
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
 ) -> None:
-    seed_store(storage, running=False)
-    with sync_playwright() as playwright, _attacker_site(server) as attacker:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
+    """The shared dashboard's store holds the finished study 'seeded'."""
+    with _attacker_site(shared_server) as attacker:
+        page = new_page()
         page.goto(attacker)
         expect(page.locator("#ws")).to_have_text("refused", timeout=15_000)
         page.wait_for_timeout(5000)  # time enough for a Streamlit page to draw, were it allowed
         frame = _child_frame(page)
         # Chromium shows its own error page instead of a refused frame's content.
-        assert not frame.url.startswith(server), frame.url
+        assert not frame.url.startswith(shared_server), frame.url
         assert frame.locator("[data-testid='stApp']").count() == 0
         assert frame.get_by_text("Delete study").count() == 0
         # The probe's two clicks, where the frame sits: nothing there to press.
@@ -144,65 +105,61 @@ def test_another_origin_can_neither_frame_the_dashboard_nor_open_its_websocket(
             page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "framing-refused.png"))
-        assert _study_exists(storage)
+        assert _study_exists(shared_store)
 
         # The same page, opened as a page of its own, is the dashboard: the refusal above is
         # the frame's, not a dead server's.
-        page.goto(f"{server}/studies?study=seeded")
+        page.goto(f"{shared_server}/studies?study=seeded")
         expect(page.get_by_role("heading", name="Studies")).to_be_visible(timeout=30_000)
-        expect(page.get_by_role("button", name="Delete study")).to_be_disabled()
-        browser.close()
+        expect(page.get_by_role("button", name="Delete study")).to_be_disabled(timeout=30_000)
 
 
 def test_deleting_a_study_in_the_browser_takes_its_name_typed(
-    server: str,  # noqa: F811
+    server: str,  # noqa: F811 - the fixture imported above
     storage: Path,
+    new_page: Callable[[], Page],
 ) -> None:
+    """On a server of its own: the study deleted is gone from its store."""
     seed_store(storage, running=False)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/studies?study=seeded")
-        expect(page.get_by_role("heading", name="Studies")).to_be_visible(timeout=30_000)
-        delete = page.get_by_role("button", name="Delete study")
-        field = page.get_by_label("To delete 'seeded' and all its trials, type its name")
+    page = new_page()
+    open_new_study(page, server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+    page.goto(f"{server}/studies?study=seeded")
+    expect(page.get_by_role("heading", name="Studies")).to_be_visible(timeout=30_000)
+    delete = page.get_by_role("button", name="Delete study")
+    field = page.get_by_label("To delete 'seeded' and all its trials, type its name")
+    expect(delete).to_be_disabled(timeout=30_000)
+    for wrong in ("seede", "Seeded"):
+        field.fill(wrong)
+        rerun_settled(page, lambda: field.press("Enter"))
         expect(delete).to_be_disabled()
-        for wrong in ("seede", "Seeded"):
-            field.fill(wrong)
-            field.press("Enter")
-            page.wait_for_timeout(800)
-            expect(delete).to_be_disabled()
-        field.fill("seeded")
-        field.press("Enter")
-        expect(delete).to_be_enabled(timeout=10_000)
-        delete.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "delete-confirmation.png"))
-        assert _study_exists(storage)
-        delete.click()
-        expect(page.get_by_text("Deleted 'seeded' and all its trials.")).to_be_visible(
-            timeout=15_000
-        )
-        assert not _study_exists(storage)
-        browser.close()
+    field.fill("seeded")
+    field.press("Enter")
+    expect(delete).to_be_enabled(timeout=10_000)
+    delete.scroll_into_view_if_needed()
+    settle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "delete-confirmation.png"))
+    assert _study_exists(storage)
+    delete.click()
+    expect(page.get_by_text("Deleted 'seeded' and all its trials.")).to_be_visible(timeout=15_000)
+    assert not _study_exists(storage)
 
 
-def test_a_server_without_the_frame_guard_renders_nothing(storage: Path) -> None:
+def test_a_server_without_the_frame_guard_renders_nothing(
+    storage: Path, new_page: Callable[[], Page]
+) -> None:
     """A page started on its own (plain Streamlit, no st.App, so no guard) refuses to draw."""
     seed_store(storage, running=False)
-    with _streamlit(ROOT / "pages" / "studies.py", storage) as url, sync_playwright() as pw:
-        browser = _launch(pw)
-        page = browser.new_page(viewport=VIEWPORT)
+    with streamlit_app(storage, ROOT / "pages" / "studies.py") as url:
+        page = new_page()
         page.goto(f"{url}/?study=seeded")
         expect(page.get_by_text("Tuning Lab must be started with")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         assert page.get_by_role("heading", name="Studies").count() == 0
         assert page.get_by_role("button", name="Delete study").count() == 0
         page.screenshot(path=str(ARTIFACTS / "unguarded-server-refused.png"))
-        browser.close()
+        page.close()
     assert _study_exists(storage)
 
 
@@ -228,7 +185,7 @@ served(key="probe")
 
 
 def test_streamlit_component_iframes_still_work_behind_the_guard(
-    tmp_path: Path, storage: Path
+    tmp_path: Path, storage: Path, new_page: Callable[[], Page]
 ) -> None:
     """Components are same-origin iframes (srcdoc, or pages this server serves): the guard's
     frame-ancestors 'self' must let them draw."""
@@ -236,11 +193,10 @@ def test_streamlit_component_iframes_still_work_behind_the_guard(
     (tmp_path / "components_page.py").write_text(COMPONENTS_PAGE)
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "index.html").write_text("<p>a served component</p>")
-    with _streamlit(tmp_path / "launcher.py", storage) as url, sync_playwright() as pw:
+    with streamlit_app(storage, tmp_path / "launcher.py") as url:
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
-        browser = _launch(pw)
-        page = browser.new_page(viewport=VIEWPORT)
+        page = new_page()
         page.goto(url)
         expect(page.get_by_role("heading", name="Components behind the guard")).to_be_visible(
             timeout=30_000
@@ -257,4 +213,4 @@ def test_streamlit_component_iframes_still_work_behind_the_guard(
             "a served component", timeout=15_000
         )
         page.screenshot(path=str(ARTIFACTS / "components-behind-guard.png"))
-        browser.close()
+        page.close()

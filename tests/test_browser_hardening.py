@@ -8,37 +8,43 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect
 
-from tests.conftest import branin_spec, digits_spec
-from tests.test_browser import (  # noqa: F401 - server is a fixture
+from tests.browser_pages import (
     ARTIFACTS,
     CHROMIUM_FLAGS,
+    VIEWPORT,
+    chromium_path,
     open_new_study,
-    server,
+    rerun_settled,
+    settle,
 )
+from tests.conftest import branin_spec, digits_spec
+from tests.test_browser import server  # noqa: F401 - the fixture
 from tests.test_cli_bad_input import BAD_SPECS
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 REBINDING_NAME = "attacker.example"
 
 
-def _browser(playwright, *extra: str):
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    return playwright.chromium.launch(
-        executable_path=chromium, headless=True, args=[*CHROMIUM_FLAGS, *extra]
-    )
-
-
-def test_a_rebound_host_name_gets_no_dashboard(server: str) -> None:  # noqa: F811
+def test_a_rebound_host_name_gets_no_dashboard(
+    server: str,  # noqa: F811 - the fixture imported above
+    playwright_driver: Playwright,
+) -> None:
+    """On a fresh server of its own, with a Chromium that resolves REBINDING_NAME here."""
     port = server.rsplit(":", 1)[1]
-    with sync_playwright() as playwright:
-        browser = _browser(playwright, f"--host-resolver-rules=MAP {REBINDING_NAME} 127.0.0.1")
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
+    browser = playwright_driver.chromium.launch(
+        executable_path=chromium_path(),
+        headless=True,
+        args=[*CHROMIUM_FLAGS, f"--host-resolver-rules=MAP {REBINDING_NAME} 127.0.0.1"],
+    )
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
         # Deep links first: on a fresh server they run a page without app.py.
         for path in ("studies", "live", "", "lr_lab"):
             page.goto(f"http://{REBINDING_NAME}:{port}/{path}")
@@ -50,6 +56,7 @@ def test_a_rebound_host_name_gets_no_dashboard(server: str) -> None:  # noqa: F8
         page.screenshot(path=str(ARTIFACTS / "rebinding-refused.png"))
         page.goto(f"http://localhost:{port}/")  # the lessons' landing page, for a loopback name
         expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
+    finally:
         browser.close()
 
 
@@ -76,47 +83,43 @@ def _hardening_specs() -> dict[str, str]:
 
 
 def _upload(page: Page, path: Path) -> None:
-    page.locator("input[type='file']").first.set_input_files(str(path))
-    page.wait_for_timeout(1500)
+    """Upload ``path`` as the spec and wait until the page has run with it."""
+    rerun_settled(page, lambda: page.locator("input[type='file']").first.set_input_files(str(path)))
 
 
 def test_every_bad_upload_gets_one_sentence_and_a_good_one_loads_exactly(
-    server: str,  # noqa: F811
-    tmp_path: Path,
+    shared_server: str, tmp_path: Path, new_page: Callable[[], Page]
 ) -> None:
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
-        for index, (case, text) in enumerate(_hardening_specs().items()):
-            upload = tmp_path / f"bad-{index}.json"
-            upload.write_text(text)
-            _upload(page, upload)
-            alerts = page.locator("[data-testid='stAlertContentError']")
-            expect(alerts.first).to_be_visible(timeout=15_000)
-            first = alerts.first.inner_text()
-            assert "Traceback" not in page.content(), case
-            assert page.locator("[data-testid='stException']").count() == 0, case
-            assert first.count("\n") == 0 and len(first) < 400, (case, first)
-            if case == "markdown name":
-                # User text is shown as typed: no bold, no image, no link from it.
-                assert "**bold**" in first, first
-                rendered = alerts.first.locator("strong, img, a")
-                assert rendered.count() == 0, alerts.first.inner_html()
-            expect(page.get_by_role("heading", name="New study")).to_be_visible()
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "upload-refused.png"))
-
-        good = digits_spec(name="off-ladder", space={"learning_rate": 0.0003, "batch_size": 48})
-        upload = tmp_path / "good.json"
-        upload.write_text(json.dumps(good))
+    page = new_page()
+    open_new_study(page, shared_server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+    for index, (case, text) in enumerate(_hardening_specs().items()):
+        upload = tmp_path / f"bad-{index}.json"
+        upload.write_text(text)
         _upload(page, upload)
-        expect(page.get_by_label("Study name", exact=True)).to_have_value("off-ladder")
-        assert page.locator("[data-testid='stException']").count() == 0
-        page.get_by_text("batch size", exact=True).first.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTIFACTS / "upload-off-ladder.png"))
-        assert page.get_by_text("0.0003", exact=True).count() >= 1
-        assert page.get_by_text("48", exact=True).count() >= 1
-        browser.close()
+        alerts = page.locator("[data-testid='stAlertContentError']")
+        expect(alerts.first).to_be_visible(timeout=15_000)
+        first = alerts.first.inner_text()
+        assert "Traceback" not in page.content(), case
+        assert page.locator("[data-testid='stException']").count() == 0, case
+        assert first.count("\n") == 0 and len(first) < 400, (case, first)
+        if case == "markdown name":
+            # User text is shown as typed: no bold, no image, no link from it.
+            assert "**bold**" in first, first
+            rendered = alerts.first.locator("strong, img, a")
+            assert rendered.count() == 0, alerts.first.inner_html()
+        expect(page.get_by_role("heading", name="New study")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "upload-refused.png"))
+
+    good = digits_spec(name="off-ladder", space={"learning_rate": 0.0003, "batch_size": 48})
+    upload = tmp_path / "good.json"
+    upload.write_text(json.dumps(good))
+    _upload(page, upload)
+    expect(page.get_by_label("Study name", exact=True)).to_have_value("off-ladder")
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.get_by_text("batch size", exact=True).first.scroll_into_view_if_needed()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "upload-off-ladder.png"))
+    assert page.get_by_text("0.0003", exact=True).count() >= 1
+    assert page.get_by_text("48", exact=True).count() >= 1

@@ -7,24 +7,19 @@ click-to-first-chart times are printed, and a screenshot of each lesson goes to 
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect
 
-from tests.test_browser import (  # noqa: F401 - server is a fixture
-    CHROMIUM_FLAGS,
-    PAGES,
-    VIEWPORT,
-    _shot,
-    server,
-)
+from tests.browser_pages import CHROMIUM_FLAGS, VIEWPORT, chromium_path, shot
+from tests.test_browser import PAGES, server  # noqa: F401 - server is a fixture
 from tuning_core.views import lessons
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 # A recorded lesson's first chart comes within 2 s of the click (measured idle: 0.75-1.34 s;
 # the figures are printed below); training live took 12-20 s. On 2 shared cores another test
 # run pushed single lessons to 2.0-2.2 s, so the typical lesson (the median) is held to the
@@ -94,14 +89,16 @@ def _fresh(page: Page) -> None:
 
 
 @pytest.mark.timing
-def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server: str) -> None:  # noqa: F811
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "Debian's chromium is missing: see the README's test command"
+def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(
+    server: str,  # noqa: F811 - the fixture imported above
+    playwright_driver: Playwright,
+) -> None:
+    """A fresh server and a Chromium of its own, as a lecturer's first visit finds them."""
     timings: dict[str, float] = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
-        )
+    browser = playwright_driver.chromium.launch(
+        executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+    )
+    try:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{server}/?present=1")
         expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible(timeout=30_000)
@@ -110,11 +107,11 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
             f'() => document.querySelectorAll("{CHARTS}").length >= {recorded}',
             timeout=30_000,
         )
-        _shot(page, "lessons-0-landing")
+        shot(page, "lessons-0-landing")
         for index, lesson in enumerate(lessons.LESSONS, start=1):
             timings[lesson.key] = _open_from_landing_page(page, server, lesson)
             _settled(page, lesson)
-            _shot(page, f"lessons-{index}-{lesson.key}")
+            shot(page, f"lessons-{index}-{lesson.key}")
             _fresh(page)
             widths = _chart_widths(page)
             assert widths and min(widths) >= 1000, (lesson.key, widths)
@@ -125,6 +122,7 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
             if lesson.key == "search-strategies":
                 # The race started is the race shown.
                 expect(page.get_by_text(f"{lesson.study} · finished")).to_be_visible()
+    finally:
         browser.close()
     print("click to first chart (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     slow = {
@@ -137,19 +135,16 @@ def test_every_lesson_opens_from_the_landing_page_full_width_and_labelled(server
     assert statistics.median(recorded) <= FIRST_CHART_S, timings
 
 
-def test_a_deep_link_opened_first_lists_the_page_titles(server: str) -> None:  # noqa: F811
+def test_a_deep_link_opened_first_lists_the_page_titles(
+    server: str,  # noqa: F811 - the fixture imported above
+    new_page: Callable[[], Page],
+) -> None:
     """A fresh server's first visitor opens /new_study (a preset link): the sidebar lists the
     app's page titles, not the pages/ folder's file names (app, compare, home, ...)."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
-        )
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(f"{server}/new_study")
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
-        links = page.locator("[data-testid='stSidebarNav'] a")
-        expect(links).to_have_count(1 + len(PAGES))
-        names = [text.split("\n")[-1] for text in links.all_inner_texts()]
-        assert names == ["Lessons", *PAGES], names
-        browser.close()
+    page = new_page()
+    page.goto(f"{server}/new_study")
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    expect(links).to_have_count(1 + len(PAGES))
+    names = [text.split("\n")[-1] for text in links.all_inner_texts()]
+    assert names == ["Lessons", *PAGES], names

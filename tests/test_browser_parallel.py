@@ -11,24 +11,24 @@ test-artifacts/. Never skips: CI installs chromium first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import branin_spec, run_cli, write_spec
-from tests.test_browser import (
-    VIEWPORT,
-    _assert_no_horizontal_overflow,
-    _launch,
-    _no_red_error_box,
-    _shot,
+from tests.browser_pages import (
+    assert_no_horizontal_overflow,
+    no_red_error_box,
     open_new_study,
-    server,  # noqa: F401 - the fixture, found by pytest under this name
+    settle,
+    shot,
 )
+from tests.conftest import branin_spec, run_cli, write_spec
 from tuning_core.engine.storage import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.dask]
+pytest_plugins = ("tests.browser_fixtures",)
 NAME = "parallel-in-the-browser"
 _BAR = re.compile(r"trial: (\d+); worker: ([^;]+); state: (\w+)")
 
@@ -37,7 +37,8 @@ def _run_parallel_study(storage: Path) -> dict[int, str]:
     """Run the study to its end; returns {trial number: the lane its worker has}."""
     spec = branin_spec(NAME, trials=8, trial_seconds=1.0, epochs=5)
     spec["parallel"] = 2
-    result = run_cli("run", str(write_spec(storage.parent, spec)), storage=storage, timeout=240)
+    spec_path = write_spec(storage.parent, spec, name=f"{NAME}.json")
+    result = run_cli("run", str(spec_path), storage=storage, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     with Store(storage) as store:
         study = store.get_study(NAME)
@@ -62,7 +63,7 @@ def _bars(chart: Locator) -> dict[int, tuple[str, str]]:
 def _check_timeline(page: Page, lanes_of: dict[int, str]) -> Locator:
     chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="worker timeline")
     expect(chart).to_be_visible(timeout=30_000)
-    page.wait_for_timeout(1500)
+    settle(page)
     bars = _bars(chart)
     assert {number: lane for number, (lane, _) in bars.items()} == lanes_of
     assert {state for _, state in bars.values()} == {"complete"}
@@ -82,29 +83,28 @@ def _check_timeline(page: Page, lanes_of: dict[int, str]) -> Locator:
 
 def _page_is_clean(page: Page, where: str) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, f"{where} shows an exception"
-    _no_red_error_box(page, where)
-    _assert_no_horizontal_overflow(page, where)
+    no_red_error_box(page, where)
+    assert_no_horizontal_overflow(page, where)
 
 
-def test_live_and_compare_show_the_worker_timeline(server: str, storage: Path) -> None:  # noqa: F811 - the fixture imported above
-    lanes_of = _run_parallel_study(storage)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+def test_live_and_compare_show_the_worker_timeline(
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
+) -> None:
+    lanes_of = _run_parallel_study(shared_store)
+    page = new_page()
+    # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
+    open_new_study(page, shared_server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
-        page.goto(f"{server}/live?study={NAME}")
-        _check_timeline(page, lanes_of)
-        caption = page.get_by_text(re.compile(r"^One lane per worker.*busy: worker 0"))
-        expect(caption).to_be_visible()
-        _shot(page, "parallel-1-live")
-        _page_is_clean(page, "the live page of a parallel study")
+    page.goto(f"{shared_server}/live?study={NAME}")
+    _check_timeline(page, lanes_of)
+    caption = page.get_by_text(re.compile(r"^One lane per worker.*busy: worker 0"))
+    expect(caption).to_be_visible()
+    shot(page, "parallel-1-live")
+    _page_is_clean(page, "the live page of a parallel study")
 
-        page.goto(f"{server}/compare?study={NAME}")
-        expect(page.get_by_role("heading", name="Workers")).to_be_visible(timeout=30_000)
-        _check_timeline(page, lanes_of)
-        _shot(page, "parallel-2-compare")
-        _page_is_clean(page, "the compare page of a parallel study")
-        browser.close()
+    page.goto(f"{shared_server}/compare?study={NAME}")
+    expect(page.get_by_role("heading", name="Workers")).to_be_visible(timeout=30_000)
+    _check_timeline(page, lanes_of)
+    shot(page, "parallel-2-compare")
+    _page_is_clean(page, "the compare page of a parallel study")

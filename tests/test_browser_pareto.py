@@ -11,23 +11,23 @@ rings it, names it and picks out its curves. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from tests.test_browser import (
-    VIEWPORT,
-    _assert_no_horizontal_overflow,
-    _launch,
-    _no_red_error_box,
-    _shot,
+from tests.browser_pages import (
+    assert_no_horizontal_overflow,
+    no_red_error_box,
     open_new_study,
-    server,  # noqa: F401 - the fixture, found by pytest under this name
+    settle,
+    shot,
 )
 from tests.test_pareto_pages import expected_front, seed_multi_metric
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 NAME = "two-metrics"
 PIXELS = 0.6  # Vega rounds path coordinates to 3 decimals; a point's transform is exact
 
@@ -68,68 +68,65 @@ def _line_corners(chart: Locator) -> list[tuple[float, float]]:
     ]
 
 
-def test_live_draws_the_front_engine_pareto_computes(server: str, storage: Path) -> None:  # noqa: F811 - the fixture imported above
-    seeded = seed_multi_metric(storage, NAME)
+def test_live_draws_the_front_engine_pareto_computes(
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
+) -> None:
+    seeded = seed_multi_metric(shared_store, NAME)
     front = expected_front(seeded)
     assert 2 < len(front) < len(seeded), "the seeded values must trade off"
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        open_new_study(page, server)  # the landing page first: app.py's navigation
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
-        page.goto(f"{server}/live?study={NAME}")
-        sentence = f"{len(front)} of {len(seeded)} complete trials are on the front"
-        expect(page.get_by_text(sentence)).to_be_visible(timeout=30_000)
-        chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Pareto front")
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
+    page = new_page()
+    open_new_study(page, shared_server)  # the landing page first: app.py's navigation
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+    page.goto(f"{shared_server}/live?study={NAME}")
+    sentence = f"{len(front)} of {len(seeded)} complete trials are on the front"
+    expect(page.get_by_text(sentence)).to_be_visible(timeout=30_000)
+    chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Pareto front")
+    expect(chart).to_be_visible(timeout=30_000)
+    settle(page)
 
-        # The points: the front's trials strong, every other complete trial dominated.
-        on_front = _numbers(_labels(chart, "Pareto: on the front"))
-        dominated = _numbers(_labels(chart, "Pareto: dominated"))
-        assert sorted(on_front) == front
-        assert dominated == set(seeded) - set(front)
-        # The line: its corners at the front points, by train_seconds, joined by steps.
-        centres = _point_centres(chart)
-        order = sorted(front, key=lambda n: seeded[n]["train_seconds"])
-        corners = _line_corners(chart)
-        assert len(corners) == 2 * len(front) - 1, corners
-        for corner, number in zip(corners[::2], order, strict=True):
-            assert corner == pytest.approx(centres[number], abs=PIXELS), number
-        for (x0, y0), (x1, y1) in zip(corners, corners[1:], strict=False):
-            assert abs(x0 - x1) < PIXELS or abs(y0 - y1) < PIXELS  # level, then up: a step
-        _shot(page, "pareto_live_front")
+    # The points: the front's trials strong, every other complete trial dominated.
+    on_front = _numbers(_labels(chart, "Pareto: on the front"))
+    dominated = _numbers(_labels(chart, "Pareto: dominated"))
+    assert sorted(on_front) == front
+    assert dominated == set(seeded) - set(front)
+    # The line: its corners at the front points, by train_seconds, joined by steps.
+    centres = _point_centres(chart)
+    order = sorted(front, key=lambda n: seeded[n]["train_seconds"])
+    corners = _line_corners(chart)
+    assert len(corners) == 2 * len(front) - 1, corners
+    for corner, number in zip(corners[::2], order, strict=True):
+        assert corner == pytest.approx(centres[number], abs=PIXELS), number
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:], strict=False):
+        assert abs(x0 - x1) < PIXELS or abs(y0 - y1) < PIXELS  # level, then up: a step
+    shot(page, "pareto_live_front")
 
-        # A click on a front point: it is ringed, named, and its curves picked out.
-        picked = order[1]
-        point = chart.locator(
-            f"path[aria-roledescription='point'][aria-label*='trial: {picked};']"
-        ).first
-        point.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        box = point.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        expect(page.get_by_text(f"Trial {picked} (on the front)")).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        rings = chart.locator("path[aria-roledescription='point'][stroke='#000000']")
-        assert rings.count() == 1
-        assert f"trial: {picked};" in rings.first.get_attribute("aria-label")
-        _shot(page, "pareto_live_clicked")
-        # Its curves are the solid ones: every other trial's line is faded.
-        accuracy = page.locator("[data-testid='stVegaLiteChart']").filter(
-            has_text="validation accuracy"
+    # A click on a front point: it is ringed, named, and its curves picked out.
+    picked = order[1]
+    point = chart.locator(
+        f"path[aria-roledescription='point'][aria-label*='trial: {picked};']"
+    ).first
+    point.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.get_by_text(f"Trial {picked} (on the front)")).to_be_visible(timeout=30_000)
+    settle(page)
+    rings = chart.locator("path[aria-roledescription='point'][stroke='#000000']")
+    assert rings.count() == 1
+    assert f"trial: {picked};" in rings.first.get_attribute("aria-label")
+    shot(page, "pareto_live_clicked")
+    # Its curves are the solid ones: every other trial's line is faded.
+    accuracy = page.locator("[data-testid='stVegaLiteChart']").filter(
+        has_text="validation accuracy"
+    )
+    opacity = {
+        int(re.search(r"trial: (\d+)", label).group(1)): float(shown or 1)
+        for label, shown in accuracy.locator("path[aria-roledescription='line mark']").evaluate_all(
+            "ps => ps.map(p => [p.getAttribute('aria-label'), p.getAttribute('opacity')])"
         )
-        opacity = {
-            int(re.search(r"trial: (\d+)", label).group(1)): float(shown or 1)
-            for label, shown in accuracy.locator(
-                "path[aria-roledescription='line mark']"
-            ).evaluate_all(
-                "ps => ps.map(p => [p.getAttribute('aria-label'), p.getAttribute('opacity')])"
-            )
-        }
-        assert opacity[picked] == 1.0
-        assert all(value < 0.5 for number, value in opacity.items() if number != picked), opacity
-        assert page.locator("[data-testid='stException']").count() == 0
-        _no_red_error_box(page, "Live with a Pareto front")
-        _assert_no_horizontal_overflow(page, "Live with a Pareto front")
-        browser.close()
+    }
+    assert opacity[picked] == 1.0
+    assert all(value < 0.5 for number, value in opacity.items() if number != picked), opacity
+    assert page.locator("[data-testid='stException']").count() == 0
+    no_red_error_box(page, "Live with a Pareto front")
+    assert_no_horizontal_overflow(page, "Live with a Pareto front")

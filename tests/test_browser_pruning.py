@@ -10,21 +10,20 @@ chromium first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import branin_spec
-from tests.test_browser import (
-    VIEWPORT,
-    _assert_no_horizontal_overflow,
-    _launch,
-    _no_red_error_box,
-    _shot,
+from tests.browser_pages import (
+    assert_no_horizontal_overflow,
+    no_red_error_box,
     open_new_study,
-    server,  # noqa: F401 - the fixture, found by pytest under this name
+    settle,
+    shot,
 )
+from tests.conftest import branin_spec
 from tuning_core.engine.objectives import function_objective
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import TrialState
@@ -33,6 +32,7 @@ from tuning_core.engine.study import run_study
 from tuning_core.reports import frames
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
 EPOCHS = 9
 NAME = "pruned-in-the-browser"
 
@@ -99,36 +99,35 @@ def _check_pruned_chart(chart: Locator, pruned: dict[int, tuple[int, float]]) ->
 
 def _page_is_clean(page: Page, where: str) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, f"{where} shows an exception"
-    _no_red_error_box(page, where)
-    _assert_no_horizontal_overflow(page, where)
+    no_red_error_box(page, where)
+    assert_no_horizontal_overflow(page, where)
 
 
-def test_live_and_compare_show_the_pruned_curves(server: str, storage: Path) -> None:  # noqa: F811 - the fixture imported above
-    pruned, saved_sentence = _run_pruned_study(storage)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+def test_live_and_compare_show_the_pruned_curves(
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
+) -> None:
+    pruned, saved_sentence = _run_pruned_study(shared_store)
+    page = new_page()
+    # The home page first, so app.py's navigation is in place (see tests/test_browser.py).
+    open_new_study(page, shared_server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
 
-        page.goto(f"{server}/live?study={NAME}")
-        expect(page.get_by_text(saved_sentence)).to_be_visible(timeout=30_000)
-        chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="value per epoch")
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        _check_pruned_chart(chart, pruned)
-        expect(page.get_by_text(re.compile(r"orange scissors were pruned"))).to_be_visible()
-        _shot(page, "pruning-1-live")
-        _page_is_clean(page, "the live page of a pruned study")
+    page.goto(f"{shared_server}/live?study={NAME}")
+    expect(page.get_by_text(saved_sentence)).to_be_visible(timeout=30_000)
+    chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="value per epoch")
+    expect(chart).to_be_visible(timeout=30_000)
+    settle(page)
+    _check_pruned_chart(chart, pruned)
+    expect(page.get_by_text(re.compile(r"orange scissors were pruned"))).to_be_visible()
+    shot(page, "pruning-1-live")
+    _page_is_clean(page, "the live page of a pruned study")
 
-        page.goto(f"{server}/compare?study={NAME}")
-        expect(page.get_by_role("heading", name="Early stopping")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text(saved_sentence)).to_be_visible()
-        chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="pruned trials cut")
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        _check_pruned_chart(chart, pruned)
-        _shot(page, "pruning-2-compare")
-        _page_is_clean(page, "the compare page of a pruned study")
-        browser.close()
+    page.goto(f"{shared_server}/compare?study={NAME}")
+    expect(page.get_by_role("heading", name="Early stopping")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(saved_sentence)).to_be_visible()
+    chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="pruned trials cut")
+    expect(chart).to_be_visible(timeout=30_000)
+    settle(page)
+    _check_pruned_chart(chart, pruned)
+    shot(page, "pruning-2-compare")
+    _page_is_clean(page, "the compare page of a pruned study")

@@ -5,25 +5,25 @@ aria-label), checked against the store. Screenshots go to test-artifacts/tabular
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from tests.test_browser import (
-    VIEWPORT,
-    _assert_no_horizontal_overflow,
-    _fill,
-    _launch,
-    _no_red_error_box,
-    _shot,
+from tests.browser_pages import (
+    assert_no_horizontal_overflow,
+    fill,
+    no_red_error_box,
     open_new_study,
-    server,  # noqa: F401 - the fixture, found by pytest under this name
+    settle,
+    shot,
 )
 from tests.test_tabular import breast_cancer_csv
 from tuning_core.engine.storage import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.keras]
+pytest_plugins = ("tests.browser_fixtures",)
 NAME = "csv-in-the-browser"
 
 
@@ -55,57 +55,52 @@ def _curve_points(chart: Locator, metric: str) -> dict[tuple[int, int], float]:
 
 
 def test_a_csv_uploaded_in_the_browser_trains_live(
-    server: str,  # noqa: F811 - the fixture imported above
-    storage: Path,
-    tmp_path: Path,
+    shared_server: str, shared_store: Path, tmp_path: Path, new_page: Callable[[], Page]
 ) -> None:
     csv_path = breast_cancer_csv(tmp_path / "breast-cancer.csv")
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
-        open_new_study(page, server)
-        expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
-        _fill(page, "Study name", NAME)
-        _pick(page, "Dataset", "Your data (CSV)")
-        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Your data (CSV)")
-        uploader.locator("input[type='file']").set_input_files(str(csv_path))
-        expect(page.get_by_text("Column to predict (target)")).to_be_visible(timeout=30_000)
-        _pick(page, "Column to predict (target)", "diagnosis")
-        expect(page.get_by_text(re.compile(r"binary classification \(inferred"))).to_be_visible(
-            timeout=15_000
-        )
-        expect(page.get_by_text("class balance of diagnosis")).to_be_visible(timeout=15_000)
-        _fill(page, "Trials", "3")
-        page.get_by_text("random", exact=True).click()
-        start = page.get_by_role("button", name="Start")
-        expect(start).to_be_enabled(timeout=30_000)
-        page.wait_for_timeout(1500)  # the last rerun settles
-        _no_red_error_box(page, "New study with a CSV")
-        _assert_no_horizontal_overflow(page, "New study with a CSV")
-        _shot(page, "tabular-1-new-study")
-        start.click()
+    page = new_page()
+    open_new_study(page, shared_server)
+    expect(page.get_by_role("heading", name="New study")).to_be_visible(timeout=30_000)
+    fill(page, "Study name", NAME)
+    _pick(page, "Dataset", "Your data (CSV)")
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="Your data (CSV)")
+    uploader.locator("input[type='file']").set_input_files(str(csv_path))
+    expect(page.get_by_text("Column to predict (target)")).to_be_visible(timeout=30_000)
+    _pick(page, "Column to predict (target)", "diagnosis")
+    expect(page.get_by_text(re.compile(r"binary classification \(inferred"))).to_be_visible(
+        timeout=15_000
+    )
+    expect(page.get_by_text("class balance of diagnosis")).to_be_visible(timeout=15_000)
+    fill(page, "Trials", "3")
+    page.get_by_text("random", exact=True).click()
+    settle(page)  # the last rerun settles: the old Start button can stand beside the new one
+    start = page.get_by_role("button", name="Start")
+    expect(start).to_have_count(1, timeout=30_000)
+    expect(start).to_be_enabled(timeout=30_000)
+    no_red_error_box(page, "New study with a CSV")
+    assert_no_horizontal_overflow(page, "New study with a CSV")
+    shot(page, "tabular-1-new-study")
+    start.click()
 
-        expect(page.get_by_role("heading", name="Live study")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text(re.compile(r"status: finished"))).to_be_visible(timeout=240_000)
-        expect(
-            page.get_by_text(re.compile(r"^Data: binary classification of 'diagnosis'"))
-        ).to_be_visible(timeout=15_000)
-        expect(
-            page.get_by_text(re.compile(r"Tuning for validation accuracy, higher is better"))
-        ).to_be_visible()
-        chart = page.locator("[data-testid='stVegaLiteChart']").filter(
-            has_text="validation accuracy"
-        )
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)
-        _shot(page, "tabular-2-live")
-        _assert_no_horizontal_overflow(page, "Live with a CSV study")
-        drawn = _curve_points(chart, "val_accuracy")
-        browser.close()
+    expect(page.get_by_role("heading", name="Live study")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"status: finished"))).to_be_visible(timeout=240_000)
+    expect(
+        page.get_by_text(re.compile(r"^Data: binary classification of 'diagnosis'"))
+    ).to_be_visible(timeout=15_000)
+    expect(
+        page.get_by_text(re.compile(r"Tuning for validation accuracy, higher is better"))
+    ).to_be_visible()
+    chart = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="validation accuracy")
+    expect(chart).to_be_visible(timeout=30_000)
+    settle(page)
+    shot(page, "tabular-2-live")
+    assert_no_horizontal_overflow(page, "Live with a CSV study")
+    drawn = _curve_points(chart, "val_accuracy")
+    page.close()
 
-    with Store(storage) as store:
+    with Store(shared_store) as store:
         study = store.get_study(NAME)
-        assert Path(study.spec.objective["dataset"]).parent.name == f"{storage.name}.uploads"
+        assert Path(study.spec.objective["dataset"]).parent.name == f"{shared_store.name}.uploads"
         assert study.spec.objective["target"] == "diagnosis"
         stored = {
             (number, epoch + 1): value
