@@ -26,6 +26,8 @@ from tests.browser_pages import (
     streamlit_app,
 )
 from tests.seeding import seed_store
+from tuning_core.engine.states import StudyStatus
+from tuning_core.engine.storage import Store
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ("tests.browser_fixtures",)
@@ -60,7 +62,9 @@ def _epochs_recorded(page: Page) -> int:
 
 
 @pytest.mark.keras
-def test_create_watch_and_visit_every_page(server: str, new_page: Callable[[], Page]) -> None:
+def test_create_watch_and_visit_every_page(
+    server: str, storage: Path, new_page: Callable[[], Page]
+) -> None:
     page = new_page()
     # Offline machines must get the whole app: nothing may be fetched from another host.
     external: list[str] = []
@@ -130,6 +134,12 @@ def test_create_watch_and_visit_every_page(server: str, new_page: Callable[[], P
     expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
     shot(page, "10-playground-oscillating")
     page.close()
+    # The comparison's other rates would go on training after the test, on the cores other
+    # tests need (its worker has a session of its own): ask it to stop.
+    with Store(storage) as store:
+        for study in store.studies():
+            if study.status == StudyStatus.RUNNING:
+                store.request_stop(study.name)
     assert external == [], f"the app fetched from the internet: {sorted(set(external))}"
 
 
