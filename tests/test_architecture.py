@@ -31,6 +31,7 @@ KERAS = {"keras", "tensorflow"}
 KERAS_MODULES = {
     "tuning_core.training.keras_runtime",
     "tuning_core.training.keras_objective",
+    "tuning_core.training.keras_fit",
     "tuning_core.training.lr_find",
     "tuning_core.training.user_model",
     "tuning_core.training.table_objective",
