@@ -26,8 +26,6 @@ from tests.browser_pages import (
     streamlit_app,
 )
 from tests.seeding import seed_store
-from tuning_core.engine.states import StudyStatus
-from tuning_core.engine.storage import Store
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ("tests.browser_fixtures",)
@@ -118,36 +116,17 @@ def test_create_watch_and_visit_every_page(
             f"{title} shows an exception"
         )
         assert_no_horizontal_overflow(page, title)
-    page.get_by_role("link", name="Learning-rate lab").first.click()
-    fill(page, "Training examples (0 = all)", "200")
-    page.get_by_role("button", name="Train one model per learning rate").click()
-    # No click after Start: the comparison must appear, and finish, by itself.
-    expect(page.get_by_text("final validation accuracy by learning rate")).to_be_visible(
-        timeout=180_000
-    )
-    shot(page, "8-learning-rate-comparison")
-    page.get_by_role("tab", name="Gradient-descent playground").click()
-    page.get_by_text("diverging", exact=True).click()
-    expect(page.get_by_text(re.compile(r"^Diverging"))).to_be_visible(timeout=15_000)
-    shot(page, "9-playground-diverging")
-    page.get_by_text("oscillating", exact=True).click()
-    expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
-    shot(page, "10-playground-oscillating")
     page.close()
-    # The comparison's other rates would go on training after the test, on the cores other
-    # tests need (its worker has a session of its own): ask it to stop.
-    with Store(storage) as store:
-        for study in store.studies():
-            if study.status == StudyStatus.RUNNING:
-                store.request_stop(study.name)
     assert external == [], f"the app fetched from the internet: {sorted(set(external))}"
 
 
 @pytest.mark.keras
 def test_the_classroom_lesson(server: str, storage: Path, new_page: Callable[[], Page]) -> None:
     """Compare 0.001 / 0.1 / 10 on digits and see the diverged run; run the LR range test and
-    reload; try each Rosenbrock preset from its link; present; and read a seeded study's
-    Compare and Live pages at 1366 px."""
+    reload; pick the playground's presets, then try each Rosenbrock preset from its link;
+    present; and read a seeded study's Compare and Live pages at 1366 px. (The one browser test
+    that trains the learning-rate comparison: test_create_watch_and_visit_every_page only opens
+    the lab.)"""
     seed_store(storage, running=False)
     page = new_page()
     # The home page first: until app.py has run once, Streamlit serves pages/*.py as
@@ -162,6 +141,8 @@ def test_the_classroom_lesson(server: str, storage: Path, new_page: Callable[[],
         timeout=180_000
     )
     expect(page.get_by_text(re.compile(r"3 of 3 trials"))).to_be_visible(timeout=60_000)
+    # No click after Start: the comparison appeared, and finished, by itself.
+    expect(page.get_by_text("final validation accuracy by learning rate")).to_be_visible()
     shot(page, "11-lesson-three-rates")
     no_red_error_box(page, "the lesson's comparison")
     assert_no_horizontal_overflow(page, "the learning-rate lab")
@@ -176,6 +157,14 @@ def test_the_classroom_lesson(server: str, storage: Path, new_page: Callable[[],
     # Kept beside the store: the result is there again after a reload.
     expect(page.get_by_text("valley (recommended)").first).to_be_visible(timeout=30_000)
     shot(page, "13-lr-range-test-after-reload")
+
+    page.get_by_role("tab", name="Gradient-descent playground").click()
+    page.get_by_text("diverging", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Diverging"))).to_be_visible(timeout=15_000)
+    shot(page, "13a-playground-diverging")
+    page.get_by_text("oscillating", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Oscillating"))).to_be_visible(timeout=15_000)
+    shot(page, "13b-playground-oscillating")
 
     for preset in ("too small", "just right", "oscillating", "diverging"):
         page.goto(f"{server}/lr_lab?function=rosenbrock&preset={preset.replace(' ', '+')}")
