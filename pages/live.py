@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.chart_views import curves_view, pareto_view, selected_trials, study_front
-from dashboard.common import REFRESH_SECONDS, selected_study
+from dashboard.common import selected_study
 from dashboard.lessons import run_live_button
 from dashboard.live_rows import live_frames
 from dashboard.presenter import for_room
@@ -19,6 +19,7 @@ from dashboard.read_model import (
     read_model,
     storage_path,
 )
+from dashboard.refresh import Drawn, redraw_while_active, study_drawn, study_now
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from dashboard.study_frames import pruning_frames, running_losses
@@ -72,10 +73,10 @@ def pareto_section(
         st.markdown(plain(live_front.picked_point_text(trials, ring, spec, front, curves_below)))
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_view(study_name: str) -> None:
+def live_view(study_name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run, for every read below
         draw_live(reads, study_name)
+        return study_drawn(reads, study_name)
 
 
 def draw_live(reads: ReadModel, study_name: str) -> None:
@@ -251,4 +252,5 @@ def draw_live(reads: ReadModel, study_name: str) -> None:
 
 
 if name:
-    live_view(name)
+    # Redrawn every second while its worker writes; a finished study's page rests.
+    redraw_while_active(f"live:{name}", lambda: live_view(name), lambda: study_now(name))

@@ -12,11 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.chart_views import curves_view, playground_ladder, playground_surface
-from dashboard.common import REFRESH_SECONDS
 from dashboard.form_state import open_in_new_study
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room, is_presenting
 from dashboard.read_model import ReadModel, read_model, start_conflict, storage_path
+from dashboard.refresh import Drawn, redraw_while_active, studies_drawn
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from dashboard.study_frames import study_frames
@@ -141,11 +141,20 @@ with compare_tab:
         launch_study(storage_path(), raw)
         st.session_state["lr_study"] = raw["name"]
 
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def comparison_panel() -> None:
-        """Inside the fragment, so a comparison the worker has just created shows up by itself."""
+    def comparison_panel() -> Drawn:
+        """Redrawn while a comparison trains, so one the worker has just created shows up by
+        itself (see redraw_while_active below)."""
         with read_model() as reads:  # the store opened once a run, for every read below
             draw_comparison(reads)
+            return comparisons_drawn(reads)
+
+    def comparisons_drawn(reads: ReadModel) -> Drawn:
+        awaited = st.session_state.get("lr_study")
+        return studies_drawn(reads, lambda r: forms.is_learning_rate_comparison(r.spec), awaited)
+
+    def comparisons_now() -> Drawn:
+        with read_model() as reads:
+            return comparisons_drawn(reads)
 
     def draw_comparison(reads: ReadModel) -> None:
         comparisons = [
@@ -212,7 +221,7 @@ with compare_tab:
             "too slow and unstable."
         )
 
-    comparison_panel()
+    redraw_while_active("lr_comparison", comparison_panel, comparisons_now)
 
 with range_tab:
     st.markdown(
@@ -229,8 +238,17 @@ with range_tab:
         launch_lr_find(storage_path(), finder_spec)
         st.session_state["lr_find"] = {"name": finder_name, "started": time.time()}
 
-    @st.fragment(run_every=REFRESH_SECONDS)
-    def range_test() -> None:
+    def range_test() -> Drawn:
+        draw_range_test()
+        return range_test_now()
+
+    def range_test_now() -> Drawn:
+        """Active while a test this session started has no result yet."""
+        output = lr_find_output(storage_path(), finder_name)
+        stamp = output.stat().st_mtime if output.is_file() else None
+        return Drawn(bool(st.session_state.get("lr_find")) and stamp is None, stamp)
+
+    def draw_range_test() -> None:
         started = st.session_state.get("lr_find")
         output = lr_find_output(storage_path(), finder_name)
         if not started and not output.is_file():
@@ -292,7 +310,7 @@ with range_tab:
                 )
             )
 
-    range_test()
+    redraw_while_active(f"lr_range_test:{finder_name}", range_test, range_test_now)
 
 
 @st.fragment

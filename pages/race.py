@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
-from dashboard.races import follow_suggestion, race_view_of
+from dashboard.races import RaceView, follow_suggestion, race_view_of
 from dashboard.read_model import read_model, storage_path
+from dashboard.refresh import Drawn, race_drawn, race_now, redraw_while_active
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from dashboard.vocabulary import MAX_SEEDS, SpecError, parse_race_spec
@@ -109,10 +109,15 @@ st.query_params["race"] = chosen
 run_live_button(chosen)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def race_panel(name: str) -> None:
+def race_panel(name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run
         view = race_view_of(reads, name)
+        drawn = race_drawn(reads, name)
+    draw_race(name, view)
+    return drawn
+
+
+def draw_race(name: str, view: RaceView | None) -> None:
     if view is None:
         st.info(plain(f"Starting the worker for the race {name!r}…"))
         log = race_log_path(storage_path(), name)
@@ -189,4 +194,5 @@ def race_panel(name: str) -> None:
         st.error(plain(f"The race failed: {record.message}"))
 
 
-race_panel(chosen)
+# Redrawn every second while the race's worker starts or runs; a finished race rests.
+redraw_while_active(f"race:{chosen}", lambda: race_panel(chosen), lambda: race_now(chosen))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS, selected_study
+from dashboard.common import selected_study
 from dashboard.lessons import run_live_button
 from dashboard.read_model import ReadModel, read_model
+from dashboard.refresh import Drawn, redraw_while_active, study_drawn, study_now
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
-from dashboard.vocabulary import SpecError, StudyStatus
+from dashboard.vocabulary import SpecError
 from dashboard.why_data import draw_why_chart, lesson_trial, study_identity, why_explanation
 from tuning_core.views import why_sentences
 
@@ -45,9 +46,10 @@ def _trial_slider(study_name: str, numbers: list[int], default: int) -> int:
     )
 
 
-def why_view(study_name: str) -> None:
+def why_view(study_name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run, for every read below
         draw_why(reads, study_name)
+        return study_drawn(reads, study_name)
 
 
 def draw_why(reads: ReadModel, study_name: str) -> None:
@@ -122,7 +124,5 @@ def draw_why(reads: ReadModel, study_name: str) -> None:
 
 if name:
     run_live_button(name)
-    with read_model() as reads:
-        record = reads.study(name)
-    live = record is not None and record.status == StudyStatus.RUNNING
-    st.fragment(run_every=REFRESH_SECONDS if live else None)(why_view)(name)
+    # Redrawn every second while the study runs; a finished study's page rests.
+    redraw_while_active(f"why:{name}", lambda: why_view(name), lambda: study_now(name))

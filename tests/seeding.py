@@ -29,12 +29,14 @@ def seed_store(
     epochs: int = 5,
     running: bool = True,
     worker_pid: int | None = None,
+    name: str = "seeded",
 ) -> None:
-    """``complete`` finished trials whose score peaks near lr 0.01, one diverged, one running.
+    """``complete`` finished trials whose score peaks near lr 0.01, one diverged, one running:
+    the study ``name`` (SEEDED_SPEC's, renamed).
 
     A running study is owned by ``worker_pid``, by default this (live) test process.
     """
-    spec = parse_spec(SEEDED_SPEC)
+    spec = parse_spec({**SEEDED_SPEC, "name": name})
     with Store(path) as store:
         study_id = store.create_study(spec)
         owner = (worker_pid or os.getpid()) if running else None

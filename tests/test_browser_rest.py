@@ -1,0 +1,82 @@
+"""A page redraws by itself only while what it shows can change (dashboard/refresh.py).
+
+A finished study's Live page used to rerun every second for as long as the tab was open; at
+rest it now only looks for a change every few seconds, and a study resumed elsewhere (here:
+its store rows written behind the page) brings the refresh back by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from dashboard.common import REFRESH_SECONDS
+from dashboard.refresh import REST_POLL_SECONDS
+from tests.browser_pages import RUNS_ENDED, settle, shot
+from tests.seeding import seed_store
+from tuning_core.engine.states import StudyStatus, TrialState
+from tuning_core.engine.storage import Store
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ("tests.browser_fixtures",)
+
+WINDOW_SECONDS = 9.0
+
+
+def _runs_in_window(page: Page) -> int:
+    """Page runs (fragment runs included) that end within WINDOW_SECONDS."""
+    before = page.evaluate(RUNS_ENDED)
+    page.wait_for_timeout(WINDOW_SECONDS * 1000)
+    return page.evaluate(RUNS_ENDED) - before
+
+
+def _set_status(storage: Path, name: str, status: StudyStatus) -> None:
+    with Store(storage) as store:
+        study = store.get_study(name)
+        owner = os.getpid() if status == StudyStatus.RUNNING else None
+        store.set_status(study.id, status, worker_pid=owner)
+
+
+def test_a_finished_studys_live_page_rests_and_wakes_when_the_study_runs_again(
+    shared_server: str, shared_store: Path, new_page: Callable[[], Page]
+) -> None:
+    seed_store(shared_store, running=False, name="resting")
+    page = new_page()
+    page.goto(f"{shared_server}/live?study=resting")
+    expect(page.get_by_text(re.compile(r"resting · status: finished"))).to_be_visible()
+    settle(page)
+    page.evaluate(RUNS_ENDED)  # start counting
+    # At rest: a look for changes every REST_POLL_SECONDS, not a redraw every second.
+    at_rest = _runs_in_window(page)
+    assert at_rest <= WINDOW_SECONDS / REST_POLL_SECONDS + 1, at_rest
+
+    # Resumed elsewhere: a new trial writes epochs behind the page, which must notice the
+    # study running and redraw every second again, new epochs included.
+    _set_status(shared_store, "resting", StudyStatus.RUNNING)
+    expect(page.get_by_text(re.compile(r"resting · status: running"))).to_be_visible()
+    with Store(shared_store) as store:
+        study = store.get_study("resting")
+        trial = store.start_trial(
+            study.id, 10, {"learning_rate": 0.01, "units": 64, "optimizer": "adam"}
+        )
+        store.add_epoch_metrics(
+            trial, 0, {"loss": 0.9, "accuracy": 0.7, "val_loss": 1.0, "val_accuracy": 0.69}
+        )
+    expect(page.get_by_text(re.compile(r"\d+ epochs recorded across 11 trials"))).to_be_visible()
+    running = _runs_in_window(page)
+    # Every second while running; at least twice as often as at rest even on loaded cores.
+    assert running >= max(2 * at_rest, WINDOW_SECONDS / REFRESH_SECONDS / 3), (running, at_rest)
+    shot(page, "rest-1-running-again")
+
+    # Finished again: the page says so and rests.
+    with Store(shared_store) as store:
+        store.finish_trial(trial, TrialState.COMPLETE, 0.69)
+    _set_status(shared_store, "resting", StudyStatus.FINISHED)
+    expect(page.get_by_text(re.compile(r"resting · status: finished"))).to_be_visible()
+    settle(page)
+    assert _runs_in_window(page) <= WINDOW_SECONDS / REST_POLL_SECONDS + 1
