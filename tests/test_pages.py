@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import APP_TEST_SCRIPT_EXIT, ROOT, cli_env
 from tests.seeding import seed_store
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus
@@ -447,7 +447,7 @@ lesson.switch_page("pages/lr_lab.py").run()
 assert not lesson.exception, [e.value for e in lesson.exception]
 heavy = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
 print("HEAVY:" + ",".join(heavy))
-"""
+{APP_TEST_SCRIPT_EXIT}"""
     result = subprocess.run(
         [sys.executable, "-c", script],
         env=cli_env(storage),

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import branin_spec, cli_env, run_cli, write_spec
+from tests.conftest import APP_TEST_SCRIPT_EXIT, branin_spec, cli_env, run_cli, write_spec
 from tests.test_pages import _title, charts_on, open_page, shown
 from tests.test_parallel import wait_until
 from tuning_core import workers
@@ -380,7 +380,7 @@ for page in ("pages/live.py", "pages/compare.py"):
     at.switch_page(page).run()
     assert not at.exception, (page, [e.value for e in at.exception])
 print("LOADED:" + ",".join(sorted(m for m in ("dask", "distributed") if m in sys.modules)))
-"""
+{APP_TEST_SCRIPT_EXIT}"""
     result = subprocess.run(
         [sys.executable, "-c", script],
         env=cli_env(finished_store),

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, branin_spec, cli_env, run_cli
+from tests.conftest import APP_TEST_SCRIPT_EXIT, ROOT, branin_spec, cli_env, run_cli
 from tuning_core.engine import explain, snapshots, strategies
 from tuning_core.engine.errors import SpecError
 from tuning_core.engine.objectives import function_objective
@@ -369,7 +369,7 @@ at.switch_page("pages/why.py").run()
 assert not at.exception, [e.value for e in at.exception]
 assert at.get("vega_lite_chart")
 print("HEAVY:" + ",".join(sorted(m for m in ("tensorflow", "keras") if m in sys.modules)))
-"""
+{APP_TEST_SCRIPT_EXIT}"""
     result = subprocess.run(
         [sys.executable, "-c", script],
         env=cli_env(studies),
