@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS
-from dashboard.read_model import ReadModel, read_model
-from dashboard.vocabulary import StudyStatus
+from dashboard.read_model import ReadModel, read_model, study_running
 
 # How often a page at rest looks for a change made elsewhere. Even a fragment run that draws
 # nothing cost about 0.35 s of CPU (Streamlit and Chromium together): polling every second
@@ -69,16 +68,22 @@ def _rerun_on_change(now: Callable[[], Drawn], mode: str) -> None:
     if time.monotonic() - drawn_at < REST_POLL_SECONDS / 2:
         return
     current = now()
+    # A study or race gone from the store (deleted, or about to be written again): the page
+    # keeps its picture. Rerunning it would move its picker to another study for good.
+    if current.stamp is None:
+        return
     if current.active or current.stamp != stamp:
         st.rerun()
 
 
 def study_drawn(reads: ReadModel, name: str) -> Drawn:
-    """A study's panel: active while its status is running (its worker may still write)."""
+    """A study's panel: active while a live worker runs it (one killed leaves its status
+    "running": its page rests), or while the study is missing, as a study deleted to be run
+    again is (its page says so, then follows the new run)."""
     record = reads.study(name)
     if record is None:
-        return Drawn(False, None)
-    return Drawn(record.status == StudyStatus.RUNNING, (record.status.value, record.updated_at))
+        return Drawn(True, None)
+    return Drawn(study_running(record), (record.status.value, record.updated_at))
 
 
 def study_now(name: str) -> Drawn:
@@ -90,7 +95,7 @@ def studies_drawn(reads: ReadModel, keep: Callable[[object], bool], awaited: str
     """A panel of several studies (those ``keep`` accepts): active while one of them runs or
     ``awaited``, a study whose worker this session started, is not written yet."""
     records = [record for record in reads.studies() if keep(record)]
-    running = any(record.status == StudyStatus.RUNNING for record in records)
+    running = any(study_running(record) for record in records)
     waiting = awaited is not None and awaited not in {record.name for record in records}
     stamp = tuple((r.name, r.status.value, r.updated_at) for r in records)
     return Drawn(running or waiting, stamp)

@@ -234,9 +234,20 @@ with range_tab:
     finder_spec = forms.learning_rate_comparison_spec(
         finder_name, dataset, model, optimizer, [1e-3, 1e-2], 1, batch_size, train_limit or None
     )
-    if st.button("Run the LR range test", key="lr_find_start"):
+
+    def start_range_test() -> None:
         launch_lr_find(storage_path(), finder_spec)
         st.session_state["lr_find"] = {"name": finder_name, "started": time.time()}
+
+    # A callback, run before the page: the comparison panel above may rerun the page (its
+    # comparison just finished), which would drop a click handled in the script.
+    st.button("Run the LR range test", key="lr_find_start", on_click=start_range_test)
+
+    def started_here() -> dict | None:
+        """This test's start in this session (another dataset's, model's or optimizer's is
+        not this one's)."""
+        started = st.session_state.get("lr_find")
+        return started if started and started["name"] == finder_name else None
 
     def range_test() -> Drawn:
         draw_range_test()
@@ -246,10 +257,10 @@ with range_tab:
         """Active while a test this session started has no result yet."""
         output = lr_find_output(storage_path(), finder_name)
         stamp = output.stat().st_mtime if output.is_file() else None
-        return Drawn(bool(st.session_state.get("lr_find")) and stamp is None, stamp)
+        return Drawn(started_here() is not None and stamp is None, stamp)
 
     def draw_range_test() -> None:
-        started = st.session_state.get("lr_find")
+        started = started_here()
         output = lr_find_output(storage_path(), finder_name)
         if not started and not output.is_file():
             st.info("Run the test to see the loss against the learning rate.")
