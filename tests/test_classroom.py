@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import digits_spec
 from tuning_core.engine.spec import parse_spec
-from tuning_core.engine.storage import Store
+from tuning_core.engine.states import TrialState
+from tuning_core.engine.storage import Store, TrialRecord
+from tuning_core.engine.study.progress import _progress_line
 from tuning_core.views import forms, lab, lab_charts, live, playground
 
 ONEDNN_NOTICE = (
@@ -45,6 +48,20 @@ def test_epochs_in_messages_are_counted_from_one() -> None:
     assert live.epochs_from_one("diverged at epoch 0: the loss exploded to 353") == (
         "diverged at epoch 1: the loss exploded to 353"
     )
+
+
+def test_the_clis_line_for_a_diverged_trial_counts_epochs_as_the_pages_do() -> None:
+    """The store says epoch 0; the CLI's line, like Live's table and the lab's notes, says 1
+    (it printed "diverged at epoch 0" beside pages that said "epoch 1")."""
+    spec = parse_spec(digits_spec(trials=3))
+    diverged = TrialRecord(
+        id=1, number=0, params={"learning_rate": 60.0}, state=TrialState.DIVERGED, value=None,
+        error="diverged at epoch 0: the loss exploded to 3.71e+06", note=None, retry_of=None,
+        started_at=0.0, finished_at=1.0,
+    )  # fmt: skip
+    line = _progress_line(spec, diverged, None, 1)
+    assert line.endswith("error: diverged at epoch 1: the loss exploded to 3.71e+06"), line
+    assert line.startswith("trial 0 [1/3] diverged: "), line
 
 
 def test_exact_learning_rates_are_typed_or_picked() -> None:

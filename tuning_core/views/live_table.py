@@ -5,20 +5,12 @@ Pure; no Streamlit."""
 from __future__ import annotations
 
 import math
-import re
 
 import pandas as pd
 
 from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.spec import StudySpec
-
-_EPOCH_IN_TEXT = re.compile(r"\b(at|in) epoch (\d+)\b")
-
-
-def epochs_from_one(text: str) -> str:
-    """The store counts epochs from 0 ("diverged at epoch 0"); shown text counts them from 1,
-    as Keras prints "Epoch 1/10" and the charts' axes do."""
-    return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
+from tuning_core.engine.study.progress import epochs_from_one
 
 
 def hyperband_brackets(spec: StudySpec, trials: pd.DataFrame) -> pd.Series | None:
