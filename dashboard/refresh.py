@@ -112,3 +112,15 @@ def race_drawn(reads: ReadModel, name: str) -> Drawn:
 def race_now(name: str) -> Drawn:
     with read_model() as reads:
         return race_drawn(reads, name)
+
+
+def rerun_once_a_race_exists() -> None:
+    """On the race page of a store with no race yet: rerun it once one is written (a race
+    started from the CLI or another tab); it said "No races yet" until a click."""
+    st.fragment(run_every=REST_POLL_SECONDS)(_rerun_if_a_race_exists)()
+
+
+def _rerun_if_a_race_exists() -> None:
+    with read_model() as reads:
+        if reads.race_names():
+            st.rerun()

@@ -9,7 +9,13 @@ from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.races import RaceView, follow_suggestion, race_view_of
 from dashboard.read_model import read_model, storage_path
-from dashboard.refresh import Drawn, race_drawn, race_now, redraw_while_active
+from dashboard.refresh import (
+    Drawn,
+    race_drawn,
+    race_now,
+    redraw_while_active,
+    rerun_once_a_race_exists,
+)
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
 from dashboard.vocabulary import MAX_SEEDS, SpecError, parse_race_spec
@@ -97,6 +103,7 @@ with st.expander(
 wanted = st.query_params.get("race") or launched
 if not names and not launched:
     st.info("No races yet: start one above, or run `python -m tuning_core race SPEC.json`.")
+    rerun_once_a_race_exists()
     st.stop()
 choices = names if wanted in names or not wanted else [*names, wanted]
 chosen = st.selectbox(

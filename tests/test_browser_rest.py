@@ -19,6 +19,10 @@ from dashboard.common import REFRESH_SECONDS
 from dashboard.refresh import REST_POLL_SECONDS
 from tests.browser_pages import RUNS_ENDED, settle, shot
 from tests.seeding import seed_store
+from tests.test_browser import server  # noqa: F401 - the fixture
+from tests.test_race import branin_race
+from tuning_core.engine import race as races
+from tuning_core.engine.race_spec import parse_race_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 
@@ -80,3 +84,21 @@ def test_a_finished_studys_live_page_rests_and_wakes_when_the_study_runs_again(
     expect(page.get_by_text(re.compile(r"resting · status: finished"))).to_be_visible()
     settle(page)
     assert _runs_in_window(page) <= WINDOW_SECONDS / REST_POLL_SECONDS + 1
+
+
+def test_the_race_page_of_an_empty_store_shows_a_race_started_elsewhere(
+    server: str,  # noqa: F811 - the fixture imported above
+    storage: Path,
+    new_page: Callable[[], Page],
+) -> None:
+    """On a server of its own (its store has no race): "No races yet" gives way to a race
+    written behind the page, with no click (it stayed until one)."""
+    page = new_page()
+    page.goto(f"{server}/race")
+    expect(page.get_by_text(re.compile(r"^No races yet"))).to_be_visible(timeout=30_000)
+    settle(page)
+    with Store(storage) as store:
+        races.open_race(store, parse_race_spec(branin_race("elsewhere", trials=4)))
+    expect(page.get_by_text(re.compile(r"^elsewhere · \w+ · 0/\d+ studies"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^No races yet"))).to_have_count(0)
+    shot(page, "rest-2-race-started-elsewhere")
