@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from tests.browser_pages import CHROMIUM_FLAGS, VIEWPORT, chromium_path, shot
+from tests.browser_pages import CHROMIUM_FLAGS, VIEWPORT, chromium_path, settle, shot
 from tests.test_browser import PAGES, server  # noqa: F401 - server is a fixture
 from tuning_core.views import lessons
 
@@ -75,7 +75,9 @@ def _settled(page: Page, lesson: lessons.Lesson) -> None:
     else:
         finished = page.get_by_text("status: finished")
     expect(finished).to_be_visible(timeout=120_000)
-    page.wait_for_timeout(2_000)  # the last fragment refresh draws the final rows
+    # The run that showed it may go on drawing the final rows (and a finished panel's page
+    # reruns once, to rest): until the page's runs have ended and its charts are drawn.
+    settle(page)
     _fresh(page)
 
 
