@@ -64,14 +64,6 @@ def _frames(
     )
 
 
-def _planned_trials(spec: Any) -> int:
-    """A study's trial budget; a grid's, capped at its number of points."""
-    trials = int(spec.budget["trials"])
-    if spec.strategy["type"] == "grid":
-        return min(trials, spec.space.grid_size(spec.strategy["levels"]))
-    return trials
-
-
 def race_view_of(reads: ReadModel, name: str) -> RaceView | None:
     """The race's bands, verdict and members, or None when there is no such race."""
     record = reads.race(name)
@@ -88,7 +80,7 @@ def race_view_of(reads: ReadModel, name: str) -> RaceView | None:
     lower_is_better = race_view.lower_is_better(objective)
     running = reads.race_running(record)
     finished = record.status.value == "finished"
-    total = sum(_planned_trials(m.spec) for m in record.spec.members)
+    total = sum(m.spec.planned_trials for m in record.spec.members)
     return RaceView(
         record=record,
         running=running,

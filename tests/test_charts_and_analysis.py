@@ -423,6 +423,19 @@ def test_live_status_reports_progress_best_and_current_trial(seeded) -> None:
     status = live.live_summary(by_epochs, trials, 0.0, live.epochs_recorded(curves))
     assert status.progress == pytest.approx(47 / 94)
     assert status.progress_text.startswith("47 of 94 epochs (10 trials)")
+    # A grid of fewer points than the trial budget ends with its grid: progress counts those
+    # (a finished grid of 2 points with a budget of 3 showed 2 of 3).
+    by_grid = dataclasses.replace(
+        study,
+        spec=dataclasses.replace(
+            study.spec, strategy={"type": "grid", "levels": 3}, budget={"trials": 1000}
+        ),
+    )
+    points = by_grid.spec.space.grid_size(3)
+    assert 10 < points < 1000 and by_grid.spec.planned_trials == points
+    status = live.live_summary(by_grid, trials, 0.0)
+    assert status.budget == points and status.progress == pytest.approx(10 / points)
+    assert status.progress_text.startswith(f"10 of {points} trials")
     assert live.curve_colouring(study.spec) == live.Colouring("learning_rate", True, (1e-4, 10.0))
     assert live.colour_choices(study.spec) == ["learning_rate", "units"]
     assert live.curve_colouring(study.spec, "units") == live.Colouring("units", True, (32, 512))

@@ -105,6 +105,15 @@ class StudySpec:
         return Direction(self.objective.direction)
 
     @property
+    def planned_trials(self) -> int:
+        """The trials the study runs: its trial budget, or its grid's points when a grid
+        search has fewer (the study ends once its grid is exhausted)."""
+        trials = int(self.budget.trials)
+        if self.strategy.type == "grid":
+            return min(trials, self.space.grid_size(int(self.strategy.levels or 0)))
+        return trials
+
+    @property
     def metric(self) -> str:
         """The first (primary) metric: a trial's ``value``, the best trial's, the pruner's."""
         return self.objective.metric

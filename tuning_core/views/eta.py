@@ -111,7 +111,7 @@ def estimate_assumptions(raw: dict[str, Any]) -> str | None:
     except SpecError:
         return None
     epochs = _planned_epochs(spec)
-    trials = spec.budget.trials
+    trials = spec.planned_trials
     parts = [f"{trials} trial{'s' if trials != 1 else ''}"]
     if epochs is not None:
         if not spec.pruner.enabled:

@@ -95,9 +95,7 @@ def estimate_seconds(
     epochs *= expected_epoch_fraction(spec.pruner)
     steps = examples / typical("batch_size")
     per_epoch = steps * seconds_per_step + examples * weights * seconds_per_sample_unit
-    trials = spec.budget.trials
-    if spec.strategy.type == "grid":
-        trials = min(trials, spec.space.grid_size(int(spec.strategy.levels or 0)))
+    trials = spec.planned_trials
     if spec.budget.epochs:
         # An epoch budget ends the study once that many epochs are trained, whatever the
         # trial budget: the trials it allows at the expected epochs a trial.

@@ -101,7 +101,7 @@ def live_summary(
     is fitted to this study's own timed epochs (:func:`eta.fitted_eta`), and says so.
     """
     spec = study.spec
-    budget = spec.budget.trials
+    budget = spec.planned_trials  # a grid of fewer points ends with them
     budget_epochs = spec.budget.epochs
     if trials.empty:
         done, running_rows = 0, trials

@@ -40,7 +40,7 @@ def _multi_progress_line(spec: StudySpec, trial: TrialRecord, front: list[int], 
         shown = ", ".join(goal.name for goal in spec.metrics) + "=" + trial.state.value
     listed = ", ".join(str(number) for number in front[:10]) + (" …" if len(front) > 10 else "")
     line = (
-        f"trial {trial.number} [{done}/{spec.budget['trials']}] {trial.state.value}: {shown}  "
+        f"trial {trial.number} [{done}/{spec.planned_trials}] {trial.state.value}: {shown}  "
         f"front={'trials ' + listed if front else 'none yet'}  "
         f"{_format_params(trial.params, spec.space.all_names())}  ({trial.duration_s or 0.0:.1f} s)"
     )
@@ -64,7 +64,7 @@ def _progress_line(spec: StudySpec, trial: TrialRecord, best: TrialRecord | None
         f"{best.value:.6g} (trial {best.number})" if best and best.value is not None else "none yet"
     )
     line = (
-        f"trial {trial.number} [{done}/{spec.budget['trials']}] {how}: "
+        f"trial {trial.number} [{done}/{spec.planned_trials}] {how}: "
         f"{spec.metric}={shown}  best={best_text}  "
         f"{_format_params(trial.params, spec.space.all_names())}  ({trial.duration_s or 0.0:.1f} s)"
     )
