@@ -15,6 +15,7 @@ import pytest
 from tests.background_cli import cli_in_background
 from tests.conftest import ROOT, branin_spec, cli_env, kill_worker_when, run_cli, write_spec
 from tuning_core.engine.objectives import TrialOutcome, function_objective
+from tuning_core.engine.records import study_summaries
 from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import StudyStatus, TrialState
 from tuning_core.engine.storage import Store
@@ -206,3 +207,19 @@ def _trial_lines(storage: Path) -> str:
         return (
             "" if study is None else " ".join(f"trial {t.number} " for t in store.trials(study.id))
         )
+
+
+def test_a_grid_of_fewer_points_than_its_budget_counts_its_points_everywhere() -> None:
+    """Run to its end, a grid of 4 points with a budget of 9 is 4 of 4: the CLI's lines, the
+    Studies list and the store's summaries (it read 4 of 9)."""
+    spec = parse_spec(branin_spec(strategy={"type": "grid", "levels": 2}, trials=9))
+    points = spec.space.grid_size(2)
+    assert points < 9 and spec.planned_trials == points
+    with Store(":memory:") as store:
+        lines: list[str] = []
+        run_study(spec, store, function_objective("branin"), log=lines.append)
+        (summary,) = study_summaries(store)
+    assert (summary.done, summary.budget) == (points, points)
+    assert [line.split("]")[0].split("[")[1] for line in lines if line.startswith("trial ")] == [
+        f"{done}/{points}" for done in range(1, points + 1)
+    ]

@@ -268,5 +268,5 @@ def member_statuses(store: StudyStore, race_id: int) -> list[tuple[RaceStudy, st
             found.append((member, "waiting", 0, 0))
             continue
         done = sum(t.state.counts_against_budget() for t in store.trials(study.id))
-        found.append((member, study.status.value, done, int(study.spec.budget["trials"])))
+        found.append((member, study.status.value, done, study.spec.planned_trials))
     return found

@@ -156,7 +156,7 @@ def study_summaries(store: Store) -> list[StudySummary]:
                 name=study.name,
                 status=status,
                 done=sum(trial.state.counts_against_budget() for trial in trials),
-                budget=study.spec.budget.trials,
+                budget=study.spec.planned_trials,  # a grid of fewer points ends with them
                 best_value=None if best is None else best.value,
                 metric=study.spec.metric,
                 direction=study.spec.direction,
