@@ -8,9 +8,9 @@ import math
 
 import pandas as pd
 
+from tuning_core.engine.epoch_text import epochs_from_one
 from tuning_core.engine.pruners import bracket_of
 from tuning_core.engine.spec import StudySpec
-from tuning_core.engine.study.progress import epochs_from_one
 
 
 def hyperband_brackets(spec: StudySpec, trials: pd.DataFrame) -> pd.Series | None:

@@ -3,20 +3,12 @@ of several), the best so far (or the trials on the front), its params and its ti
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from tuning_core.engine.epoch_text import epochs_from_one
 from tuning_core.engine.spec import StudySpec
 from tuning_core.engine.states import TrialState
 from tuning_core.engine.storage import TrialRecord
-
-_EPOCH_IN_TEXT = re.compile(r"\b(at|in) epoch (\d+)\b")
-
-
-def epochs_from_one(text: str) -> str:
-    """The store counts epochs from 0 ("diverged at epoch 0"); shown text counts them from 1,
-    as Keras prints "Epoch 1/10" and the charts' axes do: the CLI's lines, as the pages."""
-    return _EPOCH_IN_TEXT.sub(lambda m: f"{m.group(1)} epoch {int(m.group(2)) + 1}", text)
 
 
 def _format_params(params: dict[str, Any], names: list[str]) -> str:
