@@ -22,6 +22,7 @@ from tests.browser_pages import (
     fill,
     no_red_error_box,
     open_new_study,
+    rerun_settled,
     shot,
     streamlit_app,
 )
@@ -77,7 +78,9 @@ def test_create_watch_and_visit_every_page(
     fill(page, "Study name", "browser-study")
     fill(page, "Training examples (0 = all)", "300")
     fill(page, "Trials", "3")
-    page.get_by_text("random", exact=True).click()
+    # The strategy is Bayesian by default: the click reruns the page, and until that run ends
+    # the old Start button can stand beside the new one.
+    rerun_settled(page, page.get_by_text("random", exact=True).click)
     shot(page, "1-new-study")
     start = page.get_by_role("button", name="Start")
     expect(start).to_be_enabled(timeout=10_000)

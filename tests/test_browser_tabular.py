@@ -16,6 +16,7 @@ from tests.browser_pages import (
     fill,
     no_red_error_box,
     open_new_study,
+    rerun_settled,
     settle,
     shot,
 )
@@ -72,8 +73,9 @@ def test_a_csv_uploaded_in_the_browser_trains_live(
     )
     expect(page.get_by_text("class balance of diagnosis")).to_be_visible(timeout=15_000)
     fill(page, "Trials", "3")
-    page.get_by_text("random", exact=True).click()
-    settle(page)  # the last rerun settles: the old Start button can stand beside the new one
+    # Until the run the click starts has ended: settle() alone could return before that run
+    # began, and the old Start button stands beside the new one while it runs (CI failed so).
+    rerun_settled(page, page.get_by_text("random", exact=True).click)
     start = page.get_by_role("button", name="Start")
     expect(start).to_have_count(1, timeout=30_000)
     expect(start).to_be_enabled(timeout=30_000)
