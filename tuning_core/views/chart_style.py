@@ -130,6 +130,21 @@ def colour_scale(
     )
 
 
+def when(
+    test: str | alt.Parameter, if_true: Any, otherwise: Any, channel: type[alt.SchemaBase]
+) -> alt.SchemaBase:
+    """``alt.condition(test, alt.value(if_true), alt.value(otherwise))`` as the typed value
+    ``channel`` (e.g. ``alt.OpacityValue``), with the same spec.
+
+    Altair resolves a condition's dict, as it does a shorthand string ("number:N"), by trying
+    it against the schema's candidates: ~16 ms a condition and ~8 ms a string, most of a
+    curves chart's ~130 ms build. Typed channels are taken as they are (~0.05 ms).
+    """
+    key = "param" if isinstance(test, alt.Parameter) else "test"
+    shown = test.name if isinstance(test, alt.Parameter) else test
+    return channel(otherwise, condition={key: shown, "value": if_true})
+
+
 def trial_selection() -> alt.Parameter:
     """Clicking (shift-click for more) a trial selects it; empty selection means all."""
     return alt.selection_point(fields=["number"], name="trials", on="click", clear="dblclick")

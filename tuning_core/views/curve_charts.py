@@ -22,6 +22,7 @@ from tuning_core.views.chart_style import (
     DIVERGED_SHAPE,
     colour_scale,
     colour_title,
+    when,
 )
 
 # Split out by what they hold; re-exported here, where the pages and the tests have always
@@ -253,28 +254,24 @@ def curves_chart(
         color = alt.Color("number:N", title="trial")
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1), scale=alt.Scale(zero=False))
     y = alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False))
-    base = alt.Chart(data).encode(x=x, y=y, detail="number:N", tooltip=tooltip)
+    base = alt.Chart(data).encode(x=x, y=y, detail=alt.Detail("number:N"), tooltip=tooltip)
     line_encoding: dict = {
         "color": color,
-        "strokeDash": alt.condition("datum.diverged", alt.value(DIVERGED_DASH), alt.value([1, 0])),
+        "strokeDash": when("datum.diverged", DIVERGED_DASH, [1, 0], alt.StrokeDashValue),
     }
     widths = []
     if best_number is not None:
         widths.append({"test": f"datum.number == {int(best_number)}", "value": 4})
     if pruning:
         widths.append({"test": "datum.pruned", "value": 1})
-        line_encoding["strokeOpacity"] = alt.condition(
-            "datum.pruned", alt.value(0.5), alt.value(1.0)
-        )
+        line_encoding["strokeOpacity"] = when("datum.pruned", 0.5, 1.0, alt.StrokeOpacityValue)
     if widths:
-        line_encoding["strokeWidth"] = {"condition": widths, "value": 1.5}
+        line_encoding["strokeWidth"] = alt.StrokeWidthValue(1.5, condition=widths)
     curve_rows = "datum.kind == 'curve'"
     lines = base.transform_filter(curve_rows).mark_line().encode(**line_encoding)
     points = base.transform_filter(curve_rows).mark_point(size=22, filled=True).encode(color=color)
     if pruning:
-        points = points.encode(
-            fillOpacity=alt.condition("datum.pruned", alt.value(0.4), alt.value(1.0))
-        )
+        points = points.encode(fillOpacity=when("datum.pruned", 0.4, 1.0, alt.FillOpacityValue))
     if shape_field:
         # Two entries a row: stacked one a row over the colour gradient, the legends were
         # taller than the 260 px chart and the gradient's lowest label was cut off.
@@ -292,22 +289,23 @@ def curves_chart(
     labels = (
         base.transform_filter("datum.kind == 'diverged'")
         .mark_text(align="left", dx=8, dy=-10, color=DIVERGED_COLOUR, fontWeight="bold")
-        .encode(text="label:N")
+        .encode(text=alt.Text("label:N"))
     )
     if highlight_column:
-        faded = alt.condition("datum.highlighted !== false", alt.value(1.0), alt.value(0.12))
+        faded = when("datum.highlighted !== false", 1.0, 0.12, alt.OpacityValue)
         lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
     if selection is not None:
         # With define_selection False the selection lives in a sibling chart (see
         # linked_parallel_and_curves).
         if not highlight_column:
-            faded = alt.condition(selection, alt.value(1.0), alt.value(0.12))
+            faded = when(selection, 1.0, 0.12, alt.OpacityValue)
             lines, points = lines.encode(opacity=faded), points.encode(opacity=faded)
         if define_selection:
             lines = lines.add_params(selection)
     behind, in_front = pruning_layers(data, x, y, metric) if pruning else ([], [])
     ends = base.transform_filter("datum.kind == 'end'").encode(
-        y=alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False)), text="label:N"
+        y=alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False)),
+        text=alt.Text("label:N"),
     )
     end_text = {"align": "left", "dx": 7, "fontWeight": "bold"}
     end_halo = ends.mark_text(**end_text, color="white", stroke="white", strokeWidth=4)
@@ -345,8 +343,8 @@ def _band_layer(base: alt.Chart, metric: str) -> alt.Chart:
         .mark_area(color="#9e9e9e", opacity=0.25)
         .encode(
             y=alt.Y("low:Q", title=metric, scale=alt.Scale(zero=False)),
-            y2="high:Q",
-            detail="kind:N",  # one band, not one per trial number (NaN here)
+            y2=alt.Y2("high:Q"),
+            detail=alt.Detail("kind:N"),  # one band, not one per trial number (NaN here)
             tooltip=[
                 alt.Tooltip("epoch:Q", format=".3~g"),
                 alt.Tooltip("low:Q", title=f"{low}th percentile", format=".4~g"),

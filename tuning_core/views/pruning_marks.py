@@ -16,7 +16,7 @@ import pandas as pd
 
 from tuning_core.engine.audit import AuditReport
 from tuning_core.engine.pruners import PruneDecision
-from tuning_core.views.chart_style import PRUNED_COLOUR
+from tuning_core.views.chart_style import PRUNED_COLOUR, when
 
 
 def pruning_rows(
@@ -151,7 +151,7 @@ def pruning_layers(
     # long, since no rung follows it for the text to run into.
     rung_labels = rungs.mark_text(
         align="left", baseline="bottom", dx=-2, dy=-3, color=GUIDE_COLOUR
-    ).encode(x=x, y=alt.value(0), text="label:N")
+    ).encode(x=x, y=alt.YValue(0), text=alt.Text("label:N"))
     median = chart.transform_filter("datum.kind == 'median'")
     median_line = median.mark_line(color=GUIDE_COLOUR, strokeDash=[6, 3], strokeWidth=2.5).encode(
         x=x,
@@ -169,15 +169,15 @@ def pruning_layers(
     median_text = {"align": "left", "dx": 6, "dy": -8, "fontWeight": "bold"}
     median_halo = median_end.mark_text(
         **median_text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
-    ).encode(x=x, y=y, text="label:N")
+    ).encode(x=x, y=y, text=alt.Text("label:N"))
     median_label = median_end.mark_text(**median_text, color=GUIDE_COLOUR).encode(
-        x=x, y=y, text="label:N"
+        x=x, y=y, text=alt.Text("label:N")
     )
     cuts = chart.transform_filter("datum.kind == 'pruned'")
     shortfall = (
         cuts.transform_filter("isValid(datum.cutoff)")
         .mark_rule(color=PRUNED_COLOUR, strokeDash=[1, 2], strokeWidth=1.5)
-        .encode(x=x, y=y, y2="cutoff:Q")
+        .encode(x=x, y=y, y2=alt.Y2("cutoff:Q"))
     )
     cut_marks = (
         cuts.transform_filter("!datum.stacked")
@@ -200,8 +200,10 @@ def pruning_layers(
     # A white halo under the label keeps it readable where it crosses a curve.
     cut_halo = labelled.mark_text(
         **text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
-    ).encode(x=x, y=y, text="label:N")
-    cut_labels = labelled.mark_text(**text, color=PRUNED_COLOUR).encode(x=x, y=y, text="label:N")
+    ).encode(x=x, y=y, text=alt.Text("label:N"))
+    cut_labels = labelled.mark_text(**text, color=PRUNED_COLOUR).encode(
+        x=x, y=y, text=alt.Text("label:N")
+    )
     cutoffs = (
         chart.transform_filter("datum.kind == 'cutoff'")
         .mark_point(shape=CUTOFF_SHAPE, size=220, strokeWidth=3, color=PRUNED_COLOUR, opacity=1)
@@ -292,7 +294,7 @@ def audit_layers(data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str) -> list[al
     """The audited runs in front of the pruned curves and their cut-offs: a dashed line per run
     from its cut to its end, a dot there and its label beside it, purple where it would have
     won."""
-    colour = alt.condition("datum.won", alt.value(AUDIT_WON_COLOUR), alt.value(PRUNED_COLOUR))
+    colour = when("datum.won", AUDIT_WON_COLOUR, PRUNED_COLOUR, alt.ColorValue)
     tooltip = [
         alt.Tooltip("number:Q", title="trial"),
         alt.Tooltip("epoch:Q"),
@@ -303,7 +305,7 @@ def audit_layers(data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str) -> list[al
     runs = (
         chart.transform_filter("datum.kind == 'audit'")
         .mark_line(strokeWidth=2, strokeDash=AUDIT_DASH, opacity=0.95)
-        .encode(x=x, y=y, detail="number:N", color=colour, tooltip=tooltip)
+        .encode(x=x, y=y, detail=alt.Detail("number:N"), color=colour, tooltip=tooltip)
     )
     ends = chart.transform_filter("datum.kind == 'audit_end'")
     dots = ends.mark_point(shape="circle", filled=True, size=90, opacity=1).encode(
@@ -314,8 +316,8 @@ def audit_layers(data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str) -> list[al
     height = alt.Y("label_value:Q", title=metric, scale=alt.Scale(zero=False))
     halo = ends.mark_text(
         **text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
-    ).encode(x=x, y=height, text="label:N")
-    labels = ends.mark_text(**text).encode(x=x, y=height, text="label:N", color=colour)
+    ).encode(x=x, y=height, text=alt.Text("label:N"))
+    labels = ends.mark_text(**text).encode(x=x, y=height, text=alt.Text("label:N"), color=colour)
     return [runs, dots, halo, labels]
 
 
