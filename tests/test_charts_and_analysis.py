@@ -113,6 +113,40 @@ def test_up_to_ten_lines_are_named_at_their_ends_in_discrete_colours(seeded) -> 
     assert (gaps >= 0.1 * span - 1e-12).all()
 
 
+def _accuracy_curves(ends: dict[int, float], state_of: dict[int, str]) -> pd.DataFrame:
+    """val_accuracy curves of 5 epochs rising from 0.1 to each trial's end value."""
+    rows = [
+        (number, epoch, "val_accuracy", 0.1 + (end - 0.1) * epoch / 4,
+         state_of.get(number, TrialState.COMPLETE.value), 10.0 ** (-3 + number / 4))
+        for number, end in ends.items()
+        for epoch in range(5)
+    ]  # fmt: skip
+    columns = ["number", "epoch", "metric", "value", "state", "learning_rate"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_end_labels_keep_a_tenth_of_the_axis_apart_and_under_its_highest_line() -> None:
+    # Twelve lines (a gradient): only the best (7) and the running (3) are named, and they end
+    # close together; the tenth is of every line's range, not of the two named ones'.
+    ends = {number: 0.2 + 0.06 * number for number in range(12)}
+    ends.update({3: 0.701, 7: 0.71})
+    curves = _accuracy_curves(ends, {3: TrialState.RUNNING.value})
+    rows = _chart_rows(curve_charts.curves_chart(curves, "val_accuracy", best_number=7).to_dict())
+    named = rows[rows["kind"] == "end"].set_index("number")["label_value"]
+    assert sorted(named.index) == [3, 7]
+    span = curves["value"].max() - curves["value"].min()
+    assert abs(named[7] - named[3]) >= 0.1 * span - 1e-12
+    # Four lines ending near the top: named apart, and none above the highest line's end, so
+    # the axis of an accuracy does not run past 1.
+    top = {0: 0.95, 1: 0.96, 2: 0.97, 3: 0.975}
+    rows = _chart_rows(
+        curve_charts.curves_chart(_accuracy_curves(top, {}), "val_accuracy").to_dict()
+    )
+    heights = rows.loc[rows["kind"] == "end", "label_value"].sort_values()
+    assert len(heights) == 4 and heights.max() <= 0.975 + 1e-12
+    assert (heights.diff().dropna() >= 0.1 * (0.975 - 0.1) - 1e-12).all()
+
+
 def test_line_labels_read_as_a_lecturer_would_say_them() -> None:
     assert curve_charts.line_label("learning_rate", 0.1, 3) == "lr = 0.1"
     assert curve_charts.line_label("learning_rate", 0.001, 0) == "lr = 0.001"

@@ -31,6 +31,7 @@ from tuning_core.views.curve_labels import (  # noqa: F401
     MAX_LABELLED_LINES,
     direct_labels_fit,
     end_labels,
+    label_gap,
     line_label,
 )
 from tuning_core.views.curve_sample import (  # noqa: F401
@@ -141,10 +142,8 @@ def curves_data(
     name_field = next((f for f in (color_field, shape_field) if f and f in data), None)
     ends = end_labels(data, name_field, best_number)
     markers += ends
-    # Audited runs' labels keep off the lines' own (end_labels' 10% gap).
-    values = data.loc[data["kind"] == "curve", "value"].dropna()
-    gap = 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
-    markers += audit_rows(audited, metric, [row["label_value"] for row in ends], gap)
+    # Audited runs' labels keep off the lines' own, as far apart as those are.
+    markers += audit_rows(audited, metric, [row["label_value"] for row in ends], label_gap(data))
     if band is not None and not band.empty:
         markers += band.assign(kind="band", marker=True).to_dict("records")
     if markers:

@@ -32,26 +32,34 @@ def direct_labels_fit(curves: pd.DataFrame) -> bool:
     return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
 
 
+def label_gap(data: pd.DataFrame) -> float:
+    """How far apart the labels of a chart of :func:`curves_data` rows sit: a tenth of its
+    lines' value range (of every line, named or not: the axis spans them all), 1 where the
+    lines are flat, 0 without a line."""
+    values = data.loc[data["kind"] == "curve", "value"].dropna()
+    return 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
+
+
 def end_labels(
     data: pd.DataFrame, color_field: str | None, best_number: int | None = None
 ) -> list[dict]:
     """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
     MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
-    line's: their markers name them). ``label_value`` nudges
-    labels apart vertically (at least 10% of the range), so ends that meet stay readable."""
+    line's: their markers name them). ``label_value`` nudges labels apart vertically (by
+    :func:`label_gap`), so ends that meet stay readable, and keeps them no higher than the
+    highest line, so that a label does not stretch the axis (val_accuracy past 1)."""
     # Masks first and one take of the rows named at the end: at a few hundred lines, copying
     # every row of the chart twice cost more than the labels.
     curve = (data["kind"] == "curve") & data["value"].notna()
     if not curve.any():
         return []
+    top = float(data.loc[curve, "value"].max())
     every_line = data.loc[curve, "number"].nunique()
     # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
     # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
     named = curve & ~data["state"].isin([TrialState.DIVERGED.value, TrialState.PRUNED.value])
     if not named.any():
         return []
-    values = data.loc[named, "value"]
-    span = float(values.max() - values.min()) or 1.0
     if every_line > MAX_LABELLED_LINES:
         # Only the best and the running lines are named (a trial's state is the same on each
         # of its rows).
@@ -64,11 +72,16 @@ def end_labels(
     ends = lines.sort_values("epoch").drop_duplicates("number", keep="last").sort_values("number")
     if ends.empty:
         return []
-    gap = 0.1 * span
+    gap = label_gap(data)
     ends = ends.sort_values("value")
     placed: list[float] = []
     for value in ends["value"].astype(float):
         placed.append(max(value, placed[-1] + gap) if placed else value)
+    # Then back down from the highest line where the stack rose past it: at most
+    # MAX_LABELLED_LINES labels a tenth of the range apart fit between the lowest and highest.
+    for index in reversed(range(len(placed))):
+        ceiling = top if index == len(placed) - 1 else placed[index + 1] - gap
+        placed[index] = min(placed[index], ceiling)
     rows = []
     for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
         row = {column: end[column] for column in ends.columns if column != "kind"}
