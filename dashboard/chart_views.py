@@ -105,7 +105,8 @@ def _curves_template(
         trial_numbers,
     )  # fmt: skip
     filled = layout.replace(_METRIC_SLOT, _in_json_string(metric))
-    return json.loads(filled.replace(_TITLE_SLOT, _in_json_string(title)))
+    # curves_chart titles a chart without one by its metric.
+    return json.loads(filled.replace(_TITLE_SLOT, _in_json_string(title or metric)))
 
 
 def curves_view(

@@ -17,7 +17,15 @@ from tuning_core.engine.spec import parse_spec
 from tuning_core.engine.states import Direction, StudyStatus, TrialState
 from tuning_core.engine.storage import Store
 from tuning_core.reports import frames, start_check
-from tuning_core.views import chart_style, compare_charts, curve_charts, forms, lab_charts, live
+from tuning_core.views import (
+    chart_style,
+    compare_charts,
+    curve_charts,
+    forms,
+    lab_charts,
+    live,
+    pruning_marks,
+)
 
 
 @pytest.fixture
@@ -144,7 +152,27 @@ def test_end_labels_keep_a_tenth_of_the_axis_apart_and_under_its_highest_line() 
     )
     heights = rows.loc[rows["kind"] == "end", "label_value"].sort_values()
     assert len(heights) == 4 and heights.max() <= 0.975 + 1e-12
-    assert (heights.diff().dropna() >= 0.1 * (0.975 - 0.1) - 1e-12).all()
+    gap = 0.1 * (0.975 - 0.1)
+    assert (heights.diff().dropna() >= gap - 1e-12).all()
+    # An audited run ending among them is labelled below the top too, off the lines' labels.
+    audited = pd.DataFrame(
+        {"number": [5], "epoch": [4.0], "value": [0.96], "metric": ["val_accuracy"],
+         "won": [False], "label": ["trial 5 in full"], "why": [""]}
+    )  # fmt: skip
+    taken = heights.tolist()
+    end = pruning_marks.audit_rows(audited, "val_accuracy", taken, gap, 0.975)[-1]
+    assert end["kind"] == "audit_end" and end["label_value"] <= 0.975 + 1e-12
+    assert min(abs(end["label_value"] - h) for h in taken) >= 0.999 * gap
+    # Fourteen running lines named on a gradient: more than fit in the range, still apart, and
+    # none below the lowest line.
+    many = {number: 0.9 + 0.001 * number for number in range(14)}
+    running = {number: TrialState.RUNNING.value for number in many}
+    rows = _chart_rows(
+        curve_charts.curves_chart(_accuracy_curves(many, running), "val_accuracy").to_dict()
+    )
+    heights = rows.loc[rows["kind"] == "end", "label_value"].sort_values()
+    assert len(heights) == 14 and heights.min() >= 0.1 - 1e-12
+    assert (heights.diff().dropna() >= 0.1 * (0.913 - 0.1) - 1e-12).all()
 
 
 def test_line_labels_read_as_a_lecturer_would_say_them() -> None:

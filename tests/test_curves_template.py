@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import pytest
 
@@ -85,3 +86,21 @@ def test_two_metrics_of_one_layout_build_one_chart(monkeypatch: pytest.MonkeyPat
     assert loss["layer"][1]["encoding"]["y"]["title"] == "loss"
     assert accuracy["layer"][1]["encoding"]["y"]["title"] == "val_accuracy"
     assert (loss["title"], accuracy["title"]) == ("loss", "accuracy")
+
+
+def test_a_chart_without_a_title_is_titled_by_its_metric() -> None:
+    layout = (None, 7, COLUMNS, False, False, True, ())
+    template = chart_views._curves_template("val_loss", GRADIENT, "", *layout)
+    assert template["title"] == "val_loss"
+
+
+@pytest.mark.parametrize(
+    "test",
+    ["datum.pruned", chart_style.trial_selection(), alt.selection_point(name="s", empty=False)],
+    ids=["expression", "selection", "selection-empty-false"],
+)
+def test_when_gives_the_spec_alt_condition_gives(test: Any) -> None:
+    chart = alt.Chart().mark_line()
+    expected = chart.encode(opacity=alt.condition(test, alt.value(1.0), alt.value(0.1)))
+    typed = chart.encode(opacity=chart_style.when(test, 1.0, 0.1, alt.OpacityValue))
+    assert typed.to_dict()["encoding"] == expected.to_dict()["encoding"]

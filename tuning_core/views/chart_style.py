@@ -134,15 +134,14 @@ def when(
     test: str | alt.Parameter, if_true: Any, otherwise: Any, channel: type[alt.SchemaBase]
 ) -> alt.SchemaBase:
     """``alt.condition(test, alt.value(if_true), alt.value(otherwise))`` as the typed value
-    ``channel`` (e.g. ``alt.OpacityValue``), with the same spec.
+    ``channel`` (e.g. ``alt.OpacityValue``): the same spec, built faster.
 
     Altair resolves a condition's dict, as it does a shorthand string ("number:N"), by trying
-    it against the schema's candidates: ~16 ms a condition and ~8 ms a string, most of a
-    curves chart's ~130 ms build. Typed channels are taken as they are (~0.05 ms).
+    it against the schema's candidates when it is encoded: ~16 ms a condition and ~8 ms a
+    string, most of a curves chart's ~130 ms build. A typed channel is taken as it is.
     """
-    key = "param" if isinstance(test, alt.Parameter) else "test"
-    shown = test.name if isinstance(test, alt.Parameter) else test
-    return channel(otherwise, condition={key: shown, "value": if_true})
+    condition = alt.condition(test, alt.value(if_true), alt.value(otherwise))["condition"]
+    return channel(otherwise, condition=condition)
 
 
 def trial_selection() -> alt.Parameter:

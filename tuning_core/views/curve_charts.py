@@ -143,7 +143,10 @@ def curves_data(
     ends = end_labels(data, name_field, best_number)
     markers += ends
     # Audited runs' labels keep off the lines' own, as far apart as those are.
-    markers += audit_rows(audited, metric, [row["label_value"] for row in ends], label_gap(data))
+    labelled = [row["label_value"] for row in ends]
+    lines = data.loc[data["kind"] == "curve", "value"]
+    top = float(lines.max()) if lines.notna().any() else None
+    markers += audit_rows(audited, metric, labelled, label_gap(data), top)
     if band is not None and not band.empty:
         markers += band.assign(kind="band", marker=True).to_dict("records")
     if markers:

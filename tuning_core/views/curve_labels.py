@@ -34,7 +34,7 @@ def direct_labels_fit(curves: pd.DataFrame) -> bool:
 
 def label_gap(data: pd.DataFrame) -> float:
     """How far apart the labels of a chart of :func:`curves_data` rows sit: a tenth of its
-    lines' value range (of every line, named or not: the axis spans them all), 1 where the
+    lines' value range (of every line, named or not: the axis spans them all), 0.1 where the
     lines are flat, 0 without a line."""
     values = data.loc[data["kind"] == "curve", "value"].dropna()
     return 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
@@ -46,14 +46,15 @@ def end_labels(
     """The ``end`` rows of :func:`curves_data`: every line's label when there are at most
     MAX_LABELLED_LINES, else only the best and the running trials' (never a diverged or pruned
     line's: their markers name them). ``label_value`` nudges labels apart vertically (by
-    :func:`label_gap`), so ends that meet stay readable, and keeps them no higher than the
-    highest line, so that a label does not stretch the axis (val_accuracy past 1)."""
+    :func:`label_gap`), so ends that meet stay readable, and keeps them between the lowest
+    and the highest line where they fit, so that a label does not stretch the axis
+    (val_accuracy past 1); more than fit there rise above, as far apart."""
     # Masks first and one take of the rows named at the end: at a few hundred lines, copying
     # every row of the chart twice cost more than the labels.
     curve = (data["kind"] == "curve") & data["value"].notna()
     if not curve.any():
         return []
-    top = float(data.loc[curve, "value"].max())
+    low, top = (float(f(data.loc[curve, "value"])) for f in (np.min, np.max))
     every_line = data.loc[curve, "number"].nunique()
     # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
     # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
@@ -77,11 +78,16 @@ def end_labels(
     placed: list[float] = []
     for value in ends["value"].astype(float):
         placed.append(max(value, placed[-1] + gap) if placed else value)
-    # Then back down from the highest line where the stack rose past it: at most
-    # MAX_LABELLED_LINES labels a tenth of the range apart fit between the lowest and highest.
+    # Then back down from the highest line where the stack rose past it, and up again from
+    # the lowest where that took it below: the labels always stay a gap apart, and within
+    # the lines' range whenever they fit there (up to 11; more than 10 lines are named only
+    # on a gradient chart, the best and every running trial).
     for index in reversed(range(len(placed))):
         ceiling = top if index == len(placed) - 1 else placed[index + 1] - gap
         placed[index] = min(placed[index], ceiling)
+    for index in range(len(placed)):
+        floor = low if index == 0 else placed[index - 1] + gap
+        placed[index] = max(placed[index], floor)
     rows = []
     for (_, end), label_value in zip(ends.iterrows(), placed, strict=True):
         row = {column: end[column] for column in ends.columns if column != "kind"}

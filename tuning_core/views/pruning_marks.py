@@ -260,12 +260,17 @@ def audited_frame(report: AuditReport, curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_rows(
-    audited: pd.DataFrame | None, metric: str, taken: list[float] | None = None, gap: float = 0.0
+    audited: pd.DataFrame | None,
+    metric: str,
+    taken: list[float] | None = None,
+    gap: float = 0.0,
+    ceiling: float | None = None,
 ) -> list[dict]:
     """The ``audit`` rows of :func:`curves_data` (each audited run's points, epochs from 1) and
     one ``audit_end`` row per run at its last epoch, carrying its label; none on the chart of
     another metric. A label's height ``label_value`` is moved up, in steps of ``gap``, off the
-    ``taken`` heights (the lines' own end labels) and the labels placed before it."""
+    ``taken`` heights (the lines' own end labels) and the labels placed before it; down
+    instead where up would take it above ``ceiling`` (the highest line) and its own run."""
     if audited is None or audited.empty:
         return []
     placed = list(taken or [])
@@ -277,10 +282,9 @@ def audit_rows(
     ]  # fmt: skip
     ends = runs.sort_values("epoch").groupby("number").last().reset_index()
     for last in ends.sort_values("value").itertuples(index=False):
-        height = float(last.value)
-        # 0.999: one step of gap clears a label even where float rounding leaves it short.
-        while clash := [h for h in placed if abs(h - height) < 0.999 * gap]:
-            height = max(clash) + gap
+        height = _free_height(float(last.value), placed, gap, +1)
+        if ceiling is not None and height > max(ceiling, float(last.value)):
+            height = _free_height(float(last.value), placed, gap, -1)
         placed.append(height)
         rows.append(
             {"number": last.number, "epoch": float(last.epoch) + 1, "value": float(last.value),
@@ -288,6 +292,15 @@ def audit_rows(
              "label": last.label, "why": last.why}
         )  # fmt: skip
     return rows
+
+
+def _free_height(height: float, placed: list[float], gap: float, direction: int) -> float:
+    """``height``, or the nearest one up (``direction`` +1) or down (-1) at least ``gap`` from
+    every ``placed`` height."""
+    # 0.999: one step of gap clears a label even where float rounding leaves it short.
+    while clash := [h for h in placed if abs(h - height) < 0.999 * gap]:
+        height = max(clash) + gap if direction > 0 else min(clash) - gap
+    return height
 
 
 def audit_layers(data: pd.DataFrame, x: alt.X, y: alt.Y, metric: str) -> list[alt.Chart]:
