@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, branin_spec
 from tuning_core.engine.pruners import Hyperband, SuccessiveHalving, pruner_for
 from tuning_core.views import pruning_plan
 
@@ -110,3 +110,15 @@ def test_the_trial_table_says_each_trials_hyperband_bracket() -> None:
     assert set(table["bracket"]) <= {1, 2, 3}
     halving = parse_spec({**spec.to_json(), "pruner": {"type": "successive_halving"}})
     assert live.hyperband_brackets(halving, trials) is None
+
+
+def test_a_grid_of_fewer_points_than_its_budget_plans_its_points() -> None:
+    raw = branin_spec("grid-plan", {"type": "grid", "levels": 2}, trials=9, epochs=9)
+    raw["pruner"] = HALVING
+    plan = pruning_plan.plan_for_spec(raw)
+    assert plan is not None
+    sentence, frame = plan
+    # Two levels of two parameters: 4 points, all of which train to the first rung.
+    assert frame.loc[frame["start_epoch"] == 0, "trials"].sum() == 4
+    assert sentence.startswith("Successive halving: all 4 train to epoch 1")
+    assert "of the 36 a full search trains" in sentence

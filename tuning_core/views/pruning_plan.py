@@ -84,7 +84,8 @@ def plan_for_spec(raw: dict[str, Any]) -> tuple[str, pd.DataFrame] | None:
         spec = parse_spec(raw)
     except SpecError:
         return None
-    trials = spec.budget.trials
+    # A grid of fewer points than its budget ends once they are tried: its points are planned.
+    trials = spec.planned_trials
     sentence = plan_sentence(spec.pruner, trials, spec.pruner.max_epochs or 0)
     if sentence is None:
         return None
