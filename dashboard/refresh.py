@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.common import REFRESH_SECONDS
-from dashboard.read_model import ReadModel, read_model, study_running
+from dashboard.read_model import (
+    RaceRecord,
+    ReadModel,
+    StudyRecord,
+    read_model,
+    study_running,
+)
 
 # How often a page at rest looks for a change made elsewhere. Even a fragment run that draws
 # nothing cost about 0.35 s of CPU (Streamlit and Chromium together): polling every second
@@ -76,11 +82,10 @@ def _rerun_on_change(now: Callable[[], Drawn], mode: str) -> None:
         st.rerun()
 
 
-def study_drawn(reads: ReadModel, name: str) -> Drawn:
-    """A study's panel: active while a live worker runs it (one killed leaves its status
-    "running": its page rests), or while the study is missing, as a study deleted to be run
-    again is (its page says so, then follows the new run)."""
-    record = reads.study(name)
+def study_drawn(record: StudyRecord | None) -> Drawn:
+    """A study's panel, from the record its drawing read: active while a live worker runs it
+    (one killed leaves its status "running": its page rests), or while the study is missing,
+    as a study deleted to be run again is (its page says so, then follows the new run)."""
     if record is None:
         return Drawn(True, None)
     return Drawn(study_running(record), (record.status.value, record.updated_at))
@@ -88,7 +93,7 @@ def study_drawn(reads: ReadModel, name: str) -> Drawn:
 
 def study_now(name: str) -> Drawn:
     with read_model() as reads:
-        return study_drawn(reads, name)
+        return study_drawn(reads.study(name))
 
 
 def studies_drawn(reads: ReadModel, keep: Callable[[object], bool], awaited: str | None) -> Drawn:
@@ -101,17 +106,18 @@ def studies_drawn(reads: ReadModel, keep: Callable[[object], bool], awaited: str
     return Drawn(running or waiting, stamp)
 
 
-def race_drawn(reads: ReadModel, name: str) -> Drawn:
-    """A race's panel: active while its worker starts (the race is not written yet) or lives."""
-    record = reads.race(name)
+def race_drawn(record: RaceRecord | None, running: bool) -> Drawn:
+    """A race's panel, from the record its drawing read and whether its worker lives: active
+    while that worker starts (the race is not written yet) or lives."""
     if record is None:
         return Drawn(True, None)
-    return Drawn(reads.race_running(record), (record.status.value, record.updated_at))
+    return Drawn(running, (record.status.value, record.updated_at))
 
 
 def race_now(name: str) -> Drawn:
     with read_model() as reads:
-        return race_drawn(reads, name)
+        record = reads.race(name)
+        return race_drawn(record, record is not None and reads.race_running(record))
 
 
 def rerun_once_a_race_exists() -> None:

@@ -75,15 +75,15 @@ def pareto_section(
 
 def live_view(study_name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run, for every read below
-        draw_live(reads, study_name)
-        return study_drawn(reads, study_name)
+        return study_drawn(draw_live(reads, study_name))
 
 
-def draw_live(reads: ReadModel, study_name: str) -> None:
+def draw_live(reads: ReadModel, study_name: str) -> StudyRecord | None:
+    """Draw the study's Live panel; returns the study's record as read for it (None: gone)."""
     study, trials, curves, fingerprint = live_frames(reads, study_name)
     if study is None or curves is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
-        return
+        return None
     timeline = reads.worker_timeline(study)
     status = live.live_summary(
         study,
@@ -249,6 +249,7 @@ def draw_live(reads: ReadModel, study_name: str) -> None:
                 **{name: {"width": "small"} for name in live.NARROW_COLUMNS},
             },
         )
+    return study
 
 
 if name:

@@ -119,9 +119,8 @@ run_live_button(chosen)
 def race_panel(name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run
         view = race_view_of(reads, name)
-        drawn = race_drawn(reads, name)
     draw_race(name, view)
-    return drawn
+    return race_drawn(view.record, view.running) if view else race_drawn(None, False)
 
 
 def draw_race(name: str, view: RaceView | None) -> None:

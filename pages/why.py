@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.common import selected_study
 from dashboard.lessons import run_live_button
-from dashboard.read_model import ReadModel, read_model
+from dashboard.read_model import ReadModel, StudyRecord, read_model
 from dashboard.refresh import Drawn, redraw_while_active, study_drawn, study_now
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
@@ -48,12 +48,12 @@ def _trial_slider(study_name: str, numbers: list[int], default: int) -> int:
 
 def why_view(study_name: str) -> Drawn:
     with read_model() as reads:  # the store opened once a run, for every read below
-        draw_why(reads, study_name)
-        return study_drawn(reads, study_name)
+        study = reads.study(study_name)
+        draw_why(reads, study_name, study)
+        return study_drawn(study)
 
 
-def draw_why(reads: ReadModel, study_name: str) -> None:
-    study = reads.study(study_name)
+def draw_why(reads: ReadModel, study_name: str, study: StudyRecord | None) -> None:
     if study is None:
         st.warning(plain(f"The study {study_name!r} no longer exists."))
         return
