@@ -33,6 +33,7 @@ from tuning_core.views.curve_labels import (  # noqa: F401
     end_labels,
     label_gap,
     line_label,
+    line_range,
 )
 from tuning_core.views.curve_sample import (  # noqa: F401
     BAND_QUANTILES,
@@ -144,8 +145,8 @@ def curves_data(
     markers += ends
     # Audited runs' labels keep off the lines' own, as far apart as those are.
     labelled = [row["label_value"] for row in ends]
-    lines = data.loc[data["kind"] == "curve", "value"]
-    top = float(lines.max()) if lines.notna().any() else None
+    lines = line_range(data)
+    top = lines[1] if lines else None
     markers += audit_rows(audited, metric, labelled, label_gap(data), top)
     if band is not None and not band.empty:
         markers += band.assign(kind="band", marker=True).to_dict("records")

@@ -32,12 +32,18 @@ def direct_labels_fit(curves: pd.DataFrame) -> bool:
     return curves.empty or curves["number"].nunique() <= MAX_LABELLED_LINES
 
 
+def line_range(data: pd.DataFrame) -> tuple[float, float] | None:
+    """The lowest and highest value of the lines of a chart of :func:`curves_data` rows (of
+    every line, named or not: the axis spans them all); None without a line."""
+    values = data.loc[data["kind"] == "curve", "value"].dropna()
+    return (float(values.min()), float(values.max())) if len(values) else None
+
+
 def label_gap(data: pd.DataFrame) -> float:
     """How far apart the labels of a chart of :func:`curves_data` rows sit: a tenth of its
-    lines' value range (of every line, named or not: the axis spans them all), 0.1 where the
-    lines are flat, 0 without a line."""
-    values = data.loc[data["kind"] == "curve", "value"].dropna()
-    return 0.1 * (float(values.max() - values.min()) or 1.0) if len(values) else 0.0
+    :func:`line_range`, 0.1 where the lines are flat, 0 without a line."""
+    lines = line_range(data)
+    return 0.1 * ((lines[1] - lines[0]) or 1.0) if lines else 0.0
 
 
 def end_labels(
@@ -54,7 +60,7 @@ def end_labels(
     curve = (data["kind"] == "curve") & data["value"].notna()
     if not curve.any():
         return []
-    low, top = (float(f(data.loc[curve, "value"])) for f in (np.min, np.max))
+    low, top = line_range(data)
     every_line = data.loc[curve, "number"].nunique()
     # A diverged line is named in its blow-up label instead, and pruned lines by their rung's
     # one label ("5 pruned at epoch 1"): named one by one, they piled up at the rung.
