@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard.common import REFRESH_SECONDS
+from dashboard.common import REFRESH_SECONDS, REST_POLL_SECONDS
 from dashboard.read_model import (
     RaceRecord,
     ReadModel,
@@ -23,12 +23,6 @@ from dashboard.read_model import (
     read_model,
     study_running,
 )
-
-# How often a page at rest looks for a change made elsewhere. Even a fragment run that draws
-# nothing cost about 0.35 s of CPU (Streamlit and Chromium together): polling every second
-# only halved the idle cost, every 3 s cuts it by about 80%, and a worker started elsewhere
-# takes longer than that to import TensorFlow and write its first row.
-REST_POLL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -118,15 +112,3 @@ def race_now(name: str) -> Drawn:
     with read_model() as reads:
         record = reads.race(name)
         return race_drawn(record, record is not None and reads.race_running(record))
-
-
-def rerun_once_a_race_exists() -> None:
-    """On the race page of a store with no race yet: rerun it once one is written (a race
-    started from the CLI or another tab); it said "No races yet" until a click."""
-    st.fragment(run_every=REST_POLL_SECONDS)(_rerun_if_a_race_exists)()
-
-
-def _rerun_if_a_race_exists() -> None:
-    with read_model() as reads:
-        if reads.race_names():
-            st.rerun()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.common import rerun_once
 from dashboard.lessons import run_live_button
 from dashboard.presenter import for_room
 from dashboard.races import RaceView, follow_suggestion, race_view_of
@@ -14,7 +15,6 @@ from dashboard.refresh import (
     race_drawn,
     race_now,
     redraw_while_active,
-    rerun_once_a_race_exists,
 )
 from dashboard.security import begin_page, plain
 from dashboard.sentences import in_page_words
@@ -103,7 +103,7 @@ with st.expander(
 wanted = st.query_params.get("race") or launched
 if not names and not launched:
     st.info("No races yet: start one above, or run `python -m tuning_core race SPEC.json`.")
-    rerun_once_a_race_exists()
+    rerun_once(lambda reads: bool(reads.race_names()))
     st.stop()
 choices = names if wanted in names or not wanted else [*names, wanted]
 chosen = st.selectbox(

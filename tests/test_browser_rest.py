@@ -86,14 +86,25 @@ def test_a_finished_studys_live_page_rests_and_wakes_when_the_study_runs_again(
     assert _runs_in_window(page) <= WINDOW_SECONDS / REST_POLL_SECONDS + 1
 
 
-def test_the_race_page_of_an_empty_store_shows_a_race_started_elsewhere(
+def test_an_empty_stores_live_and_race_pages_show_what_is_started_elsewhere(
     server: str,  # noqa: F811 - the fixture imported above
     storage: Path,
     new_page: Callable[[], Page],
 ) -> None:
-    """On a server of its own (its store has no race): "No races yet" gives way to a race
-    written behind the page, with no click (it stayed until one)."""
+    """On a server of its own (its store empty): "No studies yet" on Live gives way to a
+    study written behind the page (a notebook's, through the API), and "No races yet" to a
+    race, with no click (each stayed until one)."""
     page = new_page()
+    page.goto(f"{server}/live")
+    expect(page.get_by_text(re.compile(r"^No studies yet"))).to_be_visible(timeout=30_000)
+    settle(page)
+    seed_store(storage, running=False, name="from-a-notebook")
+    expect(page.get_by_text(re.compile(r"from-a-notebook · status: finished"))).to_be_visible(
+        timeout=15_000
+    )
+    expect(page.get_by_text(re.compile(r"^No studies yet"))).to_have_count(0)
+    shot(page, "rest-2-study-started-elsewhere")
+
     page.goto(f"{server}/race")
     expect(page.get_by_text(re.compile(r"^No races yet"))).to_be_visible(timeout=30_000)
     settle(page)
@@ -101,4 +112,4 @@ def test_the_race_page_of_an_empty_store_shows_a_race_started_elsewhere(
         races.open_race(store, parse_race_spec(branin_race("elsewhere", trials=4)))
     expect(page.get_by_text(re.compile(r"^elsewhere · \w+ · 0/\d+ studies"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^No races yet"))).to_have_count(0)
-    shot(page, "rest-2-race-started-elsewhere")
+    shot(page, "rest-3-race-started-elsewhere")
