@@ -631,3 +631,29 @@ def test_presenter_sizes_keep_a_charts_own_config_and_leave_the_chart_as_it_was(
     assert shown["config"]["title"] == {"anchor": "start", "fontSize": 22}
     assert shown["mark"]["fontSize"] == 16 and shown["height"] == chart_style.PROJECTOR_MIN_HEIGHT
     assert chart.to_dict() == before
+
+
+def test_trials_that_diverge_at_the_same_spot_share_one_readable_label() -> None:
+    # Two rates too large blow up in epoch 1 (their losses clipped to the same height, so
+    # their labels used to be drawn over each other); a third diverges alone, later.
+    fine = [(0, e, "loss", 2.0 - 0.3 * e, TrialState.COMPLETE.value, 0.01, False) for e in range(4)]
+    blown = [
+        (1, -0.5, "loss", 161.0, TrialState.DIVERGED.value, 100.0, True),
+        (2, -0.4, "loss", 1.48e5, TrialState.DIVERGED.value, 100.0, True),
+        (3, 0.0, "loss", 1.9, TrialState.DIVERGED.value, 30.0, False),
+        (3, 1.5, "loss", 900.0, TrialState.DIVERGED.value, 30.0, True),
+    ]
+    columns = ["number", "epoch", "metric", "value", "state", "learning_rate", "within_epoch"]
+    curves = pd.DataFrame(fine + blown, columns=columns)
+    data = curve_charts.curves_data(curves, "loss", "learning_rate")
+    marks = data[data["kind"] == "diverged"].set_index("number")["label"]
+    assert marks[1] == "lr = 100: 2 diverged at epoch 1, loss up to 1.48e+05"
+    assert marks[2] == ""
+    assert marks[3] == "lr = 30, diverged at epoch 3: loss 900"
+    # On another metric's chart: no losses in the label.
+    accuracy = pd.concat(
+        [curves, curves.assign(metric="val_accuracy", value=0.1)], ignore_index=True
+    )
+    data = curve_charts.curves_data(accuracy, "val_accuracy", "learning_rate")
+    marks = data[data["kind"] == "diverged"].set_index("number")["label"]
+    assert (marks[1], marks[2]) == ("lr = 100: 2 diverged at epoch 1", "")

@@ -77,7 +77,8 @@ def curves_data(
       loss, so that they neither flatten the others nor leave the chart.
     * ``diverged``: one row per diverged trial where it blew up (its last in-epoch loss),
       labelled "diverged at epoch 1: loss 353"; on charts of other metrics it sits at the top
-      (losses) or bottom (scores) of the other trials' range, at the epoch it blew up.
+      (losses) or bottom (scores) of the other trials' range, at the epoch it blew up. Trials
+      that blew up at the same spot share one label (see :func:`_one_label_a_spot`).
     * ``pruned``: one row per pruned trial (from :func:`frames.pruning_frame`) at the end of
       its curve, ``why`` the pruner's sentence; the first of each epoch's group carries the
       label ("pruned at epoch 3", "5 pruned at epoch 1").
@@ -111,7 +112,9 @@ def curves_data(
     ceiling = 1.5 * float(others.max()) if lossy and len(others) else None
     if ceiling is not None:
         data["value"] = data["value"].where(~diverged, data["value"].clip(upper=ceiling))
-    markers = []
+    markers: list[dict] = []
+    # Each diverged row's line name, loss and epoch in words (counted from 1).
+    blow_ups: list[tuple[str, float | None, int]] = []
     blew_up = (curves["metric"] == "loss") & (curves["state"] == TrialState.DIVERGED.value)
     # Most charts have no diverged trial: no copy of every row to find none.
     all_losses = curves[blew_up] if blew_up.any() else curves.iloc[:0]
@@ -119,7 +122,8 @@ def curves_data(
         last = losses.iloc[-1]
         blown = None if pd.isna(last["value"]) else float(last["value"])
         epoch = float(last["epoch"]) + 1
-        label = f"diverged at epoch {max(1, int(np.ceil(epoch - 1e-9)))}"
+        at_epoch = max(1, int(np.ceil(epoch - 1e-9)))
+        label = f"diverged at epoch {at_epoch}"
         if metric == "loss":
             label += f": loss {_short(blown)}"
             top = ceiling if ceiling is not None else blown
@@ -138,6 +142,8 @@ def curves_data(
             label=f"{named}, {label}",
         )  # fmt: skip
         markers.append(row)
+        blow_ups.append((named, blown, at_epoch))
+    markers = _one_label_a_spot(markers, blow_ups, metric)
     markers += pruning_rows(data, metric, pruned, guides)
     # Lines are named by their colour's hyperparameter, else by their shape's (the optimizer).
     name_field = next((f for f in (color_field, shape_field) if f and f in data), None)
@@ -162,6 +168,29 @@ def curves_data(
             extra[column] = extra.get(column, pd.Series(blank, index=extra.index)).fillna(blank)
         data = pd.concat([data, extra], ignore_index=True)
     return data.reset_index(drop=True)
+
+
+def _one_label_a_spot(
+    rows: list[dict], blow_ups: list[tuple[str, float | None, int]], metric: str
+) -> list[dict]:
+    """The ``diverged`` rows with one label for the trials that blew up at the same spot (the
+    same epoch, clipped to the same height): "lr = 100: 2 diverged at epoch 1, loss up to
+    1.5e+05" on the first, none on the others. Two such labels were drawn over each other,
+    unreadable, as the pruned trials of one rung are counted in one label."""
+    spots: dict[tuple[int, float], list[int]] = {}
+    for index, (row, (_, _, at_epoch)) in enumerate(zip(rows, blow_ups, strict=True)):
+        spots.setdefault((at_epoch, round(float(row["value"]), 9)), []).append(index)
+    for (at_epoch, _), indexes in spots.items():
+        if len(indexes) < 2:
+            continue
+        names = ", ".join(dict.fromkeys(blow_ups[i][0] for i in indexes))
+        label = f"{names}: {len(indexes)} diverged at epoch {at_epoch}"
+        losses = [blow_ups[i][1] for i in indexes if blow_ups[i][1] is not None]
+        if metric == "loss" and losses:
+            label += f", loss up to {_short(max(losses))}"
+        for order, i in enumerate(indexes):
+            rows[i] = {**rows[i], "label": label if order == 0 else ""}
+    return rows
 
 
 def curves_chart(
