@@ -47,19 +47,26 @@ def redraw_while_active(key: str, draw: Callable[[], Drawn], now: Callable[[], D
     if active is None:
         active = now().active
     if active:
-        st.fragment(run_every=REFRESH_SECONDS)(_draw_in_mode)(draw, mode, True)
+        st.fragment(run_every=REFRESH_SECONDS)(_draw_in_mode)(draw, mode, True, None)
     else:
-        st.fragment(_draw_in_mode)(draw, mode, False)
-        st.fragment(run_every=REST_POLL_SECONDS)(_rerun_on_change)(now, mode)
+        st.fragment(_draw_in_mode)(draw, mode, False, now)
 
 
-def _draw_in_mode(draw: Callable[[], Drawn], mode: str, active: bool) -> None:
+def _draw_in_mode(
+    draw: Callable[[], Drawn], mode: str, active: bool, now: Callable[[], Drawn] | None
+) -> None:
     # A fragment at rest too, so its widgets (Stop, a selectbox) rerun only it.
     drawn = draw()
     st.session_state[mode] = drawn.active
     st.session_state[f"{mode}:stamp"] = (drawn.stamp, time.monotonic())
     if drawn.active != active:
         st.rerun()  # the whole page, in the other mode
+    if now is not None:
+        # At rest, the look for changes is a fragment inside this one, not beside it: a
+        # sibling's timer that fired while a widget reran this fragment left elements the run
+        # no longer drew on the page (Streamlit 1.67; the Why page kept a chart after its
+        # slider went to an initial point). A nested fragment is skipped when its parent runs.
+        st.fragment(run_every=REST_POLL_SECONDS)(_rerun_on_change)(now, mode)
 
 
 def _rerun_on_change(now: Callable[[], Drawn], mode: str) -> None:

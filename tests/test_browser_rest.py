@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.common import REFRESH_SECONDS
 from dashboard.refresh import REST_POLL_SECONDS
-from tests.browser_pages import RUNS_ENDED, settle, shot
+from tests.browser_pages import RUNS_ENDED, settle, shot, streamlit_app
 from tests.seeding import seed_store
 from tests.test_browser import server  # noqa: F401 - the fixture
 from tests.test_race import branin_race
@@ -113,3 +113,51 @@ def test_an_empty_stores_live_and_race_pages_show_what_is_started_elsewhere(
     expect(page.get_by_text(re.compile(r"^elsewhere · \w+ · 0/\d+ studies"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^No races yet"))).to_have_count(0)
     shot(page, "rest-3-race-started-elsewhere")
+
+
+# A resting panel with a slider whose run is slow, and a chart only above 0; the look for
+# changes made much more often than the dashboard's, so that it fires during every slider run.
+SLIDER_APP = """
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import refresh
+
+
+def draw() -> refresh.Drawn:
+    value = st.slider("value", 0, 3, 3, key="value")
+    st.write(f"value {value}")
+    time.sleep(1.5)
+    if value > 0:
+        rows = pd.DataFrame({"x": [1, 2], "y": [value, 1]})
+        st.vega_lite_chart(rows, {"mark": "line", "encoding": {
+            "x": {"field": "x", "type": "quantitative"},
+            "y": {"field": "y", "type": "quantitative"}}})
+    return refresh.Drawn(False, 1)
+
+
+refresh.REST_POLL_SECONDS = 0.5
+refresh.redraw_while_active("slider", draw, lambda: refresh.Drawn(False, 1))
+"""
+
+
+def test_a_resting_panel_redrawn_by_its_slider_keeps_only_what_it_drew(
+    tmp_path: Path, new_page: Callable[[], Page]
+) -> None:
+    # Its look for changes once sat beside it, a fragment of its own: its timer firing during
+    # the slider's run left the chart of the value before on the page.
+    script = tmp_path / "slider_app.py"
+    script.write_text(SLIDER_APP)
+    charts = "[data-testid='stVegaLiteChart']"
+    with streamlit_app(tmp_path / "store.db", script) as url:
+        for _ in range(3):
+            page = new_page()
+            page.goto(url)
+            expect(page.locator(charts)).to_have_count(1, timeout=30_000)
+            page.get_by_role("slider").first.focus()
+            page.keyboard.press("Home")
+            expect(page.get_by_text("value 0")).to_be_visible(timeout=30_000)
+            expect(page.locator(charts)).to_have_count(0, timeout=10_000)
+            page.close()
