@@ -244,10 +244,7 @@ def draw_live(reads: ReadModel, study_name: str) -> StudyRecord | None:
             hide_index=True,
             width="stretch",
             key="trial_table",
-            column_config={
-                "flag": st.column_config.TextColumn(width=live.FLAG_WIDTH_PX),
-                **{name: {"width": "small"} for name in live.NARROW_COLUMNS},
-            },
+            column_config=live.table_column_config(),
         )
     return study
 

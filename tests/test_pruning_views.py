@@ -212,6 +212,25 @@ def test_the_trial_table_shows_where_each_pruned_trial_stopped(halving: PrunedSt
     assert (table.loc[complete, live.EPOCHS_TRAINED] == EPOCHS).all()
 
 
+# A narrow column at 1366 px showed about 11 characters of its header ("epochs trai").
+NARROW_HEADER_CHARACTERS = 10
+
+
+def test_the_tables_short_columns_are_narrow_with_headers_that_fit(
+    halving: PrunedStudy,
+) -> None:
+    brackets = pd.Series({t.number: 0 for t in halving.records})
+    table = live.trial_table(halving.trials, frames.epochs_by_trial(halving.curves), brackets)
+    config = live.table_column_config()
+    assert {"number", "state", "value", "flag", live.EPOCHS_TRAINED, live.BRACKET} <= set(config)
+    assert set(config) <= set(table.columns)
+    for column in set(config) - {"flag"}:
+        assert config[column]["width"] == "small", column
+        header = str(config[column].get("label", column))
+        assert len(header) <= NARROW_HEADER_CHARACTERS, header
+    assert config[live.EPOCHS_TRAINED]["help"].startswith("Epochs trained")
+
+
 def test_compare_leaves_pruned_trials_out_of_the_complete_ones(halving: PrunedStudy) -> None:
     spec: StudySpec = halving.study.spec
     convergence = frames.convergence_frame(halving.trials, spec.direction)

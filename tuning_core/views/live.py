@@ -36,11 +36,10 @@ from tuning_core.views.live_curves import (  # noqa: F401
 from tuning_core.views.live_table import (  # noqa: F401
     BRACKET,
     EPOCHS_TRAINED,
-    FLAG_WIDTH_PX,
-    NARROW_COLUMNS,
     TABLE_PAGE_SIZE,
     epochs_from_one,
     hyperband_brackets,
+    table_column_config,
     table_page,
     table_page_caption,
     table_pages,
