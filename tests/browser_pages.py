@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboard.common import REFRESH_SECONDS
+from dashboard.common import REFRESH_SECONDS, REST_POLL_SECONDS
 from tests.conftest import ROOT, cli_env
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -132,22 +132,25 @@ def settle(page: Page, timeout: float = 30_000) -> None:
     page.evaluate(NEXT_PAINT)
 
 
-# A page whose panel redraws every REFRESH_SECONDS never holds "notRunning" for longer than
-# that; holding it 300 ms longer means the panel has gone to rest.
+# For a page whose panel is going to rest (a study that finished): while active it redraws
+# every REFRESH_SECONDS, so "notRunning" held 300 ms longer than that means the rerun that
+# rests it has ended. At rest it looks for changes every REST_POLL_SECONDS, a longer gap.
+HELD_AT_REST_MS = REFRESH_SECONDS * 1000 + 300
+assert HELD_AT_REST_MS < REST_POLL_SECONDS * 1000, "at_rest needs a quiet gap between polls"
 HELD_AT_REST = """held => {
     const app = document.querySelector("[data-testid='stApp']");
-    return app.getAttribute("data-test-script-state") === "notRunning"
+    return app && app.getAttribute("data-test-script-state") === "notRunning"
         && performance.now() - window.__runStateChanged > held;
 }"""
 
 
 def at_rest(page: Page, timeout: float = 30_000) -> None:
-    """Until the page's panel has stopped redrawing every second (a finished study's Live page
-    after the rerun that rests it), then drawn. Clicking a sidebar link while that rerun ran
-    left the page on Live (Streamlit 1.67: the stopped run's page won); ``settle`` alone
-    could return in the moment between the panel's last run and that rerun."""
+    """Until a page whose panel is going to rest has stopped redrawing every second (a finished
+    study's Live page, after the rerun that rests it), then drawn. A sidebar link clicked while
+    that rerun ran left the page on Live (Streamlit 1.67); ``settle`` alone could return in the
+    moment between the panel's last run and that rerun."""
     page.evaluate(RUNS_ENDED)
-    page.wait_for_function(HELD_AT_REST, arg=REFRESH_SECONDS * 1000 + 300, timeout=timeout)
+    page.wait_for_function(HELD_AT_REST, arg=HELD_AT_REST_MS, timeout=timeout)
     settle(page)
 
 

@@ -66,13 +66,12 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _store_bytes(storage: Path) -> dict[str, bytes]:
-    """The store's database and the journal files beside it, by name: a refused command may
-    write none of them (compared byte for byte, no export or list process needed)."""
-    return {
-        path.name: path.read_bytes()
-        for path in storage.parent.glob(f"{storage.name}*")
-        if path.is_file()
-    }
+    """Every file of the store, by path: its database, the journals beside it and what its
+    side folders (specs, artifacts) hold. A refused command may write none of them (compared
+    byte for byte, with no export or list process)."""
+    found = storage.parent.glob(f"{storage.name}*")
+    files = [p for path in found for p in ([path] if path.is_file() else path.rglob("*"))]
+    return {str(p.relative_to(storage.parent)): p.read_bytes() for p in files if p.is_file()}
 
 
 def _assert_one_sentence_error(result, field: str) -> None:

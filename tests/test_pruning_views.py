@@ -212,7 +212,8 @@ def test_the_trial_table_shows_where_each_pruned_trial_stopped(halving: PrunedSt
     assert (table.loc[complete, live.EPOCHS_TRAINED] == EPOCHS).all()
 
 
-# A narrow column at 1366 px showed about 11 characters of its header ("epochs trai").
+# A narrow column at 1366 px showed about 11 characters of its header ("epochs trai"); one
+# less leaves room for the sort arrow.
 NARROW_HEADER_CHARACTERS = 10
 
 

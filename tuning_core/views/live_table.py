@@ -92,7 +92,7 @@ def table_column_config() -> dict[str, dict[str, object]]:
     """How the trial table's columns show (st.dataframe's ``column_config``, as plain dicts):
     the flag gets the room, the short columns are narrow, and "epochs trained" is headed
     "epochs", which fits a narrow column at 1366 px ("epochs trai" did not); its help says the
-    rest. The CSV download keeps the full name."""
+    rest. The table's own CSV download (its toolbar) keeps the column's full name."""
     config: dict[str, dict[str, object]] = {name: {"width": "small"} for name in NARROW_COLUMNS}
     config["flag"] = {"width": FLAG_WIDTH_PX}
     config[EPOCHS_TRAINED] = {
